@@ -1,0 +1,229 @@
+/* This file is private to the ctrace runtime (tracer/). Nothing here is API.
+ *
+ * Architecture, in one paragraph: every thread that records owns a
+ * ctrace__thread and writes encoded events (docs/format.md) into the chunk it
+ * holds, publishing the chunk's fill level with a release store after every
+ * event. Chunks come from one fixed pool (the memory cap). A background
+ * writer thread (writer.c) polls every thread: it compresses what was
+ * published, appends it to the file as BATCH records, and returns finished
+ * chunks to the pool. When the pool is empty a thread drops events, counts
+ * them, and writes a DROPPED event once it gets a chunk again.
+ */
+#ifndef CTRACE_TRACER_INTERNAL_H
+#define CTRACE_TRACER_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <x86intrin.h>
+#endif
+
+#include "ctrace/ctrace.h"
+#include "ctrace/format.h"
+
+#define CTRACE__HIDDEN __attribute__((visibility("hidden")))
+
+/* ctrace__active (declared in ctrace.h) is a plain int for C++ users of the
+ * header; the library only touches it through these. */
+#define CTRACE__ACTIVE() __atomic_load_n(&ctrace__active, __ATOMIC_SEQ_CST)
+#define CTRACE__ACTIVE_RELAXED() __atomic_load_n(&ctrace__active, __ATOMIC_RELAXED)
+
+/* ---- clock.c ---------------------------------------------------------------- */
+
+/* Nonzero when ticks are TSC cycles; else CLOCK_MONOTONIC ns. Written by
+ * ctrace_start() before tracing is enabled, read-only while tracing. */
+extern CTRACE__HIDDEN int ctrace__clock_tsc;
+
+static inline uint64_t ctrace__mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Out of line, so the TSC fast path needs no stack frame. */
+CTRACE__HIDDEN uint64_t ctrace__mono_ticks(void);
+
+/* The timestamp of an event, in ticks of the session clock. */
+static inline uint64_t ctrace__ticks(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (CTRACE__LIKELY(ctrace__clock_tsc))
+    return __rdtsc();
+#endif
+  return ctrace__mono_ticks();
+}
+
+typedef struct ctrace__clock_point {
+  uint64_t tick;
+  uint64_t mono_ns;
+  uint64_t real_ns;
+} ctrace__clock_point;
+
+/* Chooses the clock (TSC when invariant and trusted by the kernel, unless
+ * force_mono or $CTRACE_CLOCK=monotonic). @return the clock kind. */
+CTRACE__HIDDEN int ctrace__clock_init(int force_mono);
+/* Reads tick, CLOCK_MONOTONIC and CLOCK_REALTIME at (nearly) one instant. */
+CTRACE__HIDDEN void ctrace__clock_sync(ctrace__clock_point *p);
+/* Ticks per second, measured over ~200 us from `start` (header estimate). */
+CTRACE__HIDDEN uint64_t ctrace__clock_estimate_hz(const ctrace__clock_point *start);
+
+/* ---- buffer.c: the chunk pool ------------------------------------------------ */
+
+#define CTRACE__CHUNK_SIZE (32u * 1024u)
+
+typedef struct ctrace__chunk {
+  /* Bytes of data[] the owner has published: stored with release after each
+   * event, loaded with acquire by the writer, which then reads data[0..head). */
+  _Atomic uint32_t head;
+  /* Pool free-list link (index + 1, 0 = end); only meaningful while free. */
+  _Atomic uint32_t free_next;
+  /* Set once by the owner, with release, when it moves to its next chunk;
+   * after the writer loads it (acquire) non-NULL, head is final. */
+  _Atomic(struct ctrace__chunk *) next;
+  /* Tick the first event's delta counts from; written before the chunk is
+   * made visible to the writer (through a prior chunk's next, or the
+   * thread's registration). */
+  uint64_t base_tick;
+  uint8_t *data;
+  /* Each descriptor on its own cache lines: two threads publishing heads
+   * of neighbouring chunks must not share a line. */
+} __attribute__((aligned(128))) ctrace__chunk;
+
+/* Maps the pool for `cap_bytes` of chunks (re-used if the size matches).
+ * @return 0 or -errno. Not thread-safe: called by ctrace_start(). */
+CTRACE__HIDDEN int ctrace__pool_init(size_t cap_bytes);
+/* A free chunk (head 0, next NULL), or NULL when the cap is reached. Lock-free. */
+CTRACE__HIDDEN ctrace__chunk *ctrace__pool_get(void);
+/* Returns a chunk to the pool. Lock-free. */
+CTRACE__HIDDEN void ctrace__pool_put(ctrace__chunk *c);
+/* Gives the pool's memory back to the OS (after a session). */
+CTRACE__HIDDEN void ctrace__pool_release_memory(void);
+CTRACE__HIDDEN size_t ctrace__pool_chunks(void);
+
+/* ---- thread.c: per-thread state ------------------------------------------------ */
+
+typedef struct ctrace__thread {
+  /* -- Owned by the recording thread (the hot fields, one cache line) -- */
+  uint8_t *pos;     /* next byte to write in cur->data */
+  uint8_t *base;    /* cur->data */
+  _Atomic uint32_t *pub; /* &cur->head */
+  /* End of cur->data; an event is written only if it fits below it. Stored
+   * as 0 by the writer when a session stops so that the next event takes
+   * the slow path (relaxed: the slow path re-checks under seq_cst). */
+  _Atomic uintptr_t limit;
+  uint64_t last_tick;  /* tick of the last event written */
+  ctrace__chunk *cur;  /* chunk being written */
+  uint64_t drop_pending; /* dropped since the last DROPPED event */
+  uint64_t drop_first_tick;
+  uint32_t gen;          /* session the thread is registered in */
+  uint32_t serial;       /* unique per process, never reused */
+
+  /* -- Shared -- */
+  _Atomic uint64_t dropped; /* total dropped this session (writer reads) */
+  /* Session generation, stored with release once the fields the writer uses
+   * (wchunk, wtick, tid, name) are set: the writer reads them only after an
+   * acquire load of `registered` equal to its session. */
+  _Atomic uint32_t registered;
+  _Atomic int exited; /* release by the thread's exit destructor */
+  _Atomic(struct ctrace__thread *) next; /* global thread list (push at head) */
+  int tid;
+  char name[CTRACE_FMT_NAME_MAX + 1];
+
+  /* -- Owned by the writer once registered -- */
+  ctrace__chunk *wchunk; /* oldest chunk not fully written */
+  uint32_t wtail;        /* bytes of wchunk already written */
+  uint64_t wtick;        /* tick at wchunk->data[wtail] */
+  uint32_t wdefined;     /* session in which its DEF_THREAD was written */
+} __attribute__((aligned(64))) ctrace__thread;
+
+typedef struct ctrace__tls_block {
+  /* ctrace__no_thread until the thread records: a struct whose limit is 0,
+   * so the fast path needs no NULL test. */
+  ctrace__thread *thread;
+  int guard;              /* nonzero while inside the tracer: never record */
+} ctrace__tls_block;
+
+extern __thread ctrace__tls_block ctrace__tls
+    __attribute__((tls_model("initial-exec"), visibility("hidden")));
+
+extern CTRACE__HIDDEN ctrace__thread ctrace__no_thread;
+
+/* Head of the list of every thread that ever recorded (and has not been
+ * reaped by a writer). Threads push with release; the writer walks. */
+extern CTRACE__HIDDEN _Atomic(ctrace__thread *) ctrace__threads;
+
+/* Slow path of every event: registers the thread or moves it to a new
+ * chunk so that `need` bytes fit. @return the thread, or NULL if the event
+ * must not be recorded (tracing off, inside the tracer) or was dropped
+ * (then counted). */
+CTRACE__HIDDEN ctrace__thread *ctrace__thread_slow(size_t need);
+/* Counts one dropped event on t (and in the session total). */
+CTRACE__HIDDEN void ctrace__thread_count_drop(ctrace__thread *t);
+/* Writes t's pending drop count as a DROPPED event; needs 31 bytes of room. */
+CTRACE__HIDDEN void ctrace__thread_write_dropped(ctrace__thread *t);
+/* Creates the exit-destructor key. Called from ctrace_start. */
+CTRACE__HIDDEN int ctrace__thread_init(void);
+
+/* ---- registry.c: call sites and interned strings ------------------------------ */
+
+/* Registers a site on first use. @return its id (>= 1). Lock-free. */
+CTRACE__HIDDEN uint32_t ctrace__site_register(ctrace_site *site);
+/* Head of the list of registered sites (push at head, with release). */
+CTRACE__HIDDEN ctrace_site *ctrace__sites_head(void);
+
+typedef struct ctrace__string {
+  uint32_t id;
+  uint32_t len;
+  uint64_t hash;
+  struct ctrace__string *next; /* list of all interned strings */
+  char text[];                 /* len bytes + NUL */
+} ctrace__string;
+
+#define CTRACE__INTERN_MAX 1023 /* longer strings are cut */
+/* Interns len bytes of s. @return the string id (>= 1), or 0 if the table
+ * is full (the caller drops the event and counts it). Lock-free. */
+CTRACE__HIDDEN uint32_t ctrace__intern(const char *s, size_t len);
+CTRACE__HIDDEN ctrace__string *ctrace__strings_head(void);
+
+/* ---- writer.c -------------------------------------------------------------------- */
+
+typedef struct ctrace__session {
+  int fd;
+  char *path;
+  uint32_t gen;
+  uint32_t flush_ms;
+  int zstd_level;
+  int clock_kind;
+  uint64_t ticks_per_sec;
+  ctrace__clock_point start;
+
+  pthread_t writer;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;      /* writer wakes: stop or flush asked */
+  pthread_cond_t done_cv; /* flush callers wake */
+  int stop_req;           /* under mu */
+  uint64_t flush_req;     /* under mu */
+  uint64_t flush_done;    /* under mu */
+  int error;              /* first write/compress error, under mu */
+  uint64_t bytes_written; /* writer only */
+  uint64_t writer_delay_ms; /* $CTRACE__TEST_WRITER_DELAY_MS: tests force drops */
+} ctrace__session;
+
+extern CTRACE__HIDDEN ctrace__session ctrace__session_state;
+/* Current session generation (0 = none yet); read by threads' slow path. */
+extern CTRACE__HIDDEN _Atomic uint32_t ctrace__gen;
+/* Dropped events this session, all threads. */
+extern CTRACE__HIDDEN _Atomic uint64_t ctrace__dropped_total;
+
+/* Writes the file header and starts the writer thread. @return 0 or -errno. */
+CTRACE__HIDDEN int ctrace__writer_start(ctrace__session *s);
+/* Asks the writer to finish (final drain, END record), joins it. @return
+ * the first error the writer met, or 0. */
+CTRACE__HIDDEN int ctrace__writer_stop(ctrace__session *s);
+/* Wakes the writer and waits until everything recorded before the call is
+ * in the file. @return the writer's error or 0. */
+CTRACE__HIDDEN int ctrace__writer_flush(ctrace__session *s);
+
+#endif /* CTRACE_TRACER_INTERNAL_H */

@@ -1,0 +1,228 @@
+/* The recording API. Every event follows one pattern:
+ *
+ *   t = ev_open(max_size)  -- the thread's state if max_size bytes fit in its
+ *                             chunk, else the slow path (register, new chunk,
+ *                             or drop-and-count)
+ *   p = ev_head(t, type)   -- type byte and tick delta
+ *   ... varint arguments ...
+ *   ev_close(t, p)         -- publish the new fill level to the writer
+ *
+ * No lock, no allocation, no system call: a TSC read, a few stores, one
+ * release store. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+int ctrace__active;
+
+#define EV_MAX_FIXED (1 + 4 * CTRACE_FMT_VARINT_MAX) /* type, delta, 3 args */
+
+__attribute__((cold, noinline)) static ctrace__thread *ev_slow(size_t need) {
+  return ctrace__thread_slow(need);
+}
+
+static inline ctrace__thread *ev_open(size_t need) {
+  ctrace__thread *t = ctrace__tls.thread;
+  if (CTRACE__LIKELY((uintptr_t)t->pos + need <=
+                     atomic_load_explicit(&t->limit, memory_order_relaxed)))
+    return t;
+  return ev_slow(need);
+}
+
+/* Ticks since the thread's previous event. */
+static inline uint64_t ev_delta(ctrace__thread *t) {
+  uint64_t now = ctrace__ticks();
+  uint64_t d = now - t->last_tick;
+  if (CTRACE__UNLIKELY((int64_t)d < 0))
+    return 0; /* TSC read on another core a hair behind: keep the thread monotonic */
+  t->last_tick = now;
+  return d;
+}
+
+static inline uint8_t *ev_head(ctrace__thread *t, unsigned type) {
+  uint64_t d = ev_delta(t);
+  uint8_t *p = t->pos;
+  *p++ = (uint8_t)type;
+  return ctrace_fmt_put_varint(p, d);
+}
+
+static inline void ev_close(ctrace__thread *t, uint8_t *p) {
+  t->pos = p;
+  /* Release: the event's bytes are visible to the writer before the head. */
+  atomic_store_explicit(t->pub, (uint32_t)(p - t->base), memory_order_release);
+}
+
+static inline uint8_t *put_str(uint8_t *p, const char *s, size_t n) {
+  p = ctrace_fmt_put_varint(p, n);
+  memcpy(p, s, n);
+  return p + n;
+}
+
+/* An event with only varint arguments. */
+static inline void ev_varints(unsigned type, unsigned n, uint64_t a0, uint64_t a1,
+                              uint64_t a2) {
+  ctrace__thread *t = ev_open(EV_MAX_FIXED);
+  if (CTRACE__UNLIKELY(!t))
+    return;
+  uint8_t *p = ev_head(t, type);
+  if (n > 0)
+    p = ctrace_fmt_put_varint(p, a0);
+  if (n > 1)
+    p = ctrace_fmt_put_varint(p, a1);
+  if (n > 2)
+    p = ctrace_fmt_put_varint(p, a2);
+  ev_close(t, p);
+}
+
+static inline uint32_t site_id(ctrace_site *site) {
+  uint32_t id = __atomic_load_n(&site->id, __ATOMIC_RELAXED);
+  if (CTRACE__UNLIKELY(id == 0))
+    id = ctrace__site_register(site);
+  return id;
+}
+
+/* An event whose string could not be interned (table full) is dropped and
+ * counted like any other, and the DROPPED event is written right away. If
+ * even that does not fit, the slow path has counted this event already. */
+static void drop_one(void) {
+  ctrace__thread *t = ev_open(EV_MAX_FIXED);
+  if (t) {
+    ctrace__thread_count_drop(t);
+    ctrace__thread_write_dropped(t);
+  }
+}
+
+void ctrace_region_begin(ctrace_site *site) {
+  uint32_t id = site_id(site);
+  ctrace__thread *t = ev_open(1 + 2 * CTRACE_FMT_VARINT_MAX);
+  if (CTRACE__UNLIKELY(!t))
+    return;
+  uint8_t *p;
+  if (CTRACE__LIKELY(id < 64)) { /* compact form: the site id in the type byte */
+    uint64_t d = ev_delta(t);
+    p = t->pos;
+    *p++ = (uint8_t)(CTRACE_FMT_SHORT_BEGIN | id);
+    p = ctrace_fmt_put_varint(p, d);
+  } else {
+    p = ev_head(t, CTRACE_FMT_EV_REGION_BEGIN);
+    p = ctrace_fmt_put_varint(p, id);
+  }
+  ev_close(t, p);
+}
+
+void ctrace_region_end(void) {
+  ctrace__thread *t = ev_open(1 + CTRACE_FMT_VARINT_MAX);
+  if (CTRACE__UNLIKELY(!t))
+    return;
+  uint64_t d = ev_delta(t);
+  uint8_t *p = t->pos;
+  if (CTRACE__LIKELY(d < 128)) { /* compact form: the delta in the type byte */
+    *p++ = (uint8_t)(CTRACE_FMT_SHORT_END | d);
+  } else {
+    *p++ = CTRACE_FMT_EV_REGION_END;
+    p = ctrace_fmt_put_varint(p, d);
+  }
+  ev_close(t, p);
+}
+
+void ctrace_region_begin_dyn(const char *name) {
+  if (!CTRACE__ACTIVE_RELAXED())
+    return;
+  if (!name)
+    name = "";
+  uint32_t id = ctrace__intern(name, strlen(name));
+  if (!id) {
+    drop_one();
+    return;
+  }
+  ev_varints(CTRACE_FMT_EV_REGION_BEGIN_STR, 1, id, 0, 0);
+}
+
+static _Atomic uint64_t next_task = 1;
+
+uint64_t ctrace_task_begin(const char *name, uint64_t parent) {
+  uint64_t task = atomic_fetch_add_explicit(&next_task, 1, memory_order_relaxed);
+  if (!CTRACE__ACTIVE_RELAXED())
+    return task;
+  if (!name)
+    name = "";
+  uint32_t id = ctrace__intern(name, strlen(name));
+  if (!id)
+    drop_one();
+  else
+    ev_varints(CTRACE_FMT_EV_TASK_BEGIN, 3, task, parent, id);
+  return task;
+}
+
+void ctrace_task_end(uint64_t task) {
+  if (task == 0 || !CTRACE__ACTIVE_RELAXED())
+    return;
+  ev_varints(CTRACE_FMT_EV_TASK_END, 1, task, 0, 0);
+}
+
+void ctrace_log(uint64_t task, const char *category, const char *fmt, ...) {
+  if (!CTRACE__ACTIVE_RELAXED())
+    return;
+  if (!category)
+    category = "";
+  uint32_t cat = ctrace__intern(category, strlen(category));
+  if (!cat) {
+    drop_one();
+    return;
+  }
+  char msg[CTRACE_FMT_LOG_MAX + 1];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = fmt ? vsnprintf(msg, sizeof msg, fmt, ap) : 0;
+  va_end(ap);
+  unsigned flags = 0;
+  if (n < 0)
+    n = 0;
+  if (n > CTRACE_FMT_LOG_MAX) {
+    n = CTRACE_FMT_LOG_MAX;
+    flags |= CTRACE_FMT_LOG_FLAG_CUT;
+  }
+  ctrace__thread *t = ev_open(EV_MAX_FIXED + CTRACE_FMT_VARINT_MAX + (size_t)n);
+  if (!t)
+    return;
+  uint8_t *p = ev_head(t, CTRACE_FMT_EV_LOG);
+  p = ctrace_fmt_put_varint(p, task);
+  p = ctrace_fmt_put_varint(p, cat);
+  p = ctrace_fmt_put_varint(p, flags);
+  p = put_str(p, msg, (size_t)n);
+  ev_close(t, p);
+}
+
+void ctrace_counter(ctrace_site *site, int64_t value) {
+  ev_varints(CTRACE_FMT_EV_COUNTER, 2, site_id(site), ctrace_fmt_zigzag(value), 0);
+}
+
+void ctrace_instant(ctrace_site *site) {
+  ev_varints(CTRACE_FMT_EV_INSTANT, 1, site_id(site), 0, 0);
+}
+
+void ctrace_flow_begin(uint64_t id) {
+  if (CTRACE__ACTIVE_RELAXED())
+    ev_varints(CTRACE_FMT_EV_FLOW_BEGIN, 1, id, 0, 0);
+}
+
+void ctrace_flow_end(uint64_t id) {
+  if (CTRACE__ACTIVE_RELAXED())
+    ev_varints(CTRACE_FMT_EV_FLOW_END, 1, id, 0, 0);
+}
+
+void ctrace_thread_set_name(const char *name) {
+  if (!CTRACE__ACTIVE_RELAXED())
+    return;
+  if (!name)
+    name = "";
+  size_t n = strnlen(name, CTRACE_FMT_NAME_MAX);
+  ctrace__thread *t = ev_open(EV_MAX_FIXED + CTRACE_FMT_VARINT_MAX + n);
+  if (!t)
+    return;
+  uint8_t *p = ev_head(t, CTRACE_FMT_EV_THREAD_NAME);
+  p = put_str(p, name, n);
+  ev_close(t, p);
+}

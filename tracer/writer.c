@@ -1,0 +1,527 @@
+/* The background writer: one thread per session that turns what the
+ * recording threads published into records of the trace file.
+ *
+ * Every cycle (10 ms, or at once for a flush or stop) it writes the
+ * definitions that appeared since the last cycle (sites, strings, threads),
+ * then, for each thread, every finished chunk as a BATCH record; every
+ * flush_ms/2 it also cuts the part of each thread's current chunk published
+ * so far, and writes a clock sync point. So no event waits in memory longer
+ * than ~flush_ms and a killed process leaves a trace that ends at most that
+ * long before it died. Only the writer walks the thread list and unlinks
+ * (frees) the state of threads that exited.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "internal.h"
+
+typedef struct wbuf {
+  uint8_t *p;
+  size_t len;
+  size_t cap;
+} wbuf;
+
+typedef struct writer {
+  ctrace__session *s;
+  ZSTD_CCtx *cctx;
+  wbuf out;     /* records not yet written to the file */
+  wbuf defs;    /* DEFS payload being built */
+  wbuf scratch; /* one definition's body */
+  ctrace_site *sites_seen;      /* list heads already written */
+  ctrace__string *strings_seen;
+  int process_written;
+  uint64_t last_cut_ns;
+  int err; /* first error; later data is discarded */
+} writer;
+
+/* ---- Buffers ----------------------------------------------------------------- */
+static int wbuf_reserve(wbuf *b, size_t more) {
+  if (b->len + more <= b->cap)
+    return 0;
+  size_t cap = b->cap ? b->cap : 4096;
+  while (cap < b->len + more)
+    cap *= 2;
+  uint8_t *p = realloc(b->p, cap);
+  if (!p)
+    return -ENOMEM;
+  b->p = p;
+  b->cap = cap;
+  return 0;
+}
+
+static void wbuf_varint(wbuf *b, uint64_t v) {
+  if (wbuf_reserve(b, CTRACE_FMT_VARINT_MAX) == 0)
+    b->len = (size_t)(ctrace_fmt_put_varint(b->p + b->len, v) - b->p);
+}
+
+static void wbuf_str(wbuf *b, const char *s) {
+  size_t n = s ? strlen(s) : 0;
+  wbuf_varint(b, n);
+  if (n && wbuf_reserve(b, n) == 0) {
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+  }
+}
+
+static void set_err(writer *w, int err) {
+  if (!w->err)
+    w->err = err;
+}
+
+/* ---- Records ------------------------------------------------------------------- */
+
+/* Appends one record to w->out; compresses the payload when that helps. */
+static void emit(writer *w, unsigned type, uint32_t thread, uint64_t base_tick,
+                 const uint8_t *raw, size_t raw_len) {
+  if (raw_len > CTRACE_FMT_RECORD_MAX_RAW) {
+    set_err(w, -EINVAL);
+    return;
+  }
+  size_t bound = ZSTD_compressBound(raw_len);
+  if (wbuf_reserve(&w->out, CTRACE_FMT_RECORD_HEADER_SIZE + bound) != 0) {
+    set_err(w, -ENOMEM);
+    return;
+  }
+  uint8_t *h = w->out.p + w->out.len;
+  uint8_t *payload = h + CTRACE_FMT_RECORD_HEADER_SIZE;
+  unsigned codec = CTRACE_FMT_CODEC_NONE;
+  size_t stored = raw_len;
+  if (raw_len >= 64) {
+    size_t n = ZSTD_compressCCtx(w->cctx, payload, bound, raw, raw_len, w->s->zstd_level);
+    if (ZSTD_isError(n)) {
+      fprintf(stderr, "ctrace: zstd: %s\n", ZSTD_getErrorName(n));
+      set_err(w, CTRACE_ECOMPRESS);
+      return;
+    }
+    if (n < raw_len) {
+      codec = CTRACE_FMT_CODEC_ZSTD;
+      stored = n;
+    }
+  }
+  if (codec == CTRACE_FMT_CODEC_NONE && raw_len)
+    memcpy(payload, raw, raw_len);
+  memset(h, 0, CTRACE_FMT_RECORD_HEADER_SIZE);
+  ctrace_fmt_put_u32(h + CTRACE_FMT_RH_SYNC, CTRACE_FMT_RECORD_SYNC);
+  h[CTRACE_FMT_RH_TYPE] = (uint8_t)type;
+  h[CTRACE_FMT_RH_CODEC] = (uint8_t)codec;
+  ctrace_fmt_put_u32(h + CTRACE_FMT_RH_STORED_SIZE, (uint32_t)stored);
+  ctrace_fmt_put_u32(h + CTRACE_FMT_RH_RAW_SIZE, (uint32_t)raw_len);
+  ctrace_fmt_put_u32(h + CTRACE_FMT_RH_THREAD, thread);
+  ctrace_fmt_put_u64(h + CTRACE_FMT_RH_BASE_TICK, base_tick);
+  ctrace_fmt_put_u32(h + CTRACE_FMT_RH_CRC, ctrace_fmt_record_crc(h, payload, stored));
+  w->out.len += CTRACE_FMT_RECORD_HEADER_SIZE + stored;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n) {
+  while (n) {
+    ssize_t k = write(fd, p, n);
+    if (k < 0) {
+      if (errno == EINTR)
+        continue;
+      return -errno;
+    }
+    p += k;
+    n -= (size_t)k;
+  }
+  return 0;
+}
+
+static void out_flush(writer *w) {
+  if (w->out.len && !w->err) {
+    int r = write_all(w->s->fd, w->out.p, w->out.len);
+    if (r)
+      set_err(w, r);
+    else
+      w->s->bytes_written += w->out.len;
+  }
+  w->out.len = 0;
+}
+
+/* ---- Definitions ------------------------------------------------------------------ */
+static void defs_flush(writer *w);
+
+/* Appends the scratch buffer to the DEFS payload as one definition. */
+static void def_add(writer *w, unsigned kind) {
+  if (wbuf_reserve(&w->defs, 1 + CTRACE_FMT_VARINT_MAX + w->scratch.len) != 0) {
+    set_err(w, -ENOMEM);
+    return;
+  }
+  w->defs.p[w->defs.len++] = (uint8_t)kind;
+  wbuf_varint(&w->defs, w->scratch.len);
+  memcpy(w->defs.p + w->defs.len, w->scratch.p, w->scratch.len);
+  w->defs.len += w->scratch.len;
+  w->scratch.len = 0;
+  /* Keep records far below the readers' 16 MiB limit: a session that
+   * starts late re-sends every site and string the process has. */
+  if (w->defs.len >= (1u << 20))
+    defs_flush(w);
+}
+
+static void defs_flush(writer *w) {
+  if (w->defs.len)
+    emit(w, CTRACE_FMT_REC_DEFS, 0, 0, w->defs.p, w->defs.len);
+  w->defs.len = 0;
+}
+
+static void read_small_file(const char *path, char *buf, size_t cap, char nul_to) {
+  buf[0] = '\0';
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return;
+  ssize_t n = read(fd, buf, cap - 1);
+  close(fd);
+  if (n <= 0)
+    return;
+  while (n > 0 && (buf[n - 1] == '\0' || buf[n - 1] == '\n'))
+    n--;
+  for (ssize_t i = 0; i < n; i++)
+    if (buf[i] == '\0')
+      buf[i] = nul_to;
+  buf[n] = '\0';
+}
+
+static void defs_process(writer *w) {
+  char comm[64], cmdline[4096];
+  read_small_file("/proc/self/comm", comm, sizeof comm, ' ');
+  read_small_file("/proc/self/cmdline", cmdline, sizeof cmdline, ' ');
+  wbuf_varint(&w->scratch, (uint64_t)getpid());
+  wbuf_str(&w->scratch, comm);
+  wbuf_str(&w->scratch, cmdline);
+  def_add(w, CTRACE_FMT_DEF_PROCESS);
+}
+
+static void defs_sites(writer *w) {
+  ctrace_site *head = ctrace__sites_head();
+  for (ctrace_site *s = head; s && s != w->sites_seen; s = s->next) {
+    wbuf_varint(&w->scratch, __atomic_load_n(&s->id, __ATOMIC_RELAXED));
+    wbuf_varint(&w->scratch, s->kind);
+    wbuf_varint(&w->scratch, s->line);
+    wbuf_str(&w->scratch, s->name);
+    wbuf_str(&w->scratch, s->file);
+    wbuf_str(&w->scratch, s->func);
+    def_add(w, CTRACE_FMT_DEF_SITE);
+  }
+  w->sites_seen = head;
+}
+
+static void defs_strings(writer *w) {
+  ctrace__string *head = ctrace__strings_head();
+  for (ctrace__string *s = head; s && s != w->strings_seen; s = s->next) {
+    wbuf_varint(&w->scratch, s->id);
+    wbuf_varint(&w->scratch, s->len);
+    if (wbuf_reserve(&w->scratch, s->len) == 0) {
+      memcpy(w->scratch.p + w->scratch.len, s->text, s->len);
+      w->scratch.len += s->len;
+    }
+    def_add(w, CTRACE_FMT_DEF_STRING);
+  }
+  w->strings_seen = head;
+}
+
+static void def_thread(writer *w, ctrace__thread *t) {
+  wbuf_varint(&w->scratch, t->serial);
+  wbuf_varint(&w->scratch, (uint64_t)t->tid);
+  wbuf_str(&w->scratch, t->name);
+  def_add(w, CTRACE_FMT_DEF_THREAD);
+  t->wdefined = w->s->gen;
+}
+
+static void def_thread_end(writer *w, ctrace__thread *t) {
+  wbuf_varint(&w->scratch, t->serial);
+  wbuf_varint(&w->scratch, atomic_load_explicit(&t->dropped, memory_order_relaxed));
+  def_add(w, CTRACE_FMT_DEF_THREAD_END);
+}
+
+/* ---- Threads ------------------------------------------------------------------------ */
+
+static void emit_batch(writer *w, ctrace__thread *t, ctrace__chunk *c, uint32_t from,
+                       uint32_t to) {
+  if (to > from)
+    emit(w, CTRACE_FMT_REC_BATCH, t->serial, t->wtick, c->data + from, to - from);
+}
+
+/* Writes what t published; with cut, also the unfinished part of its
+ * current chunk. */
+static void drain_thread(writer *w, ctrace__thread *t, int cut) {
+  for (;;) {
+    ctrace__chunk *c = t->wchunk;
+    ctrace__chunk *next = atomic_load_explicit(&c->next, memory_order_acquire);
+    uint32_t head = atomic_load_explicit(&c->head, memory_order_acquire);
+    if (next) { /* sealed: head is final */
+      emit_batch(w, t, c, t->wtail, head);
+      t->wchunk = next;
+      t->wtail = 0;
+      t->wtick = next->base_tick;
+      ctrace__pool_put(c);
+      continue;
+    }
+    if (cut && head > t->wtail) {
+      emit_batch(w, t, c, t->wtail, head);
+      /* The next batch starts mid-chunk: its base is the tick of the last
+       * event written, found by walking the deltas of this one. */
+      const uint8_t *p = c->data + t->wtail, *end = c->data + head;
+      uint64_t tick = t->wtick;
+      while (p < end) {
+        unsigned type = 0;
+        uint64_t delta, args[CTRACE_FMT_EVENT_MAX_VARINTS], slen;
+        const uint8_t *str;
+        if (!(p = ctrace_fmt_decode_event(p, end, &type, &delta, args, &str, &slen))) {
+          fprintf(stderr, "ctrace: internal error: bad event (type %u) in thread %u's buffer\n",
+                  type, t->serial);
+          set_err(w, CTRACE_ECORRUPT);
+          break;
+        }
+        tick += delta;
+      }
+      t->wtick = tick;
+      t->wtail = head;
+    }
+    return;
+  }
+}
+
+/* Removes t (the writer's `prev`'s successor, or the head) from the list. */
+static void unlink_thread(ctrace__thread *prev, ctrace__thread *t) {
+  ctrace__thread *next = atomic_load_explicit(&t->next, memory_order_relaxed);
+  if (!prev) {
+    ctrace__thread *expect = t;
+    if (atomic_compare_exchange_strong(&ctrace__threads, &expect, next))
+      return;
+    /* New threads were pushed in front: find t's predecessor. */
+    prev = atomic_load_explicit(&ctrace__threads, memory_order_acquire);
+    while (atomic_load_explicit(&prev->next, memory_order_relaxed) != t)
+      prev = atomic_load_explicit(&prev->next, memory_order_relaxed);
+  }
+  atomic_store_explicit(&prev->next, next, memory_order_relaxed);
+}
+
+/* One pass over the thread list: definitions of new threads, batches,
+ * and the end of threads that exited. */
+static void drain_threads(writer *w, int cut) {
+  uint32_t gen = w->s->gen;
+  ctrace__thread *prev = NULL;
+  ctrace__thread *t = atomic_load_explicit(&ctrace__threads, memory_order_acquire);
+  while (t) {
+    ctrace__thread *next = atomic_load_explicit(&t->next, memory_order_relaxed);
+    /* Acquire: after `exited`, t's last head and next are visible; after
+     * `registered`, its wchunk/wtick/tid/name are. */
+    int exited = atomic_load_explicit(&t->exited, memory_order_acquire);
+    int mine = atomic_load_explicit(&t->registered, memory_order_acquire) == gen;
+    if (mine) {
+      if (t->wdefined != gen) {
+        def_thread(w, t);
+        defs_flush(w); /* the thread's DEF precedes its first batch */
+      }
+      drain_thread(w, t, cut || exited);
+    }
+    if (exited) {
+      if (mine) {
+        def_thread_end(w, t);
+        ctrace__pool_put(t->wchunk);
+      }
+      unlink_thread(prev, t);
+      free(t);
+    } else {
+      prev = t;
+    }
+    t = next;
+  }
+}
+
+/* ---- The writer thread ---------------------------------------------------------------- */
+
+static void write_clock(writer *w) {
+  ctrace__clock_point cp;
+  ctrace__clock_sync(&cp);
+  uint8_t b[CTRACE_FMT_CLOCK_PAYLOAD];
+  ctrace_fmt_put_u64(b, cp.tick);
+  ctrace_fmt_put_u64(b + 8, cp.mono_ns);
+  ctrace_fmt_put_u64(b + 16, cp.real_ns);
+  emit(w, CTRACE_FMT_REC_CLOCK, 0, 0, b, sizeof b);
+}
+
+static void cycle(writer *w, int cut) {
+  if (!w->process_written) {
+    defs_process(w);
+    w->process_written = 1;
+  }
+  defs_sites(w);
+  defs_strings(w);
+  defs_flush(w);
+  drain_threads(w, cut);
+  defs_flush(w);
+  if (cut)
+    write_clock(w);
+  out_flush(w);
+}
+
+static void write_end(writer *w) {
+  /* Per-thread drop totals of threads still alive (exited ones had a
+   * DEF_THREAD_END), so drops that no DROPPED event marks are still told. */
+  wbuf *b = &w->scratch;
+  b->len = 0;
+  wbuf_varint(b, ctrace__ticks());
+  wbuf_varint(b, atomic_load(&ctrace__dropped_total));
+  size_t n = 0;
+  wbuf pairs = {0};
+  for (ctrace__thread *t = atomic_load(&ctrace__threads); t;
+       t = atomic_load_explicit(&t->next, memory_order_relaxed)) {
+    uint64_t d = atomic_load_explicit(&t->dropped, memory_order_relaxed);
+    if (d && atomic_load_explicit(&t->registered, memory_order_acquire) == w->s->gen) {
+      wbuf_varint(&pairs, t->serial);
+      wbuf_varint(&pairs, d);
+      n++;
+    }
+  }
+  wbuf_varint(b, n);
+  if (pairs.len && wbuf_reserve(b, pairs.len) == 0) {
+    memcpy(b->p + b->len, pairs.p, pairs.len);
+    b->len += pairs.len;
+  }
+  free(pairs.p);
+  emit(w, CTRACE_FMT_REC_END, 0, 0, b->p, b->len);
+  b->len = 0;
+}
+
+static void *writer_main(void *arg) {
+  writer *w = arg;
+  ctrace__session *s = w->s;
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, NULL);
+  ctrace__tls.guard = 1; /* the writer never records */
+  pthread_setname_np(pthread_self(), "ctrace-writer");
+
+  uint64_t cut_every = s->flush_ms * 1000000ull / 2;
+  if (cut_every < 1000000)
+    cut_every = 1000000;
+  w->last_cut_ns = ctrace__mono_ns();
+  uint64_t delay_until = s->writer_delay_ms ? w->last_cut_ns + s->writer_delay_ms * 1000000ull
+                                            : 0;
+  for (;;) {
+    pthread_mutex_lock(&s->mu);
+    if (!s->stop_req && s->flush_req == s->flush_done) {
+      struct timespec ts;
+      clock_gettime(CLOCK_MONOTONIC, &ts);
+      ts.tv_nsec += 10 * 1000000;
+      if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+      }
+      pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+    }
+    int stop = s->stop_req;
+    uint64_t flush = s->flush_req;
+    int asked = stop || flush != s->flush_done;
+    pthread_mutex_unlock(&s->mu);
+
+    uint64_t now = ctrace__mono_ns();
+    if (delay_until && now < delay_until && !asked)
+      continue; /* test hook: a writer that cannot keep up */
+    int cut = asked || now - w->last_cut_ns >= cut_every;
+    if (stop) {
+      /* Send every thread to its slow path, where it sees tracing is off
+       * (see the race note in thread.c), then drain twice: threads that
+       * registered during the first pass get their batches in the second. */
+      for (ctrace__thread *t = atomic_load(&ctrace__threads); t;
+           t = atomic_load_explicit(&t->next, memory_order_relaxed))
+        atomic_store(&t->limit, 0);
+      cycle(w, 1);
+      cycle(w, 1);
+      write_end(w);
+      out_flush(w);
+    } else {
+      cycle(w, cut);
+    }
+    if (cut)
+      w->last_cut_ns = now;
+    pthread_mutex_lock(&s->mu);
+    if (w->err && !s->error)
+      s->error = w->err;
+    s->flush_done = flush;
+    pthread_cond_broadcast(&s->done_cv);
+    pthread_mutex_unlock(&s->mu);
+    if (stop)
+      break;
+  }
+  return NULL;
+}
+
+/* ---- Start, stop, flush -------------------------------------------------------------------- */
+
+static writer *the_writer;
+
+int ctrace__writer_start(ctrace__session *s) {
+  uint8_t h[CTRACE_FMT_FILE_HEADER_SIZE] = {0};
+  memcpy(h + CTRACE_FMT_FH_MAGIC, CTRACE_FMT_MAGIC, CTRACE_FMT_MAGIC_LEN);
+  ctrace_fmt_put_u16(h + CTRACE_FMT_FH_VERSION_MAJOR, CTRACE_FMT_VERSION_MAJOR);
+  ctrace_fmt_put_u16(h + CTRACE_FMT_FH_VERSION_MINOR, CTRACE_FMT_VERSION_MINOR);
+  ctrace_fmt_put_u32(h + CTRACE_FMT_FH_HEADER_SIZE, CTRACE_FMT_FILE_HEADER_SIZE);
+  ctrace_fmt_put_u32(h + CTRACE_FMT_FH_CLOCK, (uint32_t)s->clock_kind);
+  ctrace_fmt_put_u32(h + CTRACE_FMT_FH_PID, (uint32_t)getpid());
+  ctrace_fmt_put_u64(h + CTRACE_FMT_FH_TICKS_PER_SEC, s->ticks_per_sec);
+  ctrace_fmt_put_u64(h + CTRACE_FMT_FH_START_TICK, s->start.tick);
+  ctrace_fmt_put_u64(h + CTRACE_FMT_FH_START_MONO, s->start.mono_ns);
+  ctrace_fmt_put_u64(h + CTRACE_FMT_FH_START_REAL, s->start.real_ns);
+  ctrace_fmt_put_u32(h + CTRACE_FMT_FH_CRC, ctrace_fmt_crc32c(0, h, CTRACE_FMT_FH_CRC));
+  int r = write_all(s->fd, h, sizeof h);
+  if (r)
+    return r;
+  s->bytes_written = sizeof h;
+
+  writer *w = calloc(1, sizeof *w);
+  if (!w)
+    return -ENOMEM;
+  w->s = s;
+  if (!(w->cctx = ZSTD_createCCtx())) {
+    free(w);
+    return -ENOMEM;
+  }
+  s->stop_req = 0;
+  s->flush_req = s->flush_done = 0;
+  s->error = 0;
+  r = pthread_create(&s->writer, NULL, writer_main, w);
+  if (r) {
+    ZSTD_freeCCtx(w->cctx);
+    free(w);
+    return -r;
+  }
+  the_writer = w;
+  return 0;
+}
+
+int ctrace__writer_stop(ctrace__session *s) {
+  pthread_mutex_lock(&s->mu);
+  s->stop_req = 1;
+  pthread_cond_signal(&s->cv);
+  pthread_mutex_unlock(&s->mu);
+  pthread_join(s->writer, NULL);
+  writer *w = the_writer;
+  the_writer = NULL;
+  if (w) {
+    ZSTD_freeCCtx(w->cctx);
+    free(w->out.p);
+    free(w->defs.p);
+    free(w->scratch.p);
+    free(w);
+  }
+  return s->error;
+}
+
+int ctrace__writer_flush(ctrace__session *s) {
+  pthread_mutex_lock(&s->mu);
+  uint64_t want = ++s->flush_req;
+  pthread_cond_signal(&s->cv);
+  while (s->flush_done < want && !s->stop_req)
+    pthread_cond_wait(&s->done_cv, &s->mu);
+  int err = s->error;
+  pthread_mutex_unlock(&s->mu);
+  return err;
+}
