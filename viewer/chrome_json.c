@@ -1,0 +1,775 @@
+/* Chrome trace-event JSON export: see chrome_json.h.
+ *
+ * Mapping (docs/format.md has the table): regions -> B/E with the name on
+ * both and the call site in args; tasks -> async b/e (cat "task", id);
+ * logs and instants -> i (thread scope); counters -> C; flows -> s/f with
+ * "bp":"e". A flow point outside any region gets a 1 ns slice to bind to,
+ * since Perfetto and Catapult drop unbound flow points. Dropped events
+ * become an instant on their thread and a count in otherData. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "chrome_json.h"
+
+/* ---- Output buffer ------------------------------------------------------------ */
+typedef struct ob {
+  int fd;
+  char *p;
+  size_t len, cap;
+  int err;
+} ob;
+
+static void ob_flush(ob *o) {
+  size_t off = 0;
+  while (off < o->len && !o->err) {
+    ssize_t k = write(o->fd, o->p + off, o->len - off);
+    if (k < 0) {
+      if (errno != EINTR)
+        o->err = -errno;
+      continue;
+    }
+    off += (size_t)k;
+  }
+  o->len = 0;
+}
+
+static inline void ob_need(ob *o, size_t n) {
+  if (o->len + n > o->cap)
+    ob_flush(o);
+}
+
+static inline void ob_mem(ob *o, const char *s, size_t n) {
+  if (n > o->cap) { /* larger than the buffer: write through */
+    ob_flush(o);
+    size_t off = 0;
+    while (off < n && !o->err) {
+      ssize_t k = write(o->fd, s + off, n - off);
+      if (k < 0) {
+        if (errno != EINTR)
+          o->err = -errno;
+        continue;
+      }
+      off += (size_t)k;
+    }
+    return;
+  }
+  ob_need(o, n);
+  memcpy(o->p + o->len, s, n);
+  o->len += n;
+}
+
+#define ob_lit(o, s) ob_mem((o), (s), sizeof(s) - 1)
+
+static inline void ob_u64(ob *o, uint64_t v) {
+  char b[24];
+  int i = sizeof b;
+  do {
+    b[--i] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  ob_mem(o, b + i, sizeof b - (size_t)i);
+}
+
+static inline void ob_i64(ob *o, int64_t v) {
+  if (v < 0) {
+    ob_lit(o, "-");
+    ob_u64(o, (uint64_t)0 - (uint64_t)v);
+  } else {
+    ob_u64(o, (uint64_t)v);
+  }
+}
+
+/* Microseconds with nanosecond decimals: 1234567 ns -> 1234.567 */
+static inline void ob_us(ob *o, uint64_t ns) {
+  ob_u64(o, ns / 1000);
+  char b[4] = {'.', (char)('0' + ns / 100 % 10), (char)('0' + ns / 10 % 10),
+               (char)('0' + ns % 10)};
+  ob_mem(o, b, 4);
+}
+
+static inline void ob_hex(ob *o, uint64_t v) {
+  static const char d[] = "0123456789abcdef";
+  char b[18];
+  int i = sizeof b;
+  do {
+    b[--i] = d[v & 15];
+    v >>= 4;
+  } while (v);
+  b[--i] = 'x';
+  b[--i] = '0';
+  ob_mem(o, b + i, sizeof b - (size_t)i);
+}
+
+/* Length of a valid UTF-8 sequence at s (n bytes left), or 0. */
+static size_t utf8_len(const unsigned char *s, size_t n) {
+  unsigned c = s[0];
+  size_t len;
+  unsigned min;
+  if (c < 0x80)
+    return 1;
+  if ((c & 0xe0) == 0xc0)
+    len = 2, min = 0x80;
+  else if ((c & 0xf0) == 0xe0)
+    len = 3, min = 0x800;
+  else if ((c & 0xf8) == 0xf0)
+    len = 4, min = 0x10000;
+  else
+    return 0;
+  if (len > n)
+    return 0;
+  unsigned cp = c & (0x7f >> len);
+  for (size_t i = 1; i < len; i++) {
+    if ((s[i] & 0xc0) != 0x80)
+      return 0;
+    cp = cp << 6 | (s[i] & 0x3f);
+  }
+  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+    return 0;
+  return len;
+}
+
+/* A JSON string literal; invalid UTF-8 becomes U+FFFD. */
+static void ob_str(ob *o, const char *s, size_t n) {
+  static const char hex[] = "0123456789abcdef";
+  const unsigned char *p = (const unsigned char *)s, *end = p + n;
+  ob_lit(o, "\"");
+  while (p < end) {
+    const unsigned char *run = p;
+    while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+      p++;
+    if (p > run)
+      ob_mem(o, (const char *)run, (size_t)(p - run));
+    if (p == end)
+      break;
+    unsigned c = *p;
+    if (c == '"') {
+      ob_lit(o, "\\\"");
+      p++;
+    } else if (c == '\\') {
+      ob_lit(o, "\\\\");
+      p++;
+    } else if (c == '\n') {
+      ob_lit(o, "\\n");
+      p++;
+    } else if (c == '\t') {
+      ob_lit(o, "\\t");
+      p++;
+    } else if (c < 0x20) {
+      char b[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+      ob_mem(o, b, 6);
+      p++;
+    } else {
+      size_t l = utf8_len(p, (size_t)(end - p));
+      if (l) {
+        ob_mem(o, (const char *)p, l);
+        p += l;
+      } else {
+        ob_lit(o, "\\ufffd");
+        p++;
+      }
+    }
+  }
+  ob_lit(o, "\"");
+}
+
+static void ob_cstr(ob *o, const char *s) { ob_str(o, s, strlen(s)); }
+
+/* ---- Per-site JSON fragments, built once ---------------------------------------------- */
+typedef struct frag {
+  char *name; /* "name":"...","cat":"..." */
+  size_t name_len;
+  char *args; /* ,"args":{"file":...,"line":N,"func":...} */
+  size_t args_len;
+} frag;
+
+typedef struct exporter {
+  rd_trace *tr;
+  ob o;
+  cj_stats st;
+  int pid;
+  frag *sites;
+  size_t nsites;
+  frag *strs;
+  size_t nstrs;
+  struct tstate *threads;
+  /* open tasks: id -> name string id (open addressing, backward-shift delete) */
+  uint64_t *task_keys;
+  uint32_t *task_vals;
+  size_t task_cap, task_n;
+  int first;
+} exporter;
+
+typedef struct rstack_entry {
+  uint32_t id;
+  uint8_t is_str; /* id is a string id (dynamic name), else a site id */
+} rstack_entry;
+
+typedef struct tstate {
+  int tid;
+  rstack_entry *stack;
+  size_t depth, cap;
+  uint64_t last_ts;
+  uint64_t dropped_marked;
+  int any;
+} tstate;
+
+static char *render(void (*fn)(ob *, const void *, const char *), const void *arg,
+                    const char *extra, size_t *len) {
+  /* Render into a memory-only ob (no fd): a fragment longer than the
+   * buffer fails and the caller falls back to a placeholder. */
+  ob o = {.fd = -1, .cap = 1 << 16};
+  o.p = malloc(o.cap);
+  if (!o.p)
+    return NULL;
+  fn(&o, arg, extra);
+  if (o.err || o.len >= o.cap) {
+    free(o.p);
+    return NULL;
+  }
+  *len = o.len;
+  return o.p;
+}
+
+/* "name":"..." and, for all but regions (the bulk: B/E stay short),
+ * ,"cat":"..." */
+static void render_site_name(ob *o, const void *arg, const char *cat) {
+  const rd_site *s = arg;
+  ob_lit(o, "\"name\":");
+  ob_cstr(o, s->name);
+  if (strcmp(cat, "region") != 0) {
+    ob_lit(o, ",\"cat\":\"");
+    ob_mem(o, cat, strlen(cat));
+    ob_lit(o, "\"");
+  }
+}
+
+static void render_site_args(ob *o, const void *arg, const char *unused) {
+  (void)unused;
+  const rd_site *s = arg;
+  ob_lit(o, ",\"args\":{\"file\":");
+  ob_cstr(o, s->file);
+  ob_lit(o, ",\"line\":");
+  ob_u64(o, s->line);
+  ob_lit(o, ",\"func\":");
+  ob_cstr(o, s->func);
+  ob_lit(o, "}");
+}
+
+static const char *site_cat(uint32_t kind) {
+  switch (kind) {
+  case CTRACE_FMT_SITE_COUNTER: return "counter";
+  case CTRACE_FMT_SITE_INSTANT: return "instant";
+  default: return "region";
+  }
+}
+
+#define NONE_NAME "\"name\":\"?\""
+static const frag none_frag = {(char *)NONE_NAME, sizeof NONE_NAME - 1, NULL, 0};
+
+static const frag *site_frag(exporter *x, uint64_t id) {
+  const frag *none = &none_frag;
+  if (id >= (1u << 24))
+    return none;
+  if (id >= x->nsites) {
+    size_t n = x->nsites ? x->nsites : 64;
+    while (n <= id)
+      n *= 2;
+    frag *f = realloc(x->sites, n * sizeof *f);
+    if (!f)
+      return none;
+    memset(f + x->nsites, 0, (n - x->nsites) * sizeof *f);
+    x->sites = f;
+    x->nsites = n;
+  }
+  frag *f = &x->sites[id];
+  if (!f->name) {
+    const rd_site *s = rd_site_get(x->tr, id);
+    f->name = render(render_site_name, s, site_cat(s->kind), &f->name_len);
+    if (s->file[0] || s->line)
+      f->args = render(render_site_args, s, NULL, &f->args_len);
+    if (!f->name)
+      return none;
+  }
+  return f;
+}
+
+static void render_str_name(ob *o, const void *arg, const char *unused) {
+  (void)unused;
+  ob_lit(o, "\"name\":");
+  ob_cstr(o, (const char *)arg);
+}
+
+/* "name":"<string>" (dynamic region names) */
+static const frag *str_frag(exporter *x, uint64_t id) {
+  const frag *none = &none_frag;
+  if (id >= (1u << 24))
+    return none;
+  if (id >= x->nstrs) {
+    size_t n = x->nstrs ? x->nstrs : 64;
+    while (n <= id)
+      n *= 2;
+    frag *f = realloc(x->strs, n * sizeof *f);
+    if (!f)
+      return none;
+    memset(f + x->nstrs, 0, (n - x->nstrs) * sizeof *f);
+    x->strs = f;
+    x->nstrs = n;
+  }
+  frag *f = &x->strs[id];
+  if (!f->name) {
+    const char *s = rd_string(x->tr, id, NULL);
+    if (!(f->name = render(render_str_name, s, "region", &f->name_len)))
+      return none;
+  }
+  return f;
+}
+
+/* ---- Open tasks ------------------------------------------------------------------------------- */
+static size_t task_slot(const exporter *x, uint64_t k) {
+  k ^= k >> 33;
+  k *= 0xff51afd7ed558ccdull;
+  k ^= k >> 33;
+  return (size_t)k & (x->task_cap - 1);
+}
+
+static void task_put(exporter *x, uint64_t key, uint32_t val) {
+  if ((x->task_n + 1) * 2 > x->task_cap) {
+    size_t cap = x->task_cap ? x->task_cap * 2 : 1024;
+    uint64_t *k = calloc(cap, sizeof *k);
+    uint32_t *v = calloc(cap, sizeof *v);
+    if (!k || !v) {
+      free(k);
+      free(v);
+      return;
+    }
+    uint64_t *ok = x->task_keys;
+    uint32_t *ov = x->task_vals;
+    size_t ocap = x->task_cap;
+    x->task_keys = k;
+    x->task_vals = v;
+    x->task_cap = cap;
+    x->task_n = 0;
+    for (size_t i = 0; i < ocap; i++)
+      if (ok[i])
+        task_put(x, ok[i], ov[i]);
+    free(ok);
+    free(ov);
+  }
+  size_t i = task_slot(x, key);
+  while (x->task_keys[i] && x->task_keys[i] != key)
+    i = (i + 1) & (x->task_cap - 1);
+  if (!x->task_keys[i])
+    x->task_n++;
+  x->task_keys[i] = key;
+  x->task_vals[i] = val;
+}
+
+/* Removes a task; returns its name's string id, or 0 if it was not open. */
+static uint32_t task_take(exporter *x, uint64_t key) {
+  if (!x->task_cap)
+    return 0;
+  size_t i = task_slot(x, key);
+  while (x->task_keys[i] && x->task_keys[i] != key)
+    i = (i + 1) & (x->task_cap - 1);
+  if (!x->task_keys[i])
+    return 0;
+  uint32_t val = x->task_vals[i];
+  /* Backward-shift deletion keeps probe chains intact. */
+  size_t j = i;
+  for (;;) {
+    j = (j + 1) & (x->task_cap - 1);
+    if (!x->task_keys[j])
+      break;
+    size_t home = task_slot(x, x->task_keys[j]);
+    if ((j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j))) {
+      x->task_keys[i] = x->task_keys[j];
+      x->task_vals[i] = x->task_vals[j];
+      i = j;
+    }
+  }
+  x->task_keys[i] = 0;
+  x->task_n--;
+  return val;
+}
+
+/* ---- Events ---------------------------------------------------------------------------------------- */
+
+/* {"ph":"X","pid":P,"tid":T,"ts":ts  -- the caller appends the rest and "}" */
+static void ev_open(exporter *x, char ph, const tstate *t, uint64_t ts) {
+  ob *o = &x->o;
+  if (x->first)
+    x->first = 0;
+  else
+    ob_lit(o, ",\n");
+  char b[8] = {'{', '"', 'p', 'h', '"', ':', '"', ph};
+  ob_mem(o, b, 8);
+  ob_lit(o, "\",\"pid\":");
+  ob_u64(o, (uint64_t)x->pid);
+  ob_lit(o, ",\"tid\":");
+  ob_i64(o, t->tid);
+  ob_lit(o, ",\"ts\":");
+  ob_us(o, ts);
+  x->st.json_events++;
+}
+
+static void push_region(tstate *t, uint32_t id, int is_str) {
+  if (t->depth == t->cap) {
+    size_t cap = t->cap ? t->cap * 2 : 16;
+    rstack_entry *s = realloc(t->stack, cap * sizeof *s);
+    if (!s)
+      return; /* depth stays: a later end then counts as unmatched */
+    t->stack = s;
+    t->cap = cap;
+  }
+  t->stack[t->depth].id = id;
+  t->stack[t->depth].is_str = (uint8_t)is_str;
+  t->depth++;
+}
+
+static void write_flow(exporter *x, tstate *t, const rd_event *ev, int begin) {
+  ob *o = &x->o;
+  if (t->depth == 0) {
+    /* Nothing to bind to: give the point a 1 ns slice of its own. */
+    ev_open(x, 'X', t, ev->ts);
+    ob_lit(o, ",\"dur\":0.001,\"name\":\"flow\",\"cat\":\"flow\"}");
+    x->st.flow_anchors++;
+  }
+  ev_open(x, begin ? 's' : 'f', t, ev->ts);
+  ob_lit(o, ",\"name\":\"flow\",\"cat\":\"flow\",\"id\":\"");
+  ob_hex(o, ev->arg[0]);
+  ob_lit(o, "\"");
+  if (!begin)
+    ob_lit(o, ",\"bp\":\"e\"");
+  ob_lit(o, "}");
+}
+
+static void write_thread_name(exporter *x, const tstate *t, const char *name, size_t n) {
+  ob *o = &x->o;
+  if (x->first)
+    x->first = 0;
+  else
+    ob_lit(o, ",\n");
+  ob_lit(o, "{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":");
+  ob_u64(o, (uint64_t)x->pid);
+  ob_lit(o, ",\"tid\":");
+  ob_i64(o, t->tid);
+  ob_lit(o, ",\"args\":{\"name\":");
+  ob_str(o, name, n);
+  ob_lit(o, "}}");
+  x->st.json_events++;
+}
+
+static void write_dropped(exporter *x, tstate *t, uint64_t ts, uint64_t n, uint64_t since,
+                          int marked) {
+  ob *o = &x->o;
+  ev_open(x, 'i', t, ts);
+  ob_lit(o, ",\"s\":\"t\",\"name\":\"ctrace: ");
+  ob_u64(o, n);
+  ob_lit(o, " events dropped\",\"cat\":\"ctrace\",\"args\":{\"dropped\":");
+  ob_u64(o, n);
+  if (marked) {
+    ob_lit(o, ",\"since_ts\":");
+    ob_us(o, since);
+  } else {
+    ob_lit(o, ",\"note\":\"reported at stop; where in the thread is unknown\"");
+  }
+  ob_lit(o, "}}");
+  x->st.dropped += n;
+}
+
+static void write_event(exporter *x, const rd_event *ev) {
+  ob *o = &x->o;
+  tstate *t = &x->threads[ev->thread];
+  t->last_ts = ev->ts;
+  t->any = 1;
+  switch (ev->type) {
+  case CTRACE_FMT_EV_REGION_BEGIN:
+  case CTRACE_FMT_EV_REGION_BEGIN_STR: {
+    int is_str = ev->type == CTRACE_FMT_EV_REGION_BEGIN_STR;
+    const frag *f = is_str ? str_frag(x, ev->arg[0]) : site_frag(x, ev->arg[0]);
+    ev_open(x, 'B', t, ev->ts);
+    ob_lit(o, ",");
+    ob_mem(o, f->name, f->name_len);
+    if (f->args)
+      ob_mem(o, f->args, f->args_len);
+    ob_lit(o, "}");
+    push_region(t, (uint32_t)ev->arg[0], is_str);
+    break;
+  }
+  case CTRACE_FMT_EV_REGION_END: {
+    if (t->depth == 0) {
+      x->st.unmatched_ends++;
+      break;
+    }
+    rstack_entry e = t->stack[--t->depth];
+    const frag *f = e.is_str ? str_frag(x, e.id) : site_frag(x, e.id);
+    ev_open(x, 'E', t, ev->ts);
+    ob_lit(o, ",");
+    ob_mem(o, f->name, f->name_len);
+    ob_lit(o, "}");
+    break;
+  }
+  case CTRACE_FMT_EV_TASK_BEGIN: {
+    task_put(x, ev->arg[0], (uint32_t)ev->arg[2]);
+    ev_open(x, 'b', t, ev->ts);
+    ob_lit(o, ",\"name\":");
+    size_t n;
+    const char *s = rd_string(x->tr, ev->arg[2], &n);
+    ob_str(o, s, n);
+    ob_lit(o, ",\"cat\":\"task\",\"id\":\"");
+    ob_hex(o, ev->arg[0]);
+    ob_lit(o, "\",\"args\":{\"task\":");
+    ob_u64(o, ev->arg[0]);
+    ob_lit(o, ",\"parent\":");
+    ob_u64(o, ev->arg[1]);
+    ob_lit(o, "}}");
+    break;
+  }
+  case CTRACE_FMT_EV_TASK_END: {
+    uint32_t name = task_take(x, ev->arg[0]);
+    ev_open(x, 'e', t, ev->ts);
+    ob_lit(o, ",\"name\":");
+    if (name) {
+      size_t n;
+      const char *s = rd_string(x->tr, name, &n);
+      ob_str(o, s, n);
+    } else {
+      ob_lit(o, "\"task#");
+      ob_u64(o, ev->arg[0]);
+      ob_lit(o, "\"");
+    }
+    ob_lit(o, ",\"cat\":\"task\",\"id\":\"");
+    ob_hex(o, ev->arg[0]);
+    ob_lit(o, "\"}");
+    break;
+  }
+  case CTRACE_FMT_EV_LOG: {
+    size_t n;
+    const char *cat = rd_string(x->tr, ev->arg[1], &n);
+    ev_open(x, 'i', t, ev->ts);
+    ob_lit(o, ",\"s\":\"t\",\"name\":");
+    if (n)
+      ob_str(o, cat, n);
+    else
+      ob_lit(o, "\"log\"");
+    ob_lit(o, ",\"cat\":\"log\",\"args\":{\"message\":");
+    ob_str(o, ev->str, ev->str_len);
+    if (ev->arg[0]) {
+      ob_lit(o, ",\"task\":");
+      ob_u64(o, ev->arg[0]);
+    }
+    if (ev->arg[2] & CTRACE_FMT_LOG_FLAG_CUT)
+      ob_lit(o, ",\"cut\":true");
+    ob_lit(o, "}}");
+    break;
+  }
+  case CTRACE_FMT_EV_COUNTER: {
+    const rd_site *s = rd_site_get(x->tr, ev->arg[0]);
+    ev_open(x, 'C', t, ev->ts);
+    ob_lit(o, ",\"name\":");
+    ob_cstr(o, s->name);
+    ob_lit(o, ",\"cat\":\"counter\",\"args\":{\"value\":");
+    ob_i64(o, ctrace_fmt_unzigzag(ev->arg[1]));
+    ob_lit(o, "}}");
+    break;
+  }
+  case CTRACE_FMT_EV_INSTANT: {
+    const frag *f = site_frag(x, ev->arg[0]);
+    ev_open(x, 'i', t, ev->ts);
+    ob_lit(o, ",\"s\":\"t\",");
+    ob_mem(o, f->name, f->name_len);
+    if (f->args)
+      ob_mem(o, f->args, f->args_len);
+    ob_lit(o, "}");
+    break;
+  }
+  case CTRACE_FMT_EV_FLOW_BEGIN:
+  case CTRACE_FMT_EV_FLOW_END:
+    write_flow(x, t, ev, ev->type == CTRACE_FMT_EV_FLOW_BEGIN);
+    break;
+  case CTRACE_FMT_EV_THREAD_NAME:
+    write_thread_name(x, t, ev->str, ev->str_len);
+    break;
+  case CTRACE_FMT_EV_DROPPED: {
+    uint64_t since = ev->ts;
+    /* arg[1] is the span in ticks; convert through the clock. */
+    if (ev->arg[1] <= ev->tick)
+      since = rd_tick_to_ns(x->tr, ev->tick - ev->arg[1], NULL);
+    write_dropped(x, t, ev->ts, ev->arg[0], since, 1);
+    t->dropped_marked += ev->arg[0];
+    break;
+  }
+  default:
+    break;
+  }
+}
+
+/* ---- Metadata (cJSON) --------------------------------------------------------------------------- */
+
+static void write_cjson(exporter *x, cJSON *obj) {
+  char *s = cJSON_PrintUnformatted(obj);
+  if (s) {
+    if (x->first)
+      x->first = 0;
+    else
+      ob_lit(&x->o, ",\n");
+    ob_mem(&x->o, s, strlen(s));
+    x->st.json_events++;
+    cJSON_free(s);
+  } else {
+    x->o.err = -ENOMEM;
+  }
+  cJSON_Delete(obj);
+}
+
+static cJSON *meta(exporter *x, const char *what, int tid, const char *key, cJSON *val) {
+  cJSON *m = cJSON_CreateObject();
+  cJSON_AddStringToObject(m, "ph", "M");
+  cJSON_AddStringToObject(m, "name", what);
+  cJSON_AddNumberToObject(m, "pid", x->pid);
+  cJSON_AddNumberToObject(m, "tid", tid);
+  cJSON *args = cJSON_AddObjectToObject(m, "args");
+  cJSON_AddItemToObject(args, key, val);
+  return m;
+}
+
+static void write_metadata(exporter *x) {
+  rd_trace *tr = x->tr;
+  char pname[256];
+  snprintf(pname, sizeof pname, "%s (pid %d)",
+           rd_process_name(tr)[0] ? rd_process_name(tr) : "process", x->pid);
+  write_cjson(x, meta(x, "process_name", 0, "name", cJSON_CreateString(pname)));
+  for (size_t i = 0; i < rd_thread_count(tr); i++) {
+    const rd_thread *th = rd_thread_get(tr, i);
+    char name[128];
+    if (th->name[0])
+      snprintf(name, sizeof name, "%s", th->name);
+    else
+      snprintf(name, sizeof name, "thread %d", x->threads[i].tid);
+    write_cjson(x, meta(x, "thread_name", x->threads[i].tid, "name", cJSON_CreateString(name)));
+    write_cjson(x, meta(x, "thread_sort_index", x->threads[i].tid, "sort_index",
+                        cJSON_CreateNumber(th->serial)));
+  }
+}
+
+static void write_other_data(exporter *x) {
+  rd_trace *tr = x->tr;
+  cJSON *od = cJSON_CreateObject();
+  cJSON_AddStringToObject(od, "producer", "ctrace");
+  cJSON_AddStringToObject(od, "ctrace_version", ctrace_version());
+  char v[32];
+  snprintf(v, sizeof v, "%d.%u", CTRACE_FMT_VERSION_MAJOR, rd_format_minor(tr));
+  cJSON_AddStringToObject(od, "trace_format", v);
+  cJSON_AddStringToObject(od, "clock", rd_clock_kind(tr) == CTRACE_FMT_CLOCK_TSC
+                                           ? "tsc (mapped to CLOCK_MONOTONIC)"
+                                           : "CLOCK_MONOTONIC");
+  cJSON_AddStringToObject(od, "timestamps", "CLOCK_MONOTONIC microseconds");
+  cJSON_AddNumberToObject(od, "clock_sync_points", (double)rd_clock_points(tr));
+  cJSON_AddNumberToObject(od, "start_realtime_ns", (double)rd_start_real_ns(tr));
+  cJSON_AddNumberToObject(od, "pid", x->pid);
+  cJSON_AddStringToObject(od, "process", rd_process_name(tr));
+  cJSON_AddStringToObject(od, "command_line", rd_command_line(tr));
+  cJSON_AddNumberToObject(od, "events", (double)x->st.events_read);
+  cJSON_AddNumberToObject(od, "dropped_events", (double)x->st.dropped);
+  cJSON *by = cJSON_AddObjectToObject(od, "dropped_events_by_tid");
+  for (size_t i = 0; i < rd_thread_count(tr); i++) {
+    const rd_thread *th = rd_thread_get(tr, i);
+    uint64_t d = th->dropped > x->threads[i].dropped_marked ? th->dropped
+                                                             : x->threads[i].dropped_marked;
+    if (d) {
+      char k[24];
+      snprintf(k, sizeof k, "%d", x->threads[i].tid);
+      cJSON_AddNumberToObject(by, k, (double)d);
+    }
+  }
+  cJSON_AddBoolToObject(od, "complete", rd_complete(tr));
+  if (rd_problem(tr))
+    cJSON_AddStringToObject(od, "problem", rd_problem(tr));
+  if (x->st.unmatched_ends)
+    cJSON_AddNumberToObject(od, "unmatched_region_ends", (double)x->st.unmatched_ends);
+  if (x->st.open_regions)
+    cJSON_AddNumberToObject(od, "regions_never_closed", (double)x->st.open_regions);
+  char *s = cJSON_PrintUnformatted(od);
+  if (s) {
+    ob_lit(&x->o, ",\n\"otherData\":");
+    ob_mem(&x->o, s, strlen(s));
+    cJSON_free(s);
+  } else {
+    x->o.err = -ENOMEM;
+  }
+  cJSON_Delete(od);
+}
+
+int cj_export(rd_trace *tr, int fd, cj_stats *stats, char *err, size_t errlen) {
+  exporter x = {.tr = tr, .pid = rd_pid(tr), .first = 1};
+  x.o.fd = fd;
+  x.o.cap = 1 << 20;
+  x.o.p = malloc(x.o.cap);
+  size_t nt = rd_thread_count(tr);
+  x.threads = calloc(nt ? nt : 1, sizeof *x.threads);
+  rd_merge *m = rd_merge_open(tr);
+  if (!x.o.p || !x.threads || !m) {
+    free(x.o.p);
+    free(x.threads);
+    rd_merge_close(m);
+    snprintf(err, errlen, "out of memory");
+    return CTRACE_ENOMEM;
+  }
+  for (size_t i = 0; i < nt; i++) {
+    const rd_thread *th = rd_thread_get(tr, i);
+    /* A thread never defined (its DEF was lost) still needs its own row. */
+    x.threads[i].tid = th->tid ? th->tid : (int)(1000000000u + th->serial);
+  }
+  ob_lit(&x.o, "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n");
+  write_metadata(&x);
+  rd_event ev;
+  int r;
+  while ((r = rd_merge_next(m, &ev)) == 1) {
+    x.st.events_read++;
+    write_event(&x, &ev);
+    if (x.o.err)
+      break;
+  }
+  rd_merge_close(m);
+  /* Drops the tracer reported but no DROPPED event marks (the thread never
+   * got memory again before the end): one instant at its last event. */
+  for (size_t i = 0; i < nt; i++) {
+    const rd_thread *th = rd_thread_get(tr, i);
+    tstate *t = &x.threads[i];
+    if (th->dropped > t->dropped_marked)
+      write_dropped(&x, t, t->last_ts ? t->last_ts : rd_start_ns(tr),
+                    th->dropped - t->dropped_marked, 0, 0);
+    x.st.open_regions += t->depth;
+  }
+  ob_lit(&x.o, "\n]");
+  write_other_data(&x);
+  ob_lit(&x.o, "}\n");
+  ob_flush(&x.o);
+  int werr = x.o.err;
+  if (werr)
+    snprintf(err, errlen, "write failed: %s", strerror(-werr));
+  for (size_t i = 0; i < nt; i++)
+    free(x.threads[i].stack);
+  free(x.threads);
+  for (size_t i = 0; i < x.nsites; i++) {
+    free(x.sites[i].name);
+    free(x.sites[i].args);
+  }
+  free(x.sites);
+  for (size_t i = 0; i < x.nstrs; i++)
+    free(x.strs[i].name);
+  free(x.strs);
+  free(x.task_keys);
+  free(x.task_vals);
+  free(x.o.p);
+  if (stats)
+    *stats = x.st;
+  return werr;
+}

@@ -1,0 +1,26 @@
+/* Chrome trace-event JSON (object form) from a ctrace trace: what Perfetto
+ * UI, chrome://tracing and speedscope load. The event stream is formatted
+ * by hand and streamed (memory stays flat); the metadata and otherData
+ * objects are built with cJSON. */
+#ifndef CTRACE_VIEWER_CHROME_JSON_H
+#define CTRACE_VIEWER_CHROME_JSON_H
+
+#include <stdint.h>
+
+#include "reader.h"
+
+typedef struct cj_stats {
+  uint64_t events_read;     /* trace events decoded */
+  uint64_t json_events;     /* objects written to traceEvents */
+  uint64_t dropped;         /* events the tracer dropped (marked + reported) */
+  uint64_t unmatched_ends;  /* region ends with no open region (after drops) */
+  uint64_t open_regions;    /* regions never closed (truncated trace) */
+  uint64_t flow_anchors;    /* 1 ns slices added so a flow point binds */
+} cj_stats;
+
+/* Writes the trace as JSON to fd. @return 0, or -errno on a write error,
+ * with a message in err. Problems of the trace itself (truncation,
+ * corruption) are not errors here: they go into otherData and rd_problem. */
+int cj_export(rd_trace *tr, int fd, cj_stats *stats, char *err, size_t errlen);
+
+#endif /* CTRACE_VIEWER_CHROME_JSON_H */

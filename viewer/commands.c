@@ -1,0 +1,176 @@
+/* `ctrace export` and `ctrace info`. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "chrome_json.h"
+#include "commands.h"
+#include "reader.h"
+
+static int open_trace(const char *cmd, const char *path, rd_trace **tr) {
+  char err[600];
+  int r = rd_open(path, 0, tr, err, sizeof err);
+  if (r) {
+    fprintf(stderr, "ctrace %s: %s: %s\n", cmd, path, err);
+    return 1;
+  }
+  if (rd_problem(*tr))
+    fprintf(stderr, "ctrace %s: %s: warning: %s\n", cmd, path, rd_problem(*tr));
+  return 0;
+}
+
+static const char export_usage[] =
+    "usage: ctrace export TRACE [-o FILE.json] [--strict]\n"
+    "  Writes Chrome trace-event JSON (Perfetto UI, chrome://tracing, speedscope).\n"
+    "  -o FILE    output file (default: stdout; '-' is stdout)\n"
+    "  --strict   exit 1 if the trace is not complete (truncated, corrupt, events dropped)\n";
+
+int ctrace_cmd_export(int argc, char **argv) {
+  static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
+                                       {"strict", no_argument, NULL, 's'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+  const char *out = "-";
+  int strict = 0, c;
+  optind = 1;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+    switch (c) {
+    case 'o': out = optarg; break;
+    case 's': strict = 1; break;
+    case 'h': fputs(export_usage, stdout); return 0;
+    default:
+      if (optopt == 'o')
+        fprintf(stderr, "ctrace export: option -o needs a file name\n%s", export_usage);
+      else
+        fprintf(stderr, "ctrace export: unknown option '%s'\n%s", argv[optind - 1],
+                export_usage);
+      return 2;
+    }
+  }
+  if (optind != argc - 1) {
+    fprintf(stderr, "ctrace export: %s\n%s",
+            optind == argc ? "missing TRACE" : "more than one TRACE", export_usage);
+    return 2;
+  }
+  const char *path = argv[optind];
+  rd_trace *tr;
+  if (open_trace("export", path, &tr))
+    return 1;
+  int fd = 1;
+  if (strcmp(out, "-") != 0 &&
+      (fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
+    fprintf(stderr, "ctrace export: cannot create %s: %s\n", out, strerror(errno));
+    rd_close(tr);
+    return 1;
+  }
+  cj_stats st;
+  char err[256];
+  int r = cj_export(tr, fd, &st, err, sizeof err);
+  if (fd != 1 && close(fd) != 0 && !r) {
+    r = -errno;
+    snprintf(err, sizeof err, "closing failed: %s", strerror(errno));
+  }
+  int status = 0;
+  if (r) {
+    fprintf(stderr, "ctrace export: %s: %s\n", out, err);
+    status = 1;
+  } else {
+    /* The problem may have been found while decoding (rd_open warned about
+     * the framing already; a stream error shows up only now). */
+    if (st.dropped)
+      fprintf(stderr, "ctrace export: %s: warning: %" PRIu64 " events were dropped while "
+              "recording (marked in the timeline)\n", path, st.dropped);
+    if (strict && (!rd_complete(tr) || st.dropped))
+      status = 1;
+  }
+  rd_close(tr);
+  return status;
+}
+
+static const char info_usage[] = "usage: ctrace info TRACE\n"
+                                 "  Prints what a trace holds: process, threads, events, "
+                                 "drops, and whether it is complete.\n";
+
+int ctrace_cmd_info(int argc, char **argv) {
+  if (argc != 2 || argv[1][0] == '-') {
+    if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+      fputs(info_usage, stdout);
+      return 0;
+    }
+    fprintf(stderr, "ctrace info: %s\n%s", argc < 2 ? "missing TRACE" : "bad arguments",
+            info_usage);
+    return 2;
+  }
+  rd_trace *tr;
+  if (open_trace("info", argv[1], &tr))
+    return 1;
+  size_t nt = rd_thread_count(tr);
+  uint64_t *counts = calloc(nt ? nt : 1, sizeof *counts);
+  uint64_t *dropped = calloc(nt ? nt : 1, sizeof *dropped);
+  char(*names)[CTRACE_FMT_NAME_MAX + 1] = calloc(nt ? nt : 1, sizeof *names);
+  uint64_t by_type[CTRACE_FMT_EV_COUNT_] = {0};
+  uint64_t total = 0, first = 0, last = 0;
+  rd_merge *m = counts && dropped && names ? rd_merge_open(tr) : NULL;
+  if (!m) {
+    fprintf(stderr, "ctrace info: out of memory\n");
+    free(counts);
+    free(dropped);
+    free(names);
+    rd_close(tr);
+    return 1;
+  }
+  rd_event ev;
+  while (rd_merge_next(m, &ev) == 1) {
+    if (!total)
+      first = ev.ts;
+    last = ev.ts;
+    total++;
+    counts[ev.thread]++;
+    if (ev.type < CTRACE_FMT_EV_COUNT_)
+      by_type[ev.type]++;
+    if (ev.type == CTRACE_FMT_EV_DROPPED)
+      dropped[ev.thread] += ev.arg[0];
+    if (ev.type == CTRACE_FMT_EV_THREAD_NAME)
+      snprintf(names[ev.thread], sizeof names[0], "%.*s", (int)ev.str_len, ev.str);
+  }
+  rd_merge_close(m);
+  printf("trace:     %s (%" PRIu64 " bytes, format %d.%u)\n", argv[1], rd_file_size(tr),
+         CTRACE_FMT_VERSION_MAJOR, rd_format_minor(tr));
+  printf("process:   %s (pid %d): %s\n", rd_process_name(tr), rd_pid(tr), rd_command_line(tr));
+  printf("clock:     %s, %zu sync points\n",
+         rd_clock_kind(tr) == CTRACE_FMT_CLOCK_TSC ? "tsc" : "monotonic", rd_clock_points(tr));
+  printf("span:      %.6f s\n", total ? (double)(last - first) / 1e9 : 0.0);
+  printf("events:    %" PRIu64 " in %zu batches\n", total, rd_batch_count(tr));
+  for (unsigned t = 1; t < CTRACE_FMT_EV_COUNT_; t++)
+    if (by_type[t])
+      printf("  %-18s %" PRIu64 "\n", ctrace_fmt_event_name(t), by_type[t]);
+  uint64_t dtotal = 0;
+  printf("threads:   %zu\n", nt);
+  for (size_t i = 0; i < nt; i++) {
+    const rd_thread *th = rd_thread_get(tr, i);
+    uint64_t d = th->dropped > dropped[i] ? th->dropped : dropped[i];
+    dtotal += d;
+    const char *name = names[i][0] ? names[i] : th->name[0] ? th->name : "-";
+    printf("  tid %-8d %-20s %10" PRIu64 " events%s", th->tid, name, counts[i],
+           th->ended ? "  (exited)" : "");
+    if (d)
+      printf("  %" PRIu64 " dropped", d);
+    printf("\n");
+  }
+  printf("dropped:   %" PRIu64 "\n", dtotal);
+  printf("complete:  %s\n", rd_complete(tr) ? "yes" : "no");
+  if (rd_problem(tr))
+    printf("problem:   %s\n", rd_problem(tr));
+  free(counts);
+  free(dropped);
+  free(names);
+  rd_close(tr);
+  return 0;
+}

@@ -1,0 +1,113 @@
+/* The trace reader: decodes a ctrace file (docs/format.md) into per-thread
+ * event streams and one time-ordered stream (k-way merge).
+ *
+ * rd_open() makes one pass over the file: it checks every record's framing
+ * and CRC, loads the definitions and clock sync points, and indexes the
+ * event batches without decoding them. Streams then decode one batch at a
+ * time, so memory stays flat however long the trace. A file that is cut
+ * short or corrupt is read up to its last good record and rd_problem() says
+ * where and why; rd_open() fails only when nothing could be read.
+ *
+ * Not thread-safe: one rd_trace and its streams belong to one thread.
+ */
+#ifndef CTRACE_VIEWER_READER_H
+#define CTRACE_VIEWER_READER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ctrace/ctrace.h"
+#include "ctrace/format.h"
+
+typedef struct rd_trace rd_trace;
+typedef struct rd_stream rd_stream;
+typedef struct rd_merge rd_merge;
+
+typedef struct rd_site {
+  uint32_t id;
+  uint32_t kind; /* CTRACE_FMT_SITE_* */
+  uint32_t line;
+  int defined;   /* 0: referenced but never defined (placeholder name) */
+  const char *name;
+  const char *file;
+  const char *func;
+} rd_site;
+
+typedef struct rd_thread {
+  uint32_t serial;   /* unique in the process */
+  int tid;           /* kernel thread id (0 if never defined) */
+  const char *name;  /* name when it first recorded ("" if none) */
+  int defined;       /* DEF_THREAD seen */
+  int ended;         /* DEF_THREAD_END seen: the thread exited */
+  uint64_t dropped;  /* dropped events per THREAD_END / END (0 if unknown) */
+  size_t nbatches;
+  uint64_t raw_bytes; /* decoded size of its batches */
+} rd_thread;
+
+typedef struct rd_event {
+  uint64_t ts;     /* CLOCK_MONOTONIC nanoseconds */
+  uint64_t tick;   /* the raw timestamp, in clock ticks */
+  uint32_t thread; /* index for rd_thread_get() */
+  uint8_t type;    /* CTRACE_FMT_EV_* */
+  uint64_t arg[CTRACE_FMT_EVENT_MAX_VARINTS];
+  const char *str; /* the string argument; valid until the next call on the stream */
+  uint32_t str_len;
+} rd_event;
+
+#define RD_OPEN_NO_CRC 0x1 /* skip CRC checks (fuzzing only) */
+
+/* Opens a trace file. On failure returns a negative CTRACE_E* / -errno and
+ * writes a message naming what and where into err. */
+int rd_open(const char *path, unsigned flags, rd_trace **out, char *err, size_t errlen);
+/* Same over a buffer the caller keeps alive until rd_close(). */
+int rd_open_mem(const void *data, size_t len, unsigned flags, rd_trace **out, char *err,
+                size_t errlen);
+void rd_close(rd_trace *tr); /* accepts NULL */
+
+/* A message if the file was not read to a clean end: truncated, corrupt, no
+ * END record, or a stream that failed to decode (see rd_stream_next). */
+const char *rd_problem(const rd_trace *tr);
+/* Byte offset up to which the file was valid. */
+uint64_t rd_valid_bytes(const rd_trace *tr);
+uint64_t rd_file_size(const rd_trace *tr);
+int rd_complete(const rd_trace *tr); /* END record present and nothing lost */
+
+int rd_pid(const rd_trace *tr);
+const char *rd_process_name(const rd_trace *tr);
+const char *rd_command_line(const rd_trace *tr);
+int rd_clock_kind(const rd_trace *tr);
+unsigned rd_format_minor(const rd_trace *tr);
+uint64_t rd_start_ns(const rd_trace *tr);      /* CLOCK_MONOTONIC at start */
+uint64_t rd_start_real_ns(const rd_trace *tr); /* CLOCK_REALTIME at start */
+size_t rd_clock_points(const rd_trace *tr);
+/* Dropped events the writer reported at stop (END record), or the sum of
+ * exited threads' counts when there is no END record. */
+uint64_t rd_dropped_reported(const rd_trace *tr);
+
+size_t rd_thread_count(const rd_trace *tr);
+const rd_thread *rd_thread_get(const rd_trace *tr, size_t i);
+size_t rd_batch_count(const rd_trace *tr);
+
+/* A site by id; undefined ids get a placeholder ("site#12"), never NULL. */
+const rd_site *rd_site_get(rd_trace *tr, uint64_t id);
+/* An interned string by id; unknown ids give "string#12". 0 gives "". */
+const char *rd_string(rd_trace *tr, uint64_t id, size_t *len);
+
+/* CLOCK_MONOTONIC ns of a tick (piecewise linear over the sync points). */
+uint64_t rd_tick_to_ns(const rd_trace *tr, uint64_t tick, size_t *hint);
+
+/* Events of thread i in recording order. */
+rd_stream *rd_stream_open(rd_trace *tr, size_t thread);
+/* @return 1 and fills ev, 0 at the end, or a negative error (the stream
+ * then stops; rd_problem() describes it). */
+int rd_stream_next(rd_stream *s, rd_event *ev);
+void rd_stream_close(rd_stream *s);
+
+/* Every thread's events in time order (ties: by thread, then recording
+ * order). Same return values as rd_stream_next; an error in one thread's
+ * stream ends that stream only (and is reported through rd_problem). */
+rd_merge *rd_merge_open(rd_trace *tr);
+int rd_merge_next(rd_merge *m, rd_event *ev);
+void rd_merge_close(rd_merge *m);
+
+#endif /* CTRACE_VIEWER_READER_H */
