@@ -1,0 +1,105 @@
+/* Concurrency: 4 threads recording hard at once (run it under TSan), and
+ * threads that come and go while the writer works. Nothing may be lost or
+ * reordered within a thread. */
+#define _GNU_SOURCE
+#include <pthread.h>
+
+#include "ctrace/ctrace.h"
+#include "test.h"
+#include "trace_util.h"
+
+#define STRESS_THREADS 4
+#define STRESS_ROUNDS 200000 /* per thread; 4 events each */
+
+static void *stress_main(void *arg) {
+  int id = (int)(intptr_t)arg;
+  char name[16];
+  snprintf(name, sizeof name, "stress-%d", id);
+  ctrace_thread_set_name(name);
+  for (int i = 0; i < STRESS_ROUNDS; i++) {
+    CTRACE_REGION_BEGIN("round");
+    CTRACE_COUNTER("seq", (int64_t)id * 1000000000 + i);
+    if (i % 1000 == 0) {
+      char dyn[16];
+      snprintf(dyn, sizeof dyn, "k%d", i % 7000);
+      ctrace_region_begin_dyn(dyn); /* interning from 4 threads at once */
+      ctrace_region_end();
+    }
+    ctrace_flow_begin((uint64_t)id << 32 | (uint64_t)i);
+    CTRACE_REGION_END();
+  }
+  return NULL;
+}
+
+static void *churn_main(void *arg) {
+  int i = (int)(intptr_t)arg;
+  CTRACE_REGION_BEGIN("short-lived");
+  CTRACE_COUNTER("churn", i);
+  CTRACE_REGION_END();
+  return NULL;
+}
+
+TEST_IMPL(stress_threads) {
+  const char *path = test_tmp_path("stress.ctrace");
+  ctrace_options o = CTRACE_OPTIONS_INIT;
+  o.path = path;
+  o.buffer_mb = 256; /* TSan slows the writer down; this test is not about drops */
+  ASSERT_EQ(ctrace_start(&o), 0);
+  pthread_t workers[STRESS_THREADS];
+  for (int i = 0; i < STRESS_THREADS; i++)
+    pthread_create(&workers[i], NULL, stress_main, (void *)(intptr_t)i);
+  /* Meanwhile: 200 threads that record three events and exit, 8 at a time. */
+  for (int i = 0; i < 200; i += 8) {
+    pthread_t c[8];
+    for (int j = 0; j < 8; j++)
+      pthread_create(&c[j], NULL, churn_main, (void *)(intptr_t)(i + j));
+    for (int j = 0; j < 8; j++)
+      pthread_join(c[j], NULL);
+  }
+  ASSERT_EQ(ctrace_flush(), 0); /* a flush while threads record */
+  for (int i = 0; i < STRESS_THREADS; i++)
+    pthread_join(workers[i], NULL);
+  ASSERT_EQ(ctrace_stop(), 0);
+  ASSERT_UEQ(ctrace_dropped_events(), 0);
+
+  ttrace *t = tt_load(path);
+  ASSERT(rd_complete(t->tr));
+  ASSERT_EQ(t->stream_errors, 0);
+  int churned = 0;
+  int64_t churn_sum = 0;
+  for (size_t i = 0; i < t->nth; i++) {
+    tthread *th = &t->th[i];
+    if (!strncmp(th->name, "stress-", 7)) {
+      int id = atoi(th->name + 7);
+      ASSERT_EQ(th->n, 1 + (size_t)STRESS_ROUNDS * 4 + 2 * (STRESS_ROUNDS / 1000));
+      size_t k = 1;
+      for (int r = 0; r < STRESS_ROUNDS; r++) {
+        ASSERT_EQ(th->ev[k].type, CTRACE_FMT_EV_REGION_BEGIN);
+        ASSERT_EQ(th->ev[k + 1].type, CTRACE_FMT_EV_COUNTER);
+        ASSERT_EQ(ctrace_fmt_unzigzag(th->ev[k + 1].arg[1]), (int64_t)id * 1000000000 + r);
+        k += 2;
+        if (r % 1000 == 0) {
+          ASSERT_EQ(th->ev[k].type, CTRACE_FMT_EV_REGION_BEGIN_STR);
+          char dyn[16];
+          snprintf(dyn, sizeof dyn, "k%d", r % 7000);
+          ASSERT_STR_EQ(rd_string(t->tr, th->ev[k].arg[0], NULL), dyn);
+          k += 2;
+        }
+        ASSERT_EQ(th->ev[k].type, CTRACE_FMT_EV_FLOW_BEGIN);
+        ASSERT_UEQ(th->ev[k].arg[0], (uint64_t)id << 32 | (uint64_t)r);
+        ASSERT_EQ(th->ev[k + 1].type, CTRACE_FMT_EV_REGION_END);
+        k += 2;
+        ASSERT_UGE(th->ev[k - 1].ts, th->ev[k - 4].ts);
+      }
+    } else if (th->n == 3 && th->ev[1].type == CTRACE_FMT_EV_COUNTER) {
+      ASSERT_STR_EQ(tt_site_name(t, th->ev[1].arg[0]), "churn");
+      ASSERT(th->info->ended);
+      churn_sum += ctrace_fmt_unzigzag(th->ev[1].arg[1]);
+      churned++;
+    }
+  }
+  ASSERT_EQ(churned, 200);
+  ASSERT_EQ(churn_sum, 199 * 200 / 2); /* each of 0..199 exactly once */
+  tt_free(t);
+  return 0;
+}
