@@ -207,7 +207,7 @@ typedef struct exporter {
 } exporter;
 
 typedef struct rstack_entry {
-  uint32_t id;
+  uint64_t id;
   uint8_t is_str; /* id is a string id (dynamic name), else a site id */
 } rstack_entry;
 
@@ -273,9 +273,12 @@ static const char *site_cat(uint32_t kind) {
 #define NONE_NAME "\"name\":\"?\""
 static const frag none_frag = {(char *)NONE_NAME, sizeof NONE_NAME - 1, NULL, 0};
 
-static const frag *site_frag(exporter *x, uint64_t id) {
+/* Cached by the site's dense index: memory follows the number of sites. */
+static const frag *site_frag(exporter *x, uint64_t site_id) {
   const frag *none = &none_frag;
-  if (id >= (1u << 24))
+  const rd_site *s = rd_site_get(x->tr, site_id);
+  size_t id = s->index;
+  if (id == UINT32_MAX)
     return none;
   if (id >= x->nsites) {
     size_t n = x->nsites ? x->nsites : 64;
@@ -290,7 +293,6 @@ static const frag *site_frag(exporter *x, uint64_t id) {
   }
   frag *f = &x->sites[id];
   if (!f->name) {
-    const rd_site *s = rd_site_get(x->tr, id);
     f->name = render(render_site_name, s, site_cat(s->kind), &f->name_len);
     if (s->file[0] || s->line)
       f->args = render(render_site_args, s, NULL, &f->args_len);
@@ -307,9 +309,10 @@ static void render_str_name(ob *o, const void *arg, const char *unused) {
 }
 
 /* "name":"<string>" (dynamic region names) */
-static const frag *str_frag(exporter *x, uint64_t id) {
+static const frag *str_frag(exporter *x, uint64_t str_id) {
   const frag *none = &none_frag;
-  if (id >= (1u << 24))
+  size_t id = rd_string_index(x->tr, str_id);
+  if (id == UINT32_MAX)
     return none;
   if (id >= x->nstrs) {
     size_t n = x->nstrs ? x->nstrs : 64;
@@ -324,7 +327,7 @@ static const frag *str_frag(exporter *x, uint64_t id) {
   }
   frag *f = &x->strs[id];
   if (!f->name) {
-    const char *s = rd_string(x->tr, id, NULL);
+    const char *s = rd_string(x->tr, str_id, NULL);
     if (!(f->name = render(render_str_name, s, "region", &f->name_len)))
       return none;
   }
@@ -419,7 +422,7 @@ static void ev_open(exporter *x, char ph, const tstate *t, uint64_t ts) {
   x->st.json_events++;
 }
 
-static void push_region(tstate *t, uint32_t id, int is_str) {
+static void push_region(tstate *t, uint64_t id, int is_str) {
   if (t->depth == t->cap) {
     size_t cap = t->cap ? t->cap * 2 : 16;
     rstack_entry *s = realloc(t->stack, cap * sizeof *s);
@@ -500,7 +503,7 @@ static void write_event(exporter *x, const rd_event *ev) {
     if (f->args)
       ob_mem(o, f->args, f->args_len);
     ob_lit(o, "}");
-    push_region(t, (uint32_t)ev->arg[0], is_str);
+    push_region(t, ev->arg[0], is_str);
     break;
   }
   case CTRACE_FMT_EV_REGION_END: {

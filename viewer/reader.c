@@ -31,6 +31,18 @@ typedef struct rd_thread_impl {
   size_t cap;
 } rd_thread_impl;
 
+/* uint32 id (>= 1) -> uint32 index; open addressing, 0 = empty slot. */
+typedef struct idmap {
+  uint32_t *keys;
+  uint32_t *vals;
+  size_t cap, n;
+} idmap;
+
+typedef struct rd_str {
+  char *s;
+  uint32_t len;
+} rd_str;
+
 typedef struct rd_clock_pt {
   uint64_t tick;
   uint64_t mono;
@@ -56,11 +68,14 @@ struct rd_trace {
   uint32_t *serial_map; /* open addressing: serial -> index + 1 */
   size_t serial_cap;
 
+  /* Sites and strings in dense arrays, found by id through a map: ids come
+   * from the file, so nothing here is sized by an id's value. */
   rd_site *sites;
-  size_t nsites; /* array size (by id) */
-  char **strings;
-  uint32_t *string_lens;
-  size_t nstrings;
+  size_t nsites, cap_sites;
+  idmap site_map;
+  rd_str *strs;
+  size_t nstrs, cap_strs;
+  idmap str_map;
 
   rd_clock_pt *clock_pts;
   size_t nclock, cap_clock;
@@ -112,6 +127,82 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem) {
   *p = q;
   *cap = n;
   return 0;
+}
+
+static size_t idmap_slot(uint32_t key, size_t cap) {
+  return (size_t)(key * 2654435761u) & (cap - 1);
+}
+
+/* index + 1 of key, or 0 */
+static uint32_t idmap_get(const idmap *m, uint32_t key) {
+  if (!m->cap)
+    return 0;
+  for (size_t i = idmap_slot(key, m->cap);; i = (i + 1) & (m->cap - 1)) {
+    if (m->keys[i] == key)
+      return m->vals[i] + 1;
+    if (!m->keys[i])
+      return 0;
+  }
+}
+
+static int idmap_put(idmap *m, uint32_t key, uint32_t val) {
+  if ((m->n + 1) * 2 > m->cap) {
+    size_t cap = m->cap ? m->cap * 2 : 64;
+    uint32_t *k = calloc(cap, sizeof *k), *v = calloc(cap, sizeof *v);
+    if (!k || !v) {
+      free(k);
+      free(v);
+      return -1;
+    }
+    for (size_t i = 0; i < m->cap; i++)
+      if (m->keys[i]) {
+        size_t j = idmap_slot(m->keys[i], cap);
+        while (k[j])
+          j = (j + 1) & (cap - 1);
+        k[j] = m->keys[i];
+        v[j] = m->vals[i];
+      }
+    free(m->keys);
+    free(m->vals);
+    m->keys = k;
+    m->vals = v;
+    m->cap = cap;
+  }
+  size_t i = idmap_slot(key, m->cap);
+  while (m->keys[i] && m->keys[i] != key)
+    i = (i + 1) & (m->cap - 1);
+  if (!m->keys[i])
+    m->n++;
+  m->keys[i] = key;
+  m->vals[i] = val;
+  return 0;
+}
+
+static void idmap_free(idmap *m) {
+  free(m->keys);
+  free(m->vals);
+}
+
+/* A new site entry for id (no name yet); NULL on failure. */
+static rd_site *site_new(rd_trace *tr, uint32_t id) {
+  if (grow((void **)&tr->sites, &tr->cap_sites, tr->nsites + 1, sizeof *tr->sites) ||
+      idmap_put(&tr->site_map, id, (uint32_t)tr->nsites))
+    return NULL;
+  rd_site *s = &tr->sites[tr->nsites];
+  memset(s, 0, sizeof *s);
+  s->id = id;
+  s->index = (uint32_t)tr->nsites++;
+  return s;
+}
+
+static rd_str *str_new(rd_trace *tr, uint32_t id) {
+  if (grow((void **)&tr->strs, &tr->cap_strs, tr->nstrs + 1, sizeof *tr->strs) ||
+      idmap_put(&tr->str_map, id, (uint32_t)tr->nstrs))
+    return NULL;
+  rd_str *s = &tr->strs[tr->nstrs++];
+  s->s = NULL;
+  s->len = 0;
+  return s;
 }
 
 static int read_at(rd_trace *tr, uint64_t off, void *buf, size_t n) {
@@ -233,16 +324,15 @@ static int def_site(rd_trace *tr, cur *c) {
     free(name), free(file), free(func);
     return -1;
   }
-  if (grow((void **)&tr->sites, &tr->nsites, id + 1, sizeof *tr->sites)) {
-    free(name), free(file), free(func);
-    return -1;
-  }
-  rd_site *s = &tr->sites[id];
-  if (s->name) { /* a second definition keeps the first */
+  if (idmap_get(&tr->site_map, (uint32_t)id)) { /* a second definition keeps the first */
     free(name), free(file), free(func);
     return 0;
   }
-  s->id = (uint32_t)id;
+  rd_site *s = site_new(tr, (uint32_t)id);
+  if (!s) {
+    free(name), free(file), free(func);
+    return -1;
+  }
   s->kind = (uint32_t)kind;
   s->line = (uint32_t)line;
   s->name = name;
@@ -257,17 +347,11 @@ static int def_string(rd_trace *tr, cur *c) {
   uint64_t n = cur_varint(c);
   if (c->bad || id == 0 || id >= RD_MAX_ID || n > (uint64_t)(c->end - c->p))
     return -1;
-  size_t cap = tr->nstrings;
-  if (grow((void **)&tr->strings, &cap, id + 1, sizeof *tr->strings))
-    return -1;
-  size_t cap2 = tr->nstrings;
-  if (grow((void **)&tr->string_lens, &cap2, id + 1, sizeof *tr->string_lens))
-    return -1;
-  tr->nstrings = cap < cap2 ? cap : cap2;
-  if (!tr->strings[id]) {
-    if (!(tr->strings[id] = dup_bytes(c->p, (size_t)n)))
+  if (!idmap_get(&tr->str_map, (uint32_t)id)) { /* a second definition keeps the first */
+    rd_str *st = str_new(tr, (uint32_t)id);
+    if (!st || !(st->s = dup_bytes(c->p, (size_t)n)))
       return -1;
-    tr->string_lens[id] = (uint32_t)n;
+    st->len = (uint32_t)n;
   }
   c->p += n;
   return 0;
@@ -709,10 +793,11 @@ void rd_close(rd_trace *tr) {
     }
   }
   free(tr->sites);
-  for (size_t i = 0; i < tr->nstrings; i++)
-    free(tr->strings[i]);
-  free(tr->strings);
-  free(tr->string_lens);
+  idmap_free(&tr->site_map);
+  for (size_t i = 0; i < tr->nstrs; i++)
+    free(tr->strs[i].s);
+  free(tr->strs);
+  idmap_free(&tr->str_map);
   free(tr->clock_pts);
   free(tr->proc_name);
   free(tr->cmdline);
@@ -744,50 +829,60 @@ const rd_thread *rd_thread_get(const rd_trace *tr, size_t i) {
 size_t rd_batch_count(const rd_trace *tr) { return tr->nbatches; }
 
 const rd_site *rd_site_get(rd_trace *tr, uint64_t id) {
-  static const rd_site invalid = {0, 0, 0, 0, "site#invalid", "", ""};
-  if (id < tr->nsites && tr->sites[id].name)
-    return &tr->sites[id];
-  /* Referenced but never defined: remember a placeholder (freed in close). */
-  if (id == 0 || id >= RD_MAX_ID ||
-      grow((void **)&tr->sites, &tr->nsites, id + 1, sizeof *tr->sites))
+  static const rd_site invalid = {0, 0, 0, 0, UINT32_MAX, "site#invalid", "", ""};
+  if (id == 0 || id >= RD_MAX_ID)
     return &invalid;
-  rd_site *s = &tr->sites[id];
+  uint32_t i = idmap_get(&tr->site_map, (uint32_t)id);
+  if (i)
+    return &tr->sites[i - 1];
+  /* Referenced but never defined: remember a placeholder (freed in close). */
   char buf[32];
   snprintf(buf, sizeof buf, "site#%" PRIu64, id);
-  if (!(s->name = strdup(buf)))
+  char *name = strdup(buf);
+  rd_site *s = name ? site_new(tr, (uint32_t)id) : NULL;
+  if (!s) {
+    free(name);
     return &invalid;
-  s->id = (uint32_t)id;
+  }
+  s->name = name;
   s->file = "";
   s->func = "";
   return s;
+}
+
+uint32_t rd_string_index(rd_trace *tr, uint64_t id) {
+  if (id == 0 || id >= RD_MAX_ID)
+    return UINT32_MAX;
+  uint32_t i = idmap_get(&tr->str_map, (uint32_t)id);
+  if (i)
+    return i - 1;
+  /* Never defined: remember a placeholder. */
+  char buf[32];
+  int n = snprintf(buf, sizeof buf, "string#%" PRIu64, id);
+  char *copy = strdup(buf);
+  rd_str *st = copy ? str_new(tr, (uint32_t)id) : NULL;
+  if (!st) {
+    free(copy);
+    return UINT32_MAX;
+  }
+  st->s = copy;
+  st->len = (uint32_t)n;
+  return (uint32_t)(tr->nstrs - 1);
 }
 
 const char *rd_string(rd_trace *tr, uint64_t id, size_t *len) {
   const char *r = "";
   size_t n = 0;
   if (id != 0) {
-    if (id >= tr->nstrings || !tr->strings[id]) {
-      /* Never defined: remember a placeholder. */
-      char buf[32];
-      snprintf(buf, sizeof buf, "string#%" PRIu64, id);
-      size_t cap = tr->nstrings, cap2 = tr->nstrings;
-      if (id >= RD_MAX_ID ||
-          grow((void **)&tr->strings, &cap, id + 1, sizeof *tr->strings) ||
-          grow((void **)&tr->string_lens, &cap2, id + 1, sizeof *tr->string_lens) ||
-          !(tr->strings[id] = strdup(buf))) {
-        if (cap && cap2)
-          tr->nstrings = cap < cap2 ? cap : cap2;
-        r = "string#invalid";
-        n = strlen(r);
-        goto out;
-      }
-      tr->nstrings = cap < cap2 ? cap : cap2;
-      tr->string_lens[id] = (uint32_t)strlen(buf);
+    uint32_t i = rd_string_index(tr, id);
+    if (i == UINT32_MAX) {
+      r = "string#invalid";
+      n = strlen(r);
+    } else {
+      r = tr->strs[i].s;
+      n = tr->strs[i].len;
     }
-    r = tr->strings[id];
-    n = tr->string_lens[id];
   }
-out:
   if (len)
     *len = n;
   return r;

@@ -28,6 +28,7 @@ typedef struct rd_site {
   uint32_t kind; /* CTRACE_FMT_SITE_* */
   uint32_t line;
   int defined;   /* 0: referenced but never defined (placeholder name) */
+  uint32_t index; /* dense: 0, 1, 2... in order of first sight (for caches) */
   const char *name;
   const char *file;
   const char *func;
@@ -88,10 +89,15 @@ size_t rd_thread_count(const rd_trace *tr);
 const rd_thread *rd_thread_get(const rd_trace *tr, size_t i);
 size_t rd_batch_count(const rd_trace *tr);
 
-/* A site by id; undefined ids get a placeholder ("site#12"), never NULL. */
+/* A site by id; undefined ids get a placeholder ("site#12"), never NULL.
+ * The pointer is valid until the next rd_site_get() call. Memory grows with
+ * the number of distinct ids, never with their values. */
 const rd_site *rd_site_get(rd_trace *tr, uint64_t id);
-/* An interned string by id; unknown ids give "string#12". 0 gives "". */
+/* An interned string by id; unknown ids give "string#12". 0 gives "". The
+ * pointer is valid until the next rd_string*() call. */
 const char *rd_string(rd_trace *tr, uint64_t id, size_t *len);
+/* Dense index of a string id (for caches), UINT32_MAX for 0 or invalid. */
+uint32_t rd_string_index(rd_trace *tr, uint64_t id);
 
 /* CLOCK_MONOTONIC ns of a tick (piecewise linear over the sync points). */
 uint64_t rd_tick_to_ns(const rd_trace *tr, uint64_t tick, size_t *hint);
