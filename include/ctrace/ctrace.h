@@ -213,12 +213,13 @@ static inline void ctrace__scope_end(int *begun) {
 
 #if defined(CTRACE_DISABLE)
 
-/* Arguments are not evaluated (like assert), but sizeof still "uses" them,
- * so a variable or function that only feeds a macro gives no warning. */
+/* Arguments are not evaluated (like assert), yet still "used" so that a
+ * variable or function that only feeds a macro gives no warning (gcc's
+ * -Wunused, clang's -Wunneeded-internal-declaration). */
 #define CTRACE_REGION_BEGIN(name) ((void)sizeof(name))
 #define CTRACE_REGION_END() ((void)0)
 #define CTRACE_SCOPE(name) ((void)sizeof(name))
-#define CTRACE_COUNTER(name, value) ((void)sizeof(name), (void)sizeof(value))
+#define CTRACE_COUNTER(name, value) ((void)sizeof(name), (void)(0 && (value)))
 #define CTRACE_INSTANT(name) ((void)sizeof(name))
 
 #else
@@ -262,7 +263,7 @@ extern "C" {
 #define CTRACE_SCOPE(name)                                                     \
   static ctrace_site CTRACE__CAT(ctrace__ssite_, __LINE__) =                   \
       CTRACE__SITE_INIT(name, CTRACE__SITE_REGION);                            \
-  __attribute__((cleanup(ctrace__scope_end))) int CTRACE__CAT(                 \
+  __attribute__((cleanup(ctrace__scope_end), unused)) int CTRACE__CAT(         \
       ctrace__scope_, __LINE__) =                                              \
       ctrace__scope_begin(&CTRACE__CAT(ctrace__ssite_, __LINE__))
 #endif
