@@ -136,14 +136,33 @@ typedef struct ctrace__thread {
   uint32_t wtail;        /* bytes of wchunk already written */
   uint64_t wtick;        /* tick at wchunk->data[wtail] */
   uint32_t wdefined;     /* session in which its DEF_THREAD was written */
+  _Atomic uint32_t free_next; /* slot free list (thread.c) */
 } __attribute__((aligned(64))) ctrace__thread;
 
 typedef struct ctrace__tls_block {
   /* ctrace__no_thread until the thread records: a struct whose limit is 0,
    * so the fast path needs no NULL test. */
   ctrace__thread *thread;
-  int guard;              /* nonzero while inside the tracer: never record */
+  int guard; /* nonzero while inside the tracer: never record */
+  /* Events being written on this thread: 1 inside an event, 2 if a signal
+   * handler records while the thread was writing one (that nested event is
+   * dropped and counted, as it cannot be written in the middle of another).
+   * Changed only by CTRACE__NEST_INC/DEC, single instructions, so a signal
+   * sees it either before or after. */
+  int nest;
 } ctrace__tls_block;
+
+#if defined(__x86_64__) || defined(__i386__)
+#define CTRACE__NEST_INC(x) __asm__ volatile("incl %0" : "+m"(x)::"memory")
+#define CTRACE__NEST_DEC(x) __asm__ volatile("decl %0" : "+m"(x)::"memory")
+#else /* best effort elsewhere: a compiler barrier around a plain increment */
+#define CTRACE__NEST_INC(x)                                                    \
+  (atomic_signal_fence(memory_order_seq_cst), (x)++,                            \
+   atomic_signal_fence(memory_order_seq_cst))
+#define CTRACE__NEST_DEC(x)                                                    \
+  (atomic_signal_fence(memory_order_seq_cst), (x)--,                            \
+   atomic_signal_fence(memory_order_seq_cst))
+#endif
 
 extern __thread ctrace__tls_block ctrace__tls
     __attribute__((tls_model("initial-exec"), visibility("hidden")));
@@ -163,7 +182,9 @@ CTRACE__HIDDEN ctrace__thread *ctrace__thread_slow(size_t need);
 CTRACE__HIDDEN void ctrace__thread_count_drop(ctrace__thread *t);
 /* Writes t's pending drop count as a DROPPED event; needs 31 bytes of room. */
 CTRACE__HIDDEN void ctrace__thread_write_dropped(ctrace__thread *t);
-/* Creates the exit-destructor key. Called from ctrace_start. */
+/* Returns the state of a thread that exited (writer only). */
+CTRACE__HIDDEN void ctrace__thread_free(ctrace__thread *t);
+/* Creates the exit-destructor key and maps the thread states. Called from ctrace_start. */
 CTRACE__HIDDEN int ctrace__thread_init(void);
 
 /* ---- registry.c: call sites and interned strings ------------------------------ */

@@ -23,13 +23,36 @@ __attribute__((cold, noinline)) static ctrace__thread *ev_slow(size_t need) {
   return ctrace__thread_slow(need);
 }
 
+/* A signal handler recorded while this thread was writing an event. */
+__attribute__((cold, noinline)) static void ev_nested(ctrace__tls_block *tls) {
+  ctrace__thread *t = tls->thread;
+  if (t != &ctrace__no_thread && CTRACE__ACTIVE_RELAXED()) {
+    atomic_fetch_add_explicit(&t->dropped, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&ctrace__dropped_total, 1, memory_order_relaxed);
+  }
+}
+
+/* Starts an event of at most `need` bytes: the thread's state, or NULL if
+ * the event is not to be written. After a non-NULL return the caller must
+ * end with ev_close() (or ev_end()). */
 static inline ctrace__thread *ev_open(size_t need) {
-  ctrace__thread *t = ctrace__tls.thread;
+  ctrace__tls_block *tls = &ctrace__tls;
+  CTRACE__NEST_INC(tls->nest);
+  if (CTRACE__UNLIKELY(tls->nest != 1)) {
+    ev_nested(tls);
+    CTRACE__NEST_DEC(tls->nest);
+    return NULL;
+  }
+  ctrace__thread *t = tls->thread;
   if (CTRACE__LIKELY((uintptr_t)t->pos + need <=
                      atomic_load_explicit(&t->limit, memory_order_relaxed)))
     return t;
-  return ev_slow(need);
+  if (!(t = ev_slow(need)))
+    CTRACE__NEST_DEC(tls->nest);
+  return t;
 }
+
+static inline void ev_end(void) { CTRACE__NEST_DEC(ctrace__tls.nest); }
 
 /* Ticks since the thread's previous event. */
 static inline uint64_t ev_delta(ctrace__thread *t) {
@@ -52,6 +75,7 @@ static inline void ev_close(ctrace__thread *t, uint8_t *p) {
   t->pos = p;
   /* Release: the event's bytes are visible to the writer before the head. */
   atomic_store_explicit(t->pub, (uint32_t)(p - t->base), memory_order_release);
+  ev_end();
 }
 
 static inline uint8_t *put_str(uint8_t *p, const char *s, size_t n) {
@@ -91,6 +115,7 @@ static void drop_one(void) {
   if (t) {
     ctrace__thread_count_drop(t);
     ctrace__thread_write_dropped(t);
+    ev_end();
   }
 }
 
@@ -185,7 +210,7 @@ void ctrace_log(uint64_t task, const char *category, const char *fmt, ...) {
     flags |= CTRACE_FMT_LOG_FLAG_CUT;
   }
   ctrace__thread *t = ev_open(EV_MAX_FIXED + CTRACE_FMT_VARINT_MAX + (size_t)n);
-  if (!t)
+  if (CTRACE__UNLIKELY(!t))
     return;
   uint8_t *p = ev_head(t, CTRACE_FMT_EV_LOG);
   p = ctrace_fmt_put_varint(p, task);

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -13,7 +14,7 @@
 
 ctrace__thread ctrace__no_thread; /* limit 0: every event takes the slow path */
 __thread ctrace__tls_block ctrace__tls
-    __attribute__((tls_model("initial-exec"))) = {&ctrace__no_thread, 0};
+    __attribute__((tls_model("initial-exec"))) = {&ctrace__no_thread, 0, 0};
 _Atomic(ctrace__thread *) ctrace__threads;
 
 static _Atomic uint32_t next_serial = 1;
@@ -30,11 +31,51 @@ static void thread_exit(void *arg) {
   atomic_store_explicit(&t->exited, 1, memory_order_release);
 }
 
-static void exit_key_create(void) { exit_key_err = pthread_key_create(&exit_key, thread_exit); }
+/* Thread states live in one mapping made at the first ctrace_start(), so
+ * that registering a thread never calls malloc: the first event of a thread
+ * may come from a signal handler (or, with the preload wrappers, from inside
+ * malloc). Free slots are a lock-free stack with an ABA tag, as in buffer.c. */
+#define THREAD_SLOTS (1u << 16) /* threads with state at once */
+static ctrace__thread *slots;
+static _Atomic uint32_t slots_bump;
+static _Atomic uint64_t slots_free; /* tag << 32 | (index + 1) */
+
+static void exit_key_create(void) {
+  exit_key_err = pthread_key_create(&exit_key, thread_exit);
+  void *m = mmap(NULL, (size_t)THREAD_SLOTS * sizeof(ctrace__thread), PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (m == MAP_FAILED)
+    exit_key_err = exit_key_err ? exit_key_err : errno;
+  else
+    slots = m;
+}
 
 int ctrace__thread_init(void) {
   pthread_once(&exit_key_once, exit_key_create);
   return -exit_key_err;
+}
+
+static ctrace__thread *slot_get(void) {
+  uint64_t top = atomic_load_explicit(&slots_free, memory_order_acquire);
+  while ((uint32_t)top) {
+    ctrace__thread *t = &slots[(uint32_t)top - 1];
+    uint32_t next = atomic_load_explicit(&t->free_next, memory_order_relaxed);
+    if (atomic_compare_exchange_weak_explicit(&slots_free, &top,
+                                              ((top >> 32) + 1) << 32 | next,
+                                              memory_order_acquire, memory_order_acquire))
+      return t;
+  }
+  uint32_t i = atomic_fetch_add_explicit(&slots_bump, 1, memory_order_relaxed);
+  return i < THREAD_SLOTS ? &slots[i] : NULL;
+}
+
+void ctrace__thread_free(ctrace__thread *t) {
+  uint32_t idx = (uint32_t)(t - slots) + 1;
+  uint64_t top = atomic_load_explicit(&slots_free, memory_order_relaxed);
+  do
+    atomic_store_explicit(&t->free_next, (uint32_t)top, memory_order_relaxed);
+  while (!atomic_compare_exchange_weak_explicit(&slots_free, &top, (top & ~0xffffffffull) | idx,
+                                                memory_order_release, memory_order_relaxed));
 }
 
 /* Starts writing into chunk c: it follows the thread's previous event. */
@@ -51,8 +92,8 @@ static void use_chunk(ctrace__thread *t, ctrace__chunk *c) {
 /* The calling thread's state, created on its first event ever. It stays on
  * the thread list, across sessions, until the thread exits. */
 static ctrace__thread *thread_create(void) {
-  ctrace__thread *t;
-  if (posix_memalign((void **)&t, 64, sizeof *t) != 0)
+  ctrace__thread *t = slots ? slot_get() : NULL;
+  if (!t)
     return NULL;
   memset(t, 0, sizeof *t);
   t->serial = atomic_fetch_add_explicit(&next_serial, 1, memory_order_relaxed);

@@ -327,7 +327,7 @@ static void drain_threads(writer *w, int cut) {
         ctrace__pool_put(t->wchunk);
       }
       unlink_thread(prev, t);
-      free(t);
+      ctrace__thread_free(t);
     } else {
       prev = t;
     }
