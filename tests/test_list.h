@@ -14,6 +14,7 @@
   XX(roundtrip)                                                                \
   XX(sample_pipeline)                                                          \
   XX(stress_threads)                                                           \
+  XX(stress_signals)                                                           \
   XX(drops_counted)                                                            \
   XX(killed_process)                                                           \
   XX(corrupt_truncated)                                                        \
