@@ -751,6 +751,24 @@ int cj_export(rd_trace *tr, int fd, cj_stats *stats, char *err, size_t errlen) {
                     th->dropped - t->dropped_marked, 0, 0);
     x.st.open_regions += t->depth;
   }
+  /* Drops on threads that never got memory to record anything: they have
+   * no row; the total still tells them (process-wide instant). */
+  uint64_t reported = rd_dropped_reported(tr);
+  if (reported > x.st.dropped) {
+    uint64_t n = reported - x.st.dropped, last = rd_start_ns(tr);
+    for (size_t i = 0; i < nt; i++)
+      if (x.threads[i].last_ts > last)
+        last = x.threads[i].last_ts;
+    tstate proc = {.tid = 0};
+    ev_open(&x, 'i', &proc, last);
+    ob_lit(&x.o, ",\"s\":\"p\",\"name\":\"ctrace: ");
+    ob_u64(&x.o, n);
+    ob_lit(&x.o, " events dropped on threads with no other events\",\"cat\":\"ctrace\","
+                 "\"args\":{\"dropped\":");
+    ob_u64(&x.o, n);
+    ob_lit(&x.o, "}}");
+    x.st.dropped += n;
+  }
   ob_lit(&x.o, "\n]");
   write_other_data(&x);
   ob_lit(&x.o, "}\n");
