@@ -1,10 +1,10 @@
 /* The chunk pool: all event memory of a session, mapped once at start and
  * bounded by the cap ($CTRACE_BUFFER_MB). Threads take chunks and the writer
  * gives them back, both lock-free: untouched chunks are handed out by an
- * atomic bump index, returned ones are kept on a Treiber stack whose head
- * carries a tag against ABA. Returned chunks are reused first (LIFO), so
+ * atomic bump index, returned ones are kept on an index stack (internal.h). Returned chunks are reused first (LIFO), so
  * the pages that are touched stay few when the writer keeps up. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 
@@ -15,9 +15,7 @@ static size_t pool_mem_size;
 static ctrace__chunk *chunks;    /* nchunks descriptors */
 static size_t nchunks;
 static _Atomic size_t bump;      /* chunks [0, bump) have been handed out once */
-/* Free stack: low 32 bits = index + 1 of the top chunk (0 = empty), high 32
- * bits = a tag bumped on every pop so a stale CAS fails (ABA). */
-static _Atomic uint64_t free_top;
+static ctrace__istack free_chunks;
 
 int ctrace__pool_init(size_t cap_bytes) {
   size_t n = cap_bytes / CTRACE__CHUNK_SIZE;
@@ -53,7 +51,10 @@ int ctrace__pool_init(size_t cap_bytes) {
     chunks[i].data = pool_mem + i * CTRACE__CHUNK_SIZE;
   }
   atomic_store(&bump, 0);
-  atomic_store(&free_top, 0);
+  atomic_store(&free_chunks.top, 0);
+  free_chunks.base = (char *)chunks;
+  free_chunks.stride = sizeof *chunks;
+  free_chunks.link = offsetof(ctrace__chunk, free_next);
   return 0;
 }
 
@@ -63,18 +64,10 @@ static void chunk_reset(ctrace__chunk *c) {
 }
 
 ctrace__chunk *ctrace__pool_get(void) {
-  uint64_t top = atomic_load_explicit(&free_top, memory_order_acquire);
-  while ((uint32_t)top != 0) {
-    ctrace__chunk *c = &chunks[(uint32_t)top - 1];
-    /* May read a link that is stale because c was popped meanwhile; the tag
-     * in `top` makes the CAS below fail in that case. */
-    uint32_t next = atomic_load_explicit(&c->free_next, memory_order_relaxed);
-    uint64_t want = ((top >> 32) + 1) << 32 | next;
-    if (atomic_compare_exchange_weak_explicit(&free_top, &top, want, memory_order_acquire,
-                                              memory_order_acquire)) {
-      chunk_reset(c);
-      return c;
-    }
+  uint32_t f = ctrace__istack_pop(&free_chunks);
+  if (f != UINT32_MAX) {
+    chunk_reset(&chunks[f]);
+    return &chunks[f];
   }
   if (atomic_load_explicit(&bump, memory_order_relaxed) >= nchunks)
     return NULL;
@@ -85,14 +78,7 @@ ctrace__chunk *ctrace__pool_get(void) {
   return &chunks[i];
 }
 
-void ctrace__pool_put(ctrace__chunk *c) {
-  uint32_t idx = (uint32_t)(c - chunks) + 1;
-  uint64_t top = atomic_load_explicit(&free_top, memory_order_relaxed);
-  do
-    atomic_store_explicit(&c->free_next, (uint32_t)top, memory_order_relaxed);
-  while (!atomic_compare_exchange_weak_explicit(&free_top, &top, (top & ~0xffffffffull) | idx,
-                                                memory_order_release, memory_order_relaxed));
-}
+void ctrace__pool_put(ctrace__chunk *c) { ctrace__istack_push(&free_chunks, (uint32_t)(c - chunks)); }
 
 void ctrace__pool_release_memory(void) {
   if (pool_mem)

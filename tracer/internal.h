@@ -69,6 +69,44 @@ CTRACE__HIDDEN void ctrace__clock_sync(ctrace__clock_point *p);
 /* Ticks per second, measured over ~200 us from `start` (header estimate). */
 CTRACE__HIDDEN uint64_t ctrace__clock_estimate_hz(const ctrace__clock_point *start);
 
+/* ---- Index stacks: the free lists of both pools ------------------------------
+ * A lock-free (Treiber) stack of the elements of an array, linked by index
+ * + 1 through an _Atomic uint32_t field of each element. The top word holds
+ * a tag in its high half, bumped by every pop, so a pop that read a stale
+ * link fails its CAS (ABA). */
+typedef struct ctrace__istack {
+  _Atomic uint64_t top; /* tag << 32 | (index + 1); 0 = empty */
+  char *base;           /* the array */
+  size_t stride;        /* sizeof an element */
+  size_t link;          /* offsetof the element's _Atomic uint32_t link */
+} ctrace__istack;
+
+static inline _Atomic uint32_t *ctrace__istack_link(const ctrace__istack *s, uint32_t i) {
+  return (_Atomic uint32_t *)(s->base + (size_t)i * s->stride + s->link);
+}
+
+/* The index of a popped element, or UINT32_MAX if the stack is empty. */
+static inline uint32_t ctrace__istack_pop(ctrace__istack *s) {
+  uint64_t top = atomic_load_explicit(&s->top, memory_order_acquire);
+  while ((uint32_t)top != 0) {
+    uint32_t i = (uint32_t)top - 1;
+    /* May be stale if i was popped meanwhile; then the tag fails the CAS. */
+    uint32_t next = atomic_load_explicit(ctrace__istack_link(s, i), memory_order_relaxed);
+    if (atomic_compare_exchange_weak_explicit(&s->top, &top, ((top >> 32) + 1) << 32 | next,
+                                              memory_order_acquire, memory_order_acquire))
+      return i;
+  }
+  return UINT32_MAX;
+}
+
+static inline void ctrace__istack_push(ctrace__istack *s, uint32_t i) {
+  uint64_t top = atomic_load_explicit(&s->top, memory_order_relaxed);
+  do
+    atomic_store_explicit(ctrace__istack_link(s, i), (uint32_t)top, memory_order_relaxed);
+  while (!atomic_compare_exchange_weak_explicit(&s->top, &top, (top & ~0xffffffffull) | (i + 1),
+                                                memory_order_release, memory_order_relaxed));
+}
+
 /* ---- buffer.c: the chunk pool ------------------------------------------------ */
 
 #define CTRACE__CHUNK_SIZE (32u * 1024u)

@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -34,11 +35,12 @@ static void thread_exit(void *arg) {
 /* Thread states live in one mapping made at the first ctrace_start(), so
  * that registering a thread never calls malloc: the first event of a thread
  * may come from a signal handler (or, with the preload wrappers, from inside
- * malloc). Free slots are a lock-free stack with an ABA tag, as in buffer.c. */
+ * malloc). Free slots are an index stack (internal.h), as in buffer.c. */
 #define THREAD_SLOTS (1u << 16) /* threads with state at once */
 static ctrace__thread *slots;
 static _Atomic uint32_t slots_bump;
-static _Atomic uint64_t slots_free; /* tag << 32 | (index + 1) */
+static ctrace__istack slots_free = {0, NULL, sizeof(ctrace__thread),
+                                    offsetof(ctrace__thread, free_next)};
 
 static void exit_key_create(void) {
   exit_key_err = pthread_key_create(&exit_key, thread_exit);
@@ -47,7 +49,7 @@ static void exit_key_create(void) {
   if (m == MAP_FAILED)
     exit_key_err = exit_key_err ? exit_key_err : errno;
   else
-    slots = m;
+    slots_free.base = (char *)(slots = m);
 }
 
 int ctrace__thread_init(void) {
@@ -56,26 +58,14 @@ int ctrace__thread_init(void) {
 }
 
 static ctrace__thread *slot_get(void) {
-  uint64_t top = atomic_load_explicit(&slots_free, memory_order_acquire);
-  while ((uint32_t)top) {
-    ctrace__thread *t = &slots[(uint32_t)top - 1];
-    uint32_t next = atomic_load_explicit(&t->free_next, memory_order_relaxed);
-    if (atomic_compare_exchange_weak_explicit(&slots_free, &top,
-                                              ((top >> 32) + 1) << 32 | next,
-                                              memory_order_acquire, memory_order_acquire))
-      return t;
-  }
-  uint32_t i = atomic_fetch_add_explicit(&slots_bump, 1, memory_order_relaxed);
+  uint32_t i = ctrace__istack_pop(&slots_free);
+  if (i == UINT32_MAX)
+    i = atomic_fetch_add_explicit(&slots_bump, 1, memory_order_relaxed);
   return i < THREAD_SLOTS ? &slots[i] : NULL;
 }
 
 void ctrace__thread_free(ctrace__thread *t) {
-  uint32_t idx = (uint32_t)(t - slots) + 1;
-  uint64_t top = atomic_load_explicit(&slots_free, memory_order_relaxed);
-  do
-    atomic_store_explicit(&t->free_next, (uint32_t)top, memory_order_relaxed);
-  while (!atomic_compare_exchange_weak_explicit(&slots_free, &top, (top & ~0xffffffffull) | idx,
-                                                memory_order_release, memory_order_relaxed));
+  ctrace__istack_push(&slots_free, (uint32_t)(t - slots));
 }
 
 /* Starts writing into chunk c: it follows the thread's previous event. */

@@ -273,6 +273,22 @@ static const char *site_cat(uint32_t kind) {
 #define NONE_NAME "\"name\":\"?\""
 static const frag none_frag = {(char *)NONE_NAME, sizeof NONE_NAME - 1, NULL, 0};
 
+/* Entry idx of a growable fragment cache (zeroed when new), or NULL. */
+static frag *frag_slot(frag **arr, size_t *n, size_t idx) {
+  if (idx >= *n) {
+    size_t cap = *n ? *n : 64;
+    while (cap <= idx)
+      cap *= 2;
+    frag *f = realloc(*arr, cap * sizeof *f);
+    if (!f)
+      return NULL;
+    memset(f + *n, 0, (cap - *n) * sizeof *f);
+    *arr = f;
+    *n = cap;
+  }
+  return &(*arr)[idx];
+}
+
 /* Cached by the site's dense index: memory follows the number of sites. */
 static const frag *site_frag(exporter *x, uint64_t site_id) {
   const frag *none = &none_frag;
@@ -280,18 +296,9 @@ static const frag *site_frag(exporter *x, uint64_t site_id) {
   size_t id = s->index;
   if (id == UINT32_MAX)
     return none;
-  if (id >= x->nsites) {
-    size_t n = x->nsites ? x->nsites : 64;
-    while (n <= id)
-      n *= 2;
-    frag *f = realloc(x->sites, n * sizeof *f);
-    if (!f)
-      return none;
-    memset(f + x->nsites, 0, (n - x->nsites) * sizeof *f);
-    x->sites = f;
-    x->nsites = n;
-  }
-  frag *f = &x->sites[id];
+  frag *f = frag_slot(&x->sites, &x->nsites, id);
+  if (!f)
+    return none;
   if (!f->name) {
     f->name = render(render_site_name, s, site_cat(s->kind), &f->name_len);
     if (s->file[0] || s->line)
@@ -314,18 +321,9 @@ static const frag *str_frag(exporter *x, uint64_t str_id) {
   size_t id = rd_string_index(x->tr, str_id);
   if (id == UINT32_MAX)
     return none;
-  if (id >= x->nstrs) {
-    size_t n = x->nstrs ? x->nstrs : 64;
-    while (n <= id)
-      n *= 2;
-    frag *f = realloc(x->strs, n * sizeof *f);
-    if (!f)
-      return none;
-    memset(f + x->nstrs, 0, (n - x->nstrs) * sizeof *f);
-    x->strs = f;
-    x->nstrs = n;
-  }
-  frag *f = &x->strs[id];
+  frag *f = frag_slot(&x->strs, &x->nstrs, id);
+  if (!f)
+    return none;
   if (!f->name) {
     const char *s = rd_string(x->tr, str_id, NULL);
     if (!(f->name = render(render_str_name, s, "region", &f->name_len)))
