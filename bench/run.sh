@@ -30,20 +30,28 @@ ns2=$(field ns_per_event <"$tmp/on2" | median)
 printf 'record, tracing off, 1 thread : %.3f ns/event\n' "$(field ns_per_event <"$tmp/off1" | median)"
 printf 'record, 1 thread              : %.3f ns/event   (runs: %s)\n' "$ns1" "$(field ns_per_event <"$tmp/on1" | xargs)"
 printf 'record, 2 threads at once     : %.3f ns/event   (runs: %s)\n' "$ns2" "$(field ns_per_event <"$tmp/on2" | xargs)"
-printf '2-thread / 1-thread           : %.3f\n' "$(echo "$ns2 / $ns1" | bc -l)"
+printf '2-thread / 1-thread           : %.3f\n' "$(awk -v a="$ns2" -v b="$ns1" 'BEGIN {print a / b}')"
+printf 'thread CPU per event 1T / 2T  : %.3f / %.3f ns (writer CPU per event: %.3f / %.3f ns)\n' \
+  "$(field cpu_ns_per_event <"$tmp/on1" | median)" "$(field cpu_ns_per_event <"$tmp/on2" | median)" \
+  "$(field writer_cpu_ns_per_event <"$tmp/on1" | median)" "$(field writer_cpu_ns_per_event <"$tmp/on2" | median)"
 printf 'file bytes/event, 1 thread    : %.4f\n' "$(field bytes_per_event <"$tmp/on1" | median)"
 printf 'file bytes/event, 2 threads   : %.4f\n' "$(field bytes_per_event <"$tmp/on2" | median)"
 printf 'dropped, 2 threads x %s events: max %s over %s runs\n' "$events" "$(field dropped <"$tmp/on2" | sort -g | tail -1)" "$runs"
 
-# Export: the 2-thread trace of the last run (2 x EVENTS events).
+# Export: a 2-thread trace of EVENTS events in all, to a file on disk and
+# to /dev/null (the converter alone, without the disk).
 "$rec" -t 2 -n "$((events / 2))" -o "$tmp/x.ctrace" >/dev/null
-: >"$tmp/exp"
-for _ in $(seq "$runs"); do
-  /usr/bin/time -f "%e %M" -o "$tmp/t" "$cli" export "$tmp/x.ctrace" -o "$tmp/x.json"
-  cat "$tmp/t" >>"$tmp/exp"
+for dest in "$tmp/x.json" /dev/null; do
+  : >"$tmp/exp"
+  for _ in $(seq "$runs"); do
+    /usr/bin/time -f "%e %M" -o "$tmp/t" "$cli" export "$tmp/x.ctrace" -o "$dest"
+    cat "$tmp/t" >>"$tmp/exp"
+  done
+  secs=$(awk '{print $1}' "$tmp/exp" | median)
+  rss=$(awk '{print $2}' "$tmp/exp" | median)
+  size=$([ "$dest" = /dev/null ] && echo "-" || stat -c %s "$dest")
+  awk -v e="$events" -v s="$secs" -v r="$rss" -v d="$dest" -v z="$size" 'BEGIN {
+    printf "export %d events -> %-12s: %.2f s = %.2f M events/s, peak RSS %.1f MiB, JSON %s bytes\n",
+      e, (d == "/dev/null" ? "/dev/null" : "file"), s, e / s / 1e6, r / 1024, z }'
+  rm -f "$tmp/x.json"
 done
-secs=$(awk '{print $1}' "$tmp/exp" | median)
-rss=$(awk '{print $2}' "$tmp/exp" | median)
-printf 'export %s events             : %.2f s = %.2f M events/s, peak RSS %.1f MiB, JSON %s bytes\n' \
-  "$events" "$secs" "$(echo "$events / $secs / 1000000" | bc -l)" "$(echo "$rss / 1024" | bc -l)" \
-  "$(stat -c %s "$tmp/x.json")"
