@@ -20,24 +20,37 @@
 
 /* ---- Output buffer ------------------------------------------------------------ */
 typedef struct ob {
-  int fd;
+  cj_sink sink; /* NULL: memory only (fragments) */
+  void *arg;
   char *p;
   size_t len, cap;
   int err;
 } ob;
 
 static void ob_flush(ob *o) {
-  size_t off = 0;
-  while (off < o->len && !o->err) {
-    ssize_t k = write(o->fd, o->p + off, o->len - off);
-    if (k < 0) {
-      if (errno != EINTR)
-        o->err = -errno;
-      continue;
-    }
-    off += (size_t)k;
+  if (o->len && !o->err) {
+    if (!o->sink)
+      o->err = -ENOSPC;
+    else
+      o->err = o->sink(o->arg, o->p, o->len);
   }
   o->len = 0;
+}
+
+/* The sink of cj_export(): write(2) to an fd. */
+static int fd_sink(void *arg, const char *p, size_t n) {
+  int fd = *(int *)arg;
+  while (n) {
+    ssize_t k = write(fd, p, n);
+    if (k < 0) {
+      if (errno == EINTR)
+        continue;
+      return -errno;
+    }
+    p += k;
+    n -= (size_t)k;
+  }
+  return 0;
 }
 
 static inline void ob_need(ob *o, size_t n) {
@@ -48,16 +61,8 @@ static inline void ob_need(ob *o, size_t n) {
 static inline void ob_mem(ob *o, const char *s, size_t n) {
   if (n > o->cap) { /* larger than the buffer: write through */
     ob_flush(o);
-    size_t off = 0;
-    while (off < n && !o->err) {
-      ssize_t k = write(o->fd, s + off, n - off);
-      if (k < 0) {
-        if (errno != EINTR)
-          o->err = -errno;
-        continue;
-      }
-      off += (size_t)k;
-    }
+    if (!o->err)
+      o->err = o->sink ? o->sink(o->arg, s, n) : -ENOSPC;
     return;
   }
   ob_need(o, n);
@@ -224,7 +229,7 @@ static char *render(void (*fn)(ob *, const void *, const char *), const void *ar
                     const char *extra, size_t *len) {
   /* Render into a memory-only ob (no fd): a fragment longer than the
    * buffer fails and the caller falls back to a placeholder. */
-  ob o = {.fd = -1, .cap = 1 << 16};
+  ob o = {.sink = NULL, .cap = 1 << 16};
   o.p = malloc(o.cap);
   if (!o.p)
     return NULL;
@@ -709,8 +714,14 @@ static void write_other_data(exporter *x) {
 }
 
 int cj_export(rd_trace *tr, int fd, cj_stats *stats, char *err, size_t errlen) {
+  return cj_export_sink(tr, fd_sink, &fd, stats, err, errlen);
+}
+
+int cj_export_sink(rd_trace *tr, cj_sink sink, void *arg, cj_stats *stats, char *err,
+                   size_t errlen) {
   exporter x = {.tr = tr, .pid = rd_pid(tr), .first = 1};
-  x.o.fd = fd;
+  x.o.sink = sink;
+  x.o.arg = arg;
   x.o.cap = 1 << 20;
   x.o.p = malloc(x.o.cap);
   size_t nt = rd_thread_count(tr);

@@ -23,4 +23,10 @@ typedef struct cj_stats {
  * corruption) are not errors here: they go into otherData and rd_problem. */
 int cj_export(rd_trace *tr, int fd, cj_stats *stats, char *err, size_t errlen);
 
+/* Where the JSON goes: 0, or a negative error that stops the export. */
+typedef int (*cj_sink)(void *arg, const char *data, size_t len);
+/* The same, writing through a sink (the viewer streams it to a socket). */
+int cj_export_sink(rd_trace *tr, cj_sink sink, void *arg, cj_stats *stats, char *err,
+                   size_t errlen);
+
 #endif /* CTRACE_VIEWER_CHROME_JSON_H */

@@ -6,5 +6,6 @@
 
 int ctrace_cmd_export(int argc, char **argv);
 int ctrace_cmd_info(int argc, char **argv);
+int ctrace_cmd_view(int argc, char **argv); /* server.c */
 
 #endif

@@ -1,0 +1,1164 @@
+/* Builds the viewer's index (index.h) from ctrace traces, through the
+ * reader's merged stream, and from Chrome trace-event JSON, through cJSON. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "index.h"
+#include "reader.h"
+
+#define VX_UNFINISHED UINT32_MAX /* vx_slice.args: the region never ended */
+#define MAX_LANES 32
+
+struct vx_index {
+  vx_track *tracks;
+  size_t ntracks, cap_tracks;
+  vx_label *labels;
+  size_t nlabels, cap_labels;
+  char **msgs;
+  uint64_t *msg_task;
+  size_t nmsgs, cap_msgs, cap_msg_task;
+  char **args;
+  size_t nargs, cap_args;
+  vx_flow *flows;
+  size_t nflows, cap_flows;
+  vx_source *sources;
+  size_t nsources;
+  uint64_t t0, t1, events, dropped;
+};
+
+/* ---- Small containers ----------------------------------------------------------- */
+
+/* Room for one more element at the end of *a; NULL when out of memory. */
+static void *vpush(void **a, size_t *n, size_t *cap, size_t elem) {
+  if (*n == *cap) {
+    size_t c = *cap ? *cap * 2 : 16;
+    void *p = realloc(*a, c * elem);
+    if (!p)
+      return NULL;
+    *a = p;
+    *cap = c;
+  }
+  return (char *)*a + (*n)++ * elem;
+}
+#define VPUSH(arr, n, cap) ((__typeof__(arr))vpush((void **)&(arr), &(n), &(cap), sizeof *(arr)))
+
+/* uint64 -> uint32 map (open addressing; key 0 is stored aside). */
+typedef struct u64map {
+  uint64_t *keys;
+  uint32_t *vals;
+  size_t cap, n;
+  int has_zero;
+  uint32_t zero_val;
+} u64map;
+
+static size_t u64slot(uint64_t k, size_t cap) {
+  k ^= k >> 33;
+  k *= 0xff51afd7ed558ccdull;
+  k ^= k >> 33;
+  return (size_t)k & (cap - 1);
+}
+
+static uint32_t *u64map_find(u64map *m, uint64_t k) {
+  if (k == 0)
+    return m->has_zero ? &m->zero_val : NULL;
+  if (!m->cap)
+    return NULL;
+  for (size_t i = u64slot(k, m->cap);; i = (i + 1) & (m->cap - 1)) {
+    if (m->keys[i] == k)
+      return &m->vals[i];
+    if (!m->keys[i])
+      return NULL;
+  }
+}
+
+static int u64map_put(u64map *m, uint64_t k, uint32_t v) {
+  if (k == 0) {
+    m->has_zero = 1;
+    m->zero_val = v;
+    return 0;
+  }
+  if ((m->n + 1) * 2 > m->cap) {
+    size_t cap = m->cap ? m->cap * 2 : 256;
+    uint64_t *nk = calloc(cap, sizeof *nk);
+    uint32_t *nv = calloc(cap, sizeof *nv);
+    if (!nk || !nv) {
+      free(nk);
+      free(nv);
+      return -1;
+    }
+    for (size_t i = 0; i < m->cap; i++)
+      if (m->keys[i]) {
+        size_t j = u64slot(m->keys[i], cap);
+        while (nk[j])
+          j = (j + 1) & (cap - 1);
+        nk[j] = m->keys[i];
+        nv[j] = m->vals[i];
+      }
+    free(m->keys);
+    free(m->vals);
+    m->keys = nk;
+    m->vals = nv;
+    m->cap = cap;
+  }
+  size_t i = u64slot(k, m->cap);
+  while (m->keys[i] && m->keys[i] != k)
+    i = (i + 1) & (m->cap - 1);
+  if (!m->keys[i])
+    m->n++;
+  m->keys[i] = k;
+  m->vals[i] = v;
+  return 0;
+}
+
+/* Removes k, keeping probe chains intact (backward shift). */
+static void u64map_del(u64map *m, uint64_t k) {
+  if (k == 0) {
+    m->has_zero = 0;
+    return;
+  }
+  if (!m->cap)
+    return;
+  size_t i = u64slot(k, m->cap);
+  while (m->keys[i] && m->keys[i] != k)
+    i = (i + 1) & (m->cap - 1);
+  if (!m->keys[i])
+    return;
+  for (size_t j = i;;) {
+    j = (j + 1) & (m->cap - 1);
+    if (!m->keys[j])
+      break;
+    size_t h = u64slot(m->keys[j], m->cap);
+    if ((j > i && (h <= i || h > j)) || (j < i && h <= i && h > j)) {
+      m->keys[i] = m->keys[j];
+      m->vals[i] = m->vals[j];
+      i = j;
+    }
+  }
+  m->keys[i] = 0;
+  m->n--;
+}
+
+static void u64map_free(u64map *m) {
+  free(m->keys);
+  free(m->vals);
+}
+
+static uint64_t hash_str(const char *s, uint64_t seed) {
+  uint64_t h = 0xcbf29ce484222325ull ^ seed;
+  for (; *s; s++)
+    h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
+  return h | 1; /* never 0 */
+}
+
+static void errf(char *err, size_t n, const char *f, ...) __attribute__((format(printf, 3, 4)));
+static void errf(char *err, size_t n, const char *f, ...) {
+  va_list ap;
+  va_start(ap, f);
+  vsnprintf(err, n, f, ap);
+  va_end(ap);
+}
+
+/* ---- Building blocks -------------------------------------------------------------------- */
+
+static uint32_t add_label(vx_index *x, const char *name, const char *cat, const char *file,
+                          const char *func, uint32_t line) {
+  vx_label *l = VPUSH(x->labels, x->nlabels, x->cap_labels);
+  if (!l)
+    return 0;
+  l->name = strdup(name ? name : "");
+  l->cat = strdup(cat ? cat : "");
+  l->file = file && *file ? strdup(file) : NULL;
+  l->func = func && *func ? strdup(func) : NULL;
+  l->line = line;
+  return (uint32_t)(x->nlabels - 1);
+}
+
+/* Label for (name, cat) without a site, deduplicated through m. */
+static uint32_t named_label(vx_index *x, u64map *m, const char *name, const char *cat) {
+  uint64_t k = hash_str(name, hash_str(cat, 7));
+  uint32_t *v = u64map_find(m, k);
+  if (v && strcmp(x->labels[*v].name, name) == 0 && strcmp(x->labels[*v].cat, cat) == 0)
+    return *v;
+  uint32_t l = add_label(x, name, cat, NULL, NULL, 0);
+  if (!v)
+    u64map_put(m, k, l);
+  return l;
+}
+
+static uint32_t new_track(vx_index *x, int kind, int pid, int tid, const char *name, int sort) {
+  vx_track *t = VPUSH(x->tracks, x->ntracks, x->cap_tracks);
+  if (!t)
+    return UINT32_MAX;
+  memset(t, 0, sizeof *t);
+  t->kind = kind;
+  t->id = (uint32_t)(x->ntracks - 1);
+  t->pid = pid;
+  t->tid = tid;
+  t->name = strdup(name ? name : "");
+  t->sort = sort;
+  t->min = INFINITY;
+  t->max = -INFINITY;
+  return t->id;
+}
+
+static int add_slice(vx_track *t, size_t depth, uint64_t start, uint64_t end, uint32_t label,
+                     uint32_t args) {
+  if (depth >= t->depths) {
+    size_t nd = depth + 1;
+    vx_slice **d = realloc(t->depth, nd * sizeof *d);
+    if (!d)
+      return -1;
+    t->depth = d;
+    size_t *n = realloc(t->ndepth, nd * 2 * sizeof *n); /* counts, then capacities */
+    if (!n)
+      return -1;
+    /* move capacities up */
+    for (size_t i = t->depths; i-- > 0;)
+      n[nd + i] = n[t->depths + i];
+    for (size_t i = t->depths; i < nd; i++) {
+      d[i] = NULL;
+      n[i] = 0;
+      n[nd + i] = 0;
+    }
+    t->ndepth = n;
+    t->depths = nd;
+  }
+  size_t *cap = &t->ndepth[t->depths + depth];
+  vx_slice *s = VPUSH(t->depth[depth], t->ndepth[depth], *cap);
+  if (!s)
+    return -1;
+  s->start = start;
+  s->dur = end > start ? end - start : 0;
+  s->label = label;
+  s->args = args;
+  t->slices++;
+  return 0;
+}
+
+typedef struct open_region {
+  uint64_t start;
+  uint32_t label;
+  uint32_t args;
+} open_region;
+
+typedef struct build_thread {
+  open_region *stack;
+  size_t depth, cap;
+  uint64_t last_ts;
+} build_thread;
+
+static int push_open(build_thread *b, uint64_t start, uint32_t label, uint32_t args) {
+  open_region *o = VPUSH(b->stack, b->depth, b->cap);
+  if (!o)
+    return -1;
+  o->start = start;
+  o->label = label;
+  o->args = args;
+  return 0;
+}
+
+static int add_instant(vx_track *t, uint64_t ts, uint32_t label, uint32_t extra) {
+  vx_instant *i = VPUSH(t->inst, t->ninst, t->cap_inst);
+  if (!i)
+    return -1;
+  i->ts = ts;
+  i->label = label;
+  i->extra = extra;
+  return 0;
+}
+
+/* Closes what is still open on a thread at its last event (a truncated
+ * trace); such slices are marked unfinished. */
+static void close_open(vx_track *t, build_thread *b) {
+  while (b->depth) {
+    open_region *o = &b->stack[--b->depth];
+    add_slice(t, b->depth, o->start, b->last_ts, o->label, VX_UNFINISHED);
+  }
+}
+
+static int add_sample(vx_track *c, uint64_t ts, double v) {
+  vx_sample *p = VPUSH(c->samples, c->nsamples, c->cap_samples);
+  if (!p)
+    return -1;
+  p->ts = ts;
+  p->value = v;
+  if (v < c->min)
+    c->min = v;
+  if (v > c->max)
+    c->max = v;
+  return 0;
+}
+
+static void note_time(vx_index *x, uint64_t t) {
+  if (t < x->t0)
+    x->t0 = t;
+  if (t > x->t1)
+    x->t1 = t;
+}
+
+/* Tasks of a process: lanes by greedy packing, in start order. */
+static int cmp_task(const void *a, const void *b) {
+  const vx_task *x = a, *y = b;
+  return x->start < y->start ? -1 : x->start > y->start;
+}
+
+static void assign_lanes(vx_track *t) {
+  qsort(t->tasks, t->ntasks, sizeof *t->tasks, cmp_task);
+  uint64_t lane_end[MAX_LANES];
+  unsigned lanes = 0;
+  for (size_t i = 0; i < t->ntasks; i++) {
+    vx_task *k = &t->tasks[i];
+    unsigned l = 0;
+    while (l < lanes && lane_end[l] > k->start)
+      l++;
+    if (l == lanes) {
+      if (lanes < MAX_LANES)
+        lanes++;
+      else
+        l = MAX_LANES - 1; /* overflow: they overlap in the last lane */
+    }
+    lane_end[l] = k->end;
+    k->lane = (uint16_t)l;
+  }
+  t->lanes = lanes;
+}
+
+/* ---- ctrace traces --------------------------------------------------------------------------- */
+
+typedef struct ct_build {
+  vx_index *x;
+  rd_trace *tr;
+  int pid;
+  uint32_t *track_of;  /* reader thread -> track */
+  build_thread *bt;    /* per reader thread */
+  uint32_t *site_label;  /* by rd_site index (+1, 0 = none yet) */
+  size_t nsite_label;
+  uint32_t *str_label;   /* by rd string index: region names */
+  size_t nstr_label;
+  u64map named;        /* (name, cat) -> label */
+  u64map counters;     /* hash(name) -> counter track */
+  u64map tasks;        /* task id -> index in the tasks track (+1 for open) */
+  u64map flows;        /* flow id -> pending index in pend */
+  vx_flow *pend;
+  size_t npend, cap_pend;
+  uint32_t tasks_track;
+  uint32_t drop_label;
+} ct_build;
+
+static uint32_t *grow_u32(uint32_t **a, size_t *n, size_t idx) {
+  if (idx >= *n) {
+    size_t c = *n ? *n : 64;
+    while (c <= idx)
+      c *= 2;
+    uint32_t *p = realloc(*a, c * sizeof *p);
+    if (!p)
+      return NULL;
+    memset(p + *n, 0, (c - *n) * sizeof *p);
+    *a = p;
+    *n = c;
+  }
+  return &(*a)[idx];
+}
+
+static uint32_t site_label(ct_build *b, uint64_t id) {
+  const rd_site *s = rd_site_get(b->tr, id);
+  if (s->index == UINT32_MAX)
+    return named_label(b->x, &b->named, s->name, "region");
+  uint32_t *slot = grow_u32(&b->site_label, &b->nsite_label, s->index);
+  if (!slot)
+    return 0;
+  if (!*slot) {
+    const char *cat = s->kind == CTRACE_FMT_SITE_COUNTER   ? "counter"
+                      : s->kind == CTRACE_FMT_SITE_INSTANT ? "instant"
+                                                           : "region";
+    *slot = add_label(b->x, s->name, cat, s->file, s->func, s->line) + 1;
+  }
+  return *slot - 1;
+}
+
+static uint32_t str_label(ct_build *b, uint64_t id) {
+  uint32_t i = rd_string_index(b->tr, id);
+  size_t n;
+  const char *s = rd_string(b->tr, id, &n);
+  if (i == UINT32_MAX)
+    return named_label(b->x, &b->named, s, "region");
+  uint32_t *slot = grow_u32(&b->str_label, &b->nstr_label, i);
+  if (!slot)
+    return 0;
+  if (!*slot)
+    *slot = add_label(b->x, s, "region", NULL, NULL, 0) + 1;
+  return *slot - 1;
+}
+
+static uint32_t counter_track(ct_build *b, const char *name) {
+  uint64_t k = hash_str(name, 11);
+  uint32_t *v = u64map_find(&b->counters, k);
+  if (v && strcmp(b->x->tracks[*v].name, name) == 0)
+    return *v;
+  uint32_t t = new_track(b->x, VX_COUNTER, b->pid, 0, name, 1000);
+  if (t != UINT32_MAX && !v)
+    u64map_put(&b->counters, k, t);
+  return t;
+}
+
+static uint32_t add_message(vx_index *x, const char *s, size_t n, uint64_t task) {
+  char **m = VPUSH(x->msgs, x->nmsgs, x->cap_msgs);
+  if (!m)
+    return 0;
+  *m = strndup(s, n);
+  size_t nt = x->nmsgs - 1;
+  uint64_t *t = VPUSH(x->msg_task, nt, x->cap_msg_task);
+  if (t)
+    *t = task;
+  return (uint32_t)x->nmsgs; /* 1-based */
+}
+
+static int ct_event(ct_build *b, const rd_event *ev) {
+  vx_index *x = b->x;
+  uint32_t ti = b->track_of[ev->thread];
+  vx_track *t = &x->tracks[ti];
+  build_thread *bt = &b->bt[ev->thread];
+  bt->last_ts = ev->ts;
+  note_time(x, ev->ts);
+  switch (ev->type) {
+  case CTRACE_FMT_EV_REGION_BEGIN:
+    return push_open(bt, ev->ts, site_label(b, ev->arg[0]), 0);
+  case CTRACE_FMT_EV_REGION_BEGIN_STR:
+    return push_open(bt, ev->ts, str_label(b, ev->arg[0]), 0);
+  case CTRACE_FMT_EV_REGION_END:
+    if (bt->depth) {
+      open_region *o = &bt->stack[--bt->depth];
+      return add_slice(t, bt->depth, o->start, ev->ts, o->label, o->args);
+    }
+    return 0;
+  case CTRACE_FMT_EV_INSTANT:
+    return add_instant(t, ev->ts, site_label(b, ev->arg[0]), 0);
+  case CTRACE_FMT_EV_LOG: {
+    size_t n;
+    const char *cat = rd_string(b->tr, ev->arg[1], &n);
+    uint32_t l = named_label(x, &b->named, n ? cat : "log", "log");
+    return add_instant(t, ev->ts, l, add_message(x, ev->str, ev->str_len, ev->arg[0]));
+  }
+  case CTRACE_FMT_EV_DROPPED:
+    x->dropped += ev->arg[0];
+    return add_instant(t, ev->ts, b->drop_label,
+                       ev->arg[0] > UINT32_MAX ? UINT32_MAX : (uint32_t)ev->arg[0]);
+  case CTRACE_FMT_EV_COUNTER: {
+    uint32_t ct = counter_track(b, rd_site_get(b->tr, ev->arg[0])->name);
+    if (ct == UINT32_MAX)
+      return -1;
+    return add_sample(&x->tracks[ct], ev->ts, (double)ctrace_fmt_unzigzag(ev->arg[1]));
+  }
+  case CTRACE_FMT_EV_TASK_BEGIN: {
+    vx_track *tt = &x->tracks[b->tasks_track];
+    vx_task *k = VPUSH(tt->tasks, tt->ntasks, tt->cap_tasks);
+    if (!k)
+      return -1;
+    memset(k, 0, sizeof *k);
+    k->start = ev->ts;
+    k->end = UINT64_MAX;
+    k->id = ev->arg[0];
+    k->parent = ev->arg[1];
+    size_t n;
+    const char *name = rd_string(b->tr, ev->arg[2], &n);
+    k->label = named_label(x, &b->named, name, "task");
+    k->thread = ti;
+    k->end_thread = UINT32_MAX;
+    return u64map_put(&b->tasks, ev->arg[0], (uint32_t)(tt->ntasks - 1));
+  }
+  case CTRACE_FMT_EV_TASK_END: {
+    uint32_t *i = u64map_find(&b->tasks, ev->arg[0]);
+    if (i) {
+      vx_task *k = &x->tracks[b->tasks_track].tasks[*i];
+      k->end = ev->ts;
+      k->end_thread = ti;
+      u64map_del(&b->tasks, ev->arg[0]);
+    }
+    return 0;
+  }
+  case CTRACE_FMT_EV_FLOW_BEGIN: {
+    vx_flow *f = VPUSH(b->pend, b->npend, b->cap_pend);
+    if (!f)
+      return -1;
+    f->id = ev->arg[0];
+    f->from_ts = ev->ts;
+    f->from_track = ti;
+    f->from_depth = bt->depth ? (uint16_t)(bt->depth - 1) : 0xffff;
+    return u64map_put(&b->flows, ev->arg[0], (uint32_t)(b->npend - 1));
+  }
+  case CTRACE_FMT_EV_FLOW_END: {
+    uint32_t *i = u64map_find(&b->flows, ev->arg[0]);
+    if (!i)
+      return 0; /* its beginning was not recorded */
+    vx_flow *f = VPUSH(x->flows, x->nflows, x->cap_flows);
+    if (!f)
+      return -1;
+    *f = b->pend[*i];
+    f->to_ts = ev->ts;
+    f->to_track = ti;
+    f->to_depth = bt->depth ? (uint16_t)(bt->depth - 1) : 0xffff;
+    u64map_del(&b->flows, ev->arg[0]);
+    return 0;
+  }
+  case CTRACE_FMT_EV_THREAD_NAME:
+    free(t->name);
+    t->name = strndup(ev->str, ev->str_len);
+    return t->name ? 0 : -1;
+  default:
+    return 0;
+  }
+}
+
+static int load_ctrace(vx_index *x, const char *path, char *err, size_t errlen) {
+  rd_trace *tr;
+  char msg[600];
+  int r = rd_open(path, 0, &tr, msg, sizeof msg);
+  if (r) {
+    errf(err, errlen, "%s: %s", path, msg);
+    return -1;
+  }
+  vx_source *src = &x->sources[x->nsources++];
+  src->path = strdup(path);
+  src->format = "ctrace";
+  src->pid = rd_pid(tr);
+  src->process = strdup(rd_process_name(tr));
+  ct_build b = {.x = x, .tr = tr, .pid = rd_pid(tr)};
+  size_t nt = rd_thread_count(tr);
+  b.track_of = calloc(nt ? nt : 1, sizeof *b.track_of);
+  b.bt = calloc(nt ? nt : 1, sizeof *b.bt);
+  int ok = b.track_of && b.bt;
+  for (size_t i = 0; ok && i < nt; i++) {
+    const rd_thread *th = rd_thread_get(tr, i);
+    int tid = th->tid ? th->tid : (int)(1000000000u + th->serial);
+    ok = (b.track_of[i] = new_track(x, VX_THREAD, b.pid, tid, th->name, (int)th->serial)) !=
+         UINT32_MAX;
+  }
+  if (ok)
+    ok = (b.tasks_track = new_track(x, VX_TASKS, b.pid, 0, "tasks", 999)) != UINT32_MAX;
+  b.drop_label = add_label(x, "ctrace: events dropped", "ctrace", NULL, NULL, 0);
+  rd_merge *m = ok ? rd_merge_open(tr) : NULL;
+  rd_event ev;
+  uint64_t events = 0;
+  while (m && rd_merge_next(m, &ev) == 1) {
+    events++;
+    if (ct_event(&b, &ev)) {
+      ok = 0;
+      break;
+    }
+  }
+  rd_merge_close(m);
+  for (size_t i = 0; ok && i < nt; i++)
+    close_open(&x->tracks[b.track_of[i]], &b.bt[i]);
+  /* Drops told at stop that no DROPPED event marks. */
+  uint64_t marked = 0;
+  for (size_t i = 0; i < nt; i++) {
+    const vx_track *t = &x->tracks[b.track_of[i]];
+    for (size_t k = 0; k < t->ninst; k++)
+      if (t->inst[k].label == b.drop_label)
+        marked += t->inst[k].extra;
+  }
+  if (rd_dropped_reported(tr) > marked)
+    x->dropped += rd_dropped_reported(tr) - marked;
+  if (ok)
+    assign_lanes(&x->tracks[b.tasks_track]);
+  src->events = events;
+  src->complete = rd_complete(tr);
+  src->dropped = rd_dropped_reported(tr);
+  src->problem = rd_problem(tr) ? strdup(rd_problem(tr)) : NULL;
+  x->events += events;
+  for (size_t i = 0; i < nt; i++)
+    free(b.bt[i].stack);
+  free(b.bt);
+  free(b.track_of);
+  free(b.site_label);
+  free(b.str_label);
+  free(b.pend);
+  u64map_free(&b.named);
+  u64map_free(&b.counters);
+  u64map_free(&b.tasks);
+  u64map_free(&b.flows);
+  rd_close(tr);
+  if (!ok)
+    errf(err, errlen, "%s: out of memory while indexing", path);
+  return ok ? 0 : -1;
+}
+
+/* ---- Chrome trace-event JSON --------------------------------------------------------------- */
+
+typedef struct js_interval {
+  uint64_t start, end;
+  uint32_t label, args;
+} js_interval;
+
+typedef struct js_thread {
+  int pid, tid;
+  uint32_t track;
+  js_interval *iv;
+  size_t niv, cap;
+  open_region *stack; /* B/E */
+  size_t depth, scap;
+} js_thread;
+
+typedef struct js_build {
+  vx_index *x;
+  js_thread *th;
+  size_t nth, cap_th;
+  u64map thread_of; /* hash(pid, tid) -> index */
+  u64map named;
+  u64map counters; /* hash(pid, name) -> track */
+  u64map tasks_track; /* pid -> track */
+  u64map open_tasks;  /* hash(cat, id, pid) -> task index + track... */
+  u64map flows;
+  vx_flow *pend;
+  size_t npend, cap_pend;
+} js_build;
+
+static uint64_t ts_ns(double us) {
+  if (!(us > 0))
+    return 0;
+  double ns = us * 1000.0 + 0.5;
+  return ns >= 1.8e19 ? UINT64_MAX / 2 : (uint64_t)ns;
+}
+
+static js_thread *js_thread_get(js_build *b, int pid, int tid) {
+  uint64_t k = ((uint64_t)(uint32_t)pid << 32 | (uint32_t)tid) + 1;
+  uint32_t *v = u64map_find(&b->thread_of, k);
+  if (v)
+    return &b->th[*v];
+  js_thread *t = VPUSH(b->th, b->nth, b->cap_th);
+  if (!t)
+    return NULL;
+  memset(t, 0, sizeof *t);
+  t->pid = pid;
+  t->tid = tid;
+  char name[32];
+  snprintf(name, sizeof name, "thread %d", tid);
+  t->track = new_track(b->x, VX_THREAD, pid, tid, name, tid);
+  if (t->track == UINT32_MAX || u64map_put(&b->thread_of, k, (uint32_t)(b->nth - 1)))
+    return NULL;
+  return t;
+}
+
+static const char *jstr(const cJSON *o, const char *k) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+  return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static double jnum(const cJSON *o, const char *k, double def) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+  if (cJSON_IsNumber(v))
+    return v->valuedouble;
+  if (cJSON_IsString(v)) /* some producers quote pid/tid/ts */
+    return strtod(v->valuestring, NULL);
+  return def;
+}
+
+static uint32_t js_args(vx_index *x, const cJSON *e) {
+  const cJSON *a = cJSON_GetObjectItemCaseSensitive(e, "args");
+  if (!a || (cJSON_IsObject(a) && !a->child))
+    return 0;
+  char **s = VPUSH(x->args, x->nargs, x->cap_args);
+  if (!s)
+    return 0;
+  *s = cJSON_PrintUnformatted(a);
+  return (uint32_t)x->nargs;
+}
+
+static uint32_t js_tasks_track(js_build *b, int pid) {
+  uint32_t *v = u64map_find(&b->tasks_track, (uint64_t)(uint32_t)pid + 1);
+  if (v)
+    return *v;
+  uint32_t t = new_track(b->x, VX_TASKS, pid, 0, "tasks", 999);
+  if (t != UINT32_MAX)
+    u64map_put(&b->tasks_track, (uint64_t)(uint32_t)pid + 1, t);
+  return t;
+}
+
+static int js_event(js_build *b, const cJSON *e) {
+  vx_index *x = b->x;
+  const char *ph = jstr(e, "ph");
+  if (!ph || !ph[0])
+    return 0;
+  const char *name = jstr(e, "name");
+  if (!name)
+    name = "";
+  const char *cat = jstr(e, "cat");
+  int pid = (int)jnum(e, "pid", 0), tid = (int)jnum(e, "tid", 0);
+  uint64_t ts = ts_ns(jnum(e, "ts", 0));
+  if (ph[0] == 'M') {
+    const cJSON *args = cJSON_GetObjectItemCaseSensitive(e, "args");
+    js_thread *t = js_thread_get(b, pid, tid);
+    if (!t)
+      return -1;
+    if (!strcmp(name, "thread_name") && jstr(args, "name")) {
+      free(x->tracks[t->track].name);
+      x->tracks[t->track].name = strdup(jstr(args, "name"));
+    } else if (!strcmp(name, "thread_sort_index")) {
+      x->tracks[t->track].sort = (int)jnum(args, "sort_index", 0);
+    } else if (!strcmp(name, "process_name") && jstr(args, "name")) {
+      vx_source *src = &x->sources[x->nsources - 1];
+      if (!src->process || !src->process[0]) {
+        free(src->process);
+        src->process = strdup(jstr(args, "name"));
+        src->pid = pid;
+      }
+    }
+    return 0;
+  }
+  x->events++;
+  note_time(x, ts);
+  switch (ph[0]) {
+  case 'B': {
+    js_thread *t = js_thread_get(b, pid, tid);
+    open_region *o = t ? VPUSH(t->stack, t->depth, t->scap) : NULL;
+    if (!o)
+      return -1;
+    o->start = ts;
+    o->label = named_label(x, &b->named, name, cat ? cat : "region");
+    o->args = js_args(x, e);
+    return 0;
+  }
+  case 'E': {
+    js_thread *t = js_thread_get(b, pid, tid);
+    if (!t)
+      return -1;
+    if (!t->depth)
+      return 0;
+    open_region o = t->stack[--t->depth];
+    js_interval *iv = VPUSH(t->iv, t->niv, t->cap);
+    if (!iv)
+      return -1;
+    *iv = (js_interval){o.start, ts, o.label, o.args};
+    note_time(x, ts);
+    return 0;
+  }
+  case 'X': {
+    js_thread *t = js_thread_get(b, pid, tid);
+    if (!t)
+      return -1;
+    js_interval *iv = VPUSH(t->iv, t->niv, t->cap);
+    if (!iv)
+      return -1;
+    uint64_t end = ts + ts_ns(jnum(e, "dur", 0));
+    *iv = (js_interval){ts, end, named_label(x, &b->named, name, cat ? cat : "region"),
+                        js_args(x, e)};
+    note_time(x, end);
+    return 0;
+  }
+  case 'i':
+  case 'I':
+  case 'n':
+  case 'R': {
+    js_thread *t = js_thread_get(b, pid, tid);
+    if (!t)
+      return -1;
+    return add_instant(&x->tracks[t->track], ts,
+                       named_label(x, &b->named, name, cat ? cat : "instant"), 0);
+  }
+  case 'C': {
+    const cJSON *args = cJSON_GetObjectItemCaseSensitive(e, "args"), *a;
+    cJSON_ArrayForEach(a, args) {
+      if (!cJSON_IsNumber(a))
+        continue;
+      char cname[512];
+      if (cJSON_GetArraySize(args) == 1 && !strcmp(a->string, "value"))
+        snprintf(cname, sizeof cname, "%s", name);
+      else
+        snprintf(cname, sizeof cname, "%s %s", name, a->string);
+      uint64_t k = hash_str(cname, (uint64_t)(uint32_t)pid);
+      uint32_t *v = u64map_find(&b->counters, k);
+      uint32_t ti;
+      if (v && !strcmp(x->tracks[*v].name, cname) && x->tracks[*v].pid == pid) {
+        ti = *v;
+      } else {
+        ti = new_track(x, VX_COUNTER, pid, 0, cname, 1000);
+        if (ti == UINT32_MAX)
+          return -1;
+        if (!v)
+          u64map_put(&b->counters, k, ti);
+      }
+      if (add_sample(&x->tracks[ti], ts, a->valuedouble))
+        return -1;
+    }
+    return 0;
+  }
+  case 'b':
+  case 'e':
+  case 'S':
+  case 'F': {
+    const char *ids = jstr(e, "id");
+    double idn = jnum(e, "id", 0);
+    char key[600];
+    snprintf(key, sizeof key, "%s|%s|%d", cat ? cat : "", ids ? ids : "", pid);
+    uint64_t k = hash_str(key, ids ? 0 : (uint64_t)idn);
+    uint32_t tt = js_tasks_track(b, pid);
+    if (tt == UINT32_MAX)
+      return -1;
+    vx_track *t = &x->tracks[tt];
+    js_thread *th = js_thread_get(b, pid, tid);
+    if (!th)
+      return -1;
+    if (ph[0] == 'b' || ph[0] == 'S') {
+      vx_task *task = VPUSH(t->tasks, t->ntasks, t->cap_tasks);
+      if (!task)
+        return -1;
+      memset(task, 0, sizeof *task);
+      task->start = ts;
+      task->end = UINT64_MAX;
+      task->id = ids ? strtoull(ids, NULL, 0) : (uint64_t)idn;
+      task->label = named_label(x, &b->named, name, "task");
+      task->thread = th->track;
+      task->end_thread = UINT32_MAX;
+      return u64map_put(&b->open_tasks, k, (uint32_t)(t->ntasks - 1));
+    }
+    uint32_t *i = u64map_find(&b->open_tasks, k);
+    if (i) {
+      t->tasks[*i].end = ts;
+      t->tasks[*i].end_thread = th->track;
+      u64map_del(&b->open_tasks, k);
+    }
+    return 0;
+  }
+  case 's':
+  case 'f':
+  case 't': {
+    const char *ids = jstr(e, "id");
+    uint64_t id = ids ? hash_str(ids, 3) : (uint64_t)jnum(e, "id", 0) + 1;
+    js_thread *th = js_thread_get(b, pid, tid);
+    if (!th)
+      return -1;
+    if (ph[0] == 's') {
+      vx_flow *f = VPUSH(b->pend, b->npend, b->cap_pend);
+      if (!f)
+        return -1;
+      memset(f, 0, sizeof *f);
+      f->id = ids ? strtoull(ids, NULL, 0) : (uint64_t)jnum(e, "id", 0);
+      f->from_ts = ts;
+      f->from_track = th->track;
+      f->from_depth = th->depth ? (uint16_t)(th->depth - 1) : 0xffff;
+      return u64map_put(&b->flows, id, (uint32_t)(b->npend - 1));
+    }
+    if (ph[0] == 'f') {
+      uint32_t *i = u64map_find(&b->flows, id);
+      if (!i)
+        return 0;
+      vx_flow *f = VPUSH(x->flows, x->nflows, x->cap_flows);
+      if (!f)
+        return -1;
+      *f = b->pend[*i];
+      f->to_ts = ts;
+      f->to_track = th->track;
+      f->to_depth = th->depth ? (uint16_t)(th->depth - 1) : 0xffff;
+      u64map_del(&b->flows, id);
+    }
+    return 0;
+  }
+  default:
+    x->events--; /* not something we show */
+    return 0;
+  }
+}
+
+static int cmp_iv(const void *a, const void *b) {
+  const js_interval *x = a, *y = b;
+  if (x->start != y->start)
+    return x->start < y->start ? -1 : 1;
+  return x->end > y->end ? -1 : x->end < y->end; /* longer (outer) first */
+}
+
+/* Nesting of complete intervals: sorted by start (outer first), depth is
+ * the number of enclosing intervals still open. */
+static int js_finish_thread(vx_index *x, js_thread *t) {
+  for (size_t d = t->depth; d-- > 0;) { /* B without E: until the thread's last event */
+    js_interval *iv = VPUSH(t->iv, t->niv, t->cap);
+    if (!iv)
+      return -1;
+    *iv = (js_interval){t->stack[d].start, x->t1, t->stack[d].label, VX_UNFINISHED};
+  }
+  qsort(t->iv, t->niv, sizeof *t->iv, cmp_iv);
+  uint64_t *ends = malloc((t->niv + 1) * sizeof *ends);
+  if (!ends)
+    return -1;
+  size_t depth = 0;
+  vx_track *tr = &x->tracks[t->track];
+  for (size_t i = 0; i < t->niv; i++) {
+    while (depth && ends[depth - 1] <= t->iv[i].start)
+      depth--;
+    if (add_slice(tr, depth, t->iv[i].start, t->iv[i].end, t->iv[i].label, t->iv[i].args)) {
+      free(ends);
+      return -1;
+    }
+    ends[depth++] = t->iv[i].end;
+  }
+  free(ends);
+  return 0;
+}
+
+/* Line and column of byte off in s. */
+static void line_col(const char *s, size_t off, size_t *line, size_t *col) {
+  *line = 1;
+  *col = 1;
+  for (size_t i = 0; i < off && s[i]; i++) {
+    if (s[i] == '\n') {
+      (*line)++;
+      *col = 1;
+    } else {
+      (*col)++;
+    }
+  }
+}
+
+static int load_json(vx_index *x, const char *path, const char *text, size_t len, char *err,
+                     size_t errlen) {
+  const char *end = NULL;
+  cJSON *root = cJSON_ParseWithLengthOpts(text, len + 1, &end, 0);
+  if (!root) {
+    size_t off = end ? (size_t)(end - text) : 0, line, col;
+    line_col(text, off, &line, &col);
+    errf(err, errlen, "%s: malformed JSON at line %zu, column %zu (byte %zu)", path, line, col,
+         off);
+    return -1;
+  }
+  const cJSON *evs = cJSON_IsArray(root) ? root : cJSON_GetObjectItemCaseSensitive(root, "traceEvents");
+  if (!cJSON_IsArray(evs)) {
+    errf(err, errlen, "%s: JSON has no traceEvents array (not a Chrome trace-event file)",
+         path);
+    cJSON_Delete(root);
+    return -1;
+  }
+  vx_source *src = &x->sources[x->nsources++];
+  src->path = strdup(path);
+  src->format = "chrome-json";
+  src->process = strdup("");
+  src->complete = 1;
+  js_build b = {.x = x};
+  uint64_t before = x->events;
+  size_t first_track = x->ntracks;
+  int ok = 1;
+  const cJSON *e;
+  size_t i = 0;
+  cJSON_ArrayForEach(e, evs) {
+    if (cJSON_IsObject(e) && js_event(&b, e)) {
+      ok = 0;
+      break;
+    }
+    i++;
+  }
+  for (size_t k = 0; ok && k < b.nth; k++)
+    ok = js_finish_thread(x, &b.th[k]) == 0;
+  for (size_t k = first_track; ok && k < x->ntracks; k++)
+    if (x->tracks[k].kind == VX_TASKS)
+      assign_lanes(&x->tracks[k]);
+  src->events = x->events - before;
+  for (size_t k = 0; k < b.nth; k++) {
+    free(b.th[k].iv);
+    free(b.th[k].stack);
+  }
+  free(b.th);
+  free(b.pend);
+  u64map_free(&b.thread_of);
+  u64map_free(&b.named);
+  u64map_free(&b.counters);
+  u64map_free(&b.tasks_track);
+  u64map_free(&b.open_tasks);
+  u64map_free(&b.flows);
+  cJSON_Delete(root);
+  if (!ok)
+    errf(err, errlen, "%s: out of memory while indexing", path);
+  return ok ? 0 : -1;
+}
+
+/* ---- Entry points ------------------------------------------------------------------------- */
+
+static int load_file(vx_index *x, const char *path, char *err, size_t errlen) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    errf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    return -1;
+  }
+  struct stat st;
+  if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+    errf(err, errlen, "%s: not a regular file", path);
+    close(fd);
+    return -1;
+  }
+  char head[16] = {0};
+  ssize_t n = pread(fd, head, sizeof head, 0);
+  if (n >= CTRACE_FMT_MAGIC_LEN && memcmp(head, CTRACE_FMT_MAGIC, CTRACE_FMT_MAGIC_LEN) == 0) {
+    close(fd);
+    return load_ctrace(x, path, err, errlen);
+  }
+  size_t k = 0;
+  while (k < (size_t)(n > 0 ? n : 0) && (head[k] == ' ' || head[k] == '\n' || head[k] == '\r' ||
+                                          head[k] == '\t'))
+    k++;
+  if (n <= 0 || k >= (size_t)n || (head[k] != '{' && head[k] != '[')) {
+    close(fd);
+    errf(err, errlen, "%s: %s", path,
+         n <= 0 ? "empty file" : "neither a ctrace trace nor Chrome trace-event JSON");
+    return -1;
+  }
+  size_t len = (size_t)st.st_size;
+  char *text = malloc(len + 1);
+  size_t got = 0;
+  while (text && got < len) {
+    ssize_t r = pread(fd, text + got, len - got, (off_t)got);
+    if (r <= 0)
+      break;
+    got += (size_t)r;
+  }
+  close(fd);
+  if (!text || got != len) {
+    free(text);
+    errf(err, errlen, "%s: cannot read", path);
+    return -1;
+  }
+  text[len] = '\0';
+  int r = load_json(x, path, text, len, err, errlen);
+  free(text);
+  return r;
+}
+
+static int cmp_flow(const void *a, const void *b) {
+  const vx_flow *x = a, *y = b;
+  return x->from_ts < y->from_ts ? -1 : x->from_ts > y->from_ts;
+}
+
+vx_index *vx_build(char *const *paths, size_t n, char *err, size_t errlen) {
+  vx_index *x = calloc(1, sizeof *x);
+  if (!x || !(x->sources = calloc(n ? n : 1, sizeof *x->sources))) {
+    free(x);
+    errf(err, errlen, "out of memory");
+    return NULL;
+  }
+  x->t0 = UINT64_MAX;
+  add_label(x, "?", "", NULL, NULL, 0); /* label 0: fallback */
+  for (size_t i = 0; i < n; i++)
+    if (load_file(x, paths[i], err, errlen)) {
+      vx_free(x);
+      return NULL;
+    }
+  if (x->t0 == UINT64_MAX)
+    x->t0 = x->t1 = 0;
+  qsort(x->flows, x->nflows, sizeof *x->flows, cmp_flow);
+  return x;
+}
+
+void vx_free(vx_index *x) {
+  if (!x)
+    return;
+  for (size_t i = 0; i < x->ntracks; i++) {
+    vx_track *t = &x->tracks[i];
+    free(t->name);
+    for (size_t d = 0; d < t->depths; d++)
+      free(t->depth[d]);
+    free(t->depth);
+    free(t->ndepth);
+    free(t->inst);
+    free(t->samples);
+    free(t->tasks);
+  }
+  free(x->tracks);
+  for (size_t i = 0; i < x->nlabels; i++) {
+    free((char *)x->labels[i].name);
+    free((char *)x->labels[i].cat);
+    free((char *)x->labels[i].file);
+    free((char *)x->labels[i].func);
+  }
+  free(x->labels);
+  for (size_t i = 0; i < x->nmsgs; i++)
+    free(x->msgs[i]);
+  free(x->msgs);
+  free(x->msg_task);
+  for (size_t i = 0; i < x->nargs; i++)
+    cJSON_free(x->args[i]);
+  free(x->args);
+  free(x->flows);
+  for (size_t i = 0; i < x->nsources; i++) {
+    free(x->sources[i].path);
+    free(x->sources[i].process);
+    free(x->sources[i].problem);
+  }
+  free(x->sources);
+  free(x);
+}
+
+size_t vx_track_count(const vx_index *x) { return x->ntracks; }
+const vx_track *vx_track_get(const vx_index *x, size_t i) {
+  return i < x->ntracks ? &x->tracks[i] : NULL;
+}
+size_t vx_source_count(const vx_index *x) { return x->nsources; }
+const vx_source *vx_source_get(const vx_index *x, size_t i) {
+  return i < x->nsources ? &x->sources[i] : NULL;
+}
+const vx_label *vx_label_get(const vx_index *x, uint32_t l) {
+  return &x->labels[l < x->nlabels ? l : 0];
+}
+size_t vx_label_count(const vx_index *x) { return x->nlabels; }
+const char *vx_log_message(const vx_index *x, uint32_t msg, uint64_t *task) {
+  if (msg == 0 || msg > x->nmsgs)
+    return NULL;
+  if (task)
+    *task = x->msg_task[msg - 1];
+  return x->msgs[msg - 1];
+}
+const char *vx_args(const vx_index *x, uint32_t a) {
+  return a && a != VX_UNFINISHED && a <= x->nargs ? x->args[a - 1] : NULL;
+}
+const vx_flow *vx_flows(const vx_index *x, size_t *n) {
+  *n = x->nflows;
+  return x->flows;
+}
+uint64_t vx_t0(const vx_index *x) { return x->t0; }
+uint64_t vx_t1(const vx_index *x) { return x->t1; }
+uint64_t vx_events(const vx_index *x) { return x->events; }
+uint64_t vx_dropped(const vx_index *x) { return x->dropped; }
+
+size_t vx_memory(const vx_index *x) {
+  size_t m = sizeof *x + x->cap_tracks * sizeof *x->tracks + x->cap_labels * sizeof *x->labels +
+             x->cap_flows * sizeof *x->flows + x->cap_msgs * sizeof(char *) +
+             x->cap_args * sizeof(char *);
+  for (size_t i = 0; i < x->ntracks; i++) {
+    const vx_track *t = &x->tracks[i];
+    for (size_t d = 0; d < t->depths; d++)
+      m += t->ndepth[t->depths + d] * sizeof(vx_slice);
+    m += t->cap_inst * sizeof(vx_instant) + t->cap_samples * sizeof(vx_sample) +
+         t->cap_tasks * sizeof(vx_task);
+  }
+  return m;
+}
+
+const vx_task *vx_task_find(const vx_index *x, uint64_t id, int pid) {
+  for (size_t i = 0; i < x->ntracks; i++) {
+    const vx_track *t = &x->tracks[i];
+    if (t->kind != VX_TASKS || t->pid != pid)
+      continue;
+    for (size_t k = 0; k < t->ntasks; k++)
+      if (t->tasks[k].id == id)
+        return &t->tasks[k];
+  }
+  return NULL;
+}
+
+size_t vx_slice_lower(const vx_slice *a, size_t n, uint64_t t) {
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (a[mid].start + a[mid].dur < t)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}

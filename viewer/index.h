@@ -1,0 +1,125 @@
+/* The viewer's in-memory index of one or more traces (ctrace files or Chrome
+ * trace-event JSON): complete slices per thread and depth, counters,
+ * instants, tasks and flows, in compact arrays sorted by time, so that a
+ * window of the timeline can be answered at screen resolution without
+ * touching events outside it. Built once (vx_build), then read-only: any
+ * number of threads may query it at once.
+ *
+ * Times are CLOCK_MONOTONIC nanoseconds for ctrace traces and microseconds
+ * x 1000 for JSON imports. */
+#ifndef CTRACE_VIEWER_INDEX_H
+#define CTRACE_VIEWER_INDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct vx_index vx_index;
+
+/* What a slice, instant or counter is called and where it comes from. */
+typedef struct vx_label {
+  const char *name;
+  const char *cat;  /* "region", "instant", "log", "counter", "ctrace", or the JSON's cat */
+  const char *file; /* call site, or NULL */
+  const char *func;
+  uint32_t line;
+} vx_label;
+
+typedef struct vx_slice {
+  uint64_t start;
+  uint64_t dur;
+  uint32_t label;
+  uint32_t args; /* 1-based index of a JSON args string, 0 = none */
+} __attribute__((packed)) vx_slice;
+
+typedef struct vx_instant {
+  uint64_t ts;
+  uint32_t label;
+  uint32_t extra; /* log: 1-based message index; drop marker: count (capped) */
+} vx_instant;
+
+typedef struct vx_sample {
+  uint64_t ts;
+  double value;
+} vx_sample;
+
+typedef struct vx_task {
+  uint64_t start, end; /* end == UINT64_MAX: never ended */
+  uint64_t id, parent;
+  uint32_t label;
+  uint32_t thread;     /* track that began it */
+  uint32_t end_thread; /* track that ended it (UINT32_MAX if none) */
+  uint16_t lane;       /* row within the process's task track */
+  uint16_t pad;
+} vx_task;
+
+typedef struct vx_flow {
+  uint64_t id;
+  uint64_t from_ts, to_ts;
+  uint32_t from_track, to_track;
+  uint16_t from_depth, to_depth; /* region depth at each end (0xffff: none) */
+} vx_flow;
+
+enum { VX_THREAD = 1, VX_COUNTER = 2, VX_TASKS = 3 };
+
+typedef struct vx_track {
+  int kind;
+  uint32_t id;
+  int pid, tid;
+  char *name;
+  int sort;
+  /* VX_THREAD */
+  vx_slice **depth; /* per depth, sorted by start (and by end) */
+  size_t *ndepth;
+  size_t depths;
+  vx_instant *inst;
+  size_t ninst;
+  uint64_t slices;
+  /* VX_COUNTER */
+  vx_sample *samples;
+  size_t nsamples;
+  double min, max;
+  /* VX_TASKS: tasks of the process, sorted by start */
+  vx_task *tasks;
+  size_t ntasks;
+  unsigned lanes;
+  size_t cap_inst, cap_samples, cap_tasks; /* internal: array capacities */
+} vx_track;
+
+typedef struct vx_source {
+  char *path;
+  const char *format; /* "ctrace" or "chrome-json" */
+  int pid;
+  char *process;
+  int complete;
+  char *problem; /* reader's message, or NULL */
+  uint64_t events;
+  uint64_t dropped;
+} vx_source;
+
+/* Builds the index of these files (each a ctrace trace or a Chrome JSON
+ * file). @return NULL and a message naming the file and the problem. */
+vx_index *vx_build(char *const *paths, size_t n, char *err, size_t errlen);
+void vx_free(vx_index *x);
+
+size_t vx_track_count(const vx_index *x);
+const vx_track *vx_track_get(const vx_index *x, size_t i);
+size_t vx_source_count(const vx_index *x);
+const vx_source *vx_source_get(const vx_index *x, size_t i);
+const vx_label *vx_label_get(const vx_index *x, uint32_t label);
+size_t vx_label_count(const vx_index *x);
+const char *vx_log_message(const vx_index *x, uint32_t msg, uint64_t *task);
+const char *vx_args(const vx_index *x, uint32_t args); /* JSON text or NULL */
+const vx_flow *vx_flows(const vx_index *x, size_t *n); /* sorted by from_ts */
+uint64_t vx_t0(const vx_index *x);
+uint64_t vx_t1(const vx_index *x);
+uint64_t vx_events(const vx_index *x);  /* events indexed */
+uint64_t vx_dropped(const vx_index *x); /* events the tracers dropped */
+size_t vx_memory(const vx_index *x);    /* bytes held by the index */
+/* The task with this id (in any process), or NULL. */
+const vx_task *vx_task_find(const vx_index *x, uint64_t id, int pid);
+
+/* First index in a[0..n) whose end (start + dur) is >= t: slices at one
+ * depth do not overlap, so their ends are sorted too. */
+size_t vx_slice_lower(const vx_slice *a, size_t n, uint64_t t);
+
+#endif /* CTRACE_VIEWER_INDEX_H */

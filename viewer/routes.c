@@ -1,0 +1,1060 @@
+/* HTTP routes of the viewer: static files and the JSON API (see
+ * docs/viewer-api.md). Every JSON answer is built with cJSON, except the
+ * bulk /api/trace.json stream, which is the exporter's.
+ *
+ * Level of detail (/api/slices): for a window [t0, t1] drawn on px pixels
+ * the bucket is w = (t1 - t0) / px. Per thread and depth, a slice at least
+ * w long is returned as is; among shorter ones only the longest per bucket
+ * is, with the number it stands for (as Perfetto's slice mipmap does).
+ * Slices at one depth do not overlap, so the answer holds at most ~2 px
+ * slices per depth however many the window contains. Counters give
+ * min / max / last per bucket, instants one per bucket. */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "chrome_json.h"
+#include "reader.h"
+#include "routes.h"
+
+#define MAX_PX 20000
+#define MAX_FLOWS 4000
+#define MAX_SEARCH 1000
+
+/* ---- Responses -------------------------------------------------------------------- */
+
+static void respond_json(rt_response *r, int status, cJSON *obj) {
+  r->status = status;
+  r->content_type = "application/json";
+  r->body = cJSON_PrintUnformatted(obj);
+  r->len = r->body ? strlen(r->body) : 0;
+  if (!r->body)
+    r->status = 500;
+  cJSON_Delete(obj);
+}
+
+static void respond_error(rt_response *r, int status, const char *msg) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddNumberToObject(o, "status", status);
+  cJSON_AddStringToObject(o, "error", msg);
+  respond_json(r, status, o);
+}
+
+/* ---- Query strings ------------------------------------------------------------------- */
+
+int rt_url_decode(char *s) {
+  char *w = s;
+  for (char *p = s; *p; p++) {
+    if (*p == '%') {
+      if (!isxdigit((unsigned char)p[1]) || !isxdigit((unsigned char)p[2]))
+        return -1;
+      char hex[3] = {p[1], p[2], 0};
+      int c = (int)strtol(hex, NULL, 16);
+      if (c == 0)
+        return -1;
+      *w++ = (char)c;
+      p += 2;
+    } else {
+      *w++ = *p;
+    }
+  }
+  *w = '\0';
+  return 0;
+}
+
+/* Value of key in a query string, decoded ('+' is a space), into buf. */
+static int query_get(const char *q, const char *key, char *buf, size_t cap) {
+  size_t kl = strlen(key);
+  for (const char *p = q; p && *p;) {
+    const char *amp = strchr(p, '&');
+    size_t len = amp ? (size_t)(amp - p) : strlen(p);
+    if (len > kl && strncmp(p, key, kl) == 0 && p[kl] == '=') {
+      size_t vl = len - kl - 1;
+      if (vl >= cap)
+        return -1;
+      memcpy(buf, p + kl + 1, vl);
+      buf[vl] = '\0';
+      for (char *c = buf; *c; c++)
+        if (*c == '+')
+          *c = ' ';
+      return rt_url_decode(buf) == 0 ? 1 : -1;
+    }
+    p = amp ? amp + 1 : NULL;
+  }
+  return 0;
+}
+
+/* An unsigned integer parameter; def if absent. -1 on a malformed value. */
+static int query_u64(const char *q, const char *key, uint64_t def, uint64_t *out) {
+  char buf[32];
+  int r = query_get(q, key, buf, sizeof buf);
+  if (r < 0)
+    return -1;
+  if (r == 0) {
+    *out = def;
+    return 0;
+  }
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(buf, &end, 10);
+  if (errno || end == buf || *end || buf[0] == '-')
+    return -1;
+  *out = v;
+  return 0;
+}
+
+/* ---- Helpers ---------------------------------------------------------------------------- */
+
+static double us(uint64_t ns) { return (double)ns / 1000.0; }
+
+static void add_common(cJSON *e, const char *ph, const vx_track *t, uint64_t ts) {
+  cJSON_AddStringToObject(e, "ph", ph);
+  cJSON_AddNumberToObject(e, "pid", t->pid);
+  cJSON_AddNumberToObject(e, "tid", t->tid);
+  cJSON_AddNumberToObject(e, "ts", us(ts));
+}
+
+static const char *thread_name(const vx_index *x, uint32_t track) {
+  const vx_track *t = vx_track_get(x, track);
+  return t ? t->name : "";
+}
+
+/* ---- /api/meta ------------------------------------------------------------------------------ */
+
+static void api_meta(const rt_context *ctx, rt_response *r) {
+  const vx_index *x = ctx->index;
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "version", ctrace_version());
+  cJSON *srcs = cJSON_AddArrayToObject(o, "sources");
+  for (size_t i = 0; i < vx_source_count(x); i++) {
+    const vx_source *s = vx_source_get(x, i);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "path", s->path);
+    cJSON_AddStringToObject(j, "format", s->format);
+    cJSON_AddNumberToObject(j, "pid", s->pid);
+    cJSON_AddStringToObject(j, "process", s->process ? s->process : "");
+    cJSON_AddBoolToObject(j, "complete", s->complete);
+    cJSON_AddNumberToObject(j, "events", (double)s->events);
+    cJSON_AddNumberToObject(j, "dropped", (double)s->dropped);
+    if (s->problem)
+      cJSON_AddStringToObject(j, "problem", s->problem);
+    else
+      cJSON_AddNullToObject(j, "problem");
+    cJSON_AddItemToArray(srcs, j);
+  }
+  cJSON_AddNumberToObject(o, "t0", (double)vx_t0(x));
+  cJSON_AddNumberToObject(o, "t1", (double)vx_t1(x));
+  cJSON_AddNumberToObject(o, "events", (double)vx_events(x));
+  cJSON_AddNumberToObject(o, "dropped", (double)vx_dropped(x));
+  cJSON_AddNumberToObject(o, "index_bytes", (double)vx_memory(x));
+  cJSON *procs = cJSON_AddArrayToObject(o, "processes");
+  for (size_t i = 0; i < vx_source_count(x); i++) {
+    const vx_source *s = vx_source_get(x, i);
+    cJSON *p = cJSON_CreateObject();
+    cJSON_AddNumberToObject(p, "pid", s->pid);
+    cJSON_AddStringToObject(p, "name", s->process ? s->process : "");
+    cJSON_AddItemToArray(procs, p);
+  }
+  cJSON *tracks = cJSON_AddArrayToObject(o, "tracks");
+  for (size_t i = 0; i < vx_track_count(x); i++) {
+    const vx_track *t = vx_track_get(x, i);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "id", t->id);
+    cJSON_AddStringToObject(j, "kind", t->kind == VX_THREAD    ? "thread"
+                                       : t->kind == VX_COUNTER ? "counter"
+                                                               : "tasks");
+    cJSON_AddNumberToObject(j, "pid", t->pid);
+    cJSON_AddStringToObject(j, "name", t->name);
+    cJSON_AddNumberToObject(j, "sort", t->sort);
+    if (t->kind == VX_THREAD) {
+      cJSON_AddNumberToObject(j, "tid", t->tid);
+      cJSON_AddNumberToObject(j, "depth", (double)t->depths);
+      cJSON_AddNumberToObject(j, "slices", (double)t->slices);
+      cJSON_AddNumberToObject(j, "instants", (double)t->ninst);
+    } else if (t->kind == VX_COUNTER) {
+      cJSON_AddNumberToObject(j, "samples", (double)t->nsamples);
+      cJSON_AddNumberToObject(j, "min", t->nsamples ? t->min : 0);
+      cJSON_AddNumberToObject(j, "max", t->nsamples ? t->max : 0);
+    } else {
+      cJSON_AddNumberToObject(j, "tasks", (double)t->ntasks);
+      cJSON_AddNumberToObject(j, "lanes", t->lanes);
+    }
+    cJSON_AddItemToArray(tracks, j);
+  }
+  respond_json(r, 200, o);
+}
+
+/* ---- /api/slices ------------------------------------------------------------------------------ */
+
+typedef struct window {
+  uint64_t t0, t1, w;
+  const uint8_t *want; /* tracks asked for (NULL: all) */
+} window;
+
+static void emit_slice(cJSON *evs, const vx_index *x, const vx_track *t, size_t depth,
+                       const vx_slice *s, size_t idx, uint64_t merged) {
+  const vx_label *l = vx_label_get(x, s->label);
+  cJSON *e = cJSON_CreateObject();
+  add_common(e, "X", t, s->start);
+  cJSON_AddNumberToObject(e, "dur", us(s->dur));
+  cJSON_AddStringToObject(e, "name", l->name);
+  cJSON_AddStringToObject(e, "cat", l->cat);
+  cJSON *a = cJSON_AddObjectToObject(e, "args");
+  char id[64];
+  snprintf(id, sizeof id, "s.%u.%zu.%zu", t->id, depth, idx);
+  cJSON_AddStringToObject(a, "id", id);
+  cJSON_AddNumberToObject(a, "depth", (double)depth);
+  if (merged > 1)
+    cJSON_AddNumberToObject(a, "merged", (double)merged);
+  cJSON_AddItemToArray(evs, e);
+}
+
+static void window_thread(cJSON *evs, const vx_index *x, const vx_track *t, const window *win) {
+  for (size_t d = 0; d < t->depths; d++) {
+    const vx_slice *a = t->depth[d];
+    size_t n = t->ndepth[d];
+    uint64_t cur = UINT64_MAX, merged = 0;
+    size_t best = 0;
+    for (size_t i = vx_slice_lower(a, n, win->t0); i < n && a[i].start <= win->t1; i++) {
+      if (a[i].dur >= win->w) {
+        if (merged)
+          emit_slice(evs, x, t, d, &a[best], best, merged);
+        merged = 0;
+        cur = UINT64_MAX;
+        emit_slice(evs, x, t, d, &a[i], i, 1);
+        continue;
+      }
+      uint64_t b = a[i].start <= win->t0 ? 0 : (a[i].start - win->t0) / win->w;
+      if (b != cur) {
+        if (merged)
+          emit_slice(evs, x, t, d, &a[best], best, merged);
+        cur = b;
+        best = i;
+        merged = 1;
+      } else {
+        merged++;
+        if (a[i].dur > a[best].dur)
+          best = i;
+      }
+    }
+    if (merged)
+      emit_slice(evs, x, t, d, &a[best], best, merged);
+  }
+  /* Instants: the first per bucket, and how many it stands for. */
+  size_t lo = 0, hi = t->ninst;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (t->inst[mid].ts < win->t0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  uint64_t cur = UINT64_MAX;
+  cJSON *last = NULL;
+  uint64_t merged = 0;
+  for (size_t i = lo; i < t->ninst && t->inst[i].ts <= win->t1; i++) {
+    const vx_instant *in = &t->inst[i];
+    uint64_t b = (in->ts - win->t0) / win->w;
+    if (b == cur && last) {
+      merged++;
+      cJSON *a = cJSON_GetObjectItem(last, "args");
+      cJSON_DeleteItemFromObject(a, "merged");
+      cJSON_AddNumberToObject(a, "merged", (double)merged);
+      continue;
+    }
+    cur = b;
+    merged = 1;
+    const vx_label *l = vx_label_get(x, in->label);
+    cJSON *e = cJSON_CreateObject();
+    add_common(e, "i", t, in->ts);
+    cJSON_AddStringToObject(e, "s", "t");
+    cJSON_AddStringToObject(e, "name", l->name);
+    cJSON_AddStringToObject(e, "cat", l->cat);
+    cJSON *a = cJSON_AddObjectToObject(e, "args");
+    char id[48];
+    snprintf(id, sizeof id, "i.%u.%zu", t->id, i);
+    cJSON_AddStringToObject(a, "id", id);
+    if (!strcmp(l->cat, "ctrace"))
+      cJSON_AddNumberToObject(a, "dropped", in->extra);
+    cJSON_AddItemToArray(evs, e);
+    last = e;
+  }
+}
+
+static void window_counter(cJSON *evs, const vx_track *t, const window *win) {
+  size_t lo = 0, hi = t->nsamples;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (t->samples[mid].ts < win->t0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  if (lo > 0)
+    lo--; /* the value in force when the window starts */
+  uint64_t cur = UINT64_MAX;
+  double mn = 0, mx = 0, lastv = 0;
+  uint64_t ts = 0;
+  int have = 0;
+  for (size_t i = lo; i <= t->nsamples; i++) {
+    int end = i == t->nsamples || t->samples[i].ts > win->t1;
+    uint64_t b = 0;
+    if (!end)
+      b = t->samples[i].ts <= win->t0 ? 0 : (t->samples[i].ts - win->t0) / win->w;
+    if (have && (end || b != cur)) {
+      cJSON *e = cJSON_CreateObject();
+      cJSON_AddStringToObject(e, "ph", "C");
+      cJSON_AddNumberToObject(e, "pid", t->pid);
+      cJSON_AddNumberToObject(e, "ts", us(ts));
+      cJSON_AddStringToObject(e, "name", t->name);
+      cJSON *a = cJSON_AddObjectToObject(e, "args");
+      cJSON_AddNumberToObject(a, "value", lastv);
+      cJSON_AddNumberToObject(a, "min", mn);
+      cJSON_AddNumberToObject(a, "max", mx);
+      cJSON_AddNumberToObject(a, "track", t->id);
+      cJSON_AddItemToArray(evs, e);
+      have = 0;
+    }
+    if (end)
+      break;
+    double v = t->samples[i].value;
+    if (!have) {
+      cur = b;
+      ts = t->samples[i].ts < win->t0 ? win->t0 : t->samples[i].ts;
+      mn = mx = v;
+      have = 1;
+    }
+    mn = v < mn ? v : mn;
+    mx = v > mx ? v : mx;
+    lastv = v;
+  }
+}
+
+static void emit_task(cJSON *evs, const vx_index *x, const vx_track *t, size_t i,
+                      uint64_t merged) {
+  const vx_task *k = &t->tasks[i];
+  const vx_label *l = vx_label_get(x, k->label);
+  char id[48], hex[24];
+  snprintf(id, sizeof id, "t.%u.%zu", t->id, i);
+  snprintf(hex, sizeof hex, "0x%" PRIx64, k->id);
+  for (int end = 0; end < 2; end++) {
+    cJSON *e = cJSON_CreateObject();
+    const vx_track *th = vx_track_get(x, end && k->end_thread != UINT32_MAX ? k->end_thread
+                                                                             : k->thread);
+    uint64_t ts = end ? (k->end == UINT64_MAX ? vx_t1(x) : k->end) : k->start;
+    add_common(e, end ? "e" : "b", th ? th : t, ts);
+    cJSON_AddStringToObject(e, "name", l->name);
+    cJSON_AddStringToObject(e, "cat", "task");
+    cJSON_AddStringToObject(e, "id", hex);
+    cJSON *a = cJSON_AddObjectToObject(e, "args");
+    cJSON_AddStringToObject(a, "id", id);
+    cJSON_AddNumberToObject(a, "lane", k->lane);
+    cJSON_AddNumberToObject(a, "track", t->id);
+    if (merged > 1)
+      cJSON_AddNumberToObject(a, "merged", (double)merged);
+    if (k->end == UINT64_MAX)
+      cJSON_AddBoolToObject(a, "unfinished", 1);
+    cJSON_AddItemToArray(evs, e);
+  }
+}
+
+static void window_tasks(cJSON *evs, const vx_index *x, const vx_track *t, const window *win) {
+  /* per lane: the current bucket's longest task */
+  uint64_t cur[64], best_dur[64], merged[64];
+  size_t best[64];
+  for (int l = 0; l < 64; l++)
+    cur[l] = UINT64_MAX, merged[l] = 0;
+  for (size_t i = 0; i < t->ntasks && t->tasks[i].start <= win->t1; i++) {
+    const vx_task *k = &t->tasks[i];
+    uint64_t end = k->end == UINT64_MAX ? vx_t1(x) : k->end;
+    if (end < win->t0)
+      continue;
+    unsigned l = k->lane < 64 ? k->lane : 63;
+    uint64_t dur = end - k->start;
+    if (dur >= win->w) {
+      emit_task(evs, x, t, i, 1);
+      continue;
+    }
+    uint64_t b = k->start <= win->t0 ? 0 : (k->start - win->t0) / win->w;
+    if (b != cur[l]) {
+      if (merged[l])
+        emit_task(evs, x, t, best[l], merged[l]);
+      cur[l] = b;
+      best[l] = i;
+      best_dur[l] = dur;
+      merged[l] = 1;
+    } else {
+      merged[l]++;
+      if (dur > best_dur[l])
+        best[l] = i, best_dur[l] = dur;
+    }
+  }
+  for (int l = 0; l < 64; l++)
+    if (merged[l])
+      emit_task(evs, x, t, best[l], merged[l]);
+}
+
+static void window_flows(cJSON *evs, cJSON *win_obj, const vx_index *x, const window *win) {
+  size_t n, shown = 0, in = 0;
+  const vx_flow *f = vx_flows(x, &n);
+  for (size_t i = 0; i < n; i++) {
+    int a = f[i].from_ts >= win->t0 && f[i].from_ts <= win->t1;
+    int b = f[i].to_ts >= win->t0 && f[i].to_ts <= win->t1;
+    if (!a && !b)
+      continue;
+    if (win->want && !win->want[f[i].from_track] && !win->want[f[i].to_track])
+      continue;
+    in++;
+    if (shown >= MAX_FLOWS)
+      continue;
+    shown++;
+    char hex[24];
+    snprintf(hex, sizeof hex, "0x%" PRIx64, f[i].id);
+    for (int end = 0; end < 2; end++) {
+      const vx_track *t = vx_track_get(x, end ? f[i].to_track : f[i].from_track);
+      cJSON *e = cJSON_CreateObject();
+      add_common(e, end ? "f" : "s", t, end ? f[i].to_ts : f[i].from_ts);
+      cJSON_AddStringToObject(e, "name", "flow");
+      cJSON_AddStringToObject(e, "cat", "flow");
+      cJSON_AddStringToObject(e, "id", hex);
+      if (end)
+        cJSON_AddStringToObject(e, "bp", "e");
+      cJSON *ar = cJSON_AddObjectToObject(e, "args");
+      uint16_t d = end ? f[i].to_depth : f[i].from_depth;
+      cJSON_AddNumberToObject(ar, "depth", d == 0xffff ? -1 : d);
+      cJSON_AddNumberToObject(ar, "track", t->id);
+      cJSON_AddItemToArray(evs, e);
+    }
+  }
+  cJSON_AddNumberToObject(win_obj, "flows", (double)in);
+  cJSON_AddBoolToObject(win_obj, "flows_truncated", in > shown);
+}
+
+/* Parses t0, t1, px (and tracks); sends 400 and returns -1 if bad. */
+static int parse_window(const rt_context *ctx, const char *q, window *win, uint64_t *px,
+                        uint8_t **want, rt_response *r) {
+  const vx_index *x = ctx->index;
+  if (query_u64(q, "t0", vx_t0(x), &win->t0) || query_u64(q, "t1", vx_t1(x), &win->t1) ||
+      query_u64(q, "px", 1000, px)) {
+    respond_error(r, 400, "t0, t1 and px must be unsigned integers (ns, ns, pixels)");
+    return -1;
+  }
+  if (win->t1 < win->t0 || *px == 0 || *px > MAX_PX) {
+    respond_error(r, 400, "need t0 <= t1 and 1 <= px <= 20000");
+    return -1;
+  }
+  win->w = (win->t1 - win->t0) / *px;
+  if (win->w == 0)
+    win->w = 1;
+  *want = NULL;
+  char list[4096];
+  int has = query_get(q, "tracks", list, sizeof list);
+  if (has < 0) {
+    respond_error(r, 400, "tracks: a comma-separated list of track ids");
+    return -1;
+  }
+  if (has > 0) {
+    *want = calloc(vx_track_count(x) + 1, 1);
+    if (!*want) {
+      respond_error(r, 500, "out of memory");
+      return -1;
+    }
+    for (char *p = list; *p;) {
+      char *end;
+      unsigned long id = strtoul(p, &end, 10);
+      if (end == p || id >= vx_track_count(x) || (*end && *end != ',')) {
+        free(*want);
+        *want = NULL;
+        respond_error(r, 400, "tracks: unknown track id");
+        return -1;
+      }
+      (*want)[id] = 1;
+      p = *end ? end + 1 : end;
+    }
+  }
+  win->want = *want;
+  return 0;
+}
+
+static void api_slices(const rt_context *ctx, const char *q, rt_response *r) {
+  const vx_index *x = ctx->index;
+  window win;
+  uint64_t px;
+  uint8_t *want;
+  if (parse_window(ctx, q, &win, &px, &want, r))
+    return;
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "displayTimeUnit", "ns");
+  cJSON *evs = cJSON_AddArrayToObject(o, "traceEvents");
+  for (size_t i = 0; i < vx_track_count(x); i++) {
+    if (want && !want[i])
+      continue;
+    const vx_track *t = vx_track_get(x, i);
+    if (t->kind == VX_THREAD)
+      window_thread(evs, x, t, &win);
+    else if (t->kind == VX_COUNTER)
+      window_counter(evs, t, &win);
+    else
+      window_tasks(evs, x, t, &win);
+  }
+  cJSON *w = cJSON_AddObjectToObject(o, "window");
+  cJSON_AddNumberToObject(w, "t0", (double)win.t0);
+  cJSON_AddNumberToObject(w, "t1", (double)win.t1);
+  cJSON_AddNumberToObject(w, "px", (double)px);
+  cJSON_AddNumberToObject(w, "bucket_ns", (double)win.w);
+  window_flows(evs, w, x, &win);
+  free(want);
+  respond_json(r, 200, o);
+}
+
+/* ---- /api/slice?id= : details ---------------------------------------------------------------- */
+
+static void add_site(cJSON *o, const vx_label *l) {
+  if (l->file) {
+    cJSON *s = cJSON_AddObjectToObject(o, "site");
+    cJSON_AddStringToObject(s, "file", l->file);
+    cJSON_AddNumberToObject(s, "line", l->line);
+    cJSON_AddStringToObject(s, "func", l->func ? l->func : "");
+  } else {
+    cJSON_AddNullToObject(o, "site");
+  }
+}
+
+static void add_args_json(cJSON *o, const char *json) {
+  cJSON *a = json ? cJSON_Parse(json) : NULL;
+  if (a)
+    cJSON_AddItemToObject(o, "args", a);
+  else
+    cJSON_AddObjectToObject(o, "args");
+}
+
+static void slice_details(const rt_context *ctx, const vx_track *t, size_t d, size_t i,
+                          rt_response *r) {
+  const vx_index *x = ctx->index;
+  const vx_slice *s = &t->depth[d][i];
+  const vx_label *l = vx_label_get(x, s->label);
+  cJSON *o = cJSON_CreateObject();
+  char id[64];
+  snprintf(id, sizeof id, "s.%u.%zu.%zu", t->id, d, i);
+  cJSON_AddStringToObject(o, "id", id);
+  cJSON_AddStringToObject(o, "kind", "slice");
+  cJSON_AddStringToObject(o, "name", l->name);
+  cJSON_AddStringToObject(o, "cat", l->cat);
+  cJSON_AddNumberToObject(o, "pid", t->pid);
+  cJSON_AddNumberToObject(o, "tid", t->tid);
+  cJSON_AddStringToObject(o, "thread", t->name);
+  cJSON_AddNumberToObject(o, "start", (double)s->start);
+  cJSON_AddNumberToObject(o, "dur", (double)s->dur);
+  cJSON_AddNumberToObject(o, "depth", (double)d);
+  cJSON_AddBoolToObject(o, "unfinished", s->args == UINT32_MAX);
+  /* Self time: the duration minus that of the children (depth d + 1). */
+  uint64_t children = 0, nchildren = 0, end = s->start + s->dur;
+  if (d + 1 < t->depths) {
+    const vx_slice *c = t->depth[d + 1];
+    size_t n = t->ndepth[d + 1];
+    for (size_t k = vx_slice_lower(c, n, s->start); k < n && c[k].start < end; k++)
+      if (c[k].start >= s->start) {
+        children += c[k].dur;
+        nchildren++;
+      }
+  }
+  cJSON_AddNumberToObject(o, "self", (double)(s->dur > children ? s->dur - children : 0));
+  cJSON_AddNumberToObject(o, "children", (double)nchildren);
+  if (d > 0) {
+    const vx_slice *p = t->depth[d - 1];
+    size_t n = t->ndepth[d - 1], k = vx_slice_lower(p, n, s->start);
+    if (k < n && p[k].start <= s->start) {
+      snprintf(id, sizeof id, "s.%u.%zu.%zu", t->id, d - 1, k);
+      cJSON_AddStringToObject(o, "parent", id);
+      cJSON_AddStringToObject(o, "parent_name", vx_label_get(x, p[k].label)->name);
+    }
+  }
+  add_site(o, l);
+  add_args_json(o, vx_args(x, s->args));
+  respond_json(r, 200, o);
+}
+
+static void instant_details(const rt_context *ctx, const vx_track *t, size_t i, rt_response *r) {
+  const vx_index *x = ctx->index;
+  const vx_instant *in = &t->inst[i];
+  const vx_label *l = vx_label_get(x, in->label);
+  cJSON *o = cJSON_CreateObject();
+  char id[48];
+  snprintf(id, sizeof id, "i.%u.%zu", t->id, i);
+  cJSON_AddStringToObject(o, "id", id);
+  cJSON_AddStringToObject(o, "kind", !strcmp(l->cat, "log") ? "log" : "instant");
+  cJSON_AddStringToObject(o, "name", l->name);
+  cJSON_AddStringToObject(o, "cat", l->cat);
+  cJSON_AddNumberToObject(o, "pid", t->pid);
+  cJSON_AddNumberToObject(o, "tid", t->tid);
+  cJSON_AddStringToObject(o, "thread", t->name);
+  cJSON_AddNumberToObject(o, "start", (double)in->ts);
+  cJSON_AddNumberToObject(o, "dur", 0);
+  add_site(o, l);
+  cJSON *args = cJSON_AddObjectToObject(o, "args");
+  uint64_t task = 0;
+  const char *msg = !strcmp(l->cat, "log") ? vx_log_message(x, in->extra, &task) : NULL;
+  if (msg)
+    cJSON_AddStringToObject(args, "message", msg);
+  if (!strcmp(l->cat, "ctrace"))
+    cJSON_AddNumberToObject(args, "dropped", in->extra);
+  if (task) {
+    cJSON *tk = cJSON_AddObjectToObject(o, "task");
+    cJSON_AddNumberToObject(tk, "id", (double)task);
+    const vx_task *k = vx_task_find(x, task, t->pid);
+    cJSON_AddStringToObject(tk, "name", k ? vx_label_get(x, k->label)->name : "");
+  }
+  respond_json(r, 200, o);
+}
+
+static void task_details(const rt_context *ctx, const vx_track *t, size_t i, rt_response *r) {
+  const vx_index *x = ctx->index;
+  const vx_task *k = &t->tasks[i];
+  cJSON *o = cJSON_CreateObject();
+  char id[48];
+  snprintf(id, sizeof id, "t.%u.%zu", t->id, i);
+  cJSON_AddStringToObject(o, "id", id);
+  cJSON_AddStringToObject(o, "kind", "task");
+  cJSON_AddStringToObject(o, "name", vx_label_get(x, k->label)->name);
+  cJSON_AddStringToObject(o, "cat", "task");
+  cJSON_AddNumberToObject(o, "pid", t->pid);
+  cJSON_AddNumberToObject(o, "task", (double)k->id);
+  cJSON_AddNumberToObject(o, "parent_task", (double)k->parent);
+  cJSON_AddNumberToObject(o, "start", (double)k->start);
+  int open = k->end == UINT64_MAX;
+  cJSON_AddNumberToObject(o, "dur", open ? (double)(vx_t1(x) - k->start) : (double)(k->end - k->start));
+  cJSON_AddBoolToObject(o, "unfinished", open);
+  cJSON_AddStringToObject(o, "thread", thread_name(x, k->thread));
+  cJSON_AddStringToObject(o, "end_thread", k->end_thread == UINT32_MAX ? "" : thread_name(x, k->end_thread));
+  cJSON_AddNumberToObject(o, "lane", k->lane);
+  cJSON_AddObjectToObject(o, "args");
+  cJSON_AddNullToObject(o, "site");
+  respond_json(r, 200, o);
+}
+
+static void api_slice(const rt_context *ctx, const char *q, rt_response *r) {
+  char id[96];
+  if (query_get(q, "id", id, sizeof id) <= 0) {
+    respond_error(r, 400, "id is required");
+    return;
+  }
+  unsigned track;
+  size_t a, b;
+  char kind;
+  int n = sscanf(id, "%c.%u.%zu.%zu", &kind, &track, &a, &b);
+  const vx_track *t = n >= 3 ? vx_track_get(ctx->index, track) : NULL;
+  if (t && kind == 's' && n == 4 && t->kind == VX_THREAD && a < t->depths && b < t->ndepth[a])
+    slice_details(ctx, t, a, b, r);
+  else if (t && kind == 'i' && n == 3 && t->kind == VX_THREAD && a < t->ninst)
+    instant_details(ctx, t, a, r);
+  else if (t && kind == 't' && n == 3 && t->kind == VX_TASKS && a < t->ntasks)
+    task_details(ctx, t, a, r);
+  else
+    respond_error(r, 404, "no such slice");
+}
+
+/* ---- /api/search ------------------------------------------------------------------------------ */
+
+typedef struct hit {
+  uint64_t start, dur;
+  uint32_t track, label;
+  size_t depth, idx;
+} hit;
+
+static int cmp_hit(const void *a, const void *b) {
+  const hit *x = a, *y = b;
+  return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* Keeps the `limit` earliest hits: a max-heap on start. */
+static void heap_offer(hit *h, size_t *n, size_t limit, hit v) {
+  size_t i;
+  if (*n < limit) {
+    i = (*n)++;
+    while (i > 0 && h[(i - 1) / 2].start < v.start) {
+      h[i] = h[(i - 1) / 2];
+      i = (i - 1) / 2;
+    }
+    h[i] = v;
+    return;
+  }
+  if (v.start >= h[0].start)
+    return;
+  i = 0; /* replace the root and sift down */
+  for (;;) {
+    size_t l = 2 * i + 1, r = l + 1, m = i;
+    uint64_t ms = v.start;
+    if (l < *n && h[l].start > ms)
+      m = l, ms = h[l].start;
+    if (r < *n && h[r].start > ms)
+      m = r;
+    if (m == i)
+      break;
+    h[i] = h[m];
+    i = m;
+  }
+  h[i] = v;
+}
+
+static void api_search(const rt_context *ctx, const char *q, rt_response *r) {
+  const vx_index *x = ctx->index;
+  char text[256];
+  uint64_t limit;
+  if (query_get(q, "q", text, sizeof text) <= 0 || !text[0]) {
+    respond_error(r, 400, "q (the text to find) is required");
+    return;
+  }
+  if (query_u64(q, "limit", 200, &limit) || limit == 0 || limit > MAX_SEARCH) {
+    respond_error(r, 400, "limit must be 1..1000");
+    return;
+  }
+  size_t nl = vx_label_count(x);
+  uint8_t *match = calloc(nl + 1, 1);
+  hit *hits = malloc(limit * sizeof *hits);
+  if (!match || !hits) {
+    free(match);
+    free(hits);
+    respond_error(r, 500, "out of memory");
+    return;
+  }
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "q", text);
+  cJSON *names = cJSON_AddArrayToObject(o, "names");
+  for (size_t i = 1; i < nl; i++) {
+    const char *name = vx_label_get(x, (uint32_t)i)->name;
+    if (!strcasestr(name, text))
+      continue;
+    match[i] = 1;
+    int dup = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, names) dup |= !strcmp(e->valuestring, name);
+    if (!dup && cJSON_GetArraySize(names) < 100)
+      cJSON_AddItemToArray(names, cJSON_CreateString(name));
+  }
+  size_t nh = 0;
+  uint64_t total = 0;
+  for (size_t ti = 0; ti < vx_track_count(x); ti++) {
+    const vx_track *t = vx_track_get(x, ti);
+    if (t->kind != VX_THREAD)
+      continue;
+    for (size_t d = 0; d < t->depths; d++)
+      for (size_t i = 0; i < t->ndepth[d]; i++) {
+        const vx_slice *s = &t->depth[d][i];
+        if (s->label < nl && match[s->label]) {
+          total++;
+          heap_offer(hits, &nh, limit, (hit){s->start, s->dur, t->id, s->label, d, i});
+        }
+      }
+  }
+  qsort(hits, nh, sizeof *hits, cmp_hit);
+  cJSON_AddNumberToObject(o, "total", (double)total);
+  cJSON *res = cJSON_AddArrayToObject(o, "results");
+  for (size_t i = 0; i < nh; i++) {
+    const vx_track *t = vx_track_get(x, hits[i].track);
+    cJSON *e = cJSON_CreateObject();
+    char id[64];
+    snprintf(id, sizeof id, "s.%u.%zu.%zu", t->id, hits[i].depth, hits[i].idx);
+    cJSON_AddStringToObject(e, "id", id);
+    cJSON_AddStringToObject(e, "name", vx_label_get(x, hits[i].label)->name);
+    cJSON_AddNumberToObject(e, "track", t->id);
+    cJSON_AddNumberToObject(e, "pid", t->pid);
+    cJSON_AddNumberToObject(e, "tid", t->tid);
+    cJSON_AddStringToObject(e, "thread", t->name);
+    cJSON_AddNumberToObject(e, "start", (double)hits[i].start);
+    cJSON_AddNumberToObject(e, "dur", (double)hits[i].dur);
+    cJSON_AddNumberToObject(e, "depth", (double)hits[i].depth);
+    cJSON_AddItemToArray(res, e);
+  }
+  free(hits);
+  free(match);
+  respond_json(r, 200, o);
+}
+
+/* ---- /api/summary ---------------------------------------------------------------------------- */
+
+typedef struct agg {
+  const char *name;
+  uint64_t count, total, self, min, max;
+  uint64_t *durs;
+  size_t ndurs, cap;
+} agg;
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+static int cmp_agg_total(const void *a, const void *b) {
+  const agg *x = a, *y = b;
+  return x->total > y->total ? -1 : x->total < y->total;
+}
+
+/* Nearest-rank percentile of sorted v. */
+static uint64_t pct(const uint64_t *v, size_t n, double p) {
+  if (!n)
+    return 0;
+  size_t k = (size_t)ceil(p * (double)n);
+  return v[k ? k - 1 : 0];
+}
+
+/* The aggregate of a label's name, created on first sight (by_label maps
+ * label -> agg index + 1). NULL when out of memory. */
+static agg *agg_for(const vx_index *x, uint32_t label, uint32_t *by_label, agg **aggs,
+                    size_t *na, size_t *ca) {
+  if (by_label[label])
+    return &(*aggs)[by_label[label] - 1];
+  const char *name = vx_label_get(x, label)->name;
+  for (size_t j = 0; j < *na; j++)
+    if (!strcmp((*aggs)[j].name, name)) {
+      by_label[label] = (uint32_t)j + 1;
+      return &(*aggs)[j];
+    }
+  if (*na == *ca) {
+    size_t c = *ca ? *ca * 2 : 64;
+    agg *p = realloc(*aggs, c * sizeof *p);
+    if (!p)
+      return NULL;
+    *aggs = p;
+    *ca = c;
+  }
+  agg *g = &(*aggs)[(*na)++];
+  memset(g, 0, sizeof *g);
+  g->name = name;
+  g->min = UINT64_MAX;
+  by_label[label] = (uint32_t)*na;
+  return g;
+}
+
+static void api_summary(const rt_context *ctx, const char *q, rt_response *r) {
+  const vx_index *x = ctx->index;
+  uint64_t t0, t1;
+  if (query_u64(q, "t0", 0, &t0) || query_u64(q, "t1", UINT64_MAX, &t1) || t1 < t0) {
+    respond_error(r, 400, "t0 and t1 must be unsigned integers (ns), t0 <= t1");
+    return;
+  }
+  size_t nl = vx_label_count(x), na = 0, ca = 0;
+  uint32_t *by_label = calloc(nl + 1, sizeof *by_label);
+  agg *aggs = NULL;
+  int oom = !by_label;
+  for (size_t ti = 0; !oom && ti < vx_track_count(x); ti++) {
+    const vx_track *t = vx_track_get(x, ti);
+    if (t->kind != VX_THREAD)
+      continue;
+    for (size_t d = 0; !oom && d < t->depths; d++) {
+      const vx_slice *a = t->depth[d];
+      const vx_slice *c = d + 1 < t->depths ? t->depth[d + 1] : NULL;
+      size_t n = t->ndepth[d], nc = c ? t->ndepth[d + 1] : 0, k = 0;
+      for (size_t i = 0; i < n; i++) {
+        const vx_slice *s = &a[i];
+        uint64_t end = s->start + s->dur, children = 0;
+        /* the next depth's slices inside s: both arrays are sorted */
+        while (k < nc && c[k].start < s->start)
+          k++;
+        for (size_t j = k; j < nc && c[j].start < end; j++)
+          children += c[j].dur;
+        if (s->start < t0 || s->start > t1 || s->label >= nl)
+          continue;
+        agg *g = agg_for(x, s->label, by_label, &aggs, &na, &ca);
+        if (!g || (g->ndurs == g->cap &&
+                   !(g->durs = realloc(g->durs, (g->cap = g->cap ? g->cap * 2 : 64) *
+                                                    sizeof *g->durs)))) {
+          oom = 1;
+          break;
+        }
+        g->durs[g->ndurs++] = s->dur;
+        g->count++;
+        g->total += s->dur;
+        g->self += s->dur > children ? s->dur - children : 0;
+        g->min = s->dur < g->min ? s->dur : g->min;
+        g->max = s->dur > g->max ? s->dur : g->max;
+      }
+    }
+  }
+  if (oom) {
+    for (size_t i = 0; i < na; i++)
+      free(aggs[i].durs);
+    free(aggs);
+    free(by_label);
+    respond_error(r, 500, "out of memory");
+    return;
+  }
+  qsort(aggs, na, sizeof *aggs, cmp_agg_total);
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddNumberToObject(o, "t0", (double)t0);
+  if (t1 == UINT64_MAX)
+    cJSON_AddNullToObject(o, "t1");
+  else
+    cJSON_AddNumberToObject(o, "t1", (double)t1);
+  cJSON *regs = cJSON_AddArrayToObject(o, "regions");
+  for (size_t i = 0; i < na; i++) {
+    agg *g = &aggs[i];
+    qsort(g->durs, g->ndurs, sizeof *g->durs, cmp_u64);
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "name", g->name);
+    cJSON_AddNumberToObject(e, "count", (double)g->count);
+    cJSON_AddNumberToObject(e, "total_ns", (double)g->total);
+    cJSON_AddNumberToObject(e, "self_ns", (double)g->self);
+    cJSON_AddNumberToObject(e, "mean_ns", (double)g->total / (double)g->count);
+    cJSON_AddNumberToObject(e, "min_ns", (double)g->min);
+    cJSON_AddNumberToObject(e, "p50_ns", (double)pct(g->durs, g->ndurs, 0.50));
+    cJSON_AddNumberToObject(e, "p90_ns", (double)pct(g->durs, g->ndurs, 0.90));
+    cJSON_AddNumberToObject(e, "p99_ns", (double)pct(g->durs, g->ndurs, 0.99));
+    cJSON_AddNumberToObject(e, "max_ns", (double)g->max);
+    cJSON_AddItemToArray(regs, e);
+    free(g->durs);
+  }
+  free(aggs);
+  free(by_label);
+  respond_json(r, 200, o);
+}
+
+/* ---- /api/trace.json: the whole trace, streamed ----------------------------------------------- */
+
+static int stream_trace(const rt_context *ctx, int (*sink)(void *, const char *, size_t),
+                        void *arg) {
+  const char *path = ctx->paths[0];
+  char head[8] = {0};
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -errno;
+  ssize_t n = read(fd, head, sizeof head);
+  if (n == CTRACE_FMT_MAGIC_LEN && !memcmp(head, CTRACE_FMT_MAGIC, CTRACE_FMT_MAGIC_LEN)) {
+    close(fd);
+    rd_trace *tr;
+    char err[600];
+    int r = rd_open(path, 0, &tr, err, sizeof err);
+    if (r)
+      return r;
+    cj_stats st;
+    r = cj_export_sink(tr, sink, arg, &st, err, sizeof err);
+    rd_close(tr);
+    return r;
+  }
+  /* A JSON trace is served as it is. */
+  int r = 0;
+  if (n > 0)
+    r = sink(arg, head, (size_t)n);
+  char buf[65536];
+  while (!r && (n = read(fd, buf, sizeof buf)) > 0)
+    r = sink(arg, buf, (size_t)n);
+  if (!r && n < 0)
+    r = -errno;
+  close(fd);
+  return r;
+}
+
+/* ---- Static files --------------------------------------------------------------------------- */
+
+static const char *mime_type(const char *path) {
+  const char *dot = strrchr(path, '.');
+  static const struct {
+    const char *ext, *type;
+  } types[] = {{".html", "text/html; charset=utf-8"},
+               {".js", "text/javascript; charset=utf-8"},
+               {".mjs", "text/javascript; charset=utf-8"},
+               {".css", "text/css; charset=utf-8"},
+               {".json", "application/json"},
+               {".svg", "image/svg+xml"},
+               {".png", "image/png"},
+               {".ico", "image/x-icon"},
+               {".txt", "text/plain; charset=utf-8"},
+               {".map", "application/json"}};
+  for (size_t i = 0; dot && i < sizeof types / sizeof types[0]; i++)
+    if (!strcmp(dot, types[i].ext))
+      return types[i].type;
+  return "application/octet-stream";
+}
+
+/* A file of web/: any path that is not plainly inside it (.., a symlink
+ * out, a directory, a non-regular file) is "not found". */
+static void static_file(const rt_context *ctx, const char *path, rt_response *r) {
+  if (!ctx->web_root) {
+    respond_error(r, 404, "the web UI was not found (web/ next to the ctrace binary); "
+                          "set CTRACE_WEB_DIR");
+    return;
+  }
+  if (!strcmp(path, "/"))
+    path = "/index.html";
+  if (path[0] != '/' || strstr(path, "/../") || strstr(path, "/./") || strstr(path, "//") ||
+      strchr(path, '\\') || (strlen(path) >= 3 && !strcmp(path + strlen(path) - 3, "/..")) ||
+      (strlen(path) >= 2 && !strcmp(path + strlen(path) - 2, "/."))) {
+    respond_error(r, 404, "not found");
+    return;
+  }
+  char full[PATH_MAX], real[PATH_MAX];
+  if ((size_t)snprintf(full, sizeof full, "%s%s", ctx->web_root, path) >= sizeof full ||
+      !realpath(full, real)) {
+    respond_error(r, 404, "not found");
+    return;
+  }
+  size_t rl = strlen(ctx->web_root);
+  struct stat st;
+  if (strncmp(real, ctx->web_root, rl) != 0 || real[rl] != '/' || stat(real, &st) != 0 ||
+      !S_ISREG(st.st_mode) || st.st_size > (64 << 20)) {
+    respond_error(r, 404, "not found");
+    return;
+  }
+  int fd = open(real, O_RDONLY | O_CLOEXEC);
+  char *body = fd >= 0 ? malloc((size_t)st.st_size + 1) : NULL;
+  size_t got = 0;
+  while (body && got < (size_t)st.st_size) {
+    ssize_t n = read(fd, body + got, (size_t)st.st_size - got);
+    if (n <= 0)
+      break;
+    got += (size_t)n;
+  }
+  if (fd >= 0)
+    close(fd);
+  if (!body || got != (size_t)st.st_size) {
+    free(body);
+    respond_error(r, 500, "cannot read the file");
+    return;
+  }
+  r->status = 200;
+  r->content_type = mime_type(real);
+  r->body = body;
+  r->len = got;
+  r->cacheable = 1;
+}
+
+/* ---- Dispatch ----------------------------------------------------------------------------------- */
+
+void rt_handle(const rt_context *ctx, const rt_request *req, rt_response *r) {
+  memset(r, 0, sizeof *r);
+  if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
+    r->allow = "GET, HEAD";
+    respond_error(r, 405, "method not allowed: use GET");
+    return;
+  }
+  const char *p = req->path, *q = req->query ? req->query : "";
+  if (!strcmp(p, "/api/meta"))
+    api_meta(ctx, r);
+  else if (!strcmp(p, "/api/slices"))
+    api_slices(ctx, q, r);
+  else if (!strcmp(p, "/api/slice"))
+    api_slice(ctx, q, r);
+  else if (!strcmp(p, "/api/search"))
+    api_search(ctx, q, r);
+  else if (!strcmp(p, "/api/summary"))
+    api_summary(ctx, q, r);
+  else if (!strcmp(p, "/api/trace.json")) {
+    r->status = 200;
+    r->content_type = "application/json";
+    r->stream = stream_trace;
+  } else if (!strncmp(p, "/api/", 5))
+    respond_error(r, 404, "no such API");
+  else
+    static_file(ctx, p, r);
+}

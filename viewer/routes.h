@@ -1,0 +1,42 @@
+/* The viewer's HTTP routes: static files of web/ and the JSON API over the
+ * index (docs/viewer-api.md). Handlers run on libuv's thread pool; they
+ * only read the index, so any number may run at once. */
+#ifndef CTRACE_VIEWER_ROUTES_H
+#define CTRACE_VIEWER_ROUTES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "index.h"
+
+typedef struct rt_context {
+  vx_index *index;
+  char *const *paths; /* the traces being viewed */
+  size_t npaths;
+  const char *web_root; /* realpath of web/, or NULL if not found */
+} rt_context;
+
+typedef struct rt_request {
+  const char *method; /* "GET", "HEAD", ... */
+  const char *path;   /* decoded path, without the query */
+  const char *query;  /* raw query string (after '?'), or "" */
+} rt_request;
+
+typedef struct rt_response {
+  int status;
+  const char *content_type;
+  char *body; /* malloc'd, or NULL */
+  size_t len;
+  const char *allow; /* for 405 */
+  int cacheable;     /* static file: may be cached by the browser */
+  /* Streamed body: called on a worker thread with a sink; NULL if body. */
+  int (*stream)(const rt_context *ctx, int (*sink)(void *, const char *, size_t), void *arg);
+} rt_response;
+
+/* Fills resp for req. Never fails: errors become 4xx/5xx responses. */
+void rt_handle(const rt_context *ctx, const rt_request *req, rt_response *resp);
+
+/* Percent-decodes s (in place); 0, or -1 if malformed (bad %XX or NUL). */
+int rt_url_decode(char *s);
+
+#endif /* CTRACE_VIEWER_ROUTES_H */

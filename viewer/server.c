@@ -1,0 +1,186 @@
+/* `ctrace view TRACE... [--host H] [--port P]`: indexes the traces on the
+ * thread pool, then serves the timeline (http.c, routes.c) until SIGINT or
+ * SIGTERM. A trace that cannot be read is reported and the command exits 1
+ * before it listens. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "commands.h"
+#include "http.h"
+
+typedef struct view {
+  uv_loop_t *loop;
+  char *const *paths;
+  size_t npaths;
+  const char *host;
+  int port;
+  vx_index *index;
+  char err[1024];
+  double build_ms;
+  rt_context ctx;
+  http_server http;
+  uv_work_t work;
+  uv_signal_t sigint, sigterm;
+  int status;
+} view;
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* web/ next to the binary (build tree), in the install prefix, or
+ * $CTRACE_WEB_DIR; its realpath, or NULL. */
+static char *find_web_root(void) {
+  const char *env = getenv("CTRACE_WEB_DIR");
+  if (env && *env)
+    return realpath(env, NULL);
+  char exe[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0)
+    return NULL;
+  exe[n] = '\0';
+  char *slash = strrchr(exe, '/');
+  if (!slash)
+    return NULL;
+  *slash = '\0';
+  static const char *const rel[] = {"/web", "/../share/ctrace/web", "/../web"};
+  for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
+    char p[PATH_MAX + 32];
+    snprintf(p, sizeof p, "%s%s/index.html", exe, rel[i]);
+    if (access(p, R_OK) == 0) {
+      p[strlen(p) - strlen("/index.html")] = '\0';
+      return realpath(p, NULL);
+    }
+  }
+  return NULL;
+}
+
+static void build(uv_work_t *w) {
+  view *v = w->data;
+  double t = now_ms();
+  v->index = vx_build(v->paths, v->npaths, v->err, sizeof v->err);
+  v->build_ms = now_ms() - t;
+}
+
+static void on_signal(uv_signal_t *s, int sig) {
+  view *v = s->data;
+  fprintf(stderr, "ctrace view: %s, stopping\n", strsignal(sig));
+  uv_stop(v->loop);
+}
+
+static void built(uv_work_t *w, int status) {
+  view *v = w->data;
+  if (status < 0 || !v->index) {
+    fprintf(stderr, "ctrace view: %s\n", v->err[0] ? v->err : "indexing failed");
+    v->status = 1;
+    uv_stop(v->loop);
+    return;
+  }
+  for (size_t i = 0; i < vx_source_count(v->index); i++) {
+    const vx_source *s = vx_source_get(v->index, i);
+    if (s->problem)
+      fprintf(stderr, "ctrace view: %s: warning: %s\n", s->path, s->problem);
+  }
+  fprintf(stderr, "ctrace view: indexed %" PRIu64 " events from %zu file%s in %.0f ms (%.1f MiB, "
+          "%.1f bytes/event)\n",
+          vx_events(v->index), v->npaths, v->npaths == 1 ? "" : "s", v->build_ms,
+          (double)vx_memory(v->index) / 1048576.0,
+          vx_events(v->index) ? (double)vx_memory(v->index) / (double)vx_events(v->index) : 0.0);
+  v->ctx.index = v->index;
+  int port = 0;
+  int r = http_listen(&v->http, v->loop, &v->ctx, v->host, v->port, &port);
+  if (r) {
+    fprintf(stderr, "ctrace view: cannot listen on %s:%d: %s\n", v->host, v->port, uv_strerror(r));
+    v->status = 1;
+    uv_stop(v->loop);
+    return;
+  }
+  if (!v->ctx.web_root)
+    fprintf(stderr, "ctrace view: warning: web/ not found next to the binary; the API works, "
+                    "the page does not (set CTRACE_WEB_DIR)\n");
+  const char *shown = strchr(v->host, ':') ? "[%s]" : "%s";
+  char host[128];
+  snprintf(host, sizeof host, shown, v->host);
+  printf("timeline: http://%s:%d/\n", host, port);
+  fflush(stdout);
+}
+
+static const char usage[] =
+    "usage: ctrace view TRACE... [--host 127.0.0.1] [--port 8080]\n"
+    "  Serves the timeline of ctrace traces or Chrome trace-event JSON files.\n"
+    "  --host ADDR  address to listen on (default 127.0.0.1: this machine only)\n"
+    "  --port N     port (default 8080; 0 picks a free one)\n";
+
+int ctrace_cmd_view(int argc, char **argv) {
+  static const struct option opts[] = {{"host", required_argument, NULL, 'H'},
+                                       {"port", required_argument, NULL, 'p'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+  view v;
+  memset(&v, 0, sizeof v);
+  v.host = "127.0.0.1";
+  v.port = 8080;
+  optind = 1;
+  opterr = 0;
+  int c;
+  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    switch (c) {
+    case 'H': v.host = optarg; break;
+    case 'p': {
+      char *end;
+      long p = strtol(optarg, &end, 10);
+      if (*end || end == optarg || p < 0 || p > 65535) {
+        fprintf(stderr, "ctrace view: --port %s: not a port number (0..65535)\n%s", optarg, usage);
+        return 2;
+      }
+      v.port = (int)p;
+      break;
+    }
+    case 'h': fputs(usage, stdout); return 0;
+    default:
+      if (optopt == 'H' || optopt == 'p' || (optind > 0 && argv[optind - 1][0] == '-' &&
+                                             argv[optind - 1][1] == '-' && !optopt))
+        fprintf(stderr, "ctrace view: '%s' needs a value or is unknown\n%s", argv[optind - 1],
+                usage);
+      else
+        fprintf(stderr, "ctrace view: unknown option '%s'\n%s", argv[optind - 1], usage);
+      return 2;
+    }
+  }
+  if (optind >= argc) {
+    fprintf(stderr, "ctrace view: missing TRACE\n%s", usage);
+    return 2;
+  }
+  signal(SIGPIPE, SIG_IGN); /* a client that goes away is an error code, not a signal */
+  v.paths = argv + optind;
+  v.npaths = (size_t)(argc - optind);
+  v.loop = uv_default_loop();
+  char *web = find_web_root();
+  v.ctx.web_root = web;
+  v.ctx.paths = v.paths;
+  v.ctx.npaths = v.npaths;
+  uv_signal_init(v.loop, &v.sigint);
+  uv_signal_init(v.loop, &v.sigterm);
+  v.sigint.data = v.sigterm.data = &v;
+  uv_signal_start(&v.sigint, on_signal, SIGINT);
+  uv_signal_start(&v.sigterm, on_signal, SIGTERM);
+  v.work.data = &v;
+  uv_queue_work(v.loop, &v.work, build, built);
+  uv_run(v.loop, UV_RUN_DEFAULT);
+  vx_free(v.index);
+  free(web);
+  return v.status;
+}
