@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,7 +122,7 @@ static int on_headers_complete(http_parser *p) {
   req_parser *rp = p->data;
   if (p->content_length != ULLONG_MAX && p->content_length > HTTP_MAX_BODY) {
     rp->error_status = 413;
-    return 2; /* stop: the body is not read */
+    return -1; /* an error: 1 and 2 would mean "no body" to http-parser */
   }
   return 0;
 }
@@ -259,7 +260,6 @@ char *http_render(const rt_response *resp, int head_only, int keep_alive, int ac
                     "HTTP/1.1 %d %s\r\n"
                     "Server: ctrace/%s\r\n"
                     "Content-Type: %s\r\n"
-                    "%s%s%s"
                     "Cache-Control: %s\r\n"
                     "Vary: Accept-Encoding\r\n"
                     "X-Content-Type-Options: nosniff\r\n"
@@ -267,12 +267,12 @@ char *http_render(const rt_response *resp, int head_only, int keep_alive, int ac
                     "Connection: %s\r\n",
                     resp->status, reason(resp->status), ctrace_version(),
                     resp->content_type ? resp->content_type : "application/octet-stream",
-                    zstd || (resp->stream && accept_zstd) ? "Content-Encoding: zstd\r\n" : "",
-                    resp->allow ? "Allow: " : "", resp->allow ? resp->allow : "",
                     resp->cacheable ? "no-cache" : "no-store", handler_ms,
                     keep_alive ? "keep-alive" : "close");
+  if (zstd || (resp->stream && accept_zstd))
+    hl += snprintf(head + hl, sizeof head - (size_t)hl, "Content-Encoding: zstd\r\n");
   if (resp->allow)
-    hl += snprintf(head + hl, sizeof head - (size_t)hl, "\r\n");
+    hl += snprintf(head + hl, sizeof head - (size_t)hl, "Allow: %s\r\n", resp->allow);
   if (resp->stream)
     hl += snprintf(head + hl, sizeof head - (size_t)hl, "Transfer-Encoding: chunked\r\n\r\n");
   else
@@ -318,10 +318,14 @@ typedef struct conn {
   int sv[2];
   uv_pipe_t pipe;
   uv_work_t stream_work;
-  int stream_status;
+  /* Set by the producer before it closes its end of the socketpair, read
+   * by the loop at EOF: the close orders them, atomics tell TSan so. */
+  _Atomic int stream_status;
   char *chunk;
   size_t out_len; /* bytes rendered by work_run */
   int pipe_open;
+  uv_shutdown_t shut;
+  uv_timer_t linger;
 } conn;
 
 static void conn_unref(conn *c);
@@ -351,6 +355,56 @@ static void conn_close(conn *c) {
   uv_close((uv_handle_t *)&c->tcp, on_close);
 }
 
+/* Lingering close: after the last answer, stop sending (FIN), and read and
+ * drop what the client still sends for up to 2 s, so that closing with
+ * unread input does not reset the connection (and destroy the answer) before
+ * the client has read it. */
+static void linger_timeout(uv_timer_t *t) {
+  conn *c = t->data;
+  uv_close((uv_handle_t *)t, on_close);
+  conn_close(c);
+}
+
+static void linger_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b) {
+  (void)hint;
+  static char sink[16384]; /* loop thread only */
+  (void)h;
+  *b = uv_buf_init(sink, sizeof sink);
+}
+
+static void linger_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
+  (void)b;
+  if (n < 0) {
+    conn *c = st->data;
+    uv_timer_stop(&c->linger);
+    linger_timeout(&c->linger);
+  }
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status) {
+  conn *c = req->data;
+  if (status < 0 || c->closing) {
+    conn_close(c);
+  } else {
+    uv_timer_init(c->srv->loop, &c->linger);
+    c->linger.data = c;
+    c->refs++;
+    uv_timer_start(&c->linger, linger_timeout, 2000, 0);
+    uv_read_start((uv_stream_t *)&c->tcp, linger_alloc, linger_read);
+  }
+  conn_unref(c);
+}
+
+static void conn_finish(conn *c) {
+  uv_read_stop((uv_stream_t *)&c->tcp);
+  c->shut.data = c;
+  c->refs++;
+  if (uv_shutdown(&c->shut, (uv_stream_t *)&c->tcp, on_shutdown) < 0) {
+    conn_close(c);
+    conn_unref(c);
+  }
+}
+
 static void on_written(uv_write_t *w, int status) {
   conn *c = w->data;
   free(c->out);
@@ -364,7 +418,7 @@ static void on_written(uv_write_t *w, int status) {
   }
   c->busy = 0;
   if (!c->keep_alive)
-    conn_close(c);
+    conn_finish(c);
   else
     conn_continue(c);
   conn_unref(c);
@@ -477,7 +531,7 @@ static void stream_run(uv_work_t *w) {
     r = zstd_push(&s, NULL, 0, ZSTD_e_end);
   if (!r)
     r = write_all(s.fd, "0\r\n\r\n", 5);
-  c->stream_status = r;
+  atomic_store_explicit(&c->stream_status, r, memory_order_release);
   close(c->sv[1]); /* EOF for the loop */
   ZSTD_freeCCtx(s.z);
   free(s.zbuf);
@@ -517,8 +571,10 @@ static void pipe_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
     c->pipe_open = 0;
     uv_close((uv_handle_t *)&c->pipe, on_close);
     c->busy = 0;
-    if (!c->keep_alive || c->stream_status)
+    if (atomic_load_explicit(&c->stream_status, memory_order_acquire))
       conn_close(c);
+    else if (!c->keep_alive)
+      conn_finish(c);
     else
       conn_continue(c);
     return;

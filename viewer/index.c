@@ -314,7 +314,8 @@ static int cmp_task(const void *a, const void *b) {
 }
 
 static void assign_lanes(vx_track *t) {
-  qsort(t->tasks, t->ntasks, sizeof *t->tasks, cmp_task);
+  if (t->ntasks)
+    qsort(t->tasks, t->ntasks, sizeof *t->tasks, cmp_task);
   uint64_t lane_end[MAX_LANES];
   unsigned lanes = 0;
   for (size_t i = 0; i < t->ntasks; i++) {
@@ -886,7 +887,8 @@ static int js_finish_thread(vx_index *x, js_thread *t) {
       return -1;
     *iv = (js_interval){t->stack[d].start, x->t1, t->stack[d].label, VX_UNFINISHED};
   }
-  qsort(t->iv, t->niv, sizeof *t->iv, cmp_iv);
+  if (t->niv)
+    qsort(t->iv, t->niv, sizeof *t->iv, cmp_iv);
   uint64_t *ends = malloc((t->niv + 1) * sizeof *ends);
   if (!ends)
     return -1;
@@ -1051,7 +1053,8 @@ vx_index *vx_build(char *const *paths, size_t n, char *err, size_t errlen) {
     }
   if (x->t0 == UINT64_MAX)
     x->t0 = x->t1 = 0;
-  qsort(x->flows, x->nflows, sizeof *x->flows, cmp_flow);
+  if (x->nflows)
+    qsort(x->flows, x->nflows, sizeof *x->flows, cmp_flow);
   return x;
 }
 

@@ -758,7 +758,8 @@ static void api_search(const rt_context *ctx, const char *q, rt_response *r) {
         }
       }
   }
-  qsort(hits, nh, sizeof *hits, cmp_hit);
+  if (nh)
+    qsort(hits, nh, sizeof *hits, cmp_hit);
   cJSON_AddNumberToObject(o, "total", (double)total);
   cJSON *res = cJSON_AddArrayToObject(o, "results");
   for (size_t i = 0; i < nh; i++) {
@@ -890,7 +891,8 @@ static void api_summary(const rt_context *ctx, const char *q, rt_response *r) {
     respond_error(r, 500, "out of memory");
     return;
   }
-  qsort(aggs, na, sizeof *aggs, cmp_agg_total);
+  if (na)
+    qsort(aggs, na, sizeof *aggs, cmp_agg_total);
   cJSON *o = cJSON_CreateObject();
   cJSON_AddNumberToObject(o, "t0", (double)t0);
   if (t1 == UINT64_MAX)
@@ -900,7 +902,8 @@ static void api_summary(const rt_context *ctx, const char *q, rt_response *r) {
   cJSON *regs = cJSON_AddArrayToObject(o, "regions");
   for (size_t i = 0; i < na; i++) {
     agg *g = &aggs[i];
-    qsort(g->durs, g->ndurs, sizeof *g->durs, cmp_u64);
+    if (g->ndurs)
+      qsort(g->durs, g->ndurs, sizeof *g->durs, cmp_u64);
     cJSON *e = cJSON_CreateObject();
     cJSON_AddStringToObject(e, "name", g->name);
     cJSON_AddNumberToObject(e, "count", (double)g->count);
