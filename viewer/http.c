@@ -239,22 +239,29 @@ static int compressible(const char *type) {
   return type && (strstr(type, "json") || strstr(type, "text/") || strstr(type, "svg"));
 }
 
-char *http_render(const rt_response *resp, int head_only, int keep_alive, int accept_zstd,
+/* Replaces the body by its zstd encoding when the client accepts it and it
+ * is worth it; returns 1 if it did. */
+static int encode_body(rt_response *resp, int accept_zstd) {
+  if (!accept_zstd || resp->stream || !resp->body || resp->len < 1024 ||
+      !compressible(resp->content_type))
+    return 0;
+  size_t bound = ZSTD_compressBound(resp->len);
+  char *z = malloc(bound);
+  size_t n = z ? ZSTD_compress(z, bound, resp->body, resp->len, 1) : 0;
+  if (!z || ZSTD_isError(n) || n >= resp->len) {
+    free(z);
+    return 0;
+  }
+  free(resp->body);
+  resp->body = z;
+  resp->len = n;
+  return 1;
+}
+
+char *http_render(const rt_response *resp, int head_only, int keep_alive, int zstd,
                   double handler_ms, size_t *len) {
   const char *body = resp->body;
   size_t blen = resp->body ? resp->len : 0;
-  char *z = NULL;
-  int zstd = 0;
-  if (accept_zstd && !resp->stream && blen >= 1024 && compressible(resp->content_type)) {
-    size_t bound = ZSTD_compressBound(blen);
-    z = malloc(bound);
-    size_t n = z ? ZSTD_compress(z, bound, body, blen, 1) : 0;
-    if (z && !ZSTD_isError(n) && n < blen) {
-      body = z;
-      blen = n;
-      zstd = 1;
-    }
-  }
   char head[1024];
   int hl = snprintf(head, sizeof head,
                     "HTTP/1.1 %d %s\r\n"
@@ -269,7 +276,7 @@ char *http_render(const rt_response *resp, int head_only, int keep_alive, int ac
                     resp->content_type ? resp->content_type : "application/octet-stream",
                     resp->cacheable ? "no-cache" : "no-store", handler_ms,
                     keep_alive ? "keep-alive" : "close");
-  if (zstd || (resp->stream && accept_zstd))
+  if (zstd)
     hl += snprintf(head + hl, sizeof head - (size_t)hl, "Content-Encoding: zstd\r\n");
   if (resp->allow)
     hl += snprintf(head + hl, sizeof head - (size_t)hl, "Allow: %s\r\n", resp->allow);
@@ -285,7 +292,6 @@ char *http_render(const rt_response *resp, int head_only, int keep_alive, int ac
       memcpy(out + hl, body, blen);
     *len = total;
   }
-  free(z);
   return out;
 }
 
@@ -615,10 +621,11 @@ static void work_run(uv_work_t *w) {
   conn *c = w->data;
   double t = now_ms();
   rt_handle(c->srv->ctx, &c->req, &c->resp);
+  /* Server-Timing covers the answer and its encoding. */
+  int zstd = c->resp.stream ? c->accept_zstd : encode_body(&c->resp, c->accept_zstd);
   c->handler_ms = now_ms() - t;
   size_t len = 0;
-  c->out = http_render(&c->resp, c->head_only, c->keep_alive, c->accept_zstd, c->handler_ms,
-                       &len);
+  c->out = http_render(&c->resp, c->head_only, c->keep_alive, zstd, c->handler_ms, &len);
   c->out_len = len;
 }
 
@@ -817,7 +824,8 @@ int http_feed_for_test(rt_context *ctx, const char *data, size_t len) {
         resp.status = 400;
       }
       size_t n;
-      free(http_render(&resp, rp.p.method == HTTP_HEAD, 1, accepts_zstd(rp.ae), 0, &n));
+      int zstd = encode_body(&resp, accepts_zstd(rp.ae));
+      free(http_render(&resp, rp.p.method == HTTP_HEAD, 1, zstd, 0, &n));
       free(resp.body);
       responses++;
       if (!http_should_keep_alive(&rp.p))

@@ -26,10 +26,9 @@ typedef struct http_server {
 int http_listen(http_server *s, uv_loop_t *loop, rt_context *ctx, const char *host, int port,
                 int *bound_port);
 
-/* The response for one request, as bytes (status line, headers, body),
- * zstd-compressing the body when asked to and worth it. Used by the server
- * and by the fuzz target of the request path. */
-char *http_render(const rt_response *resp, int head_only, int keep_alive, int accept_zstd,
+/* The response for one request, as bytes (status line, headers, body);
+ * zstd: the body is zstd-encoded (for a stream: will be). */
+char *http_render(const rt_response *resp, int head_only, int keep_alive, int zstd,
                   double handler_ms, size_t *len);
 
 /* Feeds raw request bytes through the parser and the routes, the way a

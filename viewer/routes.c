@@ -33,16 +33,102 @@
 #define MAX_FLOWS 4000
 #define MAX_SEARCH 1000
 
+/* ---- An arena for cJSON ---------------------------------------------------------------- */
+/* A windowed answer is tens of thousands of small cJSON nodes, allocated
+ * and freed together: while a handler runs, cJSON allocates from a
+ * per-thread arena (installed with cJSON_InitHooks), released in one go at
+ * the end. Outside handlers (and on other threads) the hooks are malloc
+ * and free. Only the printed answer leaves the arena, copied. */
+typedef struct arena_block {
+  struct arena_block *prev;
+  size_t used, cap;
+  char data[];
+} arena_block;
+
+static __thread arena_block *arena;  /* blocks in use, newest first */
+static __thread arena_block *spare;  /* blocks kept from the last handler */
+static __thread int arena_on;        /* in a handler */
+
+static void *hook_malloc(size_t n) {
+  if (!arena_on)
+    return malloc(n);
+  n = (n + 15) & ~(size_t)15;
+  if (!arena || arena->used + n > arena->cap) {
+    size_t cap = n > (1u << 20) ? n : (1u << 20);
+    arena_block *b;
+    if (spare && spare->cap >= cap) { /* reuse: no page faults the second time */
+      b = spare;
+      spare = b->prev;
+    } else if (!(b = malloc(sizeof *b + cap))) {
+      return NULL;
+    } else {
+      b->cap = cap;
+    }
+    b->prev = arena;
+    b->used = 0;
+    arena = b;
+  }
+  void *p = arena->data + arena->used;
+  arena->used += n;
+  return p;
+}
+
+static int in_arena(const void *p) {
+  for (arena_block *b = arena; b; b = b->prev)
+    if ((const char *)p >= b->data && (const char *)p < b->data + b->cap)
+      return 1;
+  return 0;
+}
+
+static void hook_free(void *p) {
+  if (p && !(arena_on && in_arena(p)))
+    free(p);
+}
+
+/* Ends the handler's arena; keeps up to 32 MiB of blocks for the next. */
+static void arena_release(void) {
+  size_t kept = 0;
+  for (arena_block *b = spare; b; b = b->prev)
+    kept += b->cap;
+  while (arena) {
+    arena_block *b = arena;
+    arena = b->prev;
+    if (kept + b->cap <= (32u << 20)) {
+      kept += b->cap;
+      b->prev = spare;
+      spare = b;
+    } else {
+      free(b);
+    }
+  }
+  arena_on = 0;
+}
+
+static void install_hooks(void) {
+  cJSON_Hooks h = {hook_malloc, hook_free};
+  cJSON_InitHooks(&h);
+}
+
 /* ---- Responses -------------------------------------------------------------------- */
 
 static void respond_json(rt_response *r, int status, cJSON *obj) {
   r->status = status;
   r->content_type = "application/json";
-  r->body = cJSON_PrintUnformatted(obj);
-  r->len = r->body ? strlen(r->body) : 0;
-  if (!r->body)
+  char *text = cJSON_PrintUnformatted(obj);
+  r->len = text ? strlen(text) : 0;
+  if (text && arena_on) { /* the answer outlives the arena */
+    r->body = malloc(r->len + 1);
+    if (r->body)
+      memcpy(r->body, text, r->len + 1);
+  } else {
+    r->body = text;
+  }
+  if (!r->body) {
     r->status = 500;
-  cJSON_Delete(obj);
+    r->len = 0;
+  }
+  if (!arena_on) /* in a handler the arena goes all at once */
+    cJSON_Delete(obj);
 }
 
 static void respond_error(rt_response *r, int status, const char *msg) {
@@ -117,13 +203,59 @@ static int query_u64(const char *q, const char *key, uint64_t def, uint64_t *out
 
 /* ---- Helpers ---------------------------------------------------------------------------- */
 
-static double us(uint64_t ns) { return (double)ns / 1000.0; }
+/* The windowed answers hold tens of thousands of objects, so they are built
+ * the cheap way cJSON allows: constant keys (…CS), string values that point
+ * into the index (…Reference: the index outlives the answer), and
+ * microsecond times as raw number text, which cJSON would otherwise print
+ * with sprintf and check with sscanf, twice per event. */
+#define ADD_STR_REF(o, k, v) cJSON_AddItemToObjectCS((o), (k), cJSON_CreateStringReference(v))
+/* Decimal digits of v, written backwards ending at end; returns the start. */
+static char *u64_digits(char *end, uint64_t v) {
+  do
+    *--end = (char)('0' + v % 10);
+  while (v /= 10);
+  return end;
+}
+
+#define ADD_NUM(o, k, v) add_num((o), (k), (double)(v))
+
+/* Numbers as raw text too: cJSON 1.7 prints every number with "%1.15g"
+ * and checks it with sscanf. Integers (the usual case) print exactly. */
+static void add_num(cJSON *o, const char *key, double v) {
+  char b[40];
+  if (v == floor(v) && fabs(v) < 9007199254740992.0) {
+    char *end = b + sizeof b - 1, *p;
+    *end = '\0';
+    p = u64_digits(end, (uint64_t)fabs(v));
+    if (v < 0)
+      *--p = '-';
+    cJSON_AddItemToObjectCS(o, key, cJSON_CreateRaw(p));
+    return;
+  }
+  if (isfinite(v))
+    snprintf(b, sizeof b, "%.17g", v);
+  else
+    snprintf(b, sizeof b, "null");
+  cJSON_AddItemToObjectCS(o, key, cJSON_CreateRaw(b));
+}
+
+/* ns as microseconds with nanosecond decimals: 1234567 -> 1234.567 */
+static void add_us(cJSON *o, const char *key, uint64_t ns) {
+  char b[32], *end = b + sizeof b - 1;
+  *end = '\0';
+  unsigned frac = (unsigned)(ns % 1000);
+  *--end = (char)('0' + frac % 10);
+  *--end = (char)('0' + frac / 10 % 10);
+  *--end = (char)('0' + frac / 100);
+  *--end = '.';
+  cJSON_AddItemToObjectCS(o, key, cJSON_CreateRaw(u64_digits(end, ns / 1000)));
+}
 
 static void add_common(cJSON *e, const char *ph, const vx_track *t, uint64_t ts) {
-  cJSON_AddStringToObject(e, "ph", ph);
-  cJSON_AddNumberToObject(e, "pid", t->pid);
-  cJSON_AddNumberToObject(e, "tid", t->tid);
-  cJSON_AddNumberToObject(e, "ts", us(ts));
+  ADD_STR_REF(e, "ph", ph);
+  ADD_NUM(e, "pid", t->pid);
+  ADD_NUM(e, "tid", t->tid);
+  add_us(e, "ts", ts);
 }
 
 static const char *thread_name(const vx_index *x, uint32_t track) {
@@ -208,16 +340,17 @@ static void emit_slice(cJSON *evs, const vx_index *x, const vx_track *t, size_t 
   const vx_label *l = vx_label_get(x, s->label);
   cJSON *e = cJSON_CreateObject();
   add_common(e, "X", t, s->start);
-  cJSON_AddNumberToObject(e, "dur", us(s->dur));
-  cJSON_AddStringToObject(e, "name", l->name);
-  cJSON_AddStringToObject(e, "cat", l->cat);
-  cJSON *a = cJSON_AddObjectToObject(e, "args");
+  add_us(e, "dur", s->dur);
+  ADD_STR_REF(e, "name", l->name);
+  ADD_STR_REF(e, "cat", l->cat);
+  cJSON *a = cJSON_CreateObject();
+  cJSON_AddItemToObjectCS(e, "args", a);
   char id[64];
   snprintf(id, sizeof id, "s.%u.%zu.%zu", t->id, depth, idx);
-  cJSON_AddStringToObject(a, "id", id);
-  cJSON_AddNumberToObject(a, "depth", (double)depth);
+  cJSON_AddItemToObjectCS(a, "id", cJSON_CreateString(id));
+  ADD_NUM(a, "depth", depth);
   if (merged > 1)
-    cJSON_AddNumberToObject(a, "merged", (double)merged);
+    ADD_NUM(a, "merged", merged);
   cJSON_AddItemToArray(evs, e);
 }
 
@@ -270,8 +403,11 @@ static void window_thread(cJSON *evs, const vx_index *x, const vx_track *t, cons
     if (b == cur && last) {
       merged++;
       cJSON *a = cJSON_GetObjectItem(last, "args");
-      cJSON_DeleteItemFromObject(a, "merged");
-      cJSON_AddNumberToObject(a, "merged", (double)merged);
+      cJSON *m = cJSON_GetObjectItem(a, "merged");
+      if (m)
+        cJSON_SetNumberValue(m, (double)merged);
+      else
+        ADD_NUM(a, "merged", merged);
       continue;
     }
     cur = b;
@@ -279,15 +415,16 @@ static void window_thread(cJSON *evs, const vx_index *x, const vx_track *t, cons
     const vx_label *l = vx_label_get(x, in->label);
     cJSON *e = cJSON_CreateObject();
     add_common(e, "i", t, in->ts);
-    cJSON_AddStringToObject(e, "s", "t");
-    cJSON_AddStringToObject(e, "name", l->name);
-    cJSON_AddStringToObject(e, "cat", l->cat);
-    cJSON *a = cJSON_AddObjectToObject(e, "args");
+    ADD_STR_REF(e, "s", "t");
+    ADD_STR_REF(e, "name", l->name);
+    ADD_STR_REF(e, "cat", l->cat);
+    cJSON *a = cJSON_CreateObject();
+    cJSON_AddItemToObjectCS(e, "args", a);
     char id[48];
     snprintf(id, sizeof id, "i.%u.%zu", t->id, i);
-    cJSON_AddStringToObject(a, "id", id);
+    cJSON_AddItemToObjectCS(a, "id", cJSON_CreateString(id));
     if (!strcmp(l->cat, "ctrace"))
-      cJSON_AddNumberToObject(a, "dropped", in->extra);
+      ADD_NUM(a, "dropped", in->extra);
     cJSON_AddItemToArray(evs, e);
     last = e;
   }
@@ -315,15 +452,16 @@ static void window_counter(cJSON *evs, const vx_track *t, const window *win) {
       b = t->samples[i].ts <= win->t0 ? 0 : (t->samples[i].ts - win->t0) / win->w;
     if (have && (end || b != cur)) {
       cJSON *e = cJSON_CreateObject();
-      cJSON_AddStringToObject(e, "ph", "C");
-      cJSON_AddNumberToObject(e, "pid", t->pid);
-      cJSON_AddNumberToObject(e, "ts", us(ts));
-      cJSON_AddStringToObject(e, "name", t->name);
-      cJSON *a = cJSON_AddObjectToObject(e, "args");
-      cJSON_AddNumberToObject(a, "value", lastv);
-      cJSON_AddNumberToObject(a, "min", mn);
-      cJSON_AddNumberToObject(a, "max", mx);
-      cJSON_AddNumberToObject(a, "track", t->id);
+      ADD_STR_REF(e, "ph", "C");
+      ADD_NUM(e, "pid", t->pid);
+      add_us(e, "ts", ts);
+      ADD_STR_REF(e, "name", t->name);
+      cJSON *a = cJSON_CreateObject();
+      cJSON_AddItemToObjectCS(e, "args", a);
+      ADD_NUM(a, "value", lastv);
+      ADD_NUM(a, "min", mn);
+      ADD_NUM(a, "max", mx);
+      ADD_NUM(a, "track", t->id);
       cJSON_AddItemToArray(evs, e);
       have = 0;
     }
@@ -355,17 +493,18 @@ static void emit_task(cJSON *evs, const vx_index *x, const vx_track *t, size_t i
                                                                              : k->thread);
     uint64_t ts = end ? (k->end == UINT64_MAX ? vx_t1(x) : k->end) : k->start;
     add_common(e, end ? "e" : "b", th ? th : t, ts);
-    cJSON_AddStringToObject(e, "name", l->name);
-    cJSON_AddStringToObject(e, "cat", "task");
-    cJSON_AddStringToObject(e, "id", hex);
-    cJSON *a = cJSON_AddObjectToObject(e, "args");
-    cJSON_AddStringToObject(a, "id", id);
-    cJSON_AddNumberToObject(a, "lane", k->lane);
-    cJSON_AddNumberToObject(a, "track", t->id);
+    ADD_STR_REF(e, "name", l->name);
+    ADD_STR_REF(e, "cat", "task");
+    cJSON_AddItemToObjectCS(e, "id", cJSON_CreateString(hex));
+    cJSON *a = cJSON_CreateObject();
+    cJSON_AddItemToObjectCS(e, "args", a);
+    cJSON_AddItemToObjectCS(a, "id", cJSON_CreateString(id));
+    ADD_NUM(a, "lane", k->lane);
+    ADD_NUM(a, "track", t->id);
     if (merged > 1)
-      cJSON_AddNumberToObject(a, "merged", (double)merged);
+      ADD_NUM(a, "merged", merged);
     if (k->end == UINT64_MAX)
-      cJSON_AddBoolToObject(a, "unfinished", 1);
+      cJSON_AddItemToObjectCS(a, "unfinished", cJSON_CreateTrue());
     cJSON_AddItemToArray(evs, e);
   }
 }
@@ -406,18 +545,31 @@ static void window_tasks(cJSON *evs, const vx_index *x, const vx_track *t, const
       emit_task(evs, x, t, best[l], merged[l]);
 }
 
-static void window_flows(cJSON *evs, cJSON *win_obj, const vx_index *x, const window *win) {
-  size_t n, shown = 0, in = 0;
+/* Flows with an end in the window. Zoomed out there may be far more than
+ * can be told apart: at most one per two pixels is sent, evenly sampled
+ * (window.flows says how many there are). */
+static int flow_in(const vx_flow *f, const window *win) {
+  int a = f->from_ts >= win->t0 && f->from_ts <= win->t1;
+  int b = f->to_ts >= win->t0 && f->to_ts <= win->t1;
+  return (a || b) && (!win->want || win->want[f->from_track] || win->want[f->to_track]);
+}
+
+static void window_flows(cJSON *evs, cJSON *win_obj, const vx_index *x, const window *win,
+                         uint64_t px) {
+  size_t n, in = 0;
   const vx_flow *f = vx_flows(x, &n);
-  for (size_t i = 0; i < n; i++) {
-    int a = f[i].from_ts >= win->t0 && f[i].from_ts <= win->t1;
-    int b = f[i].to_ts >= win->t0 && f[i].to_ts <= win->t1;
-    if (!a && !b)
+  for (size_t i = 0; i < n; i++)
+    in += flow_in(&f[i], win);
+  size_t cap = px / 2 < MAX_FLOWS ? (size_t)(px / 2) : MAX_FLOWS;
+  if (cap == 0)
+    cap = 1;
+  size_t shown = 0, seen = 0;
+  for (size_t i = 0; i < n && shown < cap; i++) {
+    if (!flow_in(&f[i], win))
       continue;
-    if (win->want && !win->want[f[i].from_track] && !win->want[f[i].to_track])
-      continue;
-    in++;
-    if (shown >= MAX_FLOWS)
+    /* the k-th of `in` is sent when k * cap / in reaches a new integer */
+    size_t k = seen++;
+    if (in > cap && (k * cap) / in == ((k + 1) * cap) / in)
       continue;
     shown++;
     char hex[24];
@@ -426,19 +578,21 @@ static void window_flows(cJSON *evs, cJSON *win_obj, const vx_index *x, const wi
       const vx_track *t = vx_track_get(x, end ? f[i].to_track : f[i].from_track);
       cJSON *e = cJSON_CreateObject();
       add_common(e, end ? "f" : "s", t, end ? f[i].to_ts : f[i].from_ts);
-      cJSON_AddStringToObject(e, "name", "flow");
-      cJSON_AddStringToObject(e, "cat", "flow");
-      cJSON_AddStringToObject(e, "id", hex);
+      ADD_STR_REF(e, "name", "flow");
+      ADD_STR_REF(e, "cat", "flow");
+      cJSON_AddItemToObjectCS(e, "id", cJSON_CreateString(hex));
       if (end)
-        cJSON_AddStringToObject(e, "bp", "e");
-      cJSON *ar = cJSON_AddObjectToObject(e, "args");
+        ADD_STR_REF(e, "bp", "e");
+      cJSON *ar = cJSON_CreateObject();
+      cJSON_AddItemToObjectCS(e, "args", ar);
       uint16_t d = end ? f[i].to_depth : f[i].from_depth;
-      cJSON_AddNumberToObject(ar, "depth", d == 0xffff ? -1 : d);
-      cJSON_AddNumberToObject(ar, "track", t->id);
+      ADD_NUM(ar, "depth", d == 0xffff ? -1 : d);
+      ADD_NUM(ar, "track", t->id);
       cJSON_AddItemToArray(evs, e);
     }
   }
   cJSON_AddNumberToObject(win_obj, "flows", (double)in);
+  cJSON_AddNumberToObject(win_obj, "flows_sent", (double)shown);
   cJSON_AddBoolToObject(win_obj, "flows_truncated", in > shown);
 }
 
@@ -514,7 +668,7 @@ static void api_slices(const rt_context *ctx, const char *q, rt_response *r) {
   cJSON_AddNumberToObject(w, "t1", (double)win.t1);
   cJSON_AddNumberToObject(w, "px", (double)px);
   cJSON_AddNumberToObject(w, "bucket_ns", (double)win.w);
-  window_flows(evs, w, x, &win);
+  window_flows(evs, w, x, &win, px);
   free(want);
   respond_json(r, 200, o);
 }
@@ -1034,7 +1188,17 @@ static void static_file(const rt_context *ctx, const char *path, rt_response *r)
 
 /* ---- Dispatch ----------------------------------------------------------------------------------- */
 
+static void handle(const rt_context *ctx, const rt_request *req, rt_response *r);
+
 void rt_handle(const rt_context *ctx, const rt_request *req, rt_response *r) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, install_hooks);
+  arena_on = 1;
+  handle(ctx, req, r);
+  arena_release();
+}
+
+static void handle(const rt_context *ctx, const rt_request *req, rt_response *r) {
   memset(r, 0, sizeof *r);
   if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
     r->allow = "GET, HEAD";
