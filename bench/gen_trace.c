@@ -14,6 +14,7 @@
 
 #define THREADS 4
 static long per_thread;
+volatile int gen_spin; /* work the compiler cannot remove */
 
 static void *run(void *arg) {
   int id = (int)(intptr_t)arg;
@@ -35,9 +36,8 @@ static void *run(void *arg) {
     CTRACE_REGION_BEGIN("handle");
     for (int k = 0; k < 3; k++) {
       CTRACE_REGION_BEGIN("step");
-      volatile int spin = 0;
       for (int s = 0; s < 50 + (int)(i % 7) * 20; s++)
-        spin += s;
+        gen_spin += s;
       CTRACE_REGION_END();
     }
     CTRACE_REGION_END();
