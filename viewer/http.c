@@ -532,7 +532,7 @@ static void stream_run(uv_work_t *w) {
       ZSTD_CCtx_setParameter(s.z, ZSTD_c_compressionLevel, 1);
   }
   int r = (c->accept_zstd && (!s.z || !s.zbuf)) ? CTRACE_ENOMEM
-                                                : c->resp.stream(c->srv->ctx, sink_write, &s);
+                                                : c->resp.stream(c->srv->ctx, c->resp.stream_path, sink_write, &s);
   if (!r && s.z)
     r = zstd_push(&s, NULL, 0, ZSTD_e_end);
   if (!r)

@@ -1079,9 +1079,9 @@ static void api_summary(const rt_context *ctx, const char *q, rt_response *r) {
 
 /* ---- /api/trace.json: the whole trace, streamed ----------------------------------------------- */
 
-static int stream_trace(const rt_context *ctx, int (*sink)(void *, const char *, size_t),
-                        void *arg) {
-  const char *path = ctx->paths[0];
+static int stream_trace(const rt_context *ctx, const char *path,
+                        int (*sink)(void *, const char *, size_t), void *arg) {
+  (void)ctx;
   char head[8] = {0};
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
@@ -1217,9 +1217,15 @@ static void handle(const rt_context *ctx, const rt_request *req, rt_response *r)
   else if (!strcmp(p, "/api/summary"))
     api_summary(ctx, q, r);
   else if (!strcmp(p, "/api/trace.json")) {
+    uint64_t src;
+    if (query_u64(q, "source", 0, &src) || src >= ctx->npaths) {
+      respond_error(r, 400, "source: the index of a trace in /api/meta's sources");
+      return;
+    }
     r->status = 200;
     r->content_type = "application/json";
     r->stream = stream_trace;
+    r->stream_path = ctx->paths[src];
   } else if (!strncmp(p, "/api/", 5))
     respond_error(r, 404, "no such API");
   else

@@ -30,7 +30,9 @@ typedef struct rt_response {
   const char *allow; /* for 405 */
   int cacheable;     /* static file: may be cached by the browser */
   /* Streamed body: called on a worker thread with a sink; NULL if body. */
-  int (*stream)(const rt_context *ctx, int (*sink)(void *, const char *, size_t), void *arg);
+  int (*stream)(const rt_context *ctx, const char *path,
+                int (*sink)(void *, const char *, size_t), void *arg);
+  const char *stream_path; /* what to stream */
 } rt_response;
 
 /* Fills resp for req. Never fails: errors become 4xx/5xx responses. */
