@@ -1,0 +1,162 @@
+// The details panel: what was clicked (a slice, instant, log, task, counter
+// point, or a time range). Slices, instants and tasks are described by
+// /api/slice?id=; counter points and ranges from what the view holds.
+// Fields carry data-field (and data-ns for times) for tests.
+
+import { api } from './api.js';
+import { colorOf, fmtDur, fmtInt, fmtTime } from './format.js';
+
+function node(tag, cls, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text != null) e.textContent = text;
+  return e;
+}
+
+export class Details {
+  /** hooks: { select(id) } — e.g. to follow a parent link. */
+  constructor(box, meta, hooks) {
+    this.box = box;
+    this.meta = meta;
+    this.hooks = hooks;
+    this.token = 0;
+  }
+
+  clear() {
+    this.token++;
+    this.box.className = 'muted';
+    this.box.textContent = 'Click a slice, an instant, a task or a counter.';
+  }
+
+  /** A list of rows: add(label, value, field, ns). */
+  list() {
+    const dl = node('dl', 'kv');
+    const add = (label, value, field, ns) => {
+      if (value == null || value === '') return null;
+      const dd = node('dd');
+      if (value instanceof Node) dd.append(value);
+      else dd.textContent = String(value);
+      if (field) dd.dataset.field = field;
+      if (ns != null) dd.dataset.ns = String(ns);
+      dl.append(node('dt', null, label), dd);
+      return dd;
+    };
+    return { dl, add };
+  }
+
+  title(name, kind) {
+    const t = node('span');
+    const sw = node('span', 'swatch');
+    sw.style.background = colorOf(name).fill;
+    t.append(sw, document.createTextNode(name));
+    t.title = kind;
+    return t;
+  }
+
+  /** The start relative to the trace and in absolute clock ns. */
+  when(abs) {
+    const rel = abs - this.meta.t0;
+    const s = node('span');
+    s.append(document.createTextNode(`${fmtTime(rel)} `), node('span', 'muted mono', `(${fmtInt(abs)} ns)`));
+    return s;
+  }
+
+  /** A mark from the timeline or a search result. */
+  async show(mark) {
+    const token = ++this.token;
+    if (mark.kind === 'counter') return this.showCounter(mark);
+    this.box.className = '';
+    this.box.textContent = '';
+    this.box.append(node('div', 'muted', `${mark.name} — loading…`));
+    let d;
+    try {
+      d = await api.slice(mark.id);
+    } catch (e) {
+      if (token !== this.token) return;
+      this.box.textContent = '';
+      this.box.append(node('div', 'warn', `Cannot describe ${mark.id}: ${e.message}`));
+      return;
+    }
+    if (token !== this.token) return; // another selection meanwhile
+    this.render(d, mark);
+  }
+
+  render(d, mark) {
+    const { dl, add } = this.list();
+    this.box.textContent = '';
+    this.box.dataset.id = d.id;
+    add('name', this.title(d.name, d.kind), 'name').classList.add('title');
+    add('kind', d.cat && d.cat !== d.kind ? `${d.kind} (${d.cat})` : d.kind, 'kind');
+    add('start', this.when(d.start), 'start', d.start - this.meta.t0);
+    if (d.kind !== 'instant' && d.kind !== 'log') {
+      add('duration', `${fmtDur(d.dur)}${d.unfinished ? ' (unfinished: never ended)' : ''}`, 'dur', d.dur);
+    }
+    if (d.self != null) add('self time', `${fmtDur(d.self)}  (${d.children} child${d.children === 1 ? '' : 'ren'})`, 'self', d.self);
+    if (d.kind === 'task') {
+      add('began on', d.thread, 'thread');
+      add('ended on', d.end_thread || (d.unfinished ? '—' : d.thread), 'end_thread');
+      add('task id', d.task, 'task');
+      if (d.parent_task) add('parent task', d.parent_task, 'parent_task');
+      add('lane', d.lane, 'lane');
+    } else {
+      add('thread', `${d.thread}  (tid ${d.tid}, pid ${d.pid})`, 'thread');
+    }
+    if (d.depth != null) add('depth', d.depth, 'depth');
+    if (d.parent) {
+      const a = node('button', 'link', d.parent_name || d.parent);
+      a.type = 'button';
+      a.addEventListener('click', () => this.hooks.select(d.parent));
+      add('parent', a, 'parent');
+    }
+    const site = d.site ? `${d.site.file}:${d.site.line}${d.site.func ? ` (${d.site.func})` : ''}` : '—';
+    add('call site', site, 'site').classList.add('mono');
+    if (d.task && typeof d.task === 'object') add('task', `${d.task.name || 'task'} (id ${d.task.id})`, 'task');
+    const args = d.args || {};
+    if (args.message != null) add('message', args.message, 'message');
+    if (args.dropped != null) add('dropped', `${fmtInt(args.dropped)} events`, 'dropped').classList.add('warn');
+    const rest = Object.entries(args).filter(([k]) => k !== 'message' && k !== 'dropped');
+    if (rest.length) {
+      const inner = this.list();
+      for (const [k, v] of rest) inner.add(k, typeof v === 'object' ? JSON.stringify(v) : String(v));
+      add('args', inner.dl, 'args');
+    } else {
+      add('args', '{}', 'args').classList.add('muted');
+    }
+    add('id', d.id, 'id').classList.add('mono', 'muted');
+    this.box.append(dl);
+    if (mark && mark.merged > 1) {
+      this.box.append(node('p', 'note',
+        `At this zoom level the mark stands for ${fmtInt(mark.merged)} slices; this is the longest of them. Zoom in to see them all.`));
+    }
+  }
+
+  showCounter(m) {
+    const { dl, add } = this.list();
+    this.box.className = '';
+    this.box.textContent = '';
+    delete this.box.dataset.id;
+    add('name', this.title(m.name, 'counter'), 'name').classList.add('title');
+    add('kind', 'counter', 'kind');
+    add('at', this.when(this.meta.t0 + m.start), 'start', m.start);
+    add('value', m.value, 'value');
+    if (m.min !== m.max) {
+      add('range', `${m.min} … ${m.max}`, 'range');
+      add('over', `${fmtDur(m.dur)} (values between two points, bucket ${fmtDur(m.bucket)})`, 'dur', m.dur);
+    } else {
+      add('holds for', fmtDur(m.dur), 'dur', m.dur);
+    }
+    this.box.append(dl);
+  }
+
+  showRange(r) {
+    this.token++;
+    const { dl, add } = this.list();
+    this.box.className = '';
+    this.box.textContent = '';
+    delete this.box.dataset.id;
+    add('range', fmtDur(r.t1 - r.t0), 'dur', r.t1 - r.t0).classList.add('title');
+    add('from', this.when(this.meta.t0 + Math.round(r.t0)), 'start', r.t0);
+    add('to', this.when(this.meta.t0 + Math.round(r.t1)), 'end', r.t1);
+    this.box.append(dl, node('p', 'muted', 'Press Z (or “Zoom to selection”) to zoom to this range; Esc clears it.'));
+  }
+}

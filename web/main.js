@@ -1,0 +1,287 @@
+// Entry point: loads /api/meta, builds the layout, the timeline and the
+// panels, and wires them together. Also exposes window.__ctrace for tests:
+//   ready        Promise → true once the first frame with data is drawn
+//                (false if the trace could not be loaded; see .error)
+//   firstPaintMs performance.now() of that first frame
+//   frameTimes   duration (ms) of every frame drawn since (reset it freely)
+//   lastFetchMs  round trip of the latest /api/slices
+//   view         { t0, t1, span } visible window, ns relative to the trace start
+//   idle         true when the drawn data is that of the current view
+//   visibleSlices() drawn slices with client coordinates; stats of the last frame
+
+import { api, timings } from './api.js';
+import { buildLayout } from './layout.js';
+import { Timeline } from './timeline.js';
+import { Loader } from './loader.js';
+import { attachInput } from './input.js';
+import { Details } from './details.js';
+import { Search } from './search.js';
+import { Summary } from './summary.js';
+import { Banner, renderSources, traceWarnings } from './header.js';
+import { fmtDur, fmtInt, fmtTime } from './format.js';
+
+const $ = (id) => document.getElementById(id);
+
+let resolveReady;
+const test = {
+  ready: new Promise((r) => { resolveReady = r; }),
+  isReady: false,
+  firstPaintMs: null,
+  frameTimes: [],
+  lastFetchMs: null,
+  error: null,
+  view: null,
+  stats: null,
+  visibleSlices: () => [],
+};
+window.__ctrace = test;
+
+const banner = new Banner($('banner'));
+
+function fail(where, e) {
+  console.warn(`${where}:`, e); // a warning, not an error: the banner is the report
+  banner.set(where, e.message || String(e), 'error');
+  test.error = e.message || String(e);
+}
+
+async function start() {
+  let meta;
+  try {
+    meta = await api.meta();
+  } catch (e) {
+    fail('meta', e);
+    $('sources').textContent = 'No trace loaded';
+    $('summary-body').textContent = '';
+    resolveReady(false);
+    return;
+  }
+  renderSources($('sources'), meta);
+  traceWarnings(meta).forEach((w, i) => banner.set(`trace-${i}`, w, 'warning'));
+  document.title = `ctrace · ${meta.sources.map((s) => s.process || s.path).join(', ')}`;
+
+  const layout = buildLayout(meta);
+  renderGutter($('gutter'), layout);
+  const tl = new Timeline({
+    ruler: $('ruler'), canvas: $('tracks'), scroller: $('tl-scroll'),
+    wrap: $('canvas-wrap'), inner: $('tl-inner'),
+  }, meta, layout);
+  const loader = new Loader(meta, layout);
+  if (!meta.tracks.length) {
+    $('empty').hidden = false;
+    $('empty').textContent = 'This trace has no tracks to show.';
+  }
+
+  // ---- test hooks ----
+  test.frameTimes = tl.frameTimes;
+  test.meta = meta;
+  Object.defineProperty(test, 'view', { get: () => ({ ...tl.view, span: tl.span }) });
+  Object.defineProperty(test, 'lastFetchMs', { get: () => loader.lastFetchMs });
+  Object.defineProperty(test, 'fetches', { get: () => loader.requests });
+  Object.defineProperty(test, 'idle', { get: () => loader.idle });
+  Object.defineProperty(test, 'stats', { get: () => tl.stats });
+  test.visibleSlices = () => tl.visibleSlices();
+  test.timeline = tl;
+
+  // ---- panels ----
+  const details = new Details($('details-body'), meta, { select: (id) => selectById(id) });
+  const search = new Search({
+    form: $('search'), input: $('search-input'), prev: $('search-prev'), next: $('search-next'),
+    count: $('search-count'), list: $('results-body'), total: $('results-total'),
+  }, meta, {
+    results(a) {
+      banner.clear('search');
+      tl.search = a && a.results.length
+        ? { names: new Set(a.names.map((n) => n.toLowerCase())), marks: a.results.map((r) => r.start - meta.t0) }
+        : null;
+      tl.invalidate();
+    },
+    jump: (r) => jumpTo(r),
+    error: (e) => fail('search', e),
+  });
+  const summary = new Summary($('summary-body'), meta, {
+    pickName: (name) => search.search(name),
+    error: (e) => fail('summary', e),
+  });
+  summary.load();
+  $('chk-summary-window').addEventListener('change', (e) => summary.load(e.target.checked ? tl.view : null));
+
+  // ---- selection ----
+  function select(mark) {
+    tl.selection = mark;
+    if (mark) details.show(mark);
+    else details.clear();
+    updateButtons();
+    tl.invalidate();
+  }
+
+  function revealRow(track) {
+    const row = layout.byTrack.get(track);
+    const sc = $('tl-scroll');
+    if (row && (row.y < sc.scrollTop || row.y + row.h > sc.scrollTop + sc.clientHeight)) {
+      sc.scrollTop = Math.max(0, row.y - 40);
+    }
+  }
+
+  /** A search result: zoom so it fills the middle third, select it. */
+  function jumpTo(r) {
+    const [, track, depth] = r.id.split('.').map(Number);
+    const mark = { kind: 'slice', id: r.id, name: r.name, track, depth, start: r.start - meta.t0, dur: r.dur, merged: 1 };
+    tl.focus(mark.start, mark.start + mark.dur, 1);
+    revealRow(track);
+    select(mark);
+  }
+
+  /** Selects what an /api/slice id names (e.g. a parent), showing it if off-screen. */
+  async function selectById(id) {
+    try {
+      const d = await api.slice(id);
+      const [kind, track, depth] = id.split('.');
+      const mark = {
+        kind: kind === 's' ? 'slice' : kind === 't' ? 'task' : 'instant', id, name: d.name,
+        track: Number(track), depth: Number(depth), start: d.start - meta.t0, dur: d.dur, merged: 1,
+      };
+      if (mark.start + mark.dur < tl.view.t0 || mark.start > tl.view.t1 || mark.dur > tl.span) {
+        tl.focus(mark.start, mark.start + mark.dur);
+      }
+      revealRow(mark.track);
+      select(mark);
+    } catch (e) {
+      fail('details', e);
+    }
+  }
+
+  function zoomToSelection() {
+    if (tl.range) {
+      const r = tl.range;
+      tl.range = null;
+      tl.setView(r.t0, r.t1);
+      if (tl.selection) details.show(tl.selection);
+      else details.clear();
+    } else if (tl.selection) {
+      const s = tl.selection;
+      tl.focus(s.start, s.start + Math.max(s.dur, tl.span / 50));
+    }
+    updateButtons();
+  }
+
+  function updateButtons() {
+    $('btn-zoom-sel').disabled = !tl.range && !tl.selection;
+  }
+
+  // ---- input ----
+  const tooltip = $('tooltip');
+  attachInput(tl, {
+    pick: (m) => { tl.range = null; select(m); },
+    hover: (m, e) => showTooltip(tooltip, m, e),
+    range: (r) => { details.showRange(r); updateButtons(); },
+    next: () => search.next(),
+    prev: () => search.prev(),
+    zoomToSelection,
+    clear: () => { tl.range = null; select(null); },
+    focusSearch: () => { $('search-input').focus(); $('search-input').select(); },
+  });
+  $('btn-fit').addEventListener('click', () => tl.fit());
+  $('btn-zoom-in').addEventListener('click', () => tl.zoomAt(0.5));
+  $('btn-zoom-out').addEventListener('click', () => tl.zoomAt(2));
+  $('btn-zoom-sel').addEventListener('click', zoomToSelection);
+  $('chk-flows').addEventListener('change', (e) => { tl.showFlows = e.target.checked; tl.invalidate(); });
+
+  // ---- level of detail ----
+  loader.addEventListener('scene', (e) => {
+    banner.clear('slices');
+    tl.setScene(e.detail);
+    if ($('chk-summary-window').checked) summary.load(tl.view);
+    updateStatus(tl, loader);
+  });
+  loader.addEventListener('error', (e) => fail('slices', e.detail));
+  tl.addEventListener('view', () => {
+    loader.want(tl.view, tl.width);
+    updateViewRange(tl);
+  });
+  tl.addEventListener('resize', () => loader.want(tl.view, tl.width));
+  tl.addEventListener('frame', (e) => {
+    if (e.detail.hasData && test.firstPaintMs == null) {
+      test.firstPaintMs = performance.now();
+      test.isReady = true;
+      resolveReady(true);
+    }
+  });
+  updateViewRange(tl);
+  loader.want(tl.view, tl.width, true);
+}
+
+/** One label per row, in the gutter left of the canvas (scrolls with it). */
+function renderGutter(box, layout) {
+  box.style.height = `${layout.height}px`;
+  for (const r of layout.rows) {
+    const d = document.createElement('div');
+    d.className = `row-label ${r.kind}`;
+    d.style.top = `${r.y}px`;
+    d.style.height = `${r.h}px`;
+    if (r.kind === 'thread') d.style.paddingTop = '3px';
+    const name = document.createElement('span');
+    name.className = 'name';
+    name.textContent = r.name;
+    d.append(name);
+    const sub = document.createElement('span');
+    sub.className = 'sub';
+    sub.textContent = r.kind === 'process' ? `pid ${r.pid}`
+      : r.kind === 'thread' ? `${r.tid}`
+      : r.kind === 'tasks' ? `${fmtInt(r.count)}` : `${r.min} – ${r.max}`;
+    d.append(sub);
+    d.title = `${r.name} (${r.kind}${r.tid != null ? `, tid ${r.tid}` : ''})`;
+    box.append(d);
+  }
+}
+
+function showTooltip(tip, m, e) {
+  if (!m || !e) {
+    tip.hidden = true;
+    return;
+  }
+  tip.replaceChildren();
+  const name = document.createElement('b');
+  name.textContent = m.name;
+  const dur = document.createElement('span');
+  dur.className = 'dur';
+  dur.textContent = m.kind === 'counter' ? `= ${m.value}` : m.kind === 'instant' ? fmtTime(m.start) : fmtDur(m.dur);
+  tip.append(name, dur);
+  const extra = [];
+  if (m.merged > 1) extra.push(`${fmtInt(m.merged)} slices (the longest shown)`);
+  if (m.kind === 'counter' && m.min !== m.max) extra.push(`min ${m.min}, max ${m.max} in this bucket`);
+  if (m.cat === 'ctrace' && m.dropped) extra.push(`${fmtInt(m.dropped)} events dropped`);
+  if (m.kind === 'task' && m.unfinished) extra.push('unfinished');
+  if (extra.length) {
+    const sub = document.createElement('div');
+    sub.className = 'sub';
+    sub.textContent = extra.join(' · ');
+    tip.append(sub);
+  }
+  tip.hidden = false;
+  const x = Math.min(e.clientX + 14, window.innerWidth - tip.offsetWidth - 4);
+  const y = e.clientY + 18 + tip.offsetHeight > window.innerHeight ? e.clientY - tip.offsetHeight - 8 : e.clientY + 18;
+  tip.style.left = `${x}px`;
+  tip.style.top = `${y}px`;
+}
+
+function updateViewRange(tl) {
+  $('view-range').textContent = `${fmtTime(Math.round(tl.view.t0))} – ${fmtTime(Math.round(tl.view.t1))}  (${fmtDur(tl.span)})`;
+  $('gutter-head').textContent = `${fmtDur(tl.nsPerPx())} / px`;
+}
+
+function updateStatus(tl, loader) {
+  const s = tl.scene;
+  const c = s.counts;
+  const t = timings.byPath['/api/slices'];
+  const server = t && t.serverMs != null ? `, server ${t.serverMs.toFixed(1)} ms` : '';
+  const flows = s.flowsTruncated ? ' (flows truncated)' : '';
+  $('status').textContent =
+    `window ${fmtTime(s.window.t0)} – ${fmtTime(s.window.t1)} on ${s.window.px} px, bucket ${fmtDur(s.window.bucket)} · ` +
+    `${fmtInt(c.slices)} slices, ${fmtInt(c.instants)} instants, ${fmtInt(c.tasks)} tasks, ${fmtInt(c.counters)} counter points, ${fmtInt(c.flows)} flows${flows} · ` +
+    `fetch ${loader.lastFetchMs.toFixed(1)} ms${server}, decode ${loader.lastDecodeMs.toFixed(1)} ms · ${loader.requests} requests`;
+}
+
+start().catch((e) => {
+  fail('ui', e);
+  resolveReady(false);
+});
