@@ -1,0 +1,296 @@
+#!/usr/bin/env node
+// Browser test of the timeline UI: records the pipeline sample, serves it
+// with `ctrace view`, drives headless Chromium (playwright-core, the system
+// /usr/bin/chromium) and checks what a user sees.
+//
+//   node viewer.test.mjs CTRACE_BIN PIPELINE_BIN OUTDIR
+//
+// Exit status 0 when every check passes. Writes OUTDIR/viewer.png and
+// prints the measured figures (first paint, frame times, fetch time).
+// CHROMIUM overrides the browser path.
+
+import { spawn, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+const [ctraceBin, pipelineBin, outDir] = process.argv.slice(2);
+if (!ctraceBin || !pipelineBin || !outDir) {
+  console.error('usage: node viewer.test.mjs CTRACE_BIN PIPELINE_BIN OUTDIR');
+  process.exit(2);
+}
+
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+  '--disable-component-update', '--no-first-run', '--disable-quic', '--disable-sync'];
+const THREADS = ['main', 'producer', 'worker-0', 'worker-1', 'worker-2', 'writer'];
+
+let server = null;
+let context = null;
+let userDataDir = null;
+let failures = 0;
+const t0 = Date.now();
+
+function log(msg) {
+  console.log(`[${((Date.now() - t0) / 1000).toFixed(1)}s] ${msg}`);
+}
+
+function check(ok, what, detail = '') {
+  if (ok) log(`ok   ${what}`);
+  else {
+    failures++;
+    log(`FAIL ${what}${detail ? `: ${detail}` : ''}`);
+  }
+  return ok;
+}
+
+async function cleanup() {
+  if (context) await context.close().catch(() => {});
+  context = null;
+  if (server && server.exitCode == null) server.kill('SIGTERM');
+  server = null;
+  if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
+  userDataDir = null;
+}
+
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, async () => {
+    await cleanup();
+    process.exit(1);
+  });
+}
+const watchdog = setTimeout(async () => {
+  log('FAIL the test took longer than 90 s');
+  await cleanup();
+  process.exit(1);
+}, 90_000);
+
+/** Starts `ctrace view TRACE --port 0` and resolves to the URL it prints. */
+function startServer(trace) {
+  return new Promise((resolve, reject) => {
+    server = spawn(ctraceBin, ['view', trace, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '', err = '';
+    const timer = setTimeout(() => reject(new Error(`no URL from ctrace view after 10 s: ${out} ${err}`)), 10_000);
+    server.stdout.on('data', (d) => {
+      out += d;
+      const m = /timeline: (http:\/\/\S+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    server.stderr.on('data', (d) => { err += d; });
+    server.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`ctrace view exited (${code}): ${err}`));
+    });
+    server.on('error', reject);
+  });
+}
+
+const median = (a) => {
+  if (!a.length) return NaN;
+  const s = [...a].sort((x, y) => x - y);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function main() {
+  if (!fs.existsSync(CHROMIUM)) throw new Error(`no browser at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM)`);
+  fs.mkdirSync(outDir, { recursive: true });
+  const trace = path.join(outDir, 'viewer.ctrace');
+  fs.rmSync(trace, { force: true });
+  execFileSync(pipelineBin, ['-n', '600', '-w', '3'], {
+    env: { ...process.env, CTRACE_OUT: trace }, stdio: ['ignore', 'ignore', 'inherit'], timeout: 30_000,
+  });
+  check(fs.existsSync(trace), `sample trace recorded (${trace})`);
+
+  const url = await startServer(trace);
+  log(`server at ${url}`);
+
+  userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctrace-chromium-'));
+  context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS,
+    viewport: { width: 1440, height: 900 }, deviceScaleFactor: 1,
+  });
+  const page = context.pages()[0] || (await context.newPage());
+
+  // Every error the page reports fails the test.
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); });
+  page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure() && r.failure().errorText}`));
+  page.on('response', (r) => { if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`); });
+
+  // ---- First paint ----
+  await page.goto(url, { waitUntil: 'load' });
+  const ready = await page.evaluate(() => Promise.race([
+    window.__ctrace.ready, new Promise((r) => setTimeout(() => r('timeout'), 10_000))]));
+  check(ready === true, 'timeline ready (first frame with data drawn)', String(ready));
+  const firstPaint = await page.evaluate(() => window.__ctrace.firstPaintMs);
+  check(firstPaint != null && firstPaint <= 3000, `first paint ${firstPaint && firstPaint.toFixed(0)} ms after navigation (≤ 3000)`);
+  const fetchMs = await page.evaluate(() => window.__ctrace.lastFetchMs);
+
+  // ---- Header and thread names ----
+  const labels = await page.locator('#gutter .row-label .name').allTextContents();
+  for (const t of THREADS) check(labels.includes(t), `thread row "${t}" shown`, labels.join(', '));
+  for (const t of ['worker-0', 'producer', 'writer']) {
+    check(await page.locator('#gutter .name', { hasText: new RegExp(`^${t}$`) }).first().isVisible(), `"${t}" label visible`);
+  }
+  const header = await page.locator('#sources').innerText();
+  check(/pipeline/.test(header) && /events/.test(header) && /dropped/.test(header), 'header shows process, events, dropped', header);
+  const summaryRows = await page.locator('#summary-body tbody tr').count();
+  check(summaryRows >= 5, `summary table lists regions (${summaryRows})`);
+
+  const waitIdle = () => page.waitForFunction(() => window.__ctrace.idle, null, { timeout: 5000 })
+    .then(() => page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))));
+  await waitIdle();
+
+  // ---- Search ----
+  await page.fill('#search-input', 'parse');
+  await page.press('#search-input', 'Enter');
+  await page.waitForSelector('#results-body tbody tr', { timeout: 5000 });
+  const names = await page.locator('#results-body tbody tr td:first-child').allTextContents();
+  check(names.length > 0 && names.every((n) => n.includes('parse')), `search "parse" lists ${names.length} results`);
+  const count = await page.locator('#search-count').innerText();
+  check(/^1 \/ /.test(count), `Enter jumps to the first match (${count})`);
+  await waitIdle();
+  const highlighted = await page.evaluate(() => window.__ctrace.stats.highlighted);
+  check(highlighted > 0, `matches highlighted on the canvas (${highlighted} outlined)`);
+  const detailName = await page.locator('#details-body [data-field=name]').innerText();
+  check(detailName === 'parse', `the match is selected and described (${detailName})`);
+  await page.keyboard.press('n'); // focus is in the box: n goes there; leave it
+  await page.locator('#search-next').click();
+  check(/^2 \/ /.test(await page.locator('#search-count').innerText()), 'next button moves to match 2');
+  await page.fill('#search-input', '');
+  await page.press('#search-input', 'Escape');
+
+  // ---- Click a slice → details ----
+  await page.keyboard.press('0');
+  await waitIdle();
+  const target = await page.evaluate(() => {
+    const all = window.__ctrace.visibleSlices().filter((s) => s.merged === 1 && s.w >= 6);
+    all.sort((a, b) => b.w - a.w);
+    return all[Math.min(2, all.length - 1)] || null;
+  });
+  if (check(target != null, 'a visible slice to click')) {
+    await page.mouse.click(target.x, target.y);
+    await page.waitForSelector(`#details-body[data-id="${target.id}"] [data-field=dur]`, { timeout: 5000 })
+      .catch(() => {});
+    const shown = await page.evaluate(() => {
+      const box = document.getElementById('details-body');
+      const f = (k) => box.querySelector(`[data-field=${k}]`);
+      return { id: box.dataset.id, name: f('name') && f('name').innerText, dur: f('dur') && Number(f('dur').dataset.ns),
+        durText: f('dur') && f('dur').innerText };
+    });
+    const api = await page.evaluate(async (id) => (await fetch(`/api/slice?id=${id}`)).json(), target.id);
+    check(shown.id === target.id, `click selects the slice under the cursor (${target.name} ${target.id})`, JSON.stringify(shown));
+    check(shown.name === api.name && shown.dur === api.dur,
+      `details panel: ${shown.name}, ${shown.durText} (API: ${api.name}, ${api.dur} ns)`);
+  }
+
+  // ---- W zooms in ----
+  const span0 = await page.evaluate(() => window.__ctrace.view.span);
+  await page.keyboard.press('w');
+  const span1 = await page.evaluate(() => window.__ctrace.view.span);
+  check(span1 < span0, `W zooms in (span ${span0} → ${span1.toFixed(0)} ns)`);
+  await page.keyboard.down('w');
+  await sleep(400);
+  await page.keyboard.up('w');
+  const span2 = await page.evaluate(() => window.__ctrace.view.span);
+  check(span2 < span1, `held W keeps zooming (→ ${span2.toFixed(0)} ns)`);
+  await page.keyboard.press('0');
+
+  // ---- Frame times during a scripted pan/zoom sequence ----
+  const box = await page.locator('#tracks').boundingBox();
+  const cx = box.x + box.width * 0.5, cy = box.y + Math.min(box.height * 0.4, 200);
+  await page.mouse.move(cx, cy);
+  await page.evaluate(() => { window.__ctrace.frameTimes.length = 0; });
+  const fetches0 = await page.evaluate(() => window.__ctrace.fetches);
+  for (let i = 0; i < 12; i++) {
+    await page.mouse.wheel(0, -150);
+    await sleep(25);
+  }
+  await page.mouse.down();
+  for (let i = 1; i <= 20; i++) {
+    await page.mouse.move(cx - i * 15, cy);
+    await sleep(16);
+  }
+  await page.mouse.up();
+  await page.keyboard.down('d');
+  await sleep(300);
+  await page.keyboard.up('d');
+  await page.keyboard.down('s');
+  await sleep(300);
+  await page.keyboard.up('s');
+  await page.keyboard.down('Shift');
+  for (let i = 0; i < 8; i++) {
+    await page.mouse.wheel(0, 120);
+    await sleep(25);
+  }
+  await page.keyboard.up('Shift');
+  for (let i = 0; i < 6; i++) {
+    await page.mouse.wheel(0, 150);
+    await sleep(25);
+  }
+  await waitIdle();
+  const frames = await page.evaluate(() => [...window.__ctrace.frameTimes]);
+  const fetches = (await page.evaluate(() => window.__ctrace.fetches)) - fetches0;
+  const med = median(frames), max = Math.max(...frames);
+  check(frames.length >= 20, `${frames.length} frames drawn during the pan/zoom sequence`);
+  check(med <= 33, `median frame ${med.toFixed(2)} ms (≤ 33), max ${max.toFixed(2)} ms`);
+  check(fetches >= 2 && fetches < frames.length, `${fetches} /api/slices requests for ${frames.length} frames (debounced)`);
+
+  // ---- Shift+drag selects a range; zoom to it ----
+  await page.keyboard.press('0');
+  await waitIdle();
+  await page.keyboard.down('Shift');
+  await page.mouse.move(box.x + box.width * 0.40, cy);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * 0.45, cy, { steps: 5 });
+  await page.mouse.up();
+  await page.keyboard.up('Shift');
+  const full = await page.evaluate(() => window.__ctrace.view.span);
+  await page.locator('#btn-zoom-sel').click();
+  const zoomed = await page.evaluate(() => window.__ctrace.view.span);
+  check(zoomed < full * 0.1, `zoom to selection (span ${full} → ${zoomed.toFixed(0)} ns)`);
+
+  // ---- Screenshot: a readable window with a selection ----
+  await waitIdle();
+  const pick = await page.evaluate(() => {
+    const all = window.__ctrace.visibleSlices().filter((s) => s.merged === 1 && s.w >= 30 && s.name === 'process');
+    return all[0] || null;
+  });
+  if (pick) await page.mouse.click(pick.x, pick.y);
+  await page.mouse.move(box.x + box.width * 0.6, box.y + 30);
+  await waitIdle();
+  await sleep(100);
+  const shot = path.join(outDir, 'viewer.png');
+  await page.screenshot({ path: shot });
+  log(`screenshot ${shot}`);
+
+  await sleep(100);
+  check(problems.length === 0, 'no page errors, console errors, failed requests or HTTP errors', problems.join('\n  '));
+
+  console.log(JSON.stringify({
+    first_paint_ms: Math.round(firstPaint),
+    first_fetch_ms: Number(fetchMs.toFixed(1)),
+    frames: frames.length,
+    frame_median_ms: Number(med.toFixed(2)),
+    frame_max_ms: Number(max.toFixed(2)),
+    slices_requests: fetches,
+  }));
+}
+
+try {
+  await main();
+} catch (e) {
+  failures++;
+  log(`FAIL ${e.stack || e}`);
+} finally {
+  await cleanup();
+  clearTimeout(watchdog);
+}
+log(failures ? `${failures} check(s) failed` : 'all checks passed');
+process.exit(failures ? 1 : 0);
