@@ -139,13 +139,13 @@ export class Details {
     add('kind', 'counter', 'kind');
     add('at', this.when(this.meta.t0 + m.start), 'start', m.start);
     add('value', m.value, 'value');
-    if (m.min !== m.max) {
-      add('range', `${m.min} … ${m.max}`, 'range');
-      add('over', `${fmtDur(m.dur)} (values between two points, bucket ${fmtDur(m.bucket)})`, 'dur', m.dur);
-    } else {
-      add('holds for', fmtDur(m.dur), 'dur', m.dur);
-    }
+    if (m.min !== m.max) add('min … max', `${m.min} … ${m.max}`, 'range');
+    add('until next point', fmtDur(m.dur), 'dur', m.dur);
     this.box.append(dl);
+    if (m.min !== m.max) {
+      this.box.append(node('p', 'note',
+        `At this zoom level one point covers ${fmtDur(m.bucket)}: the value is the last in it, min and max its extremes. Zoom in for every sample.`));
+    }
   }
 
   showRange(r) {

@@ -9,6 +9,7 @@ export const DEPTH_H = 18;     // one nesting level of slices
 export const SLICE_H = 16;     // drawn height of a slice (DEPTH_H minus a gap)
 export const ROW_PAD = 3;      // padding above and below a row's content
 export const COUNTER_H = 46;
+const MIN_ROW_H = 22;           // a thread with no slices still fits its label
 
 /** Height of one lane of a tasks row: taller when there are few lanes. */
 function laneHeight(lanes) {
@@ -38,10 +39,11 @@ export function buildLayout(meta) {
     y += PROCESS_H;
 
     for (const t of tracks) {
+      if (t.kind === 'tasks' && !t.tasks) continue; // no task was recorded
       let row;
       if (t.kind === 'thread') {
         const depth = t.depth || 0;
-        const h = ROW_PAD + INSTANT_H + depth * DEPTH_H + ROW_PAD;
+        const h = Math.max(MIN_ROW_H, ROW_PAD + INSTANT_H + depth * DEPTH_H + ROW_PAD);
         row = {
           kind: 'thread', track: t.id, pid, tid: t.tid, name: t.name || `thread ${t.tid}`,
           depth, y, h, instY: y + ROW_PAD, sliceY: y + ROW_PAD + INSTANT_H,

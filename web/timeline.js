@@ -10,7 +10,7 @@
 
 import { rowAt, SLICE_H, INSTANT_H, DEPTH_H } from './layout.js';
 import { upperBound } from './scene.js';
-import { colorOf, fmtDur, niceStep, tickFormat } from './format.js';
+import { colorOf, fmtDur, fmtInt, niceStep, tickFormat } from './format.js';
 
 const FONT = '11px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
 const SMALL_FONT = '10px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
@@ -26,7 +26,7 @@ const COLORS = {
   instant: '#b45309',
   log: '#2563eb',
   dropped: '#dc2626',
-  flow: 'rgba(55, 65, 81, 0.2)',
+  flow: 'rgba(55, 65, 81, 0.4)',
   flowSel: '#1d4ed8',
   match: '#111827',
   select: '#1d4ed8',
@@ -47,7 +47,7 @@ export class Timeline extends EventTarget {
     this.els = els;
     this.meta = meta;
     this.layout = layout;
-    this.dur = Math.max(1, meta.t1 - meta.t0);
+    this.dur = Math.max(MIN_SPAN * 50, meta.t1 - meta.t0); // an empty trace still has a ruler
     this.view = { t0: 0, t1: this.dur };   // relative ns
     this.scene = null;
     this.selection = null;  // a picked mark, or a search result shaped like a slice
@@ -204,7 +204,7 @@ export class Timeline extends EventTarget {
 
   /** Major ticks (labelled) and minor ticks of the ruler for the view. */
   ticks() {
-    const step = niceStep((this.span * TICK_PX) / this.width);
+    const step = Math.max(1, niceStep((this.span * TICK_PX) / this.width));
     const mant = Math.round(step / 10 ** Math.floor(Math.log10(step)));
     const minor = step / (mant === 2 ? 4 : 5);
     const fmt = tickFormat(step, Math.max(Math.abs(this.view.t0), Math.abs(this.view.t1)));
@@ -313,14 +313,23 @@ export class Timeline extends EventTarget {
     }
   }
 
+  /** Width of text in the context's current font (cached per font). */
+  textWidth(ctx, text) {
+    let cache = this.textWidths.get(ctx.font);
+    if (!cache) this.textWidths.set(ctx.font, (cache = new Map()));
+    let w = cache.get(text);
+    if (w === undefined) {
+      w = ctx.measureText(text).width;
+      if (cache.size > 5000) cache.clear();
+      cache.set(text, w);
+    }
+    return w;
+  }
+
   /** name, or a prefix of it with an ellipsis, that fits in px; null if none does. */
   fitText(ctx, name, px) {
     if (px < 8) return null;
-    let w = this.textWidths.get(name);
-    if (w === undefined) {
-      w = ctx.measureText(name).width;
-      this.textWidths.set(name, w);
-    }
+    const w = this.textWidth(ctx, name);
     if (w <= px) return name;
     const n = Math.floor((name.length * px) / w) - 1;
     return n >= 2 ? `${name.slice(0, n)}…` : null;
@@ -354,8 +363,7 @@ export class Timeline extends EventTarget {
         const r = kind === 'ctrace' ? 5 : 4;
         ctx.moveTo(x - r, y);
         ctx.lineTo(x + r, y);
-        ctx.lineTo(x, y + INSTANT_H - 1);
-        ctx.closePath();
+        ctx.lineTo(x, y + INSTANT_H - 1); // fill() closes it (closePath() is slow on big paths)
       }
       ctx.fill();
       this.stats.instants += p.length / 3;
@@ -372,11 +380,17 @@ export class Timeline extends EventTarget {
         ctx.lineTo(x, row.y + row.h - 1);
       }
       ctx.stroke();
+      // "N dropped" beside a marker when it fits before the next one
       ctx.fillStyle = COLORS.dropped;
       ctx.font = SMALL_FONT;
       ctx.textAlign = 'left';
       for (let i = 0; i < dropLabels.length; i += 3) {
-        if (dropLabels[i + 2]) ctx.fillText(`${dropLabels[i + 2]} dropped`, dropLabels[i] + 6, dropLabels[i + 1] + 4);
+        const x = dropLabels[i], y = dropLabels[i + 1], n = dropLabels[i + 2];
+        const next = i + 3 < dropLabels.length && dropLabels[i + 4] === y ? dropLabels[i + 3] : W;
+        if (!n) continue;
+        const room = next - x - 12;
+        const text = [`${fmtInt(n)} dropped`, fmtInt(n)].find((t) => this.textWidth(ctx, t) <= room);
+        if (text) ctx.fillText(text, x + 6, y + 4);
       }
       ctx.font = FONT;
     }
@@ -492,14 +506,16 @@ export class Timeline extends EventTarget {
       head.moveTo(x1, y1);
       head.lineTo(x1 - 6, y1 - 3.5);
       head.lineTo(x1 - 6, y1 + 3.5);
-      head.closePath();
       n++;
     }
+    // the more arrows, the fainter each (hundreds would hide the slices)
+    ctx.globalAlpha = n <= 60 ? 1 : Math.max(0.35, Math.sqrt(60 / n));
     ctx.lineWidth = 1;
     ctx.strokeStyle = COLORS.flow;
     ctx.fillStyle = COLORS.flow;
     ctx.stroke(normal);
     ctx.fill(heads);
+    ctx.globalAlpha = 1;
     ctx.lineWidth = 2;
     ctx.strokeStyle = COLORS.flowSel;
     ctx.fillStyle = COLORS.flowSel;
