@@ -135,9 +135,12 @@ export function attachInput(tl, hooks) {
     return held.size > 0;
   }
 
+  /** Keys typed into a text field are not shortcuts (a focused checkbox or button does not count). */
   function typing(e) {
     const t = e.target;
-    return t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT' || t.isContentEditable);
+    if (!t) return false;
+    if (t.tagName === 'INPUT') return !['checkbox', 'radio', 'button', 'submit', 'range'].includes(t.type);
+    return t.tagName === 'TEXTAREA' || t.tagName === 'SELECT' || t.isContentEditable;
   }
 
   document.addEventListener('keydown', (e) => {

@@ -91,7 +91,7 @@ async function start() {
     results(a) {
       banner.clear('search');
       tl.search = a && a.results.length
-        ? { names: new Set(a.names.map((n) => n.toLowerCase())), marks: a.results.map((r) => r.start - meta.t0) }
+        ? { text: a.q.toLowerCase(), marks: a.results.map((r) => r.start - meta.t0) }
         : null;
       tl.invalidate();
     },
@@ -102,7 +102,6 @@ async function start() {
     pickName: (name) => search.search(name),
     error: (e) => fail('summary', e),
   });
-  summary.load();
   $('chk-summary-window').addEventListener('change', (e) => summary.load(e.target.checked ? tl.view : null));
 
   // ---- selection ----
@@ -208,6 +207,7 @@ async function start() {
   });
   updateViewRange(tl);
   loader.want(tl.view, tl.width, true);
+  summary.load();
 }
 
 /** One label per row, in the gutter left of the canvas (scrolls with it). */

@@ -1,7 +1,7 @@
 // Search: /api/search?q= (region names containing the text), the list of
 // the earliest 1000 matches, next / previous navigation. The timeline
-// highlights every visible slice whose name matched (so merged marks and
-// matches beyond the first 1000 are highlighted too).
+// highlights every visible slice whose name contains the text (so merged
+// marks and matches beyond the first 1000 are highlighted too).
 
 import { api } from './api.js';
 import { fmtDur, fmtInt, fmtTime } from './format.js';

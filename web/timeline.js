@@ -54,7 +54,7 @@ export class Timeline extends EventTarget {
     this.range = null;      // { t0, t1 } time range selected with shift+drag
     this.hover = null;
     this.cursorX = null;    // mouse x over the tracks, for the time cursor
-    this.search = null;     // { names: Set(lower-case names), marks: [start] }
+    this.search = null;     // { text: lower-case query, marks: [start of the listed results] }
     this.showFlows = true;
     this.frameTimes = [];
     this.frames = 0;
@@ -261,7 +261,8 @@ export class Timeline extends EventTarget {
     const labels = [];
     const matches = [];
     for (const [style, g] of this.scene.groups) {
-      const match = !search || search.names.has(g.name.toLowerCase());
+      // the server's test: the name contains the text, ignoring case
+      const match = !search || g.name.toLowerCase().includes(search.text);
       ctx.globalAlpha = match ? 1 : 0.25;
       ctx.fillStyle = style;
       ctx.beginPath();

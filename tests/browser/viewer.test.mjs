@@ -148,21 +148,35 @@ async function main() {
   await waitIdle();
 
   // ---- Search ----
+  // typing searches (after a pause); the whole trace is in view
   await page.fill('#search-input', 'parse');
-  await page.press('#search-input', 'Enter');
   await page.waitForSelector('#results-body tbody tr', { timeout: 5000 });
   const names = await page.locator('#results-body tbody tr td:first-child').allTextContents();
   check(names.length > 0 && names.every((n) => n.includes('parse')), `search "parse" lists ${names.length} results`);
+  await waitIdle();
+  const highlighted = await page.evaluate(() => window.__ctrace.stats.highlighted);
+  check(highlighted >= 10, `matches highlighted on the canvas (${highlighted} outlined)`);
+  // Enter jumps to the first match
+  await page.press('#search-input', 'Enter');
   const count = await page.locator('#search-count').innerText();
   check(/^1 \/ /.test(count), `Enter jumps to the first match (${count})`);
   await waitIdle();
-  const highlighted = await page.evaluate(() => window.__ctrace.stats.highlighted);
-  check(highlighted > 0, `matches highlighted on the canvas (${highlighted} outlined)`);
+  const view = await page.evaluate(() => window.__ctrace.view);
+  const first = await page.evaluate(async () => (await (await fetch('/api/search?q=parse&limit=1')).json()).results[0]);
+  const firstRel = first.start - (await page.evaluate(() => window.__ctrace.meta.t0));
+  check(view.t0 <= firstRel && firstRel + first.dur <= view.t1 && view.span < first.dur * 10,
+    `the view is zoomed to it (${view.span.toFixed(0)} ns around a ${first.dur} ns slice)`);
   const detailName = await page.locator('#details-body [data-field=name]').innerText();
   check(detailName === 'parse', `the match is selected and described (${detailName})`);
-  await page.keyboard.press('n'); // focus is in the box: n goes there; leave it
+  await page.locator('#search-input').blur();
+  await page.keyboard.press('n');
+  const afterN = await page.locator('#search-count').innerText();
+  await page.keyboard.press('Shift+N');
+  const afterShiftN = await page.locator('#search-count').innerText();
   await page.locator('#search-next').click();
-  check(/^2 \/ /.test(await page.locator('#search-count').innerText()), 'next button moves to match 2');
+  const afterButton = await page.locator('#search-count').innerText();
+  check(/^2 \//.test(afterN) && /^1 \//.test(afterShiftN) && /^2 \//.test(afterButton),
+    `n / N / next button move through the matches (${afterN}, ${afterShiftN}, ${afterButton})`);
   await page.fill('#search-input', '');
   await page.press('#search-input', 'Escape');
 
