@@ -20,7 +20,7 @@ export function renderSources(box, meta) {
     d.append(el('span', 'sep', '·'), el('span', null, baseName(s.path)));
     d.append(el('span', 'sep', '·'), el('span', 'events', `${fmtInt(s.events)} events`));
     d.append(el('span', 'sep', '·'));
-    d.append(el('span', s.dropped > 0 ? 'dropped' : 'muted-dropped', `${fmtInt(s.dropped)} dropped`));
+    d.append(el('span', s.dropped > 0 ? 'dropped' : null, `${fmtInt(s.dropped)} dropped`));
     if (s.problem) d.append(el('span', 'sep', '·'), el('span', 'problem', `⚠ ${s.problem}`));
     box.append(d);
   }

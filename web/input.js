@@ -48,7 +48,8 @@ export function attachInput(tl, hooks) {
   // ---- Drag, click ----
   function startDrag(e, el, mode) {
     if (e.button !== 0) return;
-    e.preventDefault();
+    e.preventDefault(); // no text selection; but leave the search box so keys reach the timeline
+    if (document.activeElement && document.activeElement !== document.body) document.activeElement.blur();
     const x = localX(e, el);
     drag = {
       mode, el, x0: e.clientX, y0: e.clientY, moved: false,

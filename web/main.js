@@ -130,15 +130,12 @@ async function start() {
     select(mark);
   }
 
-  /** Selects what an /api/slice id names (e.g. a parent), showing it if off-screen. */
+  /** Selects the slice an id names ("s.TRACK.DEPTH.INDEX", e.g. a parent), showing it if off-screen. */
   async function selectById(id) {
     try {
       const d = await api.slice(id);
-      const [kind, track, depth] = id.split('.');
-      const mark = {
-        kind: kind === 's' ? 'slice' : kind === 't' ? 'task' : 'instant', id, name: d.name,
-        track: Number(track), depth: Number(depth), start: d.start - meta.t0, dur: d.dur, merged: 1,
-      };
+      const [, track, depth] = id.split('.').map(Number);
+      const mark = { kind: 'slice', id, name: d.name, track, depth, start: d.start - meta.t0, dur: d.dur, merged: 1 };
       if (mark.start + mark.dur < tl.view.t0 || mark.start > tl.view.t1 || mark.dur > tl.span) {
         tl.focus(mark.start, mark.start + mark.dur);
       }

@@ -256,6 +256,15 @@ async function main() {
   check(med <= 33, `median frame ${med.toFixed(2)} ms (≤ 33), max ${max.toFixed(2)} ms`);
   check(fetches >= 2 && fetches < frames.length, `${fetches} /api/slices requests for ${frames.length} frames (debounced)`);
 
+  // ---- The canvas follows the window's size ----
+  const w0 = await page.evaluate(() => window.__ctrace.timeline.width);
+  await page.setViewportSize({ width: 1100, height: 760 });
+  await page.waitForFunction((w) => window.__ctrace.timeline.width < w, w0, { timeout: 3000 }).catch(() => {});
+  const w1 = await page.evaluate(() => window.__ctrace.timeline.width);
+  await page.setViewportSize({ width: 1440, height: 900 });
+  await waitIdle();
+  check(w1 < w0, `canvas resized with the window (${w0} → ${w1} CSS px)`);
+
   // ---- Shift+drag selects a range; zoom to it ----
   await page.keyboard.press('0');
   await waitIdle();
