@@ -348,9 +348,32 @@ static void emit_slice(cJSON *evs, const vx_index *x, const vx_track *t, size_t 
   char id[64];
   snprintf(id, sizeof id, "s.%u.%zu.%zu", t->id, depth, idx);
   cJSON_AddItemToObjectCS(a, "id", cJSON_CreateString(id));
+  ADD_NUM(a, "track", t->id);
   ADD_NUM(a, "depth", depth);
   if (merged > 1)
     ADD_NUM(a, "merged", merged);
+  cJSON_AddItemToArray(evs, e);
+}
+
+static void emit_instant(cJSON *evs, const vx_index *x, const vx_track *t, size_t i,
+                         uint64_t merged) {
+  const vx_instant *in = &t->inst[i];
+  const vx_label *l = vx_label_get(x, in->label);
+  cJSON *e = cJSON_CreateObject();
+  add_common(e, "i", t, in->ts);
+  ADD_STR_REF(e, "s", "t");
+  ADD_STR_REF(e, "name", l->name);
+  ADD_STR_REF(e, "cat", l->cat);
+  cJSON *a = cJSON_CreateObject();
+  cJSON_AddItemToObjectCS(e, "args", a);
+  char id[48];
+  snprintf(id, sizeof id, "i.%u.%zu", t->id, i);
+  cJSON_AddItemToObjectCS(a, "id", cJSON_CreateString(id));
+  ADD_NUM(a, "track", t->id);
+  if (merged > 1)
+    ADD_NUM(a, "merged", merged);
+  if (!strcmp(l->cat, "ctrace"))
+    ADD_NUM(a, "dropped", in->extra);
   cJSON_AddItemToArray(evs, e);
 }
 
@@ -394,39 +417,22 @@ static void window_thread(cJSON *evs, const vx_index *x, const vx_track *t, cons
     else
       hi = mid;
   }
-  uint64_t cur = UINT64_MAX;
-  cJSON *last = NULL;
-  uint64_t merged = 0;
-  for (size_t i = lo; i < t->ninst && t->inst[i].ts <= win->t1; i++) {
-    const vx_instant *in = &t->inst[i];
-    uint64_t b = (in->ts - win->t0) / win->w;
-    if (b == cur && last) {
-      merged++;
-      cJSON *a = cJSON_GetObjectItem(last, "args");
-      cJSON *m = cJSON_GetObjectItem(a, "merged");
-      if (m)
-        cJSON_SetNumberValue(m, (double)merged);
-      else
-        ADD_NUM(a, "merged", merged);
-      continue;
+  uint64_t cur = UINT64_MAX, merged = 0;
+  size_t first = 0;
+  for (size_t i = lo; i <= t->ninst; i++) {
+    int end = i == t->ninst || t->inst[i].ts > win->t1;
+    uint64_t b = end ? UINT64_MAX : (t->inst[i].ts - win->t0) / win->w;
+    if (merged && (end || b != cur)) {
+      emit_instant(evs, x, t, first, merged);
+      merged = 0;
     }
-    cur = b;
-    merged = 1;
-    const vx_label *l = vx_label_get(x, in->label);
-    cJSON *e = cJSON_CreateObject();
-    add_common(e, "i", t, in->ts);
-    ADD_STR_REF(e, "s", "t");
-    ADD_STR_REF(e, "name", l->name);
-    ADD_STR_REF(e, "cat", l->cat);
-    cJSON *a = cJSON_CreateObject();
-    cJSON_AddItemToObjectCS(e, "args", a);
-    char id[48];
-    snprintf(id, sizeof id, "i.%u.%zu", t->id, i);
-    cJSON_AddItemToObjectCS(a, "id", cJSON_CreateString(id));
-    if (!strcmp(l->cat, "ctrace"))
-      ADD_NUM(a, "dropped", in->extra);
-    cJSON_AddItemToArray(evs, e);
-    last = e;
+    if (end)
+      break;
+    if (!merged) {
+      cur = b;
+      first = i;
+    }
+    merged++;
   }
 }
 
@@ -766,7 +772,9 @@ static void instant_details(const rt_context *ctx, const vx_track *t, size_t i, 
     cJSON_AddNumberToObject(args, "dropped", in->extra);
   if (task) {
     cJSON *tk = cJSON_AddObjectToObject(o, "task");
-    cJSON_AddNumberToObject(tk, "id", (double)task);
+    char hex[24];
+    snprintf(hex, sizeof hex, "0x%" PRIx64, task);
+    cJSON_AddStringToObject(tk, "id", hex);
     const vx_task *k = vx_task_find(x, task, t->pid);
     cJSON_AddStringToObject(tk, "name", k ? vx_label_get(x, k->label)->name : "");
   }
@@ -784,8 +792,14 @@ static void task_details(const rt_context *ctx, const vx_track *t, size_t i, rt_
   cJSON_AddStringToObject(o, "name", vx_label_get(x, k->label)->name);
   cJSON_AddStringToObject(o, "cat", "task");
   cJSON_AddNumberToObject(o, "pid", t->pid);
-  cJSON_AddNumberToObject(o, "task", (double)k->id);
-  cJSON_AddNumberToObject(o, "parent_task", (double)k->parent);
+  char hex[24];
+  snprintf(hex, sizeof hex, "0x%" PRIx64, k->id);
+  cJSON_AddStringToObject(o, "task", hex); /* strings: ids may exceed 2^53 */
+  snprintf(hex, sizeof hex, "0x%" PRIx64, k->parent);
+  if (k->parent)
+    cJSON_AddStringToObject(o, "parent_task", hex);
+  else
+    cJSON_AddNullToObject(o, "parent_task");
   cJSON_AddNumberToObject(o, "start", (double)k->start);
   int open = k->end == UINT64_MAX;
   cJSON_AddNumberToObject(o, "dur", open ? (double)(vx_t1(x) - k->start) : (double)(k->end - k->start));
@@ -886,6 +900,7 @@ static void api_search(const rt_context *ctx, const char *q, rt_response *r) {
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "q", text);
   cJSON *names = cJSON_AddArrayToObject(o, "names");
+  int names_truncated = 0;
   for (size_t i = 1; i < nl; i++) {
     const char *name = vx_label_get(x, (uint32_t)i)->name;
     if (!strcasestr(name, text))
@@ -896,7 +911,10 @@ static void api_search(const rt_context *ctx, const char *q, rt_response *r) {
     cJSON_ArrayForEach(e, names) dup |= !strcmp(e->valuestring, name);
     if (!dup && cJSON_GetArraySize(names) < 100)
       cJSON_AddItemToArray(names, cJSON_CreateString(name));
+    else if (!dup)
+      names_truncated = 1;
   }
+  cJSON_AddBoolToObject(o, "names_truncated", names_truncated);
   size_t nh = 0;
   uint64_t total = 0;
   for (size_t ti = 0; ti < vx_track_count(x); ti++) {

@@ -128,6 +128,12 @@ def main():
         merged = sum(e["args"].get("merged", 1) for e in win["traceEvents"] if e["ph"] == "X")
         total = sum(t.get("slices", 0) for t in meta["tracks"])
         check(merged == total, "merged counts add up to every slice: %d vs %d" % (merged, total))
+        r, b = get(port, "/api/slices?t0=%d&t1=%d&px=10" % (t0, t1))
+        few = json.loads(b)["traceEvents"]
+        inst = sum(e["args"].get("merged", 1) for e in few if e["ph"] == "i")
+        check(inst == sum(t.get("instants", 0) for t in meta["tracks"]),
+              "merged counts add up to every instant at 10 px: %d" % inst)
+        check(all(e["args"]["track"] >= 0 for e in few if e["ph"] in "Xi"), "X and i carry args.track")
         sid = next(e["args"]["id"] for e in win["traceEvents"] if e["ph"] == "X" and e["name"] == "process")
         r, b = get(port, "/api/slice?id=" + sid)
         d = json.loads(b)
