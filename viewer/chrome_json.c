@@ -17,6 +17,7 @@
 #include <cjson/cJSON.h>
 
 #include "chrome_json.h"
+#include "hashmap.h"
 
 /* ---- Output buffer ------------------------------------------------------------ */
 typedef struct ob {
@@ -37,9 +38,7 @@ static void ob_flush(ob *o) {
   o->len = 0;
 }
 
-/* The sink of cj_export(): write(2) to an fd. */
-static int fd_sink(void *arg, const char *p, size_t n) {
-  int fd = *(int *)arg;
+int cj_write_all(int fd, const char *p, size_t n) {
   while (n) {
     ssize_t k = write(fd, p, n);
     if (k < 0) {
@@ -52,6 +51,9 @@ static int fd_sink(void *arg, const char *p, size_t n) {
   }
   return 0;
 }
+
+/* The sink of cj_export(): write(2) to an fd. */
+static int fd_sink(void *arg, const char *p, size_t n) { return cj_write_all(*(int *)arg, p, n); }
 
 static inline void ob_need(ob *o, size_t n) {
   if (o->len + n > o->cap)
@@ -204,10 +206,7 @@ typedef struct exporter {
   frag *strs;
   size_t nstrs;
   struct tstate *threads;
-  /* open tasks: id -> name string id (open addressing, backward-shift delete) */
-  uint64_t *task_keys;
-  uint32_t *task_vals;
-  size_t task_cap, task_n;
+  vh_map tasks; /* open tasks: id -> name string id */
   int first;
 } exporter;
 
@@ -337,74 +336,6 @@ static const frag *str_frag(exporter *x, uint64_t str_id) {
   return f;
 }
 
-/* ---- Open tasks ------------------------------------------------------------------------------- */
-static size_t task_slot(const exporter *x, uint64_t k) {
-  k ^= k >> 33;
-  k *= 0xff51afd7ed558ccdull;
-  k ^= k >> 33;
-  return (size_t)k & (x->task_cap - 1);
-}
-
-static void task_put(exporter *x, uint64_t key, uint32_t val) {
-  if ((x->task_n + 1) * 2 > x->task_cap) {
-    size_t cap = x->task_cap ? x->task_cap * 2 : 1024;
-    uint64_t *k = calloc(cap, sizeof *k);
-    uint32_t *v = calloc(cap, sizeof *v);
-    if (!k || !v) {
-      free(k);
-      free(v);
-      return;
-    }
-    uint64_t *ok = x->task_keys;
-    uint32_t *ov = x->task_vals;
-    size_t ocap = x->task_cap;
-    x->task_keys = k;
-    x->task_vals = v;
-    x->task_cap = cap;
-    x->task_n = 0;
-    for (size_t i = 0; i < ocap; i++)
-      if (ok[i])
-        task_put(x, ok[i], ov[i]);
-    free(ok);
-    free(ov);
-  }
-  size_t i = task_slot(x, key);
-  while (x->task_keys[i] && x->task_keys[i] != key)
-    i = (i + 1) & (x->task_cap - 1);
-  if (!x->task_keys[i])
-    x->task_n++;
-  x->task_keys[i] = key;
-  x->task_vals[i] = val;
-}
-
-/* Removes a task; returns its name's string id, or 0 if it was not open. */
-static uint32_t task_take(exporter *x, uint64_t key) {
-  if (!x->task_cap)
-    return 0;
-  size_t i = task_slot(x, key);
-  while (x->task_keys[i] && x->task_keys[i] != key)
-    i = (i + 1) & (x->task_cap - 1);
-  if (!x->task_keys[i])
-    return 0;
-  uint32_t val = x->task_vals[i];
-  /* Backward-shift deletion keeps probe chains intact. */
-  size_t j = i;
-  for (;;) {
-    j = (j + 1) & (x->task_cap - 1);
-    if (!x->task_keys[j])
-      break;
-    size_t home = task_slot(x, x->task_keys[j]);
-    if ((j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j))) {
-      x->task_keys[i] = x->task_keys[j];
-      x->task_vals[i] = x->task_vals[j];
-      i = j;
-    }
-  }
-  x->task_keys[i] = 0;
-  x->task_n--;
-  return val;
-}
-
 /* ---- Events ---------------------------------------------------------------------------------------- */
 
 /* {"ph":"X","pid":P,"tid":T,"ts":ts  -- the caller appends the rest and "}" */
@@ -523,7 +454,7 @@ static void write_event(exporter *x, const rd_event *ev) {
     break;
   }
   case CTRACE_FMT_EV_TASK_BEGIN: {
-    task_put(x, ev->arg[0], (uint32_t)ev->arg[2]);
+    vh_put(&x->tasks, ev->arg[0], (uint32_t)ev->arg[2]);
     ev_open(x, 'b', t, ev->ts);
     ob_lit(o, ",\"name\":");
     size_t n;
@@ -539,7 +470,8 @@ static void write_event(exporter *x, const rd_event *ev) {
     break;
   }
   case CTRACE_FMT_EV_TASK_END: {
-    uint32_t name = task_take(x, ev->arg[0]);
+    uint32_t name = 0;
+    vh_del(&x->tasks, ev->arg[0], &name);
     ev_open(x, 'e', t, ev->ts);
     ob_lit(o, ",\"name\":");
     if (name) {
@@ -796,8 +728,7 @@ int cj_export_sink(rd_trace *tr, cj_sink sink, void *arg, cj_stats *stats, char 
   for (size_t i = 0; i < x.nstrs; i++)
     free(x.strs[i].name);
   free(x.strs);
-  free(x.task_keys);
-  free(x.task_vals);
+  vh_free(&x.tasks);
   free(x.o.p);
   if (stats)
     *stats = x.st;

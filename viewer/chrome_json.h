@@ -23,6 +23,9 @@ typedef struct cj_stats {
  * corruption) are not errors here: they go into otherData and rd_problem. */
 int cj_export(rd_trace *tr, int fd, cj_stats *stats, char *err, size_t errlen);
 
+/* write(2) all of p, retrying on EINTR. @return 0 or -errno. */
+int cj_write_all(int fd, const char *p, size_t n);
+
 /* Where the JSON goes: 0, or a negative error that stops the export. */
 typedef int (*cj_sink)(void *arg, const char *data, size_t len);
 /* The same, writing through a sink (the viewer streams it to a socket). */

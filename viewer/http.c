@@ -25,6 +25,7 @@
 #include <zstd.h>
 
 #include "ctrace/ctrace.h"
+#include "chrome_json.h"
 #include "http.h"
 
 /* ---- Request parsing (no I/O) -------------------------------------------------------- */
@@ -474,30 +475,16 @@ typedef struct stream_sink {
   size_t zcap;
 } stream_sink;
 
-static int write_all(int fd, const char *p, size_t n) {
-  while (n) {
-    ssize_t k = write(fd, p, n);
-    if (k < 0) {
-      if (errno == EINTR)
-        continue;
-      return -errno;
-    }
-    p += k;
-    n -= (size_t)k;
-  }
-  return 0;
-}
-
 static int write_chunk(int fd, const char *p, size_t n) {
   if (!n)
     return 0;
   char head[24];
   int hl = snprintf(head, sizeof head, "%zx\r\n", n);
-  int r = write_all(fd, head, (size_t)hl);
+  int r = cj_write_all(fd, head, (size_t)hl);
   if (!r)
-    r = write_all(fd, p, n);
+    r = cj_write_all(fd, p, n);
   if (!r)
-    r = write_all(fd, "\r\n", 2);
+    r = cj_write_all(fd, "\r\n", 2);
   return r;
 }
 
@@ -536,7 +523,7 @@ static void stream_run(uv_work_t *w) {
   if (!r && s.z)
     r = zstd_push(&s, NULL, 0, ZSTD_e_end);
   if (!r)
-    r = write_all(s.fd, "0\r\n\r\n", 5);
+    r = cj_write_all(s.fd, "0\r\n\r\n", 5);
   atomic_store_explicit(&c->stream_status, r, memory_order_release);
   close(c->sv[1]); /* EOF for the loop */
   ZSTD_freeCCtx(s.z);

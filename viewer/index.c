@@ -14,6 +14,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "hashmap.h"
 #include "index.h"
 #include "reader.h"
 
@@ -53,107 +54,6 @@ static void *vpush(void **a, size_t *n, size_t *cap, size_t elem) {
 }
 #define VPUSH(arr, n, cap) ((__typeof__(arr))vpush((void **)&(arr), &(n), &(cap), sizeof *(arr)))
 
-/* uint64 -> uint32 map (open addressing; key 0 is stored aside). */
-typedef struct u64map {
-  uint64_t *keys;
-  uint32_t *vals;
-  size_t cap, n;
-  int has_zero;
-  uint32_t zero_val;
-} u64map;
-
-static size_t u64slot(uint64_t k, size_t cap) {
-  k ^= k >> 33;
-  k *= 0xff51afd7ed558ccdull;
-  k ^= k >> 33;
-  return (size_t)k & (cap - 1);
-}
-
-static uint32_t *u64map_find(u64map *m, uint64_t k) {
-  if (k == 0)
-    return m->has_zero ? &m->zero_val : NULL;
-  if (!m->cap)
-    return NULL;
-  for (size_t i = u64slot(k, m->cap);; i = (i + 1) & (m->cap - 1)) {
-    if (m->keys[i] == k)
-      return &m->vals[i];
-    if (!m->keys[i])
-      return NULL;
-  }
-}
-
-static int u64map_put(u64map *m, uint64_t k, uint32_t v) {
-  if (k == 0) {
-    m->has_zero = 1;
-    m->zero_val = v;
-    return 0;
-  }
-  if ((m->n + 1) * 2 > m->cap) {
-    size_t cap = m->cap ? m->cap * 2 : 256;
-    uint64_t *nk = calloc(cap, sizeof *nk);
-    uint32_t *nv = calloc(cap, sizeof *nv);
-    if (!nk || !nv) {
-      free(nk);
-      free(nv);
-      return -1;
-    }
-    for (size_t i = 0; i < m->cap; i++)
-      if (m->keys[i]) {
-        size_t j = u64slot(m->keys[i], cap);
-        while (nk[j])
-          j = (j + 1) & (cap - 1);
-        nk[j] = m->keys[i];
-        nv[j] = m->vals[i];
-      }
-    free(m->keys);
-    free(m->vals);
-    m->keys = nk;
-    m->vals = nv;
-    m->cap = cap;
-  }
-  size_t i = u64slot(k, m->cap);
-  while (m->keys[i] && m->keys[i] != k)
-    i = (i + 1) & (m->cap - 1);
-  if (!m->keys[i])
-    m->n++;
-  m->keys[i] = k;
-  m->vals[i] = v;
-  return 0;
-}
-
-/* Removes k, keeping probe chains intact (backward shift). */
-static void u64map_del(u64map *m, uint64_t k) {
-  if (k == 0) {
-    m->has_zero = 0;
-    return;
-  }
-  if (!m->cap)
-    return;
-  size_t i = u64slot(k, m->cap);
-  while (m->keys[i] && m->keys[i] != k)
-    i = (i + 1) & (m->cap - 1);
-  if (!m->keys[i])
-    return;
-  for (size_t j = i;;) {
-    j = (j + 1) & (m->cap - 1);
-    if (!m->keys[j])
-      break;
-    size_t h = u64slot(m->keys[j], m->cap);
-    if ((j > i && (h <= i || h > j)) || (j < i && h <= i && h > j)) {
-      m->keys[i] = m->keys[j];
-      m->vals[i] = m->vals[j];
-      i = j;
-    }
-  }
-  m->keys[i] = 0;
-  m->n--;
-}
-
-static void u64map_free(u64map *m) {
-  free(m->keys);
-  free(m->vals);
-}
-
 static uint64_t hash_str(const char *s, uint64_t seed) {
   uint64_t h = 0xcbf29ce484222325ull ^ seed;
   for (; *s; s++)
@@ -185,14 +85,14 @@ static uint32_t add_label(vx_index *x, const char *name, const char *cat, const 
 }
 
 /* Label for (name, cat) without a site, deduplicated through m. */
-static uint32_t named_label(vx_index *x, u64map *m, const char *name, const char *cat) {
+static uint32_t named_label(vx_index *x, vh_map *m, const char *name, const char *cat) {
   uint64_t k = hash_str(name, hash_str(cat, 7));
-  uint32_t *v = u64map_find(m, k);
+  uint32_t *v = vh_get(m, k);
   if (v && strcmp(x->labels[*v].name, name) == 0 && strcmp(x->labels[*v].cat, cat) == 0)
     return *v;
   uint32_t l = add_label(x, name, cat, NULL, NULL, 0);
   if (!v)
-    u64map_put(m, k, l);
+    vh_put(m, k, l);
   return l;
 }
 
@@ -347,10 +247,10 @@ typedef struct ct_build {
   size_t nsite_label;
   uint32_t *str_label;   /* by rd string index: region names */
   size_t nstr_label;
-  u64map named;        /* (name, cat) -> label */
-  u64map counters;     /* hash(name) -> counter track */
-  u64map tasks;        /* task id -> index in the tasks track (+1 for open) */
-  u64map flows;        /* flow id -> pending index in pend */
+  vh_map named;        /* (name, cat) -> label */
+  vh_map counters;     /* hash(name) -> counter track */
+  vh_map tasks;        /* task id -> index in the tasks track (+1 for open) */
+  vh_map flows;        /* flow id -> pending index in pend */
   vx_flow *pend;
   size_t npend, cap_pend;
   uint32_t tasks_track;
@@ -404,12 +304,12 @@ static uint32_t str_label(ct_build *b, uint64_t id) {
 
 static uint32_t counter_track(ct_build *b, const char *name) {
   uint64_t k = hash_str(name, 11);
-  uint32_t *v = u64map_find(&b->counters, k);
+  uint32_t *v = vh_get(&b->counters, k);
   if (v && strcmp(b->x->tracks[*v].name, name) == 0)
     return *v;
   uint32_t t = new_track(b->x, VX_COUNTER, b->pid, 0, name, 1000);
   if (t != UINT32_MAX && !v)
-    u64map_put(&b->counters, k, t);
+    vh_put(&b->counters, k, t);
   return t;
 }
 
@@ -476,15 +376,15 @@ static int ct_event(ct_build *b, const rd_event *ev) {
     k->label = named_label(x, &b->named, name, "task");
     k->thread = ti;
     k->end_thread = UINT32_MAX;
-    return u64map_put(&b->tasks, ev->arg[0], (uint32_t)(tt->ntasks - 1));
+    return vh_put(&b->tasks, ev->arg[0], (uint32_t)(tt->ntasks - 1));
   }
   case CTRACE_FMT_EV_TASK_END: {
-    uint32_t *i = u64map_find(&b->tasks, ev->arg[0]);
+    uint32_t *i = vh_get(&b->tasks, ev->arg[0]);
     if (i) {
       vx_task *k = &x->tracks[b->tasks_track].tasks[*i];
       k->end = ev->ts;
       k->end_thread = ti;
-      u64map_del(&b->tasks, ev->arg[0]);
+      vh_del(&b->tasks, ev->arg[0], NULL);
     }
     return 0;
   }
@@ -496,10 +396,10 @@ static int ct_event(ct_build *b, const rd_event *ev) {
     f->from_ts = ev->ts;
     f->from_track = ti;
     f->from_depth = bt->depth ? (uint16_t)(bt->depth - 1) : 0xffff;
-    return u64map_put(&b->flows, ev->arg[0], (uint32_t)(b->npend - 1));
+    return vh_put(&b->flows, ev->arg[0], (uint32_t)(b->npend - 1));
   }
   case CTRACE_FMT_EV_FLOW_END: {
-    uint32_t *i = u64map_find(&b->flows, ev->arg[0]);
+    uint32_t *i = vh_get(&b->flows, ev->arg[0]);
     if (!i)
       return 0; /* its beginning was not recorded */
     vx_flow *f = VPUSH(x->flows, x->nflows, x->cap_flows);
@@ -509,7 +409,7 @@ static int ct_event(ct_build *b, const rd_event *ev) {
     f->to_ts = ev->ts;
     f->to_track = ti;
     f->to_depth = bt->depth ? (uint16_t)(bt->depth - 1) : 0xffff;
-    u64map_del(&b->flows, ev->arg[0]);
+    vh_del(&b->flows, ev->arg[0], NULL);
     return 0;
   }
   case CTRACE_FMT_EV_THREAD_NAME:
@@ -585,10 +485,10 @@ static int load_ctrace(vx_index *x, const char *path, char *err, size_t errlen) 
   free(b.site_label);
   free(b.str_label);
   free(b.pend);
-  u64map_free(&b.named);
-  u64map_free(&b.counters);
-  u64map_free(&b.tasks);
-  u64map_free(&b.flows);
+  vh_free(&b.named);
+  vh_free(&b.counters);
+  vh_free(&b.tasks);
+  vh_free(&b.flows);
   rd_close(tr);
   if (!ok)
     errf(err, errlen, "%s: out of memory while indexing", path);
@@ -615,12 +515,12 @@ typedef struct js_build {
   vx_index *x;
   js_thread *th;
   size_t nth, cap_th;
-  u64map thread_of; /* hash(pid, tid) -> index */
-  u64map named;
-  u64map counters; /* hash(pid, name) -> track */
-  u64map tasks_track; /* pid -> track */
-  u64map open_tasks;  /* hash(cat, id, pid) -> task index + track... */
-  u64map flows;
+  vh_map thread_of; /* hash(pid, tid) -> index */
+  vh_map named;
+  vh_map counters; /* hash(pid, name) -> track */
+  vh_map tasks_track; /* pid -> track */
+  vh_map open_tasks;  /* hash(cat, id, pid) -> task index + track... */
+  vh_map flows;
   vx_flow *pend;
   size_t npend, cap_pend;
 } js_build;
@@ -634,7 +534,7 @@ static uint64_t ts_ns(double us) {
 
 static js_thread *js_thread_get(js_build *b, int pid, int tid) {
   uint64_t k = ((uint64_t)(uint32_t)pid << 32 | (uint32_t)tid) + 1;
-  uint32_t *v = u64map_find(&b->thread_of, k);
+  uint32_t *v = vh_get(&b->thread_of, k);
   if (v)
     return &b->th[*v];
   js_thread *t = VPUSH(b->th, b->nth, b->cap_th);
@@ -646,7 +546,7 @@ static js_thread *js_thread_get(js_build *b, int pid, int tid) {
   char name[32];
   snprintf(name, sizeof name, "thread %d", tid);
   t->track = new_track(b->x, VX_THREAD, pid, tid, name, tid);
-  if (t->track == UINT32_MAX || u64map_put(&b->thread_of, k, (uint32_t)(b->nth - 1)))
+  if (t->track == UINT32_MAX || vh_put(&b->thread_of, k, (uint32_t)(b->nth - 1)))
     return NULL;
   return t;
 }
@@ -677,12 +577,12 @@ static uint32_t js_args(vx_index *x, const cJSON *e) {
 }
 
 static uint32_t js_tasks_track(js_build *b, int pid) {
-  uint32_t *v = u64map_find(&b->tasks_track, (uint64_t)(uint32_t)pid + 1);
+  uint32_t *v = vh_get(&b->tasks_track, (uint64_t)(uint32_t)pid + 1);
   if (v)
     return *v;
   uint32_t t = new_track(b->x, VX_TASKS, pid, 0, "tasks", 999);
   if (t != UINT32_MAX)
-    u64map_put(&b->tasks_track, (uint64_t)(uint32_t)pid + 1, t);
+    vh_put(&b->tasks_track, (uint64_t)(uint32_t)pid + 1, t);
   return t;
 }
 
@@ -778,7 +678,7 @@ static int js_event(js_build *b, const cJSON *e) {
       else
         snprintf(cname, sizeof cname, "%s %s", name, a->string);
       uint64_t k = hash_str(cname, (uint64_t)(uint32_t)pid);
-      uint32_t *v = u64map_find(&b->counters, k);
+      uint32_t *v = vh_get(&b->counters, k);
       uint32_t ti;
       if (v && !strcmp(x->tracks[*v].name, cname) && x->tracks[*v].pid == pid) {
         ti = *v;
@@ -787,7 +687,7 @@ static int js_event(js_build *b, const cJSON *e) {
         if (ti == UINT32_MAX)
           return -1;
         if (!v)
-          u64map_put(&b->counters, k, ti);
+          vh_put(&b->counters, k, ti);
       }
       if (add_sample(&x->tracks[ti], ts, a->valuedouble))
         return -1;
@@ -821,13 +721,13 @@ static int js_event(js_build *b, const cJSON *e) {
       task->label = named_label(x, &b->named, name, "task");
       task->thread = th->track;
       task->end_thread = UINT32_MAX;
-      return u64map_put(&b->open_tasks, k, (uint32_t)(t->ntasks - 1));
+      return vh_put(&b->open_tasks, k, (uint32_t)(t->ntasks - 1));
     }
-    uint32_t *i = u64map_find(&b->open_tasks, k);
+    uint32_t *i = vh_get(&b->open_tasks, k);
     if (i) {
       t->tasks[*i].end = ts;
       t->tasks[*i].end_thread = th->track;
-      u64map_del(&b->open_tasks, k);
+      vh_del(&b->open_tasks, k, NULL);
     }
     return 0;
   }
@@ -848,10 +748,10 @@ static int js_event(js_build *b, const cJSON *e) {
       f->from_ts = ts;
       f->from_track = th->track;
       f->from_depth = th->depth ? (uint16_t)(th->depth - 1) : 0xffff;
-      return u64map_put(&b->flows, id, (uint32_t)(b->npend - 1));
+      return vh_put(&b->flows, id, (uint32_t)(b->npend - 1));
     }
     if (ph[0] == 'f') {
-      uint32_t *i = u64map_find(&b->flows, id);
+      uint32_t *i = vh_get(&b->flows, id);
       if (!i)
         return 0;
       vx_flow *f = VPUSH(x->flows, x->nflows, x->cap_flows);
@@ -861,7 +761,7 @@ static int js_event(js_build *b, const cJSON *e) {
       f->to_ts = ts;
       f->to_track = th->track;
       f->to_depth = th->depth ? (uint16_t)(th->depth - 1) : 0xffff;
-      u64map_del(&b->flows, id);
+      vh_del(&b->flows, id, NULL);
     }
     return 0;
   }
@@ -969,12 +869,12 @@ static int load_json(vx_index *x, const char *path, const char *text, size_t len
   }
   free(b.th);
   free(b.pend);
-  u64map_free(&b.thread_of);
-  u64map_free(&b.named);
-  u64map_free(&b.counters);
-  u64map_free(&b.tasks_track);
-  u64map_free(&b.open_tasks);
-  u64map_free(&b.flows);
+  vh_free(&b.thread_of);
+  vh_free(&b.named);
+  vh_free(&b.counters);
+  vh_free(&b.tasks_track);
+  vh_free(&b.open_tasks);
+  vh_free(&b.flows);
   cJSON_Delete(root);
   if (!ok)
     errf(err, errlen, "%s: out of memory while indexing", path);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "hashmap.h"
 #include "reader.h"
 
 #define RD_MAX_ID CTRACE_FMT_MAX_ID
@@ -30,13 +31,6 @@ typedef struct rd_thread_impl {
   rd_batch *batches;
   size_t cap;
 } rd_thread_impl;
-
-/* uint32 id (>= 1) -> uint32 index; open addressing, 0 = empty slot. */
-typedef struct idmap {
-  uint32_t *keys;
-  uint32_t *vals;
-  size_t cap, n;
-} idmap;
 
 typedef struct rd_str {
   char *s;
@@ -72,10 +66,10 @@ struct rd_trace {
    * from the file, so nothing here is sized by an id's value. */
   rd_site *sites;
   size_t nsites, cap_sites;
-  idmap site_map;
+  vh_map site_map;
   rd_str *strs;
   size_t nstrs, cap_strs;
-  idmap str_map;
+  vh_map str_map;
 
   rd_clock_pt *clock_pts;
   size_t nclock, cap_clock;
@@ -129,64 +123,10 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem) {
   return 0;
 }
 
-static size_t idmap_slot(uint32_t key, size_t cap) {
-  return (size_t)(key * 2654435761u) & (cap - 1);
-}
-
-/* index + 1 of key, or 0 */
-static uint32_t idmap_get(const idmap *m, uint32_t key) {
-  if (!m->cap)
-    return 0;
-  for (size_t i = idmap_slot(key, m->cap);; i = (i + 1) & (m->cap - 1)) {
-    if (m->keys[i] == key)
-      return m->vals[i] + 1;
-    if (!m->keys[i])
-      return 0;
-  }
-}
-
-static int idmap_put(idmap *m, uint32_t key, uint32_t val) {
-  if ((m->n + 1) * 2 > m->cap) {
-    size_t cap = m->cap ? m->cap * 2 : 64;
-    uint32_t *k = calloc(cap, sizeof *k), *v = calloc(cap, sizeof *v);
-    if (!k || !v) {
-      free(k);
-      free(v);
-      return -1;
-    }
-    for (size_t i = 0; i < m->cap; i++)
-      if (m->keys[i]) {
-        size_t j = idmap_slot(m->keys[i], cap);
-        while (k[j])
-          j = (j + 1) & (cap - 1);
-        k[j] = m->keys[i];
-        v[j] = m->vals[i];
-      }
-    free(m->keys);
-    free(m->vals);
-    m->keys = k;
-    m->vals = v;
-    m->cap = cap;
-  }
-  size_t i = idmap_slot(key, m->cap);
-  while (m->keys[i] && m->keys[i] != key)
-    i = (i + 1) & (m->cap - 1);
-  if (!m->keys[i])
-    m->n++;
-  m->keys[i] = key;
-  m->vals[i] = val;
-  return 0;
-}
-
-static void idmap_free(idmap *m) {
-  free(m->keys);
-  free(m->vals);
-}
-
 /* A new site entry for id (no name yet); NULL on failure. */
 static rd_site *site_new(rd_trace *tr, uint32_t id) {
   if (grow((void **)&tr->sites, &tr->cap_sites, tr->nsites + 1, sizeof *tr->sites) ||
-      idmap_put(&tr->site_map, id, (uint32_t)tr->nsites))
+      vh_put(&tr->site_map, id, (uint32_t)tr->nsites))
     return NULL;
   rd_site *s = &tr->sites[tr->nsites];
   memset(s, 0, sizeof *s);
@@ -197,7 +137,7 @@ static rd_site *site_new(rd_trace *tr, uint32_t id) {
 
 static rd_str *str_new(rd_trace *tr, uint32_t id) {
   if (grow((void **)&tr->strs, &tr->cap_strs, tr->nstrs + 1, sizeof *tr->strs) ||
-      idmap_put(&tr->str_map, id, (uint32_t)tr->nstrs))
+      vh_put(&tr->str_map, id, (uint32_t)tr->nstrs))
     return NULL;
   rd_str *s = &tr->strs[tr->nstrs++];
   s->s = NULL;
@@ -324,7 +264,7 @@ static int def_site(rd_trace *tr, cur *c) {
     free(name), free(file), free(func);
     return -1;
   }
-  if (idmap_get(&tr->site_map, (uint32_t)id)) { /* a second definition keeps the first */
+  if (vh_get(&tr->site_map, id)) { /* a second definition keeps the first */
     free(name), free(file), free(func);
     return 0;
   }
@@ -347,7 +287,7 @@ static int def_string(rd_trace *tr, cur *c) {
   uint64_t n = cur_varint(c);
   if (c->bad || id == 0 || id >= RD_MAX_ID || n > (uint64_t)(c->end - c->p))
     return -1;
-  if (!idmap_get(&tr->str_map, (uint32_t)id)) { /* a second definition keeps the first */
+  if (!vh_get(&tr->str_map, id)) { /* a second definition keeps the first */
     rd_str *st = str_new(tr, (uint32_t)id);
     if (!st || !(st->s = dup_bytes(c->p, (size_t)n)))
       return -1;
@@ -793,11 +733,11 @@ void rd_close(rd_trace *tr) {
     }
   }
   free(tr->sites);
-  idmap_free(&tr->site_map);
+  vh_free(&tr->site_map);
   for (size_t i = 0; i < tr->nstrs; i++)
     free(tr->strs[i].s);
   free(tr->strs);
-  idmap_free(&tr->str_map);
+  vh_free(&tr->str_map);
   free(tr->clock_pts);
   free(tr->proc_name);
   free(tr->cmdline);
@@ -832,9 +772,9 @@ const rd_site *rd_site_get(rd_trace *tr, uint64_t id) {
   static const rd_site invalid = {0, 0, 0, 0, UINT32_MAX, "site#invalid", "", ""};
   if (id == 0 || id >= RD_MAX_ID)
     return &invalid;
-  uint32_t i = idmap_get(&tr->site_map, (uint32_t)id);
+  uint32_t *i = vh_get(&tr->site_map, id);
   if (i)
-    return &tr->sites[i - 1];
+    return &tr->sites[*i];
   /* Referenced but never defined: remember a placeholder (freed in close). */
   char buf[32];
   snprintf(buf, sizeof buf, "site#%" PRIu64, id);
@@ -853,9 +793,9 @@ const rd_site *rd_site_get(rd_trace *tr, uint64_t id) {
 uint32_t rd_string_index(rd_trace *tr, uint64_t id) {
   if (id == 0 || id >= RD_MAX_ID)
     return UINT32_MAX;
-  uint32_t i = idmap_get(&tr->str_map, (uint32_t)id);
+  uint32_t *i = vh_get(&tr->str_map, id);
   if (i)
-    return i - 1;
+    return *i;
   /* Never defined: remember a placeholder. */
   char buf[32];
   int n = snprintf(buf, sizeof buf, "string#%" PRIu64, id);
