@@ -25,6 +25,9 @@
 #include "ctrace/format.h"
 
 #define CTRACE__HIDDEN __attribute__((visibility("hidden")))
+/* Internal, but exported: the preload wrappers (libctrace-preload.so) and
+ * tests call these. Not API: may change with any version. */
+#define CTRACE__EXPORT __attribute__((visibility("default")))
 
 /* ctrace__active (declared in ctrace.h) is a plain int for C++ users of the
  * header; the library only touches it through these. */
@@ -245,6 +248,50 @@ typedef struct ctrace__string {
  * is full (the caller drops the event and counts it). Lock-free. */
 CTRACE__HIDDEN uint32_t ctrace__intern(const char *s, size_t len);
 CTRACE__HIDDEN ctrace__string *ctrace__strings_head(void);
+
+/* ---- record.c: what the preload wrappers record ---------------------------------- */
+
+/* Ticks now (the session's clock). */
+CTRACE__EXPORT uint64_t ctrace__now(void);
+/* Nonzero while this thread is inside the tracer (or is the writer): a
+ * wrapper then calls straight through. */
+CTRACE__EXPORT int ctrace__in_tracer(void);
+/* Enters / leaves the tracer on this thread (a wrapper's own work, e.g. its
+ * allocations, is then never recorded). */
+CTRACE__EXPORT void ctrace__enter(void);
+CTRACE__EXPORT void ctrace__leave(void);
+/* A system call that started at `start` (ticks) and returned now. */
+CTRACE__EXPORT void ctrace__syscall(long nr, uint64_t start, uint64_t arg, int64_t ret);
+/* A wait of `kind` (CTRACE_FMT_WAIT_*) on obj that started at `start`. The
+ * waker is looked up in the release table (ctrace__release). */
+CTRACE__EXPORT void ctrace__wait(unsigned kind, uint64_t start, const void *obj);
+/* This thread releases obj now (unlock, signal, post, exit): a waiter that
+ * wakes on obj draws an arrow from here. Lock-free, one store. */
+CTRACE__EXPORT void ctrace__release(const void *obj);
+/* Thread lifecycle: creation (returns the flow id to pass to the new
+ * thread), start in the new thread, exit. */
+CTRACE__EXPORT uint64_t ctrace__thread_created(void);
+CTRACE__EXPORT void ctrace__thread_started(uint64_t flow, uint32_t creator);
+CTRACE__EXPORT void ctrace__thread_exiting(void);
+/* This thread's serial (0 if it never recorded). */
+CTRACE__EXPORT uint32_t ctrace__serial(void);
+/* pthread_setname_np of another thread. */
+CTRACE__EXPORT void ctrace__thread_renamed(int tid, const char *name);
+/* Process-wide heap: live bytes and bytes allocated so far. */
+CTRACE__EXPORT void ctrace__heap(int64_t live, uint64_t allocated, int peak);
+
+/* What the session captures; set by ctrace_start from the environment
+ * ($CTRACE_SYSCALLS=off|preload|complete|auto, $CTRACE_SCHED=0|1,
+ * $CTRACE_HEAP=0|1, $CTRACE_LOCKS=0|1) and what the kernel allows. Read by
+ * the wrappers (relaxed) to know what to record. */
+typedef struct ctrace__capture {
+  int syscalls; /* CTRACE_FMT_CAP_*: WRAPPERS = the preload wrappers record */
+  int sched;    /* KERNEL: perf context switches; WRAPPERS: derived; OFF */
+  int heap;     /* 1: malloc & co. are recorded */
+  int locks;    /* 1: pthread waits are recorded */
+  char why[256]; /* what could not be captured, and why */
+} ctrace__capture;
+extern CTRACE__EXPORT ctrace__capture ctrace__capture_state;
 
 /* ---- writer.c -------------------------------------------------------------------- */
 

@@ -17,7 +17,8 @@
 
 int ctrace__active;
 
-#define EV_MAX_FIXED (1 + 4 * CTRACE_FMT_VARINT_MAX) /* type, delta, 3 args */
+/* type, delta, and CTRACE_FMT_EVENT_MAX_VARINTS arguments */
+#define EV_MAX_FIXED (1 + (1 + CTRACE_FMT_EVENT_MAX_VARINTS) * CTRACE_FMT_VARINT_MAX)
 
 __attribute__((cold, noinline)) static ctrace__thread *ev_slow(size_t need) {
   return ctrace__thread_slow(need);
@@ -84,9 +85,9 @@ static inline uint8_t *put_str(uint8_t *p, const char *s, size_t n) {
   return p + n;
 }
 
-/* An event with only varint arguments. */
-static inline void ev_varints(unsigned type, unsigned n, uint64_t a0, uint64_t a1,
-                              uint64_t a2) {
+/* An event with only varint arguments (up to CTRACE_FMT_EVENT_MAX_VARINTS). */
+static inline void ev_varints5(unsigned type, unsigned n, uint64_t a0, uint64_t a1, uint64_t a2,
+                               uint64_t a3, uint64_t a4) {
   ctrace__thread *t = ev_open(EV_MAX_FIXED);
   if (CTRACE__UNLIKELY(!t))
     return;
@@ -97,7 +98,16 @@ static inline void ev_varints(unsigned type, unsigned n, uint64_t a0, uint64_t a
     p = ctrace_fmt_put_varint(p, a1);
   if (n > 2)
     p = ctrace_fmt_put_varint(p, a2);
+  if (n > 3)
+    p = ctrace_fmt_put_varint(p, a3);
+  if (n > 4)
+    p = ctrace_fmt_put_varint(p, a4);
   ev_close(t, p);
+}
+
+static inline void ev_varints(unsigned type, unsigned n, uint64_t a0, uint64_t a1,
+                              uint64_t a2) {
+  ev_varints5(type, n, a0, a1, a2, 0, 0);
 }
 
 static inline uint32_t site_id(ctrace_site *site) {
@@ -250,4 +260,170 @@ void ctrace_thread_set_name(const char *name) {
   uint8_t *p = ev_head(t, CTRACE_FMT_EV_THREAD_NAME);
   p = put_str(p, name, n);
   ev_close(t, p);
+}
+
+/* ---- Memory managers ----------------------------------------------------------- */
+
+/* Interns a name for an event; 0 (and the event dropped and counted) if
+ * the table is full. */
+static uint32_t name_id(const char *s) {
+  uint32_t id = ctrace__intern(s ? s : "", s ? strlen(s) : 0);
+  if (!id)
+    drop_one();
+  return id;
+}
+
+void ctrace_gc_begin(const char *kind) {
+  if (!CTRACE__ACTIVE_RELAXED())
+    return;
+  uint32_t id = name_id(kind);
+  if (id)
+    ev_varints(CTRACE_FMT_EV_GC_BEGIN, 1, id, 0, 0);
+}
+
+void ctrace_gc_end(void) {
+  if (CTRACE__ACTIVE_RELAXED())
+    ev_varints(CTRACE_FMT_EV_GC_END, 0, 0, 0, 0);
+}
+
+void ctrace_heap_set(uint64_t live_bytes, uint64_t goal_bytes) {
+  if (CTRACE__ACTIVE_RELAXED())
+    ev_varints(CTRACE_FMT_EV_HEAP_SET, 2, live_bytes, goal_bytes, 0);
+}
+
+/* ---- User-level scheduling -------------------------------------------------------- */
+
+void ctrace_sched_create(uint64_t id, const char *name) {
+  if (!CTRACE__ACTIVE_RELAXED())
+    return;
+  uint32_t n = name_id(name);
+  if (n)
+    ev_varints(CTRACE_FMT_EV_SCHED_CREATE, 2, id, n, 0);
+}
+
+void ctrace_sched_run(uint64_t id) {
+  if (CTRACE__ACTIVE_RELAXED())
+    ev_varints(CTRACE_FMT_EV_SCHED_RUN, 1, id, 0, 0);
+}
+
+void ctrace_sched_block(const char *reason) {
+  if (!CTRACE__ACTIVE_RELAXED())
+    return;
+  uint32_t n = name_id(reason);
+  if (n)
+    ev_varints(CTRACE_FMT_EV_SCHED_BLOCK, 1, n, 0, 0);
+}
+
+void ctrace_sched_unblock(uint64_t id) {
+  if (CTRACE__ACTIVE_RELAXED())
+    ev_varints(CTRACE_FMT_EV_SCHED_UNBLOCK, 1, id, 0, 0);
+}
+
+void ctrace_sched_end(uint64_t id) {
+  if (CTRACE__ACTIVE_RELAXED())
+    ev_varints(CTRACE_FMT_EV_SCHED_END, 1, id, 0, 0);
+}
+
+/* ---- For the preload wrappers -------------------------------------------------------- */
+
+uint64_t ctrace__now(void) { return ctrace__ticks(); }
+
+int ctrace__in_tracer(void) { return ctrace__tls.guard; }
+void ctrace__enter(void) { ctrace__tls.guard++; }
+void ctrace__leave(void) { ctrace__tls.guard--; }
+
+uint32_t ctrace__serial(void) {
+  ctrace__thread *t = ctrace__tls.thread;
+  return t == &ctrace__no_thread ? 0 : t->serial;
+}
+
+void ctrace__syscall(long nr, uint64_t start, uint64_t arg, int64_t ret) {
+  uint64_t now = ctrace__ticks();
+  ev_varints5(CTRACE_FMT_EV_SYSCALL, 4, (uint64_t)nr, now > start ? now - start : 0, arg,
+              ctrace_fmt_zigzag(ret), 0);
+}
+
+/* Who released what, last: a slot per hashed object, one 64-bit word
+ *   serial (16 bits) | tag of the object (8 bits) | time (40 bits, ticks
+ *   since the session started / 64: 8 hours at 2.5 GHz)
+ * written with one relaxed store by the releaser, read by a waiter when it
+ * wakes. A collision or a wrapped serial only loses (or, rarely, misplaces)
+ * an arrow; it is a hint, checked against the tag and the wait's interval. */
+#define RELEASE_SLOTS 4096u
+static _Atomic uint64_t release_table[RELEASE_SLOTS];
+
+static inline uint64_t obj_hash(const void *obj) {
+  uint64_t a = (uint64_t)(uintptr_t)obj;
+  a ^= a >> 29;
+  a *= 0x9e3779b97f4a7c15ull;
+  return a ^ (a >> 32);
+}
+
+void ctrace__release(const void *obj) {
+  ctrace__thread *t = ctrace__tls.thread;
+  if (t == &ctrace__no_thread || !CTRACE__ACTIVE_RELAXED())
+    return;
+  uint64_t h = obj_hash(obj);
+  uint64_t since = (ctrace__ticks() - ctrace__session_state.start.tick) >> 6;
+  uint64_t v = (uint64_t)(t->serial & 0xffff) << 48 | (h >> 56) << 40 | (since & ((1ull << 40) - 1));
+  atomic_store_explicit(&release_table[h & (RELEASE_SLOTS - 1)], v, memory_order_relaxed);
+}
+
+void ctrace__wait(unsigned kind, uint64_t start, const void *obj) {
+  uint64_t now = ctrace__ticks();
+  uint64_t h = obj_hash(obj);
+  uint64_t v = atomic_load_explicit(&release_table[h & (RELEASE_SLOTS - 1)], memory_order_relaxed);
+  uint64_t waker = 0, back = 0;
+  uint64_t base = ctrace__session_state.start.tick;
+  uint64_t rel = base + ((v & ((1ull << 40) - 1)) << 6);
+  /* Released by someone else, during this wait (64-tick granularity). */
+  if (v && ((v >> 40) & 0xff) == (h >> 56) && rel + 64 >= start && rel <= now + 64 &&
+      (v >> 48) != (ctrace__serial() & 0xffff)) {
+    waker = v >> 48;
+    back = now > rel ? now - rel : 0;
+  }
+  ev_varints5(CTRACE_FMT_EV_WAIT, 5, kind, now > start ? now - start : 0,
+              (uint64_t)(uintptr_t)obj, waker, back);
+}
+
+static _Atomic uint64_t next_internal_flow = 1;
+
+uint64_t ctrace__thread_created(void) {
+  /* Internal flows have the top bit set, out of the way of the program's. */
+  uint64_t id = (1ull << 63) | atomic_fetch_add_explicit(&next_internal_flow, 1,
+                                                          memory_order_relaxed);
+  if (CTRACE__ACTIVE_RELAXED())
+    ev_varints(CTRACE_FMT_EV_THREAD_CREATE, 1, id, 0, 0);
+  return id;
+}
+
+void ctrace__thread_started(uint64_t flow, uint32_t creator) {
+  if (CTRACE__ACTIVE_RELAXED())
+    ev_varints(CTRACE_FMT_EV_THREAD_START, 2, flow, creator, 0);
+}
+
+void ctrace__thread_exiting(void) {
+  if (CTRACE__ACTIVE_RELAXED())
+    ev_varints(CTRACE_FMT_EV_THREAD_EXIT, 0, 0, 0, 0);
+}
+
+void ctrace__thread_renamed(int tid, const char *name) {
+  if (!CTRACE__ACTIVE_RELAXED())
+    return;
+  if (!name)
+    name = "";
+  size_t n = strnlen(name, CTRACE_FMT_NAME_MAX);
+  ctrace__thread *t = ev_open(EV_MAX_FIXED + CTRACE_FMT_VARINT_MAX + n);
+  if (!t)
+    return;
+  uint8_t *p = ev_head(t, CTRACE_FMT_EV_THREAD_RENAME);
+  p = ctrace_fmt_put_varint(p, (uint64_t)(uint32_t)tid);
+  p = put_str(p, name, n);
+  ev_close(t, p);
+}
+
+void ctrace__heap(int64_t live, uint64_t allocated, int peak) {
+  if (CTRACE__ACTIVE_RELAXED())
+    ev_varints(CTRACE_FMT_EV_HEAP, 3, ctrace_fmt_zigzag(live), allocated,
+               peak ? CTRACE_FMT_HEAP_PEAK : 0);
 }

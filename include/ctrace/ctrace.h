@@ -193,6 +193,38 @@ CTRACE_API void ctrace_flow_end(uint64_t id);
  *  not rename the OS thread). Names longer than 63 bytes are cut. */
 CTRACE_API void ctrace_thread_set_name(const char *name);
 
+/* ---- Memory managers (the GC-like part) --------------------------------------
+ * For programs with their own allocators, pools or collectors; `ctrace run`
+ * records malloc & co. by itself. */
+
+/*! ctrace_gc_begin() : a collection, sweep, compaction or arena-reset phase
+ *  starts on this thread (kind: "mark", "sweep", "arena reset"...; copied).
+ *  Phases are shown on the process's GC track and give the minimum mutator
+ *  utilization. End it with ctrace_gc_end() on the same thread. */
+CTRACE_API void ctrace_gc_begin(const char *kind);
+CTRACE_API void ctrace_gc_end(void);
+
+/*! ctrace_heap_set() : the program's own view of its heap: live bytes and
+ *  the goal (the size at which it collects), as counters. */
+CTRACE_API void ctrace_heap_set(uint64_t live_bytes, uint64_t goal_bytes);
+
+/* ---- User-level scheduling (coroutines, fibers, work items) -----------------
+ * Shown like Go's goroutines: each id gets its own track with the intervals
+ * it ran (and on which thread), why it blocked, and an arrow from whatever
+ * unblocked it to where it ran next. Ids are the caller's (nonzero). */
+
+/*! ctrace_sched_create() : a work item exists (name copied). */
+CTRACE_API void ctrace_sched_create(uint64_t id, const char *name);
+/*! ctrace_sched_run() : this thread now runs item id (until it blocks, ends,
+ *  or the thread runs another). */
+CTRACE_API void ctrace_sched_run(uint64_t id);
+/*! ctrace_sched_block() : the item this thread runs blocks (reason copied). */
+CTRACE_API void ctrace_sched_block(const char *reason);
+/*! ctrace_sched_unblock() : item id may run again (called by whoever woke it). */
+CTRACE_API void ctrace_sched_unblock(uint64_t id);
+/*! ctrace_sched_end() : item id is done. */
+CTRACE_API void ctrace_sched_end(uint64_t id);
+
 /* internal, do not use: CTRACE_SCOPE's begin and end. */
 static inline int ctrace__scope_begin(ctrace_site *site) {
   if (CTRACE__LIKELY(!__atomic_load_n(&ctrace__active, __ATOMIC_RELAXED)))

@@ -59,7 +59,7 @@ extern "C" {
 #define CTRACE_FMT_RH_SYNC 0        /* u32 CTRACE_FMT_RECORD_SYNC */
 #define CTRACE_FMT_RH_TYPE 4        /* u8  CTRACE_FMT_REC_* */
 #define CTRACE_FMT_RH_CODEC 5       /* u8  CTRACE_FMT_CODEC_* */
-#define CTRACE_FMT_RH_FLAGS 6       /* u16, 0 */
+#define CTRACE_FMT_RH_FLAGS 6       /* u16, CTRACE_FMT_RF_* */
 #define CTRACE_FMT_RH_STORED_SIZE 8 /* u32 payload bytes in the file */
 #define CTRACE_FMT_RH_RAW_SIZE 12   /* u32 payload bytes once decoded */
 #define CTRACE_FMT_RH_THREAD 16     /* u32 thread serial (BATCH), else 0 */
@@ -70,6 +70,10 @@ extern "C" {
 #define CTRACE_FMT_REC_BATCH 2 /* events of one thread */
 #define CTRACE_FMT_REC_CLOCK 3 /* one clock sync point (raw, 24 bytes) */
 #define CTRACE_FMT_REC_END 4   /* written last by ctrace_stop() */
+
+/* Record flags. */
+#define CTRACE_FMT_RF_KERNEL 0x1 /* BATCH of kernel events (K_*), thread 0: its
+                                    ticks are CLOCK_MONOTONIC ns */
 
 #define CTRACE_FMT_CODEC_NONE 0
 #define CTRACE_FMT_CODEC_ZSTD 1 /* one zstd frame */
@@ -89,6 +93,30 @@ extern "C" {
 #define CTRACE_FMT_DEF_STRING 3     /* varint id; str text */
 #define CTRACE_FMT_DEF_THREAD 4     /* varint serial, tid; str name */
 #define CTRACE_FMT_DEF_THREAD_END 5 /* varint serial, dropped events */
+#define CTRACE_FMT_DEF_CAPTURE 6    /* varint syscalls, sched, heap, locks (modes
+                                       below); str why (what was not available) */
+
+/* DEF_CAPTURE modes: how the kernel-side events were captured. */
+#define CTRACE_FMT_CAP_OFF 0
+#define CTRACE_FMT_CAP_WRAPPERS 1 /* syscalls / sched: from LD_PRELOAD wrappers */
+#define CTRACE_FMT_CAP_KERNEL 2   /* syscalls: raw_syscalls tracepoints; sched:
+                                     context-switch records (perf_event_open) */
+
+/* WAIT kinds (what a thread waited on). */
+#define CTRACE_FMT_WAIT_MUTEX 1
+#define CTRACE_FMT_WAIT_COND 2
+#define CTRACE_FMT_WAIT_RWLOCK_READ 3
+#define CTRACE_FMT_WAIT_RWLOCK_WRITE 4
+#define CTRACE_FMT_WAIT_SEM 5
+#define CTRACE_FMT_WAIT_JOIN 6
+
+/* K_SWITCH kinds. */
+#define CTRACE_FMT_SWITCH_IN 1          /* starts running on the CPU */
+#define CTRACE_FMT_SWITCH_OUT 2         /* leaves the CPU, blocked */
+#define CTRACE_FMT_SWITCH_OUT_PREEMPT 3 /* leaves the CPU, still runnable */
+
+/* HEAP flags. */
+#define CTRACE_FMT_HEAP_PEAK 1 /* live bytes reached a new peak */
 
 /* Site kinds (same values as CTRACE__SITE_* in ctrace.h). */
 #define CTRACE_FMT_SITE_REGION 1
@@ -119,7 +147,29 @@ extern "C" {
   XX(FLOW_BEGIN,        9,  1,  0) /* flow id */                                     \
   XX(FLOW_END,         10,  1,  0) /* flow id */                                     \
   XX(THREAD_NAME,      11,  0,  1) /* ; name */                                      \
-  XX(DROPPED,          12,  2,  0) /* events dropped, ticks since the first drop */
+  XX(DROPPED,          12,  2,  0) /* events dropped, ticks since the first drop */   \
+  /* issue "Capture without code changes": complete spans end at the event's  */      \
+  /* time and carry their duration                                            */      \
+  XX(SYSCALL,          13,  4,  0) /* nr, duration, arg (fd), zigzag(return) */       \
+  XX(WAIT,             14,  5,  0) /* kind, duration, object, waker serial (0 =     */\
+                                   /* unknown), ticks from the waker's release    */  \
+  XX(THREAD_CREATE,    15,  1,  0) /* flow id to the new thread's THREAD_START */     \
+  XX(THREAD_START,     16,  2,  0) /* flow id, creator's serial */                    \
+  XX(THREAD_EXIT,      17,  0,  0)                                                    \
+  XX(HEAP,             18,  3,  0) /* zigzag(live bytes), bytes allocated, flags */   \
+  XX(GC_BEGIN,         19,  1,  0) /* kind string id */                               \
+  XX(GC_END,           20,  0,  0)                                                    \
+  XX(HEAP_SET,         21,  2,  0) /* live bytes, goal bytes (ctrace_heap_set) */     \
+  XX(SCHED_CREATE,     22,  2,  0) /* work item id, name string id */                 \
+  XX(SCHED_RUN,        23,  1,  0) /* id: this thread now runs it */                  \
+  XX(SCHED_BLOCK,      24,  1,  0) /* reason string id: the running item blocks */    \
+  XX(SCHED_UNBLOCK,    25,  1,  0) /* id: made runnable (a flow to its next run) */   \
+  XX(SCHED_END,        26,  1,  0) /* id */                                           \
+  XX(THREAD_RENAME,    27,  1,  1) /* tid; name (pthread_setname_np of another) */    \
+  /* kernel batches (CTRACE_FMT_RF_KERNEL), times in CLOCK_MONOTONIC ns:      */      \
+  XX(K_SWITCH,         28,  3,  0) /* tid, cpu, CTRACE_FMT_SWITCH_* */                \
+  XX(K_SYSCALL,        29,  5,  0) /* tid, nr, duration, arg, zigzag(return) */       \
+  XX(K_LOST,           30,  2,  0) /* cpu, records the kernel lost */
 
 enum {
 #define CTRACE__FMT_EV_ENUM(name, code, nvar, nstr) CTRACE_FMT_EV_##name = (code),
@@ -128,7 +178,7 @@ enum {
   CTRACE_FMT_EV_COUNT_ /* one past the highest code */
 };
 
-#define CTRACE_FMT_EVENT_MAX_VARINTS 3
+#define CTRACE_FMT_EVENT_MAX_VARINTS 5
 #define CTRACE_FMT_EVENT_MAX_STRINGS 1
 #define CTRACE_FMT_LOG_MAX 1023   /* bytes of a log message */
 #define CTRACE_FMT_NAME_MAX 63    /* bytes of a thread name */
@@ -165,6 +215,24 @@ static inline const char *ctrace_fmt_event_name(unsigned type) {
   case CTRACE_FMT_EV_FLOW_END: return "flow_end";
   case CTRACE_FMT_EV_THREAD_NAME: return "thread_name";
   case CTRACE_FMT_EV_DROPPED: return "dropped";
+  case CTRACE_FMT_EV_SYSCALL: return "syscall";
+  case CTRACE_FMT_EV_WAIT: return "wait";
+  case CTRACE_FMT_EV_THREAD_CREATE: return "thread_create";
+  case CTRACE_FMT_EV_THREAD_START: return "thread_start";
+  case CTRACE_FMT_EV_THREAD_EXIT: return "thread_exit";
+  case CTRACE_FMT_EV_HEAP: return "heap";
+  case CTRACE_FMT_EV_GC_BEGIN: return "gc_begin";
+  case CTRACE_FMT_EV_GC_END: return "gc_end";
+  case CTRACE_FMT_EV_HEAP_SET: return "heap_set";
+  case CTRACE_FMT_EV_SCHED_CREATE: return "sched_create";
+  case CTRACE_FMT_EV_SCHED_RUN: return "sched_run";
+  case CTRACE_FMT_EV_SCHED_BLOCK: return "sched_block";
+  case CTRACE_FMT_EV_SCHED_UNBLOCK: return "sched_unblock";
+  case CTRACE_FMT_EV_SCHED_END: return "sched_end";
+  case CTRACE_FMT_EV_THREAD_RENAME: return "thread_rename";
+  case CTRACE_FMT_EV_K_SWITCH: return "k_switch";
+  case CTRACE_FMT_EV_K_SYSCALL: return "k_syscall";
+  case CTRACE_FMT_EV_K_LOST: return "k_lost";
   default: return NULL;
   }
 }
