@@ -85,32 +85,65 @@ TEST_IMPL(api_restart_and_flush) {
   return 0;
 }
 
-/* A forked child does not write into the parent's trace; the parent's
- * trace stays whole. */
+/* A forked child writes its own trace, FILE.PID, and leaves the parent's
+ * whole; with CTRACE_FOLLOW=0 it does not trace. A child that records
+ * nothing leaves no file. */
 TEST_IMPL(api_fork) {
   const char *path = test_tmp_path("fork.ctrace");
   ctrace_options o = CTRACE_OPTIONS_INIT;
   o.path = path;
   ASSERT_EQ(ctrace_start(&o), 0);
   CTRACE_REGION_BEGIN("before fork");
+  /* A child that records, and stops tracing properly. */
   pid_t pid = fork();
   if (pid == 0) {
-    int ok = !ctrace_active();
+    int ok = ctrace_active();
     CTRACE_REGION_BEGIN("in child");
     CTRACE_REGION_END();
-    ok = ok && ctrace_stop() == CTRACE_EFORK;
+    ok = ok && ctrace_stop() == 0;
     _exit(ok ? 0 : 1);
   }
   int st;
   waitpid(pid, &st, 0);
   ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  /* A child that records nothing: no file. */
+  pid_t quiet = fork();
+  if (quiet == 0)
+    _exit(ctrace_stop() == 0 ? 0 : 1);
+  waitpid(quiet, &st, 0);
+  ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  /* CTRACE_FOLLOW=0: the child does not trace. */
+  setenv("CTRACE_FOLLOW", "0", 1);
+  ASSERT_EQ(ctrace_stop(), 0);
+  ASSERT_EQ(ctrace_start(&o), 0); /* restarts the parent (FILE again) with follow off */
+  unsetenv("CTRACE_FOLLOW");
+  CTRACE_REGION_BEGIN("before fork");
+  pid_t nofollow = fork();
+  if (nofollow == 0)
+    _exit(!ctrace_active() && ctrace_stop() == CTRACE_EFORK ? 0 : 1);
+  waitpid(nofollow, &st, 0);
+  ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
   CTRACE_REGION_END();
   ASSERT_EQ(ctrace_stop(), 0);
+
   ttrace *t = tt_load(path);
   ASSERT(rd_complete(t->tr));
   ASSERT_EQ(t->nth, 1);
   ASSERT_EQ(t->th[0].n, 2);
   ASSERT_STR_EQ(tt_site_name(t, t->th[0].ev[0].arg[0]), "before fork");
   tt_free(t);
+  char child[1024];
+  snprintf(child, sizeof child, "%s.%d", path, (int)pid);
+  t = tt_load(child);
+  ASSERT(rd_complete(t->tr));
+  ASSERT_EQ(rd_pid(t->tr), pid);
+  ASSERT_EQ(t->nth, 1);
+  ASSERT_EQ(t->th[0].n, 2);
+  ASSERT_STR_EQ(tt_site_name(t, t->th[0].ev[0].arg[0]), "in child");
+  tt_free(t);
+  snprintf(child, sizeof child, "%s.%d", path, (int)quiet);
+  ASSERT(access(child, F_OK) != 0); /* nothing recorded, no file */
+  snprintf(child, sizeof child, "%s.%d", path, (int)nofollow);
+  ASSERT(access(child, F_OK) != 0);
   return 0;
 }

@@ -38,7 +38,7 @@
 
 /* Nonzero when ticks are TSC cycles; else CLOCK_MONOTONIC ns. Written by
  * ctrace_start() before tracing is enabled, read-only while tracing. */
-extern CTRACE__HIDDEN int ctrace__clock_tsc;
+extern CTRACE__EXPORT int ctrace__clock_tsc;
 
 static inline uint64_t ctrace__mono_ns(void) {
   struct timespec ts;
@@ -171,6 +171,7 @@ typedef struct ctrace__thread {
   _Atomic(struct ctrace__thread *) next; /* global thread list (push at head) */
   int tid;
   char name[CTRACE_FMT_NAME_MAX + 1];
+  int renamed; /* name changed at exit (read by the writer after `exited`) */
 
   /* -- Owned by the writer once registered -- */
   ctrace__chunk *wchunk; /* oldest chunk not fully written */
@@ -205,8 +206,10 @@ typedef struct ctrace__tls_block {
    atomic_signal_fence(memory_order_seq_cst))
 #endif
 
+/* Exported (initial-exec) so that the preload wrappers test `guard`
+ * without a call. */
 extern __thread ctrace__tls_block ctrace__tls
-    __attribute__((tls_model("initial-exec"), visibility("hidden")));
+    __attribute__((tls_model("initial-exec"), visibility("default")));
 
 extern CTRACE__HIDDEN ctrace__thread ctrace__no_thread;
 
@@ -273,10 +276,10 @@ CTRACE__EXPORT void ctrace__release(const void *obj);
 CTRACE__EXPORT uint64_t ctrace__thread_created(void);
 CTRACE__EXPORT void ctrace__thread_started(uint64_t flow, uint32_t creator);
 CTRACE__EXPORT void ctrace__thread_exiting(void);
+/* Ticks per second of the session clock (estimate). */
+CTRACE__EXPORT uint64_t ctrace__ticks_per_sec(void);
 /* This thread's serial (0 if it never recorded). */
 CTRACE__EXPORT uint32_t ctrace__serial(void);
-/* pthread_setname_np of another thread. */
-CTRACE__EXPORT void ctrace__thread_renamed(int tid, const char *name);
 /* Process-wide heap: live bytes and bytes allocated so far. */
 CTRACE__EXPORT void ctrace__heap(int64_t live, uint64_t allocated, int peak);
 
@@ -296,8 +299,10 @@ extern CTRACE__EXPORT ctrace__capture ctrace__capture_state;
 /* ---- writer.c -------------------------------------------------------------------- */
 
 typedef struct ctrace__session {
-  int fd;
-  char *path;
+  int fd;            /* -1 until created (lazy) */
+  char *path;        /* the file written (NULL until created) */
+  char *lazy_base;   /* create FILE.PID from this base at the first event */
+  uint32_t buffer_mb;
   uint32_t gen;
   uint32_t flush_ms;
   int zstd_level;
@@ -315,6 +320,14 @@ typedef struct ctrace__session {
   int error;              /* first write/compress error, under mu */
   uint64_t bytes_written; /* writer only */
   uint64_t writer_delay_ms; /* $CTRACE__TEST_WRITER_DELAY_MS: tests force drops */
+  /* The tracer's own work, so that readers can leave its system calls out
+   * of the program's (DEF_TRACER_SPAN): ctrace_start on span_tid, the
+   * writer thread, ctrace_stop on stop_tid. CLOCK_MONOTONIC ns. */
+  int span_tid;
+  uint64_t span_from, span_to;
+  int writer_tid;
+  int stop_tid;
+  uint64_t stop_from;
 } ctrace__session;
 
 extern CTRACE__HIDDEN ctrace__session ctrace__session_state;
@@ -322,6 +335,15 @@ extern CTRACE__HIDDEN ctrace__session ctrace__session_state;
 extern CTRACE__HIDDEN _Atomic uint32_t ctrace__gen;
 /* Dropped events this session, all threads. */
 extern CTRACE__HIDDEN _Atomic uint64_t ctrace__dropped_total;
+
+/* session.c: a session in FILE.PID (fork, exec); lazy: the file is created
+ * at the first event. The exec wrappers restart tracing after a failed exec. */
+CTRACE__EXPORT int ctrace__start_child(const ctrace_options *opts, int lazy);
+CTRACE__EXPORT void ctrace__restart_after_exec_failure(void);
+/* Creates FILE.PID (or FILE.PID.N) exclusively. @return the fd or -errno. */
+CTRACE__HIDDEN int ctrace__open_child_file(const char *base, char **chosen);
+/* thread.c: after fork, only the calling thread exists: forget the others. */
+CTRACE__HIDDEN void ctrace__thread_fork_reset(void);
 
 /* Writes the file header and starts the writer thread. @return 0 or -errno. */
 CTRACE__HIDDEN int ctrace__writer_start(ctrace__session *s);

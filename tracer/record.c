@@ -327,6 +327,7 @@ void ctrace_sched_end(uint64_t id) {
 /* ---- For the preload wrappers -------------------------------------------------------- */
 
 uint64_t ctrace__now(void) { return ctrace__ticks(); }
+uint64_t ctrace__ticks_per_sec(void) { return ctrace__session_state.ticks_per_sec; }
 
 int ctrace__in_tracer(void) { return ctrace__tls.guard; }
 void ctrace__enter(void) { ctrace__tls.guard++; }
@@ -405,21 +406,6 @@ void ctrace__thread_started(uint64_t flow, uint32_t creator) {
 void ctrace__thread_exiting(void) {
   if (CTRACE__ACTIVE_RELAXED())
     ev_varints(CTRACE_FMT_EV_THREAD_EXIT, 0, 0, 0, 0);
-}
-
-void ctrace__thread_renamed(int tid, const char *name) {
-  if (!CTRACE__ACTIVE_RELAXED())
-    return;
-  if (!name)
-    name = "";
-  size_t n = strnlen(name, CTRACE_FMT_NAME_MAX);
-  ctrace__thread *t = ev_open(EV_MAX_FIXED + CTRACE_FMT_VARINT_MAX + n);
-  if (!t)
-    return;
-  uint8_t *p = ev_head(t, CTRACE_FMT_EV_THREAD_RENAME);
-  p = ctrace_fmt_put_varint(p, (uint64_t)(uint32_t)tid);
-  p = put_str(p, name, n);
-  ev_close(t, p);
 }
 
 void ctrace__heap(int64_t live, uint64_t allocated, int peak) {

@@ -1,25 +1,44 @@
 /* Sessions: ctrace_start / ctrace_stop / ctrace_flush, options and
- * environment, start at load when $CTRACE_OUT is set, fork, and the error
- * strings. Starting and stopping are serialised by one mutex; recording
- * never touches it. */
+ * environment, start at load when $CTRACE_OUT is set, and the processes a
+ * traced process makes. Starting and stopping are serialised by one mutex;
+ * recording never touches it.
+ *
+ * Files: the first process to trace to FILE holds an flock on it while it
+ * writes. Its children write FILE.PID: a fork()ed child (the runtime
+ * restarts in it from pthread_atfork, but creates its file only once it has
+ * something to write, so a fork that execs at once leaves no empty file),
+ * and an exec'd program that inherits CTRACE_OUT and finds FILE locked by
+ * its parent. A process that execs itself (the preload's exec wrappers
+ * finish the trace first) is told so with CTRACE_EXECED=1 and writes
+ * FILE.PID too (FILE.PID.N if taken). CTRACE_FOLLOW=0 keeps children from
+ * tracing. */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "internal.h"
 
 ctrace__session ctrace__session_state = {.fd = -1};
+ctrace__capture ctrace__capture_state;
 _Atomic uint32_t ctrace__gen;
 _Atomic uint64_t ctrace__dropped_total;
 
 static pthread_mutex_t session_mu = PTHREAD_MUTEX_INITIALIZER;
 static int auto_started;
-static int forked_child; /* tracing was inherited across fork(): off here */
+static int forked_child; /* tracing was inherited across fork() and is off here */
+static int follow = 1;   /* children trace ($CTRACE_FOLLOW) */
+static char *root_path;  /* FILE, which children name theirs after */
+
+static uint64_t mono_now(void) { return ctrace__mono_ns(); }
 
 int ctrace_active(void) { return CTRACE__ACTIVE_RELAXED(); }
 
@@ -45,35 +64,138 @@ static long env_long(const char *name, long def, long max) {
   return n;
 }
 
-static void fork_child(void) {
-  /* The writer thread does not exist in the child and the file is the
-   * parent's: tracing is off in the child. */
-  if (__atomic_load_n(&ctrace__active, __ATOMIC_RELAXED)) {
-    __atomic_store_n(&ctrace__active, 0, __ATOMIC_SEQ_CST);
-    forked_child = 1;
-    if (ctrace__session_state.fd >= 0)
-      close(ctrace__session_state.fd);
-    ctrace__session_state.fd = -1;
+/* ---- Files --------------------------------------------------------------------------- */
+
+/* Opens FILE for the process tracing first: truncated, and flock'ed so that
+ * a program exec'd by it knows it is a child. -EWOULDBLOCK if another live
+ * process holds it. */
+static int open_root(const char *path) {
+  int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return -errno;
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int e = errno;
+    close(fd);
+    return e == EWOULDBLOCK ? -EWOULDBLOCK : -e;
   }
-  pthread_mutex_init(&session_mu, NULL);
-  pthread_mutex_init(&ctrace__session_state.mu, NULL);
+  struct stat st;
+  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && ftruncate(fd, 0) != 0) {
+    int e = errno; /* (a pipe or /dev/null is written as it is) */
+    close(fd);
+    return -e;
+  }
+  return fd;
 }
 
-static void session_init_once(void) {
+int ctrace__open_child_file(const char *base, char **chosen) {
+  char path[PATH_MAX];
+  for (int n = 0; n < 1000; n++) {
+    if (n == 0)
+      snprintf(path, sizeof path, "%s.%d", base, (int)getpid());
+    else
+      snprintf(path, sizeof path, "%s.%d.%d", base, (int)getpid(), n);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+      *chosen = strdup(path);
+      return fd;
+    }
+    if (errno != EEXIST)
+      return -errno;
+  }
+  return -EEXIST;
+}
+
+/* ---- Capture settings ----------------------------------------------------------------- */
+
+static int env_is(const char *name, const char *value) {
+  const char *v = getenv(name);
+  return v && !strcmp(v, value);
+}
+
+/* What this session records besides the program's own events, from the
+ * environment `ctrace run` sets, and what is possible: the wrappers'
+ * kinds only with libctrace-preload.so loaded. */
+static void capture_setup(void) {
+  ctrace__capture *c = &ctrace__capture_state;
+  int wrappers = dlsym(RTLD_DEFAULT, "ctrace_preload_present") != NULL;
+  memset(c, 0, sizeof *c);
+  if (env_is("CTRACE_SYSCALLS", "kernel"))
+    c->syscalls = CTRACE_FMT_CAP_KERNEL; /* the launcher records them */
+  else if (env_is("CTRACE_SYSCALLS", "preload") && wrappers)
+    c->syscalls = CTRACE_FMT_CAP_WRAPPERS;
+  if (env_is("CTRACE_SCHED", "kernel"))
+    c->sched = CTRACE_FMT_CAP_KERNEL;
+  else if (env_is("CTRACE_SCHED", "wrappers") && wrappers)
+    c->sched = CTRACE_FMT_CAP_WRAPPERS;
+  c->heap = env_is("CTRACE_HEAP", "1") && wrappers;
+  c->locks = env_is("CTRACE_LOCKS", "1") && wrappers;
+  const char *why = getenv("CTRACE_CAPTURE_WHY");
+  if (why)
+    snprintf(c->why, sizeof c->why, "%s", why);
+  if (!wrappers && (getenv("CTRACE_SYSCALLS") || getenv("CTRACE_HEAP")))
+    snprintf(c->why + strlen(c->why), sizeof c->why - strlen(c->why), "%s%s",
+             c->why[0] ? "; " : "", "the wrappers (libctrace-preload.so) are not loaded");
+}
+
+/* ---- Sessions ------------------------------------------------------------------------------ */
+
+static void init_sync(ctrace__session *s);
+
+static void start_span(uint64_t from) {
   ctrace__session *s = &ctrace__session_state;
+  s->span_tid = (int)syscall(SYS_gettid);
+  s->span_from = from;
+  s->span_to = mono_now();
+}
+
+static void fork_child(void) {
+  ctrace__session *s = &ctrace__session_state;
+  pthread_mutex_init(&session_mu, NULL);
+  init_sync(s);
+  if (!__atomic_load_n(&ctrace__active, __ATOMIC_RELAXED))
+    return;
+  /* The writer thread does not exist here and the file is the parent's. */
+  __atomic_store_n(&ctrace__active, 0, __ATOMIC_SEQ_CST);
+  if (s->fd >= 0)
+    close(s->fd); /* our copy; the parent's lock stays */
+  s->fd = -1;
+  ctrace__thread_fork_reset();
+  forked_child = 1;
+  if (!follow || !root_path)
+    return;
+  /* A new session of our own, in FILE.PID, created when there is an event. */
+  ctrace_options o = CTRACE_OPTIONS_INIT;
+  o.buffer_mb = s->buffer_mb;
+  o.flush_ms = s->flush_ms;
+  o.zstd_level = s->zstd_level;
+  o.flags = s->clock_kind == CTRACE_FMT_CLOCK_MONOTONIC ? CTRACE_OPT_CLOCK_MONOTONIC : 0;
+  if (ctrace__start_child(&o, 1) == 0)
+    forked_child = 0;
+}
+
+/* The session's locks and condition variables (again in a forked child:
+ * the parent's may have been held by a thread the child does not have). */
+static void init_sync(ctrace__session *s) {
   pthread_mutex_init(&s->mu, NULL);
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
-  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* the writer's timed waits */
   pthread_cond_init(&s->cv, &ca);
   pthread_cond_init(&s->done_cv, &ca);
   pthread_condattr_destroy(&ca);
+}
+
+static void session_init_once(void) {
+  init_sync(&ctrace__session_state);
   pthread_atfork(NULL, NULL, fork_child);
 }
 
-int ctrace_start(const ctrace_options *opts) {
+/* Starts a session. child: write FILE.PID (the base is root_path, or the
+ * path asked for); lazy: create it at the first event (forked children). */
+static int start(const ctrace_options *opts, int child, int lazy) {
   static pthread_once_t once = PTHREAD_ONCE_INIT;
   pthread_once(&once, session_init_once);
+  uint64_t t_begin = mono_now();
   ctrace_options o = CTRACE_OPTIONS_INIT;
   if (opts) {
     if (opts->struct_size < offsetof(ctrace_options, flags) + sizeof(uint32_t) ||
@@ -99,6 +221,7 @@ int ctrace_start(const ctrace_options *opts) {
       o.zstd_level = 1;
   }
 
+  follow = !env_is("CTRACE_FOLLOW", "0");
   pthread_mutex_lock(&session_mu);
   ctrace__session *s = &ctrace__session_state;
   int r = 0;
@@ -108,14 +231,36 @@ int ctrace_start(const ctrace_options *opts) {
   }
   if ((r = ctrace__thread_init()) || (r = ctrace__pool_init((size_t)o.buffer_mb << 20)))
     goto out;
-  int fd = open(o.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    r = -errno;
+  if (!child && !root_path)
+    root_path = strdup(o.path);
+  const char *base = child && root_path ? root_path : o.path;
+  int fd = -1;
+  char *chosen = NULL;
+  if (!child) {
+    fd = open_root(o.path);
+    if (fd >= 0)
+      chosen = strdup(o.path);
+    else if (fd != -EWOULDBLOCK) {
+      r = fd;
+      goto out;
+    } else if (!follow) { /* FILE is our parent's: a child, and children do not trace */
+      r = CTRACE_EFORK;
+      goto out;
+    } else {
+      child = 1;
+      base = o.path;
+    }
+  }
+  if (child && !lazy && (fd = ctrace__open_child_file(base, &chosen)) < 0) {
+    r = fd;
     goto out;
   }
   free(s->path);
-  s->path = strdup(o.path);
+  s->path = chosen;
+  free(s->lazy_base);
+  s->lazy_base = lazy ? strdup(base) : NULL;
   s->fd = fd;
+  s->buffer_mb = o.buffer_mb;
   s->flush_ms = o.flush_ms;
   s->zstd_level = o.zstd_level;
   s->writer_delay_ms = (uint64_t)env_long("CTRACE__TEST_WRITER_DELAY_MS", 0, 3600000);
@@ -124,8 +269,11 @@ int ctrace_start(const ctrace_options *opts) {
   s->ticks_per_sec = ctrace__clock_estimate_hz(&s->start);
   s->gen = atomic_load(&ctrace__gen) + 1;
   atomic_store(&ctrace__dropped_total, 0);
+  capture_setup();
+  start_span(t_begin);
   if ((r = ctrace__writer_start(s))) {
-    close(fd);
+    if (fd >= 0)
+      close(fd);
     s->fd = -1;
     goto out;
   }
@@ -135,6 +283,16 @@ int ctrace_start(const ctrace_options *opts) {
 out:
   pthread_mutex_unlock(&session_mu);
   return r;
+}
+
+int ctrace_start(const ctrace_options *opts) { return start(opts, 0, 0); }
+
+int ctrace__start_child(const ctrace_options *opts, int lazy) { return start(opts, 1, lazy); }
+
+void ctrace__restart_after_exec_failure(void) {
+  ctrace_options o = CTRACE_OPTIONS_INIT;
+  o.path = root_path;
+  start(&o, 1, 0);
 }
 
 int ctrace_stop(void) {
@@ -147,8 +305,10 @@ int ctrace_stop(void) {
     return r;
   }
   __atomic_store_n(&ctrace__active, 0, __ATOMIC_SEQ_CST);
+  s->stop_tid = (int)syscall(SYS_gettid);
+  s->stop_from = mono_now();
   r = ctrace__writer_stop(s);
-  if (close(s->fd) != 0 && !r)
+  if (s->fd >= 0 && close(s->fd) != 0 && !r)
     r = -errno;
   s->fd = -1;
   ctrace__pool_release_memory();
@@ -171,7 +331,17 @@ __attribute__((constructor)) static void auto_start(void) {
   const char *out = getenv("CTRACE_OUT");
   if (!out || !*out)
     return;
-  int r = ctrace_start(NULL);
+  follow = !env_is("CTRACE_FOLLOW", "0");
+  /* CTRACE_EXECED=1: this process traced before it exec'd this program
+   * (the preload's exec wrappers set it): its FILE is finished, write
+   * FILE.PID. The variable is ours: take it away again. */
+  int execed = env_is("CTRACE_EXECED", "1");
+  if (execed)
+    unsetenv("CTRACE_EXECED");
+  root_path = strdup(out);
+  int r = execed ? ctrace__start_child(NULL, 0) : ctrace_start(NULL);
+  if (r == CTRACE_EFORK)
+    return; /* a child of a traced process, and children are not followed */
   if (r)
     fprintf(stderr, "ctrace: cannot trace to %s: %s\n", out, ctrace_strerror(r));
   else

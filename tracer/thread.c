@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -15,7 +16,7 @@
 
 ctrace__thread ctrace__no_thread; /* limit 0: every event takes the slow path */
 __thread ctrace__tls_block ctrace__tls
-    __attribute__((tls_model("initial-exec"))) = {&ctrace__no_thread, 0, 0};
+    __attribute__((tls_model("initial-exec"), visibility("default"))) = {&ctrace__no_thread, 0, 0};
 _Atomic(ctrace__thread *) ctrace__threads;
 
 static _Atomic uint32_t next_serial = 1;
@@ -26,6 +27,13 @@ static int exit_key_err;
 static void thread_exit(void *arg) {
   ctrace__thread *t = arg;
   ctrace__tls.thread = &ctrace__no_thread; /* a later destructor that records re-registers */
+  /* Its name now (pthread_setname_np may have come from another thread):
+   * the writer defines the thread again if it changed. */
+  char name[sizeof t->name] = {0};
+  if (prctl(PR_GET_NAME, name, 0, 0, 0) == 0 && strcmp(name, t->name) != 0) {
+    memcpy(t->name, name, sizeof name);
+    t->renamed = 1;
+  }
   /* Everything this thread published (head, next) happens-before the
    * writer's acquire load of `exited`, so the writer may finish the chunk
    * and free the struct. */
@@ -64,6 +72,15 @@ static ctrace__thread *slot_get(void) {
   return i < THREAD_SLOTS ? &slots[i] : NULL;
 }
 
+void ctrace__thread_fork_reset(void) {
+  atomic_store(&ctrace__threads, NULL);
+  atomic_store(&slots_bump, 0);
+  atomic_store(&slots_free.top, 0);
+  ctrace__tls.thread = &ctrace__no_thread;
+  ctrace__tls.guard = 0;
+  ctrace__tls.nest = 0;
+}
+
 void ctrace__thread_free(ctrace__thread *t) {
   ctrace__istack_push(&slots_free, (uint32_t)(t - slots));
 }
@@ -88,7 +105,9 @@ static ctrace__thread *thread_create(void) {
   memset(t, 0, sizeof *t);
   t->serial = atomic_fetch_add_explicit(&next_serial, 1, memory_order_relaxed);
   t->tid = (int)syscall(SYS_gettid);
-  if (pthread_getname_np(pthread_self(), t->name, sizeof t->name) != 0)
+  /* prctl rather than pthread_getname_np, which opens /proc: the tracer's
+   * own system calls would show among the program's. */
+  if (prctl(PR_GET_NAME, t->name, 0, 0, 0) != 0)
     t->name[0] = '\0';
   ctrace__thread *head = atomic_load_explicit(&ctrace__threads, memory_order_relaxed);
   do

@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/syscall.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -37,6 +38,7 @@ typedef struct writer {
   ctrace_site *sites_seen;      /* list heads already written */
   ctrace__string *strings_seen;
   int process_written;
+  int has_batches; /* a BATCH was emitted: a lazy file must exist now */
   uint64_t last_cut_ns;
   int err; /* first error; later data is discarded */
 } writer;
@@ -133,7 +135,29 @@ static int write_all(int fd, const uint8_t *p, size_t n) {
   return 0;
 }
 
+static int write_header(ctrace__session *s, int fd);
+
 static void out_flush(writer *w) {
+  ctrace__session *s = w->s;
+  if (s->fd < 0 && s->lazy_base) {
+    if (!w->has_batches)
+      return; /* nothing but definitions yet: keep them, create no file */
+    char *chosen = NULL;
+    int fd = ctrace__open_child_file(s->lazy_base, &chosen);
+    int r = fd < 0 ? fd : write_header(s, fd);
+    if (r) {
+      set_err(w, r);
+      if (fd >= 0)
+        close(fd);
+      free(chosen);
+    } else {
+      s->fd = fd;
+      free(s->path);
+      s->path = chosen;
+    }
+    free(s->lazy_base);
+    s->lazy_base = NULL;
+  }
   if (w->out.len && !w->err) {
     int r = write_all(w->s->fd, w->out.p, w->out.len);
     if (r)
@@ -197,6 +221,28 @@ static void defs_process(writer *w) {
   def_add(w, CTRACE_FMT_DEF_PROCESS);
 }
 
+static void def_span(writer *w, int tid, uint64_t from, uint64_t to) {
+  wbuf_varint(&w->scratch, (uint64_t)tid);
+  wbuf_varint(&w->scratch, from);
+  wbuf_varint(&w->scratch, to);
+  def_add(w, CTRACE_FMT_DEF_TRACER_SPAN);
+}
+
+/* What was captured besides the program's events, and the tracer's own
+ * work (its system calls are not the program's). */
+static void defs_capture(writer *w) {
+  const ctrace__capture *c = &ctrace__capture_state;
+  wbuf_varint(&w->scratch, (uint64_t)c->syscalls);
+  wbuf_varint(&w->scratch, (uint64_t)c->sched);
+  wbuf_varint(&w->scratch, (uint64_t)c->heap);
+  wbuf_varint(&w->scratch, (uint64_t)c->locks);
+  wbuf_str(&w->scratch, c->why);
+  def_add(w, CTRACE_FMT_DEF_CAPTURE);
+  ctrace__session *s = w->s;
+  def_span(w, s->span_tid, s->span_from, s->span_to);
+  def_span(w, s->writer_tid, s->span_from, 0);
+}
+
 static void defs_sites(writer *w) {
   ctrace_site *head = ctrace__sites_head();
   for (ctrace_site *s = head; s && s != w->sites_seen; s = s->next) {
@@ -243,8 +289,10 @@ static void def_thread_end(writer *w, ctrace__thread *t) {
 
 static void emit_batch(writer *w, ctrace__thread *t, ctrace__chunk *c, uint32_t from,
                        uint32_t to) {
-  if (to > from)
+  if (to > from) {
     emit(w, CTRACE_FMT_REC_BATCH, t->serial, t->wtick, c->data + from, to - from);
+    w->has_batches = 1;
+  }
 }
 
 /* Writes what t published; with cut, also the unfinished part of its
@@ -323,6 +371,8 @@ static void drain_threads(writer *w, int cut) {
     }
     if (exited) {
       if (mine) {
+        if (t->renamed) /* named by someone else while it ran */
+          def_thread(w, t);
         def_thread_end(w, t);
         ctrace__pool_put(t->wchunk);
       }
@@ -350,6 +400,7 @@ static void write_clock(writer *w) {
 static void cycle(writer *w, int cut) {
   if (!w->process_written) {
     defs_process(w);
+    defs_capture(w);
     w->process_written = 1;
   }
   defs_sites(w);
@@ -357,7 +408,7 @@ static void cycle(writer *w, int cut) {
   defs_flush(w);
   drain_threads(w, cut);
   defs_flush(w);
-  if (cut)
+  if (cut && (w->s->fd >= 0 || w->has_batches)) /* no clock for a file not yet created */
     write_clock(w);
   out_flush(w);
 }
@@ -390,6 +441,34 @@ static void write_end(writer *w) {
   b->len = 0;
 }
 
+/* At the end: threads still alive may have been renamed by others since
+ * they were defined; their name is in /proc. */
+static void rename_live(writer *w) {
+  uint32_t gen = w->s->gen;
+  for (ctrace__thread *t = atomic_load(&ctrace__threads); t;
+       t = atomic_load_explicit(&t->next, memory_order_relaxed)) {
+    if (atomic_load_explicit(&t->registered, memory_order_acquire) != gen ||
+        atomic_load_explicit(&t->exited, memory_order_acquire))
+      continue;
+    char path[64], name[sizeof t->name];
+    snprintf(path, sizeof path, "/proc/self/task/%d/comm", t->tid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+      continue;
+    ssize_t n = read(fd, name, sizeof name - 1);
+    close(fd);
+    if (n <= 0)
+      continue;
+    while (n > 0 && name[n - 1] == '\n')
+      n--;
+    name[n] = '\0';
+    if (strcmp(name, t->name) != 0) {
+      memcpy(t->name, name, (size_t)n + 1); /* the thread never writes it again */
+      def_thread(w, t);
+    }
+  }
+}
+
 static void *writer_main(void *arg) {
   writer *w = arg;
   ctrace__session *s = w->s;
@@ -398,6 +477,7 @@ static void *writer_main(void *arg) {
   pthread_sigmask(SIG_BLOCK, &all, NULL);
   ctrace__tls.guard = 1; /* the writer never records */
   pthread_setname_np(pthread_self(), "ctrace-writer");
+  s->writer_tid = (int)syscall(SYS_gettid);
 
   uint64_t cut_every = s->flush_ms * 1000000ull / 2;
   if (cut_every < 1000000)
@@ -435,6 +515,9 @@ static void *writer_main(void *arg) {
         atomic_store(&t->limit, 0);
       cycle(w, 1);
       cycle(w, 1);
+      rename_live(w);
+      def_span(w, s->stop_tid, s->stop_from, 0);
+      defs_flush(w);
       write_end(w);
       out_flush(w);
     } else {
@@ -458,7 +541,7 @@ static void *writer_main(void *arg) {
 
 static writer *the_writer;
 
-int ctrace__writer_start(ctrace__session *s) {
+static int write_header(ctrace__session *s, int fd) {
   uint8_t h[CTRACE_FMT_FILE_HEADER_SIZE] = {0};
   memcpy(h + CTRACE_FMT_FH_MAGIC, CTRACE_FMT_MAGIC, CTRACE_FMT_MAGIC_LEN);
   ctrace_fmt_put_u16(h + CTRACE_FMT_FH_VERSION_MAJOR, CTRACE_FMT_VERSION_MAJOR);
@@ -471,10 +554,16 @@ int ctrace__writer_start(ctrace__session *s) {
   ctrace_fmt_put_u64(h + CTRACE_FMT_FH_START_MONO, s->start.mono_ns);
   ctrace_fmt_put_u64(h + CTRACE_FMT_FH_START_REAL, s->start.real_ns);
   ctrace_fmt_put_u32(h + CTRACE_FMT_FH_CRC, ctrace_fmt_crc32c(0, h, CTRACE_FMT_FH_CRC));
-  int r = write_all(s->fd, h, sizeof h);
+  int r = write_all(fd, h, sizeof h);
+  if (!r)
+    s->bytes_written = sizeof h;
+  return r;
+}
+
+int ctrace__writer_start(ctrace__session *s) {
+  int r = s->fd >= 0 ? write_header(s, s->fd) : 0; /* else: lazy, at the first event */
   if (r)
     return r;
-  s->bytes_written = sizeof h;
 
   writer *w = calloc(1, sizeof *w);
   if (!w)

@@ -95,6 +95,10 @@ extern "C" {
 #define CTRACE_FMT_DEF_THREAD_END 5 /* varint serial, dropped events */
 #define CTRACE_FMT_DEF_CAPTURE 6    /* varint syscalls, sched, heap, locks (modes
                                        below); str why (what was not available) */
+#define CTRACE_FMT_DEF_TRACER_SPAN 7 /* varint tid, from, to (CLOCK_MONOTONIC ns;
+                                        to 0 = the end): the tracer's own work on
+                                        that thread, whose system calls are not
+                                        the program's */
 
 /* DEF_CAPTURE modes: how the kernel-side events were captured. */
 #define CTRACE_FMT_CAP_OFF 0
@@ -165,11 +169,10 @@ extern "C" {
   XX(SCHED_BLOCK,      24,  1,  0) /* reason string id: the running item blocks */    \
   XX(SCHED_UNBLOCK,    25,  1,  0) /* id: made runnable (a flow to its next run) */   \
   XX(SCHED_END,        26,  1,  0) /* id */                                           \
-  XX(THREAD_RENAME,    27,  1,  1) /* tid; name (pthread_setname_np of another) */    \
   /* kernel batches (CTRACE_FMT_RF_KERNEL), times in CLOCK_MONOTONIC ns:      */      \
-  XX(K_SWITCH,         28,  3,  0) /* tid, cpu, CTRACE_FMT_SWITCH_* */                \
-  XX(K_SYSCALL,        29,  5,  0) /* tid, nr, duration, arg, zigzag(return) */       \
-  XX(K_LOST,           30,  2,  0) /* cpu, records the kernel lost */
+  XX(K_SWITCH,         27,  3,  0) /* tid, cpu, CTRACE_FMT_SWITCH_* */                \
+  XX(K_SYSCALL,        28,  5,  0) /* tid, nr, duration, arg, zigzag(return) */       \
+  XX(K_LOST,           29,  2,  0) /* cpu, records the kernel lost */
 
 enum {
 #define CTRACE__FMT_EV_ENUM(name, code, nvar, nstr) CTRACE_FMT_EV_##name = (code),
@@ -229,7 +232,6 @@ static inline const char *ctrace_fmt_event_name(unsigned type) {
   case CTRACE_FMT_EV_SCHED_BLOCK: return "sched_block";
   case CTRACE_FMT_EV_SCHED_UNBLOCK: return "sched_unblock";
   case CTRACE_FMT_EV_SCHED_END: return "sched_end";
-  case CTRACE_FMT_EV_THREAD_RENAME: return "thread_rename";
   case CTRACE_FMT_EV_K_SWITCH: return "k_switch";
   case CTRACE_FMT_EV_K_SYSCALL: return "k_syscall";
   case CTRACE_FMT_EV_K_LOST: return "k_lost";
