@@ -21,6 +21,13 @@
   XX(corrupt_bitflips)                                                         \
   XX(corrupt_no_crc)                                                           \
   XX(cli_golden_files)                                                         \
-  XX(cli_usage)
+  XX(cli_usage)                                                                \
+  XX(perf_switches)                                                            \
+  XX(perf_syscalls)                                                            \
+  XX(perf_unprivileged_message)                                                \
+  XX(perf_filter)                                                              \
+  XX(perf_pending_cap)                                                         \
+  XX(perf_ring_wrap)                                                           \
+  XX(perf_open_pid)
 
 TEST_LIST(TEST_DECLARE)
