@@ -49,6 +49,11 @@ typedef struct ctrace__perf ctrace__perf;
  * (perf_event_paranoid=3)"). Returns NULL only when nothing was opened. */
 ctrace__perf *ctrace__perf_open(unsigned want, unsigned *got, char *why, size_t whylen);
 
+/* The same for another process and every process it starts (the
+ * launcher, before its child execs): records of the whole tree are kept. */
+ctrace__perf *ctrace__perf_open_pid(int pid, unsigned want, unsigned *got, char *why,
+                                    size_t whylen);
+
 /* Delivers, in time order, every record of this process (pid == getpid())
  * older than `up_to_ns` that has not been delivered yet; newer records stay
  * buffered (rings of different CPUs are read at different moments, so a

@@ -24,6 +24,7 @@ typedef struct rd_batch {
   uint32_t raw;
   uint64_t base_tick;
   uint8_t codec;
+  uint8_t kernel; /* CTRACE_FMT_RF_KERNEL: ticks are CLOCK_MONOTONIC ns */
 } rd_batch;
 
 typedef struct rd_thread_impl {
@@ -75,6 +76,10 @@ struct rd_trace {
   size_t nclock, cap_clock;
 
   size_t nbatches;
+  rd_capture cap;
+  char *cap_why;
+  rd_span spans[64]; /* the tracer's own work (DEF_TRACER_SPAN) */
+  size_t nspans;
   int has_end;
   uint64_t dropped_end;
   uint64_t dropped_thread_end;
@@ -356,6 +361,38 @@ static int parse_defs(rd_trace *tr, const uint8_t *p, size_t n, char *why, size_
     case CTRACE_FMT_DEF_STRING: r = def_string(tr, &body); break;
     case CTRACE_FMT_DEF_THREAD: r = def_thread(tr, &body, 0); break;
     case CTRACE_FMT_DEF_THREAD_END: r = def_thread(tr, &body, 1); break;
+    case CTRACE_FMT_DEF_CAPTURE: {
+      uint64_t v[4];
+      for (int i = 0; i < 4; i++)
+        v[i] = cur_varint(&body);
+      char *note = cur_str(&body);
+      if (body.bad) {
+        free(note);
+        r = -1;
+      } else {
+        tr->cap.syscalls = (int)v[0];
+        tr->cap.sched = (int)v[1];
+        tr->cap.heap = (int)v[2];
+        tr->cap.locks = (int)v[3];
+        tr->cap.present = 1;
+        free(tr->cap_why);
+        tr->cap_why = note;
+        tr->cap.why = note;
+      }
+      break;
+    }
+    case CTRACE_FMT_DEF_TRACER_SPAN: {
+      uint64_t tid = cur_varint(&body), from = cur_varint(&body), to = cur_varint(&body);
+      if (body.bad || tid > INT32_MAX) {
+        r = -1;
+      } else if (tr->nspans < 64) {
+        tr->spans[tr->nspans].tid = (int)tid;
+        tr->spans[tr->nspans].from = from;
+        tr->spans[tr->nspans].to = to ? to : UINT64_MAX;
+        tr->nspans++;
+      }
+      break;
+    }
     default: break; /* a newer minor version's definition: skip */
     }
     if (r) {
@@ -587,7 +624,15 @@ static int scan(rd_trace *tr, char *err, size_t errlen) {
     why[0] = '\0';
     if (type == CTRACE_FMT_REC_BATCH) {
       uint32_t serial = ctrace_fmt_get_u32(h + CTRACE_FMT_RH_THREAD);
-      size_t ti = serial ? thread_index(tr, serial, 1) : SIZE_MAX;
+      int kernel = (ctrace_fmt_get_u16(h + CTRACE_FMT_RH_FLAGS) & CTRACE_FMT_RF_KERNEL) != 0;
+      /* Thread 0 is the kernel stream, and only it. */
+      size_t ti = serial || kernel ? thread_index(tr, serial, 1) : SIZE_MAX;
+      if (ti != SIZE_MAX && (serial == 0) != kernel)
+        ti = SIZE_MAX;
+      if (ti != SIZE_MAX && kernel && !tr->threads[ti].pub.kernel) {
+        tr->threads[ti].pub.kernel = 1;
+        tr->threads[ti].pub.name = "kernel";
+      }
       if (ti == SIZE_MAX || (codec == CTRACE_FMT_CODEC_NONE && stored != rawn)) {
         fmt(why, sizeof why, "batch of thread %u is malformed", serial);
         bad = 1;
@@ -602,6 +647,7 @@ static int scan(rd_trace *tr, char *err, size_t errlen) {
           b->stored = stored;
           b->raw = rawn;
           b->codec = (uint8_t)codec;
+          b->kernel = (uint8_t)kernel;
           b->base_tick = ctrace_fmt_get_u64(h + CTRACE_FMT_RH_BASE_TICK);
           t->pub.raw_bytes += rawn;
           tr->nbatches++;
@@ -741,6 +787,7 @@ void rd_close(rd_trace *tr) {
   free(tr->clock_pts);
   free(tr->proc_name);
   free(tr->cmdline);
+  free(tr->cap_why);
   free(tr->rbuf);
   ZSTD_freeDCtx(tr->dctx);
   free(tr);
@@ -767,6 +814,14 @@ const rd_thread *rd_thread_get(const rd_trace *tr, size_t i) {
   return i < tr->nthreads ? &tr->threads[i].pub : NULL;
 }
 size_t rd_batch_count(const rd_trace *tr) { return tr->nbatches; }
+const rd_capture *rd_capture_get(const rd_trace *tr) { return &tr->cap; }
+
+int rd_tracer_span(const rd_trace *tr, int tid, uint64_t ns) {
+  for (size_t i = 0; i < tr->nspans; i++)
+    if (tr->spans[i].tid == tid && ns >= tr->spans[i].from && ns <= tr->spans[i].to)
+      return 1;
+  return 0;
+}
 
 const rd_site *rd_site_get(rd_trace *tr, uint64_t id) {
   static const rd_site invalid = {0, 0, 0, 0, UINT32_MAX, "site#invalid", "", ""};
@@ -932,7 +987,7 @@ int rd_stream_next(rd_stream *s, rd_event *ev) {
   s->p = p;
   ev->type = (uint8_t)type;
   ev->tick = s->tick;
-  ev->ts = rd_tick_to_ns(s->tr, s->tick, &s->hint);
+  ev->ts = b->kernel ? s->tick : rd_tick_to_ns(s->tr, s->tick, &s->hint);
   ev->thread = (uint32_t)s->thread;
   return 1;
 }

@@ -40,10 +40,25 @@ typedef struct rd_thread {
   const char *name;  /* name when it first recorded ("" if none) */
   int defined;       /* DEF_THREAD seen */
   int ended;         /* DEF_THREAD_END seen: the thread exited */
+  int kernel;        /* the kernel stream (serial 0): K_* events, by tid */
   uint64_t dropped;  /* dropped events per THREAD_END / END (0 if unknown) */
   size_t nbatches;
   uint64_t raw_bytes; /* decoded size of its batches */
 } rd_thread;
+
+/* DEF_CAPTURE: what was recorded besides the program's own events. */
+typedef struct rd_capture {
+  int present;  /* the trace says (ctrace run, or CTRACE_* settings) */
+  int syscalls; /* CTRACE_FMT_CAP_* */
+  int sched;
+  int heap, locks;
+  const char *why; /* what could not be captured ("" or NULL) */
+} rd_capture;
+
+typedef struct rd_span {
+  int tid;
+  uint64_t from, to;
+} rd_span;
 
 typedef struct rd_event {
   uint64_t ts;     /* CLOCK_MONOTONIC nanoseconds */
@@ -84,6 +99,11 @@ size_t rd_clock_points(const rd_trace *tr);
 /* Dropped events the writer reported at stop (END record), or the sum of
  * exited threads' counts when there is no END record. */
 uint64_t rd_dropped_reported(const rd_trace *tr);
+
+const rd_capture *rd_capture_get(const rd_trace *tr);
+/* 1 if a system call of tid at ns was the tracer's own work (its start,
+ * its writer thread, its stop), not the program's. */
+int rd_tracer_span(const rd_trace *tr, int tid, uint64_t ns);
 
 size_t rd_thread_count(const rd_trace *tr);
 const rd_thread *rd_thread_get(const rd_trace *tr, size_t i);

@@ -1,0 +1,195 @@
+/* Blocking on pthread objects: a wait is recorded only when there was one
+ * (the lock is tried first; an uncontended lock costs a trylock), as a span
+ * on the waiting thread, with an arrow from the thread that last released
+ * the object (unlock, signal, post, exit) to the one that woke. Releases
+ * are one store into the runtime's release table (ctrace__release); an
+ * unlock records one only when glibc's mutex word says others wait. */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <semaphore.h>
+
+#include "preload.h"
+
+#define WAIT_ON() pl_on(PL_LOCKS)
+
+/* ---- mutexes ----------------------------------------------------------------------- */
+int pthread_mutex_lock(pthread_mutex_t *m) {
+  REAL(int, pthread_mutex_lock, (pthread_mutex_t *));
+  REAL(int, pthread_mutex_trylock, (pthread_mutex_t *));
+  if (!WAIT_ON())
+    return real_pthread_mutex_lock(m);
+  int r = real_pthread_mutex_trylock(m);
+  if (r != EBUSY)
+    return r == 0 ? 0 : real_pthread_mutex_lock(m); /* odd types: no tracing */
+  uint64_t t0 = pl_now();
+  r = real_pthread_mutex_lock(m);
+  int e = errno;
+  ctrace__wait(CTRACE_FMT_WAIT_MUTEX, t0, m);
+  errno = e;
+  return r;
+}
+
+int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *t) {
+  REAL(int, pthread_mutex_timedlock, (pthread_mutex_t *, const struct timespec *));
+  REAL(int, pthread_mutex_trylock, (pthread_mutex_t *));
+  if (!WAIT_ON())
+    return real_pthread_mutex_timedlock(m, t);
+  int r = real_pthread_mutex_trylock(m);
+  if (r != EBUSY)
+    return r == 0 ? 0 : real_pthread_mutex_timedlock(m, t);
+  uint64_t t0 = pl_now();
+  r = real_pthread_mutex_timedlock(m, t);
+  int e = errno;
+  ctrace__wait(CTRACE_FMT_WAIT_MUTEX, t0, m);
+  errno = e;
+  return r;
+}
+
+int pthread_mutex_unlock(pthread_mutex_t *m) {
+  REAL(int, pthread_mutex_unlock, (pthread_mutex_t *));
+  /* glibc: __lock is 0 free, 1 held, 2 (or more) held with waiters. A racy
+   * read, used only to decide whether an arrow may be needed. */
+  int waiters = WAIT_ON() && __atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) > 1;
+  int r = real_pthread_mutex_unlock(m);
+  if (waiters) {
+    int e = errno;
+    ctrace__release(m);
+    errno = e;
+  }
+  return r;
+}
+
+/* ---- condition variables ------------------------------------------------------------- */
+int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m) {
+  REAL(int, pthread_cond_wait, (pthread_cond_t *, pthread_mutex_t *));
+  if (!WAIT_ON())
+    return real_pthread_cond_wait(c, m);
+  uint64_t t0 = pl_now();
+  int r = real_pthread_cond_wait(c, m);
+  int e = errno;
+  ctrace__wait(CTRACE_FMT_WAIT_COND, t0, c);
+  errno = e;
+  return r;
+}
+
+int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *t) {
+  REAL(int, pthread_cond_timedwait, (pthread_cond_t *, pthread_mutex_t *, const struct timespec *));
+  if (!WAIT_ON())
+    return real_pthread_cond_timedwait(c, m, t);
+  uint64_t t0 = pl_now();
+  int r = real_pthread_cond_timedwait(c, m, t);
+  int e = errno;
+  ctrace__wait(CTRACE_FMT_WAIT_COND, t0, c);
+  errno = e;
+  return r;
+}
+
+int pthread_cond_signal(pthread_cond_t *c) {
+  REAL(int, pthread_cond_signal, (pthread_cond_t *));
+  if (WAIT_ON()) {
+    int e = errno;
+    ctrace__release(c);
+    errno = e;
+  }
+  return real_pthread_cond_signal(c);
+}
+
+int pthread_cond_broadcast(pthread_cond_t *c) {
+  REAL(int, pthread_cond_broadcast, (pthread_cond_t *));
+  if (WAIT_ON()) {
+    int e = errno;
+    ctrace__release(c);
+    errno = e;
+  }
+  return real_pthread_cond_broadcast(c);
+}
+
+/* ---- read-write locks --------------------------------------------------------------------- */
+#define RWLOCK(name, tryname, kind)                                            \
+  int name(pthread_rwlock_t *l) {                                              \
+    REAL(int, name, (pthread_rwlock_t *));                                     \
+    REAL(int, tryname, (pthread_rwlock_t *));                                  \
+    if (!WAIT_ON())                                                            \
+      return real_##name(l);                                                   \
+    int r = real_##tryname(l);                                                 \
+    if (r != EBUSY)                                                            \
+      return r == 0 ? 0 : real_##name(l);                                      \
+    uint64_t t0 = pl_now();                                                    \
+    r = real_##name(l);                                                        \
+    int e = errno;                                                             \
+    ctrace__wait(kind, t0, l);                                                 \
+    errno = e;                                                                 \
+    return r;                                                                  \
+  }
+RWLOCK(pthread_rwlock_rdlock, pthread_rwlock_tryrdlock, CTRACE_FMT_WAIT_RWLOCK_READ)
+RWLOCK(pthread_rwlock_wrlock, pthread_rwlock_trywrlock, CTRACE_FMT_WAIT_RWLOCK_WRITE)
+
+int pthread_rwlock_unlock(pthread_rwlock_t *l) {
+  REAL(int, pthread_rwlock_unlock, (pthread_rwlock_t *));
+  int r = real_pthread_rwlock_unlock(l);
+  if (WAIT_ON()) {
+    int e = errno;
+    ctrace__release(l);
+    errno = e;
+  }
+  return r;
+}
+
+/* ---- semaphores ------------------------------------------------------------------------------ */
+int sem_wait(sem_t *s) {
+  REAL(int, sem_wait, (sem_t *));
+  REAL(int, sem_trywait, (sem_t *));
+  if (!WAIT_ON())
+    return real_sem_wait(s);
+  if (real_sem_trywait(s) == 0)
+    return 0;
+  if (errno != EAGAIN)
+    return real_sem_wait(s);
+  uint64_t t0 = pl_now();
+  int r = real_sem_wait(s);
+  int e = errno;
+  ctrace__wait(CTRACE_FMT_WAIT_SEM, t0, s);
+  errno = e;
+  return r;
+}
+
+int sem_timedwait(sem_t *s, const struct timespec *t) {
+  REAL(int, sem_timedwait, (sem_t *, const struct timespec *));
+  REAL(int, sem_trywait, (sem_t *));
+  if (!WAIT_ON())
+    return real_sem_timedwait(s, t);
+  if (real_sem_trywait(s) == 0)
+    return 0;
+  if (errno != EAGAIN)
+    return real_sem_timedwait(s, t);
+  uint64_t t0 = pl_now();
+  int r = real_sem_timedwait(s, t);
+  int e = errno;
+  ctrace__wait(CTRACE_FMT_WAIT_SEM, t0, s);
+  errno = e;
+  return r;
+}
+
+int sem_post(sem_t *s) {
+  REAL(int, sem_post, (sem_t *));
+  if (WAIT_ON()) {
+    int e = errno;
+    ctrace__release(s);
+    errno = e;
+  }
+  return real_sem_post(s);
+}
+
+/* ---- join ---------------------------------------------------------------------------------------- */
+/* The joined thread "releases" its pthread_t as it exits (threads.c). */
+int pthread_join(pthread_t t, void **ret) {
+  REAL(int, pthread_join, (pthread_t, void **));
+  if (!WAIT_ON())
+    return real_pthread_join(t, ret);
+  uint64_t t0 = pl_now();
+  int r = real_pthread_join(t, ret);
+  int e = errno;
+  ctrace__wait(CTRACE_FMT_WAIT_JOIN, t0, (const void *)t);
+  errno = e;
+  return r;
+}
