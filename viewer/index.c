@@ -36,6 +36,12 @@ struct vx_index {
   vx_source *sources;
   size_t nsources;
   uint64_t t0, t1, events, dropped;
+  vx_info *infos; /* syscall and wait details (vx_slice.args = VX_ARGS_INFO | i) */
+  size_t ninfos, cap_infos;
+  rd_span *spans; /* the tracers' own work, from every ctrace source */
+  size_t nspans, cap_spans;
+  char **kernel_paths; /* sources with a kernel stream, attached at the end */
+  size_t nkernel, cap_kernel;
 };
 
 /* ---- Small containers ----------------------------------------------------------- */
@@ -255,6 +261,13 @@ typedef struct ct_build {
   size_t npend, cap_pend;
   uint32_t tasks_track;
   uint32_t drop_label;
+  vh_map serial_track; /* thread serial -> track (wakers) */
+  vh_map items;        /* user-level item id -> its name's label */
+  vh_map unblocked;    /* item id -> pending flow index in pend (its next run ends it) */
+  uint64_t *run_item;  /* per reader thread: the item it runs (0: none) */
+  uint64_t *run_start;
+  uint32_t *run_label;
+  vh_map pending_flows; /* internal flows (thread create, unblock) by id */
 } ct_build;
 
 static uint32_t *grow_u32(uint32_t **a, size_t *n, size_t idx) {
@@ -323,6 +336,84 @@ static uint32_t add_message(vx_index *x, const char *s, size_t n, uint64_t task)
   if (t)
     *t = task;
   return (uint32_t)x->nmsgs; /* 1-based */
+}
+
+static const char *wait_name(unsigned kind) {
+  switch (kind) {
+  case CTRACE_FMT_WAIT_MUTEX: return "mutex wait";
+  case CTRACE_FMT_WAIT_COND: return "condvar wait";
+  case CTRACE_FMT_WAIT_RWLOCK_READ: return "rwlock read wait";
+  case CTRACE_FMT_WAIT_RWLOCK_WRITE: return "rwlock write wait";
+  case CTRACE_FMT_WAIT_SEM: return "semaphore wait";
+  case CTRACE_FMT_WAIT_JOIN: return "join";
+  default: return "wait";
+  }
+}
+
+static uint32_t add_info(vx_index *x, const vx_info *in) {
+  vx_info *p = VPUSH(x->infos, x->ninfos, x->cap_infos);
+  if (!p)
+    return 0;
+  *p = *in;
+  return VX_ARGS_INFO | (uint32_t)(x->ninfos - 1);
+}
+
+static int add_block(vx_track *t, uint64_t start, uint64_t end, int state) {
+  vx_state *b = VPUSH(t->blocks, t->nblocks, t->cap_blocks);
+  if (!b)
+    return -1;
+  b->start = start;
+  b->end = end;
+  b->state = (uint8_t)state;
+  b->derived = 1;
+  b->cpu = 0xffff;
+  return 0;
+}
+
+static int syscall_state(long nr) {
+  return nr == 35 || nr == 230 ? VX_ST_SLEEP : VX_ST_SYSCALL; /* nanosleep, clock_nanosleep */
+}
+
+static uint32_t syscall_label(vx_index *x, vh_map *named, long nr) {
+  const char *n = vx_syscall_name(nr);
+  char buf[32];
+  if (!n) {
+    snprintf(buf, sizeof buf, "syscall %ld", nr);
+    n = buf;
+  }
+  return named_label(x, named, n, "syscall");
+}
+
+/* A flow from (track, ts) to (track, ts), by the tracer's own id. */
+static int add_flow(vx_index *x, uint64_t id, uint32_t from, uint64_t from_ts, uint16_t from_depth,
+                    uint32_t to, uint64_t to_ts, uint16_t to_depth) {
+  vx_flow *f = VPUSH(x->flows, x->nflows, x->cap_flows);
+  if (!f)
+    return -1;
+  f->id = id;
+  f->from_ts = from_ts;
+  f->from_track = from;
+  f->from_depth = from_depth;
+  f->to_ts = to_ts;
+  f->to_track = to;
+  f->to_depth = to_depth;
+  return 0;
+}
+
+/* Ends the user-level item thread `th` runs (if any) at ts. */
+static int end_run(ct_build *b, uint32_t th, uint64_t ts) {
+  if (!b->run_item[th])
+    return 0;
+  vx_track *t = &b->x->tracks[b->track_of[th]];
+  vx_slice *s = VPUSH(t->runs, t->nruns, t->cap_runs);
+  b->run_item[th] = 0;
+  if (!s)
+    return -1;
+  s->start = b->run_start[th];
+  s->dur = ts > s->start ? ts - s->start : 0;
+  s->label = b->run_label[th];
+  s->args = 0;
+  return 0;
 }
 
 static int ct_event(ct_build *b, const rd_event *ev) {
@@ -416,8 +507,127 @@ static int ct_event(ct_build *b, const rd_event *ev) {
     free(t->name);
     t->name = strndup(ev->str, ev->str_len);
     return t->name ? 0 : -1;
-  default:
+  case CTRACE_FMT_EV_SYSCALL: {
+    /* A complete span: it began `duration` ticks before the event. */
+    uint64_t start = ev->arg[1] <= ev->tick ? rd_tick_to_ns(b->tr, ev->tick - ev->arg[1], NULL)
+                                            : ev->ts;
+    vx_info in = {.nr = (uint32_t)ev->arg[0], .arg = ev->arg[2],
+                  .ret = ctrace_fmt_unzigzag(ev->arg[3]), .waker = UINT32_MAX};
+    if (add_block(t, start, ev->ts, syscall_state((long)ev->arg[0])))
+      return -1;
+    return add_slice(t, bt->depth, start, ev->ts, syscall_label(x, &b->named, (long)ev->arg[0]),
+                     add_info(x, &in));
+  }
+  case CTRACE_FMT_EV_WAIT: {
+    uint64_t start = ev->arg[1] <= ev->tick ? rd_tick_to_ns(b->tr, ev->tick - ev->arg[1], NULL)
+                                            : ev->ts;
+    vx_info in = {.nr = (uint32_t)ev->arg[0], .is_wait = 1, .arg = ev->arg[2],
+                  .waker = UINT32_MAX};
+    uint32_t *w = ev->arg[3] ? vh_get(&b->serial_track, ev->arg[3]) : NULL;
+    if (w && ev->arg[4] <= ev->tick) {
+      in.waker = *w;
+      /* the arrow from the release to the wake */
+      uint64_t rel = rd_tick_to_ns(b->tr, ev->tick - ev->arg[4], NULL);
+      if (add_flow(x, (1ull << 62) | x->nflows, *w, rel, 0xffff, ti, ev->ts,
+                   (uint16_t)bt->depth))
+        return -1;
+    }
+    if (add_block(t, start, ev->ts, VX_ST_LOCK))
+      return -1;
+    return add_slice(t, bt->depth, start, ev->ts,
+                     named_label(x, &b->named, wait_name((unsigned)ev->arg[0]), "wait"),
+                     add_info(x, &in));
+  }
+  case CTRACE_FMT_EV_THREAD_CREATE: {
+    vx_flow *f = VPUSH(b->pend, b->npend, b->cap_pend);
+    if (!f || vh_put(&b->pending_flows, ev->arg[0], (uint32_t)(b->npend - 1)))
+      return -1;
+    f->id = ev->arg[0];
+    f->from_ts = ev->ts;
+    f->from_track = ti;
+    f->from_depth = bt->depth ? (uint16_t)(bt->depth - 1) : 0xffff;
+    return add_instant(t, ev->ts, named_label(x, &b->named, "thread create", "thread"), 0);
+  }
+  case CTRACE_FMT_EV_THREAD_START: {
+    uint32_t i;
+    if (vh_del(&b->pending_flows, ev->arg[0], &i) &&
+        add_flow(x, ev->arg[0], b->pend[i].from_track, b->pend[i].from_ts, b->pend[i].from_depth,
+                 ti, ev->ts, 0xffff))
+      return -1;
+    return add_instant(t, ev->ts, named_label(x, &b->named, "thread start", "thread"), 0);
+  }
+  case CTRACE_FMT_EV_THREAD_EXIT:
+    return add_instant(t, ev->ts, named_label(x, &b->named, "thread exit", "thread"), 0);
+  case CTRACE_FMT_EV_HEAP: {
+    uint32_t live = counter_track(b, "heap live bytes"), all = counter_track(b, "heap allocated bytes");
+    if (live == UINT32_MAX || all == UINT32_MAX)
+      return -1;
+    return add_sample(&x->tracks[live], ev->ts, (double)ctrace_fmt_unzigzag(ev->arg[0])) ||
+           add_sample(&x->tracks[all], ev->ts, (double)ev->arg[1]);
+  }
+  case CTRACE_FMT_EV_HEAP_SET: {
+    uint32_t live = counter_track(b, "heap live bytes (program)"),
+             goal = counter_track(b, "heap goal bytes (program)");
+    if (live == UINT32_MAX || goal == UINT32_MAX)
+      return -1;
+    return add_sample(&x->tracks[live], ev->ts, (double)ev->arg[0]) ||
+           add_sample(&x->tracks[goal], ev->ts, (double)ev->arg[1]);
+  }
+  case CTRACE_FMT_EV_GC_BEGIN: {
+    size_t n;
+    const char *kind = rd_string(b->tr, ev->arg[0], &n);
+    return push_open(bt, ev->ts, named_label(x, &b->named, n ? kind : "gc", "gc"), 0);
+  }
+  case CTRACE_FMT_EV_GC_END:
+    if (bt->depth) {
+      open_region *o = &bt->stack[--bt->depth];
+      return add_slice(t, bt->depth, o->start, ev->ts, o->label, o->args);
+    }
     return 0;
+  case CTRACE_FMT_EV_SCHED_CREATE: {
+    size_t n;
+    const char *name = rd_string(b->tr, ev->arg[1], &n);
+    return vh_put(&b->items, ev->arg[0], named_label(x, &b->named, name, "sched"));
+  }
+  case CTRACE_FMT_EV_SCHED_RUN: {
+    if (end_run(b, ev->thread, ev->ts))
+      return -1;
+    uint32_t *l = vh_get(&b->items, ev->arg[0]);
+    char buf[40];
+    snprintf(buf, sizeof buf, "item %" PRIu64, ev->arg[0]);
+    b->run_item[ev->thread] = ev->arg[0] ? ev->arg[0] : 1;
+    b->run_start[ev->thread] = ev->ts;
+    b->run_label[ev->thread] = l ? *l : named_label(x, &b->named, buf, "sched");
+    uint32_t i;
+    if (vh_del(&b->unblocked, ev->arg[0], &i) &&
+        add_flow(x, (1ull << 61) | ev->arg[0], b->pend[i].from_track, b->pend[i].from_ts,
+                 b->pend[i].from_depth, ti, ev->ts, 0xffff))
+      return -1;
+    return 0;
+  }
+  case CTRACE_FMT_EV_SCHED_BLOCK: {
+    size_t n;
+    const char *why = rd_string(b->tr, ev->arg[0], &n);
+    if (end_run(b, ev->thread, ev->ts))
+      return -1;
+    return add_instant(t, ev->ts, named_label(x, &b->named, n ? why : "blocked", "sched"), 0);
+  }
+  case CTRACE_FMT_EV_SCHED_UNBLOCK: {
+    vx_flow *f = VPUSH(b->pend, b->npend, b->cap_pend);
+    if (!f)
+      return -1;
+    f->id = ev->arg[0];
+    f->from_ts = ev->ts;
+    f->from_track = ti;
+    f->from_depth = bt->depth ? (uint16_t)(bt->depth - 1) : 0xffff;
+    return vh_put(&b->unblocked, ev->arg[0], (uint32_t)(b->npend - 1));
+  }
+  case CTRACE_FMT_EV_SCHED_END:
+    if (b->run_item[ev->thread] == ev->arg[0] || !ev->arg[0])
+      return end_run(b, ev->thread, ev->ts);
+    return 0;
+  default:
+    return 0; /* K_* events: attached at the end (attach_kernel) */
   }
 }
 
@@ -434,16 +644,47 @@ static int load_ctrace(vx_index *x, const char *path, char *err, size_t errlen) 
   src->format = "ctrace";
   src->pid = rd_pid(tr);
   src->process = strdup(rd_process_name(tr));
+  const rd_capture *cap = rd_capture_get(tr);
+  src->cap_present = cap->present;
+  src->cap_syscalls = cap->syscalls;
+  src->cap_sched = cap->sched;
+  src->cap_heap = cap->heap;
+  src->cap_locks = cap->locks;
+  src->cap_why = cap->why && cap->why[0] ? strdup(cap->why) : NULL;
+  const rd_span *sp;
+  size_t nsp = rd_tracer_spans(tr, &sp);
+  for (size_t i = 0; i < nsp; i++) {
+    rd_span *d = VPUSH(x->spans, x->nspans, x->cap_spans);
+    if (d)
+      *d = sp[i];
+  }
   ct_build b = {.x = x, .tr = tr, .pid = rd_pid(tr)};
   size_t nt = rd_thread_count(tr);
   b.track_of = calloc(nt ? nt : 1, sizeof *b.track_of);
   b.bt = calloc(nt ? nt : 1, sizeof *b.bt);
-  int ok = b.track_of && b.bt;
+  b.run_item = calloc(nt ? nt : 1, sizeof *b.run_item);
+  b.run_start = calloc(nt ? nt : 1, sizeof *b.run_start);
+  b.run_label = calloc(nt ? nt : 1, sizeof *b.run_label);
+  int ok = b.track_of && b.bt && b.run_item && b.run_start && b.run_label;
+  int has_kernel = 0, has_threads = 0;
   for (size_t i = 0; ok && i < nt; i++) {
     const rd_thread *th = rd_thread_get(tr, i);
+    if (th->kernel) { /* not a thread: attached to the threads at the end */
+      has_kernel = 1;
+      b.track_of[i] = UINT32_MAX;
+      continue;
+    }
+    has_threads = 1;
     int tid = th->tid ? th->tid : (int)(1000000000u + th->serial);
     ok = (b.track_of[i] = new_track(x, VX_THREAD, b.pid, tid, th->name, (int)th->serial)) !=
-         UINT32_MAX;
+         UINT32_MAX && vh_put(&b.serial_track, th->serial, b.track_of[i]) == 0;
+  }
+  if (has_kernel) {
+    char **kp = VPUSH(x->kernel_paths, x->nkernel, x->cap_kernel);
+    if (kp)
+      *kp = strdup(path);
+    if (!has_threads)
+      src->format = "ctrace-kernel";
   }
   if (ok)
     ok = (b.tasks_track = new_track(x, VX_TASKS, b.pid, 0, "tasks", 999)) != UINT32_MAX;
@@ -453,6 +694,8 @@ static int load_ctrace(vx_index *x, const char *path, char *err, size_t errlen) 
   uint64_t events = 0;
   while (m && rd_merge_next(m, &ev) == 1) {
     events++;
+    if (b.track_of[ev.thread] == UINT32_MAX)
+      continue; /* a kernel event: attach_kernel */
     if (ct_event(&b, &ev)) {
       ok = 0;
       break;
@@ -460,10 +703,15 @@ static int load_ctrace(vx_index *x, const char *path, char *err, size_t errlen) 
   }
   rd_merge_close(m);
   for (size_t i = 0; ok && i < nt; i++)
-    close_open(&x->tracks[b.track_of[i]], &b.bt[i]);
+    if (b.track_of[i] != UINT32_MAX) {
+      close_open(&x->tracks[b.track_of[i]], &b.bt[i]);
+      end_run(&b, (uint32_t)i, b.bt[i].last_ts);
+    }
   /* Drops told at stop that no DROPPED event marks. */
   uint64_t marked = 0;
   for (size_t i = 0; i < nt; i++) {
+    if (b.track_of[i] == UINT32_MAX)
+      continue;
     const vx_track *t = &x->tracks[b.track_of[i]];
     for (size_t k = 0; k < t->ninst; k++)
       if (t->inst[k].label == b.drop_label)
@@ -482,6 +730,13 @@ static int load_ctrace(vx_index *x, const char *path, char *err, size_t errlen) 
     free(b.bt[i].stack);
   free(b.bt);
   free(b.track_of);
+  free(b.run_item);
+  free(b.run_start);
+  free(b.run_label);
+  vh_free(&b.serial_track);
+  vh_free(&b.items);
+  vh_free(&b.unblocked);
+  vh_free(&b.pending_flows);
   free(b.site_label);
   free(b.str_label);
   free(b.pend);
@@ -881,6 +1136,245 @@ static int load_json(vx_index *x, const char *path, const char *text, size_t len
   return ok ? 0 : -1;
 }
 
+/* ---- Kernel events and thread states -------------------------------------------------------- */
+
+typedef struct ktid {
+  uint32_t track;
+  int on;         /* 1 on a CPU, 0 off, -1 not seen yet */
+  uint64_t since; /* when it went on or off */
+  uint16_t cpu;
+  uint8_t off_state;
+} ktid;
+
+static int in_tracer_span(const vx_index *x, int tid, uint64_t ns) {
+  for (size_t i = 0; i < x->nspans; i++)
+    if (x->spans[i].tid == tid && ns >= x->spans[i].from && ns <= x->spans[i].to)
+      return 1;
+  return 0;
+}
+
+static int is_tracer_thread(const vx_index *x, int tid) {
+  for (size_t i = 0; i < x->nspans; i++)
+    if (x->spans[i].tid == tid && x->spans[i].to == UINT64_MAX)
+      return 1;
+  return 0;
+}
+
+static int add_state(vx_track *t, uint64_t start, uint64_t end, int state, uint16_t cpu,
+                     int derived) {
+  if (end <= start)
+    return 0;
+  vx_state *s = VPUSH(t->states, t->nstates, t->cap_states);
+  if (!s)
+    return -1;
+  s->start = start;
+  s->end = end;
+  s->state = (uint8_t)state;
+  s->derived = (uint8_t)derived;
+  s->cpu = cpu;
+  s->pad = 0;
+  return 0;
+}
+
+/* The region depth at ns on t: how many slices at consecutive depths from
+ * 0 contain it (a kernel syscall goes inside the innermost). */
+static size_t depth_at(const vx_track *t, uint64_t ns) {
+  size_t d = 0;
+  while (d < t->depths) {
+    const vx_slice *a = t->depth[d];
+    size_t n = t->ndepth[d], i = vx_slice_lower(a, n, ns);
+    if (i >= n || a[i].start > ns)
+      break;
+    d++;
+  }
+  return d;
+}
+
+static int cmp_slice(const void *a, const void *b) {
+  const vx_slice *x = a, *y = b;
+  return x->start < y->start ? -1 : x->start > y->start;
+}
+
+static int cmp_state(const void *a, const void *b) {
+  const vx_state *x = a, *y = b;
+  return x->start < y->start ? -1 : x->start > y->start;
+}
+
+typedef struct kcall {
+  uint32_t track;
+  uint64_t start, end;
+  uint32_t label, args;
+} kcall;
+
+/* Attaches the kernel streams (ctrace run's FILE.kernel) to the threads, by
+ * thread id: context switches become the state band, system calls become
+ * slices inside the regions they happened in. The tracer's own threads
+ * and work are left out. */
+static int attach_kernel(vx_index *x, char *err, size_t errlen) {
+  vh_map tids = {0}, ks = {0}, named = {0};
+  ktid *kt = NULL;
+  size_t nkt = 0, ckt = 0;
+  kcall *calls = NULL;
+  size_t ncalls = 0, ccalls = 0;
+  int ok = 1;
+  for (size_t i = 0; i < x->ntracks; i++)
+    if (x->tracks[i].kind == VX_THREAD && x->tracks[i].tid > 0 && !vh_get(&tids, (uint64_t)x->tracks[i].tid))
+      vh_put(&tids, (uint64_t)x->tracks[i].tid, (uint32_t)i);
+  for (size_t k = 0; ok && k < x->nkernel; k++) {
+    rd_trace *tr;
+    char msg[600];
+    if (rd_open(x->kernel_paths[k], 0, &tr, msg, sizeof msg)) {
+      errf(err, errlen, "%s: %s", x->kernel_paths[k], msg);
+      ok = 0;
+      break;
+    }
+    rd_merge *m = rd_merge_open(tr);
+    rd_event ev;
+    while (ok && m && rd_merge_next(m, &ev) == 1) {
+      if (!rd_thread_get(tr, ev.thread)->kernel)
+        continue;
+      int tid = (int)ev.arg[0];
+      if (ev.type == CTRACE_FMT_EV_K_LOST) {
+        x->dropped += ev.arg[1];
+        continue;
+      }
+      if (is_tracer_thread(x, tid))
+        continue;
+      uint32_t *tk = vh_get(&tids, (uint64_t)tid);
+      if (!tk) { /* a thread that never recorded anything itself */
+        char name[32];
+        snprintf(name, sizeof name, "tid %d", tid);
+        uint32_t nt = new_track(x, VX_THREAD, rd_pid(tr), tid, name, tid);
+        if (nt == UINT32_MAX || vh_put(&tids, (uint64_t)tid, nt)) {
+          ok = 0;
+          break;
+        }
+        tk = vh_get(&tids, (uint64_t)tid);
+      }
+      vx_track *t = &x->tracks[*tk];
+      note_time(x, ev.ts);
+      if (ev.type == CTRACE_FMT_EV_K_SWITCH) {
+        uint32_t *ki = vh_get(&ks, (uint64_t)tid);
+        if (!ki) {
+          ktid *n = VPUSH(kt, nkt, ckt);
+          if (!n || vh_put(&ks, (uint64_t)tid, (uint32_t)(nkt - 1))) {
+            ok = 0;
+            break;
+          }
+          n->track = *tk;
+          n->on = -1;
+          ki = vh_get(&ks, (uint64_t)tid);
+        }
+        ktid *s = &kt[*ki];
+        if (ev.arg[2] == CTRACE_FMT_SWITCH_IN) {
+          if (s->on == 0)
+            ok = add_state(t, s->since, ev.ts, s->off_state, 0xffff, 0) == 0;
+          s->on = 1;
+          s->cpu = (uint16_t)ev.arg[1];
+        } else {
+          if (s->on == 1)
+            ok = add_state(t, s->since, ev.ts, VX_ST_RUNNING, s->cpu, 0) == 0;
+          s->on = 0;
+          s->off_state = ev.arg[2] == CTRACE_FMT_SWITCH_OUT_PREEMPT ? VX_ST_RUNNABLE : VX_ST_BLOCKED;
+        }
+        s->since = ev.ts;
+      } else if (ev.type == CTRACE_FMT_EV_K_SYSCALL) {
+        uint64_t start = ev.ts > ev.arg[2] ? ev.ts - ev.arg[2] : 0;
+        if (in_tracer_span(x, tid, start))
+          continue; /* the tracer's own (starting, writing, stopping) */
+        vx_info in = {.nr = (uint32_t)ev.arg[1], .kernel = 1, .arg = ev.arg[3],
+                      .ret = ctrace_fmt_unzigzag(ev.arg[4]), .waker = UINT32_MAX};
+        kcall *c = VPUSH(calls, ncalls, ccalls);
+        if (!c || add_block(t, start, ev.ts, syscall_state((long)ev.arg[1]))) {
+          ok = 0;
+          break;
+        }
+        c->track = *tk;
+        c->start = start;
+        c->end = ev.ts;
+        c->label = syscall_label(x, &named, (long)ev.arg[1]);
+        c->args = add_info(x, &in);
+      }
+    }
+    rd_merge_close(m);
+    rd_close(tr);
+  }
+  /* Still on or off at the end of the trace. */
+  for (size_t i = 0; ok && i < nkt; i++) {
+    vx_track *t = &x->tracks[kt[i].track];
+    if (kt[i].on == 1)
+      ok = add_state(t, kt[i].since, x->t1, VX_ST_RUNNING, kt[i].cpu, 0) == 0;
+    else if (kt[i].on == 0)
+      ok = add_state(t, kt[i].since, x->t1, kt[i].off_state, 0xffff, 0) == 0;
+  }
+  /* Kernel syscalls into the regions (depth from the regions only: they
+   * were all built above), then each touched depth sorted again. */
+  for (size_t i = 0; ok && i < ncalls; i++) {
+    vx_track *t = &x->tracks[calls[i].track];
+    ok = add_slice(t, depth_at(t, calls[i].start), calls[i].start, calls[i].end, calls[i].label,
+                   calls[i].args) == 0;
+  }
+  if (ncalls)
+    for (size_t i = 0; i < x->ntracks; i++)
+      for (size_t d = 0; d < x->tracks[i].depths; d++)
+        if (x->tracks[i].ndepth[d] > 1)
+          qsort(x->tracks[i].depth[d], x->tracks[i].ndepth[d], sizeof(vx_slice), cmp_slice);
+  free(kt);
+  free(calls);
+  vh_free(&tids);
+  vh_free(&ks);
+  vh_free(&named);
+  if (!ok && !err[0])
+    errf(err, errlen, "out of memory while attaching kernel events");
+  return ok ? 0 : -1;
+}
+
+/* The state band: off-CPU intervals get the reason from the blocking
+ * spans (syscall, lock, sleep) that cover them; a thread without scheduler
+ * data gets its band from the blocking spans alone (derived). */
+static void finish_states(vx_index *x) {
+  for (size_t i = 0; i < x->ntracks; i++) {
+    vx_track *t = &x->tracks[i];
+    if (t->kind != VX_THREAD)
+      continue;
+    if (t->nblocks > 1)
+      qsort(t->blocks, t->nblocks, sizeof *t->blocks, cmp_state);
+    if (t->nstates) {
+      qsort(t->states, t->nstates, sizeof *t->states, cmp_state);
+      size_t k = 0;
+      for (size_t j = 0; j < t->nstates; j++) {
+        vx_state *s = &t->states[j];
+        if (s->state != VX_ST_BLOCKED)
+          continue;
+        while (k < t->nblocks && t->blocks[k].end < s->start)
+          k++;
+        /* the block that covers the middle of this off-CPU time */
+        uint64_t mid = s->start + (s->end - s->start) / 2;
+        for (size_t q = k; q < t->nblocks && t->blocks[q].start <= mid; q++)
+          if (t->blocks[q].end >= mid) {
+            s->state = t->blocks[q].state;
+            break;
+          }
+      }
+    } else if (t->nblocks) {
+      /* Derived: between blocking spans the thread ran, as far as we know. */
+      uint64_t at = t->blocks[0].start;
+      for (size_t j = 0; j < t->nblocks; j++) {
+        vx_state *bk = &t->blocks[j];
+        if (bk->start > at)
+          add_state(t, at, bk->start, VX_ST_RUNNING, 0xffff, 1);
+        if (bk->end > at) {
+          add_state(t, bk->start > at ? bk->start : at, bk->end, bk->state, 0xffff, 1);
+          at = bk->end;
+        }
+      }
+    }
+    free(t->blocks);
+    t->blocks = NULL;
+    t->nblocks = t->cap_blocks = 0;
+  }
+}
+
 /* ---- Entry points ------------------------------------------------------------------------- */
 
 static int load_file(vx_index *x, const char *path, char *err, size_t errlen) {
@@ -951,6 +1445,11 @@ vx_index *vx_build(char *const *paths, size_t n, char *err, size_t errlen) {
       vx_free(x);
       return NULL;
     }
+  if (x->nkernel && attach_kernel(x, err, errlen)) {
+    vx_free(x);
+    return NULL;
+  }
+  finish_states(x);
   if (x->t0 == UINT64_MAX)
     x->t0 = x->t1 = 0;
   if (x->nflows)
@@ -971,6 +1470,9 @@ void vx_free(vx_index *x) {
     free(t->inst);
     free(t->samples);
     free(t->tasks);
+    free(t->runs);
+    free(t->states);
+    free(t->blocks);
   }
   free(x->tracks);
   for (size_t i = 0; i < x->nlabels; i++) {
@@ -992,7 +1494,13 @@ void vx_free(vx_index *x) {
     free(x->sources[i].path);
     free(x->sources[i].process);
     free(x->sources[i].problem);
+    free(x->sources[i].cap_why);
   }
+  free(x->infos);
+  free(x->spans);
+  for (size_t i = 0; i < x->nkernel; i++)
+    free(x->kernel_paths[i]);
+  free(x->kernel_paths);
   free(x->sources);
   free(x);
 }
@@ -1017,7 +1525,12 @@ const char *vx_log_message(const vx_index *x, uint32_t msg, uint64_t *task) {
   return x->msgs[msg - 1];
 }
 const char *vx_args(const vx_index *x, uint32_t a) {
-  return a && a != VX_UNFINISHED && a <= x->nargs ? x->args[a - 1] : NULL;
+  return a && a != VX_UNFINISHED && !(a & VX_ARGS_INFO) && a <= x->nargs ? x->args[a - 1] : NULL;
+}
+const vx_info *vx_info_get(const vx_index *x, uint32_t a) {
+  return a != VX_UNFINISHED && (a & VX_ARGS_INFO) && (a & ~VX_ARGS_INFO) < x->ninfos
+             ? &x->infos[a & ~VX_ARGS_INFO]
+             : NULL;
 }
 const vx_flow *vx_flows(const vx_index *x, size_t *n) {
   *n = x->nflows;
@@ -1030,6 +1543,7 @@ uint64_t vx_dropped(const vx_index *x) { return x->dropped; }
 
 size_t vx_memory(const vx_index *x) {
   size_t m = sizeof *x + x->cap_tracks * sizeof *x->tracks + x->cap_labels * sizeof *x->labels +
+             x->cap_infos * sizeof *x->infos +
              x->cap_flows * sizeof *x->flows + x->cap_msgs * sizeof(char *) +
              x->cap_args * sizeof(char *);
   for (size_t i = 0; i < x->ntracks; i++) {
@@ -1037,7 +1551,8 @@ size_t vx_memory(const vx_index *x) {
     for (size_t d = 0; d < t->depths; d++)
       m += t->ndepth[t->depths + d] * sizeof(vx_slice);
     m += t->cap_inst * sizeof(vx_instant) + t->cap_samples * sizeof(vx_sample) +
-         t->cap_tasks * sizeof(vx_task);
+         t->cap_tasks * sizeof(vx_task) + t->cap_runs * sizeof(vx_slice) +
+         t->cap_states * sizeof(vx_state);
   }
   return m;
 }

@@ -61,6 +61,40 @@ typedef struct vx_flow {
 
 enum { VX_THREAD = 1, VX_COUNTER = 2, VX_TASKS = 3 };
 
+/* Thread states (the band under each thread, from context switches or, if
+ * the kernel did not allow those, from the wrappers' spans alone). */
+enum {
+  VX_ST_RUNNING = 1,  /* on a CPU (cpu) */
+  VX_ST_RUNNABLE = 2, /* preempted, waiting for a CPU */
+  VX_ST_SYSCALL = 3,  /* blocked in a system call */
+  VX_ST_LOCK = 4,     /* blocked on a lock, condvar, semaphore, join */
+  VX_ST_SLEEP = 5,    /* sleeping (nanosleep & co.) */
+  VX_ST_BLOCKED = 6,  /* off CPU, reason unknown */
+  VX_ST_COUNT_
+};
+
+typedef struct vx_state {
+  uint64_t start, end;
+  uint8_t state; /* VX_ST_* */
+  uint8_t derived; /* 1: from the wrappers' spans, not from the scheduler */
+  uint16_t cpu;    /* VX_ST_RUNNING with scheduler data; else 0xffff */
+  uint32_t pad;
+} vx_state;
+
+/* What a syscall or wait slice holds besides its name and time (the
+ * slice's args field is VX_ARGS_INFO | index). */
+#define VX_ARGS_INFO 0x80000000u
+typedef struct vx_info {
+  uint32_t nr;      /* syscall number, or the wait kind (CTRACE_FMT_WAIT_*) */
+  uint8_t is_wait;
+  uint8_t kernel;   /* from the kernel (complete mode), not a wrapper */
+  uint16_t pad;
+  uint64_t arg;     /* fd / the object waited on */
+  int64_t ret;      /* syscall: result or -errno */
+  uint32_t waker;   /* wait: the track that released the object, or UINT32_MAX */
+  uint32_t pad2;
+} vx_info;
+
 typedef struct vx_track {
   int kind;
   uint32_t id;
@@ -74,6 +108,10 @@ typedef struct vx_track {
   vx_instant *inst;
   size_t ninst;
   uint64_t slices;
+  vx_slice *runs;   /* user-level items (ctrace_sched_*) run on it, label = the item */
+  size_t nruns;
+  vx_state *states; /* the state band, sorted */
+  size_t nstates;
   /* VX_COUNTER */
   vx_sample *samples;
   size_t nsamples;
@@ -82,12 +120,17 @@ typedef struct vx_track {
   vx_task *tasks;
   size_t ntasks;
   unsigned lanes;
-  size_t cap_inst, cap_samples, cap_tasks; /* internal: array capacities */
+  size_t cap_inst, cap_samples, cap_tasks, cap_runs, cap_states; /* internal */
+  vx_state *blocks; /* internal, while building: the wrappers' blocking spans */
+  size_t nblocks, cap_blocks;
 } vx_track;
 
 typedef struct vx_source {
   char *path;
-  const char *format; /* "ctrace" or "chrome-json" */
+  const char *format; /* "ctrace", "ctrace-kernel" (ctrace run's FILE.kernel) or "chrome-json" */
+  int cap_present;    /* the trace says what it captured: */
+  int cap_syscalls, cap_sched, cap_heap, cap_locks; /* CTRACE_FMT_CAP_* / 0-1 */
+  char *cap_why;
   int pid;
   char *process;
   int complete;
@@ -109,6 +152,9 @@ const vx_label *vx_label_get(const vx_index *x, uint32_t label);
 size_t vx_label_count(const vx_index *x);
 const char *vx_log_message(const vx_index *x, uint32_t msg, uint64_t *task);
 const char *vx_args(const vx_index *x, uint32_t args); /* JSON text or NULL */
+const vx_info *vx_info_get(const vx_index *x, uint32_t args); /* or NULL */
+/* Name of a syscall number (x86-64) or NULL. */
+const char *vx_syscall_name(long nr);
 const vx_flow *vx_flows(const vx_index *x, size_t *n); /* sorted by from_ts */
 uint64_t vx_t0(const vx_index *x);
 uint64_t vx_t1(const vx_index *x);

@@ -816,6 +816,11 @@ const rd_thread *rd_thread_get(const rd_trace *tr, size_t i) {
 size_t rd_batch_count(const rd_trace *tr) { return tr->nbatches; }
 const rd_capture *rd_capture_get(const rd_trace *tr) { return &tr->cap; }
 
+size_t rd_tracer_spans(const rd_trace *tr, const rd_span **spans) {
+  *spans = tr->spans;
+  return tr->nspans;
+}
+
 int rd_tracer_span(const rd_trace *tr, int tid, uint64_t ns) {
   for (size_t i = 0; i < tr->nspans; i++)
     if (tr->spans[i].tid == tid && ns >= tr->spans[i].from && ns <= tr->spans[i].to)

@@ -104,6 +104,8 @@ const rd_capture *rd_capture_get(const rd_trace *tr);
 /* 1 if a system call of tid at ns was the tracer's own work (its start,
  * its writer thread, its stop), not the program's. */
 int rd_tracer_span(const rd_trace *tr, int tid, uint64_t ns);
+/* All of them. */
+size_t rd_tracer_spans(const rd_trace *tr, const rd_span **spans);
 
 size_t rd_thread_count(const rd_trace *tr);
 const rd_thread *rd_thread_get(const rd_trace *tr, size_t i);

@@ -284,6 +284,15 @@ static void api_meta(const rt_context *ctx, rt_response *r) {
       cJSON_AddStringToObject(j, "problem", s->problem);
     else
       cJSON_AddNullToObject(j, "problem");
+    if (s->cap_present) {
+      static const char *const modes[] = {"off", "wrappers", "kernel"};
+      cJSON *c = cJSON_AddObjectToObject(j, "capture");
+      cJSON_AddStringToObject(c, "syscalls", modes[s->cap_syscalls % 3]);
+      cJSON_AddStringToObject(c, "sched", modes[s->cap_sched % 3]);
+      cJSON_AddBoolToObject(c, "heap", s->cap_heap);
+      cJSON_AddBoolToObject(c, "locks", s->cap_locks);
+      cJSON_AddStringToObject(c, "note", s->cap_why ? s->cap_why : "");
+    }
     cJSON_AddItemToArray(srcs, j);
   }
   cJSON_AddNumberToObject(o, "t0", (double)vx_t0(x));
@@ -315,6 +324,8 @@ static void api_meta(const rt_context *ctx, rt_response *r) {
       cJSON_AddNumberToObject(j, "depth", (double)t->depths);
       cJSON_AddNumberToObject(j, "slices", (double)t->slices);
       cJSON_AddNumberToObject(j, "instants", (double)t->ninst);
+      cJSON_AddNumberToObject(j, "sched_runs", (double)t->nruns);
+      cJSON_AddNumberToObject(j, "states", (double)t->nstates);
     } else if (t->kind == VX_COUNTER) {
       cJSON_AddNumberToObject(j, "samples", (double)t->nsamples);
       cJSON_AddNumberToObject(j, "min", t->nsamples ? t->min : 0);
@@ -377,37 +388,138 @@ static void emit_instant(cJSON *evs, const vx_index *x, const vx_track *t, size_
   cJSON_AddItemToArray(evs, e);
 }
 
-static void window_thread(cJSON *evs, const vx_index *x, const vx_track *t, const window *win) {
-  for (size_t d = 0; d < t->depths; d++) {
-    const vx_slice *a = t->depth[d];
-    size_t n = t->ndepth[d];
-    uint64_t cur = UINT64_MAX, merged = 0;
-    size_t best = 0;
-    for (size_t i = vx_slice_lower(a, n, win->t0); i < n && a[i].start <= win->t1; i++) {
-      if (a[i].dur >= win->w) {
-        if (merged)
-          emit_slice(evs, x, t, d, &a[best], best, merged);
-        merged = 0;
-        cur = UINT64_MAX;
-        emit_slice(evs, x, t, d, &a[i], i, 1);
-        continue;
-      }
-      uint64_t b = a[i].start <= win->t0 ? 0 : (a[i].start - win->t0) / win->w;
-      if (b != cur) {
-        if (merged)
-          emit_slice(evs, x, t, d, &a[best], best, merged);
-        cur = b;
-        best = i;
-        merged = 1;
-      } else {
-        merged++;
-        if (a[i].dur > a[best].dur)
-          best = i;
-      }
+/* Lanes of a thread besides its region depths. */
+enum { LANE_REGION = 0, LANE_SCHED = 1 };
+
+static void emit_run(cJSON *evs, const vx_index *x, const vx_track *t, const vx_slice *s,
+                     size_t idx, uint64_t merged) {
+  const vx_label *l = vx_label_get(x, s->label);
+  cJSON *e = cJSON_CreateObject();
+  add_common(e, "X", t, s->start);
+  add_us(e, "dur", s->dur);
+  ADD_STR_REF(e, "name", l->name);
+  ADD_STR_REF(e, "cat", "sched");
+  cJSON *a = cJSON_CreateObject();
+  cJSON_AddItemToObjectCS(e, "args", a);
+  char id[64];
+  snprintf(id, sizeof id, "g.%u.%zu", t->id, idx);
+  cJSON_AddItemToObjectCS(a, "id", cJSON_CreateString(id));
+  ADD_NUM(a, "track", t->id);
+  ADD_STR_REF(a, "lane", "sched");
+  if (merged > 1)
+    ADD_NUM(a, "merged", merged);
+  cJSON_AddItemToArray(evs, e);
+}
+
+/* Non-overlapping slices sorted by start (a region depth, or the runs of
+ * user-level items): each at least a bucket long, else the longest per
+ * bucket with how many it stands for. */
+static void window_lane(cJSON *evs, const vx_index *x, const vx_track *t, int lane, size_t d,
+                        const vx_slice *a, size_t n, const window *win) {
+  uint64_t cur = UINT64_MAX, merged = 0;
+  size_t best = 0;
+#define EMIT(i, m)                                                             \
+  (lane == LANE_REGION ? emit_slice(evs, x, t, d, &a[i], i, m) : emit_run(evs, x, t, &a[i], i, m))
+  for (size_t i = vx_slice_lower(a, n, win->t0); i < n && a[i].start <= win->t1; i++) {
+    if (a[i].dur >= win->w) {
+      if (merged)
+        EMIT(best, merged);
+      merged = 0;
+      cur = UINT64_MAX;
+      EMIT(i, 1);
+      continue;
     }
-    if (merged)
-      emit_slice(evs, x, t, d, &a[best], best, merged);
+    uint64_t b = a[i].start <= win->t0 ? 0 : (a[i].start - win->t0) / win->w;
+    if (b != cur) {
+      if (merged)
+        EMIT(best, merged);
+      cur = b;
+      best = i;
+      merged = 1;
+    } else {
+      merged++;
+      if (a[i].dur > a[best].dur)
+        best = i;
+    }
   }
+  if (merged)
+    EMIT(best, merged);
+#undef EMIT
+}
+
+static const char *state_name(int st) {
+  static const char *const names[VX_ST_COUNT_] = {"?", "running", "runnable", "syscall",
+                                                  "lock", "sleeping", "blocked"};
+  return st > 0 && st < VX_ST_COUNT_ ? names[st] : "?";
+}
+
+static void emit_state(cJSON *evs, const vx_track *t, const vx_state *s, size_t idx,
+                       uint64_t merged) {
+  cJSON *e = cJSON_CreateObject();
+  add_common(e, "X", t, s->start);
+  add_us(e, "dur", s->end - s->start);
+  ADD_STR_REF(e, "name", state_name(s->state));
+  ADD_STR_REF(e, "cat", "state");
+  cJSON *a = cJSON_CreateObject();
+  cJSON_AddItemToObjectCS(e, "args", a);
+  char id[64];
+  snprintf(id, sizeof id, "st.%u.%zu", t->id, idx);
+  cJSON_AddItemToObjectCS(a, "id", cJSON_CreateString(id));
+  ADD_NUM(a, "track", t->id);
+  ADD_STR_REF(a, "lane", "state");
+  if (s->cpu != 0xffff)
+    ADD_NUM(a, "cpu", s->cpu);
+  if (s->derived)
+    cJSON_AddItemToObjectCS(a, "derived", cJSON_CreateTrue());
+  if (merged > 1)
+    ADD_NUM(a, "merged", merged);
+  cJSON_AddItemToArray(evs, e);
+}
+
+static void window_states(cJSON *evs, const vx_track *t, const window *win) {
+  const vx_state *a = t->states;
+  size_t n = t->nstates, lo = 0, hi = n;
+  while (lo < hi) { /* states do not overlap: ends are sorted */
+    size_t mid = lo + (hi - lo) / 2;
+    if (a[mid].end < win->t0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  uint64_t cur = UINT64_MAX, merged = 0;
+  size_t best = 0;
+  for (size_t i = lo; i < n && a[i].start <= win->t1; i++) {
+    uint64_t dur = a[i].end - a[i].start;
+    if (dur >= win->w) {
+      if (merged)
+        emit_state(evs, t, &a[best], best, merged);
+      merged = 0;
+      cur = UINT64_MAX;
+      emit_state(evs, t, &a[i], i, 1);
+      continue;
+    }
+    uint64_t b = a[i].start <= win->t0 ? 0 : (a[i].start - win->t0) / win->w;
+    if (b != cur) {
+      if (merged)
+        emit_state(evs, t, &a[best], best, merged);
+      cur = b;
+      best = i;
+      merged = 1;
+    } else {
+      merged++;
+      if (dur > a[best].end - a[best].start)
+        best = i;
+    }
+  }
+  if (merged)
+    emit_state(evs, t, &a[best], best, merged);
+}
+
+static void window_thread(cJSON *evs, const vx_index *x, const vx_track *t, const window *win) {
+  for (size_t d = 0; d < t->depths; d++)
+    window_lane(evs, x, t, LANE_REGION, d, t->depth[d], t->ndepth[d], win);
+  window_lane(evs, x, t, LANE_SCHED, 0, t->runs, t->nruns, win);
+  window_states(evs, t, win);
   /* Instants: the first per bucket, and how many it stands for. */
   size_t lo = 0, hi = t->ninst;
   while (lo < hi) {
@@ -742,7 +854,78 @@ static void slice_details(const rt_context *ctx, const vx_track *t, size_t d, si
     }
   }
   add_site(o, l);
-  add_args_json(o, vx_args(x, s->args));
+  const vx_info *in = vx_info_get(x, s->args);
+  if (in) {
+    cJSON *a = cJSON_AddObjectToObject(o, "args");
+    if (in->is_wait) {
+      char obj[32];
+      snprintf(obj, sizeof obj, "0x%" PRIx64, in->arg);
+      cJSON_AddStringToObject(a, "object", obj);
+      const vx_track *w = in->waker != UINT32_MAX ? vx_track_get(x, in->waker) : NULL;
+      if (w) {
+        cJSON_AddStringToObject(a, "released by", w->name);
+        cJSON_AddNumberToObject(a, "released by tid", w->tid);
+      } else {
+        cJSON_AddStringToObject(a, "released by", "unknown");
+      }
+    } else {
+      const char *n = vx_syscall_name(in->nr);
+      cJSON_AddStringToObject(a, "syscall", n ? n : "?");
+      cJSON_AddNumberToObject(a, "nr", in->nr);
+      cJSON_AddNumberToObject(a, "arg", (double)(int64_t)in->arg);
+      if (in->ret < 0) {
+        const char *e = strerrorname_np((int)-in->ret);
+        cJSON_AddStringToObject(a, "error", e ? e : "?");
+      } else {
+        cJSON_AddNumberToObject(a, "return", (double)in->ret);
+      }
+      cJSON_AddStringToObject(a, "recorded by", in->kernel ? "kernel" : "wrapper");
+    }
+  } else {
+    add_args_json(o, vx_args(x, s->args));
+  }
+  respond_json(r, 200, o);
+}
+
+static void run_details(const rt_context *ctx, const vx_track *t, size_t i, rt_response *r) {
+  const vx_slice *s = &t->runs[i];
+  cJSON *o = cJSON_CreateObject();
+  char id[48];
+  snprintf(id, sizeof id, "g.%u.%zu", t->id, i);
+  cJSON_AddStringToObject(o, "id", id);
+  cJSON_AddStringToObject(o, "kind", "sched");
+  cJSON_AddStringToObject(o, "name", vx_label_get(ctx->index, s->label)->name);
+  cJSON_AddStringToObject(o, "cat", "sched");
+  cJSON_AddNumberToObject(o, "pid", t->pid);
+  cJSON_AddNumberToObject(o, "tid", t->tid);
+  cJSON_AddStringToObject(o, "thread", t->name);
+  cJSON_AddNumberToObject(o, "start", (double)s->start);
+  cJSON_AddNumberToObject(o, "dur", (double)s->dur);
+  cJSON_AddNullToObject(o, "site");
+  cJSON_AddObjectToObject(o, "args");
+  respond_json(r, 200, o);
+}
+
+static void state_details(const vx_track *t, size_t i, rt_response *r) {
+  const vx_state *s = &t->states[i];
+  cJSON *o = cJSON_CreateObject();
+  char id[48];
+  snprintf(id, sizeof id, "st.%u.%zu", t->id, i);
+  cJSON_AddStringToObject(o, "id", id);
+  cJSON_AddStringToObject(o, "kind", "state");
+  cJSON_AddStringToObject(o, "name", state_name(s->state));
+  cJSON_AddStringToObject(o, "cat", "state");
+  cJSON_AddNumberToObject(o, "pid", t->pid);
+  cJSON_AddNumberToObject(o, "tid", t->tid);
+  cJSON_AddStringToObject(o, "thread", t->name);
+  cJSON_AddNumberToObject(o, "start", (double)s->start);
+  cJSON_AddNumberToObject(o, "dur", (double)(s->end - s->start));
+  cJSON_AddNullToObject(o, "site");
+  cJSON *a = cJSON_AddObjectToObject(o, "args");
+  if (s->cpu != 0xffff)
+    cJSON_AddNumberToObject(a, "cpu", s->cpu);
+  cJSON_AddStringToObject(a, "from", s->derived ? "the wrappers' spans (no scheduler data)"
+                                                : "context switches (perf_event_open)");
   respond_json(r, 200, o);
 }
 
@@ -820,8 +1003,16 @@ static void api_slice(const rt_context *ctx, const char *q, rt_response *r) {
   }
   unsigned track;
   size_t a, b;
-  char kind;
-  int n = sscanf(id, "%c.%u.%zu.%zu", &kind, &track, &a, &b);
+  char kind, kind2 = 0;
+  int n;
+  if (!strncmp(id, "st.", 3)) { /* st.TRACK.INDEX */
+    kind2 = 'S';
+    n = sscanf(id + 3, "%u.%zu", &track, &a) + 1;
+    kind = 'S';
+  } else {
+    n = sscanf(id, "%c.%u.%zu.%zu", &kind, &track, &a, &b);
+  }
+  (void)kind2;
   const vx_track *t = n >= 3 ? vx_track_get(ctx->index, track) : NULL;
   if (t && kind == 's' && n == 4 && t->kind == VX_THREAD && a < t->depths && b < t->ndepth[a])
     slice_details(ctx, t, a, b, r);
@@ -829,6 +1020,10 @@ static void api_slice(const rt_context *ctx, const char *q, rt_response *r) {
     instant_details(ctx, t, a, r);
   else if (t && kind == 't' && n == 3 && t->kind == VX_TASKS && a < t->ntasks)
     task_details(ctx, t, a, r);
+  else if (t && kind == 'g' && n == 3 && t->kind == VX_THREAD && a < t->nruns)
+    run_details(ctx, t, a, r);
+  else if (t && kind == 'S' && n == 3 && t->kind == VX_THREAD && a < t->nstates)
+    state_details(t, a, r);
   else
     respond_error(r, 404, "no such slice");
 }

@@ -167,6 +167,26 @@ int ctrace_cmd_view(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN); /* a client that goes away is an error code, not a signal */
   v.paths = argv + optind;
   v.npaths = (size_t)(argc - optind);
+  /* `ctrace run` writes the kernel's events beside the trace: FILE.kernel
+   * goes with FILE unless given already. */
+  char **all = calloc(2 * v.npaths + 1, sizeof *all);
+  size_t n = 0;
+  for (size_t i = 0; all && i < v.npaths; i++) {
+    all[n++] = v.paths[i];
+    char k[PATH_MAX];
+    snprintf(k, sizeof k, "%s.kernel", v.paths[i]);
+    int given = 0;
+    for (size_t j = 0; j < v.npaths; j++)
+      given |= !strcmp(v.paths[j], k);
+    if (!given && access(k, R_OK) == 0) {
+      all[n++] = strdup(k);
+      fprintf(stderr, "ctrace view: with %s (the kernel's events of the same run)\n", k);
+    }
+  }
+  if (all) {
+    v.paths = all;
+    v.npaths = n;
+  }
   v.loop = uv_default_loop();
   char *web = find_web_root();
   v.ctx.web_root = web;
@@ -182,5 +202,16 @@ int ctrace_cmd_view(int argc, char **argv) {
   uv_run(v.loop, UV_RUN_DEFAULT);
   vx_free(v.index);
   free(web);
+  if (all) {
+    for (size_t i = 0; i < n; i++)
+      if (all[i] != argv[optind + 0] && strstr(all[i], ".kernel")) {
+        int given = 0;
+        for (int j = optind; j < argc; j++)
+          given |= all[i] == argv[j];
+        if (!given)
+          free(all[i]);
+      }
+    free(all);
+  }
   return v.status;
 }
