@@ -9,6 +9,9 @@
 
 #include "reader.h"
 
+/* Where the JSON goes: 0, or a negative error that stops the export. */
+typedef int (*cj_sink)(void *arg, const char *data, size_t len);
+
 typedef struct cj_stats {
   uint64_t events_read;     /* trace events decoded */
   uint64_t json_events;     /* objects written to traceEvents */
@@ -26,8 +29,12 @@ int cj_export(rd_trace *tr, int fd, cj_stats *stats, char *err, size_t errlen);
 /* write(2) all of p, retrying on EINTR. @return 0 or -errno. */
 int cj_write_all(int fd, const char *p, size_t n);
 
-/* Where the JSON goes: 0, or a negative error that stops the export. */
-typedef int (*cj_sink)(void *arg, const char *data, size_t len);
+
+/* Several traces (the processes of one run, ctrace run's FILE.kernel) as
+ * one JSON, through a sink. */
+int cj_export_many(rd_trace *const *trs, size_t n, cj_sink sink, void *arg, cj_stats *stats,
+                   char *err, size_t errlen);
+
 /* The same, writing through a sink (the viewer streams it to a socket). */
 int cj_export_sink(rd_trace *tr, cj_sink sink, void *arg, cj_stats *stats, char *err,
                    size_t errlen);

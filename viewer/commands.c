@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,9 +26,13 @@ static int open_trace(const char *cmd, const char *path, rd_trace **tr) {
   return 0;
 }
 
+static int fd_sink_cli(void *arg, const char *p, size_t n) { return cj_write_all(*(int *)arg, p, n); }
+
 static const char export_usage[] =
-    "usage: ctrace export TRACE [-o FILE.json] [--strict]\n"
+    "usage: ctrace export TRACE... [-o FILE.json] [--strict]\n"
     "  Writes Chrome trace-event JSON (Perfetto UI, chrome://tracing, speedscope).\n"
+    "  Several traces (the processes of one run) make one timeline; FILE.kernel\n"
+    "  (ctrace run's kernel events) goes with FILE by itself.\n"
     "  -o FILE    output file (default: stdout; '-' is stdout)\n"
     "  --strict   exit 1 if the trace is not complete (truncated, corrupt, events dropped)\n";
 
@@ -54,25 +59,50 @@ int ctrace_cmd_export(int argc, char **argv) {
       return 2;
     }
   }
-  if (optind != argc - 1) {
-    fprintf(stderr, "ctrace export: %s\n%s",
-            optind == argc ? "missing TRACE" : "more than one TRACE", export_usage);
+  if (optind >= argc) {
+    fprintf(stderr, "ctrace export: missing TRACE\n%s", export_usage);
     return 2;
   }
   const char *path = argv[optind];
-  rd_trace *tr;
-  if (open_trace("export", path, &tr))
+  size_t n = 0, cap = 2 * (size_t)(argc - optind);
+  rd_trace **trs = calloc(cap, sizeof *trs);
+  if (!trs)
     return 1;
+  for (int i = optind; i < argc; i++) {
+    if (open_trace("export", argv[i], &trs[n])) {
+      for (size_t k = 0; k < n; k++)
+        rd_close(trs[k]);
+      free(trs);
+      return 1;
+    }
+    n++;
+    char k[PATH_MAX];
+    snprintf(k, sizeof k, "%s.kernel", argv[i]);
+    int given = 0;
+    for (int j = optind; j < argc; j++)
+      given |= !strcmp(argv[j], k);
+    if (!given && access(k, R_OK) == 0) {
+      if (open_trace("export", k, &trs[n])) {
+        for (size_t q = 0; q < n; q++)
+          rd_close(trs[q]);
+        free(trs);
+        return 1;
+      }
+      n++;
+    }
+  }
   int fd = 1;
   if (strcmp(out, "-") != 0 &&
       (fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
     fprintf(stderr, "ctrace export: cannot create %s: %s\n", out, strerror(errno));
-    rd_close(tr);
+    for (size_t k = 0; k < n; k++)
+      rd_close(trs[k]);
+    free(trs);
     return 1;
   }
   cj_stats st;
   char err[256];
-  int r = cj_export(tr, fd, &st, err, sizeof err);
+  int r = cj_export_many(trs, n, fd_sink_cli, &fd, &st, err, sizeof err);
   if (fd != 1 && close(fd) != 0 && !r) {
     r = -errno;
     snprintf(err, sizeof err, "closing failed: %s", strerror(errno));
@@ -87,10 +117,15 @@ int ctrace_cmd_export(int argc, char **argv) {
     if (st.dropped)
       fprintf(stderr, "ctrace export: %s: warning: %" PRIu64 " events were dropped while "
               "recording (marked in the timeline)\n", path, st.dropped);
-    if (strict && (!rd_complete(tr) || st.dropped))
+    int complete = 1;
+    for (size_t k = 0; k < n; k++)
+      complete &= rd_complete(trs[k]);
+    if (strict && (!complete || st.dropped))
       status = 1;
   }
-  rd_close(tr);
+  for (size_t k = 0; k < n; k++)
+    rd_close(trs[k]);
+  free(trs);
   return status;
 }
 
