@@ -98,6 +98,65 @@ export function colorOf(name) {
   return c;
 }
 
+// Thread states (the band at the top of a thread row): a fixed palette, so
+// that the same state always reads the same; derived states (from the
+// wrappers' spans only) are drawn paler and hatched.
+export const STATES = [
+  { name: 'running', color: '#2f9e44', text: 'on a CPU' },
+  { name: 'runnable', color: '#f59f00', text: 'preempted, waiting for a CPU' },
+  { name: 'syscall', color: '#7950f2', text: 'blocked in a system call' },
+  { name: 'lock', color: '#e03131', text: 'blocked on a mutex, condvar, rwlock, semaphore or join' },
+  { name: 'sleeping', color: '#adb5bd', text: 'sleeping' },
+  { name: 'blocked', color: '#5c6b82', text: 'off CPU, reason unknown' },
+];
+const STATE_BY_NAME = new Map(STATES.map((s) => [s.name, s]));
+const UNKNOWN_STATE = { name: '?', color: '#ced4da', text: 'unknown' };
+
+/** { name, color, text } of a thread state name. */
+export function stateInfo(name) {
+  return STATE_BY_NAME.get(name) || UNKNOWN_STATE;
+}
+
+/** A colour mixed with white (amount 0..1 of white): "#rrggbb". */
+export function paler(hex, amount) {
+  const n = parseInt(hex.slice(1), 16);
+  const mix = (c) => Math.round(c + (255 - c) * amount);
+  const r = mix(n >> 16), g = mix((n >> 8) & 255), b = mix(n & 255);
+  return `#${((1 << 24) | (r << 16) | (g << 8) | b).toString(16).slice(1)}`;
+}
+
+// Slices by category: regions (and work items) keep the colour of their
+// name; system calls take blues to violets, waits reds, GC phases browns,
+// so that they are told apart from the program's regions at a glance.
+// `accent` is the darker edge drawn along the top of such slices.
+export const CATEGORY = {
+  syscall: { hue0: 198, hues: 72, sat: 62, light: 74, accent: '#364fc7', label: 'system call' },
+  wait: { hue0: 348, hues: 26, sat: 72, light: 72, accent: '#a61e1e', label: 'wait' },
+  gc: { hue0: 28, hues: 18, sat: 42, light: 64, accent: '#8a5a00', label: 'GC' },
+};
+
+const catColorCache = new Map();
+
+/** The colour of a slice of category cat: { fill, merged, hue }. */
+export function sliceColor(name, cat) {
+  const fam = CATEGORY[cat];
+  if (!fam) return colorOf(name);
+  const key = `${cat}\u0000${name}`;
+  let c = catColorCache.get(key);
+  if (!c) {
+    const h = hash32(name);
+    const hue = (fam.hue0 + (h % fam.hues)) % 360;
+    const light = fam.light + ((h >>> 11) % 6) - 3;
+    c = {
+      hue,
+      fill: `hsl(${hue} ${fam.sat}% ${light}%)`,
+      merged: `hsl(${hue} ${fam.sat - 25}% ${Math.min(light + 10, 92)}%)`,
+    };
+    catColorCache.set(key, c);
+  }
+  return c;
+}
+
 /** Escapes text for innerHTML use (most code uses textContent instead). */
 export function esc(s) {
   return String(s).replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);

@@ -3,8 +3,8 @@
 // to the trace start, every mark knows its row's y, and slices are grouped
 // by fill colour so a frame sets each fillStyle once.
 
-import { DEPTH_H } from './layout.js';
-import { colorOf } from './format.js';
+import { DEPTH_H, SLICE_H, STATE_H } from './layout.js';
+import { colorOf, sliceColor } from './format.js';
 
 /** Binary search: index of the first element whose start is > t. */
 export function upperBound(arr, t) {
@@ -17,8 +17,10 @@ export function upperBound(arr, t) {
   return lo;
 }
 
-/** The track id in an args.id ("s.TRACK.DEPTH.INDEX", "i.TRACK.INDEX"). */
-function trackOfId(id) {
+/** The track of an event: args.track, else from its args.id ("s.TRACK.DEPTH.INDEX", "st.TRACK.INDEX"...). */
+function trackOf(args) {
+  if (args.track != null) return args.track;
+  const id = String(args.id || '');
   const dot = id.indexOf('.');
   return parseInt(id.slice(dot + 1), 10);
 }
@@ -26,13 +28,19 @@ function trackOfId(id) {
 /**
  * scene = {
  *   window: { t0, t1, bucket, px },         // what was asked (relative ns)
- *   threads: Map(track → { depths: [[slice]], instants: [instant] }),
- *   groups: Map(fillStyle → { name, slices: [slice] }),
+ *   threads: Map(track → { depths: [[slice]], instants: [instant], states: [state], runs: [run] }),
+ *   groups: Map(key → { name, cat, style, slices: [slice] }),   // one fill per group
+ *   stateGroups: Map(key → { name, derived, states: [state] }),
+ *   runGroups: Map(fillStyle → { name, runs: [run] }),
  *   counters: Map(track → [{ start, value, min, max }]),
  *   tasks: Map(track → { lanes: [[task]] }),
  *   taskGroups: Map(fillStyle → { name, tasks: [task] }),
  *   flows: [{ t0, track0, depth0, t1, track1, depth1 }],
- *   counts: { slices, instants, counters, tasks, flows }, flowsTruncated }
+ *   counts: { slices, states, runs, instants, counters, tasks, flows }, flowsTruncated }
+ *
+ * Thread events (X) are told apart by args.lane: "state" (the thread-state
+ * band), "sched" (runs of user-level work items), else a region depth
+ * (args.depth), whatever the category (region, syscall, wait, gc).
  */
 export function buildScene(answer, meta, layout) {
   const T0 = meta.t0;
@@ -42,16 +50,18 @@ export function buildScene(answer, meta, layout) {
     window: { t0: win.t0 - T0, t1: win.t1 - T0, bucket: win.bucket_ns || 1, px: win.px },
     threads: new Map(),
     groups: new Map(),
+    stateGroups: new Map(),
+    runGroups: new Map(),
     counters: new Map(),
     tasks: new Map(),
     taskGroups: new Map(),
     flows: [],
-    counts: { slices: 0, instants: 0, counters: 0, tasks: 0, flows: 0 },
+    counts: { slices: 0, states: 0, runs: 0, instants: 0, counters: 0, tasks: 0, flows: 0 },
     flowsTruncated: !!win.flows_truncated,
   };
   const thread = (track) => {
     let th = scene.threads.get(track);
-    if (!th) scene.threads.set(track, (th = { depths: [], instants: [] }));
+    if (!th) scene.threads.set(track, (th = { depths: [], instants: [], states: [], runs: [] }));
     return th;
   };
   const openTasks = new Map();
@@ -61,28 +71,61 @@ export function buildScene(answer, meta, layout) {
     const args = e.args || {};
     switch (e.ph) {
       case 'X': {
-        const track = trackOfId(args.id);
+        const track = trackOf(args);
         const row = layout.byTrack.get(track);
         if (!row || row.kind !== 'thread') break;
-        const depth = args.depth | 0;
         const merged = args.merged || 1;
+        const start = rel(e.ts), dur = Math.round(e.dur * 1000);
+        if (args.lane === 'state') {
+          if (row.stateY == null) break;
+          const derived = !!args.derived;
+          const m = {
+            kind: 'state', id: args.id, name: e.name, cat: 'state', track, start, dur, merged,
+            cpu: args.cpu, derived, y: row.stateY, h: STATE_H,
+          };
+          thread(track).states.push(m);
+          const key = `${e.name}|${derived ? 1 : 0}`;
+          let g = scene.stateGroups.get(key);
+          if (!g) scene.stateGroups.set(key, (g = { name: e.name, derived, states: [] }));
+          g.states.push(m);
+          scene.counts.states++;
+          break;
+        }
+        if (args.lane === 'sched') {
+          if (row.schedY == null) break;
+          const m = {
+            kind: 'sched', id: args.id, name: e.name, cat: 'sched', track, start, dur, merged,
+            y: row.schedY, h: SLICE_H,
+          };
+          thread(track).runs.push(m);
+          const c = colorOf(e.name);
+          const style = merged > 1 ? c.merged : c.fill;
+          let g = scene.runGroups.get(style);
+          if (!g) scene.runGroups.set(style, (g = { name: e.name, runs: [] }));
+          g.runs.push(m);
+          scene.counts.runs++;
+          break;
+        }
+        const depth = args.depth | 0;
+        if (depth >= row.depth) break; // not announced by /api/meta: no room for it
         const s = {
           kind: 'slice', id: args.id, name: e.name, cat: e.cat, track, depth,
-          start: rel(e.ts), dur: Math.round(e.dur * 1000), merged,
-          y: row.sliceY + depth * DEPTH_H,
+          start, dur, merged, y: row.sliceY + depth * DEPTH_H,
         };
         const th = thread(track);
         (th.depths[depth] || (th.depths[depth] = [])).push(s);
-        const c = colorOf(e.name);
-        const style = merged > 1 ? c.merged : c.fill;
-        let g = scene.groups.get(style);
-        if (!g) scene.groups.set(style, (g = { name: e.name, slices: [] }));
+        const key = `${merged > 1 ? 'm' : 'o'}|${e.cat}|${e.name}`;
+        let g = scene.groups.get(key);
+        if (!g) {
+          const c = sliceColor(e.name, e.cat);
+          scene.groups.set(key, (g = { name: e.name, cat: e.cat, style: merged > 1 ? c.merged : c.fill, slices: [] }));
+        }
         g.slices.push(s);
         scene.counts.slices++;
         break;
       }
       case 'i': {
-        const track = trackOfId(args.id);
+        const track = trackOf(args);
         const row = layout.byTrack.get(track);
         if (!row || row.kind !== 'thread') break;
         thread(track).instants.push({
@@ -152,6 +195,8 @@ export function buildScene(answer, meta, layout) {
   for (const th of scene.threads.values()) {
     for (const d of th.depths) if (d) d.sort(byStart);
     th.instants.sort(byStart);
+    th.states.sort(byStart);
+    th.runs.sort(byStart);
   }
   for (const tt of scene.tasks.values()) for (const l of tt.lanes) if (l) l.sort(byStart);
   return scene;

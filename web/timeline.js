@@ -3,14 +3,15 @@
 // nothing about HTTP or the DOM panels; input.js drives it and main.js
 // listens to its 'view' event.
 //
-// Drawing is batched: slices (and tasks) are grouped by fill colour in the
-// scene, so a frame sets each fillStyle once and fills one path per colour.
+// Drawing is batched: slices (and tasks, work-item runs, thread states) are
+// grouped by fill colour in the scene, so a frame sets each fillStyle once
+// and fills one path per colour; no DOM per event.
 // Between the moment the view changes and the arrival of the answer for
 // the new window, the previous scene is simply drawn at the new scale.
 
-import { rowAt, SLICE_H, INSTANT_H, DEPTH_H } from './layout.js';
+import { rowAt, SLICE_H, INSTANT_H, DEPTH_H, STATE_H } from './layout.js';
 import { upperBound } from './scene.js';
-import { colorOf, fmtDur, fmtInt, niceStep, tickFormat } from './format.js';
+import { CATEGORY, colorOf, fmtBytes, fmtDur, fmtInt, niceStep, paler, stateInfo, tickFormat } from './format.js';
 
 const FONT = '11px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
 const SMALL_FONT = '10px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
@@ -25,6 +26,9 @@ const COLORS = {
   grid: 'rgba(17, 24, 39, 0.07)',
   instant: '#b45309',
   log: '#2563eb',
+  thread: '#0c8599',       // thread create / start / exit
+  sched: '#7048e8',        // a work item blocked
+  empty: '#9ca3af',
   dropped: '#dc2626',
   flow: 'rgba(55, 65, 81, 0.4)',
   flowSel: '#1d4ed8',
@@ -65,6 +69,7 @@ export class Timeline extends EventTarget {
     this.ctx = els.canvas.getContext('2d');
     this.rctx = els.ruler.getContext('2d');
     this.textWidths = new Map();
+    this.patterns = new Map(); // hatch patterns of derived states
     this.animators = new Set();
     this.raf = 0;
     this.lastFrameAt = 0;
@@ -171,7 +176,10 @@ export class Timeline extends EventTarget {
     const ctx = this.ctx;
     const top = this.els.scroller.scrollTop;
     const bottom = top + this.height;
-    this.stats = { slices: 0, labels: 0, highlighted: 0, instants: 0, tasks: 0, counters: 0, flows: 0 };
+    this.stats = {
+      slices: 0, labels: 0, highlighted: 0, instants: 0, tasks: 0, counters: 0, flows: 0,
+      statesDrawn: 0, derivedDrawn: 0, runsDrawn: 0, syscallsDrawn: 0, waitsDrawn: 0, gcDrawn: 0,
+    };
     ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, -top * this.dpr);
     ctx.clearRect(0, top, this.width, this.height);
     ctx.font = FONT;
@@ -180,9 +188,12 @@ export class Timeline extends EventTarget {
     const ticks = this.ticks();
     this.drawRows(ctx, top, bottom);
     this.drawGrid(ctx, ticks, top);
+    this.drawEmptyRows(ctx, top, bottom);
     if (this.scene) {
       this.drawCounters(ctx, top, bottom);
       this.drawTasks(ctx, top, bottom);
+      this.drawStates(ctx, top, bottom);
+      this.drawRuns(ctx, top, bottom);
       this.drawSlices(ctx, top, bottom);
       this.drawInstants(ctx, top, bottom);
       if (this.showFlows) this.drawFlows(ctx);
@@ -260,11 +271,13 @@ export class Timeline extends EventTarget {
     const search = this.search;
     const labels = [];
     const matches = [];
-    for (const [style, g] of this.scene.groups) {
+    const accents = {}; // category → [x, y, w, alpha...]: the dark top edge of syscalls, waits, GC
+    for (const g of this.scene.groups.values()) {
       // the server's test: the name contains the text, ignoring case
       const match = !search || g.name.toLowerCase().includes(search.text);
+      const acc = CATEGORY[g.cat] ? (accents[g.cat] || (accents[g.cat] = [])) : null;
       ctx.globalAlpha = match ? 1 : 0.25;
-      ctx.fillStyle = style;
+      ctx.fillStyle = g.style;
       ctx.beginPath();
       let n = 0;
       for (const s of g.slices) {
@@ -277,11 +290,31 @@ export class Timeline extends EventTarget {
         const w = x1 - x0 > 4 ? x1 - x0 - 1 : x1 - x0;
         ctx.rect(x0, s.y, w, SLICE_H);
         n++;
+        if (acc) acc.push(x0, s.y, w, match);
         if (w >= LABEL_MIN_PX && s.merged === 1) labels.push(s, x0, w, match);
         if (search && match) matches.push(x0, s.y, w);
       }
       if (n) ctx.fill();
       this.stats.slices += n;
+      if (g.cat === 'syscall') this.stats.syscallsDrawn += n;
+      else if (g.cat === 'wait') this.stats.waitsDrawn += n;
+      else if (g.cat === 'gc') this.stats.gcDrawn += n;
+    }
+    // System calls, waits and GC phases: a dark edge along the top, so they
+    // read as what they are whatever their hue.
+    for (const [cat, a] of Object.entries(accents)) {
+      for (const pass of [true, false]) {
+        ctx.globalAlpha = pass ? 1 : 0.25;
+        ctx.fillStyle = CATEGORY[cat].accent;
+        ctx.beginPath();
+        let n = 0;
+        for (let i = 0; i < a.length; i += 4) {
+          if (a[i + 3] !== pass) continue;
+          ctx.rect(a[i], a[i + 1], a[i + 2], 2);
+          n++;
+        }
+        if (n) ctx.fill();
+      }
     }
     ctx.globalAlpha = 1;
 
@@ -338,7 +371,7 @@ export class Timeline extends EventTarget {
 
   drawInstants(ctx, top, bottom) {
     const W = this.width;
-    const paths = { instant: [], log: [], ctrace: [] };
+    const paths = { instant: [], log: [], thread: [], sched: [], ctrace: [] };
     const dropLabels = [];
     for (const [track, th] of this.scene.threads) {
       const row = this.layout.byTrack.get(track);
@@ -349,12 +382,13 @@ export class Timeline extends EventTarget {
         if (m.start > this.view.t1) break;
         const x = this.xOf(m.start);
         if (x < -5 || x > W + 5) continue;
-        const kind = m.cat === 'ctrace' ? 'ctrace' : m.cat === 'log' ? 'log' : 'instant';
+        const kind = Object.hasOwn(paths, m.cat) ? m.cat : 'instant';
         paths[kind].push(x, m.y, row);
         if (kind === 'ctrace') dropLabels.push(x, m.y, m.dropped);
       }
     }
-    for (const [kind, style] of [['instant', COLORS.instant], ['log', COLORS.log], ['ctrace', COLORS.dropped]]) {
+    for (const [kind, style] of [['instant', COLORS.instant], ['log', COLORS.log], ['thread', COLORS.thread],
+      ['sched', COLORS.sched], ['ctrace', COLORS.dropped]]) {
       const p = paths[kind];
       if (!p.length) continue;
       ctx.fillStyle = style;
@@ -395,6 +429,99 @@ export class Timeline extends EventTarget {
       }
       ctx.font = FONT;
     }
+  }
+
+  /** The hatch of a derived state: its colour, paler, with diagonal stripes. */
+  hatch(ctx, name) {
+    let p = this.patterns.get(name);
+    if (!p) {
+      const color = stateInfo(name).color;
+      const c = document.createElement('canvas');
+      c.width = c.height = 6;
+      const g = c.getContext('2d');
+      g.fillStyle = paler(color, 0.6);
+      g.fillRect(0, 0, 6, 6);
+      g.strokeStyle = paler(color, 0.15);
+      g.lineWidth = 1.5;
+      g.beginPath();
+      g.moveTo(-1, 7);
+      g.lineTo(7, -1);
+      g.moveTo(-1, 1);
+      g.lineTo(1, -1);
+      g.moveTo(5, 7);
+      g.lineTo(7, 5);
+      g.stroke();
+      p = ctx.createPattern(c, 'repeat');
+      this.patterns.set(name, p);
+    }
+    return p;
+  }
+
+  /** The thread-state band: one fill per state (and per derived state). */
+  drawStates(ctx, top, bottom) {
+    const W = this.width;
+    for (const g of this.scene.stateGroups.values()) {
+      ctx.fillStyle = g.derived ? this.hatch(ctx, g.name) : stateInfo(g.name).color;
+      ctx.beginPath();
+      let n = 0;
+      for (const m of g.states) {
+        if (m.y + STATE_H < top || m.y > bottom) continue;
+        let [x0, x1] = this.extent(m);
+        if (x1 < 0 || x0 > W) continue;
+        x0 = Math.max(x0, -1);
+        x1 = Math.min(x1, W + 1);
+        ctx.rect(x0, m.y, x1 - x0, STATE_H);
+        n++;
+      }
+      if (n) ctx.fill();
+      this.stats.statesDrawn += n;
+      if (g.derived) this.stats.derivedDrawn += n;
+    }
+  }
+
+  /** The runs of user-level work items: a lane of the thread row, coloured and labelled by item. */
+  drawRuns(ctx, top, bottom) {
+    const W = this.width;
+    const labels = [];
+    for (const [style, g] of this.scene.runGroups) {
+      ctx.fillStyle = style;
+      ctx.beginPath();
+      let n = 0;
+      for (const m of g.runs) {
+        if (m.y + m.h < top || m.y > bottom) continue;
+        let [x0, x1] = this.extent(m);
+        if (x1 < 0 || x0 > W) continue;
+        x0 = Math.max(x0, -1);
+        x1 = Math.min(x1, W + 1);
+        const w = x1 - x0 > 4 ? x1 - x0 - 1 : x1 - x0;
+        ctx.rect(x0, m.y, w, m.h);
+        n++;
+        if (w >= LABEL_MIN_PX && m.merged === 1) labels.push(m, x0, w);
+      }
+      if (n) ctx.fill();
+      this.stats.runsDrawn += n;
+    }
+    if (labels.length) {
+      ctx.fillStyle = COLORS.text;
+      ctx.textAlign = 'center';
+      for (let i = 0; i < labels.length; i += 3) {
+        const m = labels[i], x0 = Math.max(labels[i + 1], 0), x1 = Math.min(labels[i + 1] + labels[i + 2], W);
+        const text = this.fitText(ctx, m.name, x1 - x0 - 6);
+        if (text) ctx.fillText(text, (x0 + x1) / 2, m.y + m.h / 2 + 0.5);
+      }
+    }
+  }
+
+  /** Threads that recorded nothing to draw (e.g. only heap counters): say so rather than leave a blank row. */
+  drawEmptyRows(ctx, top, bottom) {
+    ctx.fillStyle = COLORS.empty;
+    ctx.font = SMALL_FONT;
+    ctx.textAlign = 'left';
+    for (const r of this.layout.rows) {
+      if (r.kind !== 'thread' || !r.empty || r.y + r.h < top || r.y > bottom) continue;
+      ctx.fillText('no slices, states or instants on this thread', 8, r.y + r.h / 2 + 0.5);
+    }
+    ctx.font = FONT;
   }
 
   drawTasks(ctx, top, bottom) {
@@ -473,7 +600,7 @@ export class Timeline extends EventTarget {
       ctx.fillStyle = '#6b7280';
       ctx.font = SMALL_FONT;
       ctx.textAlign = 'left';
-      ctx.fillText(`max ${row.max}`, 4, row.y + 7);
+      ctx.fillText(`max ${row.bytes ? fmtBytes(row.max) : row.max}`, 4, row.y + 7);
       ctx.font = FONT;
     }
   }
@@ -531,7 +658,7 @@ export class Timeline extends EventTarget {
     if (!row) return;
     ctx.strokeStyle = style;
     ctx.lineWidth = width;
-    if (m.kind === 'slice' || m.kind === 'task') {
+    if (m.kind === 'slice' || m.kind === 'task' || m.kind === 'state' || m.kind === 'sched') {
       const y = m.kind === 'slice' ? row.sliceY + m.depth * DEPTH_H : m.y;
       const h = m.kind === 'slice' ? SLICE_H : m.h;
       let [x0, x1] = this.extent(m);
@@ -647,7 +774,15 @@ export class Timeline extends EventTarget {
     if (row.kind === 'thread') {
       const th = this.scene.threads.get(row.track);
       if (!th) return null;
-      if (ly < row.sliceY) return this.nearest(th.instants, t, 5 * this.nsPerPx(), true);
+      if (row.stateY != null && ly < row.instY) {
+        // the band is thin: the gap below it and a pixel above count too
+        return ly >= row.stateY - 1 ? this.nearest(th.states, t, tol, false) : null;
+      }
+      if (ly < row.instY + INSTANT_H) return this.nearest(th.instants, t, 5 * this.nsPerPx(), true);
+      if (row.schedY != null && ly < row.sliceY) {
+        return ly <= row.schedY + SLICE_H ? this.nearest(th.runs, t, tol, false) : null;
+      }
+      if (ly < row.sliceY) return null;
       const depth = Math.floor((ly - row.sliceY) / DEPTH_H);
       if (depth >= row.depth || ly - row.sliceY - depth * DEPTH_H > SLICE_H) return null;
       return this.nearest(th.depths[depth] || [], t, tol, false);
@@ -704,8 +839,27 @@ export class Timeline extends EventTarget {
         const y = s.y - top;
         if (x1 < 0 || x0 > this.width || y < 0 || y + SLICE_H > this.height) continue;
         const a = Math.max(x0, 0), b = Math.min(x1, this.width);
-        out.push({ id: s.id, name: s.name, merged: s.merged, start: s.start, dur: s.dur,
-          x: r.left + (a + b) / 2, y: r.top + y + SLICE_H / 2, w: b - a });
+        out.push({ id: s.id, name: s.name, cat: s.cat, track: s.track, depth: s.depth, merged: s.merged,
+          start: s.start, dur: s.dur, x: r.left + (a + b) / 2, y: r.top + y + SLICE_H / 2, w: b - a });
+      }
+    }
+    return out;
+  }
+
+  /** States (kind "state") or work-item runs (kind "sched") drawn now, in client coordinates. */
+  visibleMarks(kind) {
+    if (!this.scene) return [];
+    const r = this.els.canvas.getBoundingClientRect();
+    const top = this.els.scroller.scrollTop;
+    const out = [];
+    for (const th of this.scene.threads.values()) {
+      for (const m of kind === 'state' ? th.states : th.runs) {
+        const [x0, x1] = this.extent(m);
+        const y = m.y - top;
+        if (x1 < 0 || x0 > this.width || y < 0 || y + m.h > this.height) continue;
+        const a = Math.max(x0, 0), b = Math.min(x1, this.width);
+        out.push({ id: m.id, name: m.name, track: m.track, merged: m.merged, derived: m.derived, cpu: m.cpu,
+          start: m.start, dur: m.dur, x: r.left + (a + b) / 2, y: r.top + y + m.h / 2, w: b - a });
       }
     }
     return out;
