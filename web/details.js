@@ -1,10 +1,11 @@
-// The details panel: what was clicked (a slice, instant, log, task, counter
-// point, or a time range). Slices, instants and tasks are described by
-// /api/slice?id=; counter points and ranges from what the view holds.
-// Fields carry data-field (and data-ns for times) for tests.
+// The details panel: what was clicked (a slice, a system call, a wait, a
+// thread state, a work item's run, an instant, log, task, counter point, or
+// a time range). Marks with an id are described by /api/slice?id=; counter
+// points and ranges from what the view holds. Fields carry data-field (and
+// data-ns for times) for tests.
 
 import { api } from './api.js';
-import { colorOf, fmtDur, fmtInt, fmtTime } from './format.js';
+import { CATEGORY, fmtBytes, fmtDur, fmtInt, fmtTime, sliceColor, stateInfo } from './format.js';
 
 function node(tag, cls, text) {
   const e = document.createElement(tag);
@@ -25,7 +26,7 @@ export class Details {
   clear() {
     this.token++;
     this.box.className = 'muted';
-    this.box.textContent = 'Click a slice, an instant, a task or a counter.';
+    this.box.textContent = 'Click a slice, a thread state, an instant, a task or a counter.';
   }
 
   /** A list of rows: add(label, value, field, ns). */
@@ -44,10 +45,10 @@ export class Details {
     return { dl, add };
   }
 
-  title(name, kind) {
+  title(name, kind, cat, derived) {
     const t = node('span');
-    const sw = node('span', 'swatch');
-    sw.style.background = colorOf(name).fill;
+    const sw = node('span', `swatch${derived ? ' derived' : ''}`);
+    sw.style.setProperty('--c', kind === 'state' ? stateInfo(name).color : sliceColor(name, cat).fill);
     t.append(sw, document.createTextNode(name));
     t.title = kind;
     return t;
@@ -85,8 +86,17 @@ export class Details {
     const { dl, add } = this.list();
     this.box.textContent = '';
     this.box.dataset.id = d.id;
-    add('name', this.title(d.name, d.kind), 'name').classList.add('title');
+    const args = d.args || {};
+    const derived = d.kind === 'state' && /wrappers/.test(args.from || '');
+    add('name', this.title(d.name, d.kind, d.cat, derived), 'name').classList.add('title');
     add('kind', d.cat && d.cat !== d.kind ? `${d.kind} (${d.cat})` : d.kind, 'kind');
+    if (d.kind === 'state') {
+      add('meaning', derived && d.name === 'running' ? 'not in a blocking call (no scheduler data)' : stateInfo(d.name).text, 'meaning');
+    } else if (d.kind === 'sched') {
+      add('meaning', 'a user-level work item running on this thread', 'meaning');
+    } else if (CATEGORY[d.cat]) {
+      add('category', CATEGORY[d.cat].label, 'category');
+    }
     add('start', this.when(d.start), 'start', d.start - this.meta.t0);
     if (d.kind !== 'instant' && d.kind !== 'log') {
       add('duration', `${fmtDur(d.dur)}${d.unfinished ? ' (unfinished: never ended)' : ''}`, 'dur', d.dur);
@@ -109,24 +119,47 @@ export class Details {
       add('parent', a, 'parent');
     }
     const site = d.site ? `${d.site.file}:${d.site.line}${d.site.func ? ` (${d.site.func})` : ''}` : '—';
-    add('call site', site, 'site').classList.add('mono');
+    if (d.site || (d.kind === 'slice' && !CATEGORY[d.cat])) add('call site', site, 'site').classList.add('mono');
     if (d.task && typeof d.task === 'object') add('task', `${d.task.name || 'task'} (id ${d.task.id})`, 'task');
-    const args = d.args || {};
     if (args.message != null) add('message', args.message, 'message');
     if (args.dropped != null) add('dropped', `${fmtInt(args.dropped)} events`, 'dropped').classList.add('warn');
-    const rest = Object.entries(args).filter(([k]) => k !== 'message' && k !== 'dropped');
+    const shown = new Set(['message', 'dropped']);
+    // A thread state: its CPU and where it comes from.
+    if (d.kind === 'state') {
+      if (args.cpu != null) add('CPU', args.cpu, 'cpu');
+      add('from', args.from, 'from');
+      shown.add('cpu').add('from');
+    }
+    // A system call: name, number, argument and result.
+    if (args.syscall != null) {
+      add('system call', `${args.syscall}${args.nr != null ? `  (nr ${args.nr})` : ''}`, 'syscall').classList.add('mono');
+      if (args.arg != null) add('first argument', `${args.arg}${Math.abs(args.arg) >= 4096 ? ` (0x${BigInt.asUintN(64, BigInt(Math.trunc(args.arg))).toString(16)})` : ''}`, 'arg').classList.add('mono');
+      if (args.error != null) add('result', `error ${args.error}`, 'error').classList.add('warn');
+      else if (args.return != null) add('result', `returned ${args.return}${args.return >= 1024 && /^(read|write|pread64|pwrite64|recvfrom|sendto|readv|writev)$/.test(args.syscall) ? ` (${fmtBytes(args.return)})` : ''}`, 'return');
+      if (args['recorded by'] != null) add('recorded by', args['recorded by'] === 'kernel' ? 'the kernel (raw_syscalls)' : 'the LD_PRELOAD wrapper', 'recorded_by');
+      ['syscall', 'nr', 'arg', 'error', 'return', 'recorded by'].forEach((k) => shown.add(k));
+    }
+    // A wait: the object and who released it (the arrow comes from there).
+    if (args['released by'] != null || (d.cat === 'wait' && args.object != null)) {
+      if (args.object != null) add('object', args.object, 'object').classList.add('mono');
+      const by = args['released by'];
+      add('released by', by == null ? '—'
+        : `${by}${args['released by tid'] != null ? `  (tid ${args['released by tid']})` : ''}`, 'released_by');
+      ['object', 'released by', 'released by tid'].forEach((k) => shown.add(k));
+    }
+    const rest = Object.entries(args).filter(([k]) => !shown.has(k));
     if (rest.length) {
       const inner = this.list();
       for (const [k, v] of rest) inner.add(k, typeof v === 'object' ? JSON.stringify(v) : String(v));
       add('args', inner.dl, 'args');
-    } else {
+    } else if (!CATEGORY[d.cat] && d.kind !== 'state' && d.kind !== 'sched') {
       add('args', '{}', 'args').classList.add('muted');
     }
     add('id', d.id, 'id').classList.add('mono', 'muted');
     this.box.append(dl);
     if (mark && mark.merged > 1) {
       this.box.append(node('p', 'note',
-        `At this zoom level the mark stands for ${fmtInt(mark.merged)} slices; this is the longest of them. Zoom in to see them all.`));
+        `At this zoom level the mark stands for ${fmtInt(mark.merged)} ${mark.kind === 'state' ? 'states' : mark.kind === 'sched' ? 'runs' : 'slices'}; this is the longest of them. Zoom in to see them all.`));
     }
   }
 
@@ -138,8 +171,9 @@ export class Details {
     add('name', this.title(m.name, 'counter'), 'name').classList.add('title');
     add('kind', 'counter', 'kind');
     add('at', this.when(this.meta.t0 + m.start), 'start', m.start);
-    add('value', m.value, 'value');
-    if (m.min !== m.max) add('min … max', `${m.min} … ${m.max}`, 'range');
+    const bytes = / bytes\b/.test(m.name);
+    add('value', bytes ? `${fmtBytes(m.value)}  (${fmtInt(m.value)} bytes)` : m.value, 'value');
+    if (m.min !== m.max) add('min … max', bytes ? `${fmtBytes(m.min)} … ${fmtBytes(m.max)}` : `${m.min} … ${m.max}`, 'range');
     add('until next point', fmtDur(m.dur), 'dur', m.dur);
     this.box.append(dl);
     if (m.min !== m.max) {

@@ -7,7 +7,9 @@
 //   lastFetchMs  round trip of the latest /api/slices
 //   view         { t0, t1, span } visible window, ns relative to the trace start
 //   idle         true when the drawn data is that of the current view
-//   visibleSlices() drawn slices with client coordinates; stats of the last frame
+//   visibleSlices() drawn slices with client coordinates (also visibleStates(),
+//                visibleRuns()); stats: figures of the last frame (slices,
+//                statesDrawn, runsDrawn, syscallsDrawn, waitsDrawn, ...)
 
 import { api, timings } from './api.js';
 import { buildLayout } from './layout.js';
@@ -17,8 +19,8 @@ import { attachInput } from './input.js';
 import { Details } from './details.js';
 import { Search } from './search.js';
 import { Summary } from './summary.js';
-import { Banner, renderSources, traceWarnings } from './header.js';
-import { fmtDur, fmtInt, fmtTime } from './format.js';
+import { Banner, renderLegend, renderSources, traceWarnings } from './header.js';
+import { CATEGORY, fmtBytes, fmtDur, fmtInt, fmtTime, stateInfo } from './format.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -33,6 +35,8 @@ const test = {
   view: null,
   stats: null,
   visibleSlices: () => [],
+  visibleStates: () => [],
+  visibleRuns: () => [],
 };
 window.__ctrace = test;
 
@@ -56,8 +60,9 @@ async function start() {
     return;
   }
   renderSources($('sources'), meta);
+  renderLegend($('legend'), meta);
   traceWarnings(meta).forEach((w, i) => banner.set(`trace-${i}`, w, 'warning'));
-  document.title = `ctrace · ${meta.sources.map((s) => s.process || s.path).join(', ')}`;
+  document.title = `ctrace · ${meta.sources.filter((s) => s.format !== 'ctrace-kernel').map((s) => s.process || s.path).join(', ')}`;
 
   const layout = buildLayout(meta);
   renderGutter($('gutter'), layout);
@@ -80,6 +85,8 @@ async function start() {
   Object.defineProperty(test, 'idle', { get: () => loader.idle });
   Object.defineProperty(test, 'stats', { get: () => tl.stats });
   test.visibleSlices = () => tl.visibleSlices();
+  test.visibleStates = () => tl.visibleMarks('state');
+  test.visibleRuns = () => tl.visibleMarks('sched');
   test.timeline = tl;
 
   // ---- panels ----
@@ -215,20 +222,59 @@ function renderGutter(box, layout) {
     d.className = `row-label ${r.kind}`;
     d.style.top = `${r.y}px`;
     d.style.height = `${r.h}px`;
-    if (r.kind === 'thread') d.style.paddingTop = '3px';
+    if (r.kind === 'thread') d.style.paddingTop = r.stateY != null ? '5px' : '3px';
     const name = document.createElement('span');
     name.className = 'name';
     name.textContent = r.name;
     d.append(name);
     const sub = document.createElement('span');
     sub.className = 'sub';
+    const range = (v) => (r.bytes ? fmtBytes(v) : v);
     sub.textContent = r.kind === 'process' ? `pid ${r.pid}`
-      : r.kind === 'thread' ? `${r.tid}`
-      : r.kind === 'tasks' ? `${fmtInt(r.count)}` : `${r.min} – ${r.max}`;
+      : r.kind === 'thread' ? (r.name === `tid ${r.tid}` ? '' : `${r.tid}`)
+      : r.kind === 'tasks' ? `${fmtInt(r.count)}` : `${range(r.min)} – ${range(r.max)}`;
     d.append(sub);
     d.title = `${r.name} (${r.kind}${r.tid != null ? `, tid ${r.tid}` : ''})`;
+    if (r.schedY != null) {
+      // the lane of user-level work items has its own small label
+      const lane = document.createElement('span');
+      lane.className = 'lane-label';
+      lane.textContent = 'work items';
+      lane.style.top = `${r.schedY - r.y}px`;
+      d.append(lane);
+    }
     box.append(d);
   }
+}
+
+/** What a mark's tooltip says below its name: [main line, extra lines]. */
+function describe(m) {
+  const extra = [];
+  let what;
+  if (m.kind === 'counter') {
+    what = `= ${/ bytes\b/.test(m.name) ? fmtBytes(m.value) : m.value}`;
+  } else if (m.kind === 'instant') {
+    what = fmtTime(m.start);
+  } else {
+    what = fmtDur(m.dur);
+  }
+  const noun = m.kind === 'state' ? 'states' : m.kind === 'sched' ? 'runs' : 'slices';
+  if (m.merged > 1) extra.push(`${fmtInt(m.merged)} ${noun} (the longest shown)`);
+  if (m.kind === 'state') {
+    extra.unshift(m.derived
+      ? `${m.name === 'running' ? 'not in a blocking call' : stateInfo(m.name).text} · derived from the wrappers (no scheduler data)`
+      : m.cpu != null && m.name === 'running' ? `on CPU ${m.cpu}` : `${stateInfo(m.name).text}${m.cpu != null ? ` · CPU ${m.cpu}` : ''}`);
+  } else if (m.kind === 'sched') {
+    extra.unshift('work item running on this thread');
+  } else if (m.kind === 'slice' && CATEGORY[m.cat]) {
+    extra.unshift(CATEGORY[m.cat].label);
+  } else if (m.kind === 'instant' && (m.cat === 'thread' || m.cat === 'sched')) {
+    extra.push(m.cat === 'sched' ? 'a work item blocked' : 'thread lifecycle');
+  }
+  if (m.kind === 'counter' && m.min !== m.max) extra.push(`min ${m.min}, max ${m.max} in this bucket`);
+  if (m.cat === 'ctrace' && m.dropped) extra.push(`${fmtInt(m.dropped)} events dropped`);
+  if (m.kind === 'task' && m.unfinished) extra.push('unfinished');
+  return [what, extra];
 }
 
 function showTooltip(tip, m, e) {
@@ -237,17 +283,19 @@ function showTooltip(tip, m, e) {
     return;
   }
   tip.replaceChildren();
+  const [what, extra] = describe(m);
   const name = document.createElement('b');
-  name.textContent = m.name;
+  name.textContent = m.kind === 'state' ? `${m.name}${m.derived ? ' (derived)' : ''}` : m.name;
+  if (m.kind === 'state') {
+    const sw = document.createElement('span');
+    sw.className = `swatch${m.derived ? ' derived' : ''}`;
+    sw.style.setProperty('--c', stateInfo(m.name).color);
+    tip.append(sw);
+  }
   const dur = document.createElement('span');
   dur.className = 'dur';
-  dur.textContent = m.kind === 'counter' ? `= ${m.value}` : m.kind === 'instant' ? fmtTime(m.start) : fmtDur(m.dur);
+  dur.textContent = what;
   tip.append(name, dur);
-  const extra = [];
-  if (m.merged > 1) extra.push(`${fmtInt(m.merged)} slices (the longest shown)`);
-  if (m.kind === 'counter' && m.min !== m.max) extra.push(`min ${m.min}, max ${m.max} in this bucket`);
-  if (m.cat === 'ctrace' && m.dropped) extra.push(`${fmtInt(m.dropped)} events dropped`);
-  if (m.kind === 'task' && m.unfinished) extra.push('unfinished');
   if (extra.length) {
     const sub = document.createElement('div');
     sub.className = 'sub';
@@ -274,7 +322,7 @@ function updateStatus(tl, loader) {
   const flows = s.flowsTruncated ? ' (flows truncated)' : '';
   $('status').textContent =
     `window ${fmtTime(s.window.t0)} – ${fmtTime(s.window.t1)} on ${s.window.px} px, bucket ${fmtDur(s.window.bucket)} · ` +
-    `${fmtInt(c.slices)} slices, ${fmtInt(c.instants)} instants, ${fmtInt(c.tasks)} tasks, ${fmtInt(c.counters)} counter points, ${fmtInt(c.flows)} flows${flows} · ` +
+    `${fmtInt(c.slices)} slices, ${fmtInt(c.states)} states, ${c.runs ? `${fmtInt(c.runs)} item runs, ` : ''}${fmtInt(c.instants)} instants, ${fmtInt(c.tasks)} tasks, ${fmtInt(c.counters)} counter points, ${fmtInt(c.flows)} flows${flows} · ` +
     `fetch ${loader.lastFetchMs.toFixed(1)} ms${server}, decode ${loader.lastDecodeMs.toFixed(1)} ms · ${loader.requests} requests`;
 }
 
