@@ -44,11 +44,12 @@ function renderCapture(d, cap) {
     if (box.childNodes.length) box.append(el('span', 'sep', '·'));
     box.append(p);
   };
-  part(`syscalls: ${cap.syscalls}`, cap.syscalls !== 'off', `system calls: ${MODE_TEXT[cap.syscalls] || cap.syscalls}`);
-  part(`sched: ${cap.sched}`, cap.sched !== 'off',
-    `thread states: ${MODE_TEXT[cap.sched] || cap.sched}${cap.sched === 'wrappers' ? ' (derived: hatched)' : ''}`);
-  part(cap.heap ? 'heap' : 'no heap', cap.heap, cap.heap ? 'malloc & co. recorded' : 'heap not recorded');
-  part(cap.locks ? 'locks' : 'no locks', cap.locks, cap.locks ? 'mutex, condvar, rwlock, semaphore and join waits recorded' : 'lock waits not recorded');
+  if (cap.syscalls === 'off' && cap.sched === 'off' && !cap.heap && !cap.locks) {
+    part('program events only', false,
+      'no system calls, thread states, heap or lock waits were recorded (`ctrace run -- PROG` records them)');
+  } else {
+    capModes(cap, part);
+  }
   d.append(box);
   if (cap.note) {
     const n = el('span', 'capture-note', `⚠ ${cap.note}`);
@@ -56,6 +57,14 @@ function renderCapture(d, cap) {
     n.dataset.field = 'capture-note';
     d.append(el('span', 'sep', '·'), n);
   }
+}
+
+function capModes(cap, part) {
+  part(`syscalls: ${cap.syscalls}`, cap.syscalls !== 'off', `system calls: ${MODE_TEXT[cap.syscalls] || cap.syscalls}`);
+  part(`sched: ${cap.sched}`, cap.sched !== 'off',
+    `thread states: ${MODE_TEXT[cap.sched] || cap.sched}${cap.sched === 'wrappers' ? ' (derived: hatched)' : ''}`);
+  part(cap.heap ? 'heap' : 'no heap', cap.heap, cap.heap ? 'malloc & co. recorded' : 'heap not recorded');
+  part(cap.locks ? 'locks' : 'no locks', cap.locks, cap.locks ? 'mutex, condvar, rwlock, semaphore and join waits recorded' : 'lock waits not recorded');
 }
 
 /** Fills #sources from /api/meta. */
