@@ -267,7 +267,7 @@ export class Timeline extends EventTarget {
   }
 
   drawSlices(ctx, top, bottom) {
-    const W = this.width;
+    const W = this.width, dpr = this.dpr;
     const search = this.search;
     const labels = [];
     const matches = [];
@@ -280,6 +280,9 @@ export class Timeline extends EventTarget {
       ctx.fillStyle = g.style;
       ctx.beginPath();
       let n = 0;
+      // Narrow marks that touch (zoomed out: one per pixel) are joined into
+      // one rectangle, on device pixels: far fewer edges to fill.
+      let rx0 = 0, rx1 = -Infinity, ry = NaN;
       for (const s of g.slices) {
         if (s.y + SLICE_H < top || s.y > bottom) continue;
         let [x0, x1] = this.extent(s);
@@ -288,12 +291,25 @@ export class Timeline extends EventTarget {
         x1 = Math.min(x1, W + 1);
         // a 1 px gap separates wide neighbours of the same colour
         const w = x1 - x0 > 4 ? x1 - x0 - 1 : x1 - x0;
-        ctx.rect(x0, s.y, w, SLICE_H);
         n++;
-        if (acc) acc.push(x0, s.y, w, match);
-        if (w >= LABEL_MIN_PX && s.merged === 1) labels.push(s, x0, w, match);
+        if (w < 3) {
+          const a = Math.round(x0 * dpr) / dpr, b = Math.max(Math.round((x0 + w) * dpr) / dpr, a + 1 / dpr);
+          if (s.y === ry && a <= rx1) {
+            rx1 = Math.max(rx1, b);
+            continue;
+          }
+          if (rx1 > -Infinity) ctx.rect(rx0, ry, rx1 - rx0, SLICE_H);
+          rx0 = a;
+          rx1 = b;
+          ry = s.y;
+        } else {
+          ctx.rect(x0, s.y, w, SLICE_H);
+          if (acc) acc.push(x0, s.y, w, match); // the edge only where it can be seen
+          if (w >= LABEL_MIN_PX && s.merged === 1) labels.push(s, x0, w, match);
+        }
         if (search && match) matches.push(x0, s.y, w);
       }
+      if (rx1 > -Infinity) ctx.rect(rx0, ry, rx1 - rx0, SLICE_H);
       if (n) ctx.fill();
       this.stats.slices += n;
       if (g.cat === 'syscall') this.stats.syscallsDrawn += n;
@@ -459,20 +475,30 @@ export class Timeline extends EventTarget {
 
   /** The thread-state band: one fill per state (and per derived state). */
   drawStates(ctx, top, bottom) {
-    const W = this.width;
+    const W = this.width, dpr = this.dpr;
     for (const g of this.scene.stateGroups.values()) {
       ctx.fillStyle = g.derived ? this.hatch(ctx, g.name) : stateInfo(g.name).color;
       ctx.beginPath();
       let n = 0;
+      // on device pixels, touching ones joined (as slices)
+      let rx0 = 0, rx1 = -Infinity, ry = NaN;
       for (const m of g.states) {
         if (m.y + STATE_H < top || m.y > bottom) continue;
         let [x0, x1] = this.extent(m);
         if (x1 < 0 || x0 > W) continue;
-        x0 = Math.max(x0, -1);
-        x1 = Math.min(x1, W + 1);
-        ctx.rect(x0, m.y, x1 - x0, STATE_H);
+        const a = Math.round(Math.max(x0, -1) * dpr) / dpr;
+        const b = Math.max(Math.round(Math.min(x1, W + 1) * dpr) / dpr, a + 1 / dpr);
         n++;
+        if (m.y === ry && a <= rx1) {
+          rx1 = Math.max(rx1, b);
+          continue;
+        }
+        if (rx1 > -Infinity) ctx.rect(rx0, ry, rx1 - rx0, STATE_H);
+        rx0 = a;
+        rx1 = b;
+        ry = m.y;
       }
+      if (rx1 > -Infinity) ctx.rect(rx0, ry, rx1 - rx0, STATE_H);
       if (n) ctx.fill();
       this.stats.statesDrawn += n;
       if (g.derived) this.stats.derivedDrawn += n;
