@@ -1,13 +1,17 @@
 #!/usr/bin/env node
 // Browser test of the timeline UI: records the pipeline sample, serves it
 // with `ctrace view`, drives headless Chromium (playwright-core, the system
-// /usr/bin/chromium) and checks what a user sees.
+// /usr/bin/chromium) and checks what a user sees. Two scenarios:
+//   1. the sample recorded by its own instrumentation (CTRACE_OUT);
+//   2. the sample recorded by `ctrace run` (system calls, lock waits, heap,
+//      and the kernel's context switches in FILE.kernel): the thread-state
+//      band, system-call and wait slices, the capture modes in the header.
 //
 //   node viewer.test.mjs CTRACE_BIN PIPELINE_BIN OUTDIR
 //
 // Exit status 0 when every check passes. Writes OUTDIR/viewer.png and
-// prints the measured figures (first paint, frame times, fetch time).
-// CHROMIUM overrides the browser path.
+// OUTDIR/viewer-run.png and prints the measured figures (first paint, frame
+// times, fetch time). CHROMIUM overrides the browser path.
 
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -26,7 +30,7 @@ const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable
   '--disable-component-update', '--no-first-run', '--disable-quic', '--disable-sync'];
 const THREADS = ['main', 'producer', 'worker-0', 'worker-1', 'worker-2', 'writer'];
 
-let server = null;
+const servers = [];
 let context = null;
 let userDataDir = null;
 let failures = 0;
@@ -48,8 +52,7 @@ function check(ok, what, detail = '') {
 async function cleanup() {
   if (context) await context.close().catch(() => {});
   context = null;
-  if (server && server.exitCode == null) server.kill('SIGTERM');
-  server = null;
+  for (const server of servers.splice(0)) if (server.exitCode == null) server.kill('SIGTERM');
   if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
   userDataDir = null;
 }
@@ -69,7 +72,8 @@ const watchdog = setTimeout(async () => {
 /** Starts `ctrace view TRACE --port 0` and resolves to the URL it prints. */
 function startServer(trace) {
   return new Promise((resolve, reject) => {
-    server = spawn(ctraceBin, ['view', trace, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const server = spawn(ctraceBin, ['view', trace, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    servers.push(server);
     let out = '', err = '';
     const timer = setTimeout(() => reject(new Error(`no URL from ctrace view after 10 s: ${out} ${err}`)), 10_000);
     server.stdout.on('data', (d) => {
@@ -88,6 +92,20 @@ function startServer(trace) {
     server.on('error', reject);
   });
 }
+
+/** Every error the page reports (collected in the array returned) fails the test. */
+function watch(page) {
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); });
+  page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure() && r.failure().errorText}`));
+  page.on('response', (r) => { if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`); });
+  return problems;
+}
+
+/** Resolves when the drawn data is that of the view, two frames later. */
+const waitIdleOf = (page) => page.waitForFunction(() => window.__ctrace.idle, null, { timeout: 5000 })
+  .then(() => page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))));
 
 const median = (a) => {
   if (!a.length) return NaN;
@@ -116,12 +134,7 @@ async function main() {
   });
   const page = context.pages()[0] || (await context.newPage());
 
-  // Every error the page reports fails the test.
-  const problems = [];
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); });
-  page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure() && r.failure().errorText}`));
-  page.on('response', (r) => { if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`); });
+  const problems = watch(page);
 
   // ---- First paint ----
   await page.goto(url, { waitUntil: 'load' });
@@ -143,8 +156,7 @@ async function main() {
   const summaryRows = await page.locator('#summary-body tbody tr').count();
   check(summaryRows >= 5, `summary table lists regions (${summaryRows})`);
 
-  const waitIdle = () => page.waitForFunction(() => window.__ctrace.idle, null, { timeout: 5000 })
-    .then(() => page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))));
+  const waitIdle = () => waitIdleOf(page);
   await waitIdle();
 
   // ---- Search ----
@@ -296,6 +308,8 @@ async function main() {
   await sleep(100);
   check(problems.length === 0, 'no page errors, console errors, failed requests or HTTP errors', problems.join('\n  '));
 
+  const run = await runScenario();
+
   console.log(JSON.stringify({
     first_paint_ms: Math.round(firstPaint),
     first_fetch_ms: Number(fetchMs.toFixed(1)),
@@ -303,7 +317,163 @@ async function main() {
     frame_median_ms: Number(med.toFixed(2)),
     frame_max_ms: Number(max.toFixed(2)),
     slices_requests: fetches,
+    ...run,
   }));
+}
+
+/**
+ * Scenario 2: the sample recorded by `ctrace run` (no help from its own
+ * instrumentation needed for these): thread states, system calls, waits.
+ */
+async function runScenario() {
+  log('---- ctrace run ----');
+  const trace = path.join(outDir, 'run.ctrace');
+  for (const f of [trace, `${trace}.kernel`]) fs.rmSync(f, { force: true });
+  execFileSync(ctraceBin, ['run', '-o', trace, '--', pipelineBin, '-n', '300', '-w', '3'], {
+    stdio: ['ignore', 'ignore', 'inherit'], timeout: 30_000,
+  });
+  const kernel = fs.existsSync(`${trace}.kernel`);
+  check(fs.existsSync(trace), `recorded by ctrace run (${trace}${kernel ? ' and .kernel' : ', no kernel events'})`);
+  const url = await startServer(trace);
+  log(`server at ${url}`);
+  const page = await context.newPage();
+  const problems = watch(page);
+  await page.goto(url, { waitUntil: 'load' });
+  const ready = await page.evaluate(() => Promise.race([
+    window.__ctrace.ready, new Promise((r) => setTimeout(() => r('timeout'), 10_000))]));
+  check(ready === true, 'timeline ready', String(ready));
+  const firstPaint = await page.evaluate(() => window.__ctrace.firstPaintMs);
+  await waitIdleOf(page);
+  const meta = await page.evaluate(() => window.__ctrace.meta);
+
+  // ---- Header: capture modes; the kernel source is no process of its own ----
+  const header = await page.locator('#sources').innerText();
+  const cap = meta.sources.find((s) => s.format !== 'ctrace-kernel' && s.capture);
+  if (check(cap != null, 'the trace says what it captured (sources[].capture)')) {
+    const c = cap.capture;
+    const want = [`syscalls: ${c.syscalls}`, `sched: ${c.sched}`, c.heap ? 'heap' : 'no heap', c.locks ? 'locks' : 'no locks'];
+    check(want.every((w) => header.includes(w)), `header shows the capture modes (${want.join(' · ')})`, header);
+    if (c.note) check(header.includes(c.note), 'header shows the capture note', header);
+  }
+  const kernelSrc = meta.sources.find((s) => s.format === 'ctrace-kernel');
+  if (kernelSrc) {
+    check(/\+ kernel events/.test(header) && !header.includes(kernelSrc.process),
+      'the kernel source is shown as "+ kernel events", not as a process', header);
+  }
+  const procRows = await page.locator('#gutter .row-label.process').allTextContents();
+  check(procRows.length === 1, `one process row (${procRows.join(', ')})`);
+  const labels = await page.locator('#gutter .row-label.thread .name').allTextContents();
+  const workers = ['worker-0', 'worker-1', 'worker-2'];
+  check(workers.every((w) => labels.filter((l) => l === w).length === 1), `each worker has one row (${labels.join(', ')})`);
+
+  // ---- The state band ----
+  const stats = await page.evaluate(() => window.__ctrace.stats);
+  check(stats.statesDrawn > 0, `state band drawn (${stats.statesDrawn} states, ${stats.derivedDrawn} derived)`);
+  const workerTracks = meta.tracks.filter((t) => t.kind === 'thread' && workers.includes(t.name)).map((t) => t.id);
+  const states = await page.evaluate(() => window.__ctrace.visibleStates());
+  const onWorkers = states.filter((s) => workerTracks.includes(s.track));
+  check(workerTracks.length === 3 && workerTracks.every((t) => onWorkers.some((s) => s.track === t)),
+    `every worker has its band (${onWorkers.length} states on the workers)`);
+  const legend = await page.locator('#legend').innerText();
+  check(['running', 'runnable', 'lock'].every((w) => legend.includes(w)), `legend shown (${legend.replace(/\s+/g, ' ')})`);
+
+  // hover: a tooltip with the state and its duration; click: details of kind "state"
+  const st = onWorkers.filter((s) => s.w >= 4).sort((a, b) => b.w - a.w)[0];
+  if (check(st != null, 'a state wide enough to point at')) {
+    await page.mouse.move(st.x, st.y);
+    await page.waitForSelector('#tooltip:not([hidden])', { timeout: 2000 }).catch(() => {});
+    const tip = await page.locator('#tooltip').innerText().catch(() => '');
+    check(tip.includes(st.name) && /\d\s*(ns|µs|ms|s)\b/.test(tip), `tooltip on the band: ${tip.replace(/\s+/g, ' ')}`);
+    await page.mouse.click(st.x, st.y);
+    await page.waitForSelector(`#details-body[data-id="${st.id}"] [data-field=kind]`, { timeout: 5000 }).catch(() => {});
+    const d = await page.evaluate(() => {
+      const box = document.getElementById('details-body');
+      const f = (k) => box.querySelector(`[data-field=${k}]`);
+      return { id: box.dataset.id, kind: f('kind') && f('kind').innerText, name: f('name') && f('name').innerText,
+        from: f('from') && f('from').innerText };
+    });
+    check(d.id === st.id && d.kind === 'state' && d.name === st.name,
+      `click on the band: details of kind "state" (${d.name}, ${d.id}, from ${d.from})`, JSON.stringify(d));
+  }
+
+  // ---- A wait or a system call: drawn in the region rows, described ----
+  const pickCall = () => page.evaluate(() => window.__ctrace.visibleSlices()
+    .filter((s) => (s.cat === 'wait' || s.cat === 'syscall') && s.merged === 1)
+    .sort((a, b) => (b.cat === 'wait') - (a.cat === 'wait') || b.w - a.w)[0] || null);
+  let call = await pickCall();
+  if (call && call.w < 8) { // zoom to it: it is then wide
+    await page.evaluate((c) => window.__ctrace.timeline.focus(c.start, c.start + c.dur, 1), call);
+    await waitIdleOf(page);
+    call = await pickCall();
+  }
+  const drawn = await page.evaluate(() => window.__ctrace.stats);
+  check(drawn.syscallsDrawn + drawn.waitsDrawn > 0, `system calls and waits drawn (${drawn.syscallsDrawn} syscalls, ${drawn.waitsDrawn} waits)`);
+  if (check(call != null, `a ${call ? call.cat : 'wait or syscall'} slice visible${call ? ` (${call.name})` : ''}`)) {
+    await page.mouse.click(call.x, call.y);
+    await page.waitForSelector(`#details-body[data-id="${call.id}"] [data-field=kind]`, { timeout: 5000 }).catch(() => {});
+    const d = await page.evaluate(() => {
+      const box = document.getElementById('details-body');
+      const f = (k) => box.querySelector(`[data-field=${k}]`);
+      return { id: box.dataset.id, syscall: f('syscall') && f('syscall').innerText,
+        releasedBy: f('released_by') && f('released_by').innerText };
+    });
+    check(d.id === call.id && (call.cat === 'wait' ? !!d.releasedBy : !!d.syscall),
+      `details of the ${call.cat}: ${call.cat === 'wait' ? `released by ${d.releasedBy}` : `system call ${d.syscall}`}`, JSON.stringify(d));
+  }
+
+  // ---- Frame times while zooming and panning ----
+  await page.keyboard.press('0');
+  await waitIdleOf(page);
+  const box = await page.locator('#tracks').boundingBox();
+  const cx = box.x + box.width * 0.5, cy = box.y + Math.min(box.height * 0.4, 200);
+  await page.mouse.move(cx, cy);
+  await page.evaluate(() => { window.__ctrace.frameTimes.length = 0; });
+  for (let i = 0; i < 10; i++) {
+    await page.mouse.wheel(0, -150);
+    await sleep(25);
+  }
+  await page.mouse.down();
+  for (let i = 1; i <= 15; i++) {
+    await page.mouse.move(cx - i * 15, cy);
+    await sleep(16);
+  }
+  await page.mouse.up();
+  for (let i = 0; i < 6; i++) {
+    await page.mouse.wheel(0, 200);
+    await sleep(25);
+  }
+  await waitIdleOf(page);
+  const frames = await page.evaluate(() => [...window.__ctrace.frameTimes]);
+  const med = median(frames), max = Math.max(...frames);
+  check(frames.length >= 10 && med <= 33, `${frames.length} frames, median ${med.toFixed(2)} ms (≤ 33), max ${max.toFixed(2)} ms`);
+
+  // ---- Screenshot: a readable window, a wait selected ----
+  const waits = await page.evaluate(async () => (await (await fetch('/api/search?q=wait&limit=300')).json()).results);
+  const t0 = meta.t0;
+  const long = waits.filter((r) => r.dur > 20_000 && r.name !== 'join').sort((a, b) => a.start - b.start);
+  const w = long[Math.floor(long.length / 3)] || waits[0];
+  if (w) {
+    await page.evaluate(([s, e]) => window.__ctrace.timeline.focus(s, e, 2.5), [w.start - t0, w.start - t0 + w.dur]);
+    await waitIdleOf(page);
+    const m = (await page.evaluate(() => window.__ctrace.visibleSlices())).find((s) => s.id === w.id);
+    if (m) await page.mouse.click(m.x, m.y);
+    await page.mouse.move(box.x + box.width + 40, box.y + box.height - 20); // off the canvas: no tooltip
+    await waitIdleOf(page);
+    await sleep(100);
+  }
+  const shot = path.join(outDir, 'viewer-run.png');
+  await page.screenshot({ path: shot });
+  log(`screenshot ${shot}`);
+  await sleep(100);
+  check(problems.length === 0, 'no page errors, console errors, failed requests or HTTP errors (ctrace run)', problems.join('\n  '));
+  await page.close();
+  return {
+    run_first_paint_ms: Math.round(firstPaint),
+    run_states_drawn: stats.statesDrawn,
+    run_frames: frames.length,
+    run_frame_median_ms: Number(med.toFixed(2)),
+    run_frame_max_ms: Number(max.toFixed(2)),
+  };
 }
 
 try {
