@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -38,6 +39,8 @@ struct kt_writer {
   size_t out_cap;
   pending pend[PENDING_SLOTS];
   uint64_t switches, syscalls, lost;
+  int pid;    /* the launcher's child, PROG once it execs */
+  int execed; /* its execve returned: calls before are the launcher's */
   int err;
 };
 
@@ -142,6 +145,7 @@ kt_writer *kt_open(const char *path, int pid, const char *cmdline, int syscalls,
     kt_close(k);
     return NULL;
   }
+  k->pid = pid;
   k->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (k->fd < 0) {
     snprintf(err, errlen, "%s: %s", path, strerror(errno));
@@ -232,6 +236,16 @@ void kt_event(void *arg, const ctrace__kevent *ev) {
     p = &k->pend[(unsigned)ev->tid % PENDING_SLOTS];
     if (p->tid != ev->tid || p->nr != ev->nr)
       break; /* its entry was not seen (before the start, or lost) */
+    if (!k->execed && ev->tid == k->pid) {
+      /* The child waits for the go-ahead on a pipe, then execs PROG: the
+       * calls before are the launcher's own. */
+      if (ev->nr == SYS_execve || ev->nr == SYS_execveat) {
+        k->execed = 1;
+      } else {
+        p->tid = 0;
+        break;
+      }
+    }
     a[0] = (uint64_t)ev->tid;
     a[1] = (uint64_t)ev->nr;
     a[2] = ev->ns > p->ns ? ev->ns - p->ns : 0;

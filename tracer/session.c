@@ -270,13 +270,18 @@ static int start(const ctrace_options *opts, int child, int lazy) {
   s->gen = atomic_load(&ctrace__gen) + 1;
   atomic_store(&ctrace__dropped_total, 0);
   capture_setup();
-  start_span(t_begin);
+  s->span_to = 0; /* the writer defines the start span once it is set */
   if ((r = ctrace__writer_start(s))) {
     if (fd >= 0)
       close(fd);
     s->fd = -1;
     goto out;
   }
+  /* The start span ends here: the header and the writer thread are the
+   * tracer's too. */
+  pthread_mutex_lock(&s->mu);
+  start_span(t_begin);
+  pthread_mutex_unlock(&s->mu);
   atomic_store(&ctrace__gen, s->gen);
   forked_child = 0;
   __atomic_store_n(&ctrace__active, 1, __ATOMIC_SEQ_CST);

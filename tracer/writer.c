@@ -38,6 +38,7 @@ typedef struct writer {
   ctrace_site *sites_seen;      /* list heads already written */
   ctrace__string *strings_seen;
   int process_written;
+  int capture_written;
   int has_batches; /* a BATCH was emitted: a lazy file must exist now */
   uint64_t last_cut_ns;
   int err; /* first error; later data is discarded */
@@ -221,10 +222,11 @@ static void defs_process(writer *w) {
   def_add(w, CTRACE_FMT_DEF_PROCESS);
 }
 
-static void def_span(writer *w, int tid, uint64_t from, uint64_t to) {
+static void def_span(writer *w, int tid, uint64_t from, uint64_t to, int whole) {
   wbuf_varint(&w->scratch, (uint64_t)tid);
   wbuf_varint(&w->scratch, from);
   wbuf_varint(&w->scratch, to);
+  wbuf_varint(&w->scratch, (uint64_t)whole);
   def_add(w, CTRACE_FMT_DEF_TRACER_SPAN);
 }
 
@@ -239,8 +241,8 @@ static void defs_capture(writer *w) {
   wbuf_str(&w->scratch, c->why);
   def_add(w, CTRACE_FMT_DEF_CAPTURE);
   ctrace__session *s = w->s;
-  def_span(w, s->span_tid, s->span_from, s->span_to);
-  def_span(w, s->writer_tid, s->span_from, 0);
+  def_span(w, s->span_tid, s->span_from, s->span_to, 0);
+  def_span(w, s->writer_tid, s->span_from, 0, 1);
 }
 
 static void defs_sites(writer *w) {
@@ -397,11 +399,14 @@ static void write_clock(writer *w) {
   emit(w, CTRACE_FMT_REC_CLOCK, 0, 0, b, sizeof b);
 }
 
-static void cycle(writer *w, int cut) {
+static void cycle(writer *w, int cut, int span_set) {
   if (!w->process_written) {
     defs_process(w);
-    defs_capture(w);
     w->process_written = 1;
+  }
+  if (!w->capture_written && span_set) {
+    defs_capture(w);
+    w->capture_written = 1;
   }
   defs_sites(w);
   defs_strings(w);
@@ -500,6 +505,7 @@ static void *writer_main(void *arg) {
     int stop = s->stop_req;
     uint64_t flush = s->flush_req;
     int asked = stop || flush != s->flush_done;
+    int span_set = s->span_to != 0;
     pthread_mutex_unlock(&s->mu);
 
     uint64_t now = ctrace__mono_ns();
@@ -513,15 +519,15 @@ static void *writer_main(void *arg) {
       for (ctrace__thread *t = atomic_load(&ctrace__threads); t;
            t = atomic_load_explicit(&t->next, memory_order_relaxed))
         atomic_store(&t->limit, 0);
-      cycle(w, 1);
-      cycle(w, 1);
+      cycle(w, 1, 1);
+      cycle(w, 1, 1);
       rename_live(w);
-      def_span(w, s->stop_tid, s->stop_from, 0);
+      def_span(w, s->stop_tid, s->stop_from, 0, 0);
       defs_flush(w);
       write_end(w);
       out_flush(w);
     } else {
-      cycle(w, cut);
+      cycle(w, cut, span_set);
     }
     if (cut)
       w->last_cut_ns = now;

@@ -1041,13 +1041,6 @@ static void trace_done(exporter *x) {
   vh_free(&x->items);
 }
 
-static int in_span(const exporter *x, int tid, uint64_t ns) {
-  for (size_t i = 0; i < x->nspans; i++)
-    if (x->spans[i].tid == tid && ns >= x->spans[i].from && ns <= x->spans[i].to)
-      return 1;
-  return 0;
-}
-
 /* A thread's scheduler state as a slice on its own row beside the thread
  * (states do not nest with regions): tid + 10^9, named "<tid> state". */
 static void write_state(exporter *x, int tid, uint64_t start, uint64_t end, const char *state,
@@ -1105,14 +1098,11 @@ static void export_kernel(exporter *x, rd_trace *tr) {
       ob_lit(&x->o, "}}");
       continue;
     }
-    int tracer = 0;
-    for (size_t i = 0; i < x->nspans; i++)
-      tracer |= x->spans[i].tid == tid && x->spans[i].to == UINT64_MAX;
-    if (tracer)
+    if (rd_spans_cover(x->spans, x->nspans, tid, 0) == 2)
       continue; /* the tracer's writer thread */
     if (ev.type == CTRACE_FMT_EV_K_SYSCALL) {
       uint64_t start = ev.ts > ev.arg[2] ? ev.ts - ev.arg[2] : 0;
-      if (in_span(x, tid, start))
+      if (rd_spans_cover(x->spans, x->nspans, tid, start))
         continue;
       uint32_t *pid = vh_get(&x->tid_pid, (uint64_t)tid);
       int keep = x->pid;

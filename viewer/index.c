@@ -1146,20 +1146,6 @@ typedef struct ktid {
   uint8_t off_state;
 } ktid;
 
-static int in_tracer_span(const vx_index *x, int tid, uint64_t ns) {
-  for (size_t i = 0; i < x->nspans; i++)
-    if (x->spans[i].tid == tid && ns >= x->spans[i].from && ns <= x->spans[i].to)
-      return 1;
-  return 0;
-}
-
-static int is_tracer_thread(const vx_index *x, int tid) {
-  for (size_t i = 0; i < x->nspans; i++)
-    if (x->spans[i].tid == tid && x->spans[i].to == UINT64_MAX)
-      return 1;
-  return 0;
-}
-
 static int add_state(vx_track *t, uint64_t start, uint64_t end, int state, uint16_t cpu,
                      int derived) {
   if (end <= start)
@@ -1238,8 +1224,8 @@ static int attach_kernel(vx_index *x, char *err, size_t errlen) {
         x->dropped += ev.arg[1];
         continue;
       }
-      if (is_tracer_thread(x, tid))
-        continue;
+      if (rd_spans_cover(x->spans, x->nspans, tid, 0) == 2)
+        continue; /* the tracer's writer thread */
       uint32_t *tk = vh_get(&tids, (uint64_t)tid);
       if (!tk) { /* a thread that never recorded anything itself */
         char name[32];
@@ -1280,7 +1266,7 @@ static int attach_kernel(vx_index *x, char *err, size_t errlen) {
         s->since = ev.ts;
       } else if (ev.type == CTRACE_FMT_EV_K_SYSCALL) {
         uint64_t start = ev.ts > ev.arg[2] ? ev.ts - ev.arg[2] : 0;
-        if (in_tracer_span(x, tid, start))
+        if (rd_spans_cover(x->spans, x->nspans, tid, start))
           continue; /* the tracer's own (starting, writing, stopping) */
         vx_info in = {.nr = (uint32_t)ev.arg[1], .kernel = 1, .arg = ev.arg[3],
                       .ret = ctrace_fmt_unzigzag(ev.arg[4]), .waker = UINT32_MAX};

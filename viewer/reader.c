@@ -383,12 +383,14 @@ static int parse_defs(rd_trace *tr, const uint8_t *p, size_t n, char *why, size_
     }
     case CTRACE_FMT_DEF_TRACER_SPAN: {
       uint64_t tid = cur_varint(&body), from = cur_varint(&body), to = cur_varint(&body);
-      if (body.bad || tid > INT32_MAX) {
+      uint64_t whole = cur_varint(&body);
+      if (body.bad || tid > INT32_MAX || whole > 1) {
         r = -1;
       } else if (tr->nspans < 64) {
         tr->spans[tr->nspans].tid = (int)tid;
         tr->spans[tr->nspans].from = from;
         tr->spans[tr->nspans].to = to ? to : UINT64_MAX;
+        tr->spans[tr->nspans].whole = (int)whole;
         tr->nspans++;
       }
       break;
@@ -821,10 +823,10 @@ size_t rd_tracer_spans(const rd_trace *tr, const rd_span **spans) {
   return tr->nspans;
 }
 
-int rd_tracer_span(const rd_trace *tr, int tid, uint64_t ns) {
-  for (size_t i = 0; i < tr->nspans; i++)
-    if (tr->spans[i].tid == tid && ns >= tr->spans[i].from && ns <= tr->spans[i].to)
-      return 1;
+int rd_spans_cover(const rd_span *spans, size_t n, int tid, uint64_t ns) {
+  for (size_t i = 0; i < n; i++)
+    if (spans[i].tid == tid && (spans[i].whole || (ns >= spans[i].from && ns <= spans[i].to)))
+      return spans[i].whole ? 2 : 1;
   return 0;
 }
 

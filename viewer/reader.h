@@ -57,6 +57,7 @@ typedef struct rd_capture {
 
 typedef struct rd_span {
   int tid;
+  int whole; /* the thread is the tracer's (its writer) */
   uint64_t from, to;
 } rd_span;
 
@@ -103,7 +104,9 @@ uint64_t rd_dropped_reported(const rd_trace *tr);
 const rd_capture *rd_capture_get(const rd_trace *tr);
 /* 1 if a system call of tid at ns was the tracer's own work (its start,
  * its writer thread, its stop), not the program's. */
-int rd_tracer_span(const rd_trace *tr, int tid, uint64_t ns);
+/* 2 if the thread is the tracer's (whole), 1 if ns is in one of its
+ * spans, else 0. */
+int rd_spans_cover(const rd_span *spans, size_t n, int tid, uint64_t ns);
 /* All of them. */
 size_t rd_tracer_spans(const rd_trace *tr, const rd_span **spans);
 

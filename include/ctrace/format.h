@@ -96,9 +96,11 @@ extern "C" {
 #define CTRACE_FMT_DEF_CAPTURE 6    /* varint syscalls, sched, heap, locks (modes
                                        below); str why (what was not available) */
 #define CTRACE_FMT_DEF_TRACER_SPAN 7 /* varint tid, from, to (CLOCK_MONOTONIC ns;
-                                        to 0 = the end): the tracer's own work on
-                                        that thread, whose system calls are not
-                                        the program's */
+                                        to 0 = the end), whole (1: the thread is
+                                        the tracer's, e.g. the writer; 0: only
+                                        from..to): the tracer's own work on that
+                                        thread, whose system calls are not the
+                                        program's */
 
 /* DEF_CAPTURE modes: how the kernel-side events were captured. */
 #define CTRACE_FMT_CAP_OFF 0
