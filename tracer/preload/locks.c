@@ -49,14 +49,13 @@ int pthread_mutex_unlock(pthread_mutex_t *m) {
   REAL(int, pthread_mutex_unlock, (pthread_mutex_t *));
   /* glibc: __lock is 0 free, 1 held, 2 (or more) held with waiters. A racy
    * read, used only to decide whether an arrow may be needed. */
-  int waiters = WAIT_ON() && __atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) > 1;
-  int r = real_pthread_mutex_unlock(m);
-  if (waiters) {
+  if (WAIT_ON() && __atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) > 1) {
+    /* Before the unlock: the woken waiter must find it. */
     int e = errno;
     ctrace__release(m);
     errno = e;
   }
-  return r;
+  return real_pthread_mutex_unlock(m);
 }
 
 /* ---- condition variables ------------------------------------------------------------- */
@@ -126,13 +125,12 @@ RWLOCK(pthread_rwlock_wrlock, pthread_rwlock_trywrlock, CTRACE_FMT_WAIT_RWLOCK_W
 
 int pthread_rwlock_unlock(pthread_rwlock_t *l) {
   REAL(int, pthread_rwlock_unlock, (pthread_rwlock_t *));
-  int r = real_pthread_rwlock_unlock(l);
   if (WAIT_ON()) {
     int e = errno;
     ctrace__release(l);
     errno = e;
   }
-  return r;
+  return real_pthread_rwlock_unlock(l);
 }
 
 /* ---- semaphores ------------------------------------------------------------------------------ */
