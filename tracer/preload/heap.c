@@ -96,7 +96,8 @@ static void heap_flush(void) {
     ctrace__enter(); /* mallinfo2 may take arena locks; never record it */
     struct mallinfo2 mi = mallinfo2();
     ctrace__leave();
-    atomic_fetch_add(&g_live, (int64_t)(mi.uordblks + mi.hblkhd));
+    /* What this thread counted already is in mallinfo's figure too. */
+    atomic_fetch_add(&g_live, (int64_t)(mi.uordblks + mi.hblkhd) - hs.delta);
     atomic_store(&g_base, 2);
   }
   int64_t live = atomic_fetch_add(&g_live, hs.delta) + hs.delta;
