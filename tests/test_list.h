@@ -22,6 +22,14 @@
   XX(corrupt_no_crc)                                                           \
   XX(cli_golden_files)                                                         \
   XX(cli_usage)                                                                \
+  XX(run_errors)                                                               \
+  XX(run_transparent)                                                          \
+  XX(run_contended_mutex)                                                      \
+  XX(run_sleeper_offcpu)                                                       \
+  XX(run_heap_counts)                                                          \
+  XX(run_fork_exec_files)                                                      \
+  XX(run_syscalls_vs_strace)                                                   \
+  XX(run_workpool_items)                                                       \
   XX(perf_switches)                                                            \
   XX(perf_syscalls)                                                            \
   XX(perf_unprivileged_message)                                                \
