@@ -298,6 +298,8 @@ extern CTRACE__EXPORT ctrace__capture ctrace__capture_state;
 
 /* ---- writer.c -------------------------------------------------------------------- */
 
+#define CTRACE__INHERITED_SPANS 9
+
 typedef struct ctrace__session {
   int fd;            /* -1 until created (lazy) */
   char *path;        /* the file written (NULL until created) */
@@ -327,7 +329,15 @@ typedef struct ctrace__session {
   uint64_t span_from, span_to;
   int writer_tid;
   int stop_tid;
-  uint64_t stop_from;
+  uint64_t stop_from, stop_to;
+  /* Spans of a process image before an exec whose trace was never created
+   * (a lazy child that recorded nothing): its writer thread and start/stop
+   * work are still the tracer's. From $CTRACE_EXEC_SPANS. */
+  struct {
+    int tid, whole;
+    uint64_t from, to;
+  } inherited[CTRACE__INHERITED_SPANS];
+  int ninherited;
 } ctrace__session;
 
 extern CTRACE__HIDDEN ctrace__session ctrace__session_state;
@@ -340,6 +350,14 @@ extern CTRACE__HIDDEN _Atomic uint64_t ctrace__dropped_total;
  * at the first event. The exec wrappers restart tracing after a failed exec. */
 CTRACE__EXPORT int ctrace__start_child(const ctrace_options *opts, int lazy);
 CTRACE__EXPORT void ctrace__restart_after_exec_failure(void);
+/* The _exit wrappers: finish the trace as exit() would have (skipped when
+ * the session is busy, e.g. _exit from a signal handler that interrupted
+ * ctrace_stop). */
+CTRACE__EXPORT void ctrace__stop_before_exit(void);
+/* After ctrace_stop before an exec: the spans the next image must write
+ * for this one ("tid,from,to,whole;..."), or "" when this image's file
+ * has them. */
+CTRACE__EXPORT void ctrace__exec_spans(char *buf, size_t len);
 /* Creates FILE.PID (or FILE.PID.N) exclusively. @return the fd or -errno. */
 CTRACE__HIDDEN int ctrace__open_child_file(const char *base, char **chosen);
 /* thread.c: after fork, only the calling thread exists: forget the others. */

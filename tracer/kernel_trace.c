@@ -21,6 +21,7 @@
 #include "kernel_trace.h"
 
 #define PENDING_SLOTS 4096 /* syscalls entered, not yet exited, by tid */
+#define TASK_SLOTS 8192    /* tids whose K_TASK was written */
 #define BATCH_BYTES (64u << 10)
 
 typedef struct pending {
@@ -38,6 +39,7 @@ struct kt_writer {
   uint8_t *out;
   size_t out_cap;
   pending pend[PENDING_SLOTS];
+  int tasks[TASK_SLOTS]; /* open addressing; full: K_TASK written again */
   uint64_t switches, syscalls, lost;
   int pid;    /* the launcher's child, PROG once it execs */
   int execed; /* its execve returned: calls before are the launcher's */
@@ -209,10 +211,30 @@ kt_writer *kt_open(const char *path, int pid, const char *cmdline, int syscalls,
   return k;
 }
 
+/* K_TASK before a thread's first event: which process it is in. */
+static void note_task(kt_writer *k, const ctrace__kevent *ev) {
+  if (ev->tid <= 0 || ev->pid <= 0)
+    return;
+  unsigned h = (unsigned)ev->tid * 2654435761u;
+  for (unsigned i = 0; i < 16; i++) {
+    int *slot = &k->tasks[(h + i) % TASK_SLOTS];
+    if (*slot == ev->tid)
+      return;
+    if (*slot == 0) {
+      *slot = ev->tid;
+      break;
+    }
+  }
+  uint64_t a[2] = {(uint64_t)ev->tid, (uint64_t)ev->pid};
+  append(k, CTRACE_FMT_EV_K_TASK, ev->ns, a, 2);
+}
+
 void kt_event(void *arg, const ctrace__kevent *ev) {
   kt_writer *k = arg;
   uint64_t a[5];
   pending *p;
+  if (ev->kind != CTRACE__K_LOST)
+    note_task(k, ev);
   switch (ev->kind) {
   case CTRACE__K_SWITCH_IN:
   case CTRACE__K_SWITCH_OUT:
@@ -226,6 +248,17 @@ void kt_event(void *arg, const ctrace__kevent *ev) {
     k->switches++;
     break;
   case CTRACE__K_SYS_ENTER:
+    if ((ev->nr == SYS_exit || ev->nr == SYS_exit_group) && (k->execed || ev->tid != k->pid)) {
+      /* These never return: recorded as they enter (duration 0). */
+      a[0] = (uint64_t)ev->tid;
+      a[1] = (uint64_t)ev->nr;
+      a[2] = 0;
+      a[3] = ev->args[0];
+      a[4] = 0;
+      append(k, CTRACE_FMT_EV_K_SYSCALL, ev->ns, a, 5);
+      k->syscalls++;
+      break;
+    }
     p = &k->pend[(unsigned)ev->tid % PENDING_SLOTS];
     p->tid = ev->tid;
     p->nr = ev->nr;

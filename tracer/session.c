@@ -312,11 +312,7 @@ int ctrace_stop(void) {
   __atomic_store_n(&ctrace__active, 0, __ATOMIC_SEQ_CST);
   s->stop_tid = (int)syscall(SYS_gettid);
   s->stop_from = mono_now();
-  r = ctrace__writer_stop(s);
-  if (s->fd >= 0 && close(s->fd) != 0 && !r)
-    r = -errno;
-  s->fd = -1;
-  ctrace__pool_release_memory();
+  r = ctrace__writer_stop(s); /* (closes the file, releases the pool) */
   if (!r && atomic_load(&ctrace__dropped_total))
     r = CTRACE_ELOST;
   pthread_mutex_unlock(&session_mu);
@@ -328,6 +324,47 @@ int ctrace_flush(void) {
   int r = CTRACE__ACTIVE() ? ctrace__writer_flush(&ctrace__session_state) : CTRACE_ENOTACTIVE;
   pthread_mutex_unlock(&session_mu);
   return r;
+}
+
+/* ---- Across exec ------------------------------------------------------------------------------- */
+
+void ctrace__exec_spans(char *buf, size_t len) {
+  ctrace__session *s = &ctrace__session_state;
+  buf[0] = 0;
+  if (!s->lazy_base || !s->writer_tid)
+    return; /* this image's file was created and has its spans */
+  size_t n = 0;
+#define EXEC_SPAN(tid, from, to, whole)                                                  \
+  if (n < len)                                                                           \
+    n += (size_t)snprintf(buf + n, len - n, "%d,%llu,%llu,%d;", (int)(tid),              \
+                          (unsigned long long)(from), (unsigned long long)(to), (whole))
+  EXEC_SPAN(s->span_tid, s->span_from, s->span_to, 0);
+  EXEC_SPAN(s->writer_tid, s->span_from, 0, 1);
+  EXEC_SPAN(s->stop_tid, s->stop_from, s->stop_to, 0);
+  for (int i = 0; i < s->ninherited && i + 3 < CTRACE__INHERITED_SPANS; i++)
+    EXEC_SPAN(s->inherited[i].tid, s->inherited[i].from, s->inherited[i].to,
+              s->inherited[i].whole);
+#undef EXEC_SPAN
+  if (n >= len)
+    buf[0] = 0; /* cut: better none than a wrong one */
+}
+
+static void inherit_spans(const char *v) {
+  ctrace__session *s = &ctrace__session_state;
+  s->ninherited = 0;
+  while (v && *v && s->ninherited < CTRACE__INHERITED_SPANS) {
+    int tid, whole, used = 0;
+    unsigned long long from, to;
+    if (sscanf(v, "%d,%llu,%llu,%d;%n", &tid, &from, &to, &whole, &used) != 4 || !used ||
+        tid <= 0 || (whole != 0 && whole != 1))
+      break;
+    s->inherited[s->ninherited].tid = tid;
+    s->inherited[s->ninherited].from = from;
+    s->inherited[s->ninherited].to = to;
+    s->inherited[s->ninherited].whole = whole;
+    s->ninherited++;
+    v += used;
+  }
 }
 
 /* ---- Start at load, stop at exit ----------------------------------------------------------- */
@@ -343,6 +380,9 @@ __attribute__((constructor)) static void auto_start(void) {
   int execed = env_is("CTRACE_EXECED", "1");
   if (execed)
     unsetenv("CTRACE_EXECED");
+  if (execed)
+    inherit_spans(getenv("CTRACE_EXEC_SPANS"));
+  unsetenv("CTRACE_EXEC_SPANS");
   root_path = strdup(out);
   int r = execed ? ctrace__start_child(NULL, 0) : ctrace_start(NULL);
   if (r == CTRACE_EFORK)
@@ -353,16 +393,31 @@ __attribute__((constructor)) static void auto_start(void) {
     auto_started = 1;
 }
 
-__attribute__((destructor)) static void auto_stop(void) {
-  if (!auto_started || !CTRACE__ACTIVE())
-    return;
+static void stop_and_report(int (*stop)(void)) {
   const char *path = ctrace__session_state.path;
-  int r = ctrace_stop();
+  int r = stop();
   if (r == CTRACE_ELOST)
     fprintf(stderr,
             "ctrace: %llu events were dropped (the writer could not keep up); the trace "
             "%s marks where. Raise CTRACE_BUFFER_MB to keep them.\n",
             (unsigned long long)ctrace_dropped_events(), path ? path : "");
-  else if (r)
+  else if (r && r != CTRACE_ENOTACTIVE)
     fprintf(stderr, "ctrace: writing %s failed: %s\n", path ? path : "", ctrace_strerror(r));
+}
+
+__attribute__((destructor)) static void auto_stop(void) {
+  if (auto_started && CTRACE__ACTIVE())
+    stop_and_report(ctrace_stop);
+}
+
+static int stop_unless_busy(void) {
+  if (pthread_mutex_trylock(&session_mu) != 0)
+    return CTRACE_ENOTACTIVE;
+  pthread_mutex_unlock(&session_mu); /* (a start or stop may begin here: it is checked again) */
+  return ctrace_stop();
+}
+
+void ctrace__stop_before_exit(void) {
+  if (CTRACE__ACTIVE() && !ctrace__tls.guard)
+    stop_and_report(stop_unless_busy);
 }

@@ -243,6 +243,9 @@ static void defs_capture(writer *w) {
   ctrace__session *s = w->s;
   def_span(w, s->span_tid, s->span_from, s->span_to, 0);
   def_span(w, s->writer_tid, s->span_from, 0, 1);
+  for (int i = 0; i < s->ninherited; i++)
+    def_span(w, s->inherited[i].tid, s->inherited[i].from, s->inherited[i].to,
+             s->inherited[i].whole);
 }
 
 static void defs_sites(writer *w) {
@@ -522,10 +525,21 @@ static void *writer_main(void *arg) {
       cycle(w, 1, 1);
       cycle(w, 1, 1);
       rename_live(w);
-      def_span(w, s->stop_tid, s->stop_from, 0, 0);
+      /* The stop span ends here: what ctrace_stop does after this is
+       * waiting in the join (begun before), and the rest (close, frees) is
+       * done on this thread, below. Then the program's own calls follow
+       * (its exit, stdio's last flush). */
+      s->stop_to = ctrace__mono_ns();
+      def_span(w, s->stop_tid, s->stop_from, s->stop_to, 0);
       defs_flush(w);
       write_end(w);
       out_flush(w);
+      if (s->fd >= 0 && close(s->fd) != 0 && !w->err)
+        w->err = -errno;
+      s->fd = -1;
+      ctrace__pool_release_memory();
+      ZSTD_freeCCtx(w->cctx);
+      w->cctx = NULL;
     } else {
       cycle(w, cut, span_set);
     }
@@ -540,12 +554,15 @@ static void *writer_main(void *arg) {
     if (stop)
       break;
   }
+  free(w->out.p);
+  free(w->defs.p);
+  free(w->scratch.p);
+  free(w);
   return NULL;
 }
 
 /* ---- Start, stop, flush -------------------------------------------------------------------- */
 
-static writer *the_writer;
 
 static int write_header(ctrace__session *s, int fd) {
   uint8_t h[CTRACE_FMT_FILE_HEADER_SIZE] = {0};
@@ -588,7 +605,6 @@ int ctrace__writer_start(ctrace__session *s) {
     free(w);
     return -r;
   }
-  the_writer = w;
   return 0;
 }
 
@@ -597,16 +613,7 @@ int ctrace__writer_stop(ctrace__session *s) {
   s->stop_req = 1;
   pthread_cond_signal(&s->cv);
   pthread_mutex_unlock(&s->mu);
-  pthread_join(s->writer, NULL);
-  writer *w = the_writer;
-  the_writer = NULL;
-  if (w) {
-    ZSTD_freeCCtx(w->cctx);
-    free(w->out.p);
-    free(w->defs.p);
-    free(w->scratch.p);
-    free(w);
-  }
+  pthread_join(s->writer, NULL); /* it freed itself, closed the file */
   return s->error;
 }
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -1098,10 +1099,17 @@ static void export_kernel(exporter *x, rd_trace *tr) {
       ob_lit(&x->o, "}}");
       continue;
     }
+    if (ev.type == CTRACE_FMT_EV_K_TASK) {
+      if (!vh_get(&x->tid_pid, (uint64_t)tid) && ev.arg[1] <= INT32_MAX)
+        vh_put(&x->tid_pid, (uint64_t)tid, (uint32_t)ev.arg[1]);
+      continue;
+    }
     if (rd_spans_cover(x->spans, x->nspans, tid, 0) == 2)
       continue; /* the tracer's writer thread */
     if (ev.type == CTRACE_FMT_EV_K_SYSCALL) {
       uint64_t start = ev.ts > ev.arg[2] ? ev.ts - ev.arg[2] : 0;
+      if ((ev.arg[1] == SYS_execve || ev.arg[1] == SYS_execveat) && ev.arg[4] == 0)
+        rd_spans_exec(x->spans, x->nspans, tid, start);
       if (rd_spans_cover(x->spans, x->nspans, tid, start))
         continue;
       uint32_t *pid = vh_get(&x->tid_pid, (uint64_t)tid);
@@ -1111,8 +1119,16 @@ static void export_kernel(exporter *x, rd_trace *tr) {
       write_syscall(x, &t, start, ev.ts, (long)ev.arg[1], ev.arg[3],
                     ctrace_fmt_unzigzag(ev.arg[4]), 1);
       x->pid = keep;
+      uint32_t *i = vh_get(&st, (uint64_t)tid);
+      if (i && (ev.arg[1] == SYS_exit || ev.arg[1] == SYS_exit_group)) {
+        if (ks[*i].k_on == 1) /* its last switch-out is not reported */
+          write_state(x, tid, ks[*i].k_since, ev.ts, "running", ks[*i].k_cpu);
+        ks[*i].k_on = 2; /* gone */
+      }
     } else if (ev.type == CTRACE_FMT_EV_K_SWITCH) {
       uint32_t *i = vh_get(&st, (uint64_t)tid);
+      if (i && ks[*i].k_on == 2)
+        continue;
       if (!i) {
         if (nks == cks) {
           cks = cks ? cks * 2 : 64;
@@ -1182,6 +1198,7 @@ int cj_export_many(rd_trace *const *trs, size_t n, cj_sink sink, void *arg, cj_s
       x.spans[x.nspans++] = sp[i];
     }
   }
+  rd_spans_clip(x.spans, x.nspans);
   ob_lit(&x.o, "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n");
   int complete = 1;
   for (size_t k = 0; k < n && !x.o.err; k++) {
@@ -1208,7 +1225,7 @@ int cj_export_many(rd_trace *const *trs, size_t n, cj_sink sink, void *arg, cj_s
       break;
     }
   }
-  if (x.tr != first) {
+  if (x.tr != first || !x.threads) { /* (a kernel-only export has none) */
     trace_done(&x);
     x.tr = first;
     x.pid = rd_pid(first);

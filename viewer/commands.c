@@ -199,6 +199,26 @@ int ctrace_cmd_info(int argc, char **argv) {
       printf("  %" PRIu64 " dropped", d);
     printf("\n");
   }
+  const rd_capture *cap = rd_capture_get(tr);
+  if (cap->present) {
+    static const char *const modes[] = {"off", "wrappers", "kernel"};
+    printf("capture:   syscalls %s, sched %s, heap %s, locks %s%s%s\n", modes[cap->syscalls % 3],
+           modes[cap->sched % 3], cap->heap ? "on" : "off", cap->locks ? "on" : "off",
+           cap->why && cap->why[0] ? "; " : "", cap->why ? cap->why : "");
+  }
+  const rd_span *sp;
+  size_t nsp = rd_tracer_spans(tr, &sp);
+  for (size_t i = 0; i < nsp; i++) {
+    if (sp[i].whole)
+      printf("tracer:    tid %d (the whole thread)\n", sp[i].tid);
+    else if (sp[i].to == UINT64_MAX)
+      printf("tracer:    tid %d from %.6f s to the end\n", sp[i].tid,
+             (double)(int64_t)(sp[i].from - rd_start_ns(tr)) / 1e9);
+    else
+      printf("tracer:    tid %d from %.6f s for %.6f s\n", sp[i].tid,
+             (double)(int64_t)(sp[i].from - rd_start_ns(tr)) / 1e9,
+             (double)(sp[i].to - sp[i].from) / 1e9);
+  }
   printf("dropped:   %" PRIu64 "\n", dtotal);
   printf("complete:  %s\n", rd_complete(tr) ? "yes" : "no");
   if (rd_problem(tr))

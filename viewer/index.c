@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1140,7 +1141,7 @@ static int load_json(vx_index *x, const char *path, const char *text, size_t len
 
 typedef struct ktid {
   uint32_t track;
-  int on;         /* 1 on a CPU, 0 off, -1 not seen yet */
+  int on;         /* 1 on a CPU, 0 off, -1 not seen yet, 2 exited */
   uint64_t since; /* when it went on or off */
   uint16_t cpu;
   uint8_t off_state;
@@ -1187,17 +1188,37 @@ static int cmp_state(const void *a, const void *b) {
 }
 
 typedef struct kcall {
-  uint32_t track;
+  uint32_t track, depth;
   uint64_t start, end;
   uint32_t label, args;
 } kcall;
+
+/* A thread's exit (exit) or its whole process's (exit_group): its last
+ * switch-out is not reported, so its state ends here, and later switches
+ * of the tid are ignored. */
+static int kernel_exit(vx_index *x, ktid *kt, size_t nkt, vh_map *ks, int tid, int group,
+                       uint64_t ns) {
+  uint32_t *ki = vh_get(ks, (uint64_t)tid);
+  int pid = ki ? x->tracks[kt[*ki].track].pid : -1;
+  for (size_t i = 0; i < nkt; i++) {
+    if (!(ki && i == *ki) && !(group && x->tracks[kt[i].track].pid == pid))
+      continue;
+    vx_track *t = &x->tracks[kt[i].track];
+    if (kt[i].on == 1 && add_state(t, kt[i].since, ns, VX_ST_RUNNING, kt[i].cpu, 0))
+      return -1;
+    if (kt[i].on == 0 && add_state(t, kt[i].since, ns, kt[i].off_state, 0xffff, 0))
+      return -1;
+    kt[i].on = 2;
+  }
+  return 0;
+}
 
 /* Attaches the kernel streams (ctrace run's FILE.kernel) to the threads, by
  * thread id: context switches become the state band, system calls become
  * slices inside the regions they happened in. The tracer's own threads
  * and work are left out. */
 static int attach_kernel(vx_index *x, char *err, size_t errlen) {
-  vh_map tids = {0}, ks = {0}, named = {0};
+  vh_map tids = {0}, ks = {0}, named = {0}, kpid = {0};
   ktid *kt = NULL;
   size_t nkt = 0, ckt = 0;
   kcall *calls = NULL;
@@ -1224,13 +1245,24 @@ static int attach_kernel(vx_index *x, char *err, size_t errlen) {
         x->dropped += ev.arg[1];
         continue;
       }
+      if (ev.type == CTRACE_FMT_EV_K_TASK) {
+        if (ev.arg[1] <= INT32_MAX && vh_put(&kpid, (uint64_t)tid, (uint32_t)ev.arg[1]))
+          ok = 0;
+        continue;
+      }
       if (rd_spans_cover(x->spans, x->nspans, tid, 0) == 2)
         continue; /* the tracer's writer thread */
       uint32_t *tk = vh_get(&tids, (uint64_t)tid);
       if (!tk) { /* a thread that never recorded anything itself */
-        char name[32];
+        char name[64];
+        uint32_t *kp = vh_get(&kpid, (uint64_t)tid);
+        int pid = kp ? (int)*kp : rd_pid(tr);
         snprintf(name, sizeof name, "tid %d", tid);
-        uint32_t nt = new_track(x, VX_THREAD, rd_pid(tr), tid, name, tid);
+        for (size_t i = 0; tid == pid && i < x->nsources; i++)
+          if (x->sources[i].pid == pid && strcmp(x->sources[i].format, "ctrace-kernel") &&
+              x->sources[i].process)
+            snprintf(name, sizeof name, "%s", x->sources[i].process); /* its main thread */
+        uint32_t nt = new_track(x, VX_THREAD, pid, tid, name, tid);
         if (nt == UINT32_MAX || vh_put(&tids, (uint64_t)tid, nt)) {
           ok = 0;
           break;
@@ -1252,6 +1284,8 @@ static int attach_kernel(vx_index *x, char *err, size_t errlen) {
           ki = vh_get(&ks, (uint64_t)tid);
         }
         ktid *s = &kt[*ki];
+        if (s->on == 2)
+          continue; /* exited */
         if (ev.arg[2] == CTRACE_FMT_SWITCH_IN) {
           if (s->on == 0)
             ok = add_state(t, s->since, ev.ts, s->off_state, 0xffff, 0) == 0;
@@ -1266,6 +1300,8 @@ static int attach_kernel(vx_index *x, char *err, size_t errlen) {
         s->since = ev.ts;
       } else if (ev.type == CTRACE_FMT_EV_K_SYSCALL) {
         uint64_t start = ev.ts > ev.arg[2] ? ev.ts - ev.arg[2] : 0;
+        if ((ev.arg[1] == SYS_execve || ev.arg[1] == SYS_execveat) && ev.arg[4] == 0)
+          rd_spans_exec(x->spans, x->nspans, tid, start);
         if (rd_spans_cover(x->spans, x->nspans, tid, start))
           continue; /* the tracer's own (starting, writing, stopping) */
         vx_info in = {.nr = (uint32_t)ev.arg[1], .kernel = 1, .arg = ev.arg[3],
@@ -1280,6 +1316,8 @@ static int attach_kernel(vx_index *x, char *err, size_t errlen) {
         c->end = ev.ts;
         c->label = syscall_label(x, &named, (long)ev.arg[1]);
         c->args = add_info(x, &in);
+        if (ev.arg[1] == SYS_exit || ev.arg[1] == SYS_exit_group)
+          ok = kernel_exit(x, kt, nkt, &ks, tid, ev.arg[1] == SYS_exit_group, ev.ts) == 0;
       }
     }
     rd_merge_close(m);
@@ -1295,11 +1333,11 @@ static int attach_kernel(vx_index *x, char *err, size_t errlen) {
   }
   /* Kernel syscalls into the regions (depth from the regions only: they
    * were all built above), then each touched depth sorted again. */
-  for (size_t i = 0; ok && i < ncalls; i++) {
-    vx_track *t = &x->tracks[calls[i].track];
-    ok = add_slice(t, depth_at(t, calls[i].start), calls[i].start, calls[i].end, calls[i].label,
-                   calls[i].args) == 0;
-  }
+  for (size_t i = 0; i < ncalls; i++) /* all before any is added: */
+    calls[i].depth = (uint32_t)depth_at(&x->tracks[calls[i].track], calls[i].start);
+  for (size_t i = 0; ok && i < ncalls; i++) /* added ones are unsorted */
+    ok = add_slice(&x->tracks[calls[i].track], calls[i].depth, calls[i].start, calls[i].end,
+                   calls[i].label, calls[i].args) == 0;
   if (ncalls)
     for (size_t i = 0; i < x->ntracks; i++)
       for (size_t d = 0; d < x->tracks[i].depths; d++)
@@ -1310,6 +1348,7 @@ static int attach_kernel(vx_index *x, char *err, size_t errlen) {
   vh_free(&tids);
   vh_free(&ks);
   vh_free(&named);
+  vh_free(&kpid);
   if (!ok && !err[0])
     errf(err, errlen, "out of memory while attaching kernel events");
   return ok ? 0 : -1;
@@ -1431,6 +1470,7 @@ vx_index *vx_build(char *const *paths, size_t n, char *err, size_t errlen) {
       vx_free(x);
       return NULL;
     }
+  rd_spans_clip(x->spans, x->nspans);
   if (x->nkernel && attach_kernel(x, err, errlen)) {
     vx_free(x);
     return NULL;

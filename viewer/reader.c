@@ -823,6 +823,23 @@ size_t rd_tracer_spans(const rd_trace *tr, const rd_span **spans) {
   return tr->nspans;
 }
 
+void rd_spans_clip(rd_span *spans, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    if (spans[i].whole || spans[i].to != UINT64_MAX)
+      continue;
+    for (size_t j = 0; j < n; j++)
+      if (j != i && spans[j].tid == spans[i].tid && spans[j].from > spans[i].from &&
+          spans[j].from - 1 < spans[i].to)
+        spans[i].to = spans[j].from - 1;
+  }
+}
+
+void rd_spans_exec(rd_span *spans, size_t n, int tid, uint64_t ns) {
+  for (size_t i = 0; i < n; i++)
+    if (spans[i].tid == tid && !spans[i].whole && spans[i].from <= ns && spans[i].to >= ns)
+      spans[i].to = ns ? ns - 1 : 0;
+}
+
 int rd_spans_cover(const rd_span *spans, size_t n, int tid, uint64_t ns) {
   for (size_t i = 0; i < n; i++)
     if (spans[i].tid == tid && (spans[i].whole || (ns >= spans[i].from && ns <= spans[i].to)))

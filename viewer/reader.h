@@ -107,6 +107,12 @@ const rd_capture *rd_capture_get(const rd_trace *tr);
 /* 2 if the thread is the tracer's (whole), 1 if ns is in one of its
  * spans, else 0. */
 int rd_spans_cover(const rd_span *spans, size_t n, int tid, uint64_t ns);
+/* Spans of several traces: a stop span "to the end" ends where the next
+ * image on that thread (after an exec) starts its own. */
+void rd_spans_clip(rd_span *spans, size_t n);
+/* A successful execve of tid that started at ns ends its spans there (what
+ * follows is the new image's). */
+void rd_spans_exec(rd_span *spans, size_t n, int tid, uint64_t ns);
 /* All of them. */
 size_t rd_tracer_spans(const rd_trace *tr, const rd_span **spans);
 

@@ -174,7 +174,9 @@ extern "C" {
   /* kernel batches (CTRACE_FMT_RF_KERNEL), times in CLOCK_MONOTONIC ns:      */      \
   XX(K_SWITCH,         27,  3,  0) /* tid, cpu, CTRACE_FMT_SWITCH_* */                \
   XX(K_SYSCALL,        28,  5,  0) /* tid, nr, duration, arg, zigzag(return) */       \
-  XX(K_LOST,           29,  2,  0) /* cpu, records the kernel lost */
+  XX(K_LOST,           29,  2,  0) /* cpu, records the kernel lost */             \
+  XX(K_TASK,           30,  2,  0) /* tid, pid: its process (before its first   */  \
+                                   /* other kernel event in the file)           */
 
 enum {
 #define CTRACE__FMT_EV_ENUM(name, code, nvar, nstr) CTRACE_FMT_EV_##name = (code),
@@ -237,6 +239,7 @@ static inline const char *ctrace_fmt_event_name(unsigned type) {
   case CTRACE_FMT_EV_K_SWITCH: return "k_switch";
   case CTRACE_FMT_EV_K_SYSCALL: return "k_syscall";
   case CTRACE_FMT_EV_K_LOST: return "k_lost";
+  case CTRACE_FMT_EV_K_TASK: return "k_task";
   default: return NULL;
   }
 }

@@ -4,7 +4,7 @@
  * finished first, and the new image (which loads the wrappers again from
  * LD_PRELOAD) is told to write its own file. fork is the runtime's business
  * (session.c, pthread_atfork), so that instrumented programs follow their
- * children without the wrappers too. */
+ * children without the wrappers too; vfork is made a fork (below). */
 #define _GNU_SOURCE
 #include <alloca.h>
 #include <stdarg.h>
@@ -37,20 +37,26 @@ extern char **environ;
  * writes FILE.PID rather than over this process's FILE. NULL on failure
  * (the caller then passes envp unchanged). */
 static char **exec_env(char *const envp[]) {
+  static char spans[64 + 8 * CTRACE__INHERITED_SPANS * 48]; /* (exec replaces it all) */
   size_t n = 0;
   while (envp && envp[n])
     n++;
   char **e = NULL;
   ctrace__enter();
-  e = malloc((n + 2) * sizeof *e);
+  e = malloc((n + 3) * sizeof *e);
   ctrace__leave();
   if (!e)
     return NULL;
   size_t k = 0;
   for (size_t i = 0; i < n; i++)
-    if (strncmp(envp[i], "CTRACE_EXECED=", 14) != 0)
+    if (strncmp(envp[i], "CTRACE_EXECED=", 14) != 0 &&
+        strncmp(envp[i], "CTRACE_EXEC_SPANS=", 18) != 0)
       e[k++] = envp[i];
   e[k++] = (char *)"CTRACE_EXECED=1";
+  strcpy(spans, "CTRACE_EXEC_SPANS=");
+  ctrace__exec_spans(spans + 18, sizeof spans - 18);
+  if (spans[18])
+    e[k++] = spans;
   e[k] = NULL;
   return e;
 }
@@ -72,6 +78,31 @@ static void after_failed_exec(int was_tracing) {
     ctrace__restart_after_exec_failure();
     errno = e;
   }
+}
+
+/* vfork: the child would run on this process's memory, and what the
+ * wrappers do in it before exec (the exec wrapper finishes the trace!)
+ * would happen to the parent's session and buffers, and no fork handler
+ * runs. It is a fork instead: the same for what vfork allows the child to
+ * do (exec or _exit), at the cost of copying the page tables. (dash, for
+ * one, runs every command through vfork.) posix_spawn clones internally
+ * and runs no wrapper before its exec. */
+pid_t vfork(void) { return fork(); }
+
+/* _exit and _Exit skip the atexit handlers and destructors that finish the
+ * trace: finish it here (exit() itself calls the real _exit internally). */
+void _exit(int status) {
+  REAL(void, _exit, (int));
+  ctrace__stop_before_exit();
+  real__exit(status);
+  __builtin_unreachable();
+}
+
+void _Exit(int status) {
+  REAL(void, _Exit, (int));
+  ctrace__stop_before_exit();
+  real__Exit(status);
+  __builtin_unreachable();
 }
 
 int execve(const char *path, char *const argv[], char *const envp[]) {
