@@ -28,6 +28,7 @@
   XX(run_sleeper_offcpu)                                                       \
   XX(run_heap_counts)                                                          \
   XX(run_fork_exec_files)                                                      \
+  XX(run_shell_children)                                                       \
   XX(run_syscalls_vs_strace)                                                   \
   XX(run_workpool_items)                                                       \
   XX(perf_switches)                                                            \
