@@ -181,7 +181,7 @@ TEST_IMPL(perf_switches) {
    * microseconds of work (2 ms allowed). The window, not a fixed 22 ms,
    * bounds the gap: wake-up latency is the machine's, not ours (the test
    * must pass while other tests load the 2 CPUs). */
-  int pid = getpid(), last_kind = 0;
+  int pid = getpid(), last_kind = 0, exits = 0;
   int blocking[SLEEPS] = {0};
   uint64_t out_ns = 0, off[SLEEPS] = {0}, gaps[SLEEPS] = {0}, off_total = 0, windows = 0;
   for (size_t i = 0; i < b.n; i++) {
@@ -189,6 +189,11 @@ TEST_IMPL(perf_switches) {
     ASSERT_EQ(e->pid, pid);
     if (e->tid != s.tid)
       continue;
+    ASSERT_EQ(exits, 0); /* the exit record is the thread's last */
+    if (e->kind == CTRACE__K_EXIT) {
+      exits++;
+      continue;
+    }
     ASSERT(e->kind == CTRACE__K_SWITCH_IN || e->kind == CTRACE__K_SWITCH_OUT ||
            e->kind == CTRACE__K_SWITCH_OUT_PREEMPT);
     int in = e->kind == CTRACE__K_SWITCH_IN;
@@ -209,6 +214,7 @@ TEST_IMPL(perf_switches) {
       out_ns = e->ns;
     last_kind = e->kind;
   }
+  ASSERT_EQ(exits, 1); /* it was joined before the drain */
   for (int k = 0; k < SLEEPS; k++) {
     uint64_t window = s.after[k] - s.before[k];
     ASSERT_EQ(blocking[k], 1);

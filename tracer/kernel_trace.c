@@ -2,7 +2,7 @@
  * tree's context switches and system calls (perf.c, opened on the child
  * before it execs, so nothing after exec is missed) and writes them into
  * FILE.kernel, a ctrace trace (docs/format.md) holding only kernel batches
- * (CTRACE_FMT_RF_KERNEL: K_SWITCH, K_SYSCALL, K_LOST, in CLOCK_MONOTONIC
+ * (CTRACE_FMT_RF_KERNEL: K_SWITCH, K_SYSCALL, K_LOST, K_TASK, K_EXIT, in CLOCK_MONOTONIC
  * ns). Readers attach its events to the threads of the processes' own
  * traces by thread id. */
 #define _GNU_SOURCE
@@ -287,6 +287,10 @@ void kt_event(void *arg, const ctrace__kevent *ev) {
     append(k, CTRACE_FMT_EV_K_SYSCALL, ev->ns, a, 5);
     p->tid = 0;
     k->syscalls++;
+    break;
+  case CTRACE__K_EXIT:
+    a[0] = (uint64_t)ev->tid;
+    append(k, CTRACE_FMT_EV_K_EXIT, ev->ns, a, 1);
     break;
   case CTRACE__K_LOST:
     a[0] = (uint64_t)ev->cpu;

@@ -303,6 +303,7 @@ static int open_sched(open_ctx *c) {
   a.sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_CPU;
   a.sample_id_all = 1;
   a.context_switch = 1;
+  a.task = 1; /* exit records: a thread's last switch-out is not reported */
   a.inherit = 1;
   a.use_clockid = 1;
   a.clockid = CLOCK_MONOTONIC;
@@ -617,6 +618,27 @@ static void parse_record(ctrace__perf *p, const perf_ring *r, const unsigned cha
       e->kind = CTRACE__K_SWITCH_OUT_PREEMPT;
     else
       e->kind = CTRACE__K_SWITCH_OUT;
+    return;
+  }
+  case PERF_RECORD_EXIT: {
+    /* pid, ppid, tid, ptid, time | sample_id */
+    if (size < sizeof h + 24 + SAMPLE_ID_LEN) {
+      p->malformed++;
+      return;
+    }
+    const unsigned char *b = rec + sizeof h, *id = rec + size - SAMPLE_ID_LEN;
+    int pid = (int)rd32(b);
+    if (pid != p->pid && !p->tree)
+      return;
+    ctrace__kevent *e = pending_slot(p);
+    if (!e)
+      return;
+    memset(e, 0, sizeof *e);
+    e->kind = CTRACE__K_EXIT;
+    e->pid = pid;
+    e->tid = (int)rd32(b + 8);
+    e->ns = rd64(id + 8);
+    e->cpu = (int)rd32(id + 16);
     return;
   }
   case PERF_RECORD_LOST: {

@@ -26,6 +26,7 @@ enum {
   CTRACE__K_SYS_ENTER = 4,          /* tid enters syscall nr (args[0..1] = first two args) */
   CTRACE__K_SYS_EXIT = 5,           /* tid leaves syscall nr with ret */
   CTRACE__K_LOST = 6,               /* the kernel lost `lost` records on cpu (ring full) */
+  CTRACE__K_EXIT = 7,               /* tid exits (with context switches) */
 };
 
 typedef struct ctrace__kevent {

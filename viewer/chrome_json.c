@@ -1106,6 +1106,14 @@ static void export_kernel(exporter *x, rd_trace *tr) {
     }
     if (rd_spans_cover(x->spans, x->nspans, tid, 0) == 2)
       continue; /* the tracer's writer thread */
+    if (ev.type == CTRACE_FMT_EV_K_EXIT) {
+      uint32_t *i = vh_get(&st, (uint64_t)tid);
+      if (i && ks[*i].k_on == 1) /* its last switch-out is not reported */
+        write_state(x, tid, ks[*i].k_since, ev.ts, "running", ks[*i].k_cpu);
+      if (i)
+        ks[*i].k_on = 2; /* gone */
+      continue;
+    }
     if (ev.type == CTRACE_FMT_EV_K_SYSCALL) {
       uint64_t start = ev.ts > ev.arg[2] ? ev.ts - ev.arg[2] : 0;
       if ((ev.arg[1] == SYS_execve || ev.arg[1] == SYS_execveat) && ev.arg[4] == 0)

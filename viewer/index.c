@@ -1252,6 +1252,11 @@ static int attach_kernel(vx_index *x, char *err, size_t errlen) {
       }
       if (rd_spans_cover(x->spans, x->nspans, tid, 0) == 2)
         continue; /* the tracer's writer thread */
+      if (ev.type == CTRACE_FMT_EV_K_EXIT) {
+        if (vh_get(&ks, (uint64_t)tid))
+          ok = kernel_exit(x, kt, nkt, &ks, tid, 0, ev.ts) == 0;
+        continue;
+      }
       uint32_t *tk = vh_get(&tids, (uint64_t)tid);
       if (!tk) { /* a thread that never recorded anything itself */
         char name[64];

@@ -176,7 +176,8 @@ extern "C" {
   XX(K_SYSCALL,        28,  5,  0) /* tid, nr, duration, arg, zigzag(return) */       \
   XX(K_LOST,           29,  2,  0) /* cpu, records the kernel lost */             \
   XX(K_TASK,           30,  2,  0) /* tid, pid: its process (before its first   */  \
-                                   /* other kernel event in the file)           */
+                                   /* other kernel event in the file)           */  \
+  XX(K_EXIT,           31,  1,  0) /* tid: the thread exits (no switch follows)  */
 
 enum {
 #define CTRACE__FMT_EV_ENUM(name, code, nvar, nstr) CTRACE_FMT_EV_##name = (code),
@@ -240,6 +241,7 @@ static inline const char *ctrace_fmt_event_name(unsigned type) {
   case CTRACE_FMT_EV_K_SYSCALL: return "k_syscall";
   case CTRACE_FMT_EV_K_LOST: return "k_lost";
   case CTRACE_FMT_EV_K_TASK: return "k_task";
+  case CTRACE_FMT_EV_K_EXIT: return "k_exit";
   default: return NULL;
   }
 }
