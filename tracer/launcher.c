@@ -2,11 +2,11 @@
  * commands (export, info, view) in viewer/commands.c and server.c.
  *
  * ctrace run [-o FILE] [--no-syscalls] [--no-sched] [--no-heap] [--no-locks]
- *            [--no-follow] [--syscalls=auto|kernel|preload] -- PROG ARGS...
+ *            [--no-follow] [--syscalls=preload|kernel|auto] -- PROG ARGS...
  *
  * The child is started stopped on a pipe; the launcher opens the kernel
- * events of the child (context switches; and, when the kernel allows it,
- * every system call) before the child execs PROG with
+ * events of the child (context switches; and with --syscalls=kernel or
+ * auto, every system call) before the child execs PROG with
  * LD_PRELOAD=libctrace-preload.so and CTRACE_OUT=FILE, so nothing PROG does
  * is missed; it then writes those events to FILE.kernel while PROG runs,
  * and exits with PROG's status. */
@@ -16,11 +16,13 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,8 +37,10 @@ static const char run_usage[] =
     "  system calls, waits on locks, heap, thread lifecycle, and when they ran.\n"
     "  -o FILE           the trace (default PROG.ctrace); children write FILE.PID,\n"
     "                    kernel events go to FILE.kernel\n"
-    "  --syscalls=MODE   auto (default): every syscall from the kernel when allowed\n"
-    "                    (root), else the preload wrappers; kernel; preload\n"
+    "  --syscalls=MODE   preload (default): the blocking families, by the wrappers;\n"
+    "                    kernel: every system call, from the raw_syscalls tracepoints\n"
+    "                    (root or perf_event_paranoid <= 1; costs about 1.2 us per\n"
+    "                    call); auto: kernel when allowed, else preload\n"
     "  --no-syscalls --no-sched --no-heap --no-locks  leave those out\n"
     "  --no-follow       do not trace forked or exec'd children\n";
 
@@ -174,6 +178,33 @@ static uint64_t mono_ns(void) {
 static volatile sig_atomic_t forward_sig;
 static void on_forward(int sig) { forward_sig = sig; }
 
+/* Closing the last perf fds of a tracepoint waits for the kernel to
+ * unregister it (RCU grace periods: 35-50 ms each here, nearly 0.1 s in
+ * all). FILE.kernel is complete by now: a forked process holds the fds,
+ * this one closes its own (not the last: no wait) and returns PROG's
+ * status at once; the closer closes the last ones when it sees this
+ * process gone (EOF on a pipe). It keeps nothing else of ours open: it
+ * must not hold a caller's pipe on stdout or stderr. */
+static void close_in_background(ctrace__perf *perf) {
+  int gone[2];
+  pid_t c = pipe2(gone, O_CLOEXEC) == 0 ? fork() : -1;
+  if (c == 0) {
+    close(gone[1]);
+    int null = open("/dev/null", O_RDWR);
+    for (int fd = 0; fd < 3; fd++)
+      if (null >= 0)
+        dup2(null, fd);
+    char b;
+    while (read(gone[0], &b, 1) < 0 && errno == EINTR) {
+    }
+    ctrace__perf_close(perf);
+    _exit(0);
+  }
+  ctrace__perf_close(perf);
+  if (c > 0)
+    close(gone[0]); /* gone[1] closes as this process exits */
+}
+
 static int cmd_run(int argc, char **argv) {
   enum { O_SYSCALLS = 1000, O_NO_SYSCALLS, O_NO_SCHED, O_NO_HEAP, O_NO_LOCKS, O_NO_FOLLOW };
   static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
@@ -185,7 +216,7 @@ static int cmd_run(int argc, char **argv) {
                                        {"no-follow", no_argument, NULL, O_NO_FOLLOW},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
-  const char *out = NULL, *sysmode = "auto";
+  const char *out = NULL, *sysmode = "preload";
   int syscalls = 1, sched = 1, heap = 1, locks = 1, follow = 1, c;
   optind = 1;
   opterr = 0;
@@ -352,6 +383,8 @@ static int cmd_run(int argc, char **argv) {
   sigaction(SIGHUP, &sa, NULL);
   int status = 0;
   uint64_t last_cut = mono_ns();
+  /* A pidfd becomes readable when PROG exits: no polling delay. */
+  int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
   for (;;) {
     pid_t r = waitpid(pid, &status, WNOHANG);
     if (r == pid)
@@ -372,9 +405,16 @@ static int cmd_run(int argc, char **argv) {
         last_cut = now;
       }
     }
-    struct timespec ts = {0, 10000000};
-    nanosleep(&ts, NULL);
+    if (pidfd >= 0) {
+      struct pollfd pf = {.fd = pidfd, .events = POLLIN};
+      poll(&pf, 1, 10); /* (a forwarded signal interrupts it) */
+    } else {
+      struct timespec ts = {0, 10000000};
+      nanosleep(&ts, NULL);
+    }
   }
+  if (pidfd >= 0)
+    close(pidfd);
   int code;
   if (WIFEXITED(status))
     code = WEXITSTATUS(status);
@@ -390,7 +430,7 @@ static int cmd_run(int argc, char **argv) {
     uint64_t sw, sc, lost;
     kt_counts(kt, &sw, &sc, &lost);
     int r = kt_close(kt);
-    ctrace__perf_close(perf);
+    close_in_background(perf);
     if (r)
       fprintf(stderr, "ctrace run: writing %s failed: %s\n", kpath, strerror(-r));
     if (lost)
