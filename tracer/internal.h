@@ -46,8 +46,9 @@ static inline uint64_t ctrace__mono_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Out of line, so the TSC fast path needs no stack frame. */
-CTRACE__HIDDEN uint64_t ctrace__mono_ticks(void);
+/* Out of line, so the TSC fast path needs no stack frame (exported: the
+ * preload wrappers inline the fast path). */
+CTRACE__EXPORT uint64_t ctrace__mono_ticks(void);
 
 /* The timestamp of an event, in ticks of the session clock. */
 static inline uint64_t ctrace__ticks(void) {
@@ -221,7 +222,10 @@ extern CTRACE__HIDDEN _Atomic(ctrace__thread *) ctrace__threads;
  * chunk so that `need` bytes fit. @return the thread, or NULL if the event
  * must not be recorded (tracing off, inside the tracer) or was dropped
  * (then counted). */
-CTRACE__HIDDEN ctrace__thread *ctrace__thread_slow(size_t need);
+CTRACE__EXPORT ctrace__thread *ctrace__thread_slow(size_t need);
+/* An event begun by a signal handler inside another one: counted as
+ * dropped (record_fast.h). */
+CTRACE__EXPORT void ctrace__ev_nested(void);
 /* Counts one dropped event on t (and in the session total). */
 CTRACE__HIDDEN void ctrace__thread_count_drop(ctrace__thread *t);
 /* Writes t's pending drop count as a DROPPED event; needs 31 bytes of room. */
@@ -253,6 +257,8 @@ CTRACE__HIDDEN uint32_t ctrace__intern(const char *s, size_t len);
 CTRACE__HIDDEN ctrace__string *ctrace__strings_head(void);
 
 /* ---- record.c: what the preload wrappers record ---------------------------------- */
+/* None of these changes errno (the slow path, where a chunk or a thread
+ * slot is set up, restores it). */
 
 /* Ticks now (the session's clock). */
 CTRACE__EXPORT uint64_t ctrace__now(void);

@@ -1,82 +1,21 @@
-/* The recording API. Every event follows one pattern:
- *
- *   t = ev_open(max_size)  -- the thread's state if max_size bytes fit in its
- *                             chunk, else the slow path (register, new chunk,
- *                             or drop-and-count)
- *   p = ev_head(t, type)   -- type byte and tick delta
- *   ... varint arguments ...
- *   ev_close(t, p)         -- publish the new fill level to the writer
- *
- * No lock, no allocation, no system call: a TSC read, a few stores, one
- * release store. */
+/* The recording API, on the fast path of record_fast.h (ev_open, ev_head,
+ * varint arguments, ev_close): no lock, no allocation, no system call. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
+#include "record_fast.h"
 
 int ctrace__active;
 
-/* type, delta, and CTRACE_FMT_EVENT_MAX_VARINTS arguments */
-#define EV_MAX_FIXED (1 + (1 + CTRACE_FMT_EVENT_MAX_VARINTS) * CTRACE_FMT_VARINT_MAX)
-
-__attribute__((cold, noinline)) static ctrace__thread *ev_slow(size_t need) {
-  return ctrace__thread_slow(need);
-}
-
 /* A signal handler recorded while this thread was writing an event. */
-__attribute__((cold, noinline)) static void ev_nested(ctrace__tls_block *tls) {
-  ctrace__thread *t = tls->thread;
+__attribute__((cold)) void ctrace__ev_nested(void) {
+  ctrace__thread *t = ctrace__tls.thread;
   if (t != &ctrace__no_thread && CTRACE__ACTIVE_RELAXED()) {
     atomic_fetch_add_explicit(&t->dropped, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&ctrace__dropped_total, 1, memory_order_relaxed);
   }
-}
-
-/* Starts an event of at most `need` bytes: the thread's state, or NULL if
- * the event is not to be written. After a non-NULL return the caller must
- * end with ev_close() (or ev_end()). */
-static inline ctrace__thread *ev_open(size_t need) {
-  ctrace__tls_block *tls = &ctrace__tls;
-  CTRACE__NEST_INC(tls->nest);
-  if (CTRACE__UNLIKELY(tls->nest != 1)) {
-    ev_nested(tls);
-    CTRACE__NEST_DEC(tls->nest);
-    return NULL;
-  }
-  ctrace__thread *t = tls->thread;
-  if (CTRACE__LIKELY((uintptr_t)t->pos + need <=
-                     atomic_load_explicit(&t->limit, memory_order_relaxed)))
-    return t;
-  if (!(t = ev_slow(need)))
-    CTRACE__NEST_DEC(tls->nest);
-  return t;
-}
-
-static inline void ev_end(void) { CTRACE__NEST_DEC(ctrace__tls.nest); }
-
-/* Ticks since the thread's previous event. */
-static inline uint64_t ev_delta(ctrace__thread *t) {
-  uint64_t now = ctrace__ticks();
-  uint64_t d = now - t->last_tick;
-  if (CTRACE__UNLIKELY((int64_t)d < 0))
-    return 0; /* TSC read on another core a hair behind: keep the thread monotonic */
-  t->last_tick = now;
-  return d;
-}
-
-static inline uint8_t *ev_head(ctrace__thread *t, unsigned type) {
-  uint64_t d = ev_delta(t);
-  uint8_t *p = t->pos;
-  *p++ = (uint8_t)type;
-  return ctrace_fmt_put_varint(p, d);
-}
-
-static inline void ev_close(ctrace__thread *t, uint8_t *p) {
-  t->pos = p;
-  /* Release: the event's bytes are visible to the writer before the head. */
-  atomic_store_explicit(t->pub, (uint32_t)(p - t->base), memory_order_release);
-  ev_end();
 }
 
 static inline uint8_t *put_str(uint8_t *p, const char *s, size_t n) {
@@ -339,9 +278,7 @@ uint32_t ctrace__serial(void) {
 }
 
 void ctrace__syscall(long nr, uint64_t start, uint64_t arg, int64_t ret) {
-  uint64_t now = ctrace__ticks();
-  ev_varints5(CTRACE_FMT_EV_SYSCALL, 4, (uint64_t)nr, now > start ? now - start : 0, arg,
-              ctrace_fmt_zigzag(ret), 0);
+  ctrace__syscall_fast(nr, start, arg, ret);
 }
 
 /* Who released what, last: a slot per hashed object, one 64-bit word
@@ -383,8 +320,7 @@ void ctrace__wait(unsigned kind, uint64_t start, const void *obj) {
     waker = v >> 48;
     back = now > rel ? now - rel : 0;
   }
-  ev_varints5(CTRACE_FMT_EV_WAIT, 5, kind, now > start ? now - start : 0,
-              (uint64_t)(uintptr_t)obj, waker, back);
+  ev_span(CTRACE_FMT_EV_WAIT, 5, start, now, kind, (uint64_t)(uintptr_t)obj, waker, back);
 }
 
 static _Atomic uint64_t next_internal_flow = 1;

@@ -149,6 +149,7 @@ ctrace__thread *ctrace__thread_slow(size_t need) {
   if (tls->guard || !CTRACE__ACTIVE())
     return NULL;
   tls->guard = 1;
+  int saved_errno = errno; /* the wrappers' callers see theirs: only here can it change */
   uint32_t gen = atomic_load(&ctrace__gen);
   ctrace__thread *t = tls->thread == &ctrace__no_thread ? NULL : tls->thread;
   ctrace__thread *ret = NULL;
@@ -195,6 +196,7 @@ ctrace__thread *ctrace__thread_slow(size_t need) {
     ctrace__thread_write_dropped(t);
   ret = t;
 out:
+  errno = saved_errno;
   tls->guard = 0;
   return ret;
 }

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "preload.h"
+#include "../record_fast.h"
 
 /* The body of a wrapper of `name` whose result is negative on error:
  * `real_call` is the call, `nr` its syscall, `arg` the argument recorded. */
@@ -28,9 +29,8 @@
       return real_call;                                                        \
     uint64_t t0_ = pl_now();                                                   \
     type r_ = real_call;                                                       \
-    int e_ = errno;                                                            \
-    ctrace__syscall((nr), t0_, (uint64_t)(arg), r_ < 0 ? -(int64_t)e_ : (int64_t)r_); \
-    errno = e_;                                                                \
+    /* inline, and it leaves errno alone */                                    \
+    ctrace__syscall_fast((nr), t0_, (uint64_t)(arg), r_ < 0 ? -(int64_t)errno : (int64_t)r_); \
     return r_;                                                                 \
   } while (0)
 
