@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -425,10 +426,18 @@ static int cmd_run(int argc, char **argv) {
   } else {
     code = 1;
   }
+  char kinfo[160] = "";
   if (perf) {
     ctrace__perf_drain(perf, UINT64_MAX, kt_event, kt);
     uint64_t sw, sc, lost;
     kt_counts(kt, &sw, &sc, &lost);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    snprintf(kinfo, sizeof kinfo,
+             " and .kernel (%llu switch records, %llu system calls; %.2f s of CPU to record them)",
+             (unsigned long long)sw, (unsigned long long)sc,
+             (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                 (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
     int r = kt_close(kt);
     close_in_background(perf);
     if (r)
@@ -440,8 +449,7 @@ static int cmd_run(int argc, char **argv) {
   /* What was not captured is in the trace too (DEF_CAPTURE). */
   if (cs.why[0])
     fprintf(stderr, "ctrace run: note: %s\n", cs.why);
-  fprintf(stderr, "ctrace run: trace: %s%s (view: ctrace view %s*)\n", out,
-          perf ? " and .kernel" : "", out);
+  fprintf(stderr, "ctrace run: trace: %s%s (view: ctrace view %s*)\n", out, kinfo, out);
   free(prog);
   free(preload);
   return code;
