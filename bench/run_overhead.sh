@@ -80,7 +80,7 @@ wall() { # name cmd... : medians of plain, ctrace run, ctrace run --syscalls=ker
   for _ in $(seq "$runs"); do
     local t0 t1
     t0=$(now_ns); "$@" >/dev/null 2>&1; t1=$(now_ns); echo $(((t1 - t0) / 1000)) >>"$tmp/p"
-    t0=$(now_ns); "$cli" run -o "$tmp/r.ctrace" -- "$@" >/dev/null 2>"$tmp/err"; t1=$(now_ns)
+    t0=$(now_ns); "$cli" run -o "$tmp/r.ctrace" ${run_opts:-} -- "$@" >/dev/null 2>"$tmp/err"; t1=$(now_ns)
     echo $(((t1 - t0) / 1000)) >>"$tmp/a"
     if [ $kmode = yes ]; then
       t0=$(now_ns); "$cli" run -o "$tmp/k.ctrace" --syscalls=kernel -- "$@" >/dev/null 2>"$tmp/err"
@@ -102,3 +102,6 @@ echo "wall time (median of $runs; overhead against plain)"
 wall "gzip -c, 101 MB file" gzip -c "$tmp/in.txt"
 wall "sort, 1M lines of 44 chars" sort "$tmp/lines"
 wall "pipeline sample -n 50000 -w 2" "$build/samples/pipeline" -n 50000 -w 2
+# A program that switches threads 110k times a second: what recording the
+# context switches costs, and what is left without them.
+run_opts=--no-sched wall "the same, ctrace run --no-sched" "$build/samples/pipeline" -n 50000 -w 2
