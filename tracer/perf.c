@@ -589,6 +589,22 @@ static int raw_field(const unsigned char *raw, uint32_t rawlen, const tp_field *
 /* The sample_id trailer of non-sample records: pid, tid, time, cpu, res. */
 #define SAMPLE_ID_LEN 24
 
+/* A new pending event, zeroed but for who, when and where (NULL: the
+ * pending set is full, counted there). */
+static ctrace__kevent *new_event(ctrace__perf *p, int kind, int pid, int tid, uint64_t ns,
+                                 int cpu) {
+  ctrace__kevent *e = pending_slot(p);
+  if (e) {
+    memset(e, 0, sizeof *e);
+    e->kind = kind;
+    e->pid = pid;
+    e->tid = tid;
+    e->ns = ns;
+    e->cpu = cpu;
+  }
+  return e;
+}
+
 static void parse_record(ctrace__perf *p, const perf_ring *r, const unsigned char *rec,
                          uint32_t size) {
   struct perf_event_header h;
@@ -604,14 +620,10 @@ static void parse_record(ctrace__perf *p, const perf_ring *r, const unsigned cha
     int pid = (int)rd32(id);
     if (pid != p->pid && !p->tree)
       return;
-    ctrace__kevent *e = pending_slot(p);
+    ctrace__kevent *e =
+        new_event(p, 0, pid, (int)rd32(id + 4), rd64(id + 8), (int)rd32(id + 16));
     if (!e)
       return;
-    memset(e, 0, sizeof *e);
-    e->pid = pid;
-    e->tid = (int)rd32(id + 4);
-    e->ns = rd64(id + 8);
-    e->cpu = (int)rd32(id + 16);
     if (!(h.misc & PERF_RECORD_MISC_SWITCH_OUT))
       e->kind = CTRACE__K_SWITCH_IN;
     else if (h.misc & PERF_RECORD_MISC_SWITCH_OUT_PREEMPT)
@@ -630,15 +642,7 @@ static void parse_record(ctrace__perf *p, const perf_ring *r, const unsigned cha
     int pid = (int)rd32(b);
     if (pid != p->pid && !p->tree)
       return;
-    ctrace__kevent *e = pending_slot(p);
-    if (!e)
-      return;
-    memset(e, 0, sizeof *e);
-    e->kind = CTRACE__K_EXIT;
-    e->pid = pid;
-    e->tid = (int)rd32(b + 8);
-    e->ns = rd64(id + 8);
-    e->cpu = (int)rd32(id + 16);
+    new_event(p, CTRACE__K_EXIT, pid, (int)rd32(b + 8), rd64(id + 8), (int)rd32(id + 16));
     return;
   }
   case PERF_RECORD_LOST: {
@@ -649,16 +653,10 @@ static void parse_record(ctrace__perf *p, const perf_ring *r, const unsigned cha
       return;
     }
     const unsigned char *id = rec + size - SAMPLE_ID_LEN;
-    ctrace__kevent *e = pending_slot(p);
-    if (!e)
-      return;
-    memset(e, 0, sizeof *e);
-    e->kind = CTRACE__K_LOST;
-    e->lost = rd64(rec + sizeof h + 8);
-    e->pid = (int)rd32(id);
-    e->tid = (int)rd32(id + 4);
-    e->ns = rd64(id + 8);
-    e->cpu = r->cpu;
+    ctrace__kevent *e = new_event(p, CTRACE__K_LOST, (int)rd32(id), (int)rd32(id + 4),
+                                  rd64(id + 8), r->cpu);
+    if (e)
+      e->lost = rd64(rec + sizeof h + 8);
     return;
   }
   case PERF_RECORD_SAMPLE: {
@@ -691,14 +689,10 @@ static void parse_record(ctrace__perf *p, const perf_ring *r, const unsigned cha
       p->malformed++;
       return;
     }
-    ctrace__kevent *e = pending_slot(p);
+    ctrace__kevent *e =
+        new_event(p, 0, pid, (int)rd32(b + 4), rd64(b + 8), (int)rd32(b + 16));
     if (!e)
       return;
-    memset(e, 0, sizeof *e);
-    e->pid = pid;
-    e->tid = (int)rd32(b + 4);
-    e->ns = rd64(b + 8);
-    e->cpu = (int)rd32(b + 16);
     e->nr = (long)nr;
     if (r->kind == RING_SYS_ENTER) {
       e->kind = CTRACE__K_SYS_ENTER;

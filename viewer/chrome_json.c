@@ -502,17 +502,6 @@ static void write_syscall(exporter *x, const tstate *t, uint64_t start, uint64_t
   ob_lit(o, "}}");
 }
 
-static const char *wait_kind(uint64_t k) {
-  switch (k) {
-  case CTRACE_FMT_WAIT_MUTEX: return "mutex wait";
-  case CTRACE_FMT_WAIT_COND: return "condvar wait";
-  case CTRACE_FMT_WAIT_RWLOCK_READ: return "rwlock read wait";
-  case CTRACE_FMT_WAIT_RWLOCK_WRITE: return "rwlock write wait";
-  case CTRACE_FMT_WAIT_SEM: return "semaphore wait";
-  case CTRACE_FMT_WAIT_JOIN: return "join";
-  default: return "wait";
-  }
-}
 
 static uint64_t before(exporter *x, const rd_event *ev, uint64_t ticks) {
   return ticks <= ev->tick ? rd_tick_to_ns(x->tr, ev->tick - ticks, NULL) : ev->ts;
@@ -553,7 +542,7 @@ static void write_capture_event(exporter *x, tstate *t, const rd_event *ev) {
     ob_lit(o, ",\"dur\":");
     ob_us(o, ev->ts - start);
     ob_lit(o, ",\"name\":");
-    ob_cstr(o, wait_kind(ev->arg[0]));
+    ob_cstr(o, vx_wait_name((unsigned)ev->arg[0]));
     ob_lit(o, ",\"cat\":\"wait\",\"args\":{\"object\":\"");
     ob_hex(o, ev->arg[2]);
     ob_lit(o, "\"");

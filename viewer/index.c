@@ -339,17 +339,6 @@ static uint32_t add_message(vx_index *x, const char *s, size_t n, uint64_t task)
   return (uint32_t)x->nmsgs; /* 1-based */
 }
 
-static const char *wait_name(unsigned kind) {
-  switch (kind) {
-  case CTRACE_FMT_WAIT_MUTEX: return "mutex wait";
-  case CTRACE_FMT_WAIT_COND: return "condvar wait";
-  case CTRACE_FMT_WAIT_RWLOCK_READ: return "rwlock read wait";
-  case CTRACE_FMT_WAIT_RWLOCK_WRITE: return "rwlock write wait";
-  case CTRACE_FMT_WAIT_SEM: return "semaphore wait";
-  case CTRACE_FMT_WAIT_JOIN: return "join";
-  default: return "wait";
-  }
-}
 
 static uint32_t add_info(vx_index *x, const vx_info *in) {
   vx_info *p = VPUSH(x->infos, x->ninfos, x->cap_infos);
@@ -536,7 +525,7 @@ static int ct_event(ct_build *b, const rd_event *ev) {
     if (add_block(t, start, ev->ts, VX_ST_LOCK))
       return -1;
     return add_slice(t, bt->depth, start, ev->ts,
-                     named_label(x, &b->named, wait_name((unsigned)ev->arg[0]), "wait"),
+                     named_label(x, &b->named, vx_wait_name((unsigned)ev->arg[0]), "wait"),
                      add_info(x, &in));
   }
   case CTRACE_FMT_EV_THREAD_CREATE: {

@@ -155,6 +155,8 @@ const char *vx_args(const vx_index *x, uint32_t args); /* JSON text or NULL */
 const vx_info *vx_info_get(const vx_index *x, uint32_t args); /* or NULL */
 /* Name of a syscall number (x86-64) or NULL. */
 const char *vx_syscall_name(long nr);
+/* The slice name of a wait of CTRACE_FMT_WAIT_* kind ("mutex wait", ...). */
+const char *vx_wait_name(unsigned kind);
 const vx_flow *vx_flows(const vx_index *x, size_t *n); /* sorted by from_ts */
 uint64_t vx_t0(const vx_index *x);
 uint64_t vx_t1(const vx_index *x);

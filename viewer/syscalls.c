@@ -1,7 +1,9 @@
-/* x86-64 system call names, for the syscall slices of the viewer and the
- * exporter (numbers from the kernel's syscall_64.tbl). */
+/* Names for the viewer and the exporter: x86-64 system calls (for the
+ * syscall slices) and wait kinds. System call
+ * numbers are from the kernel's syscall_64.tbl. */
 #include <stddef.h>
 
+#include "ctrace/format.h"
 #include "index.h"
 
 const char *vx_syscall_name(long nr) {
@@ -35,4 +37,16 @@ const char *vx_syscall_name(long nr) {
 #endif
   (void)nr;
   return NULL;
+}
+
+const char *vx_wait_name(unsigned kind) {
+  switch (kind) {
+  case CTRACE_FMT_WAIT_MUTEX: return "mutex wait";
+  case CTRACE_FMT_WAIT_COND: return "condvar wait";
+  case CTRACE_FMT_WAIT_RWLOCK_READ: return "rwlock read wait";
+  case CTRACE_FMT_WAIT_RWLOCK_WRITE: return "rwlock write wait";
+  case CTRACE_FMT_WAIT_SEM: return "semaphore wait";
+  case CTRACE_FMT_WAIT_JOIN: return "join";
+  default: return "wait";
+  }
 }
