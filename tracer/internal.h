@@ -16,7 +16,9 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <x86intrin.h>
 #endif
@@ -31,8 +33,20 @@
 
 /* ctrace__active (declared in ctrace.h) is a plain int for C++ users of the
  * header; the library only touches it through these. */
-#define CTRACE__ACTIVE() __atomic_load_n(&ctrace__active, __ATOMIC_SEQ_CST)
-#define CTRACE__ACTIVE_RELAXED() __atomic_load_n(&ctrace__active, __ATOMIC_RELAXED)
+/* The LTTng watcher thread (tracer/lttng.c), 0 if none: the tracer's own. */
+extern CTRACE__HIDDEN int ctrace__lttng_watcher_tid;
+/* Its bits: a native session records (CTRACE__ON_NATIVE), an LTTng session
+ * has one of the ctrace:* tracepoints enabled (CTRACE__ON_LTTNG, kept by
+ * tracer/lttng.c). The public macros call in when any bit is set. */
+#define CTRACE__ON_NATIVE 1
+#define CTRACE__ON_LTTNG 2
+#define CTRACE__ACTIVE() (__atomic_load_n(&ctrace__active, __ATOMIC_SEQ_CST) & CTRACE__ON_NATIVE)
+#define CTRACE__ACTIVE_RELAXED()                                               \
+  (__atomic_load_n(&ctrace__active, __ATOMIC_RELAXED) & CTRACE__ON_NATIVE)
+#define CTRACE__LTTNG_ON()                                                     \
+  (__atomic_load_n(&ctrace__active, __ATOMIC_RELAXED) & CTRACE__ON_LTTNG)
+/* Anything to record: native or LTTng. */
+#define CTRACE__ANY_ON() __atomic_load_n(&ctrace__active, __ATOMIC_RELAXED)
 
 /* ---- clock.c ---------------------------------------------------------------- */
 
@@ -193,6 +207,7 @@ typedef struct ctrace__tls_block {
    * Changed only by CTRACE__NEST_INC/DEC, single instructions, so a signal
    * sees it either before or after. */
   int nest;
+  int tid; /* this thread's id, once asked (ctrace__tid); reset after fork */
 } ctrace__tls_block;
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -211,6 +226,14 @@ typedef struct ctrace__tls_block {
  * without a call. */
 extern __thread ctrace__tls_block ctrace__tls
     __attribute__((tls_model("initial-exec"), visibility("default")));
+
+/* This thread's kernel id, without a system call after the first. */
+static inline int ctrace__tid(void) {
+  int t = ctrace__tls.tid;
+  if (CTRACE__UNLIKELY(!t))
+    t = ctrace__tls.tid = (int)syscall(SYS_gettid);
+  return t;
+}
 
 extern CTRACE__HIDDEN ctrace__thread ctrace__no_thread;
 
@@ -271,6 +294,9 @@ CTRACE__EXPORT void ctrace__enter(void);
 CTRACE__EXPORT void ctrace__leave(void);
 /* A system call that started at `start` (ticks) and returned now. */
 CTRACE__EXPORT void ctrace__syscall(long nr, uint64_t start, uint64_t arg, int64_t ret);
+/* The syscall tracepoint (ctrace:syscall) of ctrace__syscall_fast. */
+CTRACE__EXPORT void ctrace__lttng_syscall(long nr, uint64_t start, uint64_t now, uint64_t arg,
+                                          int64_t ret);
 /* A wait of `kind` (CTRACE_FMT_WAIT_*) on obj that started at `start`. The
  * waker is looked up in the release table (ctrace__release). */
 CTRACE__EXPORT void ctrace__wait(unsigned kind, uint64_t start, const void *obj);

@@ -5,9 +5,11 @@
 #include <string.h>
 
 #include "internal.h"
+#include "lttng.h"
 #include "record_fast.h"
 
 int ctrace__active;
+int ctrace__lttng_watcher_tid;
 
 /* A signal handler recorded while this thread was writing an event. */
 __attribute__((cold)) void ctrace__ev_nested(void) {
@@ -70,6 +72,7 @@ static void drop_one(void) {
 
 void ctrace_region_begin(ctrace_site *site) {
   uint32_t id = site_id(site);
+  CTRACE__TP(region_begin, id, site->name);
   ctrace__thread *t = ev_open(1 + 2 * CTRACE_FMT_VARINT_MAX);
   if (CTRACE__UNLIKELY(!t))
     return;
@@ -87,6 +90,7 @@ void ctrace_region_begin(ctrace_site *site) {
 }
 
 void ctrace_region_end(void) {
+  CTRACE__TP0(region_end);
   ctrace__thread *t = ev_open(1 + CTRACE_FMT_VARINT_MAX);
   if (CTRACE__UNLIKELY(!t))
     return;
@@ -102,10 +106,11 @@ void ctrace_region_end(void) {
 }
 
 void ctrace_region_begin_dyn(const char *name) {
-  if (!CTRACE__ACTIVE_RELAXED())
-    return;
   if (!name)
     name = "";
+  CTRACE__TP(region_begin, 0, name);
+  if (!CTRACE__ACTIVE_RELAXED())
+    return;
   uint32_t id = ctrace__intern(name, strlen(name));
   if (!id) {
     drop_one();
@@ -118,10 +123,11 @@ static _Atomic uint64_t next_task = 1;
 
 uint64_t ctrace_task_begin(const char *name, uint64_t parent) {
   uint64_t task = atomic_fetch_add_explicit(&next_task, 1, memory_order_relaxed);
-  if (!CTRACE__ACTIVE_RELAXED())
-    return task;
   if (!name)
     name = "";
+  CTRACE__TP(task_begin, task, parent, name);
+  if (!CTRACE__ACTIVE_RELAXED())
+    return task;
   uint32_t id = ctrace__intern(name, strlen(name));
   if (!id)
     drop_one();
@@ -131,26 +137,34 @@ uint64_t ctrace_task_begin(const char *name, uint64_t parent) {
 }
 
 void ctrace_task_end(uint64_t task) {
-  if (task == 0 || !CTRACE__ACTIVE_RELAXED())
+  if (task == 0)
+    return;
+  CTRACE__TP(task_end, task);
+  if (!CTRACE__ACTIVE_RELAXED())
     return;
   ev_varints(CTRACE_FMT_EV_TASK_END, 1, task, 0, 0);
 }
 
 void ctrace_log(uint64_t task, const char *category, const char *fmt, ...) {
-  if (!CTRACE__ACTIVE_RELAXED())
+  if (!CTRACE__ANY_ON())
     return;
   if (!category)
     category = "";
-  uint32_t cat = ctrace__intern(category, strlen(category));
-  if (!cat) {
-    drop_one();
-    return;
-  }
   char msg[CTRACE_FMT_LOG_MAX + 1];
   va_list ap;
   va_start(ap, fmt);
   int n = fmt ? vsnprintf(msg, sizeof msg, fmt, ap) : 0;
   va_end(ap);
+  if (n < 0)
+    msg[0] = '\0';
+  CTRACE__TP(log, task, category, msg);
+  if (!CTRACE__ACTIVE_RELAXED())
+    return;
+  uint32_t cat = ctrace__intern(category, strlen(category));
+  if (!cat) {
+    drop_one();
+    return;
+  }
   unsigned flags = 0;
   if (n < 0)
     n = 0;
@@ -170,28 +184,35 @@ void ctrace_log(uint64_t task, const char *category, const char *fmt, ...) {
 }
 
 void ctrace_counter(ctrace_site *site, int64_t value) {
-  ev_varints(CTRACE_FMT_EV_COUNTER, 2, site_id(site), ctrace_fmt_zigzag(value), 0);
+  uint32_t id = site_id(site);
+  CTRACE__TP(counter, id, site->name, value);
+  ev_varints(CTRACE_FMT_EV_COUNTER, 2, id, ctrace_fmt_zigzag(value), 0);
 }
 
 void ctrace_instant(ctrace_site *site) {
-  ev_varints(CTRACE_FMT_EV_INSTANT, 1, site_id(site), 0, 0);
+  uint32_t id = site_id(site);
+  CTRACE__TP(instant, id, site->name);
+  ev_varints(CTRACE_FMT_EV_INSTANT, 1, id, 0, 0);
 }
 
 void ctrace_flow_begin(uint64_t id) {
+  CTRACE__TP(flow_begin, id);
   if (CTRACE__ACTIVE_RELAXED())
     ev_varints(CTRACE_FMT_EV_FLOW_BEGIN, 1, id, 0, 0);
 }
 
 void ctrace_flow_end(uint64_t id) {
+  CTRACE__TP(flow_end, id);
   if (CTRACE__ACTIVE_RELAXED())
     ev_varints(CTRACE_FMT_EV_FLOW_END, 1, id, 0, 0);
 }
 
 void ctrace_thread_set_name(const char *name) {
-  if (!CTRACE__ACTIVE_RELAXED())
-    return;
   if (!name)
     name = "";
+  CTRACE__TP(thread_name, name);
+  if (!CTRACE__ACTIVE_RELAXED())
+    return;
   size_t n = strnlen(name, CTRACE_FMT_NAME_MAX);
   ctrace__thread *t = ev_open(EV_MAX_FIXED + CTRACE_FMT_VARINT_MAX + n);
   if (!t)
@@ -213,6 +234,7 @@ static uint32_t name_id(const char *s) {
 }
 
 void ctrace_gc_begin(const char *kind) {
+  CTRACE__TP(gc_begin, kind ? kind : "");
   if (!CTRACE__ACTIVE_RELAXED())
     return;
   uint32_t id = name_id(kind);
@@ -221,11 +243,13 @@ void ctrace_gc_begin(const char *kind) {
 }
 
 void ctrace_gc_end(void) {
+  CTRACE__TP0(gc_end);
   if (CTRACE__ACTIVE_RELAXED())
     ev_varints(CTRACE_FMT_EV_GC_END, 0, 0, 0, 0);
 }
 
 void ctrace_heap_set(uint64_t live_bytes, uint64_t goal_bytes) {
+  CTRACE__TP(heap_set, live_bytes, goal_bytes);
   if (CTRACE__ACTIVE_RELAXED())
     ev_varints(CTRACE_FMT_EV_HEAP_SET, 2, live_bytes, goal_bytes, 0);
 }
@@ -233,6 +257,7 @@ void ctrace_heap_set(uint64_t live_bytes, uint64_t goal_bytes) {
 /* ---- User-level scheduling -------------------------------------------------------- */
 
 void ctrace_sched_create(uint64_t id, const char *name) {
+  CTRACE__TP(sched_create, id, name ? name : "");
   if (!CTRACE__ACTIVE_RELAXED())
     return;
   uint32_t n = name_id(name);
@@ -241,11 +266,13 @@ void ctrace_sched_create(uint64_t id, const char *name) {
 }
 
 void ctrace_sched_run(uint64_t id) {
+  CTRACE__TP(sched_run, id);
   if (CTRACE__ACTIVE_RELAXED())
     ev_varints(CTRACE_FMT_EV_SCHED_RUN, 1, id, 0, 0);
 }
 
 void ctrace_sched_block(const char *reason) {
+  CTRACE__TP(sched_block, reason ? reason : "");
   if (!CTRACE__ACTIVE_RELAXED())
     return;
   uint32_t n = name_id(reason);
@@ -254,11 +281,13 @@ void ctrace_sched_block(const char *reason) {
 }
 
 void ctrace_sched_unblock(uint64_t id) {
+  CTRACE__TP(sched_unblock, id);
   if (CTRACE__ACTIVE_RELAXED())
     ev_varints(CTRACE_FMT_EV_SCHED_UNBLOCK, 1, id, 0, 0);
 }
 
 void ctrace_sched_end(uint64_t id) {
+  CTRACE__TP(sched_end, id);
   if (CTRACE__ACTIVE_RELAXED())
     ev_varints(CTRACE_FMT_EV_SCHED_END, 1, id, 0, 0);
 }
@@ -279,6 +308,28 @@ uint32_t ctrace__serial(void) {
 
 void ctrace__syscall(long nr, uint64_t start, uint64_t arg, int64_t ret) {
   ctrace__syscall_fast(nr, start, arg, ret);
+}
+
+/* Ticks of the session clock as nanoseconds (LTTng's durations). */
+static uint64_t ticks_ns(uint64_t d) {
+  uint64_t hz = ctrace__session_state.ticks_per_sec;
+  if (!ctrace__clock_tsc || !hz)
+    return d; /* the clock is CLOCK_MONOTONIC: ticks are ns */
+  return (uint64_t)((unsigned __int128)d * 1000000000u / hz);
+}
+
+void ctrace__lttng_syscall(long nr, uint64_t start, uint64_t now, uint64_t arg, int64_t ret) {
+  CTRACE__TP(syscall, nr, ticks_ns(now > start ? now - start : 0), arg, ret);
+  (void)nr, (void)start, (void)now, (void)arg, (void)ret, (void)ticks_ns;
+}
+
+/* The thread id of a (16-bit) serial from the release table, or 0. */
+static int tid_of_serial(uint64_t serial) {
+  for (ctrace__thread *t = atomic_load_explicit(&ctrace__threads, memory_order_acquire); t;
+       t = atomic_load_explicit(&t->next, memory_order_relaxed))
+    if ((t->serial & 0xffff) == serial)
+      return t->tid;
+  return 0;
 }
 
 /* Who released what, last: a slot per hashed object, one 64-bit word
@@ -320,6 +371,9 @@ void ctrace__wait(unsigned kind, uint64_t start, const void *obj) {
     waker = v >> 48;
     back = now > rel ? now - rel : 0;
   }
+  CTRACE__TP(wait, (uint8_t)kind, ticks_ns(now > start ? now - start : 0),
+             (uint64_t)(uintptr_t)obj, waker ? tid_of_serial(waker) : 0);
+  (void)tid_of_serial;
   ev_span(CTRACE_FMT_EV_WAIT, 5, start, now, kind, (uint64_t)(uintptr_t)obj, waker, back);
 }
 
@@ -329,22 +383,26 @@ uint64_t ctrace__thread_created(void) {
   /* Internal flows have the top bit set, out of the way of the program's. */
   uint64_t id = (1ull << 63) | atomic_fetch_add_explicit(&next_internal_flow, 1,
                                                           memory_order_relaxed);
+  CTRACE__TP(thread_create, id);
   if (CTRACE__ACTIVE_RELAXED())
     ev_varints(CTRACE_FMT_EV_THREAD_CREATE, 1, id, 0, 0);
   return id;
 }
 
 void ctrace__thread_started(uint64_t flow, uint32_t creator) {
+  CTRACE__TP(thread_start, flow);
   if (CTRACE__ACTIVE_RELAXED())
     ev_varints(CTRACE_FMT_EV_THREAD_START, 2, flow, creator, 0);
 }
 
 void ctrace__thread_exiting(void) {
+  CTRACE__TP0(thread_exit);
   if (CTRACE__ACTIVE_RELAXED())
     ev_varints(CTRACE_FMT_EV_THREAD_EXIT, 0, 0, 0, 0);
 }
 
 void ctrace__heap(int64_t live, uint64_t allocated, int peak) {
+  CTRACE__TP(heap, live, allocated, (uint8_t)(peak != 0));
   if (CTRACE__ACTIVE_RELAXED())
     ev_varints(CTRACE_FMT_EV_HEAP, 3, ctrace_fmt_zigzag(live), allocated,
                peak ? CTRACE_FMT_HEAP_PEAK : 0);

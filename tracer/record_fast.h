@@ -88,10 +88,12 @@ static inline void ev_span(unsigned type, unsigned n, uint64_t start, uint64_t n
   ev_close(t, p);
 }
 
-/* ctrace__syscall, inline. */
+/* ctrace__syscall, inline (and to LTTng when a session records it). */
 static inline void ctrace__syscall_fast(long nr, uint64_t start, uint64_t arg, int64_t ret) {
-  ev_span(CTRACE_FMT_EV_SYSCALL, 4, start, ctrace__ticks(), (uint64_t)nr, arg,
-          ctrace_fmt_zigzag(ret), 0);
+  uint64_t now = ctrace__ticks();
+  if (CTRACE__UNLIKELY(CTRACE__LTTNG_ON()))
+    ctrace__lttng_syscall(nr, start, now, arg, ret);
+  ev_span(CTRACE_FMT_EV_SYSCALL, 4, start, now, (uint64_t)nr, arg, ctrace_fmt_zigzag(ret), 0);
 }
 
 #endif /* CTRACE_RECORD_FAST_H */

@@ -150,12 +150,13 @@ static void start_span(uint64_t from) {
 
 static void fork_child(void) {
   ctrace__session *s = &ctrace__session_state;
+  ctrace__tls.tid = 0; /* this thread's id is the child's pid now */
   pthread_mutex_init(&session_mu, NULL);
   init_sync(s);
-  if (!__atomic_load_n(&ctrace__active, __ATOMIC_RELAXED))
+  if (!CTRACE__ACTIVE_RELAXED())
     return;
   /* The writer thread does not exist here and the file is the parent's. */
-  __atomic_store_n(&ctrace__active, 0, __ATOMIC_SEQ_CST);
+  __atomic_fetch_and(&ctrace__active, ~CTRACE__ON_NATIVE, __ATOMIC_SEQ_CST);
   if (s->fd >= 0)
     close(s->fd); /* our copy; the parent's lock stays */
   s->fd = -1;
@@ -284,7 +285,7 @@ static int start(const ctrace_options *opts, int child, int lazy) {
   pthread_mutex_unlock(&s->mu);
   atomic_store(&ctrace__gen, s->gen);
   forked_child = 0;
-  __atomic_store_n(&ctrace__active, 1, __ATOMIC_SEQ_CST);
+  __atomic_fetch_or(&ctrace__active, CTRACE__ON_NATIVE, __ATOMIC_SEQ_CST);
 out:
   pthread_mutex_unlock(&session_mu);
   return r;
@@ -309,7 +310,7 @@ int ctrace_stop(void) {
     pthread_mutex_unlock(&session_mu);
     return r;
   }
-  __atomic_store_n(&ctrace__active, 0, __ATOMIC_SEQ_CST);
+  __atomic_fetch_and(&ctrace__active, ~CTRACE__ON_NATIVE, __ATOMIC_SEQ_CST);
   s->stop_tid = (int)syscall(SYS_gettid);
   s->stop_from = mono_now();
   r = ctrace__writer_stop(s); /* (closes the file, releases the pool) */

@@ -16,7 +16,7 @@
 
 ctrace__thread ctrace__no_thread; /* limit 0: every event takes the slow path */
 __thread ctrace__tls_block ctrace__tls
-    __attribute__((tls_model("initial-exec"), visibility("default"))) = {&ctrace__no_thread, 0, 0};
+    __attribute__((tls_model("initial-exec"), visibility("default"))) = {&ctrace__no_thread, 0, 0, 0};
 _Atomic(ctrace__thread *) ctrace__threads;
 
 static _Atomic uint32_t next_serial = 1;

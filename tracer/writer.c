@@ -243,6 +243,9 @@ static void defs_capture(writer *w) {
   ctrace__session *s = w->s;
   def_span(w, s->span_tid, s->span_from, s->span_to, 0);
   def_span(w, s->writer_tid, s->span_from, 0, 1);
+  int watcher = __atomic_load_n(&ctrace__lttng_watcher_tid, __ATOMIC_ACQUIRE);
+  if (watcher)
+    def_span(w, watcher, s->span_from, 0, 1);
   for (int i = 0; i < s->ninherited; i++)
     def_span(w, s->inherited[i].tid, s->inherited[i].from, s->inherited[i].to,
              s->inherited[i].whole);

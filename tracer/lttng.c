@@ -1,0 +1,155 @@
+/* LTTng-UST in the runtime (built with CTRACE_WITH_LTTNG).
+ *
+ * The tracepoints of provider `ctrace` are defined here with dynamic
+ * linkage: libctrace does not link liblttng-ust, and a program that never
+ * meets an LTTng session daemon carries no LTTng thread or socket. Where one
+ * runs (its application socket exists: the root daemon's in /var/run/lttng,
+ * or the user's in $LTTNG_HOME or $HOME/.lttng), libctrace loads the probes,
+ * libctrace-lttng.so, from its own directory at load time; liblttng-ust then
+ * registers the process with the daemon, which enables what sessions ask.
+ * CTRACE_LTTNG=1 loads the probes in any case, CTRACE_LTTNG=0 never.
+ *
+ * The public macros call into the library only while ctrace__active is
+ * non-zero. LTTng says nothing when a session enables or disables a
+ * tracepoint, so a thread ("ctrace-lttng") looks every 100 ms whether any
+ * ctrace:* tracepoint is enabled and keeps the CTRACE__ON_LTTNG bit of
+ * ctrace__active in step. The first look happens at load, after
+ * liblttng-ust has registered (it waits for the daemon's enablers), so a
+ * session started before the program sees its events from the start; one
+ * enabled later, within 100 ms. */
+#define _GNU_SOURCE
+#define LTTNG_UST_TRACEPOINT_DEFINE
+#define LTTNG_UST_TRACEPOINT_PROBE_DYNAMIC_LINKAGE
+#include "lttng.h"
+
+#include <dlfcn.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+int ctrace__lttng_pid;
+
+#define TP(name) &lttng_ust_tracepoint_ctrace___##name
+static struct lttng_ust_tracepoint *const points[] = {
+    TP(region_begin), TP(region_end),   TP(task_begin),   TP(task_end),      TP(log),
+    TP(counter),      TP(instant),      TP(flow_begin),   TP(flow_end),      TP(thread_name),
+    TP(gc_begin),     TP(gc_end),       TP(heap),         TP(heap_set),      TP(sched_create),
+    TP(sched_run),    TP(sched_block),  TP(sched_unblock), TP(sched_end),    TP(syscall),
+    TP(wait),         TP(thread_create), TP(thread_start), TP(thread_exit),
+};
+#undef TP
+
+static int probes_loaded;
+
+/* Sets or clears CTRACE__ON_LTTNG: is any ctrace:* tracepoint enabled? */
+static void update(void) {
+  int on = 0;
+  for (size_t i = 0; i < sizeof points / sizeof points[0] && !on; i++)
+    on = __atomic_load_n(&points[i]->state, __ATOMIC_RELAXED) != 0;
+  if (on)
+    __atomic_fetch_or(&ctrace__active, CTRACE__ON_LTTNG, __ATOMIC_SEQ_CST);
+  else
+    __atomic_fetch_and(&ctrace__active, ~CTRACE__ON_LTTNG, __ATOMIC_SEQ_CST);
+}
+
+static void *watch(void *arg) {
+  (void)arg;
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, NULL);
+  ctrace__tls.guard = 1; /* never records */
+  prctl(PR_SET_NAME, "ctrace-lttng", 0, 0, 0);
+  __atomic_store_n(&ctrace__lttng_watcher_tid, ctrace__tid(), __ATOMIC_RELEASE);
+  for (;;) {
+    update();
+    struct timespec ts = {0, 100 * 1000000};
+    nanosleep(&ts, NULL);
+  }
+  return NULL;
+}
+
+static void start_watcher(void) {
+  pthread_attr_t a;
+  pthread_attr_init(&a);
+  pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&a, 64 * 1024);
+  pthread_t t;
+  ctrace__tls.guard++; /* (thread creation is not the program's) */
+  int r = pthread_create(&t, &a, watch, NULL);
+  ctrace__tls.guard--;
+  pthread_attr_destroy(&a);
+  if (r)
+    fprintf(stderr, "ctrace: LTTng: cannot start the watcher thread: %s\n", strerror(r));
+}
+
+static void fork_child(void) {
+  ctrace__lttng_pid = (int)getpid();
+  __atomic_store_n(&ctrace__lttng_watcher_tid, 0, __ATOMIC_RELAXED);
+  if (probes_loaded)
+    start_watcher(); /* the parent's did not come along */
+}
+
+static int file_exists(const char *dir, const char *name) {
+  char p[PATH_MAX];
+  return dir && *dir && snprintf(p, sizeof p, "%s/%s", dir, name) < (int)sizeof p &&
+         access(p, F_OK) == 0;
+}
+
+/* Is an LTTng session daemon there to register with? */
+static int daemon_present(void) {
+  if (access("/var/run/lttng/lttng-ust-sock-8", F_OK) == 0)
+    return 1;
+  const char *home = getenv("LTTNG_HOME");
+  if (!home || !*home)
+    home = getenv("HOME");
+  char dir[PATH_MAX];
+  return home && snprintf(dir, sizeof dir, "%s/.lttng", home) < (int)sizeof dir &&
+         file_exists(dir, "lttng-ust-sock-8");
+}
+
+/* libctrace-lttng.so from the directory libctrace was loaded from, else by
+ * name from the library path. */
+static void *load_probes(char *why, size_t whylen) {
+  Dl_info info;
+  void *h = NULL;
+  if (dladdr((void *)load_probes, &info) && info.dli_fname) {
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s", info.dli_fname);
+    char *slash = strrchr(p, '/');
+    if (slash && (size_t)(slash - p) + sizeof "/libctrace-lttng.so" <= sizeof p) {
+      strcpy(slash, "/libctrace-lttng.so");
+      h = dlopen(p, RTLD_NOW | RTLD_GLOBAL);
+    }
+  }
+  if (!h)
+    h = dlopen("libctrace-lttng.so", RTLD_NOW | RTLD_GLOBAL);
+  if (!h)
+    snprintf(why, whylen, "%s", dlerror());
+  return h;
+}
+
+__attribute__((constructor)) static void lttng_init(void) {
+  ctrace__lttng_pid = (int)getpid();
+  const char *env = getenv("CTRACE_LTTNG");
+  int want = env && *env ? strcmp(env, "0") != 0 : daemon_present();
+  if (!want)
+    return;
+  char why[512] = "";
+  int guard = ctrace__tls.guard;
+  ctrace__tls.guard = 1; /* liblttng-ust's own start-up is not the program's */
+  void *h = load_probes(why, sizeof why);
+  ctrace__tls.guard = guard;
+  if (!h) {
+    if (env && *env) /* asked for: say why not */
+      fprintf(stderr, "ctrace: CTRACE_LTTNG=%s: cannot load the LTTng probes: %s\n", env, why);
+    return;
+  }
+  probes_loaded = 1;
+  update();
+  pthread_atfork(NULL, NULL, fork_child);
+  start_watcher();
+}
