@@ -1,11 +1,13 @@
 /* bench_record: cost of recording, measured in the loop users write.
  *
- *   bench_record [-t THREADS] [-n EVENTS_PER_THREAD] [-o FILE] [--off]
+ *   bench_record [-t THREADS] [-n EVENTS_PER_THREAD] [-o FILE] [--off | --lttng]
  *
  * Each thread runs CTRACE_REGION_BEGIN / CTRACE_REGION_END pairs in a tight
  * loop (EVENTS_PER_THREAD events: begin and end each count as one) between
  * two clock reads; the threads start together at a barrier. With --off the
  * same loop runs with tracing never started (the macro's disabled branch).
+ * --lttng is --off for the native trace, named for what bench/lttng.sh does
+ * with it: an LTTng session records the ctrace:* tracepoints instead.
  * Prints one line of key=value figures; bench/run.sh takes medians. */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -54,7 +56,7 @@ static void *loop(void *arg) {
 }
 
 int main(int argc, char **argv) {
-  int threads = 1, off = 0;
+  int threads = 1, off = 0, lttng = 0;
   const char *path = "bench.ctrace";
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "-t") && i + 1 < argc)
@@ -65,8 +67,11 @@ int main(int argc, char **argv) {
       path = argv[++i];
     else if (!strcmp(argv[i], "--off"))
       off = 1;
+    else if (!strcmp(argv[i], "--lttng"))
+      off = lttng = 1;
     else {
-      fprintf(stderr, "usage: bench_record [-t THREADS] [-n EVENTS_PER_THREAD] [-o FILE] [--off]\n");
+      fprintf(stderr, "usage: bench_record [-t THREADS] [-n EVENTS_PER_THREAD] [-o FILE] "
+                      "[--off | --lttng]\n");
       return 2;
     }
   }
@@ -113,7 +118,7 @@ int main(int argc, char **argv) {
   printf("mode=%s threads=%d events_per_thread=%ld ns_per_event=%.3f worst_thread_ns=%.3f "
          "cpu_ns_per_event=%.3f writer_cpu_ns_per_event=%.3f writer_cpu_share=%.3f "
          "stop_ms=%.1f file_bytes=%lld bytes_per_event=%.4f dropped=%llu status=%s\n",
-         off ? "off" : "on", threads, n_events, sum / threads, worst, cpu / threads,
+         lttng ? "lttng" : off ? "off" : "on", threads, n_events, sum / threads, worst, cpu / threads,
          other_cpu / total, other_cpu / (wall_total * threads), stop_ms, bytes,
          off ? 0.0 : (double)bytes / total, (unsigned long long)dropped,
          r ? ctrace_err_name(r) : "ok");
