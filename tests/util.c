@@ -5,9 +5,11 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <dirent.h>
 #include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "test.h"
@@ -44,6 +46,124 @@ static void append(char **buf, size_t *len, size_t *cap, const char *p, size_t n
   memcpy(*buf + *len, p, n);
   *len += n;
   (*buf)[*len] = '\0';
+}
+
+/* ---- A child that does not finish ---------------------------------------------------------
+ * test_run gives a child TEST_RUN_SECONDS (default 100, under ctest's 300)
+ * to close its output. Past that it says what every process involved is
+ * doing (the child's descendants and whoever holds the output pipes: per
+ * thread its state, kernel wait channel, system call and, as root, kernel
+ * stack), kills them and fails: a hang is explained, not a timeout. */
+
+static long read_small(const char *path, char *buf, size_t cap) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -1;
+  ssize_t n = read(fd, buf, cap - 1);
+  close(fd);
+  if (n < 0)
+    n = 0;
+  buf[n] = '\0';
+  for (ssize_t i = 0; i < n; i++)
+    if (buf[i] == '\0')
+      buf[i] = ' ';
+  return n;
+}
+
+static pid_t ppid_of(pid_t p) {
+  char path[64], b[1024];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)p);
+  if (read_small(path, b, sizeof b) <= 0)
+    return -1;
+  char *e = strrchr(b, ')'); /* comm may hold spaces */
+  int pp = -1;
+  if (e)
+    sscanf(e + 1, " %*c %d", &pp);
+  return pp;
+}
+
+static int holds_inode(pid_t p, ino_t ino) {
+  char dir[64];
+  snprintf(dir, sizeof dir, "/proc/%d/fd", (int)p);
+  DIR *d = opendir(dir);
+  if (!d)
+    return 0;
+  int found = 0;
+  struct dirent *e;
+  while (!found && (e = readdir(d))) {
+    char path[320];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    found = e->d_name[0] != '.' && stat(path, &st) == 0 && st.st_ino == ino;
+  }
+  closedir(d);
+  return found;
+}
+
+static void describe_process(pid_t p) {
+  char path[640], b[4096];
+  snprintf(path, sizeof path, "/proc/%d/cmdline", (int)p);
+  read_small(path, b, sizeof b);
+  fprintf(stderr, "  process %d: %s\n", (int)p, b);
+  snprintf(path, sizeof path, "/proc/%d/task", (int)p);
+  DIR *d = opendir(path);
+  struct dirent *e;
+  while (d && (e = readdir(d))) {
+    if (e->d_name[0] == '.')
+      continue;
+    char comm[64] = "", wchan[128] = "", sc[128] = "", stat[1024] = "";
+    char base[320];
+    snprintf(base, sizeof base, "/proc/%d/task/%s", (int)p, e->d_name);
+    snprintf(path, sizeof path, "%s/comm", base);
+    read_small(path, comm, sizeof comm);
+    comm[strcspn(comm, "\n")] = '\0';
+    snprintf(path, sizeof path, "%s/wchan", base);
+    read_small(path, wchan, sizeof wchan);
+    snprintf(path, sizeof path, "%s/syscall", base);
+    read_small(path, sc, sizeof sc);
+    sc[strcspn(sc, " \n")] = '\0';
+    snprintf(path, sizeof path, "%s/stat", base);
+    read_small(path, stat, sizeof stat);
+    char *r = strrchr(stat, ')');
+    fprintf(stderr, "    thread %s (%s): state %c, wchan %s, syscall %s\n", e->d_name, comm,
+            r && r[1] ? r[2] : '?', wchan[0] ? wchan : "-", sc[0] ? sc : "-");
+    snprintf(path, sizeof path, "%s/stack", base);
+    if (read_small(path, b, sizeof b) > 0)
+      for (char *line = strtok(b, "\n"); line; line = strtok(NULL, "\n"))
+        fprintf(stderr, "      %s\n", line);
+  }
+  if (d)
+    closedir(d);
+}
+
+static void explain_hang(pid_t child, int pipe_fd, char *const argv[], int seconds) {
+  fprintf(stderr, "test_run: %s", argv[0]);
+  for (int i = 1; argv[i]; i++)
+    fprintf(stderr, " %s", argv[i]);
+  fprintf(stderr, "\n  has not closed its output after %d s; the processes involved:\n", seconds);
+  struct stat ps;
+  ino_t ino = fstat(pipe_fd, &ps) == 0 ? ps.st_ino : 0;
+  pid_t involved[256];
+  int n = 0;
+  involved[n++] = child;
+  DIR *d = opendir("/proc");
+  struct dirent *e;
+  while (d && (e = readdir(d)) && n < 256) {
+    pid_t p = (pid_t)atoi(e->d_name);
+    if (p <= 0 || p == child || p == getpid())
+      continue;
+    int mine = 0; /* a descendant of the child? */
+    for (pid_t q = ppid_of(p), hops = 0; q > 1 && hops < 64 && !mine; q = ppid_of(q), hops++)
+      mine = q == child;
+    if (mine || (ino && holds_inode(p, ino)))
+      involved[n++] = p;
+  }
+  if (d)
+    closedir(d);
+  for (int i = 0; i < n; i++)
+    describe_process(involved[i]);
+  for (int i = 0; i < n; i++)
+    kill(involved[i], SIGKILL);
 }
 
 test_proc test_run(char *const argv[], char *const env[]) {
@@ -86,8 +206,19 @@ test_proc test_run(char *const argv[], char *const env[]) {
   append(&p.err, &el, &ec, "", 0);
   struct pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
   int open_fds = 2;
+  const char *limit = getenv("TEST_RUN_SECONDS");
+  int seconds = limit && atoi(limit) > 0 ? atoi(limit) : 100;
+  struct timespec t0, now;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
   while (open_fds) {
-    if (poll(fds, 2, -1) < 0 && errno != EINTR)
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long left = (long)seconds * 1000 - ((now.tv_sec - t0.tv_sec) * 1000 +
+                                        (now.tv_nsec - t0.tv_nsec) / 1000000);
+    if (left <= 0) {
+      explain_hang(pid, fds[0].fd >= 0 ? fds[0].fd : fds[1].fd, argv, seconds);
+      TEST_FAIL("%s did not finish within %d s (what it was doing is above)", argv[0], seconds);
+    }
+    if (poll(fds, 2, (int)left) < 0 && errno != EINTR)
       break;
     for (int i = 0; i < 2; i++) {
       if (fds[i].fd < 0 || !fds[i].revents)

@@ -33,8 +33,17 @@
 
 /* ctrace__active (declared in ctrace.h) is a plain int for C++ users of the
  * header; the library only touches it through these. */
-/* The LTTng watcher thread (tracer/lttng.c), 0 if none: the tracer's own. */
-extern CTRACE__HIDDEN int ctrace__lttng_watcher_tid;
+/* Threads that are the tracer's, not the program's: the LTTng watcher
+ * (tracer/lttng.c) and the threads of libraries the tracer loads
+ * (liblttng-ust's listeners, created while the creating thread is inside
+ * the tracer: the preload's pthread_create). The writer declares them as
+ * whole tracer spans, so their system calls and scheduling are not shown
+ * as the program's. A full table drops the rest. */
+#define CTRACE__OWN_TIDS 16
+extern CTRACE__HIDDEN int ctrace__own_tids[CTRACE__OWN_TIDS];
+extern CTRACE__HIDDEN int ctrace__own_pids[CTRACE__OWN_TIDS]; /* (a forked child drops the parent's) */
+extern CTRACE__HIDDEN int ctrace__own_ntids;
+CTRACE__EXPORT void ctrace__own_tid_add(int tid);
 /* Its bits: a native session records (CTRACE__ON_NATIVE), an LTTng session
  * has one of the ctrace:* tracepoints enabled (CTRACE__ON_LTTNG, kept by
  * tracer/lttng.c). The public macros call in when any bit is set. */
@@ -330,7 +339,7 @@ extern CTRACE__EXPORT ctrace__capture ctrace__capture_state;
 
 /* ---- writer.c -------------------------------------------------------------------- */
 
-#define CTRACE__INHERITED_SPANS 9
+#define CTRACE__INHERITED_SPANS 16
 
 typedef struct ctrace__session {
   int fd;            /* -1 until created (lazy) */

@@ -23,6 +23,7 @@
 #include "lttng.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -63,7 +64,7 @@ static void *watch(void *arg) {
   pthread_sigmask(SIG_BLOCK, &all, NULL);
   ctrace__tls.guard = 1; /* never records */
   prctl(PR_SET_NAME, "ctrace-lttng", 0, 0, 0);
-  __atomic_store_n(&ctrace__lttng_watcher_tid, ctrace__tid(), __ATOMIC_RELEASE);
+  ctrace__own_tid_add(ctrace__tid());
   for (;;) {
     update();
     struct timespec ts = {0, 100 * 1000000};
@@ -88,27 +89,38 @@ static void start_watcher(void) {
 
 static void fork_child(void) {
   ctrace__lttng_pid = (int)getpid();
-  __atomic_store_n(&ctrace__lttng_watcher_tid, 0, __ATOMIC_RELAXED);
   if (probes_loaded)
     start_watcher(); /* the parent's did not come along */
 }
 
-static int file_exists(const char *dir, const char *name) {
+/* Does DIR hold the application socket of a session daemon that runs? A
+ * daemon that was killed leaves its socket and pid file behind. */
+static int daemon_in(const char *dir) {
   char p[PATH_MAX];
-  return dir && *dir && snprintf(p, sizeof p, "%s/%s", dir, name) < (int)sizeof p &&
-         access(p, F_OK) == 0;
+  if (!dir || !*dir || snprintf(p, sizeof p, "%s/lttng-ust-sock-8", dir) >= (int)sizeof p ||
+      access(p, F_OK) != 0)
+    return 0;
+  snprintf(p, sizeof p, "%s/lttng-sessiond.pid", dir);
+  FILE *f = fopen(p, "re");
+  long pid = 0;
+  if (f) {
+    if (fscanf(f, "%ld", &pid) != 1)
+      pid = 0;
+    fclose(f);
+  }
+  return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
 }
 
-/* Is an LTTng session daemon there to register with? */
+/* Is an LTTng session daemon there to register with? root's, or the
+ * user's ($LTTNG_HOME or $HOME, in .lttng). */
 static int daemon_present(void) {
-  if (access("/var/run/lttng/lttng-ust-sock-8", F_OK) == 0)
+  if (daemon_in("/var/run/lttng"))
     return 1;
   const char *home = getenv("LTTNG_HOME");
   if (!home || !*home)
     home = getenv("HOME");
   char dir[PATH_MAX];
-  return home && snprintf(dir, sizeof dir, "%s/.lttng", home) < (int)sizeof dir &&
-         file_exists(dir, "lttng-ust-sock-8");
+  return home && snprintf(dir, sizeof dir, "%s/.lttng", home) < (int)sizeof dir && daemon_in(dir);
 }
 
 /* libctrace-lttng.so from the directory libctrace was loaded from, else by
@@ -141,6 +153,12 @@ __attribute__((constructor)) static void lttng_init(void) {
   char why[512] = "";
   int guard = ctrace__tls.guard;
   ctrace__tls.guard = 1; /* liblttng-ust's own start-up is not the program's */
+  /* The preload's wrappers (if loaded) look up what they wrap now: a
+   * lookup needs the loader's lock, which dlopen holds while liblttng-ust
+   * starts and waits for its threads, which call wrapped functions. */
+  void (*resolve_all)(void) = (void (*)(void))dlsym(RTLD_DEFAULT, "ctrace_preload_resolve_all");
+  if (resolve_all)
+    resolve_all();
   void *h = load_probes(why, sizeof why);
   ctrace__tls.guard = guard;
   if (!h) {

@@ -1,6 +1,7 @@
 /* The recording API, on the fast path of record_fast.h (ev_open, ev_head,
  * varint arguments, ev_close): no lock, no allocation, no system call. */
 #include <stdarg.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -9,7 +10,31 @@
 #include "record_fast.h"
 
 int ctrace__active;
-int ctrace__lttng_watcher_tid;
+int ctrace__own_tids[CTRACE__OWN_TIDS];
+int ctrace__own_pids[CTRACE__OWN_TIDS];
+int ctrace__own_ntids;
+
+void ctrace__own_tid_add(int tid) {
+  static atomic_flag busy = ATOMIC_FLAG_INIT; /* (rare: thread starts; no wrapped lock) */
+  while (atomic_flag_test_and_set_explicit(&busy, memory_order_acquire))
+    sched_yield();
+  int n = __atomic_load_n(&ctrace__own_ntids, __ATOMIC_RELAXED), known = 0, k = 0;
+  int pid = (int)getpid();
+  for (int i = 0; i < n; i++) /* the parent's (before a fork) go */
+    if (ctrace__own_pids[i] == pid) {
+      ctrace__own_pids[k] = pid;
+      ctrace__own_tids[k] = ctrace__own_tids[i];
+      known |= ctrace__own_tids[k++] == tid;
+    }
+  n = k;
+  if (!known && n < CTRACE__OWN_TIDS) {
+    ctrace__own_tids[n] = tid;
+    ctrace__own_pids[n] = pid;
+    n++;
+  }
+  __atomic_store_n(&ctrace__own_ntids, n, __ATOMIC_RELEASE);
+  atomic_flag_clear_explicit(&busy, memory_order_release);
+}
 
 /* A signal handler recorded while this thread was writing an event. */
 __attribute__((cold)) void ctrace__ev_nested(void) {

@@ -342,9 +342,17 @@ void ctrace__exec_spans(char *buf, size_t len) {
   EXEC_SPAN(s->span_tid, s->span_from, s->span_to, 0);
   EXEC_SPAN(s->writer_tid, s->span_from, 0, 1);
   EXEC_SPAN(s->stop_tid, s->stop_from, s->stop_to, 0);
-  for (int i = 0; i < s->ninherited && i + 3 < CTRACE__INHERITED_SPANS; i++)
+  int k = 3;
+  for (int i = 0; i < s->ninherited && k < CTRACE__INHERITED_SPANS; i++, k++)
     EXEC_SPAN(s->inherited[i].tid, s->inherited[i].from, s->inherited[i].to,
               s->inherited[i].whole);
+  /* The tracer's other threads here (LTTng's), whole. */
+  for (int i = 0, own = __atomic_load_n(&ctrace__own_ntids, __ATOMIC_ACQUIRE);
+       i < own && k < CTRACE__INHERITED_SPANS; i++)
+    if (ctrace__own_pids[i] == (int)getpid()) {
+      EXEC_SPAN(ctrace__own_tids[i], s->span_from, 0, 1);
+      k++;
+    }
 #undef EXEC_SPAN
   if (n >= len)
     buf[0] = 0; /* cut: better none than a wrong one */

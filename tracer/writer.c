@@ -39,6 +39,7 @@ typedef struct writer {
   ctrace__string *strings_seen;
   int process_written;
   int capture_written;
+  int own_written; /* ctrace__own_tids declared so far */
   int has_batches; /* a BATCH was emitted: a lazy file must exist now */
   uint64_t last_cut_ns;
   int err; /* first error; later data is discarded */
@@ -243,9 +244,6 @@ static void defs_capture(writer *w) {
   ctrace__session *s = w->s;
   def_span(w, s->span_tid, s->span_from, s->span_to, 0);
   def_span(w, s->writer_tid, s->span_from, 0, 1);
-  int watcher = __atomic_load_n(&ctrace__lttng_watcher_tid, __ATOMIC_ACQUIRE);
-  if (watcher)
-    def_span(w, watcher, s->span_from, 0, 1);
   for (int i = 0; i < s->ninherited; i++)
     def_span(w, s->inherited[i].tid, s->inherited[i].from, s->inherited[i].to,
              s->inherited[i].whole);
@@ -414,6 +412,12 @@ static void cycle(writer *w, int cut, int span_set) {
     defs_capture(w);
     w->capture_written = 1;
   }
+  if (w->capture_written) /* the tracer's threads, as they appear */
+    for (int n = __atomic_load_n(&ctrace__own_ntids, __ATOMIC_ACQUIRE); w->own_written < n;
+         w->own_written++)
+      if (ctrace__own_tids[w->own_written] != w->s->writer_tid &&
+          ctrace__own_pids[w->own_written] == (int)getpid())
+        def_span(w, ctrace__own_tids[w->own_written], w->s->span_from, 0, 1);
   defs_sites(w);
   defs_strings(w);
   defs_flush(w);

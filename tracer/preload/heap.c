@@ -68,6 +68,8 @@ static int resolve_all(void) {
   return 1;
 }
 
+void ctrace__preload_heap_resolve(void) { resolve_all(); }
+
 /* ---- Accounting ---------------------------------------------------------------------- */
 typedef struct heap_tls {
   int64_t delta;      /* live bytes changed by this thread, not yet flushed */

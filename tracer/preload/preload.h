@@ -20,15 +20,51 @@
 
 #include "../internal.h"
 
-/* The next definition of `name` (libc's, or an allocator's the program
- * brought). Aborts with a message if there is none: a wrapper cannot work
- * without the function it wraps. */
-void *ctrace__preload_resolve(const char *name);
+/* Every function a wrapper passes on to. They are looked up all at once
+ * (ctrace_preload_resolve_all) before the runtime dlopens anything, else on
+ * first use: a lookup (dlsym) needs the loader's lock, which dlopen holds
+ * while the library it loads starts, and that library's threads call
+ * wrapped functions (liblttng-ust's listener threads connect, lock, poll). */
+#define PL_FUNCTIONS(X) \
+  X(pthread_mutex_lock) X(pthread_mutex_trylock) X(pthread_mutex_timedlock) \
+  X(pthread_mutex_unlock) X(pthread_cond_wait) X(pthread_cond_timedwait) \
+  X(pthread_cond_signal) X(pthread_cond_broadcast) X(pthread_rwlock_unlock) \
+  X(sem_wait) X(sem_trywait) X(sem_timedwait) X(sem_post) X(pthread_join) \
+  X(_exit) X(_Exit) X(execve) X(execvpe) X(read) X(write) X(pread) X(pread64) \
+  X(pwrite) X(pwrite64) X(readv) X(writev) X(recv) X(recvfrom) X(recvmsg) \
+  X(send) X(sendto) X(sendmsg) X(accept) X(accept4) X(connect) X(poll) \
+  X(ppoll) X(select) X(pselect) X(epoll_wait) X(epoll_pwait) X(open) \
+  X(open64) X(openat) X(openat64) X(creat) X(close) X(fsync) X(fdatasync) \
+  X(nanosleep) X(clock_nanosleep) X(sleep) X(usleep) X(wait) X(waitpid) \
+  X(wait4) X(waitid) X(pthread_create) X(pthread_exit) X(pthread_setname_np) \
+  X(pthread_rwlock_rdlock) X(pthread_rwlock_tryrdlock) \
+  X(pthread_rwlock_wrlock) X(pthread_rwlock_trywrlock) X(malloc) X(free)
 
-#define REAL(ret, name, params)                                                \
-  static ret(*real_##name) params;                                             \
-  if (CTRACE__UNLIKELY(!real_##name))                                          \
-    real_##name = (ret(*) params)ctrace__preload_resolve(#name)
+enum {
+#define PL_FN_ENUM(name) PL_FN_##name,
+  PL_FUNCTIONS(PL_FN_ENUM)
+#undef PL_FN_ENUM
+  PL_FN_COUNT
+};
+
+extern void *ctrace__preload_real[PL_FN_COUNT];
+
+/* The next definition of function `i` (libc's, or an allocator's the
+ * program brought), stored for the next call. Aborts with a message if
+ * there is none: a wrapper cannot work without the function it wraps. */
+void *ctrace__preload_resolve_fn(int i);
+/* The same by name, for heap.c's own table. */
+void *ctrace__preload_resolve(const char *name);
+/* heap.c: looks malloc & co. up. */
+void ctrace__preload_heap_resolve(void);
+
+static inline void *pl_real(int i) {
+  void *p = __atomic_load_n(&ctrace__preload_real[i], __ATOMIC_RELAXED);
+  return CTRACE__LIKELY(p != NULL) ? p : ctrace__preload_resolve_fn(i);
+}
+
+/* real_NAME: the function NAME wraps. */
+#define REAL(ret, name, params) ret(*real_##name) params = (ret(*) params)pl_real(PL_FN_##name)
 
 /* The session clock without a call (it is the TSC almost always). */
 static inline uint64_t pl_now(void) {

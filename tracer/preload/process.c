@@ -31,6 +31,28 @@ void *ctrace__preload_resolve(const char *name) {
   return p;
 }
 
+void *ctrace__preload_real[PL_FN_COUNT];
+
+static const char *const fn_names[PL_FN_COUNT] = {
+#define PL_FN_NAME(name) #name,
+    PL_FUNCTIONS(PL_FN_NAME)
+#undef PL_FN_NAME
+};
+
+void *ctrace__preload_resolve_fn(int i) {
+  void *p = ctrace__preload_resolve(fn_names[i]);
+  __atomic_store_n(&ctrace__preload_real[i], p, __ATOMIC_RELAXED);
+  return p;
+}
+
+/* Called by the runtime before it dlopens anything (tracer/lttng.c). */
+__attribute__((visibility("default"))) void ctrace_preload_resolve_all(void) {
+  ctrace__preload_heap_resolve();
+  for (int i = 0; i < PL_FN_COUNT; i++)
+    if (!__atomic_load_n(&ctrace__preload_real[i], __ATOMIC_RELAXED))
+      ctrace__preload_resolve_fn(i);
+}
+
 extern char **environ;
 
 /* The environment for the new image: the same, with CTRACE_EXECED=1 so it

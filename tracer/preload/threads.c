@@ -18,25 +18,20 @@ typedef struct start_arg {
   uint32_t creator;
 } start_arg;
 
-static void *(*real_malloc_fn)(size_t);
-static void (*real_free_fn)(void *);
-
 /* The wrapper's own small allocation goes to the real allocator directly,
  * inside the tracer so it is not counted as the program's. */
 static void *own_alloc(size_t n) {
-  if (!real_malloc_fn)
-    real_malloc_fn = (void *(*)(size_t))ctrace__preload_resolve("malloc");
+  REAL(void *, malloc, (size_t));
   ctrace__enter();
-  void *p = real_malloc_fn(n);
+  void *p = real_malloc(n);
   ctrace__leave();
   return p;
 }
 
 static void own_free(void *p) {
-  if (!real_free_fn)
-    real_free_fn = (void (*)(void *))ctrace__preload_resolve("free");
+  REAL(void, free, (void *));
   ctrace__enter();
-  real_free_fn(p);
+  real_free(p);
   ctrace__leave();
 }
 
@@ -55,8 +50,29 @@ static void *trampoline(void *p) {
   return r;
 }
 
+/* A thread created from inside the tracer (a library it loads starting
+ * its own threads) is the tracer's: it never records, and is declared so. */
+static void *own_trampoline(void *p) {
+  start_arg a = *(start_arg *)p;
+  own_free(p);
+  ctrace__tls.guard = 1;
+  ctrace__own_tid_add(ctrace__tid());
+  return a.fn(a.arg);
+}
+
 int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg) {
   REAL(int, pthread_create, (pthread_t *, const pthread_attr_t *, void *(*)(void *), void *));
+  if (CTRACE__UNLIKELY(ctrace__tls.guard)) {
+    start_arg *a = own_alloc(sizeof *a);
+    if (!a)
+      return real_pthread_create(t, attr, fn, arg);
+    a->fn = fn;
+    a->arg = arg;
+    int r = real_pthread_create(t, attr, own_trampoline, a);
+    if (r)
+      own_free(a);
+    return r;
+  }
   if (!pl_on(1))
     return real_pthread_create(t, attr, fn, arg);
   start_arg *a = own_alloc(sizeof *a);
