@@ -1,4 +1,5 @@
-/* `ctrace export` and `ctrace info`. */
+/* `ctrace export` and `ctrace info`, of ctrace traces and of LTTng trace
+ * directories (ctf.c). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -8,11 +9,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "chrome_json.h"
 #include "commands.h"
+#include "ctf.h"
 #include "reader.h"
+
+/* An LTTng trace is a directory (of CTF traces); ours are files. */
+static int is_dir(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
 
 static int open_trace(const char *cmd, const char *path, rd_trace **tr) {
   char err[600];
@@ -32,9 +41,43 @@ static const char export_usage[] =
     "usage: ctrace export TRACE... [-o FILE.json] [--strict]\n"
     "  Writes Chrome trace-event JSON (Perfetto UI, chrome://tracing, speedscope).\n"
     "  Several traces (the processes of one run) make one timeline; FILE.kernel\n"
-    "  (ctrace run's kernel events) goes with FILE by itself.\n"
+    "  (ctrace run's kernel events) goes with FILE by itself. TRACE may also be an\n"
+    "  LTTng trace directory (the session's output), exported on its own.\n"
     "  -o FILE    output file (default: stdout; '-' is stdout)\n"
     "  --strict   exit 1 if the trace is not complete (truncated, corrupt, events dropped)\n";
+
+/* `ctrace export DIR`: an LTTng trace. */
+static int export_ctf(const char *dir, const char *out, int strict) {
+  int fd = 1;
+  if (strcmp(out, "-") != 0 &&
+      (fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
+    fprintf(stderr, "ctrace export: cannot create %s: %s\n", out, strerror(errno));
+    return 1;
+  }
+  ctf_stats st;
+  char err[1024];
+  int r = ctf_to_json(dir, fd_sink_cli, &fd, &st, err, sizeof err);
+  if (fd != 1 && close(fd) != 0 && !r) {
+    r = -errno;
+    snprintf(err, sizeof err, "%s: closing failed: %s", out, strerror(errno));
+  }
+  int status = 0;
+  if (r) {
+    fprintf(stderr, "ctrace export: %s: %s\n", dir, err);
+    status = 1;
+  } else {
+    if (st.discarded)
+      fprintf(stderr, "ctrace export: %s: warning: LTTng discarded %" PRIu64 " events while "
+              "recording (its buffers were full; marked in the timeline)\n", dir, st.discarded);
+    if (st.discarded_packets)
+      fprintf(stderr, "ctrace export: %s: warning: %" PRIu64 " packets were lost\n", dir,
+              st.discarded_packets);
+    if (strict && (st.discarded || st.discarded_packets))
+      status = 1;
+  }
+  ctf_stats_free(&st);
+  return status;
+}
 
 int ctrace_cmd_export(int argc, char **argv) {
   static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
@@ -64,6 +107,15 @@ int ctrace_cmd_export(int argc, char **argv) {
     return 2;
   }
   const char *path = argv[optind];
+  for (int i = optind; i < argc; i++)
+    if (is_dir(argv[i])) {
+      if (argc - optind > 1) {
+        fprintf(stderr, "ctrace export: %s: an LTTng trace directory is exported on its own "
+                        "(one TRACE)\n", argv[i]);
+        return 2;
+      }
+      return export_ctf(argv[i], out, strict);
+    }
   size_t n = 0, cap = 2 * (size_t)(argc - optind);
   rd_trace **trs = calloc(cap, sizeof *trs);
   if (!trs)
@@ -131,7 +183,48 @@ int ctrace_cmd_export(int argc, char **argv) {
 
 static const char info_usage[] = "usage: ctrace info TRACE\n"
                                  "  Prints what a trace holds: process, threads, events, "
-                                 "drops, and whether it is complete.\n";
+                                 "drops, and whether it is complete.\n"
+                                 "  TRACE may be an LTTng trace directory.\n";
+
+static int discard(void *arg, const char *p, size_t n) {
+  (void)arg;
+  (void)p;
+  (void)n;
+  return 0;
+}
+
+/* `ctrace info DIR`: an LTTng trace, read through the converter. */
+static int info_ctf(const char *dir) {
+  ctf_stats st;
+  char err[1024];
+  int r = ctf_to_json(dir, discard, NULL, &st, err, sizeof err);
+  if (r) {
+    fprintf(stderr, "ctrace info: %s: %s\n", dir, err);
+    ctf_stats_free(&st);
+    return 1;
+  }
+  printf("trace:     %s (LTTng, %zu CTF trace%s%s)\n", dir, st.ntraces, st.ntraces == 1 ? "" : "s",
+         st.kernel ? ", with the kernel's" : "");
+  printf("span:      %.6f s\n", st.events_read ? (double)(st.last_ns - st.first_ns) / 1e9 : 0.0);
+  printf("events:    %" PRIu64 "\n", st.events_read);
+  for (size_t i = 0; i < st.nnames; i++)
+    printf("  %-40s %" PRIu64 "\n", st.by_name[i].name, st.by_name[i].n);
+  printf("processes: %zu\n", st.nprocs);
+  for (size_t i = 0; i < st.nprocs; i++) {
+    const ctf_process *p = &st.procs[i];
+    printf("  pid %-8d %-20s %4u thread%s %10" PRIu64 " events", p->pid, p->name[0] ? p->name : "-",
+           p->threads, p->threads == 1 ? " " : "s", p->events);
+    if (p->discarded)
+      printf("  %" PRIu64 " discarded", p->discarded);
+    printf("\n");
+  }
+  printf("dropped:   %" PRIu64 " (events LTTng discarded: its buffers were full)\n", st.discarded);
+  if (st.discarded_packets)
+    printf("lost:      %" PRIu64 " packets\n", st.discarded_packets);
+  printf("complete:  %s\n", st.discarded || st.discarded_packets ? "no" : "yes");
+  ctf_stats_free(&st);
+  return 0;
+}
 
 int ctrace_cmd_info(int argc, char **argv) {
   if (argc != 2 || argv[1][0] == '-') {
@@ -143,6 +236,8 @@ int ctrace_cmd_info(int argc, char **argv) {
             info_usage);
     return 2;
   }
+  if (is_dir(argv[1]))
+    return info_ctf(argv[1]);
   rd_trace *tr;
   if (open_trace("info", argv[1], &tr))
     return 1;

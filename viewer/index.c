@@ -15,6 +15,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "ctf.h"
 #include "hashmap.h"
 #include "index.h"
 #include "reader.h"
@@ -844,8 +845,9 @@ static int js_event(js_build *b, const cJSON *e) {
   uint64_t ts = ts_ns(jnum(e, "ts", 0));
   if (ph[0] == 'M') {
     const cJSON *args = cJSON_GetObjectItemCaseSensitive(e, "args");
-    js_thread *t = js_thread_get(b, pid, tid);
-    if (!t)
+    int of_thread = !strcmp(name, "thread_name") || !strcmp(name, "thread_sort_index");
+    js_thread *t = of_thread ? js_thread_get(b, pid, tid) : NULL; /* (a process's: no row) */
+    if (of_thread && !t)
       return -1;
     if (!strcmp(name, "thread_name") && jstr(args, "name")) {
       free(x->tracks[t->track].name);
@@ -1396,7 +1398,58 @@ static void finish_states(vx_index *x) {
 
 /* ---- Entry points ------------------------------------------------------------------------- */
 
+typedef struct membuf {
+  char *p;
+  size_t len, cap;
+} membuf;
+
+static int mem_sink(void *arg, const char *p, size_t n) {
+  membuf *m = arg;
+  if (m->len + n + 1 > m->cap) {
+    size_t cap = m->cap ? m->cap : 1 << 20;
+    while (cap < m->len + n + 1)
+      cap *= 2;
+    char *q = realloc(m->p, cap);
+    if (!q)
+      return CTRACE_ENOMEM;
+    m->p = q;
+    m->cap = cap;
+  }
+  memcpy(m->p + m->len, p, n);
+  m->len += n;
+  m->p[m->len] = '\0';
+  return 0;
+}
+
+/* An LTTng trace directory: converted (ctf.c) and indexed like the JSON it
+ * becomes. What LTTng discarded counts as dropped. */
+static int load_ctf(vx_index *x, const char *path, char *err, size_t errlen) {
+  membuf m = {0};
+  ctf_stats st;
+  char why[1024];
+  int r = ctf_to_json(path, mem_sink, &m, &st, why, sizeof why);
+  if (r) {
+    errf(err, errlen, "%s: %s", path, why);
+  } else if (load_json(x, path, m.p ? m.p : "{}", m.p ? m.len : 2, err, errlen) == 0) {
+    vx_source *src = &x->sources[x->nsources - 1];
+    src->format = "lttng-ctf";
+    free(src->process);
+    src->process = strdup(st.nprocs == 1 && st.procs[0].name ? st.procs[0].name : "");
+    src->pid = st.nprocs == 1 ? st.procs[0].pid : 0;
+    src->dropped = st.discarded;
+    src->complete = !st.discarded && !st.discarded_packets;
+  } else {
+    r = -1;
+  }
+  ctf_stats_free(&st);
+  free(m.p);
+  return r ? -1 : 0;
+}
+
 static int load_file(vx_index *x, const char *path, char *err, size_t errlen) {
+  struct stat dst;
+  if (stat(path, &dst) == 0 && S_ISDIR(dst.st_mode))
+    return load_ctf(x, path, err, errlen);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     errf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
@@ -1450,7 +1503,9 @@ static int cmp_flow(const void *a, const void *b) {
   return x->from_ts < y->from_ts ? -1 : x->from_ts > y->from_ts;
 }
 
-vx_index *vx_build(char *const *paths, size_t n, char *err, size_t errlen) {
+/* The files, or (text != NULL) one Chrome JSON text named `name`. */
+static vx_index *build(char *const *paths, size_t n, const char *name, const char *text,
+                       size_t len, char *err, size_t errlen) {
   vx_index *x = calloc(1, sizeof *x);
   if (!x || !(x->sources = calloc(n ? n : 1, sizeof *x->sources))) {
     free(x);
@@ -1459,7 +1514,13 @@ vx_index *vx_build(char *const *paths, size_t n, char *err, size_t errlen) {
   }
   x->t0 = UINT64_MAX;
   add_label(x, "?", "", NULL, NULL, 0); /* label 0: fallback */
-  for (size_t i = 0; i < n; i++)
+  if (text && load_json(x, name, text, len, err, errlen)) {
+    vx_free(x);
+    return NULL;
+  }
+  if (text && !strncmp(name, "net", 3) && strstr(name, "://"))
+    x->sources[0].format = "lttng-live";
+  for (size_t i = 0; !text && i < n; i++)
     if (load_file(x, paths[i], err, errlen)) {
       vx_free(x);
       return NULL;
@@ -1475,6 +1536,15 @@ vx_index *vx_build(char *const *paths, size_t n, char *err, size_t errlen) {
   if (x->nflows)
     qsort(x->flows, x->nflows, sizeof *x->flows, cmp_flow);
   return x;
+}
+
+vx_index *vx_build(char *const *paths, size_t n, char *err, size_t errlen) {
+  return build(paths, n, NULL, NULL, 0, err, errlen);
+}
+
+vx_index *vx_build_json(const char *name, const char *text, size_t len, char *err,
+                        size_t errlen) {
+  return build(NULL, 1, name, text, len, err, errlen);
 }
 
 void vx_free(vx_index *x) {

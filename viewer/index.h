@@ -127,7 +127,8 @@ typedef struct vx_track {
 
 typedef struct vx_source {
   char *path;
-  const char *format; /* "ctrace", "ctrace-kernel" (ctrace run's FILE.kernel) or "chrome-json" */
+  const char *format; /* "ctrace", "ctrace-kernel" (ctrace run's FILE.kernel), "chrome-json"
+                         "lttng-ctf" (an LTTng trace directory) or "lttng-live" */
   int cap_present;    /* the trace says what it captured: */
   int cap_syscalls, cap_sched, cap_heap, cap_locks; /* CTRACE_FMT_CAP_* / 0-1 */
   char *cap_why;
@@ -142,6 +143,10 @@ typedef struct vx_source {
 /* Builds the index of these files (each a ctrace trace or a Chrome JSON
  * file). @return NULL and a message naming the file and the problem. */
 vx_index *vx_build(char *const *paths, size_t n, char *err, size_t errlen);
+/* The same of one Chrome JSON text in memory (text[len] must be '\0'),
+ * shown as the source `name` (the live view's growing trace). */
+vx_index *vx_build_json(const char *name, const char *text, size_t len, char *err,
+                        size_t errlen);
 void vx_free(vx_index *x);
 
 size_t vx_track_count(const vx_index *x);

@@ -298,6 +298,11 @@ static void api_meta(const rt_context *ctx, rt_response *r) {
   cJSON_AddNumberToObject(o, "t0", (double)vx_t0(x));
   cJSON_AddNumberToObject(o, "t1", (double)vx_t1(x));
   cJSON_AddNumberToObject(o, "events", (double)vx_events(x));
+  if (ctx->live) {
+    cJSON *l = cJSON_AddObjectToObject(o, "live");
+    cJSON_AddStringToObject(l, "state", ctx->live);
+    cJSON_AddNumberToObject(l, "generation", (double)ctx->generation);
+  }
   cJSON_AddNumberToObject(o, "dropped", (double)vx_dropped(x));
   cJSON_AddNumberToObject(o, "index_bytes", (double)vx_memory(x));
   cJSON *procs = cJSON_AddArrayToObject(o, "processes");

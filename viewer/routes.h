@@ -14,6 +14,11 @@ typedef struct rt_context {
   char *const *paths; /* the traces being viewed */
   size_t npaths;
   const char *web_root; /* realpath of web/, or NULL if not found */
+  /* Live view (ctrace view --lttng-live): the index is rebuilt as events
+   * arrive; `generation` counts the rebuilds, `live` is "following",
+   * "ended" or "failed: WHY" (NULL: not live). */
+  const char *live;
+  uint64_t generation;
 } rt_context;
 
 typedef struct rt_request {
