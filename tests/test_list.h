@@ -37,6 +37,10 @@
   XX(perf_filter)                                                              \
   XX(perf_pending_cap)                                                         \
   XX(perf_ring_wrap)                                                           \
-  XX(perf_open_pid)
+  XX(perf_open_pid)                                                            \
+  XX(lttng_native_equal)                                                       \
+  XX(lttng_only)                                                               \
+  XX(lttng_run_preloaded)                                                      \
+  XX(lttng_ctf_errors)
 
 TEST_LIST(TEST_DECLARE)
