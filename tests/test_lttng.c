@@ -115,6 +115,8 @@ static void same_timeline(const vx_index *a, const vx_index *b) {
       continue;
     }
     if (t->kind == VX_TASKS) {
+      if (u->ntasks != t->ntasks)
+        printf("tasks: %zu vs %zu\n", t->ntasks, u->ntasks);
       ASSERT_UEQ(u->ntasks, t->ntasks);
       continue;
     }
@@ -151,7 +153,12 @@ static void same_timeline(const vx_index *a, const vx_index *b) {
          "by %" PRId64 " ns\n", threads, regions, over, worst);
   ASSERT_GT(threads, 3);
   ASSERT_GT(regions, 1000);
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  /* A sanitizer's slower code between the two reads: times say nothing. */
+  printf("(sanitizer build: the start times are not compared)\n");
+#else
   ASSERT_LE(over * 1000, regions);
+#endif
 }
 
 TEST_IMPL(lttng_native_equal) {
@@ -163,7 +170,12 @@ TEST_IMPL(lttng_native_equal) {
   char *env[] = {out_env, "CTRACE_LTTNG=1", NULL};
   record(name, dir, cmd, env);
   vx_index *a = index_of(native), *b = index_of(dir);
+  printf("native: %" PRIu64 " events, %" PRIu64 " dropped; LTTng: %" PRIu64 " events, %" PRIu64
+         " discarded\n", vx_events(a), vx_source_get(a, 0)->dropped, vx_events(b),
+         vx_source_get(b, 0)->dropped);
+  fflush(stdout);
   ASSERT_STR_EQ(vx_source_get(b, 0)->format, "lttng-ctf");
+  ASSERT_UEQ(vx_source_get(a, 0)->dropped, 0);
   ASSERT_UEQ(vx_source_get(b, 0)->dropped, 0);
   same_timeline(a, b);
   same_timeline(b, a);

@@ -1494,6 +1494,10 @@ static int add_path(conv *c, const char *p) {
   return 0;
 }
 
+static int cmp_path(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 /* Every directory under dir that holds a `metadata` file (as babeltrace2's
  * discovery does: a trace's own subdirectories are not searched). Symbolic
  * links are not followed. @return 0, or -errno for dir itself. */
@@ -1524,7 +1528,8 @@ static int find_traces(conv *c, const char *dir, int depth) {
       nsubs++;
   }
   closedir(d);
-  qsort(subs, nsubs, sizeof *subs, (int (*)(const void *, const void *))strcmp);
+  if (nsubs > 1)
+    qsort(subs, nsubs, sizeof *subs, cmp_path);
   for (size_t i = 0; i < nsubs; i++) {
     if (depth < 16)
       find_traces(c, subs[i], depth + 1);
