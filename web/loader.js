@@ -41,6 +41,12 @@ export class Loader extends EventTarget {
     return { t0, t1: Math.max(t0, t1), px };
   }
 
+  /** The trace grew (live; meta.t1 updated in place): the next want() fetches even an unchanged window. */
+  setEnd() {
+    this.dur = Math.max(0, this.meta.t1 - this.meta.t0);
+    this.lastKey = '';
+  }
+
   /** Asks for the data of this view; immediate when `now`, else debounced. */
   want(view, width, now = false) {
     this.wanted = { t0: view.t0, t1: view.t1, width: Math.max(1, Math.round(width)) };

@@ -10,6 +10,8 @@
 //   visibleSlices() drawn slices with client coordinates (also visibleStates(),
 //                visibleRuns()); stats: figures of the last frame (slices,
 //                statesDrawn, runsDrawn, syscallsDrawn, waitsDrawn, ...)
+//   liveGeneration, liveState  of a live session (--lttng-live): the index
+//                generation shown and the state last polled; null otherwise
 
 import { api, timings } from './api.js';
 import { buildLayout } from './layout.js';
@@ -37,6 +39,8 @@ const test = {
   visibleSlices: () => [],
   visibleStates: () => [],
   visibleRuns: () => [],
+  liveGeneration: null,
+  liveState: null,
 };
 window.__ctrace = test;
 
@@ -209,13 +213,107 @@ async function start() {
       resolveReady(true);
     }
   });
+  restoreView(tl, meta);
   updateViewRange(tl);
   loader.want(tl.view, tl.width, true);
   summary.load();
+  if (meta.live) followLive(meta, layout, tl, loader, () => summary.load($('chk-summary-window').checked ? tl.view : null));
+}
+
+// ---- live sessions ----
+
+const LIVE_POLL_MS = 1000;
+const VIEW_KEY = 'ctrace.view'; // sessionStorage: the view kept across a reload
+
+/** What the layout is built from: a change means new rows (or taller ones), so a reload. */
+const trackShape = (tracks) => JSON.stringify(tracks.map((t) =>
+  [t.id, t.kind, t.pid, t.tid, t.name, t.depth || 0, t.lanes || 0, !!t.states, !!t.sched_runs, !!t.tasks, !!t.instants]));
+
+/**
+ * Follows a live session (meta.live): polls /api/meta every second while
+ * its state is "following" (and a few times after, for the last rebuild).
+ * A new generation with the same tracks updates meta in place, moves the
+ * end of the timeline (a view showing the end keeps showing it) and
+ * refetches the window; new tracks or another start reload the page, keeping
+ * the view.
+ */
+function followLive(meta, layout, tl, loader, reloadSummary) {
+  const box = $('live');
+  let after = 0; // polls since the state stopped being "following"
+  const show = () => {
+    const { state, generation } = meta.live;
+    box.hidden = false;
+    box.className = state === 'following' ? 'following' : state === 'ended' ? 'ended' : 'failed';
+    box.textContent = state === 'following' || state === 'ended'
+      ? `live: ${state} — ${fmtInt(meta.events)} events` : `live: ${state}`;
+    box.title = `an LTTng live session; index generation ${generation}`;
+    test.liveGeneration = generation;
+    test.liveState = state;
+  };
+  const poll = async () => {
+    let m;
+    try {
+      m = await api.meta();
+      banner.clear('live');
+    } catch (e) {
+      fail('live', e);
+      setTimeout(poll, LIVE_POLL_MS);
+      return;
+    }
+    if (!m.live) return;
+    const grew = m.live.generation !== meta.live.generation;
+    if (grew && (m.t0 !== meta.t0 || trackShape(m.tracks) !== trackShape(meta.tracks))) {
+      saveView(tl, meta);
+      location.reload();
+      return;
+    }
+    if (grew) {
+      Object.assign(meta, { t1: m.t1, events: m.events, sources: m.sources, tracks: m.tracks });
+      const byId = new Map(meta.tracks.map((t) => [t.id, t]));
+      for (const r of layout.rows) {
+        const t = byId.get(r.track);
+        if (r.kind === 'counter') Object.assign(r, { min: t.min, max: t.max });
+        else if (r.kind === 'tasks') r.count = t.tasks;
+      }
+      renderGutter($('gutter'), layout);
+      renderSources($('sources'), meta);
+      tl.setEnd();
+      loader.setEnd();
+      loader.want(tl.view, tl.width, true);
+      updateViewRange(tl);
+      reloadSummary();
+    }
+    meta.live = m.live;
+    show();
+    if (m.live.state === 'following' || (!grew && after++ < 5)) setTimeout(poll, LIVE_POLL_MS);
+  };
+  show();
+  if (meta.live.state === 'following') setTimeout(poll, LIVE_POLL_MS);
+}
+
+function saveView(tl, meta) {
+  sessionStorage.setItem(VIEW_KEY, JSON.stringify({
+    t0: meta.t0 + tl.view.t0, t1: meta.t0 + tl.view.t1,
+    end: tl.atEnd, whole: tl.atEnd && tl.view.t0 <= 0, top: $('tl-scroll').scrollTop,
+  }));
+}
+
+/** The view saved before a reload (absolute times), following the end if it did. */
+function restoreView(tl, meta) {
+  let v = null;
+  try {
+    v = JSON.parse(sessionStorage.getItem(VIEW_KEY));
+  } catch { /* none */ }
+  sessionStorage.removeItem(VIEW_KEY);
+  if (!v) return;
+  if (v.end && !v.whole) tl.setView(tl.dur - (v.t1 - v.t0), tl.dur);
+  else if (!v.end) tl.setView(v.t0 - meta.t0, v.t1 - meta.t0);
+  $('tl-scroll').scrollTop = v.top || 0;
 }
 
 /** One label per row, in the gutter left of the canvas (scrolls with it). */
 function renderGutter(box, layout) {
+  box.replaceChildren();
   box.style.height = `${layout.height}px`;
   for (const r of layout.rows) {
     const d = document.createElement('div');

@@ -122,6 +122,24 @@ export class Timeline extends EventTarget {
 
   fit() { this.setView(0, this.dur); }
 
+  /** True when the view shows the end of the trace (within 2% of its span). */
+  get atEnd() { return this.view.t1 >= this.dur - this.span * 0.02; }
+
+  /**
+   * The trace grew (a live session; meta.t1 was updated in place): a view
+   * that showed the end keeps showing it — the whole trace if it showed
+   * all of it, else the same span slid to the new end.
+   */
+  setEnd() {
+    const atEnd = this.atEnd, whole = this.view.t0 <= 0;
+    const old = this.dur;
+    this.dur = Math.max(MIN_SPAN * 50, this.meta.t1 - this.meta.t0);
+    if (!atEnd || this.dur === old) return;
+    const past = Math.max(0, this.view.t1 - old); // the margin shown after the end
+    if (whole) this.setView(this.view.t0, this.dur + past);
+    else this.setView(this.dur + past - this.span, this.dur + past);
+  }
+
   // ---- Frames ----
 
   resize() {
