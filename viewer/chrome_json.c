@@ -902,17 +902,7 @@ static void write_state(exporter *x, int tid, uint64_t start, uint64_t end, cons
   x->pid = p;
   ev_open(x, 'X', &row, start);
   x->pid = keep;
-  ob_lit(&x->o, ",\"dur\":");
-  ob_us(&x->o, end > start ? end - start : 0);
-  ob_lit(&x->o, ",\"name\":\"");
-  ob_mem(&x->o, state, strlen(state));
-  ob_lit(&x->o, "\",\"cat\":\"state\"");
-  if (cpu >= 0) {
-    ob_lit(&x->o, ",\"args\":{\"cpu\":");
-    ob_i64(&x->o, cpu);
-    ob_lit(&x->o, "}");
-  }
-  ob_lit(&x->o, "}");
+  ob_state_rest(&x->o, start, end, state, cpu);
 }
 
 /* ctrace run's FILE.kernel: context switches as state rows, system calls as

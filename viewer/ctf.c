@@ -318,19 +318,7 @@ typedef struct conv {
   char err[512];
 } conv;
 
-/* Room for one more element at the end of *a; NULL when out of memory. */
-static void *grow(void **a, size_t *n, size_t *cap, size_t elem) {
-  if (*n == *cap) {
-    size_t c = *cap ? *cap * 2 : 16;
-    void *p = realloc(*a, c * elem);
-    if (!p)
-      return NULL;
-    *a = p;
-    *cap = c;
-  }
-  return (char *)*a + (*n)++ * elem;
-}
-#define GROW(arr, n, cap) ((__typeof__(arr))grow((void **)&(arr), &(n), &(cap), sizeof *(arr)))
+#define GROW VH_PUSH
 
 /* ---- JSON out (the same shapes as chrome_json.c) ------------------------------------ */
 
@@ -910,17 +898,7 @@ static void write_state(conv *c, cthread *t, uint64_t start, uint64_t end, const
     ob_lit(&c->o, "}}");
   }
   ev_open(c, 'X', t->pid, row, start);
-  ob_lit(&c->o, ",\"dur\":");
-  ob_us(&c->o, end > start ? end - start : 0);
-  ob_lit(&c->o, ",\"name\":\"");
-  ob_mem(&c->o, state, strlen(state));
-  ob_lit(&c->o, "\",\"cat\":\"state\"");
-  if (cpu >= 0) {
-    ob_lit(&c->o, ",\"args\":{\"cpu\":");
-    ob_i64(&c->o, cpu);
-    ob_lit(&c->o, "}");
-  }
-  ob_lit(&c->o, "}");
+  ob_state_rest(&c->o, start, end, state, cpu);
 }
 
 /* A thread the kernel names: its own row gets the kernel's name unless
@@ -1722,6 +1700,53 @@ static void conv_free(conv *c) {
   free(c->o.p);
 }
 
+/* LTTng writes the metadata packetized: packets of a 37-byte header (magic
+ * 0x75d11d57, uuid, checksum, content and packet sizes in bits, ...) and
+ * TSDL text. babeltrace2 2.0 loops forever on a last packet cut short, so
+ * the packets are walked here first. @return 0, or CTRACE_ECORRUPT with
+ * err saying where. Text metadata (no magic) is left to babeltrace2. */
+static int check_metadata(const char *trace, char *err, size_t errlen) {
+  char path[4200];
+  snprintf(path, sizeof path, "%s/metadata", trace);
+  FILE *f = fopen(path, "re");
+  if (!f)
+    return 0; /* (babeltrace2 says why) */
+  unsigned char h[37];
+  long off = 0;
+  int r = 0;
+  for (;;) {
+    size_t n = fread(h, 1, sizeof h, f);
+    if (n == 0)
+      break;
+    uint32_t magic = (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 |
+                     (uint32_t)h[3] << 24;
+    if (off == 0 && magic != 0x75d11d57u)
+      break; /* text metadata */
+    uint32_t content = 0, packet = 0;
+    if (n == sizeof h) {
+      memcpy(&content, h + 24, 4); /* (little-endian: what x86 LTTng writes) */
+      memcpy(&packet, h + 28, 4);
+    }
+    if (n < sizeof h || magic != 0x75d11d57u || packet % 8 || packet / 8 < sizeof h ||
+        content > packet) {
+      snprintf(err, errlen, "%s: metadata packet at byte %ld is damaged or cut short", path, off);
+      r = CTRACE_ECORRUPT;
+      break;
+    }
+    long next = off + (long)(packet / 8);
+    if (fseek(f, next, SEEK_SET) != 0 || (fseek(f, 0, SEEK_END) == 0 && ftell(f) < next)) {
+      snprintf(err, errlen, "%s: metadata truncated: the packet at byte %ld needs %u bytes, "
+               "%ld remain", path, off, packet / 8, ftell(f) - off);
+      r = CTRACE_ECORRUPT;
+      break;
+    }
+    fseek(f, next, SEEK_SET);
+    off = next;
+  }
+  fclose(f);
+  return r;
+}
+
 /* Builds and runs src.ctf.fs (one per trace), or src.ctf.lttng-live for a
  * net:// URL, -> flt.utils.muxer -> us. */
 static int run_graph(conv *c, char *err, size_t errlen) {
@@ -1758,6 +1783,9 @@ static int run_graph(conv *c, char *err, size_t errlen) {
     r = ctf_fail(err, errlen, CTRACE_ENOMEM, "cannot set up babeltrace2's graph");
     goto out;
   }
+  for (size_t i = 0; !c->live && i < c->npaths; i++)
+    if ((r = check_metadata(c->paths[i], err, errlen)) != 0)
+      goto out;
   for (size_t i = 0; i < c->npaths; i++) {
     bt_value *inputs;
     if (!(params = bt_value_map_create()) ||

@@ -105,3 +105,15 @@ void vh_free(vh_map *m) {
   m->cap = m->n = 0;
   m->has_zero = 0;
 }
+
+void *vh_grow(void **a, size_t *n, size_t *cap, size_t elem) {
+  if (*n == *cap) {
+    size_t c = *cap ? *cap * 2 : 16;
+    void *p = realloc(*a, c * elem);
+    if (!p)
+      return NULL;
+    *a = p;
+    *cap = c;
+  }
+  return (char *)*a + (*n)++ * elem;
+}

@@ -23,4 +23,9 @@ int vh_put(vh_map *m, uint64_t key, uint32_t val);
 int vh_del(vh_map *m, uint64_t key, uint32_t *val);
 void vh_free(vh_map *m);
 
+/* A growable array: room for one more element at the end of *a (doubling),
+ * NULL when out of memory. VH_PUSH(arr, n, cap) is the typed form. */
+void *vh_grow(void **a, size_t *n, size_t *cap, size_t elem);
+#define VH_PUSH(arr, n, cap) ((__typeof__(arr))vh_grow((void **)&(arr), &(n), &(cap), sizeof *(arr)))
+
 #endif

@@ -48,19 +48,7 @@ struct vx_index {
 
 /* ---- Small containers ----------------------------------------------------------- */
 
-/* Room for one more element at the end of *a; NULL when out of memory. */
-static void *vpush(void **a, size_t *n, size_t *cap, size_t elem) {
-  if (*n == *cap) {
-    size_t c = *cap ? *cap * 2 : 16;
-    void *p = realloc(*a, c * elem);
-    if (!p)
-      return NULL;
-    *a = p;
-    *cap = c;
-  }
-  return (char *)*a + (*n)++ * elem;
-}
-#define VPUSH(arr, n, cap) ((__typeof__(arr))vpush((void **)&(arr), &(n), &(cap), sizeof *(arr)))
+#define VPUSH VH_PUSH
 
 static uint64_t hash_str(const char *s, uint64_t seed) {
   uint64_t h = 0xcbf29ce484222325ull ^ seed;

@@ -162,4 +162,21 @@ static inline void ob_str(ob *o, const char *s, size_t n) {
 
 static inline void ob_cstr(ob *o, const char *s) { ob_str(o, s, strlen(s)); }
 
+/* The rest of a thread-state slice after its "ts": duration, state name,
+ * the CPU it ran on (if >= 0), and the closing brace. */
+static inline void ob_state_rest(ob *o, uint64_t start, uint64_t end, const char *state,
+                                 int cpu) {
+  ob_lit(o, ",\"dur\":");
+  ob_us(o, end > start ? end - start : 0);
+  ob_lit(o, ",\"name\":\"");
+  ob_mem(o, state, strlen(state));
+  ob_lit(o, "\",\"cat\":\"state\"");
+  if (cpu >= 0) {
+    ob_lit(o, ",\"args\":{\"cpu\":");
+    ob_i64(o, cpu);
+    ob_lit(o, "}");
+  }
+  ob_lit(o, "}");
+}
+
 #endif /* CTRACE_VIEWER_JSON_OUT_H */

@@ -239,7 +239,8 @@ def main():
     lttng("stop", SESSION)
     lttng("destroy", SESSION)
     session_live = False
-    deadline = time.monotonic() + 3
+    t_destroyed = time.monotonic()
+    deadline = t_destroyed + 10
     meta, state = None, None
     while time.monotonic() < deadline:
         try:
@@ -252,7 +253,8 @@ def main():
         time.sleep(0.05)
     n = meta.get("events", 0) if meta else 0
     check(state == "ended" and n > 0,
-          "state \"ended\" within 3 s of destroy, %d events" % n,
+          "state \"ended\" %.1f s after destroy (<= 10 s), %d events"
+          % (time.monotonic() - t_destroyed, n),
           "state %r, %d events (viewer stderr: %s)" % (state, n, v.stderr().strip()))
     v.kill()
 
