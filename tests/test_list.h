@@ -41,6 +41,8 @@
   XX(lttng_native_equal)                                                       \
   XX(lttng_only)                                                               \
   XX(lttng_run_preloaded)                                                      \
-  XX(lttng_ctf_errors)
+  XX(lttng_ctf_errors)                                                         \
+  XX(lttng_processes_discards)                                                 \
+  XX(lttng_ust_wrappers)
 
 TEST_LIST(TEST_DECLARE)

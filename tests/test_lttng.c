@@ -79,10 +79,10 @@ static vx_index *index_of(const char *path) {
   return x;
 }
 
-static const vx_track *find_track(const vx_index *x, int kind, const char *name) {
+static const vx_track *find_track(const vx_index *x, int kind, const char *name, int pid) {
   for (size_t i = 0; i < vx_track_count(x); i++) {
     const vx_track *t = vx_track_get(x, i);
-    if (t->kind == kind && !strcmp(t->name, name))
+    if (t->kind == kind && t->pid == pid && !strcmp(t->name, name))
       return t;
   }
   return NULL;
@@ -109,19 +109,29 @@ static int cmp_i64(const void *a, const void *b) {
  * the clock, one after the other: a thread preempted or interrupted between
  * the two reads (7 threads on 2 CPUs here) puts them further apart, which
  * a handful of 18018 regions show in a run; 1 in 1000 may. */
-static void same_timeline(const vx_index *a, const vx_index *b) {
+static void same_timeline(const vx_index *a, const vx_index *b, int pid) {
   size_t threads = 0, regions = 0, max_n = 0;
   int64_t *diff = NULL;
   int64_t worst = 0;
   size_t over = 0;
   for (size_t i = 0; i < vx_track_count(a); i++) {
     const vx_track *t = vx_track_get(a, i);
-    const vx_track *u = t->kind == VX_THREAD ? find_thread(b, t->tid) : find_track(b, t->kind, t->name);
+    if (t->pid != pid)
+      continue; /* (another process with the probes loaded, recorded by the session too) */
+    const vx_track *u = t->kind == VX_THREAD ? find_thread(b, t->tid)
+                                                 : find_track(b, t->kind, t->name, pid);
     if (t->kind == VX_THREAD && (!t->slices && !t->ninst))
       continue; /* (a thread with nothing of its own: nothing to compare) */
-    if (!u)
+    if (!u) {
+      for (int side = 0; side < 2; side++)
+        for (size_t k = 0; k < vx_track_count(side ? b : a); k++) {
+          const vx_track *v = vx_track_get(side ? b : a, k);
+          printf("%s: %s pid %d tid %d kind %d: %" PRIu64 " slices, %zu instants\n",
+                 side ? "other" : "this", v->name, v->pid, v->tid, v->kind, v->slices, v->ninst);
+        }
       TEST_FAIL("track \"%s\" (kind %d, tid %d) is not in the other timeline", t->name, t->kind,
                 t->tid);
+    }
     if (t->kind == VX_COUNTER) {
       ASSERT_UEQ(u->nsamples, t->nsamples);
       continue;
@@ -191,8 +201,9 @@ TEST_IMPL(lttng_native_equal) {
   ASSERT_STR_EQ(vx_source_get(b, 0)->format, "lttng-ctf");
   ASSERT_UEQ(vx_source_get(a, 0)->dropped, 0);
   ASSERT_UEQ(vx_source_get(b, 0)->dropped, 0);
-  same_timeline(a, b);
-  same_timeline(b, a);
+  int pid = vx_source_get(a, 0)->pid;
+  same_timeline(a, b, pid);
+  same_timeline(b, a, pid);
   vx_free(a);
   vx_free(b);
   return 0;
@@ -329,5 +340,106 @@ TEST_IMPL(lttng_ctf_errors) {
            strstr(p.err, "metadata truncated"));
     test_proc_free(&p);
   }
+  return 0;
+}
+
+static size_t processes(const vx_index *x) {
+  int pids[64];
+  size_t n = 0;
+  for (size_t i = 0; i < vx_track_count(x); i++) {
+    const vx_track *t = vx_track_get(x, i);
+    int known = 0;
+    for (size_t k = 0; k < n; k++)
+      known |= pids[k] == t->pid;
+    if (t->kind == VX_THREAD && !known && n < 64)
+      pids[n++] = t->pid;
+  }
+  return n;
+}
+
+/* Two processes in one session are two processes in the timeline; buffers
+ * too small for the rate make LTTng discard events, which the tools count
+ * as dropped (info: complete no; export --strict: exit 1). */
+TEST_IMPL(lttng_processes_discards) {
+  sessiond();
+  const char *dir = test_tmp_path("small-lttng");
+  char name[64], out[1200];
+  snprintf(name, sizeof name, "ctrace-test-small-%d", (int)getpid());
+  snprintf(out, sizeof out, "--output=%s", dir);
+  lttng("create", name, out, NULL);
+  lttng("enable-channel", "-u", "small", "-s", name, "--buffers-pid", "--subbuf-size=4096",
+        "--num-subbuf=2", NULL);
+  lttng("enable-event", "-u", "ctrace:*", "-c", "small", "-s", name, NULL);
+  lttng("start", name, NULL);
+  char *cmd[] = {(char *)test_pipeline_bin, NULL};
+  char *env[] = {"CTRACE_OUT=", "CTRACE_LTTNG=1", NULL};
+  for (int i = 0; i < 2; i++) {
+    test_proc p = test_run(cmd, env);
+    ASSERT_EQ(p.status, 0);
+    test_proc_free(&p);
+  }
+  lttng("stop", name, NULL);
+  lttng("destroy", name, NULL);
+  vx_index *x = index_of(dir);
+  printf("%zu processes, %" PRIu64 " events shown, %" PRIu64 " discarded\n", processes(x),
+         vx_events(x), vx_source_get(x, 0)->dropped);
+  ASSERT_EQ(processes(x), 2);
+  ASSERT_GT(vx_source_get(x, 0)->dropped, 0);
+  ASSERT_EQ(vx_source_get(x, 0)->complete, 0);
+  vx_free(x);
+  char *info[] = {(char *)test_ctrace_bin, "info", (char *)dir, NULL};
+  test_proc p = test_run(info, NULL);
+  ASSERT_EQ(p.status, 0);
+  ASSERT_CONTAINS(p.out, "processes: 2");
+  ASSERT_CONTAINS(p.out, "complete:  no");
+  test_proc_free(&p);
+  char *strict[] = {(char *)test_ctrace_bin, "export", (char *)dir, "-o", "/dev/null", "--strict",
+                    NULL};
+  p = test_run(strict, NULL);
+  ASSERT_EQ(p.status, 1);
+  ASSERT_CONTAINS(p.err, "LTTng discarded");
+  test_proc_free(&p);
+  return 0;
+}
+
+/* LTTng's own wrappers (liblttng-ust-libc-wrapper, -pthread-wrapper)
+ * around a program never built with ctrace: a heap counter and the mutex
+ * waits, with who released the mutex. */
+TEST_IMPL(lttng_ust_wrappers) {
+  sessiond();
+  const char *dir = test_tmp_path("wrap-lttng");
+  char name[64], out[1200];
+  snprintf(name, sizeof name, "ctrace-test-wrap-%d", (int)getpid());
+  snprintf(out, sizeof out, "--output=%s", dir);
+  lttng("create", name, out, NULL);
+  lttng("enable-event", "-u", "lttng_ust_libc:*,lttng_ust_pthread:*", "-s", name, NULL);
+  lttng("add-context", "-u", "-t", "vpid", "-t", "vtid", "-t", "procname", "-s", name, NULL);
+  lttng("start", name, NULL);
+  char contend[1200];
+  snprintf(contend, sizeof contend, "%s/contend", TEST_PROGS_DIR);
+  char *cmd[] = {contend, NULL};
+  char *env[] = {"LD_PRELOAD=liblttng-ust-libc-wrapper.so.1 liblttng-ust-pthread-wrapper.so.1",
+                 NULL};
+  test_proc p = test_run(cmd, env);
+  ASSERT_EQ(p.status, 0);
+  test_proc_free(&p);
+  lttng("stop", name, NULL);
+  lttng("destroy", name, NULL);
+  vx_index *x = index_of(dir);
+  size_t heap = 0, waits = 0;
+  for (size_t i = 0; i < vx_track_count(x); i++) {
+    const vx_track *t = vx_track_get(x, i);
+    if (t->kind == VX_COUNTER)
+      printf("counter %s: %zu samples\n", t->name, t->nsamples);
+    if (t->kind == VX_COUNTER && !strncmp(t->name, "heap", 4))
+      heap += t->nsamples;
+    for (size_t d = 0; t->kind == VX_THREAD && d < t->depths; d++)
+      for (size_t k = 0; k < t->ndepth[d]; k++)
+        waits += !strcmp(vx_label_get(x, t->depth[d][k].label)->name, "mutex wait");
+  }
+  printf("heap samples %zu, mutex waits %zu\n", heap, waits);
+  ASSERT_GT(heap, 0);
+  ASSERT_GT(waits, 0);
+  vx_free(x);
   return 0;
 }
