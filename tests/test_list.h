@@ -43,6 +43,7 @@
   XX(lttng_run_preloaded)                                                      \
   XX(lttng_ctf_errors)                                                         \
   XX(lttng_processes_discards)                                                 \
-  XX(lttng_ust_wrappers)
+  XX(lttng_ust_wrappers)                                                       \
+  XX(lttng_late_start)
 
 TEST_LIST(TEST_DECLARE)

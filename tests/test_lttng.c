@@ -9,6 +9,8 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "index.h"
@@ -440,6 +442,59 @@ TEST_IMPL(lttng_ust_wrappers) {
   printf("heap samples %zu, mutex waits %zu\n", heap, waits);
   ASSERT_GT(heap, 0);
   ASSERT_GT(waits, 0);
+  vx_free(x);
+  return 0;
+}
+
+static uint64_t mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* A session started while the program runs (CTRACE_OUT unset): the
+ * program's watcher thread sees the tracepoints enabled within its 100 ms
+ * period, and events flow from then on. */
+TEST_IMPL(lttng_late_start) {
+  sessiond();
+  const char *dir = test_tmp_path("late-lttng");
+  char name[64], out[1200], ticker[1200];
+  snprintf(name, sizeof name, "ctrace-test-late-%d", (int)getpid());
+  snprintf(out, sizeof out, "--output=%s", dir);
+  snprintf(ticker, sizeof ticker, "%s/ticker", TEST_PROGS_DIR);
+  lttng("create", name, out, NULL);
+  lttng("enable-event", "-u", "ctrace:*", "-s", name, NULL);
+  pid_t pid = fork();
+  if (pid == 0) {
+    setenv("CTRACE_LTTNG", "1", 1);
+    unsetenv("CTRACE_OUT");
+    execl(ticker, ticker, "2", "1000", (char *)NULL);
+    _exit(127);
+  }
+  ASSERT(pid > 0);
+  usleep(600 * 1000); /* the program has been running for a while */
+  lttng("start", name, NULL);
+  uint64_t started = mono_ns();
+  usleep(800 * 1000);
+  lttng("stop", name, NULL);
+  int st;
+  waitpid(pid, &st, 0);
+  ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  lttng("destroy", name, NULL);
+  vx_index *x = index_of(dir);
+  uint64_t first = UINT64_MAX, ticks = 0; /* (the program's own: the session takes all) */
+  for (size_t i = 0; i < vx_track_count(x); i++) {
+    const vx_track *t = vx_track_get(x, i);
+    if (t->kind != VX_THREAD || t->pid != pid || !t->depths || !t->ndepth[0])
+      continue;
+    ticks += t->ndepth[0];
+    if (t->depth[0][0].start < first)
+      first = t->depth[0][0].start;
+  }
+  printf("%" PRIu64 " ticks; the first %.1f ms after lttng start returned\n", ticks,
+         ((double)first - (double)started) / 1e6);
+  ASSERT_GT(ticks, 300);
+  ASSERT_LE((int64_t)(first - started), 300 * 1000000ll); /* 100 ms period, and some slack */
   vx_free(x);
   return 0;
 }
