@@ -92,3 +92,48 @@ TEST_IMPL(drops_counted) {
   tt_free(t);
   return 0;
 }
+
+static void *few_main(void *arg) {
+  (void)arg;
+  ctrace_thread_set_name("latecomer");
+  for (int i = 0; i < 50; i++) {
+    CTRACE_REGION_BEGIN("r");
+    CTRACE_REGION_END();
+  }
+  return NULL;
+}
+
+/* A thread that starts once all memory is taken never gets a chunk: it is
+ * in the trace all the same, with all its events counted as its drops. */
+TEST_IMPL(drops_chunkless_thread) {
+  const char *path = test_tmp_path("chunkless.ctrace");
+  setenv("CTRACE__TEST_WRITER_DELAY_MS", "10000", 1);
+  ctrace_options o = CTRACE_OPTIONS_INIT;
+  o.path = path;
+  o.buffer_mb = 1;
+  ASSERT_EQ(ctrace_start(&o), 0);
+  unsetenv("CTRACE__TEST_WRITER_DELAY_MS");
+  pthread_t a, b;
+  pthread_create(&a, NULL, drop_main, NULL); /* takes every chunk */
+  pthread_join(a, NULL);
+  pthread_create(&b, NULL, few_main, NULL);
+  pthread_join(b, NULL);
+  ASSERT_EQ(ctrace_stop(), CTRACE_ELOST);
+  uint64_t dropped = ctrace_dropped_events();
+  ttrace *t = tt_load(path);
+  uint64_t reported = 0, recorded = 0;
+  int latecomer = 0;
+  for (size_t i = 0; i < t->nth; i++) {
+    reported += t->th[i].info->dropped;
+    recorded += t->th[i].n;
+    if (t->th[i].n == 0 && t->th[i].info->dropped == 101) /* name + 100 region events */
+      latecomer = 1;
+    printf("thread %d: %zu events, %" PRIu64 " dropped\n", t->th[i].info->tid, t->th[i].n,
+           t->th[i].info->dropped);
+  }
+  ASSERT(latecomer);
+  ASSERT_UEQ(reported, dropped);
+  ASSERT_UEQ(rd_dropped_reported(t->tr), dropped);
+  tt_free(t);
+  return 0;
+}

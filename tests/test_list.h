@@ -16,6 +16,7 @@
   XX(stress_threads)                                                           \
   XX(stress_signals)                                                           \
   XX(drops_counted)                                                            \
+  XX(drops_chunkless_thread)                                                   \
   XX(killed_process)                                                           \
   XX(corrupt_truncated)                                                        \
   XX(corrupt_bitflips)                                                         \

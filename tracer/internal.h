@@ -191,6 +191,10 @@ typedef struct ctrace__thread {
    * (wchunk, wtick, tid, name) are set: the writer reads them only after an
    * acquire load of `registered` equal to its session. */
   _Atomic uint32_t registered;
+  /* The session in which the thread tried to record, chunk or not: a thread
+   * that never got a chunk (all memory in use) is still declared, with its
+   * drops. Stored with release after `dropped` was reset. */
+  _Atomic uint32_t tried;
   _Atomic int exited; /* release by the thread's exit destructor */
   _Atomic(struct ctrace__thread *) next; /* global thread list (push at head) */
   int tid;

@@ -164,6 +164,7 @@ ctrace__thread *ctrace__thread_slow(size_t need) {
     atomic_store_explicit(&t->dropped, 0, memory_order_relaxed);
     atomic_store_explicit(&t->limit, 0, memory_order_relaxed);
     t->last_tick = ctrace__ticks();
+    atomic_store_explicit(&t->tried, gen, memory_order_release);
   }
   if ((uintptr_t)t->pos + need > atomic_load_explicit(&t->limit, memory_order_relaxed) ||
       t->cur == NULL) {

@@ -368,6 +368,14 @@ static void drain_threads(writer *w, int cut) {
      * `registered`, its wchunk/wtick/tid/name are. */
     int exited = atomic_load_explicit(&t->exited, memory_order_acquire);
     int mine = atomic_load_explicit(&t->registered, memory_order_acquire) == gen;
+    /* A thread that tried to record in this session but never got a chunk
+     * (memory at its cap) is declared all the same: its drops are its own. */
+    int chunkless = !mine && atomic_load_explicit(&t->tried, memory_order_acquire) == gen;
+    if (chunkless && t->wdefined != gen &&
+        atomic_load_explicit(&t->dropped, memory_order_relaxed)) {
+      def_thread(w, t);
+      defs_flush(w);
+    }
     if (mine) {
       if (t->wdefined != gen) {
         def_thread(w, t);
@@ -381,6 +389,8 @@ static void drain_threads(writer *w, int cut) {
           def_thread(w, t);
         def_thread_end(w, t);
         ctrace__pool_put(t->wchunk);
+      } else if (chunkless && t->wdefined == gen) {
+        def_thread_end(w, t);
       }
       unlink_thread(prev, t);
       ctrace__thread_free(t);
@@ -440,7 +450,9 @@ static void write_end(writer *w) {
   for (ctrace__thread *t = atomic_load(&ctrace__threads); t;
        t = atomic_load_explicit(&t->next, memory_order_relaxed)) {
     uint64_t d = atomic_load_explicit(&t->dropped, memory_order_relaxed);
-    if (d && atomic_load_explicit(&t->registered, memory_order_acquire) == w->s->gen) {
+    if (d && (atomic_load_explicit(&t->registered, memory_order_acquire) == w->s->gen ||
+              (atomic_load_explicit(&t->tried, memory_order_acquire) == w->s->gen &&
+               t->wdefined == w->s->gen))) {
       wbuf_varint(&pairs, t->serial);
       wbuf_varint(&pairs, d);
       n++;

@@ -238,6 +238,7 @@ typedef struct cthread {
   uint64_t run_item;
   /* lttng_ust_pthread: the lock it asked for */
   uint64_t lock_obj, lock_ts;
+  int lock_owner; /* who held lock_obj when this thread asked for it */
   /* kernel: its system call, and its scheduling state */
   uint32_t sys_class; /* evclass index + 1 of the pending syscall_entry, 0 none */
   uint64_t sys_ts, sys_arg;
@@ -275,6 +276,7 @@ typedef struct cmutex {
   uint64_t addr;
   int pid, tid; /* who released it last */
   uint64_t ts;
+  int owner;    /* who holds it (0: free, as far as the events say) */
 } cmutex;
 
 typedef struct ctrace_info {
@@ -855,8 +857,10 @@ static void lock_event(conv *c, const evclass *k, const bt_field *pl, cthread *t
   uint64_t addr = (uint64_t)fint(member(pl, k->f[0]));
   int64_t status = fint(member(pl, k->f[1]));
   if (k->kind == K_LOCK_REQ) {
+    cmutex *m = mutex_get(c, t->pid, addr, 1);
     t->lock_obj = addr;
     t->lock_ts = ts;
+    t->lock_owner = m ? m->owner : 0;
     return;
   }
   if (k->kind == K_UNLOCK) {
@@ -864,6 +868,8 @@ static void lock_event(conv *c, const evclass *k, const bt_field *pl, cthread *t
     if (m) {
       m->tid = t->tid;
       m->ts = ts;
+      if (m->owner == t->tid)
+        m->owner = 0;
     }
     return;
   }
@@ -873,13 +879,24 @@ static void lock_event(conv *c, const evclass *k, const bt_field *pl, cthread *t
     return;
   }
   uint64_t start = t->lock_ts;
+  int owner = t->lock_owner;
   t->lock_obj = t->lock_ts = 0;
-  cmutex *m = status ? NULL : mutex_get(c, t->pid, addr, 0);
-  if (!m || m->tid == t->tid || m->ts < start)
-    return; /* nobody released it meanwhile: it was free */
-  uint32_t *wi = vh_get(&c->thread_of, (uint64_t)(uint32_t)m->tid);
+  t->lock_owner = 0;
+  cmutex *m = status ? NULL : mutex_get(c, t->pid, addr, 1);
+  if (!m)
+    return;
+  /* Contended: another thread released it meanwhile, or held it when we
+   * asked (the wrapper records an unlock after it, so the released thread's
+   * acquisition can come first: the release is then taken as now). */
+  int released = m->tid != t->tid && m->ts >= start;
+  int held = owner && owner != t->tid;
+  m->owner = t->tid;
+  if (!released && !held)
+    return; /* it was free */
+  int waker = released ? m->tid : owner;
+  uint32_t *wi = vh_get(&c->thread_of, (uint64_t)(uint32_t)waker);
   const cthread *w = wi && c->threads[*wi].pid == t->pid ? &c->threads[*wi] : NULL;
-  write_wait(c, t, start, ts, CTRACE_FMT_WAIT_MUTEX, addr, w, m->ts);
+  write_wait(c, t, start, ts, CTRACE_FMT_WAIT_MUTEX, addr, w, released ? m->ts : ts);
 }
 
 /* ---- The kernel -------------------------------------------------------------------------- */

@@ -1,10 +1,13 @@
 /* Two threads and one mutex: "holder" takes it and keeps it 30 ms,
  * "waiter" asks for it meanwhile and waits. Not built with ctrace: `ctrace
- * run` must show the wait on "waiter" and the arrow from "holder". */
+ * run` must show the wait on "waiter" and the arrow from "holder".
+ * `contend MS` first sleeps MS ms (a tracer that registers with a daemon
+ * at start-up, like LTTng-UST, is then surely recording). */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -35,7 +38,9 @@ static void *waiter(void *arg) {
   return NULL;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  if (argc > 1)
+    sleep_ms(atoi(argv[1]));
   pthread_t a, b;
   pthread_create(&a, NULL, holder, NULL);
   pthread_create(&b, NULL, waiter, NULL);
