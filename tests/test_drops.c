@@ -132,6 +132,7 @@ TEST_IMPL(drops_chunkless_thread) {
            t->th[i].info->dropped);
   }
   ASSERT(latecomer);
+  ASSERT_UEQ(recorded + dropped, DROP_EVENTS + 101); /* nothing vanished */
   ASSERT_UEQ(reported, dropped);
   ASSERT_UEQ(rd_dropped_reported(t->tr), dropped);
   tt_free(t);
