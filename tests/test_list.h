@@ -45,6 +45,10 @@
   XX(lttng_ctf_errors)                                                         \
   XX(lttng_processes_discards)                                                 \
   XX(lttng_ust_wrappers)                                                       \
-  XX(lttng_late_start)
+  XX(lttng_late_start)                                                         \
+  XX(stats_known_answers)                                                      \
+  XX(stats_window_thread)                                                      \
+  XX(stats_cli_json)                                                           \
+  XX(stats_cli_errors)
 
 TEST_LIST(TEST_DECLARE)

@@ -464,6 +464,7 @@ static const char usage[] =
     "  view TRACE... [--port N]      serve the timeline in the browser (http://127.0.0.1:8080/)\n"
     "  export TRACE... [-o FILE.json] Chrome trace-event JSON for Perfetto / chrome://tracing\n"
     "  info TRACE                    what a trace holds, and whether it is complete\n"
+    "  stats TRACE... [--json]       threads, top regions, blocking, syscalls, heap (--help)\n"
     "  version                       print the version\n"
     "Record a program linked with libctrace: CTRACE_OUT=trace.ctrace ./prog\n";
 
@@ -481,6 +482,8 @@ int main(int argc, char **argv) {
     return ctrace_cmd_info(argc - 1, argv + 1);
   if (strcmp(cmd, "view") == 0)
     return ctrace_cmd_view(argc - 1, argv + 1);
+  if (strcmp(cmd, "stats") == 0)
+    return ctrace_cmd_stats(argc - 1, argv + 1);
   if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
     printf("ctrace %s\n", ctrace_version());
     return 0;

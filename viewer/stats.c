@@ -1,0 +1,909 @@
+/* `ctrace stats`: the numbers of a trace in the terminal (stats.h), from
+ * the viewer's index: two passes over the slices of the chosen threads
+ * (sums, then the durations of each region label for its percentiles),
+ * one over their state bands and the heap counters. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "commands.h"
+#include "hashmap.h"
+#include "stats.h"
+
+static void errf(char *err, size_t n, const char *f, ...) __attribute__((format(printf, 3, 4)));
+static void errf(char *err, size_t n, const char *f, ...) {
+  va_list ap;
+  va_start(ap, f);
+  vsnprintf(err, n, f, ap);
+  va_end(ap);
+}
+
+/* ---- Analysis ------------------------------------------------------------------------ */
+
+enum { KIND_REGION, KIND_SYSCALL, KIND_WAIT };
+
+/* Per label, while counting. */
+typedef struct acc {
+  uint64_t count, total, self, min, max, errors;
+  size_t pos; /* next free slot of its durations (second pass) */
+} acc;
+
+typedef struct window {
+  uint64_t w0, w1;
+} window;
+
+static uint64_t clip(const window *w, uint64_t s, uint64_t e) {
+  uint64_t a = s > w->w0 ? s : w->w0, b = e < w->w1 ? e : w->w1;
+  return b > a ? b - a : 0;
+}
+
+/* A slice counts if it overlaps the window (an instant-long one: if it
+ * lies in it). */
+static int in_window(const window *w, uint64_t s, uint64_t e) {
+  return s < e ? s < w->w1 && e > w->w0 : s >= w->w0 && s < w->w1;
+}
+
+static uint64_t slice_end(const vx_slice *s) { return s->start + s->dur; }
+
+/* Time of the children c[*j..) of the parent [ps, pe), within the window;
+ * *j moves past the children that end inside the parent (ends are sorted
+ * at one depth, so it only moves forward). */
+static uint64_t child_time(const window *w, const vx_slice *c, size_t nc, size_t *j, uint64_t ps,
+                           uint64_t pe) {
+  while (*j < nc && slice_end(&c[*j]) <= ps)
+    (*j)++;
+  uint64_t lo = ps > w->w0 ? ps : w->w0, hi = pe < w->w1 ? pe : w->w1, sum = 0;
+  size_t k = *j;
+  for (; k < nc && c[k].start < pe; k++) {
+    uint64_t a = c[k].start > lo ? c[k].start : lo, e = slice_end(&c[k]);
+    uint64_t b = e < hi ? e : hi;
+    if (b > a)
+      sum += b - a;
+  }
+  while (*j < k && slice_end(&c[*j]) <= pe)
+    (*j)++;
+  return sum;
+}
+
+/* The object a wait was on, and whether a syscall failed, for slices
+ * without details (Chrome JSON, e.g. `ctrace export`'s output: args
+ * {"object":"0x..."} and {"error":"E..."}). */
+static uint64_t json_object(const char *args) {
+  const char *p = args ? strstr(args, "\"object\":\"") : NULL;
+  return p ? strtoull(p + 10, NULL, 0) : 0;
+}
+
+static int json_failed(const char *args) { return args && strstr(args, "\"error\":") != NULL; }
+
+typedef struct blocks {
+  vh_map map; /* hash(label, object) -> index in r->blocks */
+  uint32_t *label;
+  size_t cap;
+} blocks;
+
+static uint64_t mix(uint64_t a, uint64_t b) {
+  uint64_t h = (a + 0x9e3779b97f4a7c15ull) ^ (b * 0xbf58476d1ce4e5b9ull);
+  h ^= h >> 31;
+  h *= 0x94d049bb133111ebull;
+  return (h ^ (h >> 29)) | 1;
+}
+
+static int add_wait(st_report *r, blocks *b, const vx_index *x, uint32_t label, uint64_t object,
+                    uint64_t dur) {
+  uint64_t k = mix(label, object);
+  uint32_t *v;
+  /* probe past other (label, object) pairs that hash alike */
+  while ((v = vh_get(&b->map, k)) && (b->label[*v] != label || r->blocks[*v].object != object))
+    k = mix(k, 1);
+  if (!v) {
+    st_block *n = VH_PUSH(r->blocks, r->nblocks, b->cap);
+    if (!n)
+      return -1;
+    size_t lcap = b->cap;
+    uint32_t *l = realloc(b->label, lcap * sizeof *l);
+    if (!l)
+      return -1;
+    b->label = l;
+    l[r->nblocks - 1] = label;
+    memset(n, 0, sizeof *n);
+    n->name = vx_label_get(x, label)->name;
+    n->object = object;
+    if (vh_put(&b->map, k, (uint32_t)(r->nblocks - 1)))
+      return -1;
+    v = vh_get(&b->map, k);
+  }
+  st_block *s = &r->blocks[*v];
+  s->count++;
+  s->total += dur;
+  if (dur > s->max)
+    s->max = dur;
+  return 0;
+}
+
+static int selected(const vx_track *t, const st_options *o) {
+  return t->kind == VX_THREAD && (!o->thread || strcmp(t->name, o->thread) == 0);
+}
+
+/* First pass over one thread's slices: counts, sums and self times per
+ * label, waits by object. */
+static int sum_thread(const vx_index *x, const window *w, const uint8_t *kind, acc *a,
+                      st_thread *th, st_report *r, blocks *bl) {
+  const vx_track *t = th->track;
+  for (size_t d = 0; d < t->depths; d++) {
+    const vx_slice *s = t->depth[d], *c = d + 1 < t->depths ? t->depth[d + 1] : NULL;
+    size_t n = t->ndepth[d], nc = c ? t->ndepth[d + 1] : 0;
+    size_t j = c ? vx_slice_lower(c, nc, w->w0) : 0;
+    for (size_t i = vx_slice_lower(s, n, w->w0); i < n && s[i].start < w->w1; i++) {
+      uint64_t e = slice_end(&s[i]);
+      if (!in_window(w, s[i].start, e))
+        continue;
+      uint64_t dur = clip(w, s[i].start, e);
+      uint32_t l = s[i].label;
+      acc *p = &a[l];
+      if (kind[l] == KIND_REGION) {
+        uint64_t ch = c ? child_time(w, c, nc, &j, s[i].start, e) : 0;
+        p->self += dur - (ch < dur ? ch : dur);
+        th->regions++;
+      } else if (kind[l] == KIND_SYSCALL) {
+        const vx_info *in = vx_info_get(x, s[i].args);
+        if (in ? in->ret < 0 : json_failed(vx_args(x, s[i].args)))
+          p->errors++;
+      } else {
+        const vx_info *in = vx_info_get(x, s[i].args);
+        if (add_wait(r, bl, x, l, in ? in->arg : json_object(vx_args(x, s[i].args)), dur))
+          return -1;
+      }
+      if (!p->count || dur < p->min)
+        p->min = dur;
+      if (dur > p->max)
+        p->max = dur;
+      p->count++;
+      p->total += dur;
+    }
+  }
+  return 0;
+}
+
+/* Second pass: the region durations into each label's part of durs. */
+static void fill_thread(const vx_track *t, const window *w, const uint8_t *kind, acc *a,
+                        uint64_t *durs) {
+  for (size_t d = 0; d < t->depths; d++) {
+    const vx_slice *s = t->depth[d];
+    size_t n = t->ndepth[d];
+    for (size_t i = vx_slice_lower(s, n, w->w0); i < n && s[i].start < w->w1; i++) {
+      uint64_t e = slice_end(&s[i]);
+      if (kind[s[i].label] == KIND_REGION && in_window(w, s[i].start, e))
+        durs[a[s[i].label].pos++] = clip(w, s[i].start, e);
+    }
+  }
+}
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Nearest rank: the value at rank ceil(p/100 * n) of the sorted v[0..n). */
+static uint64_t percentile(const uint64_t *v, size_t n, unsigned p) {
+  size_t rank = n / 100 * p + (n % 100 * p + 99) / 100; /* no overflow */
+  return v[rank ? rank - 1 : 0];
+}
+
+static void thread_states(const vx_track *t, const window *w, st_thread *th) {
+  th->has_states = t->nstates > 0;
+  th->derived = t->nstates > 0 && t->states[0].derived;
+  for (size_t i = 0; i < t->nstates; i++) {
+    const vx_state *s = &t->states[i];
+    if (s->start >= w->w1)
+      break;
+    if (s->state < VX_ST_COUNT_)
+      th->state[s->state] += clip(w, s->start, s->end);
+  }
+}
+
+static int is_heap_live(const vx_track *t) {
+  return t->kind == VX_COUNTER && strncmp(t->name, "heap live", 9) == 0;
+}
+
+/* Peak and final value of a heap counter within the window (the value
+ * before the window holds at its start). */
+static int heap_values(const vx_track *t, const window *w, st_heap *h) {
+  int any = 0;
+  for (size_t i = 0; i < t->nsamples; i++) {
+    const vx_sample *s = &t->samples[i];
+    if (s->ts >= w->w1)
+      break;
+    if (s->ts <= w->w0 && i + 1 < t->nsamples && t->samples[i + 1].ts <= w->w0)
+      continue; /* not the one holding at the window's start */
+    if (!any || s->value > h->peak)
+      h->peak = s->value;
+    h->final = s->value;
+    any = 1;
+  }
+  h->track = t;
+  return any;
+}
+
+/* Threads by process, then as the timeline orders them. */
+static int cmp_thread(const void *a, const void *b) {
+  const vx_track *x = ((const st_thread *)a)->track, *y = ((const st_thread *)b)->track;
+  if (x->pid != y->pid)
+    return x->pid < y->pid ? -1 : 1;
+  if (x->sort != y->sort)
+    return x->sort < y->sort ? -1 : 1;
+  return (x->tid > y->tid) - (x->tid < y->tid);
+}
+
+static int cmp_block(const void *a, const void *b) {
+  const st_block *x = a, *y = b;
+  if (x->total != y->total)
+    return x->total > y->total ? -1 : 1;
+  int c = strcmp(x->name, y->name);
+  return c ? c : (x->object > y->object) - (x->object < y->object);
+}
+
+static int cmp_syscall(const void *a, const void *b) {
+  const st_syscall *x = a, *y = b;
+  if (x->total != y->total)
+    return x->total > y->total ? -1 : 1;
+  return strcmp(x->name, y->name);
+}
+
+int st_compute(const vx_index *x, const st_options *o, st_report *r, char *err, size_t errlen) {
+  memset(r, 0, sizeof *r);
+  r->trace_t0 = vx_t0(x);
+  r->trace_t1 = vx_t1(x);
+  r->events = vx_events(x);
+  r->dropped = vx_dropped(x);
+  r->windowed = o->since || o->until;
+  r->thread = o->thread;
+  window w = {r->trace_t0 + o->since, o->until ? r->trace_t0 + o->until : UINT64_MAX};
+  if (o->until && o->until <= o->since) {
+    errf(err, errlen, "the window is empty: --until must be after --since");
+    return -1;
+  }
+  if (o->since && w.w0 >= r->trace_t1) {
+    errf(err, errlen, "the window starts after the trace ends (the trace lasts %.6f s)",
+         (double)(r->trace_t1 - r->trace_t0) / 1e9);
+    return -1;
+  }
+  r->t0 = w.w0;
+  r->t1 = w.w1 < r->trace_t1 ? w.w1 : r->trace_t1;
+
+  size_t nt = vx_track_count(x), nl = vx_label_count(x);
+  size_t nsel = 0;
+  int pids_err = 0;
+  for (size_t i = 0; i < nt; i++)
+    if (selected(vx_track_get(x, i), o))
+      nsel++;
+  if (o->thread && !nsel) {
+    errf(err, errlen, "no thread named '%s' in the trace", o->thread);
+    return -1;
+  }
+  /* processes: distinct pids of the threads */
+  vh_map pids = {0};
+  for (size_t i = 0; i < nt; i++) {
+    const vx_track *t = vx_track_get(x, i);
+    if (t->kind == VX_THREAD && !vh_get(&pids, (uint64_t)(uint32_t)t->pid + 1)) {
+      if (vh_put(&pids, (uint64_t)(uint32_t)t->pid + 1, 1))
+        pids_err = -1;
+      r->processes++;
+    }
+  }
+  vh_free(&pids);
+
+  uint8_t *kind = malloc(nl ? nl : 1);
+  acc *a = calloc(nl ? nl : 1, sizeof *a);
+  r->threads = calloc(nsel ? nsel : 1, sizeof *r->threads);
+  blocks bl = {0};
+  uint64_t *durs = NULL;
+  int ok = kind && a && r->threads && pids_err == 0;
+  for (size_t l = 0; ok && l < nl; l++) {
+    const char *cat = vx_label_get(x, (uint32_t)l)->cat;
+    kind[l] = !strcmp(cat, "syscall") ? KIND_SYSCALL : !strcmp(cat, "wait") ? KIND_WAIT
+                                                                           : KIND_REGION;
+  }
+  for (size_t i = 0; ok && i < nt; i++) {
+    const vx_track *t = vx_track_get(x, i);
+    if (!selected(t, o))
+      continue;
+    st_thread *th = &r->threads[r->nthreads++];
+    th->track = t;
+    thread_states(t, &w, th);
+    if (th->has_states) {
+      r->has_sched = 1;
+      if (!th->derived)
+        r->derived_only = -1;
+    }
+    ok = sum_thread(x, &w, kind, a, th, r, &bl) == 0;
+  }
+  r->derived_only = r->has_sched && r->derived_only == 0;
+
+  /* Regions: their durations, sorted per label, give the percentiles. */
+  size_t ndur = 0, nreg = 0, nsys = 0;
+  for (size_t l = 0; ok && l < nl; l++) {
+    if (!a[l].count)
+      continue;
+    if (kind[l] == KIND_REGION) {
+      a[l].pos = ndur;
+      ndur += a[l].count;
+      nreg++;
+    } else if (kind[l] == KIND_SYSCALL) {
+      nsys++;
+    }
+  }
+  if (ok) {
+    durs = malloc((ndur ? ndur : 1) * sizeof *durs);
+    r->regions = calloc(nreg ? nreg : 1, sizeof *r->regions);
+    r->syscalls = calloc(nsys ? nsys : 1, sizeof *r->syscalls);
+    ok = durs && r->regions && r->syscalls;
+  }
+  for (size_t i = 0; ok && i < r->nthreads; i++)
+    fill_thread(r->threads[i].track, &w, kind, a, durs);
+  for (size_t l = 0; ok && l < nl; l++) {
+    const acc *p = &a[l];
+    if (!p->count)
+      continue;
+    const char *name = vx_label_get(x, (uint32_t)l)->name;
+    if (kind[l] == KIND_REGION) {
+      uint64_t *v = durs + (p->pos - p->count);
+      qsort(v, p->count, sizeof *v, cmp_u64);
+      r->regions[r->nregions++] = (st_region){.label = (uint32_t)l, .name = name,
+                                              .count = p->count, .total = p->total,
+                                              .self = p->self, .min = p->min, .max = p->max,
+                                              .p50 = percentile(v, p->count, 50),
+                                              .p90 = percentile(v, p->count, 90),
+                                              .p99 = percentile(v, p->count, 99)};
+    } else if (kind[l] == KIND_SYSCALL) {
+      r->syscalls[r->nsyscalls++] = (st_syscall){.name = name, .calls = p->count,
+                                                 .errors = p->errors, .total = p->total,
+                                                 .max = p->max};
+    }
+  }
+  if (ok) {
+    qsort(r->threads, r->nthreads, sizeof *r->threads, cmp_thread);
+    if (r->nblocks)
+      qsort(r->blocks, r->nblocks, sizeof *r->blocks, cmp_block);
+    if (r->nsyscalls)
+      qsort(r->syscalls, r->nsyscalls, sizeof *r->syscalls, cmp_syscall);
+    st_sort(r, ST_SORT_TOTAL);
+  }
+
+  /* Heap: every "heap live bytes" counter (one per process). */
+  for (size_t i = 0; ok && i < nt; i++) {
+    const vx_track *t = vx_track_get(x, i);
+    if (!is_heap_live(t))
+      continue;
+    st_heap *h = realloc(r->heaps, (r->nheaps + 1) * sizeof *h);
+    if (!h) {
+      ok = 0;
+      break;
+    }
+    r->heaps = h;
+    if (heap_values(t, &w, &h[r->nheaps]))
+      r->nheaps++;
+  }
+  free(kind);
+  free(a);
+  free(durs);
+  free(bl.label);
+  vh_free(&bl.map);
+  if (!ok) {
+    st_free(r);
+    errf(err, errlen, "out of memory while computing the statistics");
+    return -1;
+  }
+  return 0;
+}
+
+static uint64_t sort_value(const st_region *g, st_sort_key key) {
+  switch (key) {
+  case ST_SORT_SELF: return g->self;
+  case ST_SORT_COUNT: return g->count;
+  case ST_SORT_P99: return g->p99;
+  default: return g->total;
+  }
+}
+
+static int cmp_region(const void *a, const void *b, void *arg) {
+  const st_region *x = a, *y = b;
+  st_sort_key key = *(const st_sort_key *)arg;
+  uint64_t u = sort_value(x, key), v = sort_value(y, key);
+  if (u != v)
+    return u > v ? -1 : 1;
+  if (x->total != y->total)
+    return x->total > y->total ? -1 : 1;
+  return strcmp(x->name, y->name);
+}
+
+void st_sort(st_report *r, st_sort_key key) {
+  if (r->nregions > 1)
+    qsort_r(r->regions, r->nregions, sizeof *r->regions, cmp_region, &key);
+}
+
+void st_free(st_report *r) {
+  free(r->threads);
+  free(r->regions);
+  free(r->blocks);
+  free(r->syscalls);
+  free(r->heaps);
+  memset(r, 0, sizeof *r);
+}
+
+/* ---- Printers ---------------------------------------------------------------------- */
+
+static const char *const sort_names[] = {"total", "self", "count", "p99"};
+
+/* A duration in a unit that keeps 3-4 significant digits. */
+static const char *fmt_dur(char *buf, size_t n, uint64_t ns) {
+  if (ns < 1000)
+    snprintf(buf, n, "%" PRIu64 " ns", ns);
+  else if (ns < 1000000)
+    snprintf(buf, n, "%.2f us", (double)ns / 1e3);
+  else if (ns < 1000000000)
+    snprintf(buf, n, "%.2f ms", (double)ns / 1e6);
+  else
+    snprintf(buf, n, "%.3f s", (double)ns / 1e9);
+  return buf;
+}
+
+static const char *fmt_bytes(char *buf, size_t n, double b) {
+  if (fabs(b) < 1024)
+    snprintf(buf, n, "%.0f B", b);
+  else if (fabs(b) < 1048576)
+    snprintf(buf, n, "%.1f KiB", b / 1024);
+  else if (fabs(b) < 1073741824.0)
+    snprintf(buf, n, "%.1f MiB", b / 1048576);
+  else
+    snprintf(buf, n, "%.2f GiB", b / 1073741824.0);
+  return buf;
+}
+
+/* Width of the name column: the longest name, within [min, 48]. */
+static int name_width(const char *const *names, size_t n, size_t stride, int min) {
+  size_t wd = (size_t)min;
+  for (size_t i = 0; i < n; i++) {
+    const char *s = *(const char *const *)((const char *)names + i * stride);
+    size_t l = strlen(s);
+    if (l > wd)
+      wd = l;
+  }
+  return wd > 48 ? 48 : (int)wd;
+}
+
+static size_t shown(size_t n, size_t top) { return top && top < n ? top : n; }
+
+static void print_header(FILE *f, const vx_index *x, const st_report *r) {
+  char b1[32];
+  for (size_t i = 0; i < vx_source_count(x); i++) {
+    const vx_source *s = vx_source_get(x, i);
+    fprintf(f, "%-11s%s (%s", i ? "" : "sources:", s->path, s->format);
+    if (s->process && s->process[0])
+      fprintf(f, ", %s pid %d", s->process, s->pid);
+    fprintf(f, "%s)\n", s->complete ? "" : ", incomplete");
+    if (s->problem)
+      fprintf(f, "%-11s  problem: %s\n", "", s->problem);
+  }
+  fprintf(f, "%-11s%zu\n", "processes:", r->processes);
+  fprintf(f, "%-11s%.6f s", "span:", (double)(r->trace_t1 - r->trace_t0) / 1e9);
+  if (r->windowed)
+    fprintf(f, "; window %.6f s .. %.6f s (%s)", (double)(r->t0 - r->trace_t0) / 1e9,
+            (double)(r->t1 - r->trace_t0) / 1e9, fmt_dur(b1, sizeof b1, r->t1 - r->t0));
+  if (r->thread)
+    fprintf(f, "\n%-11sonly the threads named '%s' (%zu)", "threads:", r->thread, r->nthreads);
+  fprintf(f, "\n%-11s%" PRIu64 "\n", "events:", r->events);
+  fprintf(f, "%-11s%" PRIu64 "%s\n", "dropped:", r->dropped,
+          r->dropped ? " (the numbers below miss what was dropped)" : "");
+}
+
+static void print_threads(FILE *f, const st_report *r) {
+  static const struct {
+    int st;
+    const char *title;
+  } cols[] = {{VX_ST_RUNNING, "running"}, {VX_ST_RUNNABLE, "runnable"}, {VX_ST_SYSCALL, "syscalls"},
+              {VX_ST_LOCK, "locks"},      {VX_ST_SLEEP, "sleeping"},    {VX_ST_BLOCKED, "off-cpu"}};
+  int wn = 6;
+  for (size_t i = 0; i < r->nthreads; i++) {
+    int l = (int)strlen(r->threads[i].track->name);
+    if (l > wn)
+      wn = l > 48 ? 48 : l;
+  }
+  fprintf(f, "\nthreads: %s\n",
+          !r->has_sched     ? "no scheduling data (time per state unknown)"
+          : r->derived_only ? "time per state, estimated from the wrappers' blocking spans "
+                              "(no context switches)"
+                            : "time per state (off-cpu: blocked, reason unknown)");
+  fprintf(f, "  %-*s %8s", wn, "thread", "tid");
+  for (size_t c = 0; r->has_sched && c < sizeof cols / sizeof *cols; c++)
+    fprintf(f, " %10s", cols[c].title);
+  fprintf(f, " %9s\n", "regions");
+  for (size_t i = 0; i < r->nthreads; i++) {
+    const st_thread *t = &r->threads[i];
+    char b[32];
+    fprintf(f, "  %-*.*s %8d", wn, wn, t->track->name, t->track->tid);
+    for (size_t c = 0; r->has_sched && c < sizeof cols / sizeof *cols; c++)
+      fprintf(f, " %10s", t->has_states ? fmt_dur(b, sizeof b, t->state[cols[c].st]) : "-");
+    fprintf(f, " %9" PRIu64 "\n", t->regions);
+  }
+}
+
+static void print_regions(FILE *f, const st_report *r, size_t top, st_sort_key key) {
+  size_t n = shown(r->nregions, top);
+  fprintf(f, "\ntop regions by %s (%zu of %zu; self: without nested regions, syscalls and "
+             "waits)\n", sort_names[key], n, r->nregions);
+  if (!n) {
+    fprintf(f, "  (none)\n");
+    return;
+  }
+  int wn = name_width(&r->regions[0].name, n, sizeof *r->regions, 6);
+  fprintf(f, "  %-*s %9s %10s %10s %10s %10s %10s %10s %10s %10s\n", wn, "region", "count",
+          "total", "self", "min", "mean", "p50", "p90", "p99", "max");
+  for (size_t i = 0; i < n; i++) {
+    const st_region *g = &r->regions[i];
+    char b[8][32];
+    fprintf(f, "  %-*.*s %9" PRIu64 " %10s %10s %10s %10s %10s %10s %10s %10s\n", wn, wn, g->name,
+            g->count, fmt_dur(b[0], 32, g->total), fmt_dur(b[1], 32, g->self),
+            fmt_dur(b[2], 32, g->min), fmt_dur(b[3], 32, g->total / g->count),
+            fmt_dur(b[4], 32, g->p50), fmt_dur(b[5], 32, g->p90), fmt_dur(b[6], 32, g->p99),
+            fmt_dur(b[7], 32, g->max));
+  }
+}
+
+static void print_blocking(FILE *f, const st_report *r, size_t top) {
+  size_t n = shown(r->nblocks, top);
+  fprintf(f, "\ntop blocking: waits by kind and object (%zu of %zu)\n", n, r->nblocks);
+  if (!n) {
+    fprintf(f, "  (none)\n");
+    return;
+  }
+  int wn = name_width(&r->blocks[0].name, n, sizeof *r->blocks, 4);
+  fprintf(f, "  %-*s %18s %9s %10s %10s\n", wn, "wait", "object", "count", "total", "max");
+  for (size_t i = 0; i < n; i++) {
+    const st_block *k = &r->blocks[i];
+    char obj[24], b[2][32];
+    if (k->object)
+      snprintf(obj, sizeof obj, "0x%" PRIx64, k->object);
+    else
+      snprintf(obj, sizeof obj, "-");
+    fprintf(f, "  %-*.*s %18s %9" PRIu64 " %10s %10s\n", wn, wn, k->name, obj, k->count,
+            fmt_dur(b[0], 32, k->total), fmt_dur(b[1], 32, k->max));
+  }
+}
+
+static void print_syscalls(FILE *f, const st_report *r) {
+  fprintf(f, "\nsyscalls (%zu)\n", r->nsyscalls);
+  if (!r->nsyscalls) {
+    fprintf(f, "  (none)\n");
+    return;
+  }
+  int wn = name_width(&r->syscalls[0].name, r->nsyscalls, sizeof *r->syscalls, 7);
+  fprintf(f, "  %-*s %9s %9s %10s %10s\n", wn, "syscall", "calls", "errors", "total", "max");
+  for (size_t i = 0; i < r->nsyscalls; i++) {
+    const st_syscall *s = &r->syscalls[i];
+    char b[2][32];
+    fprintf(f, "  %-*.*s %9" PRIu64 " %9" PRIu64 " %10s %10s\n", wn, wn, s->name, s->calls,
+            s->errors, fmt_dur(b[0], 32, s->total), fmt_dur(b[1], 32, s->max));
+  }
+}
+
+static void print_heap(FILE *f, const st_report *r) {
+  fprintf(f, "\nheap\n");
+  if (!r->nheaps) {
+    fprintf(f, "  (no heap counter in the trace)\n");
+    return;
+  }
+  for (size_t i = 0; i < r->nheaps; i++) {
+    char b[2][32];
+    fprintf(f, "  pid %-8d %-28s peak %12s   final %12s\n", r->heaps[i].track->pid,
+            r->heaps[i].track->name, fmt_bytes(b[0], 32, r->heaps[i].peak),
+            fmt_bytes(b[1], 32, r->heaps[i].final));
+  }
+}
+
+int st_print_text(FILE *f, const vx_index *x, const st_report *r, size_t top, st_sort_key key) {
+  print_header(f, x, r);
+  print_threads(f, r);
+  print_regions(f, r, top, key);
+  print_blocking(f, r, top);
+  print_syscalls(f, r);
+  print_heap(f, r);
+  return fflush(f) || ferror(f) ? -1 : 0;
+}
+
+static cJSON *num(cJSON *o, const char *k, double v) { return cJSON_AddNumberToObject(o, k, v); }
+
+static cJSON *json_report(const vx_index *x, const st_report *r, size_t top, st_sort_key key) {
+  static const char *const st_keys[VX_ST_COUNT_] = {
+      NULL, "running_ns", "runnable_ns", "syscalls_ns", "locks_ns", "sleeping_ns", "offcpu_ns"};
+  cJSON *root = cJSON_CreateObject();
+  cJSON *srcs = cJSON_AddArrayToObject(root, "sources");
+  for (size_t i = 0; srcs && i < vx_source_count(x); i++) {
+    const vx_source *s = vx_source_get(x, i);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToArray(srcs, o);
+    cJSON_AddStringToObject(o, "path", s->path);
+    cJSON_AddStringToObject(o, "format", s->format);
+    cJSON_AddStringToObject(o, "process", s->process ? s->process : "");
+    num(o, "pid", s->pid);
+    num(o, "events", (double)s->events);
+    num(o, "dropped", (double)s->dropped);
+    cJSON_AddBoolToObject(o, "complete", s->complete);
+    if (s->problem)
+      cJSON_AddStringToObject(o, "problem", s->problem);
+  }
+  num(root, "processes", (double)r->processes);
+  num(root, "span_ns", (double)(r->trace_t1 - r->trace_t0));
+  cJSON *win = cJSON_AddObjectToObject(root, "window");
+  num(win, "since_ns", (double)(r->t0 - r->trace_t0));
+  num(win, "until_ns", (double)(r->t1 - r->trace_t0));
+  if (r->thread)
+    cJSON_AddStringToObject(root, "thread", r->thread);
+  num(root, "events", (double)r->events);
+  num(root, "dropped", (double)r->dropped);
+  cJSON_AddStringToObject(root, "scheduling", !r->has_sched ? "none"
+                                              : r->derived_only ? "wrappers" : "kernel");
+  cJSON *ths = cJSON_AddArrayToObject(root, "threads");
+  for (size_t i = 0; ths && i < r->nthreads; i++) {
+    const st_thread *t = &r->threads[i];
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToArray(ths, o);
+    cJSON_AddStringToObject(o, "name", t->track->name);
+    num(o, "pid", t->track->pid);
+    num(o, "tid", t->track->tid);
+    cJSON_AddBoolToObject(o, "has_states", t->has_states);
+    for (int s = 1; t->has_states && s < VX_ST_COUNT_; s++)
+      num(o, st_keys[s], (double)t->state[s]);
+    num(o, "regions", (double)t->regions);
+  }
+  cJSON_AddStringToObject(root, "sort", sort_names[key]);
+  num(root, "regions_total", (double)r->nregions);
+  cJSON *regs = cJSON_AddArrayToObject(root, "regions");
+  for (size_t i = 0; regs && i < shown(r->nregions, top); i++) {
+    const st_region *g = &r->regions[i];
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToArray(regs, o);
+    cJSON_AddStringToObject(o, "name", g->name);
+    num(o, "count", (double)g->count);
+    num(o, "total_ns", (double)g->total);
+    num(o, "self_ns", (double)g->self);
+    num(o, "min_ns", (double)g->min);
+    num(o, "mean_ns", (double)g->total / (double)g->count);
+    num(o, "p50_ns", (double)g->p50);
+    num(o, "p90_ns", (double)g->p90);
+    num(o, "p99_ns", (double)g->p99);
+    num(o, "max_ns", (double)g->max);
+  }
+  cJSON *blk = cJSON_AddObjectToObject(root, "blocking");
+  cJSON_AddStringToObject(blk, "by", "kind and object");
+  num(blk, "total", (double)r->nblocks);
+  cJSON *waits = cJSON_AddArrayToObject(blk, "waits");
+  for (size_t i = 0; waits && i < shown(r->nblocks, top); i++) {
+    const st_block *k = &r->blocks[i];
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToArray(waits, o);
+    char obj[24];
+    snprintf(obj, sizeof obj, "0x%" PRIx64, k->object);
+    cJSON_AddStringToObject(o, "name", k->name);
+    if (k->object)
+      cJSON_AddStringToObject(o, "object", obj);
+    else
+      cJSON_AddNullToObject(o, "object");
+    num(o, "count", (double)k->count);
+    num(o, "total_ns", (double)k->total);
+    num(o, "max_ns", (double)k->max);
+  }
+  cJSON *sys = cJSON_AddArrayToObject(root, "syscalls");
+  for (size_t i = 0; sys && i < r->nsyscalls; i++) {
+    const st_syscall *s = &r->syscalls[i];
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToArray(sys, o);
+    cJSON_AddStringToObject(o, "name", s->name);
+    num(o, "calls", (double)s->calls);
+    num(o, "errors", (double)s->errors);
+    num(o, "total_ns", (double)s->total);
+    num(o, "max_ns", (double)s->max);
+  }
+  cJSON *heap = cJSON_AddArrayToObject(root, "heap");
+  for (size_t i = 0; heap && i < r->nheaps; i++) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToArray(heap, o);
+    cJSON_AddStringToObject(o, "counter", r->heaps[i].track->name);
+    num(o, "pid", r->heaps[i].track->pid);
+    num(o, "peak_bytes", r->heaps[i].peak);
+    num(o, "final_bytes", r->heaps[i].final);
+  }
+  return root;
+}
+
+int st_print_json(FILE *f, const vx_index *x, const st_report *r, size_t top, st_sort_key key) {
+  cJSON *root = json_report(x, r, top, key);
+  char *s = root ? cJSON_PrintUnformatted(root) : NULL;
+  cJSON_Delete(root);
+  if (!s)
+    return -1;
+  fputs(s, f);
+  fputc('\n', f);
+  cJSON_free(s);
+  return fflush(f) || ferror(f) ? -1 : 0;
+}
+
+/* ---- The command ------------------------------------------------------------------- */
+
+static const char stats_usage[] =
+    "usage: ctrace stats TRACE... [--top N] [--sort total|self|count|p99] [--thread NAME]\n"
+    "                    [--since T] [--until T] [--json]\n"
+    "  A terminal report: threads (time per state), top regions, blocking waits,\n"
+    "  syscalls, heap, dropped events. FILE.kernel (ctrace run's kernel events)\n"
+    "  goes with FILE by itself.\n"
+    "  --top N         regions and waits shown (default 20; 0: all)\n"
+    "  --sort KEY      order of the regions: total (default), self, count, p99\n"
+    "  --thread NAME   only the threads of this name\n"
+    "  --since T       window start, seconds after the trace's start (0.5, 20ms, 300us)\n"
+    "  --until T       window end, the same way\n"
+    "  --json          the same as one JSON object (times in ns)\n";
+
+/* Seconds, or with a unit (s, ms, us, ns), into ns. @return 0 or -1. */
+static int parse_time(const char *s, uint64_t *ns) {
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (end == s || errno || !isfinite(v) || v < 0)
+    return -1;
+  double mul = !strcmp(end, "") || !strcmp(end, "s") ? 1e9
+               : !strcmp(end, "ms")                  ? 1e6
+               : !strcmp(end, "us")                  ? 1e3
+               : !strcmp(end, "ns")                  ? 1
+                                                     : -1;
+  if (mul < 0 || v * mul >= 1.8e19)
+    return -1;
+  *ns = (uint64_t)(v * mul + 0.5);
+  return 0;
+}
+
+/* The paths and, beside each, its FILE.kernel unless given already (as
+ * `ctrace view` does). @return the array (the added paths allocated), or
+ * NULL. */
+static char **with_kernel(char **paths, size_t n, size_t *nout) {
+  char **all = calloc(2 * n + 1, sizeof *all);
+  if (!all)
+    return NULL;
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    all[k++] = paths[i];
+    char kp[PATH_MAX];
+    snprintf(kp, sizeof kp, "%s.kernel", paths[i]);
+    int given = 0;
+    for (size_t j = 0; j < n; j++)
+      given |= !strcmp(paths[j], kp);
+    if (!given && access(kp, R_OK) == 0) {
+      all[k] = strdup(kp);
+      if (all[k]) {
+        fprintf(stderr, "ctrace stats: with %s (the kernel's events of the same run)\n", kp);
+        k++;
+      }
+    }
+  }
+  *nout = k;
+  return all;
+}
+
+int ctrace_cmd_stats(int argc, char **argv) {
+  static const struct option opts[] = {{"top", required_argument, NULL, 'n'},
+                                       {"sort", required_argument, NULL, 's'},
+                                       {"thread", required_argument, NULL, 't'},
+                                       {"since", required_argument, NULL, 'a'},
+                                       {"until", required_argument, NULL, 'b'},
+                                       {"json", no_argument, NULL, 'j'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+  st_options o = {0};
+  st_sort_key key = ST_SORT_TOTAL;
+  size_t top = 20;
+  int json = 0, has_until = 0, c;
+  optind = 1;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    char *end;
+    switch (c) {
+    case 'n': {
+      errno = 0;
+      unsigned long long v = strtoull(optarg, &end, 10);
+      if (!*optarg || *end || errno || optarg[0] == '-') {
+        fprintf(stderr, "ctrace stats: --top wants a count, not '%s'\n%s", optarg, stats_usage);
+        return 2;
+      }
+      top = (size_t)v;
+      break;
+    }
+    case 's': {
+      size_t k = 0;
+      while (k < 4 && strcmp(optarg, sort_names[k]))
+        k++;
+      if (k == 4) {
+        fprintf(stderr, "ctrace stats: --sort is total, self, count or p99, not '%s'\n%s",
+                optarg, stats_usage);
+        return 2;
+      }
+      key = (st_sort_key)k;
+      break;
+    }
+    case 't': o.thread = optarg; break;
+    case 'a':
+    case 'b':
+      if (parse_time(optarg, c == 'a' ? &o.since : &o.until)) {
+        fprintf(stderr, "ctrace stats: --%s wants seconds after the trace's start (0.5, 20ms), "
+                        "not '%s'\n%s", c == 'a' ? "since" : "until", optarg, stats_usage);
+        return 2;
+      }
+      has_until |= c == 'b';
+      break;
+    case 'j': json = 1; break;
+    case 'h': fputs(stats_usage, stdout); return 0;
+    default:
+      if (optopt)
+        fprintf(stderr, "ctrace stats: option '%s' needs a value\n%s", argv[optind - 1],
+                stats_usage);
+      else
+        fprintf(stderr, "ctrace stats: unknown option '%s'\n%s", argv[optind - 1], stats_usage);
+      return 2;
+    }
+  }
+  if (optind >= argc) {
+    fprintf(stderr, "ctrace stats: missing TRACE\n%s", stats_usage);
+    return 2;
+  }
+  if (has_until && o.until <= o.since) {
+    fprintf(stderr, "ctrace stats: --until must be after --since\n%s", stats_usage);
+    return 2;
+  }
+  size_t n = 0, given = (size_t)(argc - optind);
+  char **paths = with_kernel(argv + optind, given, &n);
+  if (!paths) {
+    fprintf(stderr, "ctrace stats: out of memory\n");
+    return 1;
+  }
+  char err[1024] = "";
+  int status = 0;
+  vx_index *x = vx_build(paths, n, err, sizeof err);
+  st_report r;
+  if (!x) {
+    fprintf(stderr, "ctrace stats: %s\n", err[0] ? err : "indexing failed");
+    status = 1;
+  } else if (st_compute(x, &o, &r, err, sizeof err)) {
+    fprintf(stderr, "ctrace stats: %s\n", err);
+    status = 1;
+  } else {
+    for (size_t i = 0; i < vx_source_count(x); i++) {
+      const vx_source *s = vx_source_get(x, i);
+      if (s->problem)
+        fprintf(stderr, "ctrace stats: %s: warning: %s\n", s->path, s->problem);
+    }
+    st_sort(&r, key);
+    int w = json ? st_print_json(stdout, x, &r, top, key) : st_print_text(stdout, x, &r, top, key);
+    if (w) {
+      fprintf(stderr, "ctrace stats: writing the report failed: %s\n", strerror(errno));
+      status = 1;
+    }
+    st_free(&r);
+  }
+  vx_free(x);
+  for (size_t i = 0; i < n; i++) { /* the .kernel paths added */
+    int ours = 1;
+    for (size_t j = 0; j < given; j++)
+      ours &= paths[i] != argv[optind + (int)j];
+    if (ours)
+      free(paths[i]);
+  }
+  free(paths);
+  return status;
+}
