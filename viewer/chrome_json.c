@@ -208,19 +208,7 @@ static const frag *str_frag(exporter *x, uint64_t str_id) {
 
 /* {"ph":"X","pid":P,"tid":T,"ts":ts  -- the caller appends the rest and "}" */
 static void ev_open(exporter *x, char ph, const tstate *t, uint64_t ts) {
-  ob *o = &x->o;
-  if (x->first)
-    x->first = 0;
-  else
-    ob_lit(o, ",\n");
-  char b[8] = {'{', '"', 'p', 'h', '"', ':', '"', ph};
-  ob_mem(o, b, 8);
-  ob_lit(o, "\",\"pid\":");
-  ob_u64(o, (uint64_t)x->pid);
-  ob_lit(o, ",\"tid\":");
-  ob_i64(o, t->tid);
-  ob_lit(o, ",\"ts\":");
-  ob_us(o, ts);
+  ob_event_open(&x->o, &x->first, ph, x->pid, t->tid, ts);
   x->st.json_events++;
 }
 
@@ -336,21 +324,7 @@ static void write_syscall(exporter *x, const tstate *t, uint64_t start, uint64_t
     ob_i64(o, nr);
     ob_lit(o, "\"");
   }
-  ob_lit(o, ",\"cat\":\"syscall\",\"args\":{\"nr\":");
-  ob_i64(o, nr);
-  ob_lit(o, ",\"arg\":");
-  ob_i64(o, (int64_t)arg);
-  if (ret < 0) {
-    const char *e = strerrorname_np((int)-ret);
-    ob_lit(o, ",\"error\":");
-    ob_cstr(o, e ? e : "?");
-  } else {
-    ob_lit(o, ",\"return\":");
-    ob_i64(o, ret);
-  }
-  if (kernel)
-    ob_lit(o, ",\"recorded_by\":\"kernel\"");
-  ob_lit(o, "}}");
+  ob_syscall_args(o, nr, arg, ret, kernel);
 }
 
 

@@ -326,19 +326,7 @@ typedef struct conv {
 
 /* {"ph":"X","pid":P,"tid":T,"ts":ts  -- the caller appends the rest and "}" */
 static void ev_open(conv *c, char ph, int pid, int tid, uint64_t ts) {
-  ob *o = &c->o;
-  if (c->first)
-    c->first = 0;
-  else
-    ob_lit(o, ",\n");
-  char b[8] = {'{', '"', 'p', 'h', '"', ':', '"', ph};
-  ob_mem(o, b, 8);
-  ob_lit(o, "\",\"pid\":");
-  ob_i64(o, pid);
-  ob_lit(o, ",\"tid\":");
-  ob_i64(o, tid);
-  ob_lit(o, ",\"ts\":");
-  ob_us(o, ts);
+  ob_event_open(&c->o, &c->first, ph, pid, tid, ts);
   c->st.json_events++;
 }
 
@@ -398,17 +386,6 @@ static void write_instant(conv *c, const cthread *t, uint64_t ts, const char *na
   ob_lit(&c->o, "\"}");
 }
 
-static void ob_errno(ob *o, int64_t ret) {
-  if (ret < 0) {
-    const char *e = ret >= -4095 ? strerrorname_np((int)-ret) : NULL;
-    ob_lit(o, ",\"error\":");
-    ob_cstr(o, e ? e : "?");
-  } else {
-    ob_lit(o, ",\"return\":");
-    ob_i64(o, ret);
-  }
-}
-
 /* A system call from start to end; name: vx_syscall_name(nr), else the
  * kernel's name for it, else "syscall NR". */
 static void write_syscall(conv *c, const cthread *t, uint64_t start, uint64_t end, long nr,
@@ -428,14 +405,7 @@ static void write_syscall(conv *c, const cthread *t, uint64_t start, uint64_t en
     ob_i64(o, nr);
     ob_lit(o, "\"");
   }
-  ob_lit(o, ",\"cat\":\"syscall\",\"args\":{\"nr\":");
-  ob_i64(o, nr);
-  ob_lit(o, ",\"arg\":");
-  ob_i64(o, (int64_t)arg);
-  ob_errno(o, ret);
-  if (kernel)
-    ob_lit(o, ",\"recorded_by\":\"kernel\"");
-  ob_lit(o, "}}");
+  ob_syscall_args(o, nr, arg, ret, kernel);
 }
 
 /* A wait of kind (CTRACE_FMT_WAIT_*) from start to end, with the arrow

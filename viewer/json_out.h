@@ -162,6 +162,44 @@ static inline void ob_str(ob *o, const char *s, size_t n) {
 
 static inline void ob_cstr(ob *o, const char *s) { ob_str(o, s, strlen(s)); }
 
+/* {"ph":"X","pid":P,"tid":T,"ts":ts -- the caller appends the rest and
+ * "}". Events are one per line, ",\n" before all but the first (*first). */
+static inline void ob_event_open(ob *o, int *first, char ph, int64_t pid, int64_t tid,
+                                 uint64_t ts) {
+  if (*first)
+    *first = 0;
+  else
+    ob_lit(o, ",\n");
+  char b[8] = {'{', '"', 'p', 'h', '"', ':', '"', ph};
+  ob_mem(o, b, 8);
+  ob_lit(o, "\",\"pid\":");
+  ob_i64(o, pid);
+  ob_lit(o, ",\"tid\":");
+  ob_i64(o, tid);
+  ob_lit(o, ",\"ts\":");
+  ob_us(o, ts);
+}
+
+/* A system call slice's args, after its name: number, argument, error name
+ * or return value, who recorded it; closes the args and the event. */
+static inline void ob_syscall_args(ob *o, long nr, uint64_t arg, int64_t ret, int kernel) {
+  ob_lit(o, ",\"cat\":\"syscall\",\"args\":{\"nr\":");
+  ob_i64(o, nr);
+  ob_lit(o, ",\"arg\":");
+  ob_i64(o, (int64_t)arg);
+  if (ret < 0) {
+    const char *e = ret >= -4095 ? strerrorname_np((int)-ret) : NULL;
+    ob_lit(o, ",\"error\":");
+    ob_cstr(o, e ? e : "?");
+  } else {
+    ob_lit(o, ",\"return\":");
+    ob_i64(o, ret);
+  }
+  if (kernel)
+    ob_lit(o, ",\"recorded_by\":\"kernel\"");
+  ob_lit(o, "}}");
+}
+
 /* The rest of a thread-state slice after its "ts": duration, state name,
  * the CPU it ran on (if >= 0), and the closing brace. */
 static inline void ob_state_rest(ob *o, uint64_t start, uint64_t end, const char *state,
