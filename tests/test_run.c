@@ -11,6 +11,7 @@
 
 #include "index.h"
 #include "reader.h"
+#include "stats.h"
 #include "test.h"
 
 static const char *prog(const char *name) {
@@ -257,6 +258,25 @@ TEST_IMPL(run_heap_counts) {
   /* Each free is 200 us after the last sample: recorded too. */
   ASSERT_EQ(nf, 32);
   ASSERT_EQ((int64_t)(a1 - f1), (int64_t)freed);
+  /* Who allocated: each HEAP event carries what its thread allocated since
+   * its previous one, charged to the thread's innermost region. "allocate"
+   * gets its 64 blocks, plus whatever the program allocated before it and
+   * no event reported yet (the first event is in "allocate"); "free" none. */
+  st_options o = {0};
+  st_report r;
+  char err[256];
+  ASSERT_EQ(st_compute(x, &o, &r, err, sizeof err), 0);
+  double charged = -1;
+  for (size_t i = 0; i < r.nallocs; i++) {
+    printf("allocated in %s: %.0f bytes (%" PRIu64 " events)\n", r.allocs[i].name,
+           r.allocs[i].bytes, r.allocs[i].samples);
+    ASSERT(strcmp(r.allocs[i].name, "free") != 0);
+    if (!strcmp(r.allocs[i].name, "allocate"))
+      charged = r.allocs[i].bytes;
+  }
+  ASSERT(charged >= (double)allocated && charged <= (double)allocated + 65536);
+  ASSERT(r.nallocs >= 1 && !strcmp(r.allocs[0].name, "allocate"));
+  st_free(&r);
   vx_free(x);
   return 0;
 }

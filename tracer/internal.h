@@ -326,7 +326,8 @@ CTRACE__EXPORT uint64_t ctrace__ticks_per_sec(void);
 /* This thread's serial (0 if it never recorded). */
 CTRACE__EXPORT uint32_t ctrace__serial(void);
 /* Process-wide heap: live bytes and bytes allocated so far. */
-CTRACE__EXPORT void ctrace__heap(int64_t live, uint64_t allocated, int peak);
+/* by_thread: bytes the calling thread allocated since its previous call. */
+CTRACE__EXPORT void ctrace__heap(int64_t live, uint64_t allocated, int peak, uint64_t by_thread);
 
 /* What the session captures; set by ctrace_start from the environment
  * ($CTRACE_SYSCALLS=off|preload|complete|auto, $CTRACE_SCHED=0|1,

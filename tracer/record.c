@@ -426,9 +426,9 @@ void ctrace__thread_exiting(void) {
     ev_varints(CTRACE_FMT_EV_THREAD_EXIT, 0, 0, 0, 0);
 }
 
-void ctrace__heap(int64_t live, uint64_t allocated, int peak) {
+void ctrace__heap(int64_t live, uint64_t allocated, int peak, uint64_t by_thread) {
   CTRACE__TP(heap, live, allocated, (uint8_t)(peak != 0));
   if (CTRACE__ACTIVE_RELAXED())
-    ev_varints(CTRACE_FMT_EV_HEAP, 3, ctrace_fmt_zigzag(live), allocated,
-               peak ? CTRACE_FMT_HEAP_PEAK : 0);
+    ev_varints5(CTRACE_FMT_EV_HEAP, 4, ctrace_fmt_zigzag(live), allocated,
+                peak ? CTRACE_FMT_HEAP_PEAK : 0, by_thread, 0);
 }

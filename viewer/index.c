@@ -541,6 +541,13 @@ static int ct_event(ct_build *b, const rd_event *ev) {
     uint32_t live = counter_track(b, "heap live bytes"), all = counter_track(b, "heap allocated bytes");
     if (live == UINT32_MAX || all == UINT32_MAX)
       return -1;
+    if (ev->arg[3]) { /* what this thread allocated: charged to its open region */
+      vx_sample *a = VPUSH(t->allocs, t->nallocs, t->cap_allocs);
+      if (!a)
+        return -1;
+      a->ts = ev->ts;
+      a->value = (double)ev->arg[3];
+    }
     return add_sample(&x->tracks[live], ev->ts, (double)ctrace_fmt_unzigzag(ev->arg[0])) ||
            add_sample(&x->tracks[all], ev->ts, (double)ev->arg[1]);
   }
@@ -1550,6 +1557,7 @@ void vx_free(vx_index *x) {
     free(t->tasks);
     free(t->runs);
     free(t->states);
+    free(t->allocs);
     free(t->blocks);
   }
   free(x->tracks);
@@ -1630,7 +1638,7 @@ size_t vx_memory(const vx_index *x) {
       m += t->ndepth[t->depths + d] * sizeof(vx_slice);
     m += t->cap_inst * sizeof(vx_instant) + t->cap_samples * sizeof(vx_sample) +
          t->cap_tasks * sizeof(vx_task) + t->cap_runs * sizeof(vx_slice) +
-         t->cap_states * sizeof(vx_state);
+         t->cap_states * sizeof(vx_state) + t->cap_allocs * sizeof(vx_sample);
   }
   return m;
 }

@@ -112,6 +112,8 @@ typedef struct vx_track {
   size_t nruns;
   vx_state *states; /* the state band, sorted */
   size_t nstates;
+  vx_sample *allocs; /* bytes this thread allocated up to each ts since the last one */
+  size_t nallocs;
   /* VX_COUNTER */
   vx_sample *samples;
   size_t nsamples;
@@ -120,7 +122,7 @@ typedef struct vx_track {
   vx_task *tasks;
   size_t ntasks;
   unsigned lanes;
-  size_t cap_inst, cap_samples, cap_tasks, cap_runs, cap_states; /* internal */
+  size_t cap_inst, cap_samples, cap_tasks, cap_runs, cap_states, cap_allocs; /* internal */
   vx_state *blocks; /* internal, while building: the wrappers' blocking spans */
   size_t nblocks, cap_blocks;
 } vx_track;

@@ -162,7 +162,8 @@ extern "C" {
   XX(THREAD_CREATE,    15,  1,  0) /* flow id to the new thread's THREAD_START */     \
   XX(THREAD_START,     16,  2,  0) /* flow id, creator's serial */                    \
   XX(THREAD_EXIT,      17,  0,  0)                                                    \
-  XX(HEAP,             18,  3,  0) /* zigzag(live bytes), bytes allocated, flags */   \
+  XX(HEAP,             18,  4,  0) /* zigzag(live bytes), bytes allocated, flags, */  \
+                                   /* bytes this thread allocated since its last HEAP */\
   XX(GC_BEGIN,         19,  1,  0) /* kind string id */                               \
   XX(GC_END,           20,  0,  0)                                                    \
   XX(HEAP_SET,         21,  2,  0) /* live bytes, goal bytes (ctrace_heap_set) */     \

@@ -76,6 +76,7 @@ typedef struct heap_tls {
   uint64_t allocated; /* bytes allocated by this thread, not yet flushed */
   uint32_t calls;
   uint64_t last;      /* tick of this thread's last HEAP event */
+  uint64_t unreported; /* bytes allocated by this thread since its last HEAP event */
 } heap_tls;
 
 static __thread heap_tls hs __attribute__((tls_model("initial-exec")));
@@ -104,6 +105,7 @@ static void heap_flush(void) {
   }
   int64_t live = atomic_fetch_add(&g_live, hs.delta) + hs.delta;
   uint64_t allocated = atomic_fetch_add(&g_allocated, hs.allocated) + hs.allocated;
+  hs.unreported += hs.allocated;
   hs.delta = 0;
   hs.allocated = 0;
   int peak = 0;
@@ -114,7 +116,8 @@ static void heap_flush(void) {
       break;
     }
   if (due || peak) {
-    ctrace__heap(live, allocated, peak);
+    ctrace__heap(live, allocated, peak, hs.unreported);
+    hs.unreported = 0;
     hs.last = now;
   }
 }
