@@ -49,6 +49,10 @@
   XX(stats_known_answers)                                                      \
   XX(stats_window_thread)                                                      \
   XX(stats_cli_json)                                                           \
-  XX(stats_cli_errors)
+  XX(stats_cli_errors)                                                         \
+  XX(pprof_known_answers)                                                      \
+  XX(pprof_cli_decode)                                                         \
+  XX(pprof_cli_errors)                                                         \
+  XX(pprof_sched)
 
 TEST_LIST(TEST_DECLARE)

@@ -465,6 +465,7 @@ static const char usage[] =
     "  export TRACE... [-o FILE.json] Chrome trace-event JSON for Perfetto / chrome://tracing\n"
     "  info TRACE                    what a trace holds, and whether it is complete\n"
     "  stats TRACE... [--json]       threads, top regions, blocking, syscalls, heap (--help)\n"
+    "  pprof --type T TRACE... [-o F] blocking profile for pprof: sync|syscall|sched|io (--help)\n"
     "  version                       print the version\n"
     "Record a program linked with libctrace: CTRACE_OUT=trace.ctrace ./prog\n";
 
@@ -484,6 +485,8 @@ int main(int argc, char **argv) {
     return ctrace_cmd_view(argc - 1, argv + 1);
   if (strcmp(cmd, "stats") == 0)
     return ctrace_cmd_stats(argc - 1, argv + 1);
+  if (strcmp(cmd, "pprof") == 0)
+    return ctrace_cmd_pprof(argc - 1, argv + 1);
   if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
     printf("ctrace %s\n", ctrace_version());
     return 0;

@@ -8,5 +8,6 @@ int ctrace_cmd_export(int argc, char **argv);
 int ctrace_cmd_info(int argc, char **argv);
 int ctrace_cmd_view(int argc, char **argv); /* server.c */
 int ctrace_cmd_stats(int argc, char **argv); /* stats.c */
+int ctrace_cmd_pprof(int argc, char **argv); /* profile.c */
 
 #endif

@@ -26,8 +26,10 @@
 #include <cjson/cJSON.h>
 
 #include "chrome_json.h"
+#include "profile.h"
 #include "reader.h"
 #include "routes.h"
+#include "stats.h"
 
 #define MAX_PX 20000
 #define MAX_FLOWS 4000
@@ -1295,6 +1297,107 @@ static void api_summary(const rt_context *ctx, const char *q, rt_response *r) {
   respond_json(r, 200, o);
 }
 
+/* ---- /api/analysis: ctrace stats's report (stats.h) of a window --------------------------- */
+
+static void api_analysis(const rt_context *ctx, const char *q, rt_response *r) {
+  const vx_index *x = ctx->index;
+  uint64_t t0, t1, top, tx0 = vx_t0(x), tx1 = vx_t1(x);
+  char thread[256], sort[16], err[256];
+  int has_thread = query_get(q, "thread", thread, sizeof thread);
+  int has_sort = query_get(q, "sort", sort, sizeof sort);
+  if (query_u64(q, "t0", tx0, &t0) || query_u64(q, "t1", tx1, &t1) || t1 < t0) {
+    respond_error(r, 400, "t0 and t1 must be unsigned integers (ns), t0 <= t1");
+    return;
+  }
+  if (query_u64(q, "top", 50, &top)) {
+    respond_error(r, 400, "top must be an unsigned integer (0: all)");
+    return;
+  }
+  if (has_thread < 0 || has_sort < 0) {
+    respond_error(r, 400, "thread or sort: malformed or too long");
+    return;
+  }
+  st_sort_key key = ST_SORT_TOTAL;
+  if (has_sort > 0) {
+    static const char *const names[] = {"total", "self", "count", "p99"};
+    size_t k = 0;
+    while (k < 4 && strcmp(sort, names[k]))
+      k++;
+    if (k == 4) {
+      respond_error(r, 400, "sort must be total, self, count or p99");
+      return;
+    }
+    key = (st_sort_key)k;
+  }
+  st_options o = {0};
+  o.thread = has_thread > 0 ? thread : NULL;
+  /* st_options counts from the trace's first event; a window outside the
+   * trace is clamped to it */
+  o.since = t0 > tx0 ? t0 - tx0 : 0;
+  o.until = t1 > tx0 ? t1 - tx0 : 1;
+  if (t1 >= tx1 && t0 <= tx0)
+    o.since = o.until = 0; /* the whole trace */
+  st_report rep;
+  if (st_compute(x, &o, &rep, err, sizeof err)) {
+    respond_error(r, 400, err);
+    return;
+  }
+  st_sort(&rep, key);
+  cJSON *root = st_json(x, &rep, (size_t)top, key);
+  st_free(&rep);
+  if (!root) {
+    respond_error(r, 500, "out of memory");
+    return;
+  }
+  respond_json(r, 200, root);
+}
+
+/* ---- /api/pprof: a blocking profile of a window, gzipped pprof (profile.h) ------------------ */
+
+static void api_pprof(const rt_context *ctx, const char *q, rt_response *r) {
+  const vx_index *x = ctx->index;
+  uint64_t t0, t1, tx0 = vx_t0(x), tx1 = vx_t1(x);
+  char type[16], thread[256], err[256];
+  int has_type = query_get(q, "type", type, sizeof type);
+  int has_thread = query_get(q, "thread", thread, sizeof thread);
+  pf_type ty;
+  if (has_type <= 0 || pf_type_parse(type, &ty)) {
+    respond_error(r, 400, "type must be sync, syscall, sched or io");
+    return;
+  }
+  if (query_u64(q, "t0", tx0, &t0) || query_u64(q, "t1", tx1, &t1) || t1 < t0) {
+    respond_error(r, 400, "t0 and t1 must be unsigned integers (ns), t0 <= t1");
+    return;
+  }
+  if (has_thread < 0) {
+    respond_error(r, 400, "thread: malformed or too long");
+    return;
+  }
+  st_options o = {0}; /* as /api/analysis: from the trace's first event, clamped to it */
+  o.thread = has_thread > 0 ? thread : NULL;
+  o.since = t0 > tx0 ? t0 - tx0 : 0;
+  o.until = t1 > tx0 ? t1 - tx0 : 1;
+  if (t1 >= tx1 && t0 <= tx0)
+    o.since = o.until = 0;
+  pf_profile p;
+  unsigned char *gz;
+  size_t len;
+  if (pf_compute(x, ty, &o, &p, err, sizeof err)) {
+    respond_error(r, 400, err);
+    return;
+  }
+  if (pf_encode_pprof(&p, &gz, &len, err, sizeof err)) {
+    pf_free(&p);
+    respond_error(r, 500, err);
+    return;
+  }
+  pf_free(&p);
+  r->status = 200;
+  r->content_type = "application/octet-stream";
+  r->body = (char *)gz;
+  r->len = len;
+}
+
 /* ---- /api/trace.json: the whole trace, streamed ----------------------------------------------- */
 
 static int stream_trace(const rt_context *ctx, const char *path,
@@ -1434,6 +1537,10 @@ static void handle(const rt_context *ctx, const rt_request *req, rt_response *r)
     api_search(ctx, q, r);
   else if (!strcmp(p, "/api/summary"))
     api_summary(ctx, q, r);
+  else if (!strcmp(p, "/api/analysis"))
+    api_analysis(ctx, q, r);
+  else if (!strcmp(p, "/api/pprof"))
+    api_pprof(ctx, q, r);
   else if (!strcmp(p, "/api/trace.json")) {
     uint64_t src;
     if (query_u64(q, "source", 0, &src) || src >= ctx->npaths) {

@@ -18,6 +18,7 @@
 
 #include "commands.h"
 #include "hashmap.h"
+#include "profile.h"
 #include "stats.h"
 
 static void errf(char *err, size_t n, const char *f, ...) __attribute__((format(printf, 3, 4)));
@@ -35,6 +36,7 @@ enum { KIND_REGION, KIND_SYSCALL, KIND_WAIT };
 /* Per label, while counting. */
 typedef struct acc {
   uint64_t count, total, self, min, max, errors;
+  uint64_t state[VX_ST_COUNT_]; /* regions: where the time went */
   size_t pos; /* next free slot of its durations (second pass) */
 } acc;
 
@@ -154,6 +156,9 @@ static int sum_thread(const vx_index *x, const window *w, const uint8_t *kind, a
         uint64_t ch = c ? child_time(w, c, nc, &j, s[i].start, e) : 0;
         p->self += dur - (ch < dur ? ch : dur);
         th->regions++;
+        uint64_t a0 = s[i].start > w->w0 ? s[i].start : w->w0;
+        if (dur)
+          st__state_split(t, a0, a0 + dur, p->state);
       } else if (kind[l] == KIND_SYSCALL) {
         const vx_info *in = vx_info_get(x, s[i].args);
         if (in ? in->ret < 0 : json_failed(vx_args(x, s[i].args)))
@@ -257,6 +262,36 @@ static int cmp_syscall(const void *a, const void *b) {
   if (x->total != y->total)
     return x->total > y->total ? -1 : 1;
   return strcmp(x->name, y->name);
+}
+
+/* What the selection holds in the window: slices, instants, counter
+ * samples; and the drops marked there. */
+static void window_counts(const vx_index *x, const st_options *o, const window *w,
+                          st_report *r) {
+  for (size_t i = 0; i < vx_track_count(x); i++) {
+    const vx_track *t = vx_track_get(x, i);
+    if (t->kind == VX_COUNTER && !o->thread) {
+      for (size_t j = 0; j < t->nsamples; j++)
+        r->window_events += t->samples[j].ts >= w->w0 && t->samples[j].ts < w->w1;
+      continue;
+    }
+    if (!selected(t, o))
+      continue;
+    for (size_t d = 0; d < t->depths; d++)
+      for (size_t j = vx_slice_lower(t->depth[d], t->ndepth[d], w->w0);
+           j < t->ndepth[d] && t->depth[d][j].start < w->w1; j++)
+        r->window_events += in_window(w, t->depth[d][j].start, slice_end(&t->depth[d][j]));
+    for (size_t j = 0; j < t->ninst; j++) {
+      const vx_instant *in = &t->inst[j];
+      if (in->ts < w->w0 || in->ts >= w->w1)
+        continue;
+      r->window_events++;
+      if (!strcmp(vx_label_get(x, in->label)->cat, "ctrace") &&
+          !strncmp(vx_label_get(x, in->label)->name, "ctrace: ", 8) &&
+          strstr(vx_label_get(x, in->label)->name, "dropped"))
+        r->window_dropped += in->extra;
+    }
+  }
 }
 
 int st_compute(const vx_index *x, const st_options *o, st_report *r, char *err, size_t errlen) {
@@ -364,6 +399,12 @@ int st_compute(const vx_index *x, const st_options *o, st_report *r, char *err, 
                                               .p50 = percentile(v, p->count, 50),
                                               .p90 = percentile(v, p->count, 90),
                                               .p99 = percentile(v, p->count, 99)};
+      st_region *g = &r->regions[r->nregions - 1];
+      memcpy(g->state, p->state, sizeof g->state);
+      for (size_t k = 0; k < p->count; k++) {
+        unsigned b = v[k] ? 63u - (unsigned)__builtin_clzll(v[k]) : 0;
+        g->hist[b < ST_HIST ? b : ST_HIST - 1]++;
+      }
     } else if (kind[l] == KIND_SYSCALL) {
       r->syscalls[r->nsyscalls++] = (st_syscall){.name = name, .calls = p->count,
                                                  .errors = p->errors, .total = p->total,
@@ -392,6 +433,24 @@ int st_compute(const vx_index *x, const st_options *o, st_report *r, char *err, 
     r->heaps = h;
     if (heap_values(t, &w, &h[r->nheaps]))
       r->nheaps++;
+  }
+  uint64_t we = w.w1 < r->trace_t1 ? w.w1 : r->trace_t1 + 1;
+  if (ok)
+    ok = !st__tasks(x, o, w.w0, we, r) && !st__items(x, o, w.w0, we, r) &&
+         !st__mmu(x, o, w.w0, we, r) && !st__heap_series(x, w.w0, we, r) &&
+         !st__allocs(x, o, w.w0, we, r);
+  if (ok)
+    window_counts(x, o, &w, r);
+  if (ok)
+    ok = (r->profiles = calloc(PF_TYPE_COUNT_, sizeof *r->profiles)) != NULL;
+  for (int t = 0; ok && t < PF_TYPE_COUNT_; t++) {
+    char perr[256];
+    if (pf_compute(x, (pf_type)t, o, &r->profiles[t], perr, sizeof perr)) {
+      if (strstr(perr, "out of memory"))
+        ok = 0;
+      memset(&r->profiles[t], 0, sizeof r->profiles[t]);
+      r->profiles[t].type = (pf_type)-1;
+    }
   }
   free(kind);
   free(a);
@@ -432,6 +491,20 @@ void st_sort(st_report *r, st_sort_key key) {
 }
 
 void st_free(st_report *r) {
+  for (int t = 0; r->profiles && t < PF_TYPE_COUNT_; t++)
+    if ((int)r->profiles[t].type >= 0)
+      pf_free(&r->profiles[t]);
+  free(r->profiles);
+  for (size_t i = 0; i < r->ntasks; i++)
+    free(r->tasks[i].logs);
+  free(r->tasks);
+  free(r->task_groups);
+  free(r->items);
+  if (r->mmu)
+    free(r->mmu->curve);
+  free(r->mmu);
+  free(r->series);
+  free(r->allocs);
   free(r->threads);
   free(r->regions);
   free(r->blocks);
@@ -501,9 +574,14 @@ static void print_header(FILE *f, const vx_index *x, const st_report *r) {
             (double)(r->t1 - r->trace_t0) / 1e9, fmt_dur(b1, sizeof b1, r->t1 - r->t0));
   if (r->thread)
     fprintf(f, "\n%-11sonly the threads named '%s' (%zu)", "threads:", r->thread, r->nthreads);
-  fprintf(f, "\n%-11s%" PRIu64 "\n", "events:", r->events);
-  fprintf(f, "%-11s%" PRIu64 "%s\n", "dropped:", r->dropped,
-          r->dropped ? " (the numbers below miss what was dropped)" : "");
+  fprintf(f, "\n%-11s%" PRIu64, "events:", r->events);
+  if (r->windowed || r->thread)
+    fprintf(f, " (%" PRIu64 " in the window%s)", r->window_events,
+            r->thread ? " and threads" : "");
+  fprintf(f, "\n%-11s%" PRIu64, "dropped:", r->dropped);
+  if (r->windowed || r->thread)
+    fprintf(f, " (%" PRIu64 " marked in the window)", r->window_dropped);
+  fprintf(f, "%s\n", r->dropped ? " (the numbers below miss what was dropped)" : "");
 }
 
 static void print_threads(FILE *f, const st_report *r) {
@@ -610,19 +688,253 @@ static void print_heap(FILE *f, const st_report *r) {
   }
 }
 
+static void print_tasks(FILE *f, const st_report *r, size_t top) {
+  if (!r->ntask_groups)
+    return;
+  size_t n = shown(r->ntask_groups, top);
+  fprintf(f, "\ntasks by name (%zu of %zu; unfinished ones last to the window's end)\n", n,
+          r->ntask_groups);
+  int wn = name_width(&r->task_groups[0].name, n, sizeof *r->task_groups, 4);
+  fprintf(f, "  %-*s %9s %10s %10s %10s %10s %10s %10s %6s\n", wn, "task", "count", "total",
+          "mean", "p50", "p90", "p99", "max", "logs");
+  for (size_t i = 0; i < n; i++) {
+    const st_task_group *g = &r->task_groups[i];
+    char b[6][32];
+    fprintf(f, "  %-*.*s %9" PRIu64 " %10s %10s %10s %10s %10s %10s %6" PRIu64 "%s\n", wn, wn,
+            g->name, g->count, fmt_dur(b[0], 32, g->total), fmt_dur(b[1], 32, g->total / g->count),
+            fmt_dur(b[2], 32, g->p50), fmt_dur(b[3], 32, g->p90), fmt_dur(b[4], 32, g->p99),
+            fmt_dur(b[5], 32, g->max), g->logs, g->unfinished ? " (some unfinished)" : "");
+  }
+}
+
+static void print_items(FILE *f, const st_report *r, size_t top) {
+  if (!r->nitems)
+    return;
+  size_t n = shown(r->nitems, top);
+  fprintf(f, "\nwork items (%zu of %zu; wait: from unblocked to running)\n", n, r->nitems);
+  int wn = name_width(&r->items[0].name, n, sizeof *r->items, 4);
+  fprintf(f, "  %-*s %7s %10s %10s", wn, "item", "runs", "run", "wait");
+  if (r->has_sched)
+    fprintf(f, " %10s %10s %10s", "on cpu", "runnable", "blocked");
+  fputc('\n', f);
+  for (size_t i = 0; i < n; i++) {
+    const st_item *m = &r->items[i];
+    char b[5][32];
+    fprintf(f, "  %-*.*s %7" PRIu64 " %10s %10s", wn, wn, m->name, m->runs,
+            fmt_dur(b[0], 32, m->run), fmt_dur(b[1], 32, m->wait));
+    if (r->has_sched)
+      fprintf(f, " %10s %10s %10s", fmt_dur(b[2], 32, m->state[VX_ST_RUNNING]),
+              fmt_dur(b[3], 32, m->state[VX_ST_RUNNABLE]),
+              fmt_dur(b[4], 32, m->run - m->state[VX_ST_RUNNING] - m->state[VX_ST_RUNNABLE] -
+                                    m->state[0]));
+    fputc('\n', f);
+  }
+}
+
+static void print_profiles(FILE *f, const st_report *r, size_t top) {
+  static const char *const what[PF_TYPE_COUNT_] = {
+      "synchronization (lock, condvar, join waits)", "system calls",
+      "scheduler latency (runnable, waiting for a CPU)", "I/O (system calls on file descriptors)"};
+  for (int t = 0; r->profiles && t < PF_TYPE_COUNT_; t++) {
+    const pf_profile *p = &r->profiles[t];
+    if ((int)p->type < 0 || !p->nsamples)
+      continue;
+    size_t n = shown(p->nsamples, top < 10 && top ? top : 10);
+    char b[32];
+    fprintf(f, "\ntop blocking call sites: %s (%zu of %zu; ctrace pprof --type %s)\n", what[t], n,
+            p->nsamples, pf_type_name((pf_type)t));
+    fprintf(f, "  %9s %10s  %s\n", "count", "total", "stack (thread > regions > event)");
+    for (size_t i = 0; i < n; i++) {
+      const pf_sample *s = &p->samples[i];
+      fprintf(f, "  %9" PRIu64 " %10s  ", s->count, fmt_dur(b, sizeof b, s->delay));
+      for (size_t j = s->n; j-- > 0;)
+        fprintf(f, "%s%s", p->strings[p->frames[p->stack[s->first + j]].name], j ? " > " : "");
+      if (s->object_str)
+        fprintf(f, " %s", p->strings[s->object_str]);
+      fputc('\n', f);
+    }
+  }
+}
+
+static void print_mmu(FILE *f, const st_report *r) {
+  if (!r->mmu)
+    return;
+  const st_mmu *m = r->mmu;
+  char b[2][32];
+  fprintf(f, "\nGC-like phases: %" PRIu64 " on %u threads, %s in phases; minimum mutator "
+             "utilization\n ",
+          m->phases, m->threads, fmt_dur(b[0], 32, m->gc));
+  for (size_t i = 0; i < m->ncurve; i += 4) /* one per decade, and the whole window */
+    fprintf(f, " %s: %.1f%%", fmt_dur(b[1], 32, m->curve[i].window), 100 * m->curve[i].mmu);
+  if ((m->ncurve - 1) % 4)
+    fprintf(f, " %s: %.1f%%", fmt_dur(b[1], 32, m->curve[m->ncurve - 1].window),
+            100 * m->curve[m->ncurve - 1].mmu);
+  fputc('\n', f);
+}
+
+static void print_allocs(FILE *f, const st_report *r, size_t top) {
+  if (!r->nallocs)
+    return;
+  size_t n = shown(r->nallocs, top);
+  fprintf(f, "\nregions that allocated most (%zu of %zu)\n", n, r->nallocs);
+  int wn = name_width(&r->allocs[0].name, n, sizeof *r->allocs, 6);
+  for (size_t i = 0; i < n; i++) {
+    char b[32];
+    fprintf(f, "  %-*.*s %12s\n", wn, wn, r->allocs[i].name,
+            fmt_bytes(b, sizeof b, r->allocs[i].bytes));
+  }
+}
+
 int st_print_text(FILE *f, const vx_index *x, const st_report *r, size_t top, st_sort_key key) {
   print_header(f, x, r);
   print_threads(f, r);
   print_regions(f, r, top, key);
+  print_tasks(f, r, top);
+  print_items(f, r, top);
   print_blocking(f, r, top);
+  print_profiles(f, r, top);
   print_syscalls(f, r);
   print_heap(f, r);
+  print_allocs(f, r, top);
+  print_mmu(f, r);
   return fflush(f) || ferror(f) ? -1 : 0;
 }
 
 static cJSON *num(cJSON *o, const char *k, double v) { return cJSON_AddNumberToObject(o, k, v); }
 
-static cJSON *json_report(const vx_index *x, const st_report *r, size_t top, st_sort_key key) {
+static const char *const state_keys[VX_ST_COUNT_] = {
+    "unknown_ns", "running_ns", "runnable_ns", "syscalls_ns", "locks_ns", "sleeping_ns", "offcpu_ns"};
+
+static void json_states(cJSON *o, const uint64_t *state) {
+  for (int s = 0; o && s < VX_ST_COUNT_; s++)
+    num(o, state_keys[s], (double)state[s]);
+}
+
+static void json_stats(cJSON *o, uint64_t count, uint64_t total, uint64_t min, uint64_t p50,
+                       uint64_t p90, uint64_t p99, uint64_t max) {
+  num(o, "count", (double)count);
+  num(o, "total_ns", (double)total);
+  num(o, "min_ns", (double)min);
+  num(o, "mean_ns", count ? (double)total / (double)count : 0);
+  num(o, "p50_ns", (double)p50);
+  num(o, "p90_ns", (double)p90);
+  num(o, "p99_ns", (double)p99);
+  num(o, "max_ns", (double)max);
+}
+
+/* [[t, v], ...] of a series, skipping unknown values. */
+static void json_points(cJSON *a, const uint64_t *ts, const double *v, size_t n) {
+  for (size_t i = 0; a && i < n; i++) {
+    if (isnan(v[i]))
+      continue;
+    cJSON *p = cJSON_CreateArray();
+    cJSON_AddItemToArray(a, p);
+    cJSON_AddItemToArray(p, cJSON_CreateNumber((double)ts[i]));
+    cJSON_AddItemToArray(p, cJSON_CreateNumber(v[i]));
+  }
+}
+
+/* tasks, items, mmu, heap_series: null when the trace has none. */
+static void json_analyses(cJSON *root, const st_report *r, size_t top) {
+  if (!r->ntask_groups) {
+    cJSON_AddNullToObject(root, "tasks");
+  } else {
+    cJSON *tk = cJSON_AddObjectToObject(root, "tasks");
+    cJSON *bn = cJSON_AddArrayToObject(tk, "by_name");
+    for (size_t i = 0; bn && i < shown(r->ntask_groups, top); i++) {
+      const st_task_group *g = &r->task_groups[i];
+      cJSON *o = cJSON_CreateObject();
+      cJSON_AddItemToArray(bn, o);
+      cJSON_AddStringToObject(o, "name", g->name);
+      json_stats(o, g->count, g->total, g->min, g->p50, g->p90, g->p99, g->max);
+      num(o, "unfinished", (double)g->unfinished);
+      num(o, "logs", (double)g->logs);
+    }
+    cJSON *lg = cJSON_AddArrayToObject(tk, "longest");
+    for (size_t i = 0; lg && i < r->ntasks; i++) {
+      const st_task *t = &r->tasks[i];
+      cJSON *o = cJSON_CreateObject();
+      cJSON_AddItemToArray(lg, o);
+      num(o, "id", (double)t->task->id);
+      cJSON_AddStringToObject(o, "name", t->name);
+      num(o, "start_ns", (double)(t->task->start - r->trace_t0));
+      num(o, "dur_ns", (double)t->dur);
+      cJSON_AddBoolToObject(o, "unfinished", t->task->end == UINT64_MAX);
+      if (t->thread)
+        cJSON_AddStringToObject(o, "thread", t->thread);
+      if (t->end_thread)
+        cJSON_AddStringToObject(o, "end_thread", t->end_thread);
+      cJSON *ls = cJSON_AddArrayToObject(o, "logs");
+      for (size_t j = 0; ls && j < t->nlogs; j++) {
+        cJSON *l = cJSON_CreateObject();
+        cJSON_AddItemToArray(ls, l);
+        num(l, "ts_ns", (double)(t->logs[j].ts - r->trace_t0));
+        cJSON_AddStringToObject(l, "category", t->logs[j].category);
+        cJSON_AddStringToObject(l, "message", t->logs[j].message);
+      }
+    }
+  }
+  if (!r->nitems) {
+    cJSON_AddNullToObject(root, "items");
+  } else {
+    num(root, "items_total", (double)r->nitems);
+    cJSON *it = cJSON_AddArrayToObject(root, "items");
+    for (size_t i = 0; it && i < shown(r->nitems, top); i++) {
+      const st_item *m = &r->items[i];
+      cJSON *o = cJSON_CreateObject();
+      cJSON_AddItemToArray(it, o);
+      cJSON_AddStringToObject(o, "name", m->name);
+      num(o, "runs", (double)m->runs);
+      num(o, "run_ns", (double)m->run);
+      num(o, "wait_ns", (double)m->wait);
+      num(o, "waits", (double)m->waits);
+      if (r->has_sched)
+        json_states(cJSON_AddObjectToObject(o, "by_state"), m->state);
+    }
+  }
+  cJSON *pr = cJSON_AddObjectToObject(root, "profiles");
+  for (int t = 0; pr && t < PF_TYPE_COUNT_; t++) {
+    if (!r->profiles || (int)r->profiles[t].type < 0)
+      cJSON_AddNullToObject(pr, pf_type_name((pf_type)t));
+    else
+      cJSON_AddItemToObject(pr, pf_type_name((pf_type)t), pf_json(&r->profiles[t], top));
+  }
+  if (!r->mmu) {
+    cJSON_AddNullToObject(root, "mmu");
+  } else {
+    cJSON *m = cJSON_AddObjectToObject(root, "mmu");
+    num(m, "threads", r->mmu->threads);
+    num(m, "phases", (double)r->mmu->phases);
+    num(m, "gc_ns", (double)r->mmu->gc);
+    cJSON *c = cJSON_AddArrayToObject(m, "curve");
+    for (size_t i = 0; c && i < r->mmu->ncurve; i++) {
+      cJSON *o = cJSON_CreateObject();
+      cJSON_AddItemToArray(c, o);
+      num(o, "window_ns", (double)r->mmu->curve[i].window);
+      num(o, "mmu", r->mmu->curve[i].mmu);
+    }
+  }
+  if (!r->series) {
+    cJSON_AddNullToObject(root, "heap_series");
+  } else {
+    const st_heap_series *h = r->series;
+    cJSON *o = cJSON_AddObjectToObject(root, "heap_series");
+    num(o, "pid", h->pid);
+    num(o, "peak_bytes", h->peak);
+    json_points(cJSON_AddArrayToObject(o, "live"), h->ts, h->live, h->n);
+    json_points(cJSON_AddArrayToObject(o, "alloc_rate"), h->ts, h->rate, h->n);
+    cJSON *ta = cJSON_AddArrayToObject(o, "top_allocating");
+    for (size_t i = 0; ta && i < shown(r->nallocs, top); i++) {
+      cJSON *e = cJSON_CreateObject();
+      cJSON_AddItemToArray(ta, e);
+      cJSON_AddStringToObject(e, "region", r->allocs[i].name);
+      num(e, "bytes", r->allocs[i].bytes);
+      num(e, "samples", (double)r->allocs[i].samples);
+    }
+  }
+}
+
+cJSON *st_json(const vx_index *x, const st_report *r, size_t top, st_sort_key key) {
   static const char *const st_keys[VX_ST_COUNT_] = {
       NULL, "running_ns", "runnable_ns", "syscalls_ns", "locks_ns", "sleeping_ns", "offcpu_ns"};
   cJSON *root = cJSON_CreateObject();
@@ -650,6 +962,8 @@ static cJSON *json_report(const vx_index *x, const st_report *r, size_t top, st_
     cJSON_AddStringToObject(root, "thread", r->thread);
   num(root, "events", (double)r->events);
   num(root, "dropped", (double)r->dropped);
+  num(win, "events", (double)r->window_events);
+  num(win, "dropped", (double)r->window_dropped);
   cJSON_AddStringToObject(root, "scheduling", !r->has_sched ? "none"
                                               : r->derived_only ? "wrappers" : "kernel");
   cJSON *ths = cJSON_AddArrayToObject(root, "threads");
@@ -682,7 +996,20 @@ static cJSON *json_report(const vx_index *x, const st_report *r, size_t top, st_
     num(o, "p90_ns", (double)g->p90);
     num(o, "p99_ns", (double)g->p99);
     num(o, "max_ns", (double)g->max);
+    cJSON *h = cJSON_AddArrayToObject(o, "hist");
+    for (unsigned b = 0; h && b < ST_HIST; b++) {
+      if (!g->hist[b])
+        continue;
+      cJSON *e = cJSON_CreateObject();
+      cJSON_AddItemToArray(h, e);
+      num(e, "lo_ns", b ? (double)(1ull << b) : 0);
+      num(e, "hi_ns", (double)(2ull << b));
+      num(e, "count", (double)g->hist[b]);
+    }
+    if (r->has_sched)
+      json_states(cJSON_AddObjectToObject(o, "by_state"), g->state);
   }
+  json_analyses(root, r, top);
   cJSON *blk = cJSON_AddObjectToObject(root, "blocking");
   cJSON_AddStringToObject(blk, "by", "kind and object");
   num(blk, "total", (double)r->nblocks);
@@ -726,7 +1053,7 @@ static cJSON *json_report(const vx_index *x, const st_report *r, size_t top, st_
 }
 
 int st_print_json(FILE *f, const vx_index *x, const st_report *r, size_t top, st_sort_key key) {
-  cJSON *root = json_report(x, r, top, key);
+  cJSON *root = st_json(x, r, top, key);
   char *s = root ? cJSON_PrintUnformatted(root) : NULL;
   cJSON_Delete(root);
   if (!s)
@@ -742,18 +1069,18 @@ int st_print_json(FILE *f, const vx_index *x, const st_report *r, size_t top, st
 static const char stats_usage[] =
     "usage: ctrace stats TRACE... [--top N] [--sort total|self|count|p99] [--thread NAME]\n"
     "                    [--since T] [--until T] [--json]\n"
-    "  A terminal report: threads (time per state), top regions, blocking waits,\n"
-    "  syscalls, heap, dropped events. FILE.kernel (ctrace run's kernel events)\n"
-    "  goes with FILE by itself.\n"
-    "  --top N         regions and waits shown (default 20; 0: all)\n"
+    "  A terminal report: threads (time per state), top regions, tasks, work\n"
+    "  items, blocking waits, syscalls, heap and who allocated, GC-like phases'\n"
+    "  minimum mutator utilization, dropped events. FILE.kernel (ctrace run's\n"
+    "  kernel events) goes with FILE by itself.\n"
+    "  --top N         rows shown per table (default 20; 0: all)\n"
     "  --sort KEY      order of the regions: total (default), self, count, p99\n"
     "  --thread NAME   only the threads of this name\n"
     "  --since T       window start, seconds after the trace's start (0.5, 20ms, 300us)\n"
     "  --until T       window end, the same way\n"
     "  --json          the same as one JSON object (times in ns)\n";
 
-/* Seconds, or with a unit (s, ms, us, ns), into ns. @return 0 or -1. */
-static int parse_time(const char *s, uint64_t *ns) {
+int st_parse_time(const char *s, uint64_t *ns) {
   char *end;
   errno = 0;
   double v = strtod(s, &end);
@@ -770,10 +1097,7 @@ static int parse_time(const char *s, uint64_t *ns) {
   return 0;
 }
 
-/* The paths and, beside each, its FILE.kernel unless given already (as
- * `ctrace view` does). @return the array (the added paths allocated), or
- * NULL. */
-static char **with_kernel(char **paths, size_t n, size_t *nout) {
+char **st_with_kernel(const char *cmd, char **paths, size_t n, size_t *nout) {
   char **all = calloc(2 * n + 1, sizeof *all);
   if (!all)
     return NULL;
@@ -788,13 +1112,24 @@ static char **with_kernel(char **paths, size_t n, size_t *nout) {
     if (!given && access(kp, R_OK) == 0) {
       all[k] = strdup(kp);
       if (all[k]) {
-        fprintf(stderr, "ctrace stats: with %s (the kernel's events of the same run)\n", kp);
+        fprintf(stderr, "ctrace %s: with %s (the kernel's events of the same run)\n", cmd, kp);
         k++;
       }
     }
   }
   *nout = k;
   return all;
+}
+
+void st_paths_free(char **all, size_t n, char **given, size_t ngiven) {
+  for (size_t i = 0; all && i < n; i++) { /* the .kernel paths added */
+    int ours = 1;
+    for (size_t j = 0; j < ngiven; j++)
+      ours &= all[i] != given[j];
+    if (ours)
+      free(all[i]);
+  }
+  free(all);
 }
 
 int ctrace_cmd_stats(int argc, char **argv) {
@@ -840,7 +1175,7 @@ int ctrace_cmd_stats(int argc, char **argv) {
     case 't': o.thread = optarg; break;
     case 'a':
     case 'b':
-      if (parse_time(optarg, c == 'a' ? &o.since : &o.until)) {
+      if (st_parse_time(optarg, c == 'a' ? &o.since : &o.until)) {
         fprintf(stderr, "ctrace stats: --%s wants seconds after the trace's start (0.5, 20ms), "
                         "not '%s'\n%s", c == 'a' ? "since" : "until", optarg, stats_usage);
         return 2;
@@ -867,7 +1202,7 @@ int ctrace_cmd_stats(int argc, char **argv) {
     return 2;
   }
   size_t n = 0, given = (size_t)(argc - optind);
-  char **paths = with_kernel(argv + optind, given, &n);
+  char **paths = st_with_kernel("stats", argv + optind, given, &n);
   if (!paths) {
     fprintf(stderr, "ctrace stats: out of memory\n");
     return 1;
@@ -897,13 +1232,6 @@ int ctrace_cmd_stats(int argc, char **argv) {
     st_free(&r);
   }
   vx_free(x);
-  for (size_t i = 0; i < n; i++) { /* the .kernel paths added */
-    int ours = 1;
-    for (size_t j = 0; j < given; j++)
-      ours &= paths[i] != argv[optind + (int)j];
-    if (ours)
-      free(paths[i]);
-  }
-  free(paths);
+  st_paths_free(paths, n, argv + optind, given);
   return status;
 }

@@ -1,0 +1,597 @@
+/* The analyses of `ctrace stats` beyond regions, waits and syscalls
+ * (stats.h): tasks, user-level work items (the goroutine analysis), the
+ * minimum mutator utilization curve of the GC-like phases, and the heap
+ * over time with the regions that allocated most. Each reads the index
+ * once for the window [w0, w1) and the selected threads. */
+#define _GNU_SOURCE
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hashmap.h"
+#include "stats.h"
+
+static uint64_t clip2(uint64_t w0, uint64_t w1, uint64_t s, uint64_t e) {
+  uint64_t a = s > w0 ? s : w0, b = e < w1 ? e : w1;
+  return b > a ? b - a : 0;
+}
+
+static int picked(const vx_track *t, const st_options *o) {
+  return t->kind == VX_THREAD && (!o->thread || strcmp(t->name, o->thread) == 0);
+}
+
+/* First state whose end is after a: a band's states do not overlap, so
+ * their ends are sorted as their starts are. */
+static size_t state_lower(const vx_track *t, uint64_t a) {
+  size_t lo = 0, hi = t->nstates;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (t->states[mid].end <= a)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+void st__state_split(const vx_track *t, uint64_t a, uint64_t b, uint64_t out[VX_ST_COUNT_]) {
+  uint64_t known = 0;
+  for (size_t i = state_lower(t, a); i < t->nstates && t->states[i].start < b; i++) {
+    const vx_state *s = &t->states[i];
+    uint64_t d = clip2(a, b, s->start, s->end);
+    if (s->state < VX_ST_COUNT_ && d) {
+      out[s->state] += d;
+      known += d;
+    }
+  }
+  out[0] += b > a && b - a > known ? b - a - known : 0;
+}
+
+/* ---- Tasks ------------------------------------------------------------------------- */
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+static uint64_t rank(const uint64_t *v, size_t n, unsigned p) {
+  size_t k = n / 100 * p + (n % 100 * p + 99) / 100;
+  return v[k ? k - 1 : 0];
+}
+
+typedef struct task_ref {
+  const vx_task *task;
+  const vx_track *track; /* the process's task track */
+  uint64_t dur;
+  uint32_t group;
+} task_ref;
+
+static int cmp_ref_group(const void *a, const void *b) {
+  const task_ref *x = a, *y = b;
+  if (x->group != y->group)
+    return x->group < y->group ? -1 : 1;
+  return cmp_u64(&x->dur, &y->dur);
+}
+
+static int cmp_ref_dur(const void *a, const void *b) {
+  const task_ref *x = a, *y = b;
+  if (x->dur != y->dur)
+    return x->dur > y->dur ? -1 : 1;
+  return x->task->id < y->task->id ? -1 : x->task->id > y->task->id;
+}
+
+static int cmp_group(const void *a, const void *b) {
+  const st_task_group *x = a, *y = b;
+  if (x->total != y->total)
+    return x->total > y->total ? -1 : 1;
+  return strcmp(x->name, y->name);
+}
+
+static const char *track_name(const vx_index *x, uint32_t i) {
+  return i < vx_track_count(x) ? vx_track_get(x, i)->name : NULL;
+}
+
+static uint64_t task_key(uint64_t id, int pid) {
+  uint64_t h = (id ^ ((uint64_t)(uint32_t)pid << 40)) * 0x9e3779b97f4a7c15ull;
+  return (h ^ (h >> 31)) | 1;
+}
+
+/* The thread a task began on is selected (always, without --thread). */
+static int task_picked(const vx_index *x, const vx_task *k, const st_options *o) {
+  if (!o->thread)
+    return 1;
+  const char *n = track_name(x, k->thread);
+  return n && !strcmp(n, o->thread);
+}
+
+int st__tasks(const vx_index *x, const st_options *o, uint64_t w0, uint64_t w1, st_report *r) {
+  size_t nt = vx_track_count(x), n = 0, cap = 0;
+  task_ref *refs = NULL;
+  vh_map names = {0}; /* label + 1 -> group index + 1 */
+  size_t gcap = 0;
+  int ok = 1;
+  for (size_t i = 0; ok && i < nt; i++) {
+    const vx_track *t = vx_track_get(x, i);
+    if (t->kind != VX_TASKS)
+      continue;
+    for (size_t j = 0; ok && j < t->ntasks && t->tasks[j].start < w1; j++) {
+      const vx_task *k = &t->tasks[j];
+      uint64_t end = k->end == UINT64_MAX ? w1 : k->end;
+      if (!(k->start < end ? k->start < w1 && end > w0 : k->start >= w0) ||
+          !task_picked(x, k, o))
+        continue;
+      uint32_t *g = vh_get(&names, (uint64_t)k->label + 1);
+      if (!g) {
+        st_task_group *p = VH_PUSH(r->task_groups, r->ntask_groups, gcap);
+        ok = p && !vh_put(&names, (uint64_t)k->label + 1, (uint32_t)r->ntask_groups);
+        if (!ok)
+          break;
+        memset(p, 0, sizeof *p);
+        p->name = vx_label_get(x, k->label)->name;
+        p->min = UINT64_MAX;
+        g = vh_get(&names, (uint64_t)k->label + 1);
+      }
+      task_ref *ref = VH_PUSH(refs, n, cap);
+      if (!(ok = ref != NULL))
+        break;
+      *ref = (task_ref){k, t, clip2(w0, w1, k->start, end), *g - 1};
+      st_task_group *p = &r->task_groups[*g - 1];
+      p->count++;
+      p->unfinished += k->end == UINT64_MAX;
+      p->total += ref->dur;
+      p->min = ref->dur < p->min ? ref->dur : p->min;
+      p->max = ref->dur > p->max ? ref->dur : p->max;
+    }
+  }
+  vh_free(&names);
+  if (ok && n) {
+    /* percentiles per group: sort by (group, duration) */
+    qsort(refs, n, sizeof *refs, cmp_ref_group);
+    for (size_t i = 0; i < n;) {
+      size_t j = i;
+      uint64_t *d = malloc((r->task_groups[refs[i].group].count) * sizeof *d);
+      if (!(ok = d != NULL))
+        break;
+      for (; j < n && refs[j].group == refs[i].group; j++)
+        d[j - i] = refs[j].dur;
+      st_task_group *p = &r->task_groups[refs[i].group];
+      p->p50 = rank(d, j - i, 50);
+      p->p90 = rank(d, j - i, 90);
+      p->p99 = rank(d, j - i, 99);
+      free(d);
+      i = j;
+    }
+  }
+  if (ok && n) {
+    qsort(refs, n, sizeof *refs, cmp_ref_dur);
+    size_t keep = n < ST_TASKS ? n : ST_TASKS;
+    r->tasks = calloc(keep, sizeof *r->tasks);
+    ok = r->tasks != NULL;
+    for (size_t i = 0; ok && i < keep; i++) {
+      st_task *s = &r->tasks[r->ntasks++];
+      s->task = refs[i].task;
+      s->name = vx_label_get(x, refs[i].task->label)->name;
+      s->thread = track_name(x, refs[i].task->thread);
+      s->end_thread = track_name(x, refs[i].task->end_thread);
+      s->dur = refs[i].dur;
+    }
+  }
+  /* Logs in the window: counted per task name, kept for the longest
+   * (refs are now longest first: the first ntasks are r->tasks). */
+  vh_map ids = {0}; /* hash(id, pid) -> ref index + 1 */
+  for (size_t i = 0; ok && i < n; i++)
+    ok = !vh_put(&ids, task_key(refs[i].task->id, refs[i].track->pid), (uint32_t)i + 1);
+  for (size_t i = 0; ok && n && i < nt; i++) {
+    const vx_track *t = vx_track_get(x, i);
+    if (t->kind != VX_THREAD)
+      continue;
+    for (size_t j = 0; ok && j < t->ninst; j++) {
+      const vx_instant *in = &t->inst[j];
+      if (in->ts < w0 || in->ts >= w1 || !in->extra ||
+          strcmp(vx_label_get(x, in->label)->cat, "log"))
+        continue;
+      uint64_t task = 0;
+      const char *msg = vx_log_message(x, in->extra, &task);
+      if (!msg || !task)
+        continue;
+      uint32_t *v = vh_get(&ids, task_key(task, t->pid));
+      const task_ref *ref = v ? &refs[*v - 1] : NULL;
+      if (!ref || ref->task->id != task || ref->track->pid != t->pid)
+        continue; /* not a task of the selection in the window (or a rare hash clash) */
+      r->task_groups[ref->group].logs++;
+      if (*v - 1 < r->ntasks) {
+        st_task *p = &r->tasks[*v - 1];
+        st_log *l = realloc(p->logs, (p->nlogs + 1) * sizeof *l);
+        if (!(ok = l != NULL))
+          break;
+        p->logs = l;
+        l[p->nlogs++] = (st_log){in->ts, vx_label_get(x, in->label)->name, msg};
+      }
+    }
+  }
+  vh_free(&ids);
+  free(refs);
+  if (ok && r->ntask_groups > 1)
+    qsort(r->task_groups, r->ntask_groups, sizeof *r->task_groups, cmp_group);
+  return ok ? 0 : -1;
+}
+
+/* ---- Work items ------------------------------------------------------------------------ */
+
+static int cmp_item(const void *a, const void *b) {
+  const st_item *x = a, *y = b;
+  if (x->run != y->run)
+    return x->run > y->run ? -1 : 1;
+  return strcmp(x->name, y->name);
+}
+
+/* The run of t starting exactly at ts, or NULL (runs are sorted). */
+static const vx_slice *run_at(const vx_track *t, uint64_t ts) {
+  size_t lo = 0, hi = t->nruns;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (t->runs[mid].start < ts)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo < t->nruns && t->runs[lo].start == ts ? &t->runs[lo] : NULL;
+}
+
+int st__items(const vx_index *x, const st_options *o, uint64_t w0, uint64_t w1, st_report *r) {
+  size_t nt = vx_track_count(x), cap = 0;
+  vh_map by = {0}; /* label + 1 -> item index + 1 */
+  int ok = 1;
+  for (size_t i = 0; ok && i < nt; i++) {
+    const vx_track *t = vx_track_get(x, i);
+    if (!picked(t, o))
+      continue;
+    for (size_t j = 0; ok && j < t->nruns; j++) {
+      const vx_slice *s = &t->runs[j];
+      uint64_t e = s->start + s->dur;
+      if (s->start >= w1)
+        break;
+      if (!(s->dur ? e > w0 : s->start >= w0))
+        continue;
+      uint32_t *v = vh_get(&by, (uint64_t)s->label + 1);
+      if (!v) {
+        st_item *p = VH_PUSH(r->items, r->nitems, cap);
+        ok = p && !vh_put(&by, (uint64_t)s->label + 1, (uint32_t)r->nitems);
+        if (!ok)
+          break;
+        memset(p, 0, sizeof *p);
+        p->label = s->label;
+        p->name = vx_label_get(x, s->label)->name;
+        v = vh_get(&by, (uint64_t)s->label + 1);
+      }
+      st_item *p = &r->items[*v - 1];
+      uint64_t a = s->start > w0 ? s->start : w0, b = e < w1 ? e : w1;
+      p->runs++;
+      p->run += b > a ? b - a : 0;
+      if (b > a)
+        st__state_split(t, a, b, p->state);
+    }
+  }
+  /* Unblock -> run arrows: the wait before a run (SCHED_UNBLOCK's flow
+   * ends exactly where the item's next run starts). */
+  size_t nf;
+  const vx_flow *f = vx_flows(x, &nf);
+  for (size_t i = 0; ok && r->nitems && i < nf; i++) {
+    if (f[i].to_track >= nt || f[i].to_ts < f[i].from_ts)
+      continue;
+    const vx_track *t = vx_track_get(x, f[i].to_track);
+    if (!picked(t, o) || !t->nruns)
+      continue;
+    const vx_slice *s = run_at(t, f[i].to_ts);
+    uint32_t *v = s ? vh_get(&by, (uint64_t)s->label + 1) : NULL;
+    uint64_t d = clip2(w0, w1, f[i].from_ts, f[i].to_ts);
+    if (v && (d || (f[i].to_ts >= w0 && f[i].to_ts < w1))) {
+      r->items[*v - 1].wait += d;
+      r->items[*v - 1].waits++;
+    }
+  }
+  vh_free(&by);
+  if (ok && r->nitems > 1)
+    qsort(r->items, r->nitems, sizeof *r->items, cmp_item);
+  return ok ? 0 : -1;
+}
+
+/* ---- Minimum mutator utilization ------------------------------------------------------- */
+
+typedef struct edge {
+  uint64_t ts;
+  int d; /* +1 a phase starts, -1 one ends */
+} edge;
+
+typedef struct gc_span {
+  uint64_t a, b;
+} gc_span;
+
+static int cmp_edge(const void *a, const void *b) {
+  const edge *x = a, *y = b;
+  if (x->ts != y->ts)
+    return x->ts < y->ts ? -1 : 1;
+  return x->d - y->d; /* ends before starts at one instant */
+}
+
+static int cmp_span(const void *a, const void *b) {
+  const gc_span *x = a, *y = b;
+  return x->a < y->a ? -1 : x->a > y->a;
+}
+
+/* The utilization as steps, in threads (exact integers): from ts[i] to
+ * ts[i+1] u[i] of the P threads are not in a phase; cum[i] is the integral
+ * (thread-ns) from ts[0] to ts[i]. */
+typedef struct steps {
+  uint64_t *ts, *u, *cum;
+  size_t n; /* breakpoints, ts[0] = w0 ... ts[n-1] = w1 */
+  unsigned threads;
+} steps;
+
+/* The integral up to t, moving *k forward (t never decreases between calls
+ * with the same k). */
+static uint64_t cum_at(const steps *s, size_t *k, uint64_t t) {
+  while (*k + 1 < s->n && s->ts[*k + 1] <= t)
+    (*k)++;
+  return s->cum[*k] + s->u[*k] * (t - s->ts[*k]);
+}
+
+/* Least mean utilization over windows of width w in [ts[0], ts[n-1]]: the
+ * integral over a sliding window is piecewise linear in its start, so its
+ * minimum lies where the start or the end meets a breakpoint. */
+static double mmu_for(const steps *s, uint64_t w) {
+  uint64_t lo = s->ts[0], hi = s->ts[s->n - 1] - w;
+  uint64_t best = UINT64_MAX;
+  for (int pass = 0; pass < 2; pass++) {
+    size_t ka = 0, kb = 0;
+    for (size_t i = 0; i < s->n; i++) {
+      uint64_t st = pass == 0 ? s->ts[i] : s->ts[i] >= lo + w ? s->ts[i] - w : lo;
+      if (st > hi)
+        break;
+      uint64_t m = cum_at(s, &kb, st + w) - cum_at(s, &ka, st);
+      if (m < best)
+        best = m;
+    }
+  }
+  return (double)best / ((double)w * s->threads);
+}
+
+int st__mmu(const vx_index *x, const st_options *o, uint64_t w0, uint64_t w1, st_report *r) {
+  size_t nt = vx_track_count(x), nl = vx_label_count(x);
+  if (w1 <= w0)
+    return 0;
+  uint8_t *gc = calloc(nl ? nl : 1, 1);
+  if (!gc)
+    return -1;
+  int any = 0;
+  for (size_t l = 0; l < nl; l++)
+    any |= gc[l] = !strcmp(vx_label_get(x, (uint32_t)l)->cat, "gc");
+  edge *e = NULL;
+  gc_span *sp = NULL;
+  size_t ne = 0, ce = 0, csp = 0;
+  uint64_t phases = 0, gctime = 0;
+  vh_map gc_pids = {0};
+  int ok = 1;
+  for (size_t i = 0; any && ok && i < nt; i++) {
+    const vx_track *t = vx_track_get(x, i);
+    if (!picked(t, o))
+      continue;
+    size_t nsp = 0;
+    for (size_t d = 0; d < t->depths; d++)
+      for (size_t j = vx_slice_lower(t->depth[d], t->ndepth[d], w0);
+           ok && j < t->ndepth[d] && t->depth[d][j].start < w1; j++) {
+        const vx_slice *s = &t->depth[d][j];
+        if (!gc[s->label] || !clip2(w0, w1, s->start, s->start + s->dur))
+          continue;
+        gc_span *p = VH_PUSH(sp, nsp, csp);
+        if (!(ok = p != NULL))
+          break;
+        p->a = s->start > w0 ? s->start : w0;
+        p->b = s->start + s->dur < w1 ? s->start + s->dur : w1;
+      }
+    if (!ok || !nsp)
+      continue;
+    ok = !vh_put(&gc_pids, (uint64_t)(uint32_t)t->pid + 1, 1);
+    qsort(sp, nsp, sizeof *sp, cmp_span);
+    /* nested phases on one thread count once */
+    for (size_t j = 0; ok && j < nsp;) {
+      uint64_t a = sp[j].a, b = sp[j].b;
+      for (j++; j < nsp && sp[j].a <= b; j++)
+        b = sp[j].b > b ? sp[j].b : b;
+      edge *p = VH_PUSH(e, ne, ce), *q = p ? VH_PUSH(e, ne, ce) : NULL;
+      if (!(ok = q != NULL))
+        break;
+      p = &e[ne - 2];
+      *p = (edge){a, +1};
+      *q = (edge){b, -1};
+      phases++;
+      gctime += b - a;
+    }
+  }
+  free(sp);
+  free(gc);
+  unsigned threads = 0;
+  for (size_t i = 0; ok && ne && i < nt; i++) {
+    const vx_track *t = vx_track_get(x, i);
+    threads += picked(t, o) && vh_get(&gc_pids, (uint64_t)(uint32_t)t->pid + 1) != NULL;
+  }
+  vh_free(&gc_pids);
+  if (!ok || !ne) {
+    free(e);
+    return ok ? 0 : -1;
+  }
+  qsort(e, ne, sizeof *e, cmp_edge);
+  steps s = {malloc((ne + 2) * sizeof *s.ts), malloc((ne + 2) * sizeof *s.u),
+             malloc((ne + 2) * sizeof *s.cum), 0, 0};
+  r->mmu = calloc(1, sizeof *r->mmu);
+  ok = s.ts && s.u && s.cum && r->mmu;
+  if (ok) {
+    int g = 0;
+    s.ts[0] = w0;
+    s.cum[0] = 0;
+    s.n = 1;
+    for (size_t i = 0; i <= ne; i++) {
+      uint64_t ts = i < ne ? e[i].ts : w1;
+      size_t k = s.n - 1;
+      s.u[k] = threads - (unsigned)(g < (int)threads ? g : (int)threads);
+      if (ts > s.ts[k]) {
+        s.ts[s.n] = ts;
+        s.cum[s.n] = s.cum[k] + s.u[k] * (ts - s.ts[k]);
+        s.n++;
+      }
+      if (i < ne)
+        g += e[i].d;
+    }
+    s.u[s.n - 1] = threads;
+    s.threads = threads;
+    r->mmu->threads = threads;
+    r->mmu->phases = phases;
+    r->mmu->gc = gctime;
+    /* widths: 1 us, then 4 per decade, up to the whole window */
+    uint64_t span = w1 - w0;
+    size_t cap = 0;
+    for (int k = 0; ok; k++) {
+      double wd = round(1000.0 * pow(10.0, k / 4.0));
+      uint64_t w = wd < (double)span ? (uint64_t)wd : span;
+      st_mmu_point *p = VH_PUSH(r->mmu->curve, r->mmu->ncurve, cap);
+      if (!(ok = p != NULL))
+        break;
+      p->window = w;
+      p->mmu = mmu_for(&s, w);
+      if (w == span)
+        break;
+    }
+  }
+  free(s.ts);
+  free(s.u);
+  free(s.cum);
+  free(e);
+  return ok ? 0 : -1;
+}
+
+/* ---- Heap over time; who allocated ----------------------------------------------------- */
+
+/* The value of a counter holding at t (its last sample at or before t),
+ * moving *k forward; NAN before the first sample. */
+static double value_at(const vx_track *c, size_t *k, uint64_t t) {
+  while (*k < c->nsamples && c->samples[*k].ts <= t)
+    (*k)++;
+  return *k ? c->samples[*k - 1].value : NAN;
+}
+
+static const vx_track *counter_of(const vx_index *x, int pid, const char *name) {
+  for (size_t i = 0; i < vx_track_count(x); i++) {
+    const vx_track *t = vx_track_get(x, i);
+    if (t->kind == VX_COUNTER && t->pid == pid && !strcmp(t->name, name))
+      return t;
+  }
+  return NULL;
+}
+
+int st__heap_series(const vx_index *x, uint64_t w0, uint64_t w1, st_report *r) {
+  const st_heap *best = NULL;
+  for (size_t i = 0; i < r->nheaps; i++)
+    if (!best || r->heaps[i].peak > best->peak)
+      best = &r->heaps[i];
+  if (!best || w1 <= w0)
+    return 0;
+  st_heap_series *h = r->series = calloc(1, sizeof *h);
+  if (!h)
+    return -1;
+  const vx_track *live = best->track;
+  const vx_track *all = counter_of(x, live->pid, "heap allocated bytes");
+  h->pid = live->pid;
+  h->peak = best->peak;
+  uint64_t span = w1 - w0, n = span < ST_SERIES ? span : ST_SERIES;
+  size_t kl = 0, ka = 0, j = 0;
+  double prev = all ? value_at(all, &ka, w0) : NAN;
+  for (uint64_t i = 0; i < n; i++) {
+    uint64_t a = w0 + span * i / n, b = w0 + span * (i + 1) / n;
+    /* the most live bytes in the step: the value holding at a, and every
+     * sample inside */
+    double v = value_at(live, &kl, a);
+    while (j < live->nsamples && live->samples[j].ts <= a)
+      j++;
+    for (; j < live->nsamples && live->samples[j].ts < b; j++)
+      if (isnan(v) || live->samples[j].value > v)
+        v = live->samples[j].value;
+    double now = all ? value_at(all, &ka, b) : NAN;
+    h->ts[h->n] = a - w0;
+    h->live[h->n] = v;
+    h->rate[h->n] = isnan(prev) || isnan(now) ? NAN : (now - prev) * 1e9 / (double)(b - a);
+    if (!isnan(now))
+      prev = now;
+    h->n++;
+  }
+  return 0;
+}
+
+static int cmp_alloc(const void *a, const void *b) {
+  const st_alloc *x = a, *y = b;
+  if (x->bytes != y->bytes)
+    return x->bytes > y->bytes ? -1 : 1;
+  return strcmp(x->name, y->name);
+}
+
+/* The innermost region of t open at ts (not a syscall or wait), or -1. */
+static int64_t region_at(const vx_index *x, const vx_track *t, uint64_t ts) {
+  for (size_t d = t->depths; d-- > 0;) {
+    const vx_slice *s = t->depth[d];
+    size_t i = vx_slice_lower(s, t->ndepth[d], ts);
+    if (i < t->ndepth[d] && s[i].start <= ts) {
+      const char *cat = vx_label_get(x, s[i].label)->cat;
+      if (strcmp(cat, "syscall") && strcmp(cat, "wait"))
+        return s[i].label;
+    }
+  }
+  return -1;
+}
+
+int st__allocs(const vx_index *x, const st_options *o, uint64_t w0, uint64_t w1, st_report *r) {
+  size_t nt = vx_track_count(x), cap = 0;
+  vh_map by = {0}; /* label + 2 (1: no region) -> index + 1 */
+  int ok = 1;
+  for (size_t i = 0; ok && i < nt; i++) {
+    const vx_track *t = vx_track_get(x, i);
+    if (!picked(t, o))
+      continue;
+    for (size_t j = 0; ok && j < t->nallocs; j++) {
+      const vx_sample *s = &t->allocs[j];
+      if (s->ts < w0 || s->ts >= w1)
+        continue;
+      int64_t l = region_at(x, t, s->ts);
+      uint32_t *v = vh_get(&by, (uint64_t)(l + 2));
+      if (!v) {
+        st_alloc *p = VH_PUSH(r->allocs, r->nallocs, cap);
+        ok = p && !vh_put(&by, (uint64_t)(l + 2), (uint32_t)r->nallocs);
+        if (!ok)
+          break;
+        p->name = l < 0 ? "(no region)" : vx_label_get(x, (uint32_t)l)->name;
+        p->bytes = 0;
+        p->samples = 0;
+        v = vh_get(&by, (uint64_t)(l + 2));
+      }
+      r->allocs[*v - 1].bytes += s->value;
+      r->allocs[*v - 1].samples++;
+    }
+  }
+  vh_free(&by);
+  /* labels of one name (call sites) make one row */
+  if (ok && r->nallocs > 1) {
+    size_t k = 0;
+    for (size_t i = 0; i < r->nallocs; i++) {
+      size_t j = 0;
+      while (j < k && strcmp(r->allocs[j].name, r->allocs[i].name))
+        j++;
+      if (j < k) {
+        r->allocs[j].bytes += r->allocs[i].bytes;
+        r->allocs[j].samples += r->allocs[i].samples;
+      } else {
+        r->allocs[k++] = r->allocs[i];
+      }
+    }
+    r->nallocs = k;
+    qsort(r->allocs, r->nallocs, sizeof *r->allocs, cmp_alloc);
+  }
+  return ok ? 0 : -1;
+}

@@ -1,0 +1,930 @@
+/* Blocking profiles (profile.h): one pass over the chosen threads' slices
+ * (or state bands, for sched) of the window; each event's stack of
+ * enclosing regions is found by binary search at each depth above it, and
+ * events with the same stack (and object) add up in one sample. Then the
+ * pprof encoding: protoc-c's Profile message (profile.proto), gzipped with
+ * zlib. And `ctrace pprof`. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <zlib.h>
+
+#include "commands.h"
+#include "ctrace/format.h"
+#include "hashmap.h"
+#include "profile.h"
+#include "profile.pb-c.h"
+
+static void errf(char *err, size_t n, const char *f, ...) __attribute__((format(printf, 3, 4)));
+static void errf(char *err, size_t n, const char *f, ...) {
+  va_list ap;
+  va_start(ap, f);
+  vsnprintf(err, n, f, ap);
+  va_end(ap);
+}
+
+/* ---- Types ---------------------------------------------------------------------------- */
+
+static const char *const type_names[PF_TYPE_COUNT_] = {"sync", "syscall", "sched", "io"};
+
+const char *pf_type_name(pf_type t) { return t < PF_TYPE_COUNT_ ? type_names[t] : "?"; }
+
+int pf_type_parse(const char *s, pf_type *t) {
+  for (int i = 0; i < PF_TYPE_COUNT_; i++)
+    if (!strcmp(s, type_names[i])) {
+      *t = (pf_type)i;
+      return 0;
+    }
+  return -1;
+}
+
+/* System calls that wait on a file descriptor: reads and writes of files,
+ * pipes and sockets, socket setup, readiness waits, copies between
+ * descriptors, syncs to storage and asynchronous I/O completion. By the
+ * name vx_syscall_name gives (and the names traces from elsewhere use). */
+int pf_is_io_syscall(const char *name) {
+  static const char *const io[] = {
+      "read",          "write",        "pread64",      "pwrite64",     "pread",
+      "pwrite",        "readv",        "writev",       "preadv",       "pwritev",
+      "preadv2",       "pwritev2",     "recv",         "recvfrom",     "recvmsg",
+      "recvmmsg",      "send",         "sendto",       "sendmsg",      "sendmmsg",
+      "accept",        "accept4",      "connect",      "poll",         "ppoll",
+      "select",        "pselect6",     "pselect",      "epoll_wait",   "epoll_pwait",
+      "epoll_pwait2",  "sendfile",     "sendfile64",   "splice",       "tee",
+      "vmsplice",      "copy_file_range", "fsync",     "fdatasync",    "sync_file_range",
+      "syncfs",        "msync",        "io_getevents", "io_pgetevents", "io_uring_enter",
+  };
+  for (size_t i = 0; i < sizeof io / sizeof *io; i++)
+    if (!strcmp(name, io[i]))
+      return 1;
+  return 0;
+}
+
+/* ---- Building ------------------------------------------------------------------------- */
+
+static uint64_t mix(uint64_t a, uint64_t b) {
+  uint64_t h = (a + 0x9e3779b97f4a7c15ull) ^ (b * 0xbf58476d1ce4e5b9ull);
+  h ^= h >> 31;
+  h *= 0x94d049bb133111ebull;
+  return (h ^ (h >> 29)) | 1;
+}
+
+static uint64_t hash_str(const char *s) {
+  uint64_t h = 1469598103934665603ull; /* FNV-1a */
+  for (; *s; s++)
+    h = (h ^ (unsigned char)*s) * 1099511628211ull;
+  return mix(h, 0);
+}
+
+typedef struct builder {
+  const vx_index *x;
+  pf_profile *p;
+  vh_map strs, frames, samples; /* hash -> index, probing past collisions */
+  uint8_t *want;                /* per label: an event of the profile's type */
+  uint8_t *region;              /* per label: a region (not a syscall or wait) */
+  uint32_t *label_frame;        /* per label: its frame, or UINT32_MAX */
+  uint32_t *buf;                /* the stack being built */
+  size_t cap_buf;
+} builder;
+
+/* Length of the well-formed UTF-8 sequence at p (RFC 3629), 0 if none. */
+static size_t utf8_len(const unsigned char *p) {
+  unsigned c = p[0], lo = 0x80, hi = 0xbf;
+  size_t n;
+  if (c < 0x80)
+    return 1;
+  if (c >= 0xc2 && c <= 0xdf) {
+    n = 2;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    n = 3;
+    lo = c == 0xe0 ? 0xa0 : lo;
+    hi = c == 0xed ? 0x9f : hi;
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    n = 4;
+    lo = c == 0xf0 ? 0x90 : lo;
+    hi = c == 0xf4 ? 0x8f : hi;
+  } else {
+    return 0;
+  }
+  if (p[1] < lo || p[1] > hi)
+    return 0;
+  for (size_t i = 2; i < n; i++)
+    if ((p[i] & 0xc0) != 0x80)
+      return 0;
+  return n;
+}
+
+static int intern_valid(builder *b, const char *s, uint32_t *out);
+
+/* The index of s in p->strings, added if new; proto3 strings must be
+ * UTF-8, so bytes that are not become '?'. @return 0 or -1. */
+static int intern(builder *b, const char *s, uint32_t *out) {
+  const unsigned char *u = (const unsigned char *)s;
+  size_t i = 0, k;
+  while (u[i] && (k = utf8_len(u + i)))
+    i += k;
+  if (!u[i])
+    return intern_valid(b, s, out);
+  char *c = strdup(s);
+  if (!c)
+    return -1;
+  for (u = (const unsigned char *)c; u[i]; i += k)
+    if (!(k = utf8_len(u + i))) {
+      c[i] = '?';
+      k = 1;
+    }
+  int r = intern_valid(b, c, out);
+  free(c);
+  return r;
+}
+
+static int intern_valid(builder *b, const char *s, uint32_t *out) {
+  pf_profile *p = b->p;
+  uint64_t k = hash_str(s);
+  uint32_t *v;
+  while ((v = vh_get(&b->strs, k)) && strcmp(p->strings[*v], s))
+    k = mix(k, 1);
+  if (v) {
+    *out = *v;
+    return 0;
+  }
+  char **slot = VH_PUSH(p->strings, p->nstrings, p->cap_strings);
+  if (!slot)
+    return -1;
+  if (!(*slot = strdup(s))) {
+    p->nstrings--;
+    return -1;
+  }
+  *out = (uint32_t)(p->nstrings - 1);
+  return vh_put(&b->strs, k, *out);
+}
+
+static int frame_eq(const pf_frame *a, const pf_frame *b) {
+  return a->name == b->name && a->file == b->file && a->line == b->line;
+}
+
+static int intern_frame(builder *b, const char *name, const char *file, uint32_t line,
+                        uint32_t *out) {
+  pf_frame f = {0, 0, line};
+  if (intern(b, name, &f.name) || (file && file[0] && intern(b, file, &f.file)))
+    return -1;
+  pf_profile *p = b->p;
+  uint64_t k = mix(f.name, mix(f.file, f.line));
+  uint32_t *v;
+  while ((v = vh_get(&b->frames, k)) && !frame_eq(&p->frames[*v], &f))
+    k = mix(k, 1);
+  if (v) {
+    *out = *v;
+    return 0;
+  }
+  pf_frame *n = VH_PUSH(p->frames, p->nframes, p->cap_frames);
+  if (!n)
+    return -1;
+  *n = f;
+  *out = (uint32_t)(p->nframes - 1);
+  return vh_put(&b->frames, k, *out);
+}
+
+static int label_frame(builder *b, uint32_t label, uint32_t *out) {
+  if (b->label_frame[label] == UINT32_MAX) {
+    const vx_label *l = vx_label_get(b->x, label);
+    if (intern_frame(b, l->name, l->file, l->file ? l->line : 0, &b->label_frame[label]))
+      return -1;
+  }
+  *out = b->label_frame[label];
+  return 0;
+}
+
+static uint64_t slice_end(const vx_slice *s) { return s->start + s->dur; }
+
+/* The slice of a[0..n) that holds [lo, hi] (start <= lo, end >= hi), or
+ * NULL. Slices at one depth do not overlap; a neighbour may end at lo. */
+static const vx_slice *holding(const vx_slice *a, size_t n, uint64_t lo, uint64_t hi) {
+  for (size_t i = vx_slice_lower(a, n, lo); i < n && a[i].start <= lo; i++)
+    if (slice_end(&a[i]) >= hi)
+      return &a[i];
+  return NULL;
+}
+
+/* One event of thread t with leaf frame `leaf`: its stack is the regions
+ * at depths [0, depth) that hold [lo, hi], then the thread's frame. */
+static int add_event(builder *b, const vx_track *t, uint32_t thread_frame, uint32_t leaf,
+                     size_t depth, uint64_t lo, uint64_t hi, uint64_t object, uint64_t delay) {
+  pf_profile *p = b->p;
+  if (depth + 2 > b->cap_buf) {
+    size_t cap = depth + 16;
+    uint32_t *nb = realloc(b->buf, cap * sizeof *nb);
+    if (!nb)
+      return -1;
+    b->buf = nb;
+    b->cap_buf = cap;
+  }
+  size_t n = 0;
+  b->buf[n++] = leaf;
+  for (size_t d = depth; d-- > 0;) {
+    const vx_slice *s = holding(t->depth[d], t->ndepth[d], lo, hi);
+    if (!s || !b->region[s->label]) /* (a syscall a kernel one is nested in) */
+      continue;
+    if (label_frame(b, s->label, &b->buf[n++]))
+      return -1;
+  }
+  b->buf[n++] = thread_frame;
+  uint64_t k = mix(object, n);
+  for (size_t i = 0; i < n; i++)
+    k = mix(k, b->buf[i]);
+  uint32_t *v;
+  while ((v = vh_get(&b->samples, k))) {
+    const pf_sample *s = &p->samples[*v];
+    if (s->n == n && s->object == object &&
+        !memcmp(&p->stack[s->first], b->buf, n * sizeof *b->buf))
+      break;
+    k = mix(k, 1);
+  }
+  if (!v) {
+    while (p->nstack + n > p->cap_stack) {
+      size_t cap = p->cap_stack ? 2 * p->cap_stack : 256;
+      uint32_t *ns = realloc(p->stack, cap * sizeof *ns);
+      if (!ns)
+        return -1;
+      p->stack = ns;
+      p->cap_stack = cap;
+    }
+    pf_sample *s = VH_PUSH(p->samples, p->nsamples, p->cap_samples);
+    if (!s)
+      return -1;
+    memset(s, 0, sizeof *s);
+    s->first = p->nstack;
+    s->n = n;
+    s->object = object;
+    memcpy(&p->stack[p->nstack], b->buf, n * sizeof *b->buf);
+    p->nstack += n;
+    if (object) {
+      char hex[24];
+      snprintf(hex, sizeof hex, "0x%" PRIx64, object);
+      if (intern(b, hex, &s->object_str))
+        return -1;
+    }
+    if (vh_put(&b->samples, k, (uint32_t)(p->nsamples - 1)))
+      return -1;
+    v = vh_get(&b->samples, k);
+  }
+  pf_sample *s = &p->samples[*v];
+  s->count++;
+  s->delay += delay;
+  p->count++;
+  p->delay += delay;
+  return 0;
+}
+
+typedef struct window {
+  uint64_t w0, w1;
+} window;
+
+static uint64_t clip(const window *w, uint64_t s, uint64_t e) {
+  uint64_t a = s > w->w0 ? s : w->w0, c = e < w->w1 ? e : w->w1;
+  return c > a ? c - a : 0;
+}
+
+/* As `ctrace stats` counts: a slice counts if it overlaps the window (an
+ * instant-long one: if it lies in it). */
+static int in_window(const window *w, uint64_t s, uint64_t e) {
+  return s < e ? s < w->w1 && e > w->w0 : s >= w->w0 && s < w->w1;
+}
+
+/* The object of a wait from a JSON import's args ({"object":"0x..."}). */
+static uint64_t json_object(const char *args) {
+  const char *q = args ? strstr(args, "\"object\":\"") : NULL;
+  return q ? strtoull(q + 10, NULL, 0) : 0;
+}
+
+static int thread_frame(builder *b, const vx_track *t, uint32_t *out) {
+  char name[512];
+  if (!strncmp(t->name, "thread ", 7)) /* unnamed: "thread TID" already */
+    snprintf(name, sizeof name, "%s", t->name);
+  else
+    snprintf(name, sizeof name, "thread %s", t->name);
+  return intern_frame(b, name, NULL, 0, out);
+}
+
+static int profile_slices(builder *b, const vx_track *t, const window *w) {
+  uint32_t tf;
+  if (thread_frame(b, t, &tf))
+    return -1;
+  for (size_t d = 0; d < t->depths; d++) {
+    const vx_slice *s = t->depth[d];
+    size_t n = t->ndepth[d];
+    for (size_t i = vx_slice_lower(s, n, w->w0); i < n && s[i].start < w->w1; i++) {
+      uint64_t e = slice_end(&s[i]);
+      if (!b->want[s[i].label] || !in_window(w, s[i].start, e))
+        continue;
+      uint64_t object = 0;
+      if (b->p->type == PF_SYNC) {
+        const vx_info *in = vx_info_get(b->x, s[i].args);
+        object = in ? in->arg : json_object(vx_args(b->x, s[i].args));
+      }
+      uint32_t leaf;
+      if (label_frame(b, s[i].label, &leaf) ||
+          add_event(b, t, tf, leaf, d, s[i].start, e, object, clip(w, s[i].start, e)))
+        return -1;
+    }
+  }
+  return 0;
+}
+
+/* Runnable intervals: the stack is the regions open where the interval
+ * (clipped to the window) starts. */
+static int profile_states(builder *b, const vx_track *t, const window *w, uint32_t leaf) {
+  uint32_t tf = 0;
+  int have_tf = 0;
+  for (size_t i = 0; i < t->nstates; i++) {
+    const vx_state *s = &t->states[i];
+    if (s->start >= w->w1)
+      break;
+    if (s->state != VX_ST_RUNNABLE || !in_window(w, s->start, s->end))
+      continue;
+    if (!have_tf && thread_frame(b, t, &tf))
+      return -1;
+    have_tf = 1;
+    uint64_t at = s->start > w->w0 ? s->start : w->w0;
+    if (add_event(b, t, tf, leaf, t->depths, at, at + 1, 0, clip(w, s->start, s->end)))
+      return -1;
+  }
+  return 0;
+}
+
+/* Wall-clock time at t of the first ctrace trace among the sources (its
+ * file header's clock sync point), or 0. */
+static int64_t wall_at(const vx_index *x, uint64_t t) {
+  for (size_t i = 0; i < vx_source_count(x); i++) {
+    const vx_source *src = vx_source_get(x, i);
+    if (strcmp(src->format, "ctrace") && strcmp(src->format, "ctrace-kernel"))
+      continue;
+    uint8_t h[CTRACE_FMT_FILE_HEADER_SIZE];
+    int fd = open(src->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+      continue;
+    ssize_t n = pread(fd, h, sizeof h, 0);
+    close(fd);
+    if (n != (ssize_t)sizeof h || memcmp(h, CTRACE_FMT_MAGIC, CTRACE_FMT_MAGIC_LEN))
+      continue;
+    uint64_t mono = ctrace_fmt_get_u64(h + CTRACE_FMT_FH_START_MONO);
+    uint64_t real = ctrace_fmt_get_u64(h + CTRACE_FMT_FH_START_REAL);
+    int64_t wall = (int64_t)real + ((int64_t)t - (int64_t)mono);
+    return wall > 0 ? wall : 0;
+  }
+  return 0;
+}
+
+/* Samples by delay, then count, largest first; then by stack (root first)
+ * and object, so that the order does not depend on the hash. */
+static int cmp_sample(const void *a, const void *c, void *arg) {
+  const pf_sample *x = a, *y = c;
+  const pf_profile *p = arg;
+  if (x->delay != y->delay)
+    return x->delay > y->delay ? -1 : 1;
+  if (x->count != y->count)
+    return x->count > y->count ? -1 : 1;
+  for (size_t i = 0; i < x->n && i < y->n; i++) {
+    const pf_frame *f = &p->frames[p->stack[x->first + x->n - 1 - i]];
+    const pf_frame *g = &p->frames[p->stack[y->first + y->n - 1 - i]];
+    int r = strcmp(p->strings[f->name], p->strings[g->name]);
+    if (!r)
+      r = strcmp(p->strings[f->file], p->strings[g->file]);
+    if (!r)
+      r = (f->line > g->line) - (f->line < g->line);
+    if (r)
+      return r;
+  }
+  if (x->n != y->n)
+    return x->n < y->n ? -1 : 1;
+  return (x->object > y->object) - (x->object < y->object);
+}
+
+static const char *const comments[PF_TYPE_COUNT_] = {
+    "ctrace pprof --type sync: time blocked on locks, condvars, rwlocks, semaphores and joins, "
+    "by the stack of regions they happened in",
+    "ctrace pprof --type syscall: time in system calls, by the stack of regions they were made in",
+    "ctrace pprof --type sched: time runnable but not running (preempted, waiting for a CPU), "
+    "by the stack of regions open when it began",
+    "ctrace pprof --type io: time in system calls that wait on file descriptors, by the stack of "
+    "regions they were made in",
+};
+
+int pf_compute(const vx_index *x, pf_type type, const st_options *o, pf_profile *out,
+               char *err, size_t errlen) {
+  memset(out, 0, sizeof *out);
+  out->type = type;
+  if (type >= PF_TYPE_COUNT_) {
+    errf(err, errlen, "unknown profile type %d", (int)type);
+    return -1;
+  }
+  uint64_t tx0 = vx_t0(x), tx1 = vx_t1(x);
+  window w = {tx0 + o->since, o->until ? tx0 + o->until : UINT64_MAX};
+  if (o->until && o->until <= o->since) {
+    errf(err, errlen, "the window is empty: --until must be after --since");
+    return -1;
+  }
+  if (o->since && w.w0 >= tx1) {
+    errf(err, errlen, "the window starts after the trace ends (the trace lasts %.6f s)",
+         (double)(tx1 - tx0) / 1e9);
+    return -1;
+  }
+  out->t0 = w.w0;
+  out->t1 = w.w1 < tx1 ? w.w1 : tx1;
+  if (out->t1 < out->t0)
+    out->t1 = out->t0;
+  size_t nt = vx_track_count(x), nl = vx_label_count(x), nsel = 0;
+  int sched = 0;
+  for (size_t i = 0; i < nt; i++) {
+    const vx_track *t = vx_track_get(x, i);
+    if (t->kind != VX_THREAD)
+      continue;
+    nsel += !o->thread || !strcmp(t->name, o->thread);
+    sched |= t->nstates && !t->states[0].derived;
+  }
+  if (o->thread && !nsel) {
+    errf(err, errlen, "no thread named '%s' in the trace", o->thread);
+    return -1;
+  }
+  if (type == PF_SCHED && !sched) {
+    errf(err, errlen, "no scheduler data in this trace: record with ctrace run where "
+                      "perf_event_open is allowed");
+    return -1;
+  }
+
+  builder b = {.x = x, .p = out};
+  b.want = calloc(nl ? nl : 1, 1);
+  b.region = calloc(nl ? nl : 1, 1);
+  b.label_frame = malloc((nl ? nl : 1) * sizeof *b.label_frame);
+  int ok = b.want && b.region && b.label_frame;
+  static const char *const fixed[PF_STR_FIXED_] = {
+      "", "contentions", "count", "delay", "nanoseconds", "object", "ctrace regions", NULL};
+  for (int i = 0; ok && i < PF_STR_FIXED_; i++) {
+    uint32_t id;
+    ok = intern(&b, i == PF_STR_COMMENT ? comments[type] : fixed[i], &id) == 0 &&
+         id == (uint32_t)i;
+  }
+  for (size_t l = 0; ok && l < nl; l++) {
+    const vx_label *lb = vx_label_get(x, (uint32_t)l);
+    int sys = !strcmp(lb->cat, "syscall"), wait = !strcmp(lb->cat, "wait");
+    b.region[l] = !sys && !wait;
+    b.want[l] = type == PF_SYNC      ? wait
+                : type == PF_SYSCALL ? sys
+                : type == PF_IO      ? sys && pf_is_io_syscall(lb->name)
+                                     : 0;
+    b.label_frame[l] = UINT32_MAX;
+  }
+  uint32_t runnable = 0;
+  if (ok && type == PF_SCHED)
+    ok = intern_frame(&b, "runnable", NULL, 0, &runnable) == 0;
+  for (size_t i = 0; ok && i < nt; i++) {
+    const vx_track *t = vx_track_get(x, i);
+    if (t->kind != VX_THREAD || (o->thread && strcmp(t->name, o->thread)))
+      continue;
+    ok = (type == PF_SCHED ? profile_states(&b, t, &w, runnable) : profile_slices(&b, t, &w)) == 0;
+  }
+  if (ok && out->nsamples > 1)
+    qsort_r(out->samples, out->nsamples, sizeof *out->samples, cmp_sample, out);
+  if (ok)
+    out->time_nanos = wall_at(x, out->t0);
+  free(b.want);
+  free(b.region);
+  free(b.label_frame);
+  free(b.buf);
+  vh_free(&b.strs);
+  vh_free(&b.frames);
+  vh_free(&b.samples);
+  if (!ok) {
+    pf_free(out);
+    errf(err, errlen, "out of memory while computing the profile");
+    return -1;
+  }
+  return 0;
+}
+
+void pf_free(pf_profile *p) {
+  if (!p)
+    return;
+  for (size_t i = 0; i < p->nstrings; i++)
+    free(p->strings[i]);
+  free(p->strings);
+  free(p->frames);
+  free(p->stack);
+  free(p->samples);
+  memset(p, 0, sizeof *p);
+}
+
+/* ---- pprof ---------------------------------------------------------------------------- */
+
+typedef Perftools__Profiles__Profile PProfile;
+typedef Perftools__Profiles__ValueType PValueType;
+typedef Perftools__Profiles__Sample PSample;
+typedef Perftools__Profiles__Label PLabel;
+typedef Perftools__Profiles__Mapping PMapping;
+typedef Perftools__Profiles__Location PLocation;
+typedef Perftools__Profiles__Line PLine;
+typedef Perftools__Profiles__Function PFunction;
+
+/* gzip (RFC 1952) of in[0..n) into *out. @return 0 or -1. */
+static int gzip(const uint8_t *in, size_t n, unsigned char **out, size_t *len) {
+  z_stream z;
+  memset(&z, 0, sizeof z);
+  if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    return -1;
+  size_t cap = deflateBound(&z, (uLong)n) + 64;
+  unsigned char *buf = malloc(cap);
+  if (!buf) {
+    deflateEnd(&z);
+    return -1;
+  }
+  z.next_in = (Bytef *)(uintptr_t)in;
+  z.avail_in = (uInt)n;
+  z.next_out = buf;
+  z.avail_out = (uInt)cap;
+  int r = deflate(&z, Z_FINISH);
+  size_t got = cap - z.avail_out;
+  deflateEnd(&z);
+  if (r != Z_STREAM_END) {
+    free(buf);
+    return -1;
+  }
+  *out = buf;
+  *len = got;
+  return 0;
+}
+
+int pf_encode_pprof(const pf_profile *p, unsigned char **gz, size_t *len, char *err,
+                    size_t errlen) {
+  *gz = NULL;
+  *len = 0;
+  if (p->nstrings < PF_STR_FIXED_) {
+    errf(err, errlen, "not a computed profile");
+    return -1;
+  }
+  if (p->nstack > UINT32_MAX / 2 || p->nstrings > 0x7fffffff) {
+    errf(err, errlen, "the profile is too large to encode");
+    return -1;
+  }
+  /* Functions: one per distinct (name, file); locations: one per frame. */
+  size_t nf = p->nframes;
+  PFunction *fun = calloc(nf ? nf : 1, sizeof *fun);
+  PFunction **funp = calloc(nf ? nf : 1, sizeof *funp);
+  uint64_t *fun_of = calloc(nf ? nf : 1, sizeof *fun_of);
+  PLocation *loc = calloc(nf ? nf : 1, sizeof *loc);
+  PLocation **locp = calloc(nf ? nf : 1, sizeof *locp);
+  PLine *line = calloc(nf ? nf : 1, sizeof *line);
+  PLine **linep = calloc(nf ? nf : 1, sizeof *linep);
+  PSample *smp = calloc(p->nsamples ? p->nsamples : 1, sizeof *smp);
+  PSample **smpp = calloc(p->nsamples ? p->nsamples : 1, sizeof *smpp);
+  PLabel *lab = calloc(p->nsamples ? p->nsamples : 1, sizeof *lab);
+  PLabel **labp = calloc(p->nsamples ? p->nsamples : 1, sizeof *labp);
+  int64_t *values = calloc(2 * (p->nsamples ? p->nsamples : 1), sizeof *values);
+  uint64_t *locids = calloc(p->nstack ? p->nstack : 1, sizeof *locids);
+  vh_map byname = {0};
+  uint8_t *raw = NULL;
+  int ok = fun && funp && fun_of && loc && locp && line && linep && smp && smpp && lab &&
+           labp && values && locids;
+  size_t nfun = 0;
+  int has_files = 0, has_lines = 0;
+  for (size_t i = 0; ok && i < nf; i++) {
+    const pf_frame *f = &p->frames[i];
+    has_files |= f->file != 0;
+    has_lines |= f->line != 0;
+    uint64_t k = mix(f->name, f->file);
+    uint32_t *v;
+    while ((v = vh_get(&byname, k)) &&
+           (fun[*v].name != f->name || fun[*v].filename != f->file))
+      k = mix(k, 1);
+    if (!v) {
+      PFunction *fn = &fun[nfun];
+      perftools__profiles__function__init(fn);
+      fn->id = nfun + 1;
+      fn->name = f->name;
+      fn->system_name = f->name;
+      fn->filename = f->file;
+      fn->start_line = f->line;
+      funp[nfun] = fn;
+      ok = vh_put(&byname, k, (uint32_t)nfun) == 0;
+      v = vh_get(&byname, k);
+      nfun++;
+    }
+    if (!ok)
+      break;
+    fun_of[i] = fun[*v].id;
+    perftools__profiles__line__init(&line[i]);
+    line[i].function_id = fun_of[i];
+    line[i].line = f->line;
+    linep[i] = &line[i];
+    perftools__profiles__location__init(&loc[i]);
+    loc[i].id = i + 1;
+    loc[i].mapping_id = 1;
+    loc[i].n_line = 1;
+    loc[i].line = &linep[i];
+    locp[i] = &loc[i];
+  }
+  for (size_t i = 0; ok && i < p->nstack; i++)
+    locids[i] = (uint64_t)p->stack[i] + 1;
+  for (size_t i = 0; ok && i < p->nsamples; i++) {
+    const pf_sample *s = &p->samples[i];
+    perftools__profiles__sample__init(&smp[i]);
+    smp[i].n_location_id = s->n;
+    smp[i].location_id = &locids[s->first];
+    values[2 * i] = (int64_t)s->count;
+    values[2 * i + 1] = (int64_t)s->delay;
+    smp[i].n_value = 2;
+    smp[i].value = &values[2 * i];
+    if (s->object_str) {
+      perftools__profiles__label__init(&lab[i]);
+      lab[i].key = PF_STR_OBJECT;
+      lab[i].str = s->object_str;
+      labp[i] = &lab[i];
+      smp[i].n_label = 1;
+      smp[i].label = &labp[i];
+    }
+    smpp[i] = &smp[i];
+  }
+  PValueType vt[2], period;
+  PValueType *vtp[2] = {&vt[0], &vt[1]};
+  perftools__profiles__value_type__init(&vt[0]);
+  vt[0].type = PF_STR_CONTENTIONS;
+  vt[0].unit = PF_STR_COUNT;
+  perftools__profiles__value_type__init(&vt[1]);
+  vt[1].type = PF_STR_DELAY;
+  vt[1].unit = PF_STR_NANOSECONDS;
+  perftools__profiles__value_type__init(&period);
+  period.type = PF_STR_DELAY;
+  period.unit = PF_STR_NANOSECONDS;
+  PMapping map;
+  PMapping *mapp = &map;
+  perftools__profiles__mapping__init(&map);
+  map.id = 1;
+  map.filename = PF_STR_MAPPING;
+  map.has_functions = 1; /* nothing to symbolize */
+  map.has_filenames = has_files;
+  map.has_line_numbers = has_lines;
+  int64_t comment = PF_STR_COMMENT;
+  PProfile pr;
+  perftools__profiles__profile__init(&pr);
+  pr.n_sample_type = 2;
+  pr.sample_type = vtp;
+  pr.n_sample = p->nsamples;
+  pr.sample = smpp;
+  pr.n_mapping = 1;
+  pr.mapping = &mapp;
+  pr.n_location = nf;
+  pr.location = locp;
+  pr.n_function = nfun;
+  pr.function = funp;
+  pr.n_string_table = p->nstrings;
+  pr.string_table = p->strings;
+  pr.time_nanos = p->time_nanos;
+  pr.duration_nanos = (int64_t)(p->t1 - p->t0);
+  pr.period_type = &period;
+  pr.period = 1;
+  pr.n_comment = 1;
+  pr.comment = &comment;
+  pr.default_sample_type = PF_STR_DELAY;
+  size_t n = 0;
+  if (ok) {
+    n = perftools__profiles__profile__get_packed_size(&pr);
+    raw = malloc(n ? n : 1);
+    ok = raw != NULL;
+  }
+  if (ok)
+    ok = perftools__profiles__profile__pack(&pr, raw) == n;
+  if (ok && gzip(raw, n, gz, len))
+    ok = 0;
+  free(raw);
+  vh_free(&byname);
+  free(fun);
+  free(funp);
+  free(fun_of);
+  free(loc);
+  free(locp);
+  free(line);
+  free(linep);
+  free(smp);
+  free(smpp);
+  free(lab);
+  free(labp);
+  free(values);
+  free(locids);
+  if (!ok) {
+    errf(err, errlen, "out of memory while encoding the profile");
+    return -1;
+  }
+  return 0;
+}
+
+/* ---- JSON ----------------------------------------------------------------------------- */
+
+cJSON *pf_json(const pf_profile *p, size_t top) {
+  cJSON *arr = cJSON_CreateArray();
+  size_t n = top && top < p->nsamples ? top : p->nsamples;
+  for (size_t i = 0; arr && i < n; i++) {
+    const pf_sample *s = &p->samples[i];
+    cJSON *o = cJSON_CreateObject(), *st = o ? cJSON_AddArrayToObject(o, "stack") : NULL;
+    if (!st) {
+      cJSON_Delete(o);
+      cJSON_Delete(arr);
+      return NULL;
+    }
+    cJSON_AddItemToArray(arr, o);
+    for (size_t j = s->n; j-- > 0;)
+      cJSON_AddItemToArray(st, cJSON_CreateString(p->strings[p->frames[p->stack[s->first + j]].name]));
+    cJSON_AddNumberToObject(o, "count", (double)s->count);
+    cJSON_AddNumberToObject(o, "total_ns", (double)s->delay);
+    if (s->object_str)
+      cJSON_AddStringToObject(o, "object", p->strings[s->object_str]);
+  }
+  return arr;
+}
+
+/* ---- The command ---------------------------------------------------------------------- */
+
+static const char pprof_usage[] =
+    "usage: ctrace pprof --type sync|syscall|sched|io TRACE... [-o FILE.pb.gz]\n"
+    "                    [--thread NAME] [--since T] [--until T]\n"
+    "  A blocking profile in pprof's format (go tool pprof, pprof -http), like\n"
+    "  go tool trace's: each event's stack is the regions it happened in, under\n"
+    "  its thread; values are [contentions (count), delay (ns)].\n"
+    "  --type sync      lock, condvar, rwlock, semaphore and join waits\n"
+    "         syscall   system calls\n"
+    "         sched     runnable, waiting for a CPU (needs the kernel's context switches)\n"
+    "         io        system calls that wait on file descriptors (read, write, poll, ...)\n"
+    "  -o FILE          output (default TYPE.pb.gz; '-' is stdout)\n"
+    "  --thread NAME    only the threads of this name\n"
+    "  --since T        window start, seconds after the trace's start (0.5, 20ms, 300us)\n"
+    "  --until T        window end, the same way\n"
+    "  FILE.kernel (ctrace run's kernel events) goes with FILE by itself.\n";
+
+static const char *const nothing[PF_TYPE_COUNT_] = {
+    "no lock, condvar, rwlock, semaphore or join waits",
+    "no system calls",
+    "no runnable time (no thread was preempted)",
+    "no I/O system calls (read, write, poll, ...)",
+};
+
+/* Why a profile may be empty: the trace says it did not record that kind. */
+static const char *not_recorded(const vx_index *x, pf_type t) {
+  int declared = 0, recorded = 0;
+  for (size_t i = 0; i < vx_source_count(x); i++) {
+    const vx_source *s = vx_source_get(x, i);
+    declared |= s->cap_present;
+    recorded |= s->cap_present && (t == PF_SYNC ? s->cap_locks : s->cap_syscalls);
+  }
+  if (!declared || recorded || t == PF_SCHED)
+    return "";
+  return t == PF_SYNC ? " (the trace did not record lock waits: record with ctrace run)"
+                      : " (the trace did not record system calls: record with ctrace run)";
+}
+
+static const char *fmt_ns(char *buf, size_t n, uint64_t ns) {
+  if (ns < 1000)
+    snprintf(buf, n, "%" PRIu64 " ns", ns);
+  else if (ns < 1000000)
+    snprintf(buf, n, "%.2f us", (double)ns / 1e3);
+  else if (ns < 1000000000)
+    snprintf(buf, n, "%.2f ms", (double)ns / 1e6);
+  else
+    snprintf(buf, n, "%.3f s", (double)ns / 1e9);
+  return buf;
+}
+
+static int write_file(const char *path, const unsigned char *p, size_t n) {
+  int fd = !strcmp(path, "-") ? 1 : open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return -1;
+  while (n) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w < 0) {
+      int e = errno;
+      if (fd != 1)
+        close(fd);
+      errno = e;
+      return -1;
+    }
+    p += w;
+    n -= (size_t)w;
+  }
+  return fd != 1 && close(fd) ? -1 : 0;
+}
+
+int ctrace_cmd_pprof(int argc, char **argv) {
+  static const struct option opts[] = {{"type", required_argument, NULL, 'y'},
+                                       {"output", required_argument, NULL, 'o'},
+                                       {"thread", required_argument, NULL, 't'},
+                                       {"since", required_argument, NULL, 'a'},
+                                       {"until", required_argument, NULL, 'b'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+  st_options o = {0};
+  pf_type type = PF_SYNC;
+  int has_type = 0, has_until = 0, c;
+  const char *out = NULL;
+  optind = 1;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+    switch (c) {
+    case 'y':
+      if (pf_type_parse(optarg, &type)) {
+        fprintf(stderr, "ctrace pprof: --type is sync, syscall, sched or io, not '%s'\n%s",
+                optarg, pprof_usage);
+        return 2;
+      }
+      has_type = 1;
+      break;
+    case 'o': out = optarg; break;
+    case 't': o.thread = optarg; break;
+    case 'a':
+    case 'b':
+      if (st_parse_time(optarg, c == 'a' ? &o.since : &o.until)) {
+        fprintf(stderr, "ctrace pprof: --%s wants seconds after the trace's start (0.5, 20ms), "
+                        "not '%s'\n%s", c == 'a' ? "since" : "until", optarg, pprof_usage);
+        return 2;
+      }
+      has_until |= c == 'b';
+      break;
+    case 'h': fputs(pprof_usage, stdout); return 0;
+    default:
+      if (optopt)
+        fprintf(stderr, "ctrace pprof: option '%s' needs a value\n%s", argv[optind - 1],
+                pprof_usage);
+      else
+        fprintf(stderr, "ctrace pprof: unknown option '%s'\n%s", argv[optind - 1], pprof_usage);
+      return 2;
+    }
+  }
+  if (!has_type) {
+    fprintf(stderr, "ctrace pprof: missing --type (sync, syscall, sched or io)\n%s", pprof_usage);
+    return 2;
+  }
+  if (optind >= argc) {
+    fprintf(stderr, "ctrace pprof: missing TRACE\n%s", pprof_usage);
+    return 2;
+  }
+  if (has_until && o.until <= o.since) {
+    fprintf(stderr, "ctrace pprof: --until must be after --since\n%s", pprof_usage);
+    return 2;
+  }
+  char def_out[32];
+  snprintf(def_out, sizeof def_out, "%s.pb.gz", pf_type_name(type));
+  if (!out)
+    out = def_out;
+  size_t n = 0, given = (size_t)(argc - optind);
+  char **paths = st_with_kernel("pprof", argv + optind, given, &n);
+  if (!paths) {
+    fprintf(stderr, "ctrace pprof: out of memory\n");
+    return 1;
+  }
+  char err[1024] = "";
+  int status = 1;
+  vx_index *x = vx_build(paths, n, err, sizeof err);
+  pf_profile p = {0};
+  unsigned char *gz = NULL;
+  size_t len = 0;
+  if (!x) {
+    fprintf(stderr, "ctrace pprof: %s\n", err[0] ? err : "indexing failed");
+  } else if (pf_compute(x, type, &o, &p, err, sizeof err)) {
+    fprintf(stderr, "ctrace pprof: %s\n", err);
+  } else {
+    for (size_t i = 0; i < vx_source_count(x); i++) {
+      const vx_source *s = vx_source_get(x, i);
+      if (s->problem)
+        fprintf(stderr, "ctrace pprof: %s: warning: %s\n", s->path, s->problem);
+    }
+    char where[400] = "";
+    if (o.thread)
+      snprintf(where, sizeof where, " of the threads named '%s'", o.thread);
+    if (!p.nsamples) {
+      fprintf(stderr, "ctrace pprof: %s%s in %s%s%s\n", nothing[type], where, paths[0],
+              o.since || o.until ? " (in the window)" : "", not_recorded(x, type));
+    } else if (pf_encode_pprof(&p, &gz, &len, err, sizeof err)) {
+      fprintf(stderr, "ctrace pprof: %s\n", err);
+    } else if (write_file(out, gz, len)) {
+      fprintf(stderr, "ctrace pprof: cannot write %s: %s\n", out, strerror(errno));
+    } else {
+      char d[32];
+      fprintf(strcmp(out, "-") ? stdout : stderr, "wrote %s: %zu samples (%" PRIu64
+              " events), %s delay\n", strcmp(out, "-") ? out : "stdout", p.nsamples, p.count,
+              fmt_ns(d, sizeof d, p.delay));
+      status = 0;
+    }
+  }
+  free(gz);
+  pf_free(&p);
+  vx_free(x);
+  st_paths_free(paths, n, argv + optind, given);
+  return status;
+}
