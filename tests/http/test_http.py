@@ -7,6 +7,7 @@ must keep serving throughout.
     test_http.py CTRACE_BIN PIPELINE_BIN WORKDIR
 """
 import http.client
+import gzip
 import json
 import os
 import shutil
@@ -150,6 +151,28 @@ def main():
         check(r.status == 200 and summ["process"]["count"] == 400 and
               summ["process"]["p50_ns"] <= summ["process"]["p99_ns"] <= summ["process"]["max_ns"],
               "GET /api/summary")
+        # ---- analyses of a window, and a pprof profile over HTTP
+        r, b = get(port, "/api/analysis")
+        an = json.loads(b)
+        regs = {x["name"]: x for x in an["regions"]}
+        check(r.status == 200 and regs["process"]["count"] == 400 and
+              sum(h["count"] for h in regs["process"]["hist"]) == 400,
+              "GET /api/analysis: regions with a histogram of every slice")
+        check(an["tasks"]["by_name"] and any(t["name"] == "item" and t["count"] == 400
+                                             for t in an["tasks"]["by_name"]),
+              "GET /api/analysis: tasks by name")
+        check(set(an["profiles"]) == {"sync", "syscall", "sched", "io"}, "analysis lists the four profiles")
+        mid = t0 + (t1 - t0) // 2
+        r, b = get(port, "/api/analysis?t0=%d&t1=%d&thread=writer&top=3" % (t0, mid))
+        half = json.loads(b)
+        check(r.status == 200 and half["window"]["until_ns"] == mid - t0 and
+              [t["name"] for t in half["threads"]] == ["writer"] and len(half["regions"]) <= 3 and
+              0 < half["window"]["events"] < an["window"]["events"],
+              "GET /api/analysis of a window and one thread")
+        r, b = get(port, "/api/pprof?type=sync&t0=%d&t1=%d" % (t0, t1))
+        check(r.status == 200 and r.getheader("Content-Type") == "application/octet-stream" and
+              gzip.decompress(b)[:1] in (b"\x0a", b"\x12", b"\x1a", b"\x32"),
+              "GET /api/pprof: a gzipped protobuf")
         r, b = get(port, "/api/trace.json")
         tj = json.loads(b)
         check(r.status == 200 and r.getheader("Transfer-Encoding") == "chunked" and
@@ -175,7 +198,10 @@ def main():
                          ("/api/slices?t0=10&t1=5", 400), ("/api/slices?tracks=999999", 400),
                          ("/api/slice?id=s.999.0.0", 404), ("/api/slice", 400),
                          ("/api/search", 400), ("/api/search?q=x&limit=0", 400),
-                         ("/api/summary?t0=-1", 400)]:
+                         ("/api/summary?t0=-1", 400), ("/api/analysis?t0=5&t1=1", 400),
+                         ("/api/analysis?thread=nobody", 400), ("/api/analysis?sort=nope", 400),
+                         ("/api/analysis?top=x", 400), ("/api/pprof", 400),
+                         ("/api/pprof?type=heap", 400)]:
             r, b = get(port, path)
             body = json.loads(b) if b.startswith(b"{") else {}
             check(r.status == st and body.get("status") == st,
