@@ -12,6 +12,8 @@
 //                statesDrawn, runsDrawn, syscallsDrawn, waitsDrawn, ...)
 //   liveGeneration, liveState  of a live session (--lttng-live): the index
 //                generation shown and the state last polled; null otherwise
+//   analysis     the Analyses panel (analysis.js): answer, window, loads,
+//                serverMs, renderMs, tab, select(tab), setRange(range | null)
 
 import { api, timings } from './api.js';
 import { buildLayout } from './layout.js';
@@ -20,7 +22,7 @@ import { Loader } from './loader.js';
 import { attachInput } from './input.js';
 import { Details } from './details.js';
 import { Search } from './search.js';
-import { Summary } from './summary.js';
+import { Analysis } from './analysis.js';
 import { Banner, renderLegend, renderSources, traceWarnings } from './header.js';
 import { CATEGORY, fmtBytes, fmtDur, fmtInt, fmtTime, stateInfo } from './format.js';
 
@@ -59,7 +61,7 @@ async function start() {
   } catch (e) {
     fail('meta', e);
     $('sources').textContent = 'No trace loaded';
-    $('summary-body').textContent = '';
+    $('analysis-body').textContent = '';
     resolveReady(false);
     return;
   }
@@ -109,11 +111,29 @@ async function start() {
     jump: (r) => jumpTo(r),
     error: (e) => fail('search', e),
   });
-  const summary = new Summary($('summary-body'), meta, {
-    pickName: (name) => search.search(name),
-    error: (e) => fail('summary', e),
+  const analysis = new Analysis({
+    tabs: $('analysis-tabs'), body: $('analysis-body'), window: $('analysis-window'),
+    whole: $('analysis-whole'), follow: $('chk-analysis-view'), thread: $('analysis-thread'),
+    status: $('analysis-status'),
+  }, meta, {
+    highlight: (name) => { banner.clear('analysis'); search.search(name); },
+    focus: (t0, t1) => tl.focus(t0, t1),
+    revealThread(pid, tid) {
+      const t = meta.tracks.find((x) => x.kind === 'thread' && x.pid === pid && x.tid === tid);
+      if (t) revealRow(t.id);
+    },
+    clearRange() {
+      if (!tl.range) return;
+      tl.range = null;
+      if (tl.selection) details.show(tl.selection);
+      else details.clear();
+      updateButtons();
+      tl.invalidate();
+    },
+    error: (e) => fail('analysis', e),
   });
-  $('chk-summary-window').addEventListener('change', (e) => summary.load(e.target.checked ? tl.view : null));
+  test.analysis = analysis;
+  attachGrip($('analysis-grip'), $('analysis'));
 
   // ---- selection ----
   function select(mark) {
@@ -180,7 +200,7 @@ async function start() {
   attachInput(tl, {
     pick: (m) => { tl.range = null; select(m); },
     hover: (m, e) => showTooltip(tooltip, m, e),
-    range: (r) => { details.showRange(r); updateButtons(); },
+    range: (r) => { details.showRange(r); updateButtons(); analysis.setRange(r); },
     next: () => search.next(),
     prev: () => search.prev(),
     zoomToSelection,
@@ -197,13 +217,13 @@ async function start() {
   loader.addEventListener('scene', (e) => {
     banner.clear('slices');
     tl.setScene(e.detail);
-    if ($('chk-summary-window').checked) summary.load(tl.view);
     updateStatus(tl, loader);
   });
   loader.addEventListener('error', (e) => fail('slices', e.detail));
   tl.addEventListener('view', () => {
     loader.want(tl.view, tl.width);
     updateViewRange(tl);
+    analysis.followView(tl.view);
   });
   tl.addEventListener('resize', () => loader.want(tl.view, tl.width));
   tl.addEventListener('frame', (e) => {
@@ -216,8 +236,9 @@ async function start() {
   restoreView(tl, meta);
   updateViewRange(tl);
   loader.want(tl.view, tl.width, true);
-  summary.load();
-  if (meta.live) followLive(meta, layout, tl, loader, () => summary.load($('chk-summary-window').checked ? tl.view : null));
+  analysis.followView(tl.view);
+  analysis.reload();
+  if (meta.live) followLive(meta, layout, tl, loader, () => analysis.reload());
 }
 
 // ---- live sessions ----
@@ -237,7 +258,7 @@ const trackShape = (tracks) => JSON.stringify(tracks.map((t) =>
  * refetches the window; new tracks or another start reload the page, keeping
  * the view.
  */
-function followLive(meta, layout, tl, loader, reloadSummary) {
+function followLive(meta, layout, tl, loader, reloadAnalysis) {
   const box = $('live');
   let after = 0; // polls since the state stopped being "following"
   const show = () => {
@@ -281,7 +302,7 @@ function followLive(meta, layout, tl, loader, reloadSummary) {
       loader.setEnd();
       loader.want(tl.view, tl.width, true);
       updateViewRange(tl);
-      reloadSummary();
+      reloadAnalysis();
     }
     meta.live = m.live;
     show();
@@ -309,6 +330,25 @@ function restoreView(tl, meta) {
   if (v.end && !v.whole) tl.setView(tl.dur - (v.t1 - v.t0), tl.dur);
   else if (!v.end) tl.setView(v.t0 - meta.t0, v.t1 - meta.t0);
   $('tl-scroll').scrollTop = v.top || 0;
+}
+
+/** Dragging the grip above the panel resizes it (the timeline takes the rest). */
+function attachGrip(grip, panel) {
+  grip.addEventListener('mousedown', (e) => {
+    if (e.button !== 0) return;
+    e.preventDefault();
+    const y0 = e.clientY, h0 = panel.getBoundingClientRect().height;
+    const move = (m) => {
+      const h = Math.min(window.innerHeight - 260, Math.max(60, h0 - (m.clientY - y0)));
+      panel.style.height = `${h}px`;
+    };
+    const up = () => {
+      window.removeEventListener('mousemove', move);
+      window.removeEventListener('mouseup', up);
+    };
+    window.addEventListener('mousemove', move);
+    window.addEventListener('mouseup', up);
+  });
 }
 
 /** One label per row, in the gutter left of the canvas (scrolls with it). */

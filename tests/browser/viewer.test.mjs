@@ -5,9 +5,16 @@
 //   1. the sample recorded by its own instrumentation (CTRACE_OUT);
 //   2. the sample recorded by `ctrace run` (system calls, lock waits, heap,
 //      and the kernel's context switches in FILE.kernel): the thread-state
-//      band, system-call and wait slices, the capture modes in the header.
+//      band, system-call and wait slices, the capture modes in the header;
+//   3. with WORKPOOL_BIN, the workpool sample under `ctrace run` (work items,
+//      GC phases, the program's heap counters).
+// In each, the Analyses panel: every tab opened on the real trace, tables
+// with rows and charts drawn (canvas not blank) where the trace has the
+// data, "not in this trace" where it has not; in scenario 1 also a range
+// selection restricting the analyses, a region row highlighting its slices,
+// "follow the view" and "Whole trace".
 //
-//   node viewer.test.mjs CTRACE_BIN PIPELINE_BIN OUTDIR
+//   node viewer.test.mjs CTRACE_BIN PIPELINE_BIN OUTDIR [WORKPOOL_BIN]
 //
 // Exit status 0 when every check passes. Writes OUTDIR/viewer.png and
 // OUTDIR/viewer-run.png and prints the measured figures (first paint, frame
@@ -19,9 +26,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 
-const [ctraceBin, pipelineBin, outDir] = process.argv.slice(2);
+const [ctraceBin, pipelineBin, outDir, workpoolBin] = process.argv.slice(2);
 if (!ctraceBin || !pipelineBin || !outDir) {
-  console.error('usage: node viewer.test.mjs CTRACE_BIN PIPELINE_BIN OUTDIR');
+  console.error('usage: node viewer.test.mjs CTRACE_BIN PIPELINE_BIN OUTDIR [WORKPOOL_BIN]');
   process.exit(2);
 }
 
@@ -153,11 +160,12 @@ async function main() {
   }
   const header = await page.locator('#sources').innerText();
   check(/pipeline/.test(header) && /events/.test(header) && /dropped/.test(header), 'header shows process, events, dropped', header);
-  const summaryRows = await page.locator('#summary-body tbody tr').count();
-  check(summaryRows >= 5, `summary table lists regions (${summaryRows})`);
-
   const waitIdle = () => waitIdleOf(page);
   await waitIdle();
+  await analysisLoaded(page);
+  await openTab(page, 'regions');
+  const regionRows = await page.locator('#analysis-body tbody tr').count();
+  check(regionRows >= 5, `Analyses › Regions lists the regions (${regionRows})`);
 
   // ---- Search ----
   // typing searches (after a pause); the whole trace is in view
@@ -191,6 +199,33 @@ async function main() {
     `n / N / next button move through the matches (${afterN}, ${afterShiftN}, ${afterButton})`);
   await page.fill('#search-input', '');
   await page.press('#search-input', 'Escape');
+
+  // ---- Analyses: every tab, a region row highlights its slices ----
+  await page.keyboard.press('0');
+  await waitIdle();
+  const tabs1 = await visitTabs(page, 'pipeline', { tasks: true });
+  await openTab(page, 'regions');
+  const row = page.locator('#analysis-body tbody tr[data-key="transform:blur"]');
+  if (check(await row.count() === 1, 'a "transform:blur" row in the regions table')) {
+    await row.click();
+    await page.waitForFunction(() => document.getElementById('search-input').value === 'transform:blur'
+      && /found|\//.test(document.getElementById('search-count').textContent), null, { timeout: 5000 }).catch(() => {});
+    await waitIdle();
+    const st = await page.evaluate(() => ({ hl: window.__ctrace.stats.highlighted,
+      drawn: window.__ctrace.visibleSlices().filter((x) => x.name === 'transform:blur').length,
+      title: document.querySelector('#analysis-body .an-title')?.dataset.region }));
+    check(st.hl > 0 && st.hl >= Math.min(st.drawn, 1) && st.title === 'transform:blur',
+      `clicking the row highlights its slices (${st.hl} outlined, ${st.drawn} visible) and shows its detail (${st.title})`);
+    check(await row.evaluate((tr) => tr.classList.contains('current')), 'the row is marked current');
+    // keys still drive the timeline after clicks in the panel
+    const before = await page.evaluate(() => window.__ctrace.view.span);
+    await page.keyboard.press('w');
+    const after = await page.evaluate(() => window.__ctrace.view.span);
+    check(after < before, `W still zooms after clicking in the panel (${before} → ${after.toFixed(0)} ns)`);
+    await page.keyboard.press('0');
+    await page.fill('#search-input', '');
+    await page.press('#search-input', 'Escape');
+  }
 
   // ---- Click a slice → details ----
   await page.keyboard.press('0');
@@ -287,6 +322,7 @@ async function main() {
   await page.mouse.up();
   await page.keyboard.up('Shift');
   const full = await page.evaluate(() => window.__ctrace.view.span);
+  await rangeRestricts(page);
   await page.locator('#btn-zoom-sel').click();
   const zoomed = await page.evaluate(() => window.__ctrace.view.span);
   check(zoomed < full * 0.1, `zoom to selection (span ${full} → ${zoomed.toFixed(0)} ns)`);
@@ -306,9 +342,11 @@ async function main() {
   log(`screenshot ${shot}`);
 
   await sleep(100);
+  await wholeTraceAndFollow(page);
   check(problems.length === 0, 'no page errors, console errors, failed requests or HTTP errors', problems.join('\n  '));
 
   const run = await runScenario();
+  const pool = await workpoolScenario();
 
   console.log(JSON.stringify({
     first_paint_ms: Math.round(firstPaint),
@@ -317,7 +355,9 @@ async function main() {
     frame_median_ms: Number(med.toFixed(2)),
     frame_max_ms: Number(max.toFixed(2)),
     slices_requests: fetches,
+    analysis_tabs_ms: tabs1,
     ...run,
+    ...pool,
   }));
 }
 
@@ -451,6 +491,9 @@ async function runScenario() {
   const med = median(frames), max = Math.max(...frames);
   check(frames.length >= 10 && med <= 33, `${frames.length} frames, median ${med.toFixed(2)} ms (≤ 33), max ${max.toFixed(2)} ms`);
 
+  await page.keyboard.press('0');
+  const tabsRun = await visitTabs(page, 'ctrace run', { tasks: true, threadStates: true, waits: true, heapSeries: true });
+
   // ---- Screenshot: a readable window, a wait selected ----
   const waits = await page.evaluate(async () => (await (await fetch('/api/search?q=wait&limit=300')).json()).results);
   const t0 = meta.t0;
@@ -477,7 +520,224 @@ async function runScenario() {
     run_frames: frames.length,
     run_frame_median_ms: Number(med.toFixed(2)),
     run_frame_max_ms: Number(max.toFixed(2)),
+    run_analysis_tabs_ms: tabsRun,
   };
+}
+
+// ---- The Analyses panel ----
+
+const TABS = ['threads', 'regions', 'tasks', 'items', 'blocking', 'gc', 'heap'];
+
+/** Resolves once the panel shows an answer and no request is pending. */
+const analysisLoaded = (page) => page.waitForFunction(() => {
+  const a = window.__ctrace.analysis;
+  return a && a.answer && !a.timer && !a.inflight && document.getElementById('analysis-status').textContent !== 'loading…';
+}, null, { timeout: 10_000 });
+
+async function openTab(page, id) {
+  await page.click(`#analysis-tabs button[data-tab="${id}"]`);
+  await page.waitForSelector(`#analysis-body[data-tab="${id}"]`, { timeout: 3000 });
+  // charts draw when laid out (ResizeObserver): two frames later they have
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+}
+
+/** What the open tab shows: table rows, charts (marks drawn, inked pixels), "not in this trace" fields. */
+const tabContent = (page) => page.evaluate(() => {
+  const body = document.getElementById('analysis-body');
+  const ink = (c) => {
+    if (!c.width || !c.height) return 0;
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 3; i < d.length; i += 4) n += d[i] > 0;
+    return n;
+  };
+  return {
+    warn: body.classList.contains('warn') ? body.textContent : null,
+    rows: body.querySelectorAll('tbody tr:not(.more)').length,
+    charts: [...body.querySelectorAll('canvas.chart')].map((c) => ({
+      kind: c.className.replace(/.*chart-/, ''), marks: Number(c.dataset.marks || 0), ink: ink(c) })),
+    missing: [...body.querySelectorAll('.not-in')].map((p) => p.dataset.missing),
+    text: body.innerText.slice(0, 160).replace(/\s+/g, ' '),
+  };
+});
+
+const drew = (info, kind) => info.charts.some((c) => c.kind === kind && c.marks > 0 && c.ink > 50);
+
+/**
+ * Opens every tab and checks it against the answer: data present → rows and
+ * charts drawn; absent → its "not in this trace" message. need: fields the
+ * trace must have (tasks, items, mmu, heapSeries, threadStates, waits).
+ * Returns { server_ms, render_ms: {tab: ms} }.
+ */
+async function visitTabs(page, label, need = {}) {
+  await analysisLoaded(page);
+  const a = await page.evaluate(() => window.__ctrace.analysis.answer);
+  const render = {};
+  for (const id of TABS) {
+    await openTab(page, id);
+    const info = await tabContent(page);
+    render[id] = Number((await page.evaluate(() => window.__ctrace.analysis.renderMs)).toFixed(1));
+    const what = `${label} › ${id}`;
+    check(!info.warn, `${what}: shown without error`, info.warn || '');
+    const has = (field) => info.missing.includes(field);
+    if (id === 'threads') {
+      const states = a.threads.some((t) => t.has_states);
+      check(info.rows === a.threads.length, `${what}: ${info.rows} thread rows`);
+      if (need.threadStates) check(states, `${what}: the trace has thread states`);
+      check(states ? drew(info, 'stack') : has('threads.states'),
+        `${what}: ${states ? 'time-by-state bars drawn' : '"not in this trace" for thread states'}`, JSON.stringify(info));
+    } else if (id === 'regions') {
+      const r = a.regions[0];
+      check(info.rows === a.regions.length && info.rows > 0, `${what}: ${info.rows} region rows`);
+      check(r.hist ? drew(info, 'hist') : has('regions.hist'),
+        `${what}: ${r.hist ? 'latency histogram drawn' : '"not in this trace" for the histogram'}`, JSON.stringify(info));
+      if (need.threadStates) check(!!r.by_state, `${what}: regions have by_state`);
+      check(r.by_state ? info.charts.filter((c) => c.kind === 'stack' && c.marks > 0 && c.ink > 50).length === 1 : has('regions.by_state'),
+        `${what}: ${r.by_state ? 'by-state bar drawn' : '"not in this trace" for time by state'}`, JSON.stringify(info));
+    } else if (id === 'tasks') {
+      const n = a.tasks && a.tasks.by_name ? a.tasks.by_name.length : 0;
+      if (need.tasks) check(n > 0, `${what}: the trace has tasks`);
+      check(n ? info.rows >= n + Math.min(1, (a.tasks.longest || []).length) : has('tasks') || /No task/.test(info.text),
+        `${what}: ${n ? `${info.rows} rows (tasks by name, longest)` : 'says there are none'}`, JSON.stringify(info));
+    } else if (id === 'items') {
+      const n = Array.isArray(a.items) ? a.items.length : 0;
+      if (need.items) check(n > 0, `${what}: the trace has work items`);
+      check(n ? info.rows === Math.min(n, 1000) && drew(info, 'stack') : has('items') || /No work item/.test(info.text),
+        `${what}: ${n ? `${info.rows} rows, bars drawn` : 'says there are none'}`, JSON.stringify(info));
+    } else if (id === 'blocking') {
+      const waits = a.blocking && a.blocking.waits ? a.blocking.waits.length : 0;
+      if (need.waits) check(waits > 0, `${what}: the trace has lock waits`);
+      check(info.rows >= waits + (a.syscalls || []).length, `${what}: ${info.rows} rows (${waits} waits, ${(a.syscalls || []).length} system calls)`);
+      if (a.profiles) {
+        const href = await page.locator('#analysis-body a.an-download').getAttribute('href');
+        check(/^\/api\/pprof\?type=(sync|syscall|sched|io)/.test(href || ''), `${what}: profiles shown, pprof link ${href}`);
+        // the link answers with a gzip stream (the pprof protobuf inside)
+        const got = await page.evaluate(async (u) => {
+          const r = await fetch(u);
+          const b = new Uint8Array(await r.arrayBuffer());
+          return { status: r.status, magic: b.length > 2 && b[0] === 0x1f && b[1] === 0x8b, len: b.length };
+        }, href);
+        check(got.status === 200 && got.magic, `${what}: the pprof link downloads gzip (${got.status}, ${got.len} bytes)`);
+      } else {
+        check(has('profiles'), `${what}: "not in this trace" for the blocking profiles`);
+      }
+    } else if (id === 'gc') {
+      if (need.mmu) check(!!a.mmu, `${what}: the trace has GC phases`);
+      check(a.mmu ? drew(info, 'line') : has('mmu'), `${what}: ${a.mmu ? 'MMU curve drawn' : '"not in this trace"'}`, JSON.stringify(info));
+    } else if (id === 'heap') {
+      if (need.heapSeries) check(!!a.heap_series, `${what}: the trace has a heap series`);
+      check(a.heap_series ? drew(info, 'line') : has('heap_series'),
+        `${what}: ${a.heap_series ? `heap charts drawn (${info.charts.map((c) => c.marks).join(', ')} points)` : '"not in this trace"'}`, JSON.stringify(info));
+    }
+  }
+  const server = await page.evaluate(() => window.__ctrace.analysis.serverMs);
+  log(`${label}: /api/analysis ${server} ms on the server; tab render ms ${JSON.stringify(render)}`);
+  return { server_ms: server, render_ms: render };
+}
+
+/** With a range selected (shift+drag just done): the analyses cover it alone; debounced, stale answers dropped. */
+async function rangeRestricts(page) {
+  const range = await page.evaluate(() => window.__ctrace.timeline.range);
+  if (!check(range != null, 'a range is selected')) return;
+  await page.waitForFunction(() => {
+    const w = window.__ctrace.analysis.window;
+    return w && w.t0 > 0;
+  }, null, { timeout: 5000 }).catch(() => {});
+  await analysisLoaded(page);
+  const st = await page.evaluate(() => ({ w: window.__ctrace.analysis.window, span: window.__ctrace.meta.t1 - window.__ctrace.meta.t0,
+    head: document.getElementById('analysis-window').textContent, whole: document.getElementById('analysis-whole').disabled }));
+  check(st.w && Math.abs(st.w.t0 - range.t0) <= 1 && Math.abs(st.w.t1 - range.t1) <= 1 && !/whole/.test(st.head) && !st.whole,
+    `the range restricts the analyses (window ${JSON.stringify(st.w)}, header "${st.head}")`, JSON.stringify(range));
+  // five changes in a row: one request; a window asked for while another is computed: that answer is dropped
+  const r = await page.evaluate(async (span) => {
+    const a = window.__ctrace.analysis;
+    const n = a.loads;
+    for (let i = 1; i <= 5; i++) a.setRange({ t0: span * i / 20, t1: span * (i + 5) / 20 });
+    await new Promise((res) => setTimeout(res, 600));
+    const debounced = { loads: a.loads - n, w: a.window };
+    const m = a.loads;
+    a.range = { t0: 1000, t1: span / 2 };
+    const p1 = a.load();
+    a.range = { t0: Math.floor(span / 3), t1: Math.floor(span / 2) };
+    const p2 = a.load();
+    await Promise.all([p1, p2]);
+    return { debounced, stale: { loads: a.loads - m, w: a.window, want: a.range } };
+  }, st.span);
+  check(r.debounced.loads === 1 && Math.abs(r.debounced.w.t0 - st.span * 5 / 20) <= 1,
+    `5 quick window changes: ${r.debounced.loads} request, the last window`, JSON.stringify(r.debounced));
+  check(r.stale.loads === 1 && r.stale.w.t0 === r.stale.want.t0, 'a window asked for during a request: the answer in flight dropped, the later one shown', JSON.stringify(r.stale));
+  await page.evaluate((rg) => window.__ctrace.analysis.setRange(rg), range); // back to the selection
+  await page.waitForFunction((t0) => Math.abs(window.__ctrace.analysis.window.t0 - t0) <= 1, range.t0, { timeout: 5000 }).catch(() => {});
+}
+
+/** "Whole trace" goes back; "follow the view" follows zooming. */
+async function wholeTraceAndFollow(page) {
+  await page.click('#analysis-whole');
+  await page.waitForFunction(() => window.__ctrace.analysis.window && window.__ctrace.analysis.window.t0 === 0, null, { timeout: 5000 }).catch(() => {});
+  await analysisLoaded(page);
+  const head = await page.locator('#analysis-window').innerText();
+  const w = await page.evaluate(() => window.__ctrace.analysis.window);
+  check(w.t0 === 0 && /whole trace/.test(head), `"Whole trace" resets the window (${head})`);
+  await page.check('#chk-analysis-view');
+  await page.keyboard.press('0');
+  await page.mouse.move(10, 10);
+  for (let i = 0; i < 4; i++) await page.keyboard.press('w');
+  await page.waitForFunction(() => {
+    const a = window.__ctrace.analysis.window, v = window.__ctrace.view;
+    return a && a.t0 > 0 && Math.abs(a.t0 - Math.max(0, Math.floor(v.t0))) <= 1;
+  }, null, { timeout: 5000 }).catch(() => {});
+  const f = await page.evaluate(() => ({ a: window.__ctrace.analysis.window, v: window.__ctrace.view }));
+  check(f.a && f.a.t0 > 0 && Math.abs(f.a.t0 - Math.floor(f.v.t0)) <= 1, `"follow the view" follows the zoom (window ${JSON.stringify(f.a)})`);
+  await page.click('#analysis-whole');
+  await analysisLoaded(page);
+  check(!(await page.isChecked('#chk-analysis-view')), '"Whole trace" turns following off');
+}
+
+/** Scenario 3: the workpool sample under `ctrace run`: work items, GC phases, heap. */
+async function workpoolScenario() {
+  log('---- workpool (ctrace run) ----');
+  if (!workpoolBin) {
+    log('skipped: no WORKPOOL_BIN argument');
+    return {};
+  }
+  if (process.env.CTRACE_TEST_NO_RUN === '1') {
+    log('skipped: a sanitizer build (the wrappers cannot be preloaded into sanitized programs)');
+    return {};
+  }
+  const trace = path.join(outDir, 'workpool.ctrace');
+  for (const f of [trace, `${trace}.kernel`]) fs.rmSync(f, { force: true });
+  execFileSync(ctraceBin, ['run', '-o', trace, '--', workpoolBin, '-n', '300', '-w', '3'], {
+    stdio: ['ignore', 'ignore', 'inherit'], timeout: 30_000,
+  });
+  check(fs.existsSync(trace), `workpool recorded by ctrace run (${trace})`);
+  const url = await startServer(trace);
+  const page = await context.newPage();
+  const problems = watch(page);
+  await page.goto(url, { waitUntil: 'load' });
+  const ready = await page.evaluate(() => Promise.race([
+    window.__ctrace.ready, new Promise((r) => setTimeout(() => r('timeout'), 10_000))]));
+  check(ready === true, 'timeline ready', String(ready));
+  await waitIdleOf(page);
+  const tabs = await visitTabs(page, 'workpool', { items: true, mmu: true, heapSeries: true, threadStates: true, waits: true });
+  // the thread menu restricts the analyses to the threads of one name
+  await openTab(page, 'threads');
+  await page.selectOption('#analysis-thread', 'pool-0');
+  await page.waitForFunction(() => {
+    const a = window.__ctrace.analysis;
+    return a.answer && !a.inflight && !a.timer && a.answer.threads.length > 0 && a.answer.threads.every((t) => t.name === 'pool-0');
+  }, null, { timeout: 5000 }).catch(() => {});
+  const shown = await page.locator('#analysis-body tbody tr td:first-child').allTextContents();
+  check(shown.length > 0 && shown.every((n) => n === 'pool-0'), `thread menu: only pool-0 analysed (${shown.join(', ')})`);
+  await page.selectOption('#analysis-thread', '');
+  await analysisLoaded(page);
+  await openTab(page, 'gc');
+  const shot = path.join(outDir, 'viewer-analyses.png');
+  await page.screenshot({ path: shot });
+  log(`screenshot ${shot}`);
+  await sleep(100);
+  check(problems.length === 0, 'no page errors, console errors, failed requests or HTTP errors (workpool)', problems.join('\n  '));
+  await page.close();
+  return { pool_analysis_tabs_ms: tabs };
 }
 
 try {
