@@ -2,9 +2,12 @@
  * (stats.h): tasks, user-level work items (the goroutine analysis), the
  * minimum mutator utilization curve of the GC-like phases, and the heap
  * over time with the regions that allocated most. Each reads the index
- * once for the window [w0, w1) and the selected threads. */
+ * once for the window [w0, w1) and the selected threads; durations are
+ * clipped to it (w1 is at most the trace's end), and a point at the
+ * trace's very end belongs to a window reaching it. */
 #define _GNU_SOURCE
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +17,39 @@
 static uint64_t clip2(uint64_t w0, uint64_t w1, uint64_t s, uint64_t e) {
   uint64_t a = s > w0 ? s : w0, b = e < w1 ? e : w1;
   return b > a ? b - a : 0;
+}
+
+static int point_in(const st_report *r, uint64_t w0, uint64_t w1, uint64_t ts) {
+  return ts >= w0 && (ts < w1 || (ts == w1 && w1 == r->trace_t1));
+}
+
+/* Rows of one name (a name may have several labels: one per call site or
+ * per trace file): name -> row index + 1, probing past hash clashes. */
+typedef struct by_name {
+  vh_map map;
+} by_name;
+
+static uint64_t name_hash(const char *s, uint64_t salt) {
+  uint64_t h = 1469598103934665603ull ^ salt;
+  for (; *s; s++)
+    h = (h ^ (unsigned char)*s) * 1099511628211ull;
+  return h | 1;
+}
+
+/* The row of name among rows[0..n) (each row's name at offset `off` of a
+ * `size`-byte struct), or 0 if none yet; *key gets the key to put it at. */
+static uint32_t row_of(by_name *b, const void *rows, size_t size, size_t off, const char *name,
+                       uint64_t *key) {
+  uint64_t k = name_hash(name, 0);
+  uint32_t *v;
+  for (uint64_t salt = 1; (v = vh_get(&b->map, k)); salt++) {
+    const char *have = *(const char *const *)((const char *)rows + (*v - 1) * size + off);
+    if (!strcmp(have, name))
+      return *v;
+    k = name_hash(name, salt);
+  }
+  *key = k;
+  return 0;
 }
 
 static int picked(const vx_track *t, const st_options *o) {
@@ -96,6 +132,11 @@ static uint64_t task_key(uint64_t id, int pid) {
   return (h ^ (h >> 31)) | 1;
 }
 
+static int cmp_log(const void *a, const void *b) {
+  const st_log *x = a, *y = b;
+  return x->ts < y->ts ? -1 : x->ts > y->ts;
+}
+
 /* The thread a task began on is selected (always, without --thread). */
 static int task_picked(const vx_index *x, const vx_task *k, const st_options *o) {
   if (!o->thread)
@@ -107,35 +148,37 @@ static int task_picked(const vx_index *x, const vx_task *k, const st_options *o)
 int st__tasks(const vx_index *x, const st_options *o, uint64_t w0, uint64_t w1, st_report *r) {
   size_t nt = vx_track_count(x), n = 0, cap = 0;
   task_ref *refs = NULL;
-  vh_map names = {0}; /* label + 1 -> group index + 1 */
+  by_name names = {{0}};
   size_t gcap = 0;
   int ok = 1;
   for (size_t i = 0; ok && i < nt; i++) {
     const vx_track *t = vx_track_get(x, i);
     if (t->kind != VX_TASKS)
       continue;
-    for (size_t j = 0; ok && j < t->ntasks && t->tasks[j].start < w1; j++) {
+    for (size_t j = 0; ok && j < t->ntasks && t->tasks[j].start <= w1; j++) {
       const vx_task *k = &t->tasks[j];
-      uint64_t end = k->end == UINT64_MAX ? w1 : k->end;
-      if (!(k->start < end ? k->start < w1 && end > w0 : k->start >= w0) ||
-          !task_picked(x, k, o))
+      uint64_t end = k->end == UINT64_MAX || k->end > w1 ? w1 : k->end;
+      if (!(k->start < end ? end > w0 : point_in(r, w0, w1, k->start)) || !task_picked(x, k, o))
         continue;
-      uint32_t *g = vh_get(&names, (uint64_t)k->label + 1);
+      const char *name = vx_label_get(x, k->label)->name;
+      uint64_t key = 0;
+      uint32_t g = row_of(&names, r->task_groups, sizeof *r->task_groups,
+                          offsetof(st_task_group, name), name, &key);
       if (!g) {
         st_task_group *p = VH_PUSH(r->task_groups, r->ntask_groups, gcap);
-        ok = p && !vh_put(&names, (uint64_t)k->label + 1, (uint32_t)r->ntask_groups);
+        ok = p && !vh_put(&names.map, key, (uint32_t)r->ntask_groups);
         if (!ok)
           break;
         memset(p, 0, sizeof *p);
-        p->name = vx_label_get(x, k->label)->name;
+        p->name = name;
         p->min = UINT64_MAX;
-        g = vh_get(&names, (uint64_t)k->label + 1);
+        g = (uint32_t)r->ntask_groups;
       }
       task_ref *ref = VH_PUSH(refs, n, cap);
       if (!(ok = ref != NULL))
         break;
-      *ref = (task_ref){k, t, clip2(w0, w1, k->start, end), *g - 1};
-      st_task_group *p = &r->task_groups[*g - 1];
+      *ref = (task_ref){k, t, clip2(w0, w1, k->start, end), g - 1};
+      st_task_group *p = &r->task_groups[g - 1];
       p->count++;
       p->unfinished += k->end == UINT64_MAX;
       p->total += ref->dur;
@@ -143,7 +186,7 @@ int st__tasks(const vx_index *x, const st_options *o, uint64_t w0, uint64_t w1, 
       p->max = ref->dur > p->max ? ref->dur : p->max;
     }
   }
-  vh_free(&names);
+  vh_free(&names.map);
   if (ok && n) {
     /* percentiles per group: sort by (group, duration) */
     qsort(refs, n, sizeof *refs, cmp_ref_group);
@@ -187,7 +230,7 @@ int st__tasks(const vx_index *x, const st_options *o, uint64_t w0, uint64_t w1, 
       continue;
     for (size_t j = 0; ok && j < t->ninst; j++) {
       const vx_instant *in = &t->inst[j];
-      if (in->ts < w0 || in->ts >= w1 || !in->extra ||
+      if (!point_in(r, w0, w1, in->ts) || !in->extra ||
           strcmp(vx_label_get(x, in->label)->cat, "log"))
         continue;
       uint64_t task = 0;
@@ -211,6 +254,9 @@ int st__tasks(const vx_index *x, const st_options *o, uint64_t w0, uint64_t w1, 
   }
   vh_free(&ids);
   free(refs);
+  for (size_t i = 0; ok && i < r->ntasks; i++)
+    if (r->tasks[i].nlogs > 1) /* gathered thread by thread: in time order */
+      qsort(r->tasks[i].logs, r->tasks[i].nlogs, sizeof *r->tasks[i].logs, cmp_log);
   if (ok && r->ntask_groups > 1)
     qsort(r->task_groups, r->ntask_groups, sizeof *r->task_groups, cmp_group);
   return ok ? 0 : -1;
@@ -240,7 +286,7 @@ static const vx_slice *run_at(const vx_track *t, uint64_t ts) {
 
 int st__items(const vx_index *x, const st_options *o, uint64_t w0, uint64_t w1, st_report *r) {
   size_t nt = vx_track_count(x), cap = 0;
-  vh_map by = {0}; /* label + 1 -> item index + 1 */
+  by_name by = {{0}};
   int ok = 1;
   for (size_t i = 0; ok && i < nt; i++) {
     const vx_track *t = vx_track_get(x, i);
@@ -249,22 +295,24 @@ int st__items(const vx_index *x, const st_options *o, uint64_t w0, uint64_t w1, 
     for (size_t j = 0; ok && j < t->nruns; j++) {
       const vx_slice *s = &t->runs[j];
       uint64_t e = s->start + s->dur;
-      if (s->start >= w1)
+      if (s->start > w1)
         break;
-      if (!(s->dur ? e > w0 : s->start >= w0))
+      if (!(s->dur ? e > w0 && s->start < w1 : point_in(r, w0, w1, s->start)))
         continue;
-      uint32_t *v = vh_get(&by, (uint64_t)s->label + 1);
+      const char *name = vx_label_get(x, s->label)->name;
+      uint64_t key = 0;
+      uint32_t v = row_of(&by, r->items, sizeof *r->items, offsetof(st_item, name), name, &key);
       if (!v) {
         st_item *p = VH_PUSH(r->items, r->nitems, cap);
-        ok = p && !vh_put(&by, (uint64_t)s->label + 1, (uint32_t)r->nitems);
+        ok = p && !vh_put(&by.map, key, (uint32_t)r->nitems);
         if (!ok)
           break;
         memset(p, 0, sizeof *p);
         p->label = s->label;
-        p->name = vx_label_get(x, s->label)->name;
-        v = vh_get(&by, (uint64_t)s->label + 1);
+        p->name = name;
+        v = (uint32_t)r->nitems;
       }
-      st_item *p = &r->items[*v - 1];
+      st_item *p = &r->items[v - 1];
       uint64_t a = s->start > w0 ? s->start : w0, b = e < w1 ? e : w1;
       p->runs++;
       p->run += b > a ? b - a : 0;
@@ -277,20 +325,23 @@ int st__items(const vx_index *x, const st_options *o, uint64_t w0, uint64_t w1, 
   size_t nf;
   const vx_flow *f = vx_flows(x, &nf);
   for (size_t i = 0; ok && r->nitems && i < nf; i++) {
-    if (f[i].to_track >= nt || f[i].to_ts < f[i].from_ts)
+    if (f[i].kind != VX_FLOW_UNBLOCK || f[i].to_track >= nt || f[i].to_ts < f[i].from_ts)
       continue;
     const vx_track *t = vx_track_get(x, f[i].to_track);
     if (!picked(t, o) || !t->nruns)
       continue;
     const vx_slice *s = run_at(t, f[i].to_ts);
-    uint32_t *v = s ? vh_get(&by, (uint64_t)s->label + 1) : NULL;
+    uint64_t key;
+    uint32_t v = s ? row_of(&by, r->items, sizeof *r->items, offsetof(st_item, name),
+                            vx_label_get(x, s->label)->name, &key)
+                   : 0;
     uint64_t d = clip2(w0, w1, f[i].from_ts, f[i].to_ts);
-    if (v && (d || (f[i].to_ts >= w0 && f[i].to_ts < w1))) {
-      r->items[*v - 1].wait += d;
-      r->items[*v - 1].waits++;
+    if (v && (d || point_in(r, w0, w1, f[i].to_ts))) {
+      r->items[v - 1].wait += d;
+      r->items[v - 1].waits++;
     }
   }
-  vh_free(&by);
+  vh_free(&by.map);
   if (ok && r->nitems > 1)
     qsort(r->items, r->nitems, sizeof *r->items, cmp_item);
   return ok ? 0 : -1;
@@ -300,7 +351,8 @@ int st__items(const vx_index *x, const st_options *o, uint64_t w0, uint64_t w1, 
 
 typedef struct edge {
   uint64_t ts;
-  int d; /* +1 a phase starts, -1 one ends */
+  int dg; /* +1 a phase starts, -1 one ends */
+  int dp; /* +1 a thread starts, -1 one ends */
 } edge;
 
 typedef struct gc_span {
@@ -311,7 +363,7 @@ static int cmp_edge(const void *a, const void *b) {
   const edge *x = a, *y = b;
   if (x->ts != y->ts)
     return x->ts < y->ts ? -1 : 1;
-  return x->d - y->d; /* ends before starts at one instant */
+  return (x->dg + x->dp) - (y->dg + y->dp); /* ends before starts at one instant */
 }
 
 static int cmp_span(const void *a, const void *b) {
@@ -319,21 +371,20 @@ static int cmp_span(const void *a, const void *b) {
   return x->a < y->a ? -1 : x->a > y->a;
 }
 
-/* The utilization as steps, in threads (exact integers): from ts[i] to
- * ts[i+1] u[i] of the P threads are not in a phase; cum[i] is the integral
- * (thread-ns) from ts[0] to ts[i]. */
+/* The utilization as steps: from ts[i] to ts[i+1] it is u[i]; cum[i] is
+ * its integral from ts[0] to ts[i]. */
 typedef struct steps {
-  uint64_t *ts, *u, *cum;
+  uint64_t *ts;
+  double *u, *cum;
   size_t n; /* breakpoints, ts[0] = w0 ... ts[n-1] = w1 */
-  unsigned threads;
 } steps;
 
 /* The integral up to t, moving *k forward (t never decreases between calls
  * with the same k). */
-static uint64_t cum_at(const steps *s, size_t *k, uint64_t t) {
+static double cum_at(const steps *s, size_t *k, uint64_t t) {
   while (*k + 1 < s->n && s->ts[*k + 1] <= t)
     (*k)++;
-  return s->cum[*k] + s->u[*k] * (t - s->ts[*k]);
+  return s->cum[*k] + s->u[*k] * (double)(t - s->ts[*k]);
 }
 
 /* Least mean utilization over windows of width w in [ts[0], ts[n-1]]: the
@@ -341,19 +392,47 @@ static uint64_t cum_at(const steps *s, size_t *k, uint64_t t) {
  * minimum lies where the start or the end meets a breakpoint. */
 static double mmu_for(const steps *s, uint64_t w) {
   uint64_t lo = s->ts[0], hi = s->ts[s->n - 1] - w;
-  uint64_t best = UINT64_MAX;
+  double best = INFINITY;
   for (int pass = 0; pass < 2; pass++) {
     size_t ka = 0, kb = 0;
     for (size_t i = 0; i < s->n; i++) {
       uint64_t st = pass == 0 ? s->ts[i] : s->ts[i] >= lo + w ? s->ts[i] - w : lo;
       if (st > hi)
         break;
-      uint64_t m = cum_at(s, &kb, st + w) - cum_at(s, &ka, st);
+      double m = cum_at(s, &kb, st + w) - cum_at(s, &ka, st);
       if (m < best)
         best = m;
     }
   }
-  return (double)best / ((double)w * s->threads);
+  double v = round(best / (double)w * 1e12) / 1e12; /* without the sums' rounding noise */
+  return v < 0 ? 0 : v > 1 ? 1 : v;
+}
+
+/* From a thread's first to its last event (of any kind). @return 0 if it
+ * has none. */
+static int thread_span(const vx_track *t, uint64_t *a, uint64_t *b) {
+  uint64_t lo = UINT64_MAX, hi = 0;
+#define SPAN(s, e)                                                                             \
+  do {                                                                                         \
+    if ((s) < lo)                                                                              \
+      lo = (s);                                                                                \
+    if ((e) > hi)                                                                              \
+      hi = (e);                                                                                \
+  } while (0)
+  if (t->depths && t->ndepth[0]) /* depth 0 holds the others; its ends are sorted */
+    SPAN(t->depth[0][0].start, t->depth[0][t->ndepth[0] - 1].start + t->depth[0][t->ndepth[0] - 1].dur);
+  for (size_t i = 0; i < t->ninst; i++)
+    SPAN(t->inst[i].ts, t->inst[i].ts);
+  if (t->nstates)
+    SPAN(t->states[0].start, t->states[t->nstates - 1].end);
+  if (t->nruns)
+    SPAN(t->runs[0].start, t->runs[t->nruns - 1].start + t->runs[t->nruns - 1].dur);
+  if (t->nallocs)
+    SPAN(t->allocs[0].ts, t->allocs[t->nallocs - 1].ts);
+#undef SPAN
+  *a = lo;
+  *b = hi;
+  return lo <= hi;
 }
 
 int st__mmu(const vx_index *x, const st_options *o, uint64_t w0, uint64_t w1, st_report *r) {
@@ -402,18 +481,32 @@ int st__mmu(const vx_index *x, const st_options *o, uint64_t w0, uint64_t w1, st
       if (!(ok = q != NULL))
         break;
       p = &e[ne - 2];
-      *p = (edge){a, +1};
-      *q = (edge){b, -1};
+      *p = (edge){a, +1, 0};
+      *q = (edge){b, -1, 0};
       phases++;
       gctime += b - a;
     }
   }
   free(sp);
   free(gc);
+  /* P: the threads of those processes alive at each instant */
   unsigned threads = 0;
   for (size_t i = 0; ok && ne && i < nt; i++) {
     const vx_track *t = vx_track_get(x, i);
-    threads += picked(t, o) && vh_get(&gc_pids, (uint64_t)(uint32_t)t->pid + 1) != NULL;
+    uint64_t a, b;
+    if (!picked(t, o) || !vh_get(&gc_pids, (uint64_t)(uint32_t)t->pid + 1) ||
+        !thread_span(t, &a, &b))
+      continue;
+    a = a > w0 ? a : w0;
+    b = b < w1 ? b : w1;
+    if (b <= a)
+      continue;
+    edge *p = VH_PUSH(e, ne, ce), *q = p ? VH_PUSH(e, ne, ce) : NULL;
+    if (!(ok = q != NULL))
+      break;
+    e[ne - 2] = (edge){a, 0, +1};
+    e[ne - 1] = (edge){b, 0, -1};
+    threads++;
   }
   vh_free(&gc_pids);
   if (!ok || !ne) {
@@ -422,28 +515,29 @@ int st__mmu(const vx_index *x, const st_options *o, uint64_t w0, uint64_t w1, st
   }
   qsort(e, ne, sizeof *e, cmp_edge);
   steps s = {malloc((ne + 2) * sizeof *s.ts), malloc((ne + 2) * sizeof *s.u),
-             malloc((ne + 2) * sizeof *s.cum), 0, 0};
+             malloc((ne + 2) * sizeof *s.cum), 0};
   r->mmu = calloc(1, sizeof *r->mmu);
   ok = s.ts && s.u && s.cum && r->mmu;
   if (ok) {
-    int g = 0;
+    int g = 0, np = 0;
     s.ts[0] = w0;
     s.cum[0] = 0;
     s.n = 1;
     for (size_t i = 0; i <= ne; i++) {
       uint64_t ts = i < ne ? e[i].ts : w1;
       size_t k = s.n - 1;
-      s.u[k] = threads - (unsigned)(g < (int)threads ? g : (int)threads);
+      s.u[k] = np <= 0 ? 1.0 : (double)(np - (g < np ? g : np)) / (double)np;
       if (ts > s.ts[k]) {
         s.ts[s.n] = ts;
-        s.cum[s.n] = s.cum[k] + s.u[k] * (ts - s.ts[k]);
+        s.cum[s.n] = s.cum[k] + s.u[k] * (double)(ts - s.ts[k]);
         s.n++;
       }
-      if (i < ne)
-        g += e[i].d;
+      if (i < ne) {
+        g += e[i].dg;
+        np += e[i].dp;
+      }
     }
-    s.u[s.n - 1] = threads;
-    s.threads = threads;
+    s.u[s.n - 1] = 1;
     r->mmu->threads = threads;
     r->mmu->phases = phases;
     r->mmu->gc = gctime;
@@ -533,20 +627,6 @@ static int cmp_alloc(const void *a, const void *b) {
   return strcmp(x->name, y->name);
 }
 
-/* The innermost region of t open at ts (not a syscall or wait), or -1. */
-static int64_t region_at(const vx_index *x, const vx_track *t, uint64_t ts) {
-  for (size_t d = t->depths; d-- > 0;) {
-    const vx_slice *s = t->depth[d];
-    size_t i = vx_slice_lower(s, t->ndepth[d], ts);
-    if (i < t->ndepth[d] && s[i].start <= ts) {
-      const char *cat = vx_label_get(x, s[i].label)->cat;
-      if (strcmp(cat, "syscall") && strcmp(cat, "wait"))
-        return s[i].label;
-    }
-  }
-  return -1;
-}
-
 int st__allocs(const vx_index *x, const st_options *o, uint64_t w0, uint64_t w1, st_report *r) {
   size_t nt = vx_track_count(x), cap = 0;
   vh_map by = {0}; /* label + 2 (1: no region) -> index + 1 */
@@ -556,10 +636,10 @@ int st__allocs(const vx_index *x, const st_options *o, uint64_t w0, uint64_t w1,
     if (!picked(t, o))
       continue;
     for (size_t j = 0; ok && j < t->nallocs; j++) {
-      const vx_sample *s = &t->allocs[j];
-      if (s->ts < w0 || s->ts >= w1)
+      const vx_alloc *s = &t->allocs[j];
+      if (!point_in(r, w0, w1, s->ts))
         continue;
-      int64_t l = region_at(x, t, s->ts);
+      int64_t l = s->label == UINT32_MAX ? -1 : (int64_t)s->label;
       uint32_t *v = vh_get(&by, (uint64_t)(l + 2));
       if (!v) {
         st_alloc *p = VH_PUSH(r->allocs, r->nallocs, cap);
@@ -571,7 +651,7 @@ int st__allocs(const vx_index *x, const st_options *o, uint64_t w0, uint64_t w1,
         p->samples = 0;
         v = vh_get(&by, (uint64_t)(l + 2));
       }
-      r->allocs[*v - 1].bytes += s->value;
+      r->allocs[*v - 1].bytes += (double)s->bytes;
       r->allocs[*v - 1].samples++;
     }
   }

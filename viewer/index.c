@@ -365,10 +365,12 @@ static uint32_t syscall_label(vx_index *x, vh_map *named, long nr) {
 
 /* A flow from (track, ts) to (track, ts), by the tracer's own id. */
 static int add_flow(vx_index *x, uint64_t id, uint32_t from, uint64_t from_ts, uint16_t from_depth,
-                    uint32_t to, uint64_t to_ts, uint16_t to_depth) {
+                    uint32_t to, uint64_t to_ts, uint16_t to_depth, uint8_t kind) {
   vx_flow *f = VPUSH(x->flows, x->nflows, x->cap_flows);
   if (!f)
     return -1;
+  memset(f, 0, sizeof *f);
+  f->kind = kind;
   f->id = id;
   f->from_ts = from_ts;
   f->from_track = from;
@@ -476,6 +478,7 @@ static int ct_event(ct_build *b, const rd_event *ev) {
     if (!f)
       return -1;
     *f = b->pend[*i];
+    f->kind = VX_FLOW_USER;
     f->to_ts = ev->ts;
     f->to_track = ti;
     f->to_depth = bt->depth ? (uint16_t)(bt->depth - 1) : 0xffff;
@@ -508,7 +511,7 @@ static int ct_event(ct_build *b, const rd_event *ev) {
       /* the arrow from the release to the wake */
       uint64_t rel = rd_tick_to_ns(b->tr, ev->tick - ev->arg[4], NULL);
       if (add_flow(x, (1ull << 62) | x->nflows, *w, rel, 0xffff, ti, ev->ts,
-                   (uint16_t)bt->depth))
+                   (uint16_t)bt->depth, VX_FLOW_WAKE))
         return -1;
     }
     if (add_block(t, start, ev->ts, VX_ST_LOCK))
@@ -531,7 +534,7 @@ static int ct_event(ct_build *b, const rd_event *ev) {
     uint32_t i;
     if (vh_del(&b->pending_flows, ev->arg[0], &i) &&
         add_flow(x, ev->arg[0], b->pend[i].from_track, b->pend[i].from_ts, b->pend[i].from_depth,
-                 ti, ev->ts, 0xffff))
+                 ti, ev->ts, 0xffff, VX_FLOW_THREAD))
       return -1;
     return add_instant(t, ev->ts, named_label(x, &b->named, "thread start", "thread"), 0);
   }
@@ -542,11 +545,13 @@ static int ct_event(ct_build *b, const rd_event *ev) {
     if (live == UINT32_MAX || all == UINT32_MAX)
       return -1;
     if (ev->arg[3]) { /* what this thread allocated: charged to its open region */
-      vx_sample *a = VPUSH(t->allocs, t->nallocs, t->cap_allocs);
+      vx_alloc *a = VPUSH(t->allocs, t->nallocs, t->cap_allocs);
       if (!a)
         return -1;
       a->ts = ev->ts;
-      a->value = (double)ev->arg[3];
+      a->bytes = ev->arg[3];
+      a->label = bt->depth ? bt->stack[bt->depth - 1].label : UINT32_MAX;
+      a->pad = 0;
     }
     return add_sample(&x->tracks[live], ev->ts, (double)ctrace_fmt_unzigzag(ev->arg[0])) ||
            add_sample(&x->tracks[all], ev->ts, (double)ev->arg[1]);
@@ -587,7 +592,7 @@ static int ct_event(ct_build *b, const rd_event *ev) {
     uint32_t i;
     if (vh_del(&b->unblocked, ev->arg[0], &i) &&
         add_flow(x, (1ull << 61) | ev->arg[0], b->pend[i].from_track, b->pend[i].from_ts,
-                 b->pend[i].from_depth, ti, ev->ts, 0xffff))
+                 b->pend[i].from_depth, ti, ev->ts, 0xffff, VX_FLOW_UNBLOCK))
       return -1;
     return 0;
   }
@@ -1000,6 +1005,7 @@ static int js_event(js_build *b, const cJSON *e) {
       if (!f)
         return -1;
       *f = b->pend[*i];
+      f->kind = VX_FLOW_USER;
       f->to_ts = ts;
       f->to_track = th->track;
       f->to_depth = th->depth ? (uint16_t)(th->depth - 1) : 0xffff;
@@ -1638,7 +1644,7 @@ size_t vx_memory(const vx_index *x) {
       m += t->ndepth[t->depths + d] * sizeof(vx_slice);
     m += t->cap_inst * sizeof(vx_instant) + t->cap_samples * sizeof(vx_sample) +
          t->cap_tasks * sizeof(vx_task) + t->cap_runs * sizeof(vx_slice) +
-         t->cap_states * sizeof(vx_state) + t->cap_allocs * sizeof(vx_sample);
+         t->cap_states * sizeof(vx_state) + t->cap_allocs * sizeof(vx_alloc);
   }
   return m;
 }

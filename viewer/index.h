@@ -42,6 +42,15 @@ typedef struct vx_sample {
   double value;
 } vx_sample;
 
+/* What a thread allocated since its previous HEAP event, and the region
+ * it was in then (innermost open one; UINT32_MAX: none). */
+typedef struct vx_alloc {
+  uint64_t ts;
+  uint64_t bytes;
+  uint32_t label;
+  uint32_t pad;
+} vx_alloc;
+
 typedef struct vx_task {
   uint64_t start, end; /* end == UINT64_MAX: never ended */
   uint64_t id, parent;
@@ -57,7 +66,16 @@ typedef struct vx_flow {
   uint64_t from_ts, to_ts;
   uint32_t from_track, to_track;
   uint16_t from_depth, to_depth; /* region depth at each end (0xffff: none) */
+  uint8_t kind;                  /* VX_FLOW_* */
 } vx_flow;
+
+/* What an arrow stands for. */
+enum {
+  VX_FLOW_USER = 0,    /* ctrace_flow_begin/end, or a JSON flow */
+  VX_FLOW_THREAD = 1,  /* a thread created -> it starts */
+  VX_FLOW_WAKE = 2,    /* a release -> the waiter wakes */
+  VX_FLOW_UNBLOCK = 3  /* a work item made runnable -> its next run */
+};
 
 enum { VX_THREAD = 1, VX_COUNTER = 2, VX_TASKS = 3 };
 
@@ -112,7 +130,7 @@ typedef struct vx_track {
   size_t nruns;
   vx_state *states; /* the state band, sorted */
   size_t nstates;
-  vx_sample *allocs; /* bytes this thread allocated up to each ts since the last one */
+  vx_alloc *allocs; /* what this thread allocated, by HEAP event */
   size_t nallocs;
   /* VX_COUNTER */
   vx_sample *samples;

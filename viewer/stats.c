@@ -434,7 +434,7 @@ int st_compute(const vx_index *x, const st_options *o, st_report *r, char *err, 
     if (heap_values(t, &w, &h[r->nheaps]))
       r->nheaps++;
   }
-  uint64_t we = w.w1 < r->trace_t1 ? w.w1 : r->trace_t1 + 1;
+  uint64_t we = r->t1; /* the window's end, at most the trace's */
   if (ok)
     ok = !st__tasks(x, o, w.w0, we, r) && !st__items(x, o, w.w0, we, r) &&
          !st__mmu(x, o, w.w0, we, r) && !st__heap_series(x, w.w0, we, r) &&

@@ -61,9 +61,9 @@ typedef struct st_heap {
   double peak, final;
 } st_heap;
 
-/* Tasks (ctrace_task_begin/end) of one name, overlapping the window; an
- * unfinished one lasts to the window's end. Durations are clipped to the
- * window like regions'. */
+/* Tasks (ctrace_task_begin/end) of one name (in any process), overlapping
+ * the window; an unfinished one lasts to the window's end. Durations are
+ * clipped to the window like regions'. */
 typedef struct st_task_group {
   const char *name;
   uint64_t count, unfinished, total, min, max, p50, p90, p99, logs;
@@ -74,7 +74,7 @@ typedef struct st_log {
   const char *category, *message;
 } st_log;
 
-/* One of the longest tasks, with its logs (in the window). */
+/* One of the longest tasks, with its logs (in the window, in time order). */
 typedef struct st_task {
   const vx_task *task;
   const char *name, *thread, *end_thread;
@@ -83,7 +83,7 @@ typedef struct st_task {
   size_t nlogs;
 } st_task;
 
-/* User-level work items of one name (ctrace_sched_*, the goroutine
+/* User-level work items of one name, in any process (ctrace_sched_*, the goroutine
  * analysis): their runs on threads, where that time went by the running
  * thread's state, and how long they waited from being unblocked to
  * running. */
@@ -96,15 +96,16 @@ typedef struct st_item {
 
 /* Minimum mutator utilization from the GC-like phases (ctrace_gc_begin):
  * at any instant, utilization is 1 - g/P, g the threads in a phase and P
- * the threads of the processes that have phases; mmu is the least mean
- * utilization over any window of that width inside the analysed window. */
+ * the threads of the processes that have phases alive then (from their
+ * first to their last event); mmu is the least mean utilization over any
+ * window of that width inside the analysed window. */
 typedef struct st_mmu_point {
   uint64_t window;
   double mmu;
 } st_mmu_point;
 
 typedef struct st_mmu {
-  unsigned threads; /* P */
+  unsigned threads; /* threads counted in P at some time */
   uint64_t phases, gc; /* phases (per thread, nested ones merged) and their time */
   st_mmu_point *curve;
   size_t ncurve;
