@@ -150,6 +150,7 @@ static void *worker(void *arg) {
       queue_push(&out_q, it); /* tell the writer this worker is done */
       break;
     }
+    uint64_t outer = ctrace_task_switch(it->task); /* "process" belongs to the item */
     {
       CTRACE_SCOPE("process");
       ctrace_flow_end((uint64_t)it->index * 2 + 1);
@@ -162,6 +163,7 @@ static void *worker(void *arg) {
       ctrace_log(it->task, "worker", "item %d checksum %08x on %s", it->index, sum, name);
       ctrace_flow_begin((uint64_t)it->index * 2 + 2); /* arrow to the writer */
     }
+    ctrace_task_switch(outer);
     queue_push(&out_q, it);
   }
   return NULL;

@@ -171,7 +171,7 @@ void synth_event(synth *s, uint32_t serial, uint64_t ts, unsigned type, const ui
   if (nargs != nvar || (nstr != 0) != (str != NULL))
     TEST_FAIL("synth: event %s takes %u varints and %u strings, given %zu and %d",
               ctrace_fmt_event_name(type), nvar, nstr, nargs, str != NULL);
-  int kev = type >= CTRACE_FMT_EV_K_SWITCH;
+  int kev = type >= CTRACE_FMT_EV_K_SWITCH && type <= CTRACE_FMT_EV_K_EXIT;
   if (kev != s->kernel || (serial == 0) != s->kernel)
     TEST_FAIL("synth: %s event on serial %u in a %s trace", ctrace_fmt_event_name(type), serial,
               s->kernel ? "kernel" : "program");

@@ -58,10 +58,13 @@
  * Every check is soft (CHECK_*): a test prints every discrepancy, then
  * fails if there was one. */
 #define _GNU_SOURCE /* memmem */
+#include <fcntl.h>
 #include <math.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
+#include "chrome_json.h"
 #include "index.h"
 #include "stats.h"
 #include "synth_trace.h"
@@ -1160,5 +1163,97 @@ TEST_IMPL(analyses_processes) {
   CHECK_D(r.series->peak, 1000);
   st_free(&r);
   vx_free(x);
+  return done();
+}
+
+/* ---- Regions under tasks (ctrace_task_switch) ------------------------------------------ */
+
+/* Process 100, task 1 "req" begun by a at 0, ended by b at 80:
+ *   a  5 TASK_SWITCH 1; "parse" 10..20; 25 TASK_SWITCH 0; "other" 30..40
+ *   b  50 TASK_SWITCH 1; "db" 55..70 holding "query" 60..65; 75 TASK_SWITCH 0
+ * So req's regions: parse (a, 10, 10 us), db (b, 55, 15 us), query (b, 60,
+ * 5 us): 3, 30 us; "other" is not one. The same after `ctrace export` and
+ * back (regions name their task in args). */
+static const char *write_task_regions(void) {
+  const char *path = test_tmp_path("tregs.ctrace");
+  synth *s = synth_new(100, "tregs", T0, 0);
+  synth_string(s, 1, "req");
+  synth_site(s, 1, CTRACE_FMT_SITE_REGION, "parse", "t.c", 1, "f");
+  synth_site(s, 2, CTRACE_FMT_SITE_REGION, "other", "t.c", 2, "f");
+  synth_site(s, 3, CTRACE_FMT_SITE_REGION, "db", "t.c", 3, "f");
+  synth_site(s, 4, CTRACE_FMT_SITE_REGION, "query", "t.c", 4, "f");
+  synth_thread(s, 1, 101, "a");
+  synth_thread(s, 2, 102, "b");
+  SYNTH_EV(s, 1, T(0), CTRACE_FMT_EV_TASK_BEGIN, 1, 0, 1);
+  SYNTH_EV(s, 1, T(5), CTRACE_FMT_EV_TASK_SWITCH, 1);
+  SYNTH_EV(s, 1, T(10), CTRACE_FMT_EV_REGION_BEGIN, 1);
+  SYNTH_EV0(s, 1, T(20), CTRACE_FMT_EV_REGION_END);
+  SYNTH_EV(s, 1, T(25), CTRACE_FMT_EV_TASK_SWITCH, 0);
+  SYNTH_EV(s, 1, T(30), CTRACE_FMT_EV_REGION_BEGIN, 2);
+  SYNTH_EV0(s, 1, T(40), CTRACE_FMT_EV_REGION_END);
+  SYNTH_EV(s, 2, T(50), CTRACE_FMT_EV_TASK_SWITCH, 1);
+  SYNTH_EV(s, 2, T(55), CTRACE_FMT_EV_REGION_BEGIN, 3);
+  SYNTH_EV(s, 2, T(60), CTRACE_FMT_EV_REGION_BEGIN, 4);
+  SYNTH_EV0(s, 2, T(65), CTRACE_FMT_EV_REGION_END);
+  SYNTH_EV0(s, 2, T(70), CTRACE_FMT_EV_REGION_END);
+  SYNTH_EV(s, 2, T(75), CTRACE_FMT_EV_TASK_SWITCH, 0);
+  SYNTH_EV(s, 2, T(80), CTRACE_FMT_EV_TASK_END, 1);
+  synth_write(s, path);
+  synth_free(s);
+  return path;
+}
+
+static void check_task_regions(vx_index *x) {
+  st_report r = compute(x, (st_options){0});
+  ASSERT_UEQ(r.ntask_groups, 1);
+  CHECK_U(r.task_groups[0].regions, 3);
+  CHECK_U(r.task_groups[0].region_time, 30 * US);
+  ASSERT_UEQ(r.ntasks, 1);
+  CHECK_U(r.tasks[0].regions_total, 3);
+  ASSERT_UEQ(r.tasks[0].nregions, 3);
+  static const struct {
+    const char *name, *thread;
+    uint64_t start, dur;
+  } want[] = {{"parse", "a", 10, 10}, {"db", "b", 55, 15}, {"query", "b", 60, 5}};
+  for (size_t i = 0; i < 3; i++) {
+    CHECK_S(r.tasks[0].regions[i].name, want[i].name);
+    CHECK_S(r.tasks[0].regions[i].thread, want[i].thread);
+    CHECK_U(r.tasks[0].regions[i].start, T(want[i].start));
+    CHECK_U(r.tasks[0].regions[i].dur, want[i].dur * US);
+  }
+  st_free(&r);
+  /* the window 0..58 us: parse, and db clipped to 55..58 */
+  r = compute(x, (st_options){.until = 58 * US});
+  ASSERT_UEQ(r.ntask_groups, 1);
+  CHECK_U(r.task_groups[0].regions, 2);
+  CHECK_U(r.task_groups[0].region_time, 13 * US);
+  st_free(&r);
+}
+
+TEST_IMPL(analyses_task_regions) {
+  char *paths[1] = {strdup(write_task_regions())};
+  char err[512] = "";
+  vx_index *x = vx_build(paths, 1, err, sizeof err);
+  if (!x)
+    TEST_FAIL("vx_build: %s", err);
+  check_task_regions(x);
+  vx_free(x);
+  /* through Chrome JSON */
+  rd_trace *tr;
+  ASSERT_EQ(rd_open(paths[0], 0, &tr, err, sizeof err), 0);
+  const char *json = test_tmp_path("tregs.json");
+  int fd = open(json, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  ASSERT(fd >= 0);
+  ASSERT_EQ(cj_export(tr, fd, NULL, err, sizeof err), 0);
+  close(fd);
+  rd_close(tr);
+  free(paths[0]);
+  paths[0] = strdup(json);
+  x = vx_build(paths, 1, err, sizeof err);
+  if (!x)
+    TEST_FAIL("vx_build: %s", err);
+  check_task_regions(x);
+  vx_free(x);
+  free(paths[0]);
   return done();
 }

@@ -49,7 +49,7 @@
   XX(stats_known_answers)                                                      \
   XX(stats_window_thread)                                                      \
   XX(stats_cli_json)                                                           \
-  XX(analyses_synth_trace) XX(analyses_regions) XX(analyses_tasks) XX(analyses_items) XX(analyses_mmu) XX(analyses_heap) XX(analyses_window) XX(analyses_thread) XX(analyses_json) XX(analyses_processes) \
+  XX(analyses_synth_trace) XX(analyses_regions) XX(analyses_tasks) XX(analyses_items) XX(analyses_mmu) XX(analyses_heap) XX(analyses_window) XX(analyses_thread) XX(analyses_json) XX(analyses_processes) XX(analyses_task_regions) \
   XX(stats_cli_errors)                                                         \
   XX(pprof_known_answers)                                                      \
   XX(pprof_cli_decode)                                                         \

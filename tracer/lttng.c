@@ -40,7 +40,7 @@ static struct lttng_ust_tracepoint *const points[] = {
     TP(counter),      TP(instant),      TP(flow_begin),   TP(flow_end),      TP(thread_name),
     TP(gc_begin),     TP(gc_end),       TP(heap),         TP(heap_set),      TP(sched_create),
     TP(sched_run),    TP(sched_block),  TP(sched_unblock), TP(sched_end),    TP(syscall),
-    TP(wait),         TP(thread_create), TP(thread_start), TP(thread_exit),
+    TP(wait),         TP(thread_create), TP(thread_start), TP(thread_exit),  TP(task_switch),
 };
 #undef TP
 

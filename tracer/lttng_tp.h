@@ -57,6 +57,11 @@ LTTNG_UST_TRACEPOINT_EVENT(ctrace, task_end, LTTNG_UST_TP_ARGS(CTRACE__TP_WHO_AR
                            LTTNG_UST_TP_FIELDS(CTRACE__TP_WHO_FIELDS
                                                    lttng_ust_field_integer(uint64_t, task, task)))
 
+LTTNG_UST_TRACEPOINT_EVENT(ctrace, task_switch,
+                           LTTNG_UST_TP_ARGS(CTRACE__TP_WHO_ARGS, uint64_t, task),
+                           LTTNG_UST_TP_FIELDS(CTRACE__TP_WHO_FIELDS
+                                                   lttng_ust_field_integer(uint64_t, task, task)))
+
 LTTNG_UST_TRACEPOINT_EVENT(ctrace, log,
                            LTTNG_UST_TP_ARGS(CTRACE__TP_WHO_ARGS, uint64_t, task, const char *,
                                              category, const char *, message),

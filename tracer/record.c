@@ -170,6 +170,17 @@ void ctrace_task_end(uint64_t task) {
   ev_varints(CTRACE_FMT_EV_TASK_END, 1, task, 0, 0);
 }
 
+static __thread uint64_t current_task __attribute__((tls_model("initial-exec")));
+
+uint64_t ctrace_task_switch(uint64_t task) {
+  uint64_t prev = current_task;
+  current_task = task;
+  CTRACE__TP(task_switch, task);
+  if (CTRACE__ACTIVE_RELAXED() && task != prev)
+    ev_varints(CTRACE_FMT_EV_TASK_SWITCH, 1, task, 0, 0);
+  return prev;
+}
+
 void ctrace_log(uint64_t task, const char *category, const char *fmt, ...) {
   if (!CTRACE__ANY_ON())
     return;

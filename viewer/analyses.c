@@ -137,6 +137,13 @@ static int cmp_log(const void *a, const void *b) {
   return x->ts < y->ts ? -1 : x->ts > y->ts;
 }
 
+static int cmp_task_region(const void *a, const void *b) {
+  const st_task_region *x = a, *y = b;
+  if (x->start != y->start)
+    return x->start < y->start ? -1 : 1;
+  return strcmp(x->name, y->name);
+}
+
 /* The thread a task began on is selected (always, without --thread). */
 static int task_picked(const vx_index *x, const vx_task *k, const st_options *o) {
   if (!o->thread)
@@ -252,11 +259,41 @@ int st__tasks(const vx_index *x, const st_options *o, uint64_t w0, uint64_t w1, 
       }
     }
   }
+  /* Regions under the tasks (ctrace_task_switch) */
+  size_t ntr;
+  const vx_task_region *tr = vx_task_regions(x, &ntr);
+  for (size_t i = 0; ok && n && i < ntr; i++) {
+    uint64_t d = clip2(w0, w1, tr[i].start, tr[i].start + tr[i].dur);
+    if (!d && !(tr[i].dur == 0 && point_in(r, w0, w1, tr[i].start)))
+      continue;
+    uint32_t *v = vh_get(&ids, task_key(tr[i].task, tr[i].pid));
+    const task_ref *ref = v ? &refs[*v - 1] : NULL;
+    if (!ref || ref->task->id != tr[i].task || ref->track->pid != tr[i].pid)
+      continue;
+    r->task_groups[ref->group].regions++;
+    r->task_groups[ref->group].region_time += d;
+    if (*v - 1 >= r->ntasks)
+      continue;
+    st_task *p = &r->tasks[*v - 1];
+    p->regions_total++;
+    st_task_region *g = realloc(p->regions, (p->nregions + 1) * sizeof *g);
+    if (!(ok = g != NULL))
+      break;
+    p->regions = g;
+    g[p->nregions++] = (st_task_region){vx_label_get(x, tr[i].label)->name,
+                                        track_name(x, tr[i].track), tr[i].start, d};
+  }
   vh_free(&ids);
   free(refs);
-  for (size_t i = 0; ok && i < r->ntasks; i++)
-    if (r->tasks[i].nlogs > 1) /* gathered thread by thread: in time order */
-      qsort(r->tasks[i].logs, r->tasks[i].nlogs, sizeof *r->tasks[i].logs, cmp_log);
+  for (size_t i = 0; ok && i < r->ntasks; i++) {
+    st_task *p = &r->tasks[i];
+    if (p->nlogs > 1) /* gathered thread by thread: in time order */
+      qsort(p->logs, p->nlogs, sizeof *p->logs, cmp_log);
+    if (p->nregions > 1)
+      qsort(p->regions, p->nregions, sizeof *p->regions, cmp_task_region);
+    if (p->nregions > ST_TASK_REGIONS)
+      p->nregions = ST_TASK_REGIONS;
+  }
   if (ok && r->ntask_groups > 1)
     qsort(r->task_groups, r->ntask_groups, sizeof *r->task_groups, cmp_group);
   return ok ? 0 : -1;

@@ -85,6 +85,7 @@ typedef struct tstate {
   uint64_t dropped_marked;
   int any;
   uint64_t run_item; /* the user-level item it runs (0: none) */
+  uint64_t task;     /* current task (TASK_SWITCH): regions name it in args */
   /* kernel rows: on a CPU since, or off since */
   uint64_t k_since;
   int k_on;
@@ -496,8 +497,18 @@ static void write_event(exporter *x, const rd_event *ev) {
     ev_open(x, 'B', t, ev->ts);
     ob_lit(o, ",");
     ob_mem(o, f->name, f->name_len);
-    if (f->args)
+    if (f->args && t->task) { /* ...,"func":"f"} + ,"task":N} */
+      ob_mem(o, f->args, f->args_len - 1);
+      ob_lit(o, ",\"task\":");
+      ob_u64(o, t->task);
+      ob_lit(o, "}");
+    } else if (f->args) {
       ob_mem(o, f->args, f->args_len);
+    } else if (t->task) {
+      ob_lit(o, ",\"args\":{\"task\":");
+      ob_u64(o, t->task);
+      ob_lit(o, "}");
+    }
     ob_lit(o, "}");
     push_region(t, ev->arg[0], is_str, 0);
     break;
@@ -595,6 +606,9 @@ static void write_event(exporter *x, const rd_event *ev) {
   case CTRACE_FMT_EV_FLOW_BEGIN:
   case CTRACE_FMT_EV_FLOW_END:
     write_flow(x, t, ev, ev->type == CTRACE_FMT_EV_FLOW_BEGIN);
+    break;
+  case CTRACE_FMT_EV_TASK_SWITCH:
+    t->task = ev->arg[0];
     break;
   case CTRACE_FMT_EV_THREAD_NAME:
     write_thread_name(x, t, ev->str, ev->str_len);

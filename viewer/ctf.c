@@ -83,7 +83,7 @@ enum {
   K_REGION_BEGIN, K_REGION_END, K_TASK_BEGIN, K_TASK_END, K_LOG, K_COUNTER, K_INSTANT,
   K_FLOW_BEGIN, K_FLOW_END, K_THREAD_NAME, K_GC_BEGIN, K_GC_END, K_HEAP, K_HEAP_SET,
   K_SCHED_CREATE, K_SCHED_RUN, K_SCHED_BLOCK, K_SCHED_UNBLOCK, K_SCHED_END, K_SYSCALL, K_WAIT,
-  K_THREAD_CREATE, K_THREAD_START, K_THREAD_EXIT,
+  K_THREAD_CREATE, K_THREAD_START, K_THREAD_EXIT, K_TASK_SWITCH,
   /* lttng_ust_libc:* (liblttng-ust-libc-wrapper.so) */
   K_MALLOC, K_CALLOC, K_REALLOC, K_FREE, K_MEMALIGN, K_POSIX_MEMALIGN,
   /* lttng_ust_pthread:* (liblttng-ust-pthread-wrapper.so) */
@@ -123,6 +123,7 @@ static const struct kind_def {
     [K_THREAD_CREATE] = {"ctrace:thread_create", {"flow"}},
     [K_THREAD_START] = {"ctrace:thread_start", {"flow"}},
     [K_THREAD_EXIT] = {"ctrace:thread_exit", {NULL}},
+    [K_TASK_SWITCH] = {"ctrace:task_switch", {"task"}},
     [K_MALLOC] = {"lttng_ust_libc:malloc", {"size", "ptr"}},
     [K_CALLOC] = {"lttng_ust_libc:calloc", {"nmemb", "size", "ptr"}},
     [K_REALLOC] = {"lttng_ust_libc:realloc", {"in_ptr", "size", "ptr"}},
@@ -236,6 +237,7 @@ typedef struct cthread {
   size_t depth, cap;
   uint64_t last_ts;
   uint64_t run_item;
+  uint64_t task; /* current task (ctrace:task_switch): its regions name it */
   /* lttng_ust_pthread: the lock it asked for */
   uint64_t lock_obj, lock_ts;
   int lock_owner; /* who held lock_obj when this thread asked for it */
@@ -1073,6 +1075,11 @@ static void ctrace_event(conv *c, const evclass *k, const bt_field *pl, cthread 
     ev_open(c, 'B', t->pid, t->tid, ts);
     ob_lit(o, ",\"name\":");
     ob_str(o, s, n);
+    if (t->task) {
+      ob_lit(o, ",\"args\":{\"task\":");
+      ob_u64(o, t->task);
+      ob_lit(o, "}");
+    }
     ob_lit(o, "}");
     push_region(c, t, intern(&c->strs, s, n), 0);
     break;
@@ -1263,6 +1270,9 @@ static void ctrace_event(conv *c, const evclass *k, const bt_field *pl, cthread 
   case K_THREAD_EXIT:
     end_run(c, t, ts);
     write_instant(c, t, ts, "thread exit", "thread");
+    break;
+  case K_TASK_SWITCH:
+    t->task = (uint64_t)fint(f0);
     break;
   default:
     break;

@@ -44,6 +44,8 @@ struct vx_index {
   size_t nspans, cap_spans;
   char **kernel_paths; /* sources with a kernel stream, attached at the end */
   size_t nkernel, cap_kernel;
+  vx_task_region *tregs;
+  size_t ntregs, cap_tregs;
 };
 
 /* ---- Small containers ----------------------------------------------------------- */
@@ -146,12 +148,14 @@ typedef struct open_region {
   uint64_t start;
   uint32_t label;
   uint32_t args;
+  uint64_t task; /* the thread's current task when it began (0: none) */
 } open_region;
 
 typedef struct build_thread {
   open_region *stack;
   size_t depth, cap;
   uint64_t last_ts;
+  uint64_t task; /* current task (TASK_SWITCH) */
 } build_thread;
 
 static int push_open(build_thread *b, uint64_t start, uint32_t label, uint32_t args) {
@@ -161,6 +165,16 @@ static int push_open(build_thread *b, uint64_t start, uint32_t label, uint32_t a
   o->start = start;
   o->label = label;
   o->args = args;
+  o->task = b->task;
+  return 0;
+}
+
+static int add_task_region(vx_index *x, uint64_t task, const vx_track *t, uint32_t ti,
+                           uint32_t label, uint64_t start, uint64_t end) {
+  vx_task_region *r = VPUSH(x->tregs, x->ntregs, x->cap_tregs);
+  if (!r)
+    return -1;
+  *r = (vx_task_region){task, start, end > start ? end - start : 0, t->pid, ti, label, 0};
   return 0;
 }
 
@@ -412,8 +426,13 @@ static int ct_event(ct_build *b, const rd_event *ev) {
   case CTRACE_FMT_EV_REGION_END:
     if (bt->depth) {
       open_region *o = &bt->stack[--bt->depth];
+      if (o->task && add_task_region(x, o->task, t, ti, o->label, o->start, ev->ts))
+        return -1;
       return add_slice(t, bt->depth, o->start, ev->ts, o->label, o->args);
     }
+    return 0;
+  case CTRACE_FMT_EV_TASK_SWITCH:
+    bt->task = ev->arg[0];
     return 0;
   case CTRACE_FMT_EV_INSTANT:
     return add_instant(t, ev->ts, site_label(b, ev->arg[0]), 0);
@@ -757,6 +776,16 @@ typedef struct js_thread {
   size_t depth, scap;
 } js_thread;
 
+/* A JSON slice whose args name a task ("task": N, as `ctrace export`
+ * writes for regions under ctrace_task_switch) belongs to it. */
+static int js_task_region(vx_index *x, const js_thread *t, uint32_t args, uint32_t label,
+                          uint64_t start, uint64_t end) {
+  const char *a = args && args <= x->nargs ? x->args[args - 1] : NULL;
+  const char *p = a ? strstr(a, "\"task\":") : NULL;
+  uint64_t task = p ? strtoull(p + 7, NULL, 0) : 0;
+  return task ? add_task_region(x, task, &x->tracks[t->track], t->track, label, start, end) : 0;
+}
+
 typedef struct js_build {
   vx_index *x;
   js_thread *th;
@@ -889,7 +918,7 @@ static int js_event(js_build *b, const cJSON *e) {
       return -1;
     *iv = (js_interval){o.start, ts, o.label, o.args};
     note_time(x, ts);
-    return 0;
+    return js_task_region(x, t, o.args, o.label, o.start, ts);
   }
   case 'X': {
     js_thread *t = js_thread_get(b, pid, tid);
@@ -902,7 +931,7 @@ static int js_event(js_build *b, const cJSON *e) {
     *iv = (js_interval){ts, end, named_label(x, &b->named, name, cat ? cat : "region"),
                         js_args(x, e)};
     note_time(x, end);
-    return 0;
+    return js_task_region(x, t, iv->args, iv->label, ts, end);
   }
   case 'i':
   case 'I':
@@ -1582,6 +1611,7 @@ void vx_free(vx_index *x) {
     cJSON_free(x->args[i]);
   free(x->args);
   free(x->flows);
+  free(x->tregs);
   for (size_t i = 0; i < x->nsources; i++) {
     free(x->sources[i].path);
     free(x->sources[i].process);
@@ -1647,6 +1677,11 @@ size_t vx_memory(const vx_index *x) {
          t->cap_states * sizeof(vx_state) + t->cap_allocs * sizeof(vx_alloc);
   }
   return m;
+}
+
+const vx_task_region *vx_task_regions(const vx_index *x, size_t *n) {
+  *n = x->ntregs;
+  return x->tregs;
 }
 
 const vx_task *vx_task_find(const vx_index *x, uint64_t id, int pid) {

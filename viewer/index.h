@@ -51,6 +51,17 @@ typedef struct vx_alloc {
   uint32_t pad;
 } vx_alloc;
 
+/* A region that began while a task was its thread's current one
+ * (ctrace_task_switch; from Chrome JSON: a slice with args.task). */
+typedef struct vx_task_region {
+  uint64_t task;
+  uint64_t start, dur;
+  int pid;
+  uint32_t track;
+  uint32_t label;
+  uint32_t pad;
+} vx_task_region;
+
 typedef struct vx_task {
   uint64_t start, end; /* end == UINT64_MAX: never ended */
   uint64_t id, parent;
@@ -188,6 +199,8 @@ uint64_t vx_t1(const vx_index *x);
 uint64_t vx_events(const vx_index *x);  /* events indexed */
 uint64_t vx_dropped(const vx_index *x); /* events the tracers dropped */
 size_t vx_memory(const vx_index *x);    /* bytes held by the index */
+/* Regions of tasks, in the order they ended. */
+const vx_task_region *vx_task_regions(const vx_index *x, size_t *n);
 /* The task with this id (in any process), or NULL. */
 const vx_task *vx_task_find(const vx_index *x, uint64_t id, int pid);
 

@@ -495,8 +495,10 @@ void st_free(st_report *r) {
     if ((int)r->profiles[t].type >= 0)
       pf_free(&r->profiles[t]);
   free(r->profiles);
-  for (size_t i = 0; i < r->ntasks; i++)
+  for (size_t i = 0; i < r->ntasks; i++) {
     free(r->tasks[i].logs);
+    free(r->tasks[i].regions);
+  }
   free(r->tasks);
   free(r->task_groups);
   free(r->items);
@@ -695,15 +697,16 @@ static void print_tasks(FILE *f, const st_report *r, size_t top) {
   fprintf(f, "\ntasks by name (%zu of %zu; unfinished ones last to the window's end)\n", n,
           r->ntask_groups);
   int wn = name_width(&r->task_groups[0].name, n, sizeof *r->task_groups, 4);
-  fprintf(f, "  %-*s %9s %10s %10s %10s %10s %10s %10s %6s\n", wn, "task", "count", "total",
-          "mean", "p50", "p90", "p99", "max", "logs");
+  fprintf(f, "  %-*s %9s %10s %10s %10s %10s %10s %10s %6s %8s\n", wn, "task", "count", "total",
+          "mean", "p50", "p90", "p99", "max", "logs", "regions");
   for (size_t i = 0; i < n; i++) {
     const st_task_group *g = &r->task_groups[i];
     char b[6][32];
-    fprintf(f, "  %-*.*s %9" PRIu64 " %10s %10s %10s %10s %10s %10s %6" PRIu64 "%s\n", wn, wn,
-            g->name, g->count, fmt_dur(b[0], 32, g->total), fmt_dur(b[1], 32, g->total / g->count),
-            fmt_dur(b[2], 32, g->p50), fmt_dur(b[3], 32, g->p90), fmt_dur(b[4], 32, g->p99),
-            fmt_dur(b[5], 32, g->max), g->logs, g->unfinished ? " (some unfinished)" : "");
+    fprintf(f, "  %-*.*s %9" PRIu64 " %10s %10s %10s %10s %10s %10s %6" PRIu64 " %8" PRIu64 "%s\n",
+            wn, wn, g->name, g->count, fmt_dur(b[0], 32, g->total),
+            fmt_dur(b[1], 32, g->total / g->count), fmt_dur(b[2], 32, g->p50),
+            fmt_dur(b[3], 32, g->p90), fmt_dur(b[4], 32, g->p99), fmt_dur(b[5], 32, g->max), g->logs,
+            g->regions, g->unfinished ? " (some unfinished)" : "");
   }
 }
 
@@ -849,6 +852,8 @@ static void json_analyses(cJSON *root, const st_report *r, size_t top) {
       json_stats(o, g->count, g->total, g->min, g->p50, g->p90, g->p99, g->max);
       num(o, "unfinished", (double)g->unfinished);
       num(o, "logs", (double)g->logs);
+      num(o, "regions", (double)g->regions);
+      num(o, "region_ns", (double)g->region_time);
     }
     cJSON *lg = cJSON_AddArrayToObject(tk, "longest");
     for (size_t i = 0; lg && i < r->ntasks; i++) {
@@ -864,6 +869,17 @@ static void json_analyses(cJSON *root, const st_report *r, size_t top) {
         cJSON_AddStringToObject(o, "thread", t->thread);
       if (t->end_thread)
         cJSON_AddStringToObject(o, "end_thread", t->end_thread);
+      num(o, "regions_total", (double)t->regions_total);
+      cJSON *rs = cJSON_AddArrayToObject(o, "regions");
+      for (size_t j = 0; rs && j < t->nregions; j++) {
+        cJSON *g = cJSON_CreateObject();
+        cJSON_AddItemToArray(rs, g);
+        cJSON_AddStringToObject(g, "name", t->regions[j].name);
+        if (t->regions[j].thread)
+          cJSON_AddStringToObject(g, "thread", t->regions[j].thread);
+        num(g, "start_ns", (double)(t->regions[j].start - r->trace_t0));
+        num(g, "dur_ns", (double)t->regions[j].dur);
+      }
       cJSON *ls = cJSON_AddArrayToObject(o, "logs");
       for (size_t j = 0; ls && j < t->nlogs; j++) {
         cJSON *l = cJSON_CreateObject();

@@ -67,6 +67,7 @@ typedef struct st_heap {
 typedef struct st_task_group {
   const char *name;
   uint64_t count, unfinished, total, min, max, p50, p90, p99, logs;
+  uint64_t regions, region_time; /* regions that began under its tasks (ctrace_task_switch) */
 } st_task_group;
 
 typedef struct st_log {
@@ -74,13 +75,22 @@ typedef struct st_log {
   const char *category, *message;
 } st_log;
 
-/* One of the longest tasks, with its logs (in the window, in time order). */
+typedef struct st_task_region {
+  const char *name, *thread;
+  uint64_t start, dur; /* dur clipped to the window */
+} st_task_region;
+
+/* One of the longest tasks, with its logs and its regions (in the window,
+ * in time order; the first ST_TASK_REGIONS regions). */
+#define ST_TASK_REGIONS 100
 typedef struct st_task {
   const vx_task *task;
   const char *name, *thread, *end_thread;
   uint64_t dur;
   st_log *logs;
   size_t nlogs;
+  st_task_region *regions;
+  size_t nregions, regions_total;
 } st_task;
 
 /* User-level work items of one name, in any process (ctrace_sched_*, the goroutine

@@ -135,6 +135,8 @@ function renderTasks({ a, hooks, state }) {
     durCol('total_ns', 'total'), durCol('mean_ns', 'mean'), durCol('p50_ns', 'p50'),
     durCol('p90_ns', 'p90'), durCol('p99_ns', 'p99'), durCol('max_ns', 'max'),
     { key: 'logs', label: 'logs', cls: 'num', text: (r) => fmtInt(r.logs) },
+    { key: 'regions', label: 'regions', cls: 'num', text: (r) => fmtInt(r.regions || 0) },
+    durCol('region_ns', 'in regions'),
   ], {
     sort: state.sort || { key: 'total_ns', asc: false },
     onSort: (s) => { state.sort = s; },
@@ -156,13 +158,14 @@ function renderTasks({ a, hooks, state }) {
       durCol('dur_ns', 'duration'),
       { key: 'thread', label: 'thread', text: (r) => (r.end_thread && r.end_thread !== r.thread ? `${r.thread} → ${r.end_thread}` : r.thread) },
       { key: 'nlogs', label: 'logs', cls: 'num', value: (r) => (r.logs || []).length, text: (r) => fmtInt((r.logs || []).length) },
+      { key: 'regions_total', label: 'regions', cls: 'num', text: (r) => fmtInt(r.regions_total || 0) },
     ], {
       sort: { key: 'dur_ns', asc: false },
       keyOf: (r) => String(r.id),
-      rowTitle: () => 'Show this task on the timeline, and its logs',
+      rowTitle: () => 'Show this task on the timeline, its logs and regions',
       pick: (r) => {
         hooks.focus(r.start_ns, r.start_ns + r.dur_ns);
-        logs.replaceChildren(taskLogs(r));
+        logs.replaceChildren(taskLogs(r), taskRegions(r));
         logs.scrollIntoView({ block: 'nearest' });
       },
     }).setRows(rows);
@@ -182,6 +185,19 @@ function taskLogs(r) {
     { key: 'message', label: 'message', cls: 'msg' },
   ], { sort: { key: 'ts_ns', asc: true } }).setRows(logs);
   return section(`Logs of ${r.name} ${r.id}`, table.el);
+}
+
+function taskRegions(r) {
+  const regs = r.regions || [];
+  if (!regs.length) return empty(`No region began under task ${r.name} (${r.id}) (ctrace_task_switch makes a task current).`);
+  const table = new SortTable([
+    { key: 'start_ns', label: 'start', cls: 'num', text: (x) => fmtTime(x.start_ns) },
+    durCol('dur_ns', 'duration'),
+    { key: 'name', label: 'region', cls: 'name' },
+    { key: 'thread', label: 'thread' },
+  ], { sort: { key: 'start_ns', asc: true } }).setRows(regs);
+  const more = r.regions_total > regs.length ? ` (the first ${regs.length} of ${r.regions_total})` : '';
+  return section(`Regions of ${r.name} ${r.id}${more}`, table.el);
 }
 
 // ---- Work items ----

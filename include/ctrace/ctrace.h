@@ -171,6 +171,13 @@ CTRACE_API uint64_t ctrace_task_begin(const char *name, uint64_t parent);
 /*! ctrace_task_end() : ends a task, on any thread. 0 is ignored. */
 CTRACE_API void ctrace_task_end(uint64_t task);
 
+/*! ctrace_task_switch() : makes task (0: none) the calling thread's current
+ *  task and returns the previous one; regions that begin while a task is
+ *  current belong to it (like Go's trace.WithRegion under a task's
+ *  context): the viewer lists them with the task. Restore the previous
+ *  task with another call when done. */
+CTRACE_API uint64_t ctrace_task_switch(uint64_t task);
+
 /*! ctrace_log() : attaches a printf-formatted message to a task (0 = none),
  *  under a category (copied; NULL = ""). Messages longer than 1023 bytes
  *  are cut (the trace marks the cut). */

@@ -178,7 +178,8 @@ extern "C" {
   XX(K_LOST,           29,  2,  0) /* cpu, records the kernel lost */             \
   XX(K_TASK,           30,  2,  0) /* tid, pid: its process (before its first   */  \
                                    /* other kernel event in the file)           */  \
-  XX(K_EXIT,           31,  1,  0) /* tid: the thread exits (no switch follows)  */
+  XX(K_EXIT,           31,  1,  0) /* tid: the thread exits (no switch follows)  */  \
+  XX(TASK_SWITCH,      32,  1,  0) /* task id now current on this thread (0: none) */
 
 enum {
 #define CTRACE__FMT_EV_ENUM(name, code, nvar, nstr) CTRACE_FMT_EV_##name = (code),
@@ -243,6 +244,7 @@ static inline const char *ctrace_fmt_event_name(unsigned type) {
   case CTRACE_FMT_EV_K_LOST: return "k_lost";
   case CTRACE_FMT_EV_K_TASK: return "k_task";
   case CTRACE_FMT_EV_K_EXIT: return "k_exit";
+  case CTRACE_FMT_EV_TASK_SWITCH: return "task_switch";
   default: return NULL;
   }
 }
