@@ -54,6 +54,20 @@
   XX(pprof_known_answers)                                                      \
   XX(pprof_cli_decode)                                                         \
   XX(pprof_cli_errors)                                                         \
-  XX(pprof_sched)
+  XX(pprof_sched)                                                              \
+  XX(flight_dump_window)                                                       \
+  XX(flight_signal)                                                            \
+  XX(flight_byte_cap)                                                          \
+  XX(flight_crash_segv)                                                        \
+  XX(flight_crash_abort)                                                       \
+  XX(flight_crash_overflow)                                                    \
+  XX(flight_crash_thread)                                                      \
+  XX(flight_crash_stuck_writer)                                                \
+  XX(flight_fork)                                                              \
+  XX(flight_api)                                                               \
+  XX(flight_settings)                                                          \
+  XX(run_flight)                                                              \
+  XX(control_record) XX(control_errors) XX(control_preload) XX(control_peer)   \
+  XX(control_socket_files) XX(control_dump)
 
 TEST_LIST(TEST_DECLARE)

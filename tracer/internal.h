@@ -90,6 +90,9 @@ typedef struct ctrace__clock_point {
 
 /* Chooses the clock (TSC when invariant and trusted by the kernel, unless
  * force_mono or $CTRACE_CLOCK=monotonic). @return the clock kind. */
+/* write(2) until all of buf is written (EINTR retried); 0 or -errno.
+ * Async-signal-safe: the flight recorder's crash dump uses it too. */
+CTRACE__HIDDEN int ctrace__write_all(int fd, const void *buf, size_t n);
 CTRACE__HIDDEN int ctrace__clock_init(int force_mono);
 /* Reads tick, CLOCK_MONOTONIC and CLOCK_REALTIME at (nearly) one instant. */
 CTRACE__HIDDEN void ctrace__clock_sync(ctrace__clock_point *p);
@@ -196,6 +199,11 @@ typedef struct ctrace__thread {
    * drops. Stored with release after `dropped` was reset. */
   _Atomic uint32_t tried;
   _Atomic int exited; /* release by the thread's exit destructor */
+  /* Twice the THREAD_NAME events this thread wrote (ever): + 1 before it
+   * writes one (relaxed: the head's release orders it), + 1 with release
+   * once it is published. The flight recorder's writer walks the thread's
+   * batches for its name only while this differs from wnames. */
+  _Atomic uint32_t names;
   _Atomic(struct ctrace__thread *) next; /* global thread list (push at head) */
   int tid;
   char name[CTRACE_FMT_NAME_MAX + 1];
@@ -206,6 +214,8 @@ typedef struct ctrace__thread {
   uint32_t wtail;        /* bytes of wchunk already written */
   uint64_t wtick;        /* tick at wchunk->data[wtail] */
   uint32_t wdefined;     /* session in which its DEF_THREAD was written */
+  char wname[CTRACE_FMT_NAME_MAX + 1]; /* flight: last THREAD_NAME defined (writer.c) */
+  uint32_t wnames; /* flight: `names` (even) whose events the writer has walked */
   _Atomic uint32_t free_next; /* slot free list (thread.c) */
 } __attribute__((aligned(64))) ctrace__thread;
 
@@ -221,6 +231,7 @@ typedef struct ctrace__tls_block {
    * sees it either before or after. */
   int nest;
   int tid; /* this thread's id, once asked (ctrace__tid); reset after fork */
+  void *altstack; /* the signal stack flight.c gave this thread (crash dumps) */
 } ctrace__tls_block;
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -345,6 +356,7 @@ extern CTRACE__EXPORT ctrace__capture ctrace__capture_state;
 /* ---- writer.c -------------------------------------------------------------------- */
 
 #define CTRACE__INHERITED_SPANS 16
+#define CTRACE__PATH_MAX 4096
 
 typedef struct ctrace__session {
   int fd;            /* -1 until created (lazy) */
@@ -375,6 +387,19 @@ typedef struct ctrace__session {
   uint64_t span_from, span_to;
   int writer_tid;
   int stop_tid;
+  /* Flight recorder (flight.c): records go to memory, and to a file only
+   * when a dump is asked. Set by ctrace_start, read-only while tracing. */
+  int flight;
+  uint64_t flight_window_ms; /* 0: no time limit */
+  uint64_t flight_bytes;     /* the cap of what is kept (definitions included) */
+  char flight_base[CTRACE__PATH_MAX]; /* default dump path (absolute) */
+  /* ctrace_flight_dump's request, under mu: the writer cuts, writes the
+   * dump to dump_path (NULL: the next default path), sets dump_result and
+   * the path it wrote (dump_chosen), and dump_done = dump_req. */
+  uint64_t dump_req, dump_done;
+  const char *dump_path;
+  int dump_result;
+  char dump_chosen[CTRACE__PATH_MAX];
   uint64_t stop_from, stop_to;
   /* Spans of a process image before an exec whose trace was never created
    * (a lazy child that recorded nothing): its writer thread and start/stop
@@ -417,5 +442,108 @@ CTRACE__HIDDEN int ctrace__writer_stop(ctrace__session *s);
 /* Wakes the writer and waits until everything recorded before the call is
  * in the file. @return the writer's error or 0. */
 CTRACE__HIDDEN int ctrace__writer_flush(ctrace__session *s);
+
+/* ---- control.c: the control socket ($CTRACE_CONTROL, tracer/control.h) ----------- */
+
+/* Removes the socket (before _exit, where no destructor runs). Async-signal-
+ * safe; does nothing in a process that does not own it. */
+CTRACE__HIDDEN void ctrace__control_exit(void);
+/* session.c, for control.c: starts a session as ctrace_start does, with the
+ * wrappers' kinds on unless the environment turns them off; *gen gets its
+ * generation (0 on failure). */
+CTRACE__HIDDEN int ctrace__start_on_demand(const ctrace_options *opts, uint32_t *gen);
+/* The current session's generation (it changes at every start; the
+ * preload's heap counts start again). */
+CTRACE__EXPORT uint32_t ctrace__session_gen(void);
+/* Whether a session records (0 no, 1 to a file, 2 flight recorder), and
+ * its file or flight dump path ("" if none), read under the session lock. */
+CTRACE__HIDDEN int ctrace__session_describe(char *path, size_t len);
+
+/* Writes the file header: what ctrace_start writes, with `flags`
+ * (CTRACE_FMT_FF_*). Async-signal-safe. */
+CTRACE__HIDDEN void ctrace__file_header(uint8_t h[CTRACE_FMT_FILE_HEADER_SIZE],
+                                        const ctrace__session *s, uint32_t flags);
+/* Flight mode: asks the writer for a dump (after a cut) and waits for it.
+ * path NULL: the next default path. chosen (may be NULL) gets the path
+ * written. @return 0 or -errno. */
+CTRACE__HIDDEN int ctrace__writer_dump(ctrace__session *s, const char *path, char *chosen,
+                                       size_t len);
+
+/* ---- flight.c: the flight recorder -----------------------------------------------------
+ * In flight mode the writer still compresses every chunk into records, but
+ * hands them to flight.c instead of the file: definitions are kept whole,
+ * BATCH and CLOCK records go to a ring that forgets the oldest once they
+ * are older than the window or the cap is reached. A dump writes a file
+ * header, the definitions, the ring, a CLOCK and an END record. */
+
+/* Nonzero while a flight session records (read by the signal handlers and
+ * by threads as they register). */
+extern CTRACE__HIDDEN _Atomic int ctrace__flight_on;
+
+/* (ctrace__flight_parse, CTRACE_FLIGHT's syntax: flight.h, flight_spec.c) */
+/* ctrace_start: resolves the mode and the flight settings from the options
+ * and the environment into o (mode, flight_window_ms, flight_bytes),
+ * printing what is wrong with a variable. @return 0 or CTRACE_EINVAL. */
+CTRACE__HIDDEN int ctrace__flight_options(ctrace_options *o);
+/* ctrace_start in flight mode, before the writer starts: the dump path
+ * (given, or from the environment; child: + ".PID") and an empty store.
+ * @return 0 or -errno. */
+CTRACE__HIDDEN int ctrace__flight_init(ctrace__session *s, const char *given_path, int child);
+/* After the writer started / before it stops: SIGUSR2 and the crash
+ * handlers (SIGSEGV, SIGBUS, SIGABRT, SIGILL, SIGFPE), previous ones
+ * chained; flight_on. */
+CTRACE__HIDDEN void ctrace__flight_begin(void);
+CTRACE__HIDDEN void ctrace__flight_end(void);
+/* Writer: one finished record (header and payload) of the given type;
+ * last_tick is the tick of its last event (BATCH) or its tick (CLOCK). */
+CTRACE__HIDDEN void ctrace__flight_take(unsigned type, const uint8_t *rec, size_t len,
+                                        uint64_t last_tick);
+/* Writer: the heads of the site and string lists it has defined up to. */
+CTRACE__HIDDEN void ctrace__flight_defined(ctrace_site *sites, ctrace__string *strings);
+/* Writer: forgets the records older than the window (which ends at the
+ * latest event kept). */
+CTRACE__HIDDEN void ctrace__flight_evict(void);
+/* Writer: dumps asked by a signal: FLIGHT_ASK_SIGNAL (SIGUSR2, since the
+ * last call), FLIGHT_ASK_CRASH (a crash handler waits; claimed by this
+ * call: answer with ctrace__flight_crash_done). */
+#define CTRACE__FLIGHT_ASK_SIGNAL 1u
+#define CTRACE__FLIGHT_ASK_CRASH 2u
+CTRACE__HIDDEN unsigned ctrace__flight_asked(void);
+CTRACE__HIDDEN void ctrace__flight_crash_done(void);
+CTRACE__HIDDEN const char *ctrace__flight_crash_text(void); /* "crash (SIGSEGV)" */
+/* Writer: writes a dump of what is kept to path (NULL: the next default
+ * path); the path written goes to chosen. why (NULL for
+ * ctrace_flight_dump) is printed to stderr with the path. @return 0 or
+ * -errno. */
+CTRACE__HIDDEN int ctrace__flight_write(const ctrace__session *s, const char *path,
+                                        char *chosen, size_t len, const char *why);
+/* Writer, at stop: gives the store's memory back. */
+CTRACE__HIDDEN void ctrace__flight_free(void);
+/* In a forked child: forgets the parent's store (its writer may have been
+ * changing it: not freed, only dropped) and stops answering signals until
+ * the child's own session begins. */
+CTRACE__HIDDEN void ctrace__flight_fork_reset(void);
+/* thread.c: a thread registers in a session / exits: in flight mode it
+ * gets (gives back) a signal stack, so that a stack overflow still dumps. */
+CTRACE__HIDDEN void ctrace__flight_thread_start(void);
+CTRACE__HIDDEN void ctrace__flight_thread_exit(void);
+
+/* session.c: ctrace_flight_dump, telling the path written (for the
+ * control socket's `dump`). @return as ctrace_flight_dump. */
+CTRACE__HIDDEN int ctrace__flight_dump_path(const char *path, char *chosen, size_t len);
+
+/* What the flight recorder holds (tests, bench/bench_record). */
+typedef struct ctrace__flight_stats {
+  uint64_t window_ms, cap_bytes; /* the settings */
+  uint64_t defs_bytes;           /* definitions kept */
+  uint64_t ring_bytes;           /* BATCH and CLOCK records kept */
+  uint64_t ring_records;
+  uint64_t peak_bytes;           /* highest defs_bytes + ring_bytes after a change */
+  uint64_t ring_alloc;           /* memory of the ring (grows up to the cap) */
+  uint64_t evicted_records;      /* forgotten: older than the window, or over the cap */
+  uint64_t dumps;                /* dumps written */
+} ctrace__flight_stats;
+/* @return 0, or CTRACE_ENOTFLIGHT when no flight session records. */
+CTRACE__EXPORT int ctrace__flight_stats_get(ctrace__flight_stats *st);
 
 #endif /* CTRACE_TRACER_INTERNAL_H */

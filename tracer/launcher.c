@@ -1,15 +1,19 @@
 /* The `ctrace` command: `ctrace run` (the launcher) here, the viewer's
- * commands (export, info, view) in viewer/commands.c and server.c.
+ * commands (export, info, view) in viewer/commands.c and server.c, `ctrace
+ * record` and `ctrace dump` (the control socket's client) in control_cli.c.
  *
  * ctrace run [-o FILE] [--no-syscalls] [--no-sched] [--no-heap] [--no-locks]
- *            [--no-follow] [--syscalls=preload|kernel|auto] -- PROG ARGS...
+ *            [--no-follow] [--syscalls=preload|kernel|auto]
+ *            [--control PATH [--no-record]] -- PROG ARGS...
  *
  * The child is started stopped on a pipe; the launcher opens the kernel
  * events of the child (context switches; and with --syscalls=kernel or
  * auto, every system call) before the child execs PROG with
  * LD_PRELOAD=libctrace-preload.so and CTRACE_OUT=FILE, so nothing PROG does
  * is missed; it then writes those events to FILE.kernel while PROG runs,
- * and exits with PROG's status. */
+ * and exits with PROG's status. With --flight SPAN, PROG runs the flight
+ * recorder instead (CTRACE_MODE=flight: FILE is written only when a dump
+ * is asked) and no FILE.kernel is recorded. */
 #define _GNU_SOURCE
 #include <elf.h>
 #include <errno.h>
@@ -29,6 +33,8 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "control.h"
+#include "flight.h"
 #include "ctrace/ctrace.h"
 #include "kernel_trace.h"
 
@@ -43,7 +49,18 @@ static const char run_usage[] =
     "                    (root or perf_event_paranoid <= 1; costs about 1.2 us per\n"
     "                    call); auto: kernel when allowed, else preload\n"
     "  --no-syscalls --no-sched --no-heap --no-locks  leave those out\n"
-    "  --no-follow       do not trace forked or exec'd children\n";
+    "  --no-follow       do not trace forked or exec'd children\n"
+    "  --flight SPAN     flight recorder: keep only the last SPAN (30s, 500ms) or at\n"
+    "                    most SPAN bytes (256MB, 64KiB), or both (30s,256MB), in\n"
+    "                    memory; FILE is written only on SIGUSR2 (ctrace dump PID),\n"
+    "                    ctrace_flight_dump() or a crash; later dumps FILE-2...\n"
+    "  --view [--port N] show the trace live in the browser while PROG runs (ctrace\n"
+    "                    view --follow on port N, default 8080; 0: any free one); when\n"
+    "                    PROG exits the view stays until Ctrl+C\n"
+    "  --control PATH    PROG listens on a control socket at PATH (%p: its pid) for\n"
+    "                    ctrace record / ctrace dump (CTRACE_CONTROL=PATH)\n"
+    "  --no-record       with --control: do not trace from the start; only when\n"
+    "                    `ctrace record --pid PID` asks\n";
 
 /* ---- Finding things --------------------------------------------------------------- */
 
@@ -206,8 +223,41 @@ static void close_in_background(ctrace__perf *perf) {
     close(gone[0]); /* gone[1] closes as this process exits */
 }
 
+/* --flight: the n-th dump's name (as the runtime names them: FILE, then
+ * FILE-2 ..., before a ".ctrace" suffix). */
+static void flight_nth(char *buf, size_t len, const char *file, int n) {
+  size_t l = strlen(file), sl = strlen(".ctrace");
+  int cut = l >= sl && !strcmp(file + l - sl, ".ctrace") ? (int)(l - sl) : (int)l;
+  if (n <= 1)
+    snprintf(buf, len, "%s", file);
+  else
+    snprintf(buf, len, "%.*s-%d%s", cut, file, n, file + cut);
+}
+
+/* --flight, at the end: the dumps PROG left. */
+static void flight_report(const char *file) {
+  char p[PATH_MAX + 32];
+  int n = 0;
+  for (; n < 100000; n++) {
+    flight_nth(p, sizeof p, file, n + 1);
+    if (access(p, F_OK) != 0)
+      break;
+  }
+  if (!n)
+    fprintf(stderr, "ctrace run: flight recorder: no dump was taken\n");
+  else if (n == 1)
+    fprintf(stderr, "ctrace run: flight recorder dump: %s (view: ctrace view %s)\n", file, file);
+  else {
+    flight_nth(p, sizeof p, file, n);
+    fprintf(stderr, "ctrace run: flight recorder dumps: %s ... %s (%d)\n", file, p, n);
+  }
+}
+
 static int cmd_run(int argc, char **argv) {
-  enum { O_SYSCALLS = 1000, O_NO_SYSCALLS, O_NO_SCHED, O_NO_HEAP, O_NO_LOCKS, O_NO_FOLLOW };
+  enum { O_SYSCALLS = 1000, O_NO_SYSCALLS, O_NO_SCHED, O_NO_HEAP, O_NO_LOCKS, O_NO_FOLLOW,
+         O_CONTROL, O_NO_RECORD };
+  enum { O_VIEW = 1100, O_PORT }; /* --view [--port N]: the live view (viewer/run_view.c) */
+  enum { O_FLIGHT = 1200 };       /* --flight SPAN: the flight recorder (tracer/flight.c) */
   static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
                                        {"syscalls", required_argument, NULL, O_SYSCALLS},
                                        {"no-syscalls", no_argument, NULL, O_NO_SYSCALLS},
@@ -215,10 +265,20 @@ static int cmd_run(int argc, char **argv) {
                                        {"no-heap", no_argument, NULL, O_NO_HEAP},
                                        {"no-locks", no_argument, NULL, O_NO_LOCKS},
                                        {"no-follow", no_argument, NULL, O_NO_FOLLOW},
+                                       {"control", required_argument, NULL, O_CONTROL},
+                                       {"no-record", no_argument, NULL, O_NO_RECORD},
+                                       {"view", no_argument, NULL, O_VIEW},
+                                       {"port", required_argument, NULL, O_PORT},
+                                       {"flight", required_argument, NULL, O_FLIGHT},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   const char *out = NULL, *sysmode = "preload";
   int syscalls = 1, sched = 1, heap = 1, locks = 1, follow = 1, c;
+  const char *control = NULL; /* --control PATH */
+  int record = 1;             /* not --no-record */
+  int view = 0, view_port = -1;
+  const char *flight = NULL; /* --flight SPAN */
+  ctrace_run_view rv = {.pid = -1, .fd = -1};
   optind = 1;
   opterr = 0;
   while ((c = getopt_long(argc, argv, "+o:h", opts, NULL)) != -1) {
@@ -237,6 +297,30 @@ static int cmd_run(int argc, char **argv) {
     case O_NO_HEAP: heap = 0; break;
     case O_NO_LOCKS: locks = 0; break;
     case O_NO_FOLLOW: follow = 0; break;
+    case O_CONTROL: control = optarg; break;
+    case O_NO_RECORD: record = 0; break;
+    case O_VIEW: view = 1; break;
+    case O_FLIGHT: {
+      uint64_t ms, bytes;
+      if (ctrace__flight_parse(optarg, &ms, &bytes) != 0) {
+        fprintf(stderr, "ctrace run: --flight %s: " CTRACE__FLIGHT_SYNTAX "\n%s", optarg,
+                run_usage);
+        return 2;
+      }
+      flight = optarg;
+      break;
+    }
+    case O_PORT: {
+      char *end;
+      long p = strtol(optarg, &end, 10);
+      if (*end || end == optarg || p < 0 || p > 65535) {
+        fprintf(stderr, "ctrace run: --port %s: not a port number (0..65535)\n%s", optarg,
+                run_usage);
+        return 2;
+      }
+      view_port = (int)p;
+      break;
+    }
     case 'h': fputs(run_usage, stdout); return 0;
     default:
       fprintf(stderr, "ctrace run: %s '%s'\n%s",
@@ -248,6 +332,22 @@ static int cmd_run(int argc, char **argv) {
   if (optind >= argc) {
     fprintf(stderr, "ctrace run: missing PROG (ctrace run [options] -- PROG ARGS...)\n%s",
             run_usage);
+    return 2;
+  }
+  if (!record && !control) {
+    fprintf(stderr, "ctrace run: --no-record needs --control PATH (else nothing could start "
+                    "the recording)\n%s", run_usage);
+    return 2;
+  }
+  if (flight && (view || !record || !strcmp(sysmode, "kernel"))) {
+    fprintf(stderr, "ctrace run: --flight keeps the events in PROG's memory until a dump: "
+                    "not with %s\n%s",
+            view ? "--view" : !record ? "--no-record" : "--syscalls=kernel (FILE.kernel)",
+            run_usage);
+    return 2;
+  }
+  if (view_port >= 0 && !view) {
+    fprintf(stderr, "ctrace run: --port goes with --view\n%s", run_usage);
     return 2;
   }
   char **prog_argv = argv + optind;
@@ -292,6 +392,17 @@ static int cmd_run(int argc, char **argv) {
     }
     snprintf(abs_out, sizeof abs_out, "%s/%s", cwd, out);
   }
+  char abs_control[PATH_MAX + 2] = "";
+  if (control) {
+    char cwd[PATH_MAX];
+    if (control[0] == '/' || !getcwd(cwd, sizeof cwd))
+      snprintf(abs_control, sizeof abs_control, "%s", control);
+    else
+      snprintf(abs_control, sizeof abs_control, "%.*s/%s", PATH_MAX / 2, cwd, control);
+  }
+  /* --view: the viewer serves before PROG starts. */
+  if (view && ctrace_run_view_start(&rv, abs_out, view_port >= 0 ? view_port : 8080) != 0)
+    return 1;
 
   int go[2];
   if (pipe2(go, O_CLOEXEC) != 0) {
@@ -312,9 +423,19 @@ static int cmd_run(int argc, char **argv) {
     const char *old = getenv("LD_PRELOAD");
     snprintf(ld, sizeof ld, "%s%s%s", preload, old && *old ? ":" : "", old && *old ? old : "");
     setenv("LD_PRELOAD", ld, 1);
-    setenv("CTRACE_OUT", abs_out, 1);
+    if (record)
+      setenv("CTRACE_OUT", abs_out, 1);
+    else
+      unsetenv("CTRACE_OUT"); /* (ctrace record starts it) */
+    if (control)
+      setenv(CTRACE__CONTROL_ENV, abs_control, 1);
     unsetenv("CTRACE_EXECED");
     setenv("CTRACE_FOLLOW", follow ? "1" : "0", 1);
+    if (flight) { /* events stay in memory; dumps go to FILE */
+      setenv("CTRACE_MODE", "flight", 1);
+      setenv("CTRACE_FLIGHT", flight, 1);
+      setenv("CTRACE_FLIGHT_OUT", abs_out, 1);
+    }
     if (syscalls)
       setenv("CTRACE_SYSCALLS", cs.syscalls_kernel ? "kernel" : "preload", 1);
     else
@@ -331,12 +452,21 @@ static int cmd_run(int argc, char **argv) {
     _exit(errno == ENOENT ? 127 : 126);
   }
   close(go[0]);
+  if (flight) {
+    char second[sizeof abs_out + 16];
+    flight_nth(second, sizeof second, out, 2);
+    fprintf(stderr, "ctrace run: flight recorder (%s): dumps go to %s, then %s... on "
+                    "`kill -USR2 %d` (ctrace dump %d) or a crash\n",
+            flight, out, second, (int)pid, (int)pid);
+  }
 
   /* Kernel events of the child, opened before it execs. */
   child_setup cs;
   memset(&cs, 0, sizeof cs);
-  unsigned want = (sched ? CTRACE__PERF_SCHED : 0) |
-                  (syscalls && strcmp(sysmode, "preload") ? CTRACE__PERF_SYSCALLS : 0);
+  unsigned want = !record || flight ? 0 /* (no FILE.kernel: sessions come and go, or
+                                            a flight recorder keeps only a window) */
+                  : (sched ? CTRACE__PERF_SCHED : 0) |
+                        (syscalls && strcmp(sysmode, "preload") ? CTRACE__PERF_SYSCALLS : 0);
   unsigned got = 0;
   ctrace__perf *perf = want ? ctrace__perf_open_pid(pid, want, &got, cs.why, sizeof cs.why) : NULL;
   if (!strcmp(sysmode, "kernel") && syscalls && !(got & CTRACE__PERF_SYSCALLS)) {
@@ -449,7 +579,14 @@ static int cmd_run(int argc, char **argv) {
   /* What was not captured is in the trace too (DEF_CAPTURE). */
   if (cs.why[0])
     fprintf(stderr, "ctrace run: note: %s\n", cs.why);
-  fprintf(stderr, "ctrace run: trace: %s%s (view: ctrace view %s*)\n", out, kinfo, out);
+  if (control)
+    ctrace__control_cleanup(abs_control, pid);
+  if (flight)
+    flight_report(out);
+  else if (record)
+    fprintf(stderr, "ctrace run: trace: %s%s (view: ctrace view %s*)\n", out, kinfo, out);
+  if (view)
+    code = ctrace_run_view_finish(&rv, code, prog_argv[0]);
   free(prog);
   free(preload);
   return code;
@@ -461,6 +598,9 @@ static const char usage[] =
     "usage: ctrace COMMAND [ARGS]\n"
     "commands:\n"
     "  run [-o FILE] -- PROG ARGS    record a program (no rebuild needed)\n"
+    "  record --pid PID --seconds N -o FILE  trace a running process for N s (its\n"
+    "                                control socket: CTRACE_CONTROL, run --control)\n"
+    "  dump PID [-o FILE]            dump a running process's flight recorder\n"
     "  view TRACE... [--port N]      serve the timeline in the browser (http://127.0.0.1:8080/)\n"
     "  export TRACE... [-o FILE.json] Chrome trace-event JSON for Perfetto / chrome://tracing\n"
     "  info TRACE                    what a trace holds, and whether it is complete\n"
@@ -477,6 +617,10 @@ int main(int argc, char **argv) {
   const char *cmd = argv[1];
   if (strcmp(cmd, "run") == 0)
     return cmd_run(argc - 1, argv + 1);
+  if (strcmp(cmd, "record") == 0)
+    return ctrace_cmd_record(argc - 1, argv + 1);
+  if (strcmp(cmd, "dump") == 0)
+    return ctrace_cmd_dump(argc - 1, argv + 1);
   if (strcmp(cmd, "export") == 0)
     return ctrace_cmd_export(argc - 1, argv + 1);
   if (strcmp(cmd, "info") == 0)

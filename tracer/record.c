@@ -253,9 +253,16 @@ void ctrace_thread_set_name(const char *name) {
   ctrace__thread *t = ev_open(EV_MAX_FIXED + CTRACE_FMT_VARINT_MAX + n);
   if (!t)
     return;
+  /* Odd while the event is being written, even once it is published: the
+   * flight recorder's writer looks for names in this thread's batches only
+   * when this moves (writer.c, drain_thread). */
+  atomic_store_explicit(&t->names, atomic_load_explicit(&t->names, memory_order_relaxed) + 1,
+                        memory_order_relaxed); /* (ordered by the head's release) */
   uint8_t *p = ev_head(t, CTRACE_FMT_EV_THREAD_NAME);
   p = put_str(p, name, n);
   ev_close(t, p);
+  atomic_store_explicit(&t->names, atomic_load_explicit(&t->names, memory_order_relaxed) + 1,
+                        memory_order_release);
 }
 
 /* ---- Memory managers ----------------------------------------------------------- */

@@ -112,6 +112,26 @@ static int env_is(const char *name, const char *value) {
   return v && !strcmp(v, value);
 }
 
+/* A session the control socket starts (control.c, `record`), on this
+ * thread: its generation is stored here, and the wrappers, when loaded,
+ * record every kind the environment does not turn off (a process started
+ * with LD_PRELOAD alone has none of `ctrace run`'s settings). */
+static __thread uint32_t *on_demand_gen;
+
+static void on_demand_capture(ctrace__capture *c, int wrappers) {
+  *on_demand_gen = ctrace__session_state.gen;
+  if (!wrappers)
+    return;
+  if (!getenv("CTRACE_SYSCALLS"))
+    c->syscalls = CTRACE_FMT_CAP_WRAPPERS;
+  if (!getenv("CTRACE_SCHED"))
+    c->sched = CTRACE_FMT_CAP_WRAPPERS;
+  if (!getenv("CTRACE_HEAP"))
+    c->heap = 1;
+  if (!getenv("CTRACE_LOCKS"))
+    c->locks = 1;
+}
+
 /* What this session records besides the program's own events, from the
  * environment `ctrace run` sets, and what is possible: the wrappers'
  * kinds only with libctrace-preload.so loaded. */
@@ -135,6 +155,8 @@ static void capture_setup(void) {
   if (!wrappers && (getenv("CTRACE_SYSCALLS") || getenv("CTRACE_HEAP")))
     snprintf(c->why + strlen(c->why), sizeof c->why - strlen(c->why), "%s%s",
              c->why[0] ? "; " : "", "the wrappers (libctrace-preload.so) are not loaded");
+  if (on_demand_gen)
+    on_demand_capture(c, wrappers);
 }
 
 /* ---- Sessions ------------------------------------------------------------------------------ */
@@ -170,6 +192,11 @@ static void fork_child(void) {
   o.flush_ms = s->flush_ms;
   o.zstd_level = s->zstd_level;
   o.flags = s->clock_kind == CTRACE_FMT_CLOCK_MONOTONIC ? CTRACE_OPT_CLOCK_MONOTONIC : 0;
+  o.mode = s->flight ? CTRACE_MODE_FLIGHT : CTRACE_MODE_FILE;
+  o.flight_window_ms = (uint32_t)s->flight_window_ms;
+  o.flight_bytes = s->flight_bytes;
+  if (s->flight)
+    ctrace__flight_fork_reset(); /* the parent's store is not the child's */
   if (ctrace__start_child(&o, 1) == 0)
     forked_child = 0;
 }
@@ -207,10 +234,15 @@ static int start(const ctrace_options *opts, int child, int lazy) {
         o.buffer_mb > 1u << 20)
       return CTRACE_EINVAL;
   }
+  const char *given_path = o.path && *o.path ? o.path : NULL; /* (flight: the dump path) */
+  int fr = ctrace__flight_options(&o);
+  if (fr)
+    return fr;
+  int flight = o.mode == CTRACE_MODE_FLIGHT;
   if (!o.path || !*o.path)
     o.path = getenv("CTRACE_OUT");
   if (!o.path || !*o.path)
-    o.path = "ctrace.out";
+    o.path = flight ? "ctrace-flight.ctrace" : "ctrace.out";
   if (!o.buffer_mb && !(o.buffer_mb = (uint32_t)env_long("CTRACE_BUFFER_MB", 64, 1 << 20)))
     return CTRACE_EINVAL;
   if (!o.flush_ms)
@@ -237,7 +269,7 @@ static int start(const ctrace_options *opts, int child, int lazy) {
   const char *base = child && root_path ? root_path : o.path;
   int fd = -1;
   char *chosen = NULL;
-  if (!child) {
+  if (!child && !flight) { /* (flight: no file until a dump) */
     fd = open_root(o.path);
     if (fd >= 0)
       chosen = strdup(o.path);
@@ -252,15 +284,18 @@ static int start(const ctrace_options *opts, int child, int lazy) {
       base = o.path;
     }
   }
-  if (child && !lazy && (fd = ctrace__open_child_file(base, &chosen)) < 0) {
+  if (child && !lazy && !flight && (fd = ctrace__open_child_file(base, &chosen)) < 0) {
     r = fd;
     goto out;
   }
   free(s->path);
   s->path = chosen;
   free(s->lazy_base);
-  s->lazy_base = lazy ? strdup(base) : NULL;
+  s->lazy_base = lazy && !flight ? strdup(base) : NULL;
   s->fd = fd;
+  s->flight = flight;
+  s->flight_window_ms = o.flight_window_ms;
+  s->flight_bytes = o.flight_bytes;
   s->buffer_mb = o.buffer_mb;
   s->flush_ms = o.flush_ms;
   s->zstd_level = o.zstd_level;
@@ -268,6 +303,8 @@ static int start(const ctrace_options *opts, int child, int lazy) {
   s->clock_kind = ctrace__clock_init(o.flags & CTRACE_OPT_CLOCK_MONOTONIC);
   ctrace__clock_sync(&s->start);
   s->ticks_per_sec = ctrace__clock_estimate_hz(&s->start);
+  if (flight && (r = ctrace__flight_init(s, given_path, child)))
+    goto out;
   s->gen = atomic_load(&ctrace__gen) + 1;
   atomic_store(&ctrace__dropped_total, 0);
   capture_setup();
@@ -285,6 +322,8 @@ static int start(const ctrace_options *opts, int child, int lazy) {
   pthread_mutex_unlock(&s->mu);
   atomic_store(&ctrace__gen, s->gen);
   forked_child = 0;
+  if (flight)
+    ctrace__flight_begin(); /* SIGUSR2 and the crash handlers */
   __atomic_fetch_or(&ctrace__active, CTRACE__ON_NATIVE, __ATOMIC_SEQ_CST);
 out:
   pthread_mutex_unlock(&session_mu);
@@ -292,6 +331,30 @@ out:
 }
 
 int ctrace_start(const ctrace_options *opts) { return start(opts, 0, 0); }
+
+int ctrace__start_on_demand(const ctrace_options *opts, uint32_t *gen) {
+  uint32_t g = 0;
+  on_demand_gen = &g;
+  int r = start(opts, 0, 0);
+  on_demand_gen = NULL;
+  *gen = r ? 0 : g;
+  return r;
+}
+
+uint32_t ctrace__session_gen(void) { return atomic_load(&ctrace__gen); }
+
+int ctrace__session_describe(char *path, size_t len) {
+  pthread_mutex_lock(&session_mu);
+  const ctrace__session *s = &ctrace__session_state;
+  int on = !CTRACE__ACTIVE() ? 0 : s->flight ? 2 : 1;
+  snprintf(path, len, "%s", !on         ? ""
+                            : on == 2   ? s->flight_base
+                            : s->path   ? s->path
+                            : s->lazy_base ? s->lazy_base
+                                           : "");
+  pthread_mutex_unlock(&session_mu);
+  return on;
+}
 
 int ctrace__start_child(const ctrace_options *opts, int lazy) { return start(opts, 1, lazy); }
 
@@ -311,6 +374,8 @@ int ctrace_stop(void) {
     return r;
   }
   __atomic_fetch_and(&ctrace__active, ~CTRACE__ON_NATIVE, __ATOMIC_SEQ_CST);
+  if (s->flight)
+    ctrace__flight_end(); /* the previous handlers back */
   s->stop_tid = (int)syscall(SYS_gettid);
   s->stop_from = mono_now();
   r = ctrace__writer_stop(s); /* (closes the file, releases the pool) */
@@ -326,6 +391,18 @@ int ctrace_flush(void) {
   pthread_mutex_unlock(&session_mu);
   return r;
 }
+
+int ctrace__flight_dump_path(const char *path, char *chosen, size_t len) {
+  pthread_mutex_lock(&session_mu);
+  ctrace__session *s = &ctrace__session_state;
+  int r = !CTRACE__ACTIVE() ? CTRACE_ENOTACTIVE
+          : !s->flight      ? CTRACE_ENOTFLIGHT
+                            : ctrace__writer_dump(s, path && *path ? path : NULL, chosen, len);
+  pthread_mutex_unlock(&session_mu);
+  return r;
+}
+
+int ctrace_flight_dump(const char *path) { return ctrace__flight_dump_path(path, NULL, 0); }
 
 /* ---- Across exec ------------------------------------------------------------------------------- */
 
@@ -380,7 +457,8 @@ static void inherit_spans(const char *v) {
 
 __attribute__((constructor)) static void auto_start(void) {
   const char *out = getenv("CTRACE_OUT");
-  if (!out || !*out)
+  const char *mode = getenv("CTRACE_MODE"); /* flight: starts without CTRACE_OUT too */
+  if ((!out || !*out) && (!mode || !*mode || !strcmp(mode, "file")))
     return;
   follow = !env_is("CTRACE_FOLLOW", "0");
   /* CTRACE_EXECED=1: this process traced before it exec'd this program
@@ -392,11 +470,14 @@ __attribute__((constructor)) static void auto_start(void) {
   if (execed)
     inherit_spans(getenv("CTRACE_EXEC_SPANS"));
   unsetenv("CTRACE_EXEC_SPANS");
-  root_path = strdup(out);
+  if (out && *out)
+    root_path = strdup(out);
   int r = execed ? ctrace__start_child(NULL, 0) : ctrace_start(NULL);
   if (r == CTRACE_EFORK)
     return; /* a child of a traced process, and children are not followed */
-  if (r)
+  if (r && (!out || !*out))
+    fprintf(stderr, "ctrace: cannot start the flight recorder: %s\n", ctrace_strerror(r));
+  else if (r)
     fprintf(stderr, "ctrace: cannot trace to %s: %s\n", out, ctrace_strerror(r));
   else
     auto_started = 1;
@@ -404,6 +485,8 @@ __attribute__((constructor)) static void auto_start(void) {
 
 static void stop_and_report(int (*stop)(void)) {
   const char *path = ctrace__session_state.path;
+  if (ctrace__session_state.flight)
+    path = "(the flight recorder's dumps)";
   int r = stop();
   if (r == CTRACE_ELOST)
     fprintf(stderr,
@@ -427,6 +510,7 @@ static int stop_unless_busy(void) {
 }
 
 void ctrace__stop_before_exit(void) {
+  ctrace__control_exit(); /* (the destructors that remove the socket will not run) */
   if (CTRACE__ACTIVE() && !ctrace__tls.guard)
     stop_and_report(stop_unless_busy);
 }

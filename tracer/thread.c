@@ -16,7 +16,7 @@
 
 ctrace__thread ctrace__no_thread; /* limit 0: every event takes the slow path */
 __thread ctrace__tls_block ctrace__tls
-    __attribute__((tls_model("initial-exec"), visibility("default"))) = {&ctrace__no_thread, 0, 0, 0};
+    __attribute__((tls_model("initial-exec"), visibility("default"))) = {&ctrace__no_thread, 0, 0, 0, NULL};
 _Atomic(ctrace__thread *) ctrace__threads;
 
 static _Atomic uint32_t next_serial = 1;
@@ -27,6 +27,7 @@ static int exit_key_err;
 static void thread_exit(void *arg) {
   ctrace__thread *t = arg;
   ctrace__tls.thread = &ctrace__no_thread; /* a later destructor that records re-registers */
+  ctrace__flight_thread_exit(); /* its signal stack, if flight.c gave it one */
   /* Its name now (pthread_setname_np may have come from another thread):
    * the writer defines the thread again if it changed. */
   char name[sizeof t->name] = {0};
@@ -165,6 +166,7 @@ ctrace__thread *ctrace__thread_slow(size_t need) {
     atomic_store_explicit(&t->limit, 0, memory_order_relaxed);
     t->last_tick = ctrace__ticks();
     atomic_store_explicit(&t->tried, gen, memory_order_release);
+    ctrace__flight_thread_start(); /* flight mode: a signal stack for crash dumps */
   }
   if ((uintptr_t)t->pos + need > atomic_load_explicit(&t->limit, memory_order_relaxed) ||
       t->cur == NULL) {

@@ -9,6 +9,10 @@
  * than ~flush_ms and a killed process leaves a trace that ends at most that
  * long before it died. Only the writer walks the thread list and unlinks
  * (frees) the state of threads that exited.
+ *
+ * In flight mode (flight.c) the same records go to the flight recorder's
+ * memory instead of the file, and the writer also writes the dumps that
+ * ctrace_flight_dump, SIGUSR2 and crashes ask for, each after a cut.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -81,9 +85,11 @@ static void set_err(writer *w, int err) {
 
 /* ---- Records ------------------------------------------------------------------- */
 
-/* Appends one record to w->out; compresses the payload when that helps. */
-static void emit(writer *w, unsigned type, uint32_t thread, uint64_t base_tick,
-                 const uint8_t *raw, size_t raw_len) {
+/* Appends one record to w->out; compresses the payload when that helps.
+ * In flight mode the record goes to the flight recorder's store instead;
+ * last_tick is the tick of its last event (BATCH) or its tick (CLOCK). */
+static void emit_rec(writer *w, unsigned type, uint32_t thread, uint64_t base_tick,
+                     const uint8_t *raw, size_t raw_len, uint64_t last_tick) {
   if (raw_len > CTRACE_FMT_RECORD_MAX_RAW) {
     set_err(w, -EINVAL);
     return;
@@ -120,10 +126,19 @@ static void emit(writer *w, unsigned type, uint32_t thread, uint64_t base_tick,
   ctrace_fmt_put_u32(h + CTRACE_FMT_RH_THREAD, thread);
   ctrace_fmt_put_u64(h + CTRACE_FMT_RH_BASE_TICK, base_tick);
   ctrace_fmt_put_u32(h + CTRACE_FMT_RH_CRC, ctrace_fmt_record_crc(h, payload, stored));
-  w->out.len += CTRACE_FMT_RECORD_HEADER_SIZE + stored;
+  if (w->s->flight) /* (w->out stays empty) */
+    ctrace__flight_take(type, h, CTRACE_FMT_RECORD_HEADER_SIZE + stored, last_tick);
+  else
+    w->out.len += CTRACE_FMT_RECORD_HEADER_SIZE + stored;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n) {
+static void emit(writer *w, unsigned type, uint32_t thread, uint64_t base_tick,
+                 const uint8_t *raw, size_t raw_len) {
+  emit_rec(w, type, thread, base_tick, raw, raw_len, 0);
+}
+
+int ctrace__write_all(int fd, const void *buf, size_t n) {
+  const uint8_t *p = buf;
   while (n) {
     ssize_t k = write(fd, p, n);
     if (k < 0) {
@@ -141,6 +156,8 @@ static int write_header(ctrace__session *s, int fd);
 
 static void out_flush(writer *w) {
   ctrace__session *s = w->s;
+  if (s->flight)
+    return; /* nothing is written but dumps */
   if (s->fd < 0 && s->lazy_base) {
     if (!w->has_batches)
       return; /* nothing but definitions yet: keep them, create no file */
@@ -161,7 +178,7 @@ static void out_flush(writer *w) {
     s->lazy_base = NULL;
   }
   if (w->out.len && !w->err) {
-    int r = write_all(w->s->fd, w->out.p, w->out.len);
+    int r = ctrace__write_all(w->s->fd, w->out.p, w->out.len);
     if (r)
       set_err(w, r);
     else
@@ -293,12 +310,51 @@ static void def_thread_end(writer *w, ctrace__thread *t) {
 
 /* ---- Threads ------------------------------------------------------------------------ */
 
+/* A batch of t's events c->data[from, to); last_tick: the tick of its last event. */
 static void emit_batch(writer *w, ctrace__thread *t, ctrace__chunk *c, uint32_t from,
-                       uint32_t to) {
+                       uint32_t to, uint64_t last_tick) {
   if (to > from) {
-    emit(w, CTRACE_FMT_REC_BATCH, t->serial, t->wtick, c->data + from, to - from);
+    emit_rec(w, CTRACE_FMT_REC_BATCH, t->serial, t->wtick, c->data + from, to - from,
+             last_tick);
     w->has_batches = 1;
   }
+}
+
+/* Flight mode: a THREAD_NAME event is in a batch that the ring will
+ * forget, and the thread would lose its name in later dumps: the name is
+ * defined again (DEF_THREAD), once per change. */
+static void def_thread_named(writer *w, ctrace__thread *t, const uint8_t *name, uint64_t n) {
+  if (n > CTRACE_FMT_NAME_MAX)
+    n = CTRACE_FMT_NAME_MAX;
+  if (strlen(t->wname) == n && !memcmp(t->wname, name, n))
+    return;
+  memcpy(t->wname, name, n);
+  t->wname[n] = '\0';
+  wbuf_varint(&w->scratch, t->serial);
+  wbuf_varint(&w->scratch, (uint64_t)t->tid);
+  wbuf_str(&w->scratch, t->wname);
+  def_add(w, CTRACE_FMT_DEF_THREAD);
+}
+
+/* Walks the events of t in [p, end) from tick: @return the last one's
+ * tick. names: also keep the thread's name (def_thread_named). */
+static uint64_t walk_events(writer *w, ctrace__thread *t, const uint8_t *p, const uint8_t *end,
+                            uint64_t tick, int names) {
+  while (p < end) {
+    unsigned type = 0;
+    uint64_t delta, args[CTRACE_FMT_EVENT_MAX_VARINTS], slen;
+    const uint8_t *str;
+    if (!(p = ctrace_fmt_decode_event(p, end, &type, &delta, args, &str, &slen))) {
+      fprintf(stderr, "ctrace: internal error: bad event (type %u) in thread %u's buffer\n",
+              type, t->serial);
+      set_err(w, CTRACE_ECORRUPT);
+      break;
+    }
+    tick += delta;
+    if (type == CTRACE_FMT_EV_THREAD_NAME && names)
+      def_thread_named(w, t, str, slen);
+  }
+  return tick;
 }
 
 /* Writes what t published; with cut, also the unfinished part of its
@@ -306,10 +362,17 @@ static void emit_batch(writer *w, ctrace__thread *t, ctrace__chunk *c, uint32_t 
 static void drain_thread(writer *w, ctrace__thread *t, int cut) {
   for (;;) {
     ctrace__chunk *c = t->wchunk;
+    /* Flight mode: names done = the even count seen before the head (its
+     * events are below it: acquire); a THREAD_NAME below the head makes
+     * the count seen after it move (walk). */
+    uint32_t done = atomic_load_explicit(&t->names, memory_order_acquire) & ~1u;
     ctrace__chunk *next = atomic_load_explicit(&c->next, memory_order_acquire);
     uint32_t head = atomic_load_explicit(&c->head, memory_order_acquire);
-    if (next) { /* sealed: head is final */
-      emit_batch(w, t, c, t->wtail, head);
+    int walk = w->s->flight && atomic_load_explicit(&t->names, memory_order_relaxed) != t->wnames;
+    if (next) { /* sealed: head is final; the next chunk's base is its last tick */
+      if (walk) /* (for its names only) */
+        walk_events(w, t, c->data + t->wtail, c->data + head, t->wtick, 1);
+      emit_batch(w, t, c, t->wtail, head, next->base_tick);
       t->wchunk = next;
       t->wtail = 0;
       t->wtick = next->base_tick;
@@ -317,26 +380,15 @@ static void drain_thread(writer *w, ctrace__thread *t, int cut) {
       continue;
     }
     if (cut && head > t->wtail) {
-      emit_batch(w, t, c, t->wtail, head);
       /* The next batch starts mid-chunk: its base is the tick of the last
        * event written, found by walking the deltas of this one. */
-      const uint8_t *p = c->data + t->wtail, *end = c->data + head;
-      uint64_t tick = t->wtick;
-      while (p < end) {
-        unsigned type = 0;
-        uint64_t delta, args[CTRACE_FMT_EVENT_MAX_VARINTS], slen;
-        const uint8_t *str;
-        if (!(p = ctrace_fmt_decode_event(p, end, &type, &delta, args, &str, &slen))) {
-          fprintf(stderr, "ctrace: internal error: bad event (type %u) in thread %u's buffer\n",
-                  type, t->serial);
-          set_err(w, CTRACE_ECORRUPT);
-          break;
-        }
-        tick += delta;
-      }
+      uint64_t tick = walk_events(w, t, c->data + t->wtail, c->data + head, t->wtick, walk);
+      emit_batch(w, t, c, t->wtail, head, tick);
       t->wtick = tick;
       t->wtail = head;
     }
+    if (cut) /* walked up to the head */
+      t->wnames = done;
     return;
   }
 }
@@ -378,6 +430,7 @@ static void drain_threads(writer *w, int cut) {
     }
     if (mine) {
       if (t->wdefined != gen) {
+        t->wname[0] = '\0';
         def_thread(w, t);
         defs_flush(w); /* the thread's DEF precedes its first batch */
       }
@@ -387,6 +440,12 @@ static void drain_threads(writer *w, int cut) {
       if (mine) {
         if (t->renamed) /* named by someone else while it ran */
           def_thread(w, t);
+        if (t->renamed && t->wname[0]) { /* flight: the name it gave itself stays */
+          char keep[sizeof t->wname];
+          memcpy(keep, t->wname, sizeof keep);
+          t->wname[0] = '\0';
+          def_thread_named(w, t, (const uint8_t *)keep, strlen(keep));
+        }
         def_thread_end(w, t);
         ctrace__pool_put(t->wchunk);
       } else if (chunkless && t->wdefined == gen) {
@@ -410,7 +469,7 @@ static void write_clock(writer *w) {
   ctrace_fmt_put_u64(b, cp.tick);
   ctrace_fmt_put_u64(b + 8, cp.mono_ns);
   ctrace_fmt_put_u64(b + 16, cp.real_ns);
-  emit(w, CTRACE_FMT_REC_CLOCK, 0, 0, b, sizeof b);
+  emit_rec(w, CTRACE_FMT_REC_CLOCK, 0, 0, b, sizeof b, cp.tick);
 }
 
 static void cycle(writer *w, int cut, int span_set) {
@@ -431,11 +490,35 @@ static void cycle(writer *w, int cut, int span_set) {
   defs_sites(w);
   defs_strings(w);
   defs_flush(w);
+  if (w->s->flight)
+    ctrace__flight_defined(w->sites_seen, w->strings_seen);
   drain_threads(w, cut);
   defs_flush(w);
   if (cut && (w->s->fd >= 0 || w->has_batches)) /* no clock for a file not yet created */
     write_clock(w);
   out_flush(w);
+  if (w->s->flight)
+    ctrace__flight_evict();
+}
+
+/* Flight mode: the dumps asked since the last cycle, after it (a cut).
+ * api: ctrace_flight_dump's (result under s->mu). */
+static void flight_dumps(writer *w, int api, const char *api_path, unsigned asked) {
+  ctrace__session *s = w->s;
+  if (asked & CTRACE__FLIGHT_ASK_CRASH) {
+    ctrace__flight_write(s, NULL, NULL, 0, ctrace__flight_crash_text());
+    ctrace__flight_crash_done();
+  }
+  if (asked & CTRACE__FLIGHT_ASK_SIGNAL)
+    ctrace__flight_write(s, NULL, NULL, 0, "SIGUSR2");
+  if (api) {
+    char chosen[CTRACE__PATH_MAX];
+    int r = ctrace__flight_write(s, api_path, chosen, sizeof chosen, NULL);
+    pthread_mutex_lock(&s->mu);
+    s->dump_result = r;
+    memcpy(s->dump_chosen, chosen, sizeof chosen);
+    pthread_mutex_unlock(&s->mu);
+  }
 }
 
 static void write_end(writer *w) {
@@ -501,6 +584,13 @@ static void *writer_main(void *arg) {
   ctrace__session *s = w->s;
   sigset_t all;
   sigfillset(&all);
+  if (s->flight) { /* a crash of the writer itself still dumps (flight.c) */
+    sigdelset(&all, SIGSEGV);
+    sigdelset(&all, SIGBUS);
+    sigdelset(&all, SIGILL);
+    sigdelset(&all, SIGFPE);
+    sigdelset(&all, SIGABRT);
+  }
   pthread_sigmask(SIG_BLOCK, &all, NULL);
   ctrace__tls.guard = 1; /* the writer never records */
   pthread_setname_np(pthread_self(), "ctrace-writer");
@@ -514,7 +604,7 @@ static void *writer_main(void *arg) {
                                             : 0;
   for (;;) {
     pthread_mutex_lock(&s->mu);
-    if (!s->stop_req && s->flush_req == s->flush_done) {
+    if (!s->stop_req && s->flush_req == s->flush_done && s->dump_req == s->dump_done) {
       struct timespec ts;
       clock_gettime(CLOCK_MONOTONIC, &ts);
       ts.tv_nsec += 10 * 1000000;
@@ -526,7 +616,11 @@ static void *writer_main(void *arg) {
     }
     int stop = s->stop_req;
     uint64_t flush = s->flush_req;
-    int asked = stop || flush != s->flush_done;
+    uint64_t dump = s->dump_req;
+    int api_dump = dump != s->dump_done;
+    const char *dump_path = s->dump_path; /* (the caller's, valid until dump_done) */
+    unsigned fasked = s->flight ? ctrace__flight_asked() : 0;
+    int asked = stop || flush != s->flush_done || api_dump || fasked;
     int span_set = s->span_to != 0;
     pthread_mutex_unlock(&s->mu);
 
@@ -543,6 +637,8 @@ static void *writer_main(void *arg) {
         atomic_store(&t->limit, 0);
       cycle(w, 1, 1);
       cycle(w, 1, 1);
+      if (s->flight) /* a crash while stopping */
+        flight_dumps(w, api_dump, dump_path, fasked | ctrace__flight_asked());
       rename_live(w);
       /* The stop span ends here: what ctrace_stop does after this is
        * waiting in the join (begun before), and the rest (close, frees) is
@@ -557,10 +653,14 @@ static void *writer_main(void *arg) {
         w->err = -errno;
       s->fd = -1;
       ctrace__pool_release_memory();
+      if (s->flight)
+        ctrace__flight_free();
       ZSTD_freeCCtx(w->cctx);
       w->cctx = NULL;
     } else {
       cycle(w, cut, span_set);
+      if (api_dump || fasked)
+        flight_dumps(w, api_dump, dump_path, fasked);
     }
     if (cut)
       w->last_cut_ns = now;
@@ -568,6 +668,7 @@ static void *writer_main(void *arg) {
     if (w->err && !s->error)
       s->error = w->err;
     s->flush_done = flush;
+    s->dump_done = dump;
     pthread_cond_broadcast(&s->done_cv);
     pthread_mutex_unlock(&s->mu);
     if (stop)
@@ -583,8 +684,9 @@ static void *writer_main(void *arg) {
 /* ---- Start, stop, flush -------------------------------------------------------------------- */
 
 
-static int write_header(ctrace__session *s, int fd) {
-  uint8_t h[CTRACE_FMT_FILE_HEADER_SIZE] = {0};
+void ctrace__file_header(uint8_t h[CTRACE_FMT_FILE_HEADER_SIZE], const ctrace__session *s,
+                         uint32_t flags) {
+  memset(h, 0, CTRACE_FMT_FILE_HEADER_SIZE);
   memcpy(h + CTRACE_FMT_FH_MAGIC, CTRACE_FMT_MAGIC, CTRACE_FMT_MAGIC_LEN);
   ctrace_fmt_put_u16(h + CTRACE_FMT_FH_VERSION_MAJOR, CTRACE_FMT_VERSION_MAJOR);
   ctrace_fmt_put_u16(h + CTRACE_FMT_FH_VERSION_MINOR, CTRACE_FMT_VERSION_MINOR);
@@ -595,8 +697,14 @@ static int write_header(ctrace__session *s, int fd) {
   ctrace_fmt_put_u64(h + CTRACE_FMT_FH_START_TICK, s->start.tick);
   ctrace_fmt_put_u64(h + CTRACE_FMT_FH_START_MONO, s->start.mono_ns);
   ctrace_fmt_put_u64(h + CTRACE_FMT_FH_START_REAL, s->start.real_ns);
+  ctrace_fmt_put_u32(h + CTRACE_FMT_FH_FLAGS, flags);
   ctrace_fmt_put_u32(h + CTRACE_FMT_FH_CRC, ctrace_fmt_crc32c(0, h, CTRACE_FMT_FH_CRC));
-  int r = write_all(fd, h, sizeof h);
+}
+
+static int write_header(ctrace__session *s, int fd) {
+  uint8_t h[CTRACE_FMT_FILE_HEADER_SIZE];
+  ctrace__file_header(h, s, 0);
+  int r = ctrace__write_all(fd, h, sizeof h);
   if (!r)
     s->bytes_written = sizeof h;
   return r;
@@ -617,6 +725,7 @@ int ctrace__writer_start(ctrace__session *s) {
   }
   s->stop_req = 0;
   s->flush_req = s->flush_done = 0;
+  s->dump_req = s->dump_done = 0;
   s->error = 0;
   r = pthread_create(&s->writer, NULL, writer_main, w);
   if (r) {
@@ -645,4 +754,19 @@ int ctrace__writer_flush(ctrace__session *s) {
   int err = s->error;
   pthread_mutex_unlock(&s->mu);
   return err;
+}
+
+int ctrace__writer_dump(ctrace__session *s, const char *path, char *chosen, size_t len) {
+  pthread_mutex_lock(&s->mu);
+  uint64_t want = ++s->dump_req;
+  s->dump_path = path;
+  s->dump_result = -EINTR; /* (if stopped first) */
+  pthread_cond_signal(&s->cv);
+  while (s->dump_done < want && !s->stop_req)
+    pthread_cond_wait(&s->done_cv, &s->mu);
+  int r = s->dump_done >= want ? s->dump_result : CTRACE_ENOTACTIVE;
+  if (chosen && len)
+    snprintf(chosen, len, "%s", r ? "" : s->dump_chosen);
+  pthread_mutex_unlock(&s->mu);
+  return r;
 }

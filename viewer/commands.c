@@ -273,6 +273,8 @@ int ctrace_cmd_info(int argc, char **argv) {
   rd_merge_close(m);
   printf("trace:     %s (%" PRIu64 " bytes, format %d.%u)\n", argv[1], rd_file_size(tr),
          CTRACE_FMT_VERSION_MAJOR, rd_format_minor(tr));
+  if (rd_file_flags(tr) & CTRACE_FMT_FF_FLIGHT)
+    printf("recorded:  by the flight recorder: a dump of the last window, not the whole run\n");
   printf("process:   %s (pid %d): %s\n", rd_process_name(tr), rd_pid(tr), rd_command_line(tr));
   printf("clock:     %s, %zu sync points\n",
          rd_clock_kind(tr) == CTRACE_FMT_CLOCK_TSC ? "tsc" : "monotonic", rd_clock_points(tr));

@@ -7,7 +7,20 @@
  * (/api/trace.json) is produced by a pool thread into a socketpair, already
  * framed as chunks (and zstd compressed); the loop copies it to the client
  * one write at a time, so a slow client slows the producer, and a client
- * that goes away makes its next write fail (EPIPE) and it stops. */
+ * that goes away makes its next write fail (EPIPE) and it stops.
+ *
+ * A request is answered from a copy of the context made when it arrived,
+ * holding the index it names: the live view swaps in new indexes on the
+ * loop (http_swap_index) while older ones are still read, and frees each
+ * after its last reader.
+ *
+ * /api/events (Server-Sent Events): the headers, a retry hint and the
+ * current state are written, then the connection stays open without a
+ * length (the body ends when it closes); http_notify() writes an event to
+ * every such stream from the loop, a timer writes a comment line now and
+ * then so that proxies and clients see it alive, and what the client sends
+ * is read only to notice that it went away. At most HTTP_MAX_EVENT_CLIENTS
+ * at once: beyond, 503. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <inttypes.h>
@@ -304,7 +317,8 @@ static double now_ms(void) {
 
 /* ---- Connections ----------------------------------------------------------------------- */
 
-typedef struct conn {
+typedef struct http_conn conn;
+struct http_conn {
   uv_tcp_t tcp;
   http_server *srv;
   req_parser rp;
@@ -333,16 +347,84 @@ typedef struct conn {
   int pipe_open;
   uv_shutdown_t shut;
   uv_timer_t linger;
-} conn;
+  /* the request's view of the context (its index held until answered) */
+  rt_context snap;
+  vx_index *held;
+  /* an /api/events stream: in srv->events */
+  int events;
+  conn *ev_prev, *ev_next;
+};
+
+/* ---- Indexes held by requests ------------------------------------------------------------ */
+
+typedef struct http_hold {
+  vx_index *index;
+  unsigned refs;
+  struct http_hold *next;
+} http_hold;
+
+static void index_hold(conn *c) {
+  http_server *s = c->srv;
+  vx_index *x = s->ctx->index;
+  http_hold *h = s->holds;
+  while (h && h->index != x)
+    h = h->next;
+  if (!h) {
+    if (!(h = calloc(1, sizeof *h))) {
+      c->held = NULL; /* (out of memory: not held; only a swap meanwhile would matter) */
+      return;
+    }
+    h->index = x;
+    h->next = s->holds;
+    s->holds = h;
+  }
+  h->refs++;
+  c->held = x;
+}
+
+static void index_release(conn *c) {
+  http_server *s = c->srv;
+  vx_index *x = c->held;
+  if (!x)
+    return;
+  c->held = NULL;
+  for (http_hold **p = &s->holds; *p; p = &(*p)->next) {
+    http_hold *h = *p;
+    if (h->index != x)
+      continue;
+    if (--h->refs == 0) {
+      *p = h->next;
+      free(h);
+      if (x != s->ctx->index)
+        vx_free(x); /* swapped out meanwhile: this was its last reader */
+    }
+    return;
+  }
+}
+
+void http_swap_index(http_server *s, vx_index *next) {
+  vx_index *old = s->ctx->index;
+  s->ctx->index = next;
+  if (!old || old == next)
+    return;
+  for (http_hold *h = s->holds; h; h = h->next)
+    if (h->index == old)
+      return; /* freed by its last reader */
+  vx_free(old);
+}
 
 static void conn_unref(conn *c);
 static void conn_continue(conn *c);
 
 static void on_close(uv_handle_t *h) { conn_unref(h->data); }
 
+static void events_unlink(conn *c);
+
 static void conn_unref(conn *c) {
   if (--c->refs > 0)
     return;
+  index_release(c);
+  events_unlink(c);
   c->srv->connections--;
   free(c->in);
   free(c->out);
@@ -355,6 +437,7 @@ static void conn_close(conn *c) {
   if (c->closing)
     return;
   c->closing = 1;
+  events_unlink(c);
   if (c->pipe_open) {
     c->pipe_open = 0;
     uv_close((uv_handle_t *)&c->pipe, on_close); /* the producer then fails on EPIPE */
@@ -444,12 +527,12 @@ static void send_bytes(conn *c, char *bytes, size_t len) {
   }
 }
 
-/* An error found by the parser: answer it and close. */
-static void send_error(conn *c, int status) {
+/* An error found by the parser (or a refusal): answer it and close. */
+static void send_error_msg(conn *c, int status, const char *msg) {
   rt_response r;
   memset(&r, 0, sizeof r);
-  char body[160];
-  snprintf(body, sizeof body, "{\"status\":%d,\"error\":\"%s\"}", status, reason(status));
+  char body[256];
+  snprintf(body, sizeof body, "{\"status\":%d,\"error\":\"%s\"}", status, msg);
   r.status = status;
   r.content_type = "application/json";
   r.body = strdup(body);
@@ -465,6 +548,8 @@ static void send_error(conn *c, int status) {
   else
     conn_close(c);
 }
+
+static void send_error(conn *c, int status) { send_error_msg(c, status, reason(status)); }
 
 /* ---- Streamed answers ------------------------------------------------------------------- */
 
@@ -519,7 +604,7 @@ static void stream_run(uv_work_t *w) {
       ZSTD_CCtx_setParameter(s.z, ZSTD_c_compressionLevel, 1);
   }
   int r = (c->accept_zstd && (!s.z || !s.zbuf)) ? CTRACE_ENOMEM
-                                                : c->resp.stream(c->srv->ctx, c->resp.stream_path, sink_write, &s);
+                                                : c->resp.stream(&c->snap, c->resp.stream_path, sink_write, &s);
   if (!r && s.z)
     r = zstd_push(&s, NULL, 0, ZSTD_e_end);
   if (!r)
@@ -602,12 +687,138 @@ static void start_stream(conn *c) {
   uv_read_start((uv_stream_t *)&c->pipe, pipe_alloc, pipe_read);
 }
 
+/* ---- /api/events: Server-Sent Events ------------------------------------------------------ */
+
+typedef struct ev_write {
+  uv_write_t req;
+  conn *c;
+  char data[];
+} ev_write;
+
+static void events_unlink(conn *c) {
+  if (!c->events)
+    return;
+  c->events = 0;
+  http_server *s = c->srv;
+  if (c->ev_prev)
+    c->ev_prev->ev_next = c->ev_next;
+  else
+    s->events = c->ev_next;
+  if (c->ev_next)
+    c->ev_next->ev_prev = c->ev_prev;
+  c->ev_prev = c->ev_next = NULL;
+  if (--s->nevents == 0)
+    uv_timer_stop(&s->heartbeat);
+}
+
+static void ev_written(uv_write_t *req, int status) {
+  ev_write *w = (ev_write *)req;
+  conn *c = w->c;
+  free(w);
+  if (status < 0)
+    conn_close(c); /* the client is gone */
+  conn_unref(c);
+}
+
+/* Queues bytes on a stream; a client that reads nothing while events pile
+ * up is dropped rather than buffered without end. */
+static void events_write(conn *c, const char *p, size_t n) {
+  if (c->closing)
+    return;
+  if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > HTTP_EVENTS_MAX_QUEUED) {
+    conn_close(c);
+    return;
+  }
+  ev_write *w = malloc(sizeof *w + n);
+  if (!w) {
+    conn_close(c);
+    return;
+  }
+  memcpy(w->data, p, n);
+  w->c = c;
+  c->refs++;
+  uv_buf_t b = uv_buf_init(w->data, (unsigned)n);
+  if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, ev_written) < 0) {
+    free(w);
+    conn_close(c);
+    conn_unref(c);
+  }
+}
+
+/* What the client sends on a stream is dropped; EOF or an error means it
+ * went away. */
+static void events_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
+  (void)b;
+  if (n < 0)
+    conn_close(st->data);
+}
+
+static void heartbeat(uv_timer_t *t) {
+  http_server *s = t->data;
+  for (conn *c = s->events, *next; c; c = next) {
+    next = c->ev_next; /* (a failed write unlinks c) */
+    events_write(c, ": keep-alive\n\n", 14);
+  }
+}
+
+static void events_start(conn *c) {
+  http_server *s = c->srv;
+  if (s->nevents >= HTTP_MAX_EVENT_CLIENTS) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "too many /api/events streams open (%u): close one, or poll /api/meta",
+             HTTP_MAX_EVENT_CLIENTS);
+    send_error_msg(c, 503, msg);
+    return;
+  }
+  size_t elen = 0;
+  char *ev = rt_live_event(s->ctx, &elen);
+  char head[512];
+  int hl = snprintf(head, sizeof head,
+                    "HTTP/1.1 200 OK\r\n"
+                    "Server: ctrace/%s\r\n"
+                    "Content-Type: text/event-stream\r\n"
+                    "Cache-Control: no-store\r\n"
+                    "X-Content-Type-Options: nosniff\r\n"
+                    "X-Accel-Buffering: no\r\n"
+                    "Connection: close\r\n\r\n"
+                    "retry: %d\n\n",
+                    ctrace_version(), HTTP_EVENTS_RETRY_MS);
+  c->events = 1;
+  c->ev_prev = NULL;
+  c->ev_next = s->events;
+  if (s->events)
+    s->events->ev_prev = c;
+  s->events = c;
+  if (s->nevents++ == 0)
+    uv_timer_start(&s->heartbeat, heartbeat, s->heartbeat_ms, s->heartbeat_ms);
+  events_write(c, head, (size_t)hl);
+  if (ev)
+    events_write(c, ev, elen);
+  free(ev);
+  if (!c->closing)
+    uv_read_start((uv_stream_t *)&c->tcp, linger_alloc, events_read);
+}
+
+void http_notify(http_server *s) {
+  if (!s->events)
+    return;
+  size_t len = 0;
+  char *ev = rt_live_event(s->ctx, &len);
+  if (!ev)
+    return;
+  for (conn *c = s->events, *next; c; c = next) {
+    next = c->ev_next;
+    events_write(c, ev, len);
+  }
+  free(ev);
+}
+
 /* ---- Answering a request ------------------------------------------------------------------ */
 
 static void work_run(uv_work_t *w) {
   conn *c = w->data;
   double t = now_ms();
-  rt_handle(c->srv->ctx, &c->req, &c->resp);
+  rt_handle(&c->snap, &c->req, &c->resp);
   /* Server-Timing covers the answer and its encoding. */
   int zstd = c->resp.stream ? c->accept_zstd : encode_body(&c->resp, c->accept_zstd);
   c->handler_ms = now_ms() - t;
@@ -627,9 +838,19 @@ static void stream_headers_written(uv_write_t *w, int status) {
   conn_unref(c);
 }
 
+static void events_start(conn *c);
+
 static void work_done(uv_work_t *w, int status) {
   conn *c = w->data;
   c->srv->requests++;
+  index_release(c); /* (a stream reads files by name, not the index) */
+  if (status >= 0 && !c->closing && c->out && c->resp.events && !c->head_only) {
+    free(c->out);
+    c->out = NULL;
+    events_start(c);
+    conn_unref(c);
+    return;
+  }
   if (status < 0 || c->closing || !c->out) {
     free(c->out);
     c->out = NULL;
@@ -669,10 +890,13 @@ static void dispatch(conn *c) {
   free(c->resp.body);
   memset(&c->resp, 0, sizeof c->resp);
   uv_read_stop((uv_stream_t *)&c->tcp);
+  c->snap = *c->srv->ctx; /* what this request sees, whatever the loop swaps in meanwhile */
+  index_hold(c);
   c->work.data = c;
   c->refs++;
   if (uv_queue_work(c->srv->loop, &c->work, work_run, work_done) != 0) {
     c->refs--;
+    index_release(c);
     send_error(c, 503);
   }
 }
@@ -763,6 +987,12 @@ int http_listen(http_server *s, uv_loop_t *loop, rt_context *ctx, const char *ho
   s->loop = loop;
   s->ctx = ctx;
   http_parser_set_max_header_size(HTTP_MAX_HEADERS);
+  s->heartbeat_ms = HTTP_EVENTS_HEARTBEAT_MS;
+  const char *hb = getenv("CTRACE_EVENTS_HEARTBEAT_MS"); /* (tests) */
+  if (hb && atoi(hb) > 0)
+    s->heartbeat_ms = (unsigned)atoi(hb);
+  uv_timer_init(loop, &s->heartbeat);
+  s->heartbeat.data = s;
   struct sockaddr_storage addr;
   int r = strchr(host, ':') ? uv_ip6_addr(host, port, (struct sockaddr_in6 *)&addr)
                             : uv_ip4_addr(host, port, (struct sockaddr_in *)&addr);

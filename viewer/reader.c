@@ -51,6 +51,7 @@ struct rd_trace {
   unsigned flags;
 
   unsigned minor;
+  uint32_t file_flags; /* CTRACE_FMT_FF_* */
   int clock;
   int pid;
   uint64_t hz;
@@ -533,6 +534,7 @@ static int scan(rd_trace *tr, char *err, size_t errlen) {
     return CTRACE_ECORRUPT;
   }
   tr->minor = ctrace_fmt_get_u16(fh + CTRACE_FMT_FH_VERSION_MINOR);
+  tr->file_flags = ctrace_fmt_get_u32(fh + CTRACE_FMT_FH_FLAGS);
   uint32_t hsize = ctrace_fmt_get_u32(fh + CTRACE_FMT_FH_HEADER_SIZE);
   tr->clock = (int)ctrace_fmt_get_u32(fh + CTRACE_FMT_FH_CLOCK);
   tr->pid = (int)ctrace_fmt_get_u32(fh + CTRACE_FMT_FH_PID);
@@ -805,6 +807,7 @@ const char *rd_process_name(const rd_trace *tr) { return tr->proc_name ? tr->pro
 const char *rd_command_line(const rd_trace *tr) { return tr->cmdline ? tr->cmdline : ""; }
 int rd_clock_kind(const rd_trace *tr) { return tr->clock; }
 unsigned rd_format_minor(const rd_trace *tr) { return tr->minor; }
+uint32_t rd_file_flags(const rd_trace *tr) { return tr->file_flags; }
 uint64_t rd_start_ns(const rd_trace *tr) { return tr->nclock ? tr->clock_pts[0].mono : 0; }
 uint64_t rd_start_real_ns(const rd_trace *tr) { return tr->start_real; }
 size_t rd_clock_points(const rd_trace *tr) { return tr->nclock; }

@@ -94,6 +94,9 @@ const char *rd_process_name(const rd_trace *tr);
 const char *rd_command_line(const rd_trace *tr);
 int rd_clock_kind(const rd_trace *tr);
 unsigned rd_format_minor(const rd_trace *tr);
+/* The file header's CTRACE_FMT_FF_* flags (CTRACE_FMT_FF_FLIGHT: a flight
+ * recorder's dump, the last window of a longer session). */
+uint32_t rd_file_flags(const rd_trace *tr);
 uint64_t rd_start_ns(const rd_trace *tr);      /* CLOCK_MONOTONIC at start */
 uint64_t rd_start_real_ns(const rd_trace *tr); /* CLOCK_REALTIME at start */
 size_t rd_clock_points(const rd_trace *tr);

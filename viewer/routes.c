@@ -282,7 +282,11 @@ static void api_meta(const rt_context *ctx, rt_response *r) {
     cJSON_AddBoolToObject(j, "complete", s->complete);
     cJSON_AddNumberToObject(j, "events", (double)s->events);
     cJSON_AddNumberToObject(j, "dropped", (double)s->dropped);
-    if (s->problem)
+    /* While following, a trace without its END record yet, or with its
+     * last record cut at the end, is one being written: not a problem. */
+    int writing = ctx->live && !strcmp(ctx->live, "following") && rt_still_writing(s);
+    cJSON_AddBoolToObject(j, "writing", writing);
+    if (s->problem && !writing)
       cJSON_AddStringToObject(j, "problem", s->problem);
     else
       cJSON_AddNullToObject(j, "problem");
@@ -304,6 +308,11 @@ static void api_meta(const rt_context *ctx, rt_response *r) {
     cJSON *l = cJSON_AddObjectToObject(o, "live");
     cJSON_AddStringToObject(l, "state", ctx->live);
     cJSON_AddNumberToObject(l, "generation", (double)ctx->generation);
+    cJSON_AddStringToObject(l, "mode", ctx->live_mode ? ctx->live_mode : "lttng-live");
+    if (ctx->live_problem)
+      cJSON_AddStringToObject(l, "problem", ctx->live_problem);
+    else
+      cJSON_AddNullToObject(l, "problem");
   }
   cJSON_AddNumberToObject(o, "dropped", (double)vx_dropped(x));
   cJSON_AddNumberToObject(o, "index_bytes", (double)vx_memory(x));
@@ -1507,13 +1516,62 @@ static void static_file(const rt_context *ctx, const char *path, rt_response *r)
   r->cacheable = 1;
 }
 
+/* ---- Live view ----------------------------------------------------------------------------------- */
+
+int rt_still_writing(const vx_source *s) {
+  return !s->complete && s->problem &&
+         (!strncmp(s->problem, "trace has no end record", 23) ||
+          !strncmp(s->problem, "trace truncated at byte", 23));
+}
+
+static pthread_once_t hooks_once = PTHREAD_ONCE_INIT;
+
+char *rt_live_event(const rt_context *ctx, size_t *len) {
+  pthread_once(&hooks_once, install_hooks); /* (orders the hooks' setup before any use) */
+  const vx_index *x = ctx->index;
+  cJSON *o = cJSON_CreateObject();
+  if (!o)
+    return NULL;
+  cJSON_AddNumberToObject(o, "generation", (double)ctx->generation);
+  cJSON_AddStringToObject(o, "state", ctx->live ? ctx->live : "static");
+  cJSON_AddStringToObject(o, "mode", ctx->live_mode ? ctx->live_mode : "lttng-live");
+  cJSON_AddNumberToObject(o, "t0", x ? (double)vx_t0(x) : 0);
+  cJSON_AddNumberToObject(o, "t1", x ? (double)vx_t1(x) : 0);
+  cJSON_AddNumberToObject(o, "events", x ? (double)vx_events(x) : 0);
+  cJSON_AddNumberToObject(o, "tracks", x ? (double)vx_track_count(x) : 0);
+  cJSON_AddNumberToObject(o, "sources", x ? (double)vx_source_count(x) : 0);
+  char *data = cJSON_PrintUnformatted(o);
+  cJSON_Delete(o);
+  if (!data)
+    return NULL;
+  /* (the JSON has no newline, so it is one data: line) */
+  size_t cap = strlen(data) + 64;
+  char *out = malloc(cap);
+  if (out) {
+    int n = snprintf(out, cap, "id: %" PRIu64 "\nevent: update\ndata: %s\n\n", ctx->generation, data);
+    *len = (size_t)n;
+  }
+  free(data);
+  return out;
+}
+
+static void api_events(const rt_context *ctx, rt_response *r) {
+  if (!ctx->live) {
+    respond_error(r, 404, "/api/events: this trace is not live (ctrace view --follow TRACE, "
+                          "ctrace run --view or ctrace view --lttng-live URL push updates)");
+    return;
+  }
+  r->status = 200;
+  r->content_type = "text/event-stream";
+  r->events = 1;
+}
+
 /* ---- Dispatch ----------------------------------------------------------------------------------- */
 
 static void handle(const rt_context *ctx, const rt_request *req, rt_response *r);
 
 void rt_handle(const rt_context *ctx, const rt_request *req, rt_response *r) {
-  static pthread_once_t once = PTHREAD_ONCE_INIT;
-  pthread_once(&once, install_hooks);
+  pthread_once(&hooks_once, install_hooks);
   arena_on = 1;
   handle(ctx, req, r);
   arena_release();
@@ -1541,6 +1599,8 @@ static void handle(const rt_context *ctx, const rt_request *req, rt_response *r)
     api_analysis(ctx, q, r);
   else if (!strcmp(p, "/api/pprof"))
     api_pprof(ctx, q, r);
+  else if (!strcmp(p, "/api/events"))
+    api_events(ctx, r);
   else if (!strcmp(p, "/api/trace.json")) {
     uint64_t src;
     if (query_u64(q, "source", 0, &src) || src >= ctx->npaths) {

@@ -15,6 +15,7 @@ import { MEMORY_TABS } from './analysis_memory.js';
 
 const TABS = [...TIME_TABS, BLOCKING_TAB, ...MEMORY_TABS];
 const DEBOUNCE_MS = 150;
+const LIVE_MS = 1000; // a growing trace is analysed again at most this often
 const TOP = 500; // regions asked for (the table shows "N of M")
 
 export class Analysis {
@@ -35,6 +36,7 @@ export class Analysis {
     this.serverMs = null; // handler time of the last answer
     this.renderMs = null; // time to build the open tab
     this.timer = 0;
+    this.liveTimer = 0;
     this.inflight = null; // the request being answered
     this.again = false;   // the window changed since it was sent
     this.tab = sessionStorage.getItem('ctrace.analysis.tab') || 'threads';
@@ -79,9 +81,12 @@ export class Analysis {
     this.markTab();
   }
 
+  /** The thread filter's options (names not listed yet are added at the end). */
   buildThreads() {
+    const have = new Set([...this.els.thread.options].map((o) => o.value));
     const names = [...new Set(this.meta.tracks.filter((t) => t.kind === 'thread').map((t) => t.name))].sort();
     for (const n of names) {
+      if (have.has(n)) continue;
       const o = document.createElement('option');
       o.value = n;
       o.textContent = n;
@@ -126,8 +131,25 @@ export class Analysis {
     if (view && this.els.follow.checked) this.setRange({ ...view, fromView: true });
   }
 
-  /** Asks again (a live trace grew). */
+  /** Asks again. */
   reload() { this.schedule(true); }
+
+  /**
+   * A live trace grew: new threads join the thread list, and the whole
+   * trace is analysed again (at most once a second: a big trace takes the
+   * server a while). A selected range stays as it is; "follow the view"
+   * follows the view as it moves.
+   */
+  liveUpdate() {
+    this.buildThreads();
+    if (this.range) return;
+    this.showWindow();
+    if (this.liveTimer) return;
+    this.liveTimer = setTimeout(() => {
+      this.liveTimer = 0;
+      if (!this.range) this.schedule(true);
+    }, LIVE_MS);
+  }
 
   schedule(now = false) {
     clearTimeout(this.timer);

@@ -162,7 +162,7 @@ export function traceWarnings(meta) {
     }
     if (s.dropped > 0) w.push(`${baseName(s.path)}: ${fmtInt(s.dropped)} events were dropped while recording (red markers on the timeline)`);
   }
-  if (meta.events === 0) w.push('This trace holds no events.');
+  if (meta.events === 0 && !(meta.live && meta.live.state === 'following')) w.push('This trace holds no events.');
   return w;
 }
 

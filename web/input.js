@@ -8,6 +8,7 @@
 //   W S / A D             zoom in/out / pan left/right (held: continuous)
 //   N, shift+N            next / previous search result
 //   /  0  Z  Esc          search box, whole trace, zoom to selection, clear
+//   L                     live views: follow the newest events / pause
 
 const DRAG_PX = 3;             // movement below this is a click
 const WHEEL_ZOOM = 0.0025;     // zoom factor exp(deltaY * WHEEL_ZOOM) per wheel pixel
@@ -19,7 +20,7 @@ const HOLD_PAN_MS = 1000;      // held D: one span every HOLD_PAN_MS
 
 /**
  * hooks: { pick(mark), hover(mark, event), range({t0, t1}), next(), prev(),
- *          zoomToSelection(), clear(), focusSearch() }
+ *          zoomToSelection(), clear(), focusSearch(), toggleLive() }
  */
 export function attachInput(tl, hooks) {
   const { canvas, ruler } = tl.els;
@@ -163,6 +164,7 @@ export function attachInput(tl, hooks) {
       case '0': tl.fit(); break;
       case 'z': case 'Z': case 'f': hooks.zoomToSelection(); break;
       case 'Escape': hooks.clear(); break;
+      case 'l': case 'L': if (hooks.toggleLive) hooks.toggleLive(); break;
       default: return;
     }
   });

@@ -12,6 +12,9 @@ const DEBOUNCE_MS = 70;
 const MARGIN = 0.5;   // extra fetched on each side, as a fraction of the visible span
 const MAX_PX = 20000; // the server's limit
 
+/** An answer for rows that have changed since it was asked (live views). */
+class Stale extends Error {}
+
 export class Loader extends EventTarget {
   constructor(meta, layout) {
     super();
@@ -25,6 +28,7 @@ export class Loader extends EventTarget {
     this.lastFetchMs = 0;    // round trip of the last /api/slices (ms)
     this.lastDecodeMs = 0;
     this.requests = 0;
+    this.epoch = 0;          // of the layout; an answer asked for on an older one is dropped
   }
 
   /** Nothing asked for and nothing in flight: the scene matches the view. */
@@ -47,6 +51,16 @@ export class Loader extends EventTarget {
     this.lastKey = '';
   }
 
+  /**
+   * New rows (a live trace gained threads, counters or tasks; track ids may
+   * have changed too): the next answer is laid out on them.
+   */
+  setLayout(layout) {
+    this.layout = layout;
+    this.lastKey = '';
+    this.epoch++;
+  }
+
   /** Asks for the data of this view; immediate when `now`, else debounced. */
   want(view, width, now = false) {
     this.wanted = { t0: view.t0, t1: view.t1, width: Math.max(1, Math.round(width)) };
@@ -65,9 +79,11 @@ export class Loader extends EventTarget {
     this.inflight = true;
     this.requests++;
     const t = performance.now();
+    const epoch = this.epoch;
     try {
       const answer = await api.slices(this.meta.t0 + w.t0, this.meta.t0 + w.t1, w.px);
       this.lastFetchMs = performance.now() - t;
+      if (epoch !== this.epoch) throw new Stale();
       const d = performance.now();
       const scene = buildScene(answer, this.meta, this.layout);
       this.lastDecodeMs = performance.now() - d;
@@ -75,7 +91,7 @@ export class Loader extends EventTarget {
       this.dispatchEvent(new CustomEvent('scene', { detail: scene }));
     } catch (e) {
       this.lastKey = ''; // let the same window be asked again
-      this.dispatchEvent(new CustomEvent('error', { detail: e }));
+      if (!(e instanceof Stale)) this.dispatchEvent(new CustomEvent('error', { detail: e }));
     } finally {
       this.inflight = false;
     }

@@ -10,8 +10,11 @@
 //   visibleSlices() drawn slices with client coordinates (also visibleStates(),
 //                visibleRuns()); stats: figures of the last frame (slices,
 //                statesDrawn, runsDrawn, syscallsDrawn, waitsDrawn, ...)
-//   liveGeneration, liveState  of a live session (--lttng-live): the index
-//                generation shown and the state last polled; null otherwise
+//   liveGeneration, liveState  of a live view (--follow, run --view,
+//                --lttng-live): the index generation shown and its state
+//                ("following", "ended"...); null otherwise
+//   live         { following (the view follows the newest event), transport
+//                ('events' or 'polling'), messages, refreshes, feed }, or null
 //   analysis     the Analyses panel (analysis.js): answer, window, loads,
 //                serverMs, renderMs, tab, select(tab), setRange(range | null)
 
@@ -23,6 +26,7 @@ import { attachInput } from './input.js';
 import { Details } from './details.js';
 import { Search } from './search.js';
 import { Analysis } from './analysis.js';
+import { LiveFeed } from './live.js';
 import { Banner, renderLegend, renderSources, traceWarnings } from './header.js';
 import { CATEGORY, fmtBytes, fmtDur, fmtInt, fmtTime, stateInfo } from './format.js';
 
@@ -43,6 +47,7 @@ const test = {
   visibleRuns: () => [],
   liveGeneration: null,
   liveState: null,
+  live: null,
 };
 window.__ctrace = test;
 
@@ -67,20 +72,17 @@ async function start() {
   }
   renderSources($('sources'), meta);
   renderLegend($('legend'), meta);
-  traceWarnings(meta).forEach((w, i) => banner.set(`trace-${i}`, w, 'warning'));
-  document.title = `ctrace · ${meta.sources.filter((s) => s.format !== 'ctrace-kernel').map((s) => s.process || s.path).join(', ')}`;
+  showWarnings(meta);
+  setTitle(meta);
 
-  const layout = buildLayout(meta);
+  let layout = buildLayout(meta);
   renderGutter($('gutter'), layout);
   const tl = new Timeline({
     ruler: $('ruler'), canvas: $('tracks'), scroller: $('tl-scroll'),
     wrap: $('canvas-wrap'), inner: $('tl-inner'),
   }, meta, layout);
   const loader = new Loader(meta, layout);
-  if (!meta.tracks.length) {
-    $('empty').hidden = false;
-    $('empty').textContent = 'This trace has no tracks to show.';
-  }
+  showEmpty(meta);
 
   // ---- test hooks ----
   test.frameTimes = tl.frameTimes;
@@ -206,6 +208,7 @@ async function start() {
     zoomToSelection,
     clear: () => { tl.range = null; select(null); },
     focusSearch: () => { $('search-input').focus(); $('search-input').select(); },
+    toggleLive: () => live && live.toggle(),
   });
   $('btn-fit').addEventListener('click', () => tl.fit());
   $('btn-zoom-in').addEventListener('click', () => tl.zoomAt(0.5));
@@ -233,103 +236,147 @@ async function start() {
       resolveReady(true);
     }
   });
-  restoreView(tl, meta);
+  let live = null;
+  if (meta.live) {
+    live = followLive(meta, tl, {
+      relayout(oldTracks) {
+        layout = buildLayout(meta);
+        tl.setLayout(layout);
+        loader.setLayout(layout);
+        renderGutter($('gutter'), layout);
+        // track ids may have changed (a track inserted before): the selection follows its track
+        const key = (t) => `${t.kind}/${t.pid}/${t.tid}/${t.name}`;
+        const now = new Map(meta.tracks.map((t) => [key(t), t.id]));
+        const was = oldTracks.find((t) => tl.selection && t.id === tl.selection.track);
+        const id = was ? now.get(key(was)) : null;
+        if (tl.selection && id == null) select(null);
+        else if (tl.selection && id !== tl.selection.track) {
+          const sel = tl.selection;
+          tl.selection = { ...sel, track: id, id: sel.id && sel.id.replace(/^([a-z]+)\.\d+/, `$1.${id}`) };
+        }
+      },
+      updateRows() {
+        const byId = new Map(meta.tracks.map((t) => [t.id, t]));
+        for (const r of layout.rows) {
+          const t = byId.get(r.track);
+          if (!t) continue;
+          if (r.kind === 'counter') Object.assign(r, { min: t.min, max: t.max });
+          else if (r.kind === 'tasks') r.count = t.tasks;
+        }
+        renderGutter($('gutter'), layout);
+      },
+      grew() {
+        tl.setEnd();
+        loader.setEnd();
+        loader.want(tl.view, tl.width, true);
+        updateViewRange(tl);
+        analysis.liveUpdate();
+      },
+    });
+  }
   updateViewRange(tl);
   loader.want(tl.view, tl.width, true);
   analysis.followView(tl.view);
   analysis.reload();
-  if (meta.live) followLive(meta, layout, tl, loader, () => analysis.reload());
 }
 
-// ---- live sessions ----
+// ---- live views ----
 
-const LIVE_POLL_MS = 1000;
-const VIEW_KEY = 'ctrace.view'; // sessionStorage: the view kept across a reload
-
-/** What the layout is built from: a change means new rows (or taller ones), so a reload. */
+/** What the layout is built from: a change means new rows (or taller ones). */
 const trackShape = (tracks) => JSON.stringify(tracks.map((t) =>
   [t.id, t.kind, t.pid, t.tid, t.name, t.depth || 0, t.lanes || 0, !!t.states, !!t.sched_runs, !!t.tasks, !!t.instants]));
 
+function setTitle(meta) {
+  const names = meta.sources.filter((s) => s.format !== 'ctrace-kernel').map((s) => s.process || s.path);
+  document.title = `ctrace · ${names.length ? names.join(', ') : 'waiting for the trace'}`;
+}
+
+function showWarnings(meta) {
+  for (const k of [...banner.messages.keys()]) if (k.startsWith('trace-')) banner.clear(k);
+  traceWarnings(meta).forEach((w, i) => banner.set(`trace-${i}`, w, 'warning'));
+}
+
+function showEmpty(meta) {
+  const box = $('empty');
+  const waiting = meta.live && meta.live.state === 'following';
+  box.hidden = meta.tracks.length > 0;
+  box.textContent = waiting ? 'Waiting for the trace: rows appear as the program records.'
+    : 'This trace has no tracks to show.';
+}
+
 /**
- * Follows a live session (meta.live): polls /api/meta every second while
- * its state is "following" (and a few times after, for the last rebuild).
- * A new generation with the same tracks updates meta in place, moves the
- * end of the timeline (a view showing the end keeps showing it) and
- * refetches the window; new tracks or another start reload the page, keeping
- * the view.
+ * Follows a live view (meta.live): LiveFeed pushes each newer /api/meta;
+ * it is applied in place — meta updated, new rows laid out (the view and
+ * the scroll position kept), the time axis extended — and, while "follow
+ * the present" is on (the default), the view keeps the newest events at
+ * its right edge. Any zoom or pan pauses that; the Live button (or L)
+ * resumes it. Returns { toggle(), feed }.
  */
-function followLive(meta, layout, tl, loader, reloadAnalysis) {
+function followLive(meta, tl, hooks) {
   const box = $('live');
-  let after = 0; // polls since the state stopped being "following"
+  const isLttng = meta.live.mode !== 'follow';
   const show = () => {
     const { state, generation } = meta.live;
+    const following = state === 'following';
     box.hidden = false;
-    box.className = state === 'following' ? 'following' : state === 'ended' ? 'ended' : 'failed';
-    box.textContent = state === 'following' || state === 'ended'
-      ? `live: ${state} — ${fmtInt(meta.events)} events` : `live: ${state}`;
-    box.title = `an LTTng live session; index generation ${generation}`;
+    box.className = following ? (tl.following ? 'live' : 'paused') : state === 'ended' ? 'ended' : 'failed';
+    const events = `${fmtInt(meta.events)} events`;
+    box.textContent = following ? `${tl.following ? 'Live' : 'Paused'} · ${events}`
+      : state === 'ended' ? `Ended · ${events}` : `Live: ${state}`;
+    box.setAttribute('aria-pressed', String(following && tl.following));
+    box.title = (following
+      ? (tl.following ? 'Following the newest events: click (or L) to pause'
+        : 'Paused: the view stays where it is; click (or L) to follow the newest events again')
+      : state === 'ended' ? 'The trace is complete: nothing more will come' : state)
+      + `\n${isLttng ? 'an LTTng live session' : 'a trace being written'}; index generation ${generation}`
+      + (meta.live.problem ? `\n(the latest rebuild failed: ${meta.live.problem})` : '');
     test.liveGeneration = generation;
     test.liveState = state;
   };
-  const poll = async () => {
-    let m;
-    try {
-      m = await api.meta();
-      banner.clear('live');
-    } catch (e) {
-      fail('live', e);
-      setTimeout(poll, LIVE_POLL_MS);
-      return;
+  const apply = (m) => {
+    const oldT0 = meta.t0, hadEvents = meta.events > 0, oldTracks = meta.tracks;
+    const reshaped = trackShape(m.tracks) !== trackShape(meta.tracks);
+    Object.assign(meta, {
+      t0: m.t0, t1: m.t1, events: m.events, dropped: m.dropped, sources: m.sources,
+      processes: m.processes, tracks: m.tracks, live: m.live,
+    });
+    if (m.t0 !== oldT0) {
+      // times are relative to the start: what is shown stays put (a first
+      // generation with events starts the view afresh)
+      if (hadEvents) tl.shift(oldT0 - m.t0);
+      else tl.view = { t0: 0, t1: Math.max(1, m.t1 - m.t0) };
     }
-    if (!m.live) return;
-    const grew = m.live.generation !== meta.live.generation;
-    if (grew && (m.t0 !== meta.t0 || trackShape(m.tracks) !== trackShape(meta.tracks))) {
-      saveView(tl, meta);
-      location.reload();
-      return;
-    }
-    if (grew) {
-      Object.assign(meta, { t1: m.t1, events: m.events, sources: m.sources, tracks: m.tracks });
-      const byId = new Map(meta.tracks.map((t) => [t.id, t]));
-      for (const r of layout.rows) {
-        const t = byId.get(r.track);
-        if (r.kind === 'counter') Object.assign(r, { min: t.min, max: t.max });
-        else if (r.kind === 'tasks') r.count = t.tasks;
-      }
-      renderGutter($('gutter'), layout);
-      renderSources($('sources'), meta);
-      tl.setEnd();
-      loader.setEnd();
-      loader.want(tl.view, tl.width, true);
-      updateViewRange(tl);
-      reloadAnalysis();
-    }
-    meta.live = m.live;
+    if (reshaped) hooks.relayout(oldTracks);
+    else hooks.updateRows();
+    renderSources($('sources'), meta);
+    renderLegend($('legend'), meta);
+    showWarnings(meta);
+    showEmpty(meta);
+    setTitle(meta);
+    hooks.grew();
     show();
-    if (m.live.state === 'following' || (!grew && after++ < 5)) setTimeout(poll, LIVE_POLL_MS);
   };
+  const feed = new LiveFeed(meta, apply, {
+    ok: () => banner.clear('live'),
+    error: (e) => fail('live', e),
+  });
+  tl.addEventListener('follow', show);
+  box.addEventListener('click', () => toggle());
+  const toggle = () => {
+    if (meta.live.state !== 'following') return;
+    tl.setFollowing(!tl.following);
+  };
+  tl.setFollowing(meta.live.state === 'following');
   show();
-  if (meta.live.state === 'following') setTimeout(poll, LIVE_POLL_MS);
-}
-
-function saveView(tl, meta) {
-  sessionStorage.setItem(VIEW_KEY, JSON.stringify({
-    t0: meta.t0 + tl.view.t0, t1: meta.t0 + tl.view.t1,
-    end: tl.atEnd, whole: tl.atEnd && tl.view.t0 <= 0, top: $('tl-scroll').scrollTop,
-  }));
-}
-
-/** The view saved before a reload (absolute times), following the end if it did. */
-function restoreView(tl, meta) {
-  let v = null;
-  try {
-    v = JSON.parse(sessionStorage.getItem(VIEW_KEY));
-  } catch { /* none */ }
-  sessionStorage.removeItem(VIEW_KEY);
-  if (!v) return;
-  if (v.end && !v.whole) tl.setView(tl.dur - (v.t1 - v.t0), tl.dur);
-  else if (!v.end) tl.setView(v.t0 - meta.t0, v.t1 - meta.t0);
-  $('tl-scroll').scrollTop = v.top || 0;
+  feed.start();
+  test.live = {
+    get following() { return tl.following; },
+    get transport() { return feed.transport; },
+    get messages() { return feed.messages; },
+    get refreshes() { return feed.refreshes; },
+    feed,
+  };
+  return { toggle, feed };
 }
 
 /** Dragging the grip above the panel resizes it (the timeline takes the rest). */

@@ -8,6 +8,10 @@
 // and fills one path per colour; no DOM per event.
 // Between the moment the view changes and the arrival of the answer for
 // the new window, the previous scene is simply drawn at the new scale.
+//
+// A live trace grows (setEnd); in "follow the present" mode (`following`)
+// the view keeps its right edge at the newest event, and any other change
+// of the view (zoom, pan, a jump) pauses it: a 'follow' event says so.
 
 import { rowAt, SLICE_H, INSTANT_H, DEPTH_H, STATE_H } from './layout.js';
 import { upperBound } from './scene.js';
@@ -59,6 +63,7 @@ export class Timeline extends EventTarget {
     this.hover = null;
     this.cursorX = null;    // mouse x over the tracks, for the time cursor
     this.search = null;     // { text: lower-case query, marks: [start of the listed results] }
+    this.following = false; // live: the view follows the newest event
     this.showFlows = true;
     this.frameTimes = [];
     this.frames = 0;
@@ -87,8 +92,11 @@ export class Timeline extends EventTarget {
   xOf(t) { return ((t - this.view.t0) * this.width) / this.span; }
   tAt(x) { return this.view.t0 + (x * this.span) / this.width; }
 
-  /** Sets the visible window (relative ns), kept inside the trace (plus 2%). */
-  setView(t0, t1) {
+  /**
+   * Sets the visible window (relative ns), kept inside the trace (plus 2%).
+   * Unless `auto` (the live view moving it), a change pauses following.
+   */
+  setView(t0, t1, auto = false) {
     const margin = this.dur * 0.02;
     const lo = -margin, hi = this.dur + margin;
     let span = Math.min(Math.max(MIN_SPAN, t1 - t0), hi - lo);
@@ -96,8 +104,53 @@ export class Timeline extends EventTarget {
     t0 = Math.min(Math.max(t0, lo), hi - span);
     if (t0 === this.view.t0 && t0 + span === this.view.t1) return;
     this.view = { t0, t1: t0 + span };
+    if (!auto && this.following) this.setFollowing(false);
     this.invalidate();
     this.dispatchEvent(new Event('view'));
+  }
+
+  /** Turns "follow the present" on (and goes there) or off; a 'follow' event tells. */
+  setFollowing(on) {
+    if (on === this.following) return;
+    this.following = on;
+    if (on) this.toPresent();
+    this.dispatchEvent(new Event('follow'));
+  }
+
+  /**
+   * The view's right edge to the newest event, keeping its span; a view
+   * that showed the trace from its start keeps showing all of it.
+   */
+  toPresent() {
+    const whole = this.view.t0 <= 0 || this.span >= this.dur;
+    const span = whole ? this.dur : this.span;
+    const t1 = this.dur + span * 0.01; // (a little room after the newest event)
+    this.setView(whole ? 0 : t1 - span, t1, true);
+  }
+
+  /** New rows (a live trace gained threads, counters or tasks): the same view, redrawn. */
+  setLayout(layout) {
+    this.layout = layout;
+    this.els.inner.style.height = `${Math.max(layout.height, this.height)}px`;
+    if (this.hover) this.hover = null;
+    this.invalidate();
+  }
+
+  /**
+   * The trace's start moved by -delta ns (times are relative to it): what
+   * is shown stays put, except that a view showing the trace from its start
+   * keeps doing so (it widens).
+   */
+  shift(delta) {
+    if (!delta) return;
+    const fromStart = this.view.t0 <= 0;
+    this.view = { t0: fromStart ? this.view.t0 : this.view.t0 + delta, t1: this.view.t1 + delta };
+    if (this.range) this.range = { t0: this.range.t0 + delta, t1: this.range.t1 + delta };
+    if (this.selection) this.selection = { ...this.selection, start: this.selection.start + delta };
+    if (this.search) this.search = { ...this.search, marks: this.search.marks.map((t) => t + delta) };
+    this.hover = null;
+    this.scene = null; // its times are relative to the old start: wait for the new window
+    this.invalidate();
   }
 
   /** Zooms by factor (< 1: in) keeping the time under x (CSS px) in place. */
@@ -126,18 +179,12 @@ export class Timeline extends EventTarget {
   get atEnd() { return this.view.t1 >= this.dur - this.span * 0.02; }
 
   /**
-   * The trace grew (a live session; meta.t1 was updated in place): a view
-   * that showed the end keeps showing it — the whole trace if it showed
-   * all of it, else the same span slid to the new end.
+   * The trace grew (a live view; meta.t1 was updated in place): following
+   * the present, the view moves to the new end; paused, it stays where it is.
    */
   setEnd() {
-    const atEnd = this.atEnd, whole = this.view.t0 <= 0;
-    const old = this.dur;
     this.dur = Math.max(MIN_SPAN * 50, this.meta.t1 - this.meta.t0);
-    if (!atEnd || this.dur === old) return;
-    const past = Math.max(0, this.view.t1 - old); // the margin shown after the end
-    if (whole) this.setView(this.view.t0, this.dur + past);
-    else this.setView(this.dur + past - this.span, this.dur + past);
+    if (this.following) this.toPresent();
   }
 
   // ---- Frames ----

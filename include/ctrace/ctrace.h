@@ -12,9 +12,11 @@
  *
  * Tracing starts with ctrace_start(), or by itself when the environment
  * variable CTRACE_OUT names a file as the library loads (it then stops at
- * exit). Recording calls never block, lock, allocate or make a system call;
- * when the in-memory buffers are full the event is dropped and counted, and
- * the count is written into the trace.
+ * exit). With CTRACE_CONTROL=PATH a process listens on a unix socket there
+ * and traces when asked (`ctrace record --pid PID --seconds N`: README,
+ * "Tracing a running process"). Recording calls never block, lock,
+ * allocate or make a system call; when the in-memory buffers are full the
+ * event is dropped and counted, and the count is written into the trace.
  *
  * Compile with -DCTRACE_DISABLE to turn every macro into nothing.
  */
@@ -63,7 +65,8 @@ extern "C" {
   XX(EVERSION, -4005, "unsupported trace format version")                      \
   XX(ETRUNC, -4006, "trace truncated")                                         \
   XX(ECORRUPT, -4007, "trace corrupt")                                         \
-  XX(EFORK, -4008, "tracing was inherited across fork and is off in the child")
+  XX(EFORK, -4008, "tracing was inherited across fork and is off in the child") \
+  XX(ENOTFLIGHT, -4009, "tracing is not in flight-recorder mode")
 
 typedef enum ctrace_errno {
 #define CTRACE__ERR_ENUM(name, value, text) CTRACE_##name = (value),
@@ -96,14 +99,28 @@ typedef struct ctrace_options {
   int32_t zstd_level;   /* 0 = 1; negative levels are faster, larger */
   uint32_t flags;       /* CTRACE_OPT_* */
   uint32_t reserved_;   /* must be 0 */
+  /* Added with the flight recorder; a smaller struct_size leaves them 0. */
+  uint32_t mode;             /* CTRACE_MODE_*; 0 = $CTRACE_MODE, else FILE */
+  uint32_t flight_window_ms; /* FLIGHT: keep at least the last N ms of events */
+  uint64_t flight_bytes;     /* FLIGHT: keep at most N bytes (definitions included).
+                                Both 0 = $CTRACE_FLIGHT, else 30 s; a window
+                                alone is capped at 256 MiB; bytes alone: no
+                                time limit. In FLIGHT mode `path` is where
+                                dumps go (see ctrace_flight_dump) */
 } ctrace_options;
 
 #define CTRACE_OPT_CLOCK_MONOTONIC 0x1u /* clock_gettime instead of the TSC */
 
-#define CTRACE_OPTIONS_INIT { sizeof(ctrace_options), 0, NULL, 0, 0, 0, 0 }
+#define CTRACE_MODE_FILE 1u   /* stream every event to the trace file (the default) */
+#define CTRACE_MODE_FLIGHT 2u /* flight recorder: keep the last window in memory,
+                                 write it only when asked (ctrace_flight_dump,
+                                 SIGUSR2) or when the program crashes */
+
+#define CTRACE_OPTIONS_INIT { sizeof(ctrace_options), 0, NULL, 0, 0, 0, 0, 0, 0, 0 }
 
 /*! ctrace_start() : opens the trace file and starts recording on every
- *  thread. opts may be NULL (defaults, see ctrace_options).
+ *  thread (in flight-recorder mode, opens no file: events stay in memory
+ *  until ctrace_flight_dump). opts may be NULL (defaults, see ctrace_options).
  *  @return 0, CTRACE_EBUSY if already recording, -errno if the file cannot
  *  be created, CTRACE_EINVAL for bad options. Thread-safe. */
 CTRACE_API int ctrace_start(const ctrace_options *opts);
@@ -118,6 +135,22 @@ CTRACE_API int ctrace_stop(void);
  *  file and returns when it is there. @return 0, an error as ctrace_stop(),
  *  or CTRACE_ENOTACTIVE. Blocks; do not call from a signal handler. */
 CTRACE_API int ctrace_flush(void);
+
+/*! ctrace_flight_dump() : in flight-recorder mode (CTRACE_MODE=flight),
+ *  writes the window held in memory as a complete trace file: everything
+ *  recorded up to the call, by every thread, going back at least the
+ *  window (or as far as the byte cap allows). Recording goes on; dump as
+ *  often as you like. path NULL: the session's dump path (the options'
+ *  path, else $CTRACE_FLIGHT_OUT, else $CTRACE_OUT, else
+ *  ctrace-flight-PID.ctrace), numbered from the second dump on: FILE,
+ *  FILE-2, ... (before a ".ctrace" suffix: x.ctrace, x-2.ctrace). The file
+ *  is replaced if it exists.
+ *  @return 0; CTRACE_ENOTACTIVE if not recording; CTRACE_ENOTFLIGHT if
+ *  recording to a file instead; -errno if the file cannot be written.
+ *  Blocks until the file is written; thread-safe; do not call from a
+ *  signal handler (raise SIGUSR2 there instead: it dumps to the default
+ *  path). */
+CTRACE_API int ctrace_flight_dump(const char *path);
 
 /*! ctrace_active() : nonzero while recording. Async-signal-safe. */
 CTRACE_API int ctrace_active(void);

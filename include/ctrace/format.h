@@ -37,8 +37,13 @@ extern "C" {
 #define CTRACE_FMT_FH_START_TICK 32    /* u64 } the first clock sync point: */
 #define CTRACE_FMT_FH_START_MONO 40    /* u64 } tick <-> CLOCK_MONOTONIC ns */
 #define CTRACE_FMT_FH_START_REAL 48    /* u64 } and CLOCK_REALTIME ns */
-#define CTRACE_FMT_FH_FLAGS 56         /* u32, 0 */
+#define CTRACE_FMT_FH_FLAGS 56         /* u32, CTRACE_FMT_FF_* (readers of 1.x
+                                          ignore bits they do not know) */
 #define CTRACE_FMT_FH_CRC 60           /* u32, CRC-32C of bytes 0..59 */
+
+/* File header flags. */
+#define CTRACE_FMT_FF_FLIGHT 0x1u /* a flight-recorder dump: the last window of a
+                                     longer session, not the whole of it */
 
 /* Timestamp sources. Event times are stored in ticks of this clock; clock
  * sync records map ticks to CLOCK_MONOTONIC nanoseconds, which is the only

@@ -4,20 +4,32 @@ http.client and raw sockets): every route, every bad-request class, 100
 concurrent keep-alive clients, clients that go away mid-answer; the server
 must keep serving throughout.
 
-    test_http.py CTRACE_BIN PIPELINE_BIN WORKDIR
+Live views: `ctrace view --follow` of a trace the test writes piece by
+piece (a record cut at the end is not a problem while following), the
+/api/events stream (headers, retry hint, an update per rebuild, heartbeats,
+the cap on streams, clients that go away), "ended" once the END record is
+in; with PULSE_BIN (not in sanitizer builds: CTRACE_TEST_NO_RUN=1) also
+`ctrace run --view`.
+
+    test_http.py CTRACE_BIN PIPELINE_BIN WORKDIR [PULSE_BIN]
 """
 import http.client
 import gzip
 import json
 import os
+import re
+import select
 import shutil
+import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
 import time
 
 CTRACE, PIPELINE, WORK = sys.argv[1], sys.argv[2], sys.argv[3]
+PULSE = sys.argv[4] if len(sys.argv) > 4 else None
 failures = []
 
 
@@ -27,10 +39,11 @@ def check(cond, what):
         print("FAIL:", what, flush=True)
 
 
-def start_server(trace, web_dir=None, extra=()):
+def start_server(trace, web_dir=None, extra=(), env_extra=None):
     env = dict(os.environ)
     if web_dir:
         env["CTRACE_WEB_DIR"] = web_dir
+    env.update(env_extra or {})
     p = subprocess.Popen([CTRACE, "view", trace, "--port", "0", *extra], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, env=env, text=True)
     line = p.stdout.readline()
@@ -201,7 +214,7 @@ def main():
                          ("/api/summary?t0=-1", 400), ("/api/analysis?t0=5&t1=1", 400),
                          ("/api/analysis?thread=nobody", 400), ("/api/analysis?sort=nope", 400),
                          ("/api/analysis?top=x", 400), ("/api/pprof", 400),
-                         ("/api/pprof?type=heap", 400)]:
+                         ("/api/pprof?type=heap", 400), ("/api/events", 404)]:
             r, b = get(port, path)
             body = json.loads(b) if b.startswith(b"{") else {}
             check(r.status == st and body.get("status") == st,
@@ -317,10 +330,270 @@ def main():
         server.terminate()
         server.wait(10)
 
+    follow_tests(trace)
+    if PULSE and os.environ.get("CTRACE_TEST_NO_RUN") != "1":
+        run_view_tests()
+    else:
+        print("(ctrace run --view not tested: %s)" % ("no PULSE_BIN" if not PULSE else "sanitizer build"))
+
     if failures:
         print("%d failures" % len(failures))
         sys.exit(1)
     print("ok: all HTTP checks passed")
+
+
+# ---- Live views ------------------------------------------------------------------------
+
+def crc32c(data):
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+    return crc ^ 0xFFFFFFFF
+
+
+class Events:
+    """A raw /api/events client: the status line and headers, then events as they come."""
+
+    def __init__(self, port, path="/api/events"):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n" % path).encode())
+        self.buf = b""
+        while b"\r\n\r\n" not in self.buf:
+            b = self.s.recv(4096)
+            if not b:
+                break
+            self.buf += b
+        head, _, self.buf = self.buf.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        self.status = int(lines[0].split()[1]) if lines and len(lines[0].split()) > 1 else None
+        self.headers = {}
+        for l in lines[1:]:
+            k, _, v = l.partition(":")
+            self.headers[k.strip().lower()] = v.strip()
+        self.comments = 0
+        self.retry = None
+
+    def body(self, timeout=5):
+        """The rest of a non-stream answer (until the server closes)."""
+        self.s.settimeout(timeout)
+        try:
+            while True:
+                b = self.s.recv(65536)
+                if not b:
+                    break
+                self.buf += b
+        except OSError:
+            pass
+        return self.buf
+
+    def next(self, timeout=5):
+        """The next event as {"event", "id", "data"}, or None on timeout/close."""
+        deadline = time.monotonic() + timeout
+        while True:
+            while b"\n\n" in self.buf:
+                block, _, self.buf = self.buf.partition(b"\n\n")
+                ev = {}
+                for line in block.decode().split("\n"):
+                    if line.startswith(":"):
+                        self.comments += 1
+                        continue
+                    k, _, v = line.partition(":")
+                    v = v[1:] if v.startswith(" ") else v
+                    if k == "retry":
+                        self.retry = int(v)
+                    elif k in ("event", "id", "data"):
+                        ev[k] = v
+                if "data" in ev:
+                    ev["json"] = json.loads(ev["data"])
+                    return ev
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            r, _, _ = select.select([self.s], [], [], left)
+            if not r:
+                return None
+            try:
+                b = self.s.recv(65536)
+            except OSError:
+                return None
+            if not b:
+                return None
+            self.buf += b
+
+    def until(self, cond, timeout=10):
+        """Events until one whose JSON data satisfies cond; that one, or None."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ev = self.next(deadline - time.monotonic())
+            if ev is None:
+                return None
+            if cond(ev["json"]):
+                return ev
+        return None
+
+    def close(self):
+        self.s.close()
+
+
+def follow_tests(complete_trace):
+    """ctrace view --follow of a trace written here piece by piece."""
+    with open(complete_trace, "rb") as f:
+        whole = bytearray(f.read())
+    # The trace's writer is this process now (alive while it is followed).
+    struct.pack_into("<I", whole, 20, os.getpid())
+    struct.pack_into("<I", whole, 60, crc32c(bytes(whole[:60])))
+    grow = os.path.join(WORK, "grow.ctrace")
+    for f in (grow, grow + ".kernel"):
+        if os.path.exists(f):
+            os.unlink(f)
+    server, port = start_server(grow, extra=("--follow",), env_extra={"CTRACE_EVENTS_HEARTBEAT_MS": "300"})
+    try:
+        meta = json.loads(get(port, "/api/meta")[1])
+        check(meta["live"]["state"] == "following" and meta["live"]["mode"] == "follow" and
+              meta["events"] == 0 and meta["sources"] == [],
+              "--follow of a trace not written yet: following, empty (%s)" % meta.get("live"))
+        ev = Events(port)
+        h = ev.headers
+        check(ev.status == 200 and h.get("content-type") == "text/event-stream" and
+              "content-length" not in h and "transfer-encoding" not in h and
+              h.get("cache-control") == "no-store",
+              "/api/events: 200 text/event-stream, no length, not chunked, no-store (%s %s)" % (ev.status, h))
+        first = ev.next()
+        check(first is not None and first.get("event") == "update" and ev.retry == 2000 and
+              first["json"]["state"] == "following" and first["id"] == str(first["json"]["generation"]),
+              "/api/events: a retry hint, then the current state at once (%s)" % (first and first["data"]))
+        gen0 = first["json"]["generation"] if first else 0
+
+        # a first part, cut in the middle of a record
+        with open(grow, "wb") as f:
+            f.write(whole[:len(whole) * 2 // 5])
+        t = time.monotonic()
+        up = ev.until(lambda d: d["events"] > 0)
+        took = time.monotonic() - t
+        check(up is not None and up["json"]["generation"] > gen0 and up["json"]["state"] == "following",
+              "an update is pushed when the file grows (%.0f ms: %s)" % (took * 1e3, up and up["data"]))
+        meta = json.loads(get(port, "/api/meta")[1])
+        src = meta["sources"][0] if meta["sources"] else {}
+        check(src.get("problem") is None and src.get("writing") is True and not src.get("complete") and
+              meta["live"]["problem"] is None,
+              "a record cut at the end is not a problem while following (%s)" % src)
+        n1 = up["json"]["events"] if up else 0
+
+        with open(grow, "ab") as f:
+            f.write(whole[len(whole) * 2 // 5:len(whole) * 4 // 5])
+        up = ev.until(lambda d: d["events"] > n1)
+        check(up is not None, "another update as it grows again (%s events, then %s)"
+              % (n1, up and up["json"]["events"]))
+        r, b = get(port, "/api/slices?px=500")
+        check(r.status == 200 and len(json.loads(b)["traceEvents"]) > 10, "the timeline of the part written so far")
+        c0 = ev.comments
+        ev.next(0.8)
+        check(ev.comments > c0, "heartbeat comments on an idle stream (%d)" % (ev.comments - c0))
+
+        # the cap: 32 streams at once, the 33rd gets a 503
+        more = [Events(port) for _ in range(31)]
+        check(all(m.status == 200 for m in more), "32 streams open at once")
+        extra = Events(port)
+        body = extra.body()
+        err = json.loads(body) if body.startswith(b"{") else {}
+        check(extra.status == 503 and err.get("status") == 503 and "too many" in err.get("error", ""),
+              "a 33rd stream: 503 with a clear message (%s %r)" % (extra.status, body[:120]))
+        extra.close()
+        for m in more[:10]:
+            m.close()  # clients going away: their places are freed
+        time.sleep(0.3)
+        again = Events(port)
+        check(again.status == 200, "streams that went away are dropped: a new one is accepted (%s)" % again.status)
+        again.close()
+        r, b = get(port, "/api/meta")
+        check(r.status == 200, "still serving with 22 streams open")
+        r, b = get(port, "/api/events", method="HEAD")
+        check(r.status == 200 and r.getheader("Content-Type") == "text/event-stream" and b == b"",
+              "HEAD /api/events: headers only")
+
+        # the rest, END record included: "ended"
+        with open(grow, "ab") as f:
+            f.write(whole[len(whole) * 4 // 5:])
+        t = time.monotonic()
+        end = ev.until(lambda d: d["state"] == "ended")
+        check(end is not None and end["json"]["events"] > n1,
+              "\"ended\" once the END record is in (%.0f ms, %s)" % ((time.monotonic() - t) * 1e3, end and end["data"]))
+        meta = json.loads(get(port, "/api/meta")[1])
+        full = json.loads(get(port, "/api/summary")[1])
+        check(meta["sources"][0]["complete"] and meta["sources"][0]["problem"] is None and
+              {x["name"]: x["count"] for x in full["regions"]}.get("process") == 400,
+              "the whole trace once ended (400 'process' regions)")
+        others = [m for m in more[10:]]
+        got = sum(1 for m in others if m.until(lambda d: d["state"] == "ended", 3))
+        check(got == len(others), "every open stream got the end (%d of %d)" % (got, len(others)))
+        for m in others:
+            m.close()
+        ev.close()
+    finally:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    check(server.returncode == 0, "--follow server exits 0 on SIGTERM (got %s)" % server.returncode)
+
+    # a trace already complete: ended at once; usage errors
+    server, port = start_server(complete_trace, extra=("--follow",))
+    try:
+        deadline = time.monotonic() + 5
+        state = None
+        while time.monotonic() < deadline and state != "ended":
+            state = json.loads(get(port, "/api/meta")[1])["live"]["state"]
+            time.sleep(0.1)
+        check(state == "ended", "--follow of a complete trace: ended at once")
+    finally:
+        server.terminate()
+        server.wait(10)
+    p = subprocess.run([CTRACE, "view", "--follow", "--lttng-live", "net://localhost/host/h/s"],
+                       capture_output=True, text=True, timeout=20)
+    check(p.returncode == 2 and "on its own" in p.stderr, "--follow with --lttng-live: usage error")
+
+
+def run_view_tests():
+    """ctrace run --view -- PULSE: the URL at once, updates, ended, serving until SIGTERM, PROG's status."""
+    trace = os.path.join(WORK, "runview.ctrace")
+    p = subprocess.Popen([CTRACE, "run", "--view", "--port", "0", "-o", trace, "--", PULSE, "1.5", "100", "7"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = p.stdout.readline()
+        m = re.match(r"timeline: http://127\.0\.0\.1:(\d+)/", line)
+        check(m is not None, "ctrace run --view prints the URL (%r)" % line)
+        if not m:
+            return
+        port = int(m.group(1))
+        ev = Events(port)
+        first = ev.next()
+        check(ev.status == 200 and first is not None and first["json"]["mode"] == "follow",
+              "ctrace run --view: the event stream")
+        grew = ev.until(lambda d: d["events"] > 0 and d["state"] == "following", 5)
+        check(grew is not None, "updates while the program runs (%s)" % (grew and grew["data"]))
+        end = ev.until(lambda d: d["state"] == "ended", 10)
+        check(end is not None, "\"ended\" after the program exits (%s)" % (end and end["data"]))
+        ev.close()
+        meta = json.loads(get(port, "/api/meta")[1])
+        names = {t["name"] for t in meta["tracks"]}
+        check({"pulse", "late"} <= names and meta["sources"] and meta["sources"][0]["complete"],
+              "the whole run is shown (threads %s, sources %s)" % (sorted(names), [s["path"] for s in meta["sources"]]))
+        time.sleep(0.3)
+        check(p.poll() is None, "ctrace run keeps serving after the program exited")
+        p.send_signal(signal.SIGTERM)
+        rc = p.wait(10)
+        err = p.stderr.read()
+        check(rc == 7, "ctrace run --view exits with the program's status (7, got %s)" % rc)
+        check("the live view stays at http://127.0.0.1:%d/" % port in err, "it said the view stays (%r)" % err[-400:])
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    r = subprocess.run([CTRACE, "run", "--port", "1", "--", PULSE, "0.1"], capture_output=True, text=True, timeout=20)
+    check(r.returncode == 2 and "--port goes with --view" in r.stderr, "--port without --view: usage error")
 
 
 main()

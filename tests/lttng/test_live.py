@@ -4,7 +4,9 @@ records a region and a counter every millisecond for ~3 s (tests/progs/
 ticker.c, about 3000 events a second) while /api/meta is polled every 50 ms;
 the timeline must show events, follow them with a lag (now - meta.t1, both
 CLOCK_MONOTONIC) of at most 1 s, say "ended" once the session is destroyed,
-and a session that does not exist must make the viewer exit non-zero.
+and a session that does not exist must make the viewer exit non-zero. The
+page's push channel is checked too: /api/events must deliver an update per
+new index generation while following, and "ended" at the end.
 
     test_live.py CTRACE_BIN TICKER_BIN
 
@@ -17,6 +19,7 @@ past 1 s once a few 100 000 events are shown (measured: median 0.8-1.1 s,
 max 1.4-2.0 s at 300 000 events).
 """
 import glob
+import http.client
 import json
 import os
 import select
@@ -73,8 +76,18 @@ def lttng(*args, check_rc=True):
 
 
 def pids_of(name):
+    """Live processes of that name (a killed daemon nobody reaped stays a
+    zombie: it serves nothing)."""
     r = subprocess.run(["pgrep", "-x", name], stdout=subprocess.PIPE, text=True)
-    return {int(p) for p in r.stdout.split()}
+    live = set()
+    for p in r.stdout.split():
+        try:
+            with open("/proc/%s/stat" % p) as f:
+                if f.read().rsplit(")", 1)[1].split()[0] != "Z":
+                    live.add(int(p))
+        except OSError:
+            pass
+    return live
 
 
 def ensure_daemon(name, cmd):
@@ -150,6 +163,32 @@ class Viewer:
         with urllib.request.urlopen(self.base + "/api/meta", timeout=5) as r:
             return json.load(r)
 
+    def events(self):
+        """Reads /api/events on a thread: self.pushed gets (seconds, data) per update event."""
+        self.pushed = []
+        host, port = self.base[len("http://"):].rsplit(":", 1)
+        c = http.client.HTTPConnection(host, int(port), timeout=30)
+        c.request("GET", "/api/events")
+        r = c.getresponse()
+        self.events_status = (r.status, r.getheader("Content-Type"))
+
+        def read():
+            ev = None
+            try:
+                for raw in iter(r.fp.readline, b""):
+                    line = raw.decode().rstrip("\n")
+                    if line.startswith("event:"):
+                        ev = line[6:].strip()
+                    elif line.startswith("data:") and ev == "update":
+                        self.pushed.append((time.monotonic(), json.loads(line[5:])))
+                    elif not line:
+                        ev = None
+            except (OSError, ValueError):
+                pass
+
+        threading.Thread(target=read, daemon=True).start()
+        self.events_conn = c
+
     def kill(self):
         if self.p.poll() is None:
             self.p.send_signal(signal.SIGTERM)
@@ -209,6 +248,7 @@ def main():
         v.kill()
         fail("viewer started on %s (stderr: %s)" % (url, v.stderr().strip()))
         return
+    v.events()
     seen = follow(v)
     if seen["errors"]:
         print("  (%d meta requests failed, first: %s)" % (len(seen["errors"]), seen["errors"][0]))
@@ -252,6 +292,14 @@ def main():
             pass
         time.sleep(0.05)
     n = meta.get("events", 0) if meta else 0
+    time.sleep(0.2)
+    pushed = [d for _, d in v.pushed]
+    gens = [d["generation"] for d in pushed if d["state"] == "following"]
+    check(v.events_status == (200, "text/event-stream") and len(set(gens)) >= 3 and gens == sorted(gens) and
+          pushed and pushed[-1]["state"] == "ended" and pushed[-1]["events"] == n,
+          "/api/events pushed %d updates (%d generations while following), then \"ended\""
+          % (len(pushed), len(set(gens))),
+          "status %s, states %s" % (v.events_status, [d["state"] for d in pushed][-5:]))
     check(state == "ended" and n > 0,
           "state \"ended\" %.1f s after destroy (<= 10 s), %d events"
           % (time.monotonic() - t_destroyed, n),

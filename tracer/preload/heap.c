@@ -83,7 +83,7 @@ static __thread heap_tls hs __attribute__((tls_model("initial-exec")));
 static _Atomic int64_t g_live;
 static _Atomic uint64_t g_allocated;
 static _Atomic int64_t g_peak = INT64_MIN;
-static _Atomic int g_base; /* 0: not yet, 1: being set, 2: set */
+static _Atomic uint32_t g_base_gen; /* the session whose starting point g_live has */
 
 #define FLUSH_BYTES (256 << 10) /* check the clock past this much change */
 #define PEAK_BYTES (1 << 20)    /* flush (and maybe record a peak) past this */
@@ -94,14 +94,19 @@ static void heap_flush(void) {
   int due = now - hs.last >= period;
   if (!due && hs.delta < PEAK_BYTES && hs.delta > -PEAK_BYTES)
     return;
-  int expect = 0;
-  if (atomic_compare_exchange_strong(&g_base, &expect, 1)) {
+  /* The first flush of each session takes the starting point (a session
+   * started on demand, by the control socket, follows others: what was
+   * allocated and freed in between was not counted). */
+  uint32_t gen = ctrace__session_gen(), seen = atomic_load(&g_base_gen);
+  if (seen != gen && atomic_compare_exchange_strong(&g_base_gen, &seen, gen)) {
     ctrace__enter(); /* mallinfo2 may take arena locks; never record it */
     struct mallinfo2 mi = mallinfo2();
     ctrace__leave();
     /* What this thread counted already is in mallinfo's figure too. */
-    atomic_fetch_add(&g_live, (int64_t)(mi.uordblks + mi.hblkhd) - hs.delta);
-    atomic_store(&g_base, 2);
+    atomic_fetch_add(&g_live, (int64_t)(mi.uordblks + mi.hblkhd) - hs.delta -
+                                  atomic_load(&g_live));
+    atomic_store(&g_allocated, 0);
+    atomic_store(&g_peak, INT64_MIN);
   }
   int64_t live = atomic_fetch_add(&g_live, hs.delta) + hs.delta;
   uint64_t allocated = atomic_fetch_add(&g_allocated, hs.allocated) + hs.allocated;
