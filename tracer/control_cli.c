@@ -248,9 +248,10 @@ void ctrace__control_cleanup(const char *spec, int pid) {
   if (lstat(path, &st) != 0 || !S_ISSOCK(st.st_mode) || st.st_uid != geteuid())
     return;
   struct sockaddr_un a = {.sun_family = AF_UNIX};
-  if (strlen(path) >= sizeof a.sun_path)
+  size_t len = strlen(path);
+  if (len >= sizeof a.sun_path)
     return;
-  snprintf(a.sun_path, sizeof a.sun_path, "%s", path);
+  memcpy(a.sun_path, path, len + 1);
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return;
