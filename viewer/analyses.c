@@ -15,8 +15,7 @@
 #include "stats.h"
 
 static uint64_t clip2(uint64_t w0, uint64_t w1, uint64_t s, uint64_t e) {
-  uint64_t a = s > w0 ? s : w0, b = e < w1 ? e : w1;
-  return b > a ? b - a : 0;
+  return st_clip(&(st_window){w0, w1}, s, e);
 }
 
 static int point_in(const st_report *r, uint64_t w0, uint64_t w1, uint64_t ts) {
@@ -85,16 +84,6 @@ void st__state_split(const vx_track *t, uint64_t a, uint64_t b, uint64_t out[VX_
 
 /* ---- Tasks ------------------------------------------------------------------------- */
 
-static int cmp_u64(const void *a, const void *b) {
-  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-  return x < y ? -1 : x > y;
-}
-
-static uint64_t rank(const uint64_t *v, size_t n, unsigned p) {
-  size_t k = n / 100 * p + (n % 100 * p + 99) / 100;
-  return v[k ? k - 1 : 0];
-}
-
 typedef struct task_ref {
   const vx_task *task;
   const vx_track *track; /* the process's task track */
@@ -106,7 +95,7 @@ static int cmp_ref_group(const void *a, const void *b) {
   const task_ref *x = a, *y = b;
   if (x->group != y->group)
     return x->group < y->group ? -1 : 1;
-  return cmp_u64(&x->dur, &y->dur);
+  return st_cmp_u64(&x->dur, &y->dur);
 }
 
 static int cmp_ref_dur(const void *a, const void *b) {
@@ -205,9 +194,9 @@ int st__tasks(const vx_index *x, const st_options *o, uint64_t w0, uint64_t w1, 
       for (; j < n && refs[j].group == refs[i].group; j++)
         d[j - i] = refs[j].dur;
       st_task_group *p = &r->task_groups[refs[i].group];
-      p->p50 = rank(d, j - i, 50);
-      p->p90 = rank(d, j - i, 90);
-      p->p99 = rank(d, j - i, 99);
+      p->p50 = st_percentile(d, j - i, 50);
+      p->p90 = st_percentile(d, j - i, 90);
+      p->p99 = st_percentile(d, j - i, 99);
       free(d);
       i = j;
     }

@@ -59,8 +59,7 @@ static uint64_t hash_str(const char *s, uint64_t seed) {
   return h | 1; /* never 0 */
 }
 
-static void errf(char *err, size_t n, const char *f, ...) __attribute__((format(printf, 3, 4)));
-static void errf(char *err, size_t n, const char *f, ...) {
+void vx_errf(char *err, size_t n, const char *f, ...) {
   va_list ap;
   va_start(ap, f);
   vsnprintf(err, n, f, ap);
@@ -646,7 +645,7 @@ static int load_ctrace(vx_index *x, const char *path, char *err, size_t errlen) 
   char msg[600];
   int r = rd_open(path, 0, &tr, msg, sizeof msg);
   if (r) {
-    errf(err, errlen, "%s: %s", path, msg);
+    vx_errf(err, errlen, "%s: %s", path, msg);
     return -1;
   }
   vx_source *src = &x->sources[x->nsources++];
@@ -756,7 +755,7 @@ static int load_ctrace(vx_index *x, const char *path, char *err, size_t errlen) 
   vh_free(&b.flows);
   rd_close(tr);
   if (!ok)
-    errf(err, errlen, "%s: out of memory while indexing", path);
+    vx_errf(err, errlen, "%s: out of memory while indexing", path);
   return ok ? 0 : -1;
 }
 
@@ -1105,13 +1104,13 @@ static int load_json(vx_index *x, const char *path, const char *text, size_t len
   if (!root) {
     size_t off = end ? (size_t)(end - text) : 0, line, col;
     line_col(text, off, &line, &col);
-    errf(err, errlen, "%s: malformed JSON at line %zu, column %zu (byte %zu)", path, line, col,
+    vx_errf(err, errlen, "%s: malformed JSON at line %zu, column %zu (byte %zu)", path, line, col,
          off);
     return -1;
   }
   const cJSON *evs = cJSON_IsArray(root) ? root : cJSON_GetObjectItemCaseSensitive(root, "traceEvents");
   if (!cJSON_IsArray(evs)) {
-    errf(err, errlen, "%s: JSON has no traceEvents array (not a Chrome trace-event file)",
+    vx_errf(err, errlen, "%s: JSON has no traceEvents array (not a Chrome trace-event file)",
          path);
     cJSON_Delete(root);
     return -1;
@@ -1154,7 +1153,7 @@ static int load_json(vx_index *x, const char *path, const char *text, size_t len
   vh_free(&b.flows);
   cJSON_Delete(root);
   if (!ok)
-    errf(err, errlen, "%s: out of memory while indexing", path);
+    vx_errf(err, errlen, "%s: out of memory while indexing", path);
   return ok ? 0 : -1;
 }
 
@@ -1252,7 +1251,7 @@ static int attach_kernel(vx_index *x, char *err, size_t errlen) {
     rd_trace *tr;
     char msg[600];
     if (rd_open(x->kernel_paths[k], 0, &tr, msg, sizeof msg)) {
-      errf(err, errlen, "%s: %s", x->kernel_paths[k], msg);
+      vx_errf(err, errlen, "%s: %s", x->kernel_paths[k], msg);
       ok = 0;
       break;
     }
@@ -1376,7 +1375,7 @@ static int attach_kernel(vx_index *x, char *err, size_t errlen) {
   vh_free(&named);
   vh_free(&kpid);
   if (!ok && !err[0])
-    errf(err, errlen, "out of memory while attaching kernel events");
+    vx_errf(err, errlen, "out of memory while attaching kernel events");
   return ok ? 0 : -1;
 }
 
@@ -1459,7 +1458,7 @@ static int load_ctf(vx_index *x, const char *path, char *err, size_t errlen) {
   char why[1024];
   int r = ctf_to_json(path, mem_sink, &m, &st, why, sizeof why);
   if (r) {
-    errf(err, errlen, "%s: %s", path, why);
+    vx_errf(err, errlen, "%s: %s", path, why);
   } else if (load_json(x, path, m.p ? m.p : "{}", m.p ? m.len : 2, err, errlen) == 0) {
     vx_source *src = &x->sources[x->nsources - 1];
     src->format = "lttng-ctf";
@@ -1482,12 +1481,12 @@ static int load_file(vx_index *x, const char *path, char *err, size_t errlen) {
     return load_ctf(x, path, err, errlen);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    errf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    vx_errf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
     return -1;
   }
   struct stat st;
   if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-    errf(err, errlen, "%s: not a regular file", path);
+    vx_errf(err, errlen, "%s: not a regular file", path);
     close(fd);
     return -1;
   }
@@ -1503,7 +1502,7 @@ static int load_file(vx_index *x, const char *path, char *err, size_t errlen) {
     k++;
   if (n <= 0 || k >= (size_t)n || (head[k] != '{' && head[k] != '[')) {
     close(fd);
-    errf(err, errlen, "%s: %s", path,
+    vx_errf(err, errlen, "%s: %s", path,
          n <= 0 ? "empty file" : "neither a ctrace trace nor Chrome trace-event JSON");
     return -1;
   }
@@ -1519,7 +1518,7 @@ static int load_file(vx_index *x, const char *path, char *err, size_t errlen) {
   close(fd);
   if (!text || got != len) {
     free(text);
-    errf(err, errlen, "%s: cannot read", path);
+    vx_errf(err, errlen, "%s: cannot read", path);
     return -1;
   }
   text[len] = '\0';
@@ -1539,7 +1538,7 @@ static vx_index *build(char *const *paths, size_t n, const char *name, const cha
   vx_index *x = calloc(1, sizeof *x);
   if (!x || !(x->sources = calloc(n ? n : 1, sizeof *x->sources))) {
     free(x);
-    errf(err, errlen, "out of memory");
+    vx_errf(err, errlen, "out of memory");
     return NULL;
   }
   x->t0 = UINT64_MAX;

@@ -179,6 +179,8 @@ vx_index *vx_build(char *const *paths, size_t n, char *err, size_t errlen);
 vx_index *vx_build_json(const char *name, const char *text, size_t len, char *err,
                         size_t errlen);
 void vx_free(vx_index *x);
+/* snprintf into an error buffer (the viewer's messages). */
+void vx_errf(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 size_t vx_track_count(const vx_index *x);
 const vx_track *vx_track_get(const vx_index *x, size_t i);

@@ -24,14 +24,6 @@
 #include "profile.h"
 #include "profile.pb-c.h"
 
-static void errf(char *err, size_t n, const char *f, ...) __attribute__((format(printf, 3, 4)));
-static void errf(char *err, size_t n, const char *f, ...) {
-  va_list ap;
-  va_start(ap, f);
-  vsnprintf(err, n, f, ap);
-  va_end(ap);
-}
-
 /* ---- Types ---------------------------------------------------------------------------- */
 
 static const char *const type_names[PF_TYPE_COUNT_] = {"sync", "syscall", "sched", "io"};
@@ -285,21 +277,6 @@ static int add_event(builder *b, const vx_track *t, uint32_t thread_frame, uint3
   return 0;
 }
 
-typedef struct window {
-  uint64_t w0, w1;
-} window;
-
-static uint64_t clip(const window *w, uint64_t s, uint64_t e) {
-  uint64_t a = s > w->w0 ? s : w->w0, c = e < w->w1 ? e : w->w1;
-  return c > a ? c - a : 0;
-}
-
-/* As `ctrace stats` counts: a slice counts if it overlaps the window (an
- * instant-long one: if it lies in it). */
-static int in_window(const window *w, uint64_t s, uint64_t e) {
-  return s < e ? s < w->w1 && e > w->w0 : s >= w->w0 && s < w->w1;
-}
-
 /* The object of a wait from a JSON import's args ({"object":"0x..."}). */
 static uint64_t json_object(const char *args) {
   const char *q = args ? strstr(args, "\"object\":\"") : NULL;
@@ -315,7 +292,7 @@ static int thread_frame(builder *b, const vx_track *t, uint32_t *out) {
   return intern_frame(b, name, NULL, 0, out);
 }
 
-static int profile_slices(builder *b, const vx_track *t, const window *w) {
+static int profile_slices(builder *b, const vx_track *t, const st_window *w) {
   uint32_t tf;
   if (thread_frame(b, t, &tf))
     return -1;
@@ -324,7 +301,7 @@ static int profile_slices(builder *b, const vx_track *t, const window *w) {
     size_t n = t->ndepth[d];
     for (size_t i = vx_slice_lower(s, n, w->w0); i < n && s[i].start < w->w1; i++) {
       uint64_t e = slice_end(&s[i]);
-      if (!b->want[s[i].label] || !in_window(w, s[i].start, e))
+      if (!b->want[s[i].label] || !st_in_window(w, s[i].start, e))
         continue;
       uint64_t object = 0;
       if (b->p->type == PF_SYNC) {
@@ -333,7 +310,7 @@ static int profile_slices(builder *b, const vx_track *t, const window *w) {
       }
       uint32_t leaf;
       if (label_frame(b, s[i].label, &leaf) ||
-          add_event(b, t, tf, leaf, d, s[i].start, e, object, clip(w, s[i].start, e)))
+          add_event(b, t, tf, leaf, d, s[i].start, e, object, st_clip(w, s[i].start, e)))
         return -1;
     }
   }
@@ -342,20 +319,20 @@ static int profile_slices(builder *b, const vx_track *t, const window *w) {
 
 /* Runnable intervals: the stack is the regions open where the interval
  * (clipped to the window) starts. */
-static int profile_states(builder *b, const vx_track *t, const window *w, uint32_t leaf) {
+static int profile_states(builder *b, const vx_track *t, const st_window *w, uint32_t leaf) {
   uint32_t tf = 0;
   int have_tf = 0;
   for (size_t i = 0; i < t->nstates; i++) {
     const vx_state *s = &t->states[i];
     if (s->start >= w->w1)
       break;
-    if (s->state != VX_ST_RUNNABLE || !in_window(w, s->start, s->end))
+    if (s->state != VX_ST_RUNNABLE || !st_in_window(w, s->start, s->end))
       continue;
     if (!have_tf && thread_frame(b, t, &tf))
       return -1;
     have_tf = 1;
     uint64_t at = s->start > w->w0 ? s->start : w->w0;
-    if (add_event(b, t, tf, leaf, t->depths, at, at + 1, 0, clip(w, s->start, s->end)))
+    if (add_event(b, t, tf, leaf, t->depths, at, at + 1, 0, st_clip(w, s->start, s->end)))
       return -1;
   }
   return 0;
@@ -424,20 +401,13 @@ int pf_compute(const vx_index *x, pf_type type, const st_options *o, pf_profile 
   memset(out, 0, sizeof *out);
   out->type = type;
   if (type >= PF_TYPE_COUNT_) {
-    errf(err, errlen, "unknown profile type %d", (int)type);
+    vx_errf(err, errlen, "unknown profile type %d", (int)type);
     return -1;
   }
-  uint64_t tx0 = vx_t0(x), tx1 = vx_t1(x);
-  window w = {tx0 + o->since, o->until ? tx0 + o->until : UINT64_MAX};
-  if (o->until && o->until <= o->since) {
-    errf(err, errlen, "the window is empty: --until must be after --since");
+  uint64_t tx1 = vx_t1(x);
+  st_window w;
+  if (st_window_of(x, o, &w, err, errlen))
     return -1;
-  }
-  if (o->since && w.w0 >= tx1) {
-    errf(err, errlen, "the window starts after the trace ends (the trace lasts %.6f s)",
-         (double)(tx1 - tx0) / 1e9);
-    return -1;
-  }
   out->t0 = w.w0;
   out->t1 = w.w1 < tx1 ? w.w1 : tx1;
   if (out->t1 < out->t0)
@@ -452,11 +422,11 @@ int pf_compute(const vx_index *x, pf_type type, const st_options *o, pf_profile 
     sched |= t->nstates && !t->states[0].derived;
   }
   if (o->thread && !nsel) {
-    errf(err, errlen, "no thread named '%s' in the trace", o->thread);
+    vx_errf(err, errlen, "no thread named '%s' in the trace", o->thread);
     return -1;
   }
   if (type == PF_SCHED && !sched) {
-    errf(err, errlen, "no scheduler data in this trace: record with ctrace run where "
+    vx_errf(err, errlen, "no scheduler data in this trace: record with ctrace run where "
                       "perf_event_open is allowed");
     return -1;
   }
@@ -505,7 +475,7 @@ int pf_compute(const vx_index *x, pf_type type, const st_options *o, pf_profile 
   vh_free(&b.samples);
   if (!ok) {
     pf_free(out);
-    errf(err, errlen, "out of memory while computing the profile");
+    vx_errf(err, errlen, "out of memory while computing the profile");
     return -1;
   }
   return 0;
@@ -567,11 +537,11 @@ int pf_encode_pprof(const pf_profile *p, unsigned char **gz, size_t *len, char *
   *gz = NULL;
   *len = 0;
   if (p->nstrings < PF_STR_FIXED_) {
-    errf(err, errlen, "not a computed profile");
+    vx_errf(err, errlen, "not a computed profile");
     return -1;
   }
   if (p->nstack > UINT32_MAX / 2 || p->nstrings > 0x7fffffff) {
-    errf(err, errlen, "the profile is too large to encode");
+    vx_errf(err, errlen, "the profile is too large to encode");
     return -1;
   }
   /* Functions: one per distinct (name, file); locations: one per frame. */
@@ -719,7 +689,7 @@ int pf_encode_pprof(const pf_profile *p, unsigned char **gz, size_t *len, char *
   free(values);
   free(locids);
   if (!ok) {
-    errf(err, errlen, "out of memory while encoding the profile");
+    vx_errf(err, errlen, "out of memory while encoding the profile");
     return -1;
   }
   return 0;

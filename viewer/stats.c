@@ -21,14 +21,6 @@
 #include "profile.h"
 #include "stats.h"
 
-static void errf(char *err, size_t n, const char *f, ...) __attribute__((format(printf, 3, 4)));
-static void errf(char *err, size_t n, const char *f, ...) {
-  va_list ap;
-  va_start(ap, f);
-  vsnprintf(err, n, f, ap);
-  va_end(ap);
-}
-
 /* ---- Analysis ------------------------------------------------------------------------ */
 
 enum { KIND_REGION, KIND_SYSCALL, KIND_WAIT };
@@ -40,27 +32,12 @@ typedef struct acc {
   size_t pos; /* next free slot of its durations (second pass) */
 } acc;
 
-typedef struct window {
-  uint64_t w0, w1;
-} window;
-
-static uint64_t clip(const window *w, uint64_t s, uint64_t e) {
-  uint64_t a = s > w->w0 ? s : w->w0, b = e < w->w1 ? e : w->w1;
-  return b > a ? b - a : 0;
-}
-
-/* A slice counts if it overlaps the window (an instant-long one: if it
- * lies in it). */
-static int in_window(const window *w, uint64_t s, uint64_t e) {
-  return s < e ? s < w->w1 && e > w->w0 : s >= w->w0 && s < w->w1;
-}
-
 static uint64_t slice_end(const vx_slice *s) { return s->start + s->dur; }
 
 /* Time of the children c[*j..) of the parent [ps, pe), within the window;
  * *j moves past the children that end inside the parent (ends are sorted
  * at one depth, so it only moves forward). */
-static uint64_t child_time(const window *w, const vx_slice *c, size_t nc, size_t *j, uint64_t ps,
+static uint64_t child_time(const st_window *w, const vx_slice *c, size_t nc, size_t *j, uint64_t ps,
                            uint64_t pe) {
   while (*j < nc && slice_end(&c[*j]) <= ps)
     (*j)++;
@@ -138,7 +115,7 @@ static int selected(const vx_track *t, const st_options *o) {
 
 /* First pass over one thread's slices: counts, sums and self times per
  * label, waits by object. */
-static int sum_thread(const vx_index *x, const window *w, const uint8_t *kind, acc *a,
+static int sum_thread(const vx_index *x, const st_window *w, const uint8_t *kind, acc *a,
                       st_thread *th, st_report *r, blocks *bl) {
   const vx_track *t = th->track;
   for (size_t d = 0; d < t->depths; d++) {
@@ -147,9 +124,9 @@ static int sum_thread(const vx_index *x, const window *w, const uint8_t *kind, a
     size_t j = c ? vx_slice_lower(c, nc, w->w0) : 0;
     for (size_t i = vx_slice_lower(s, n, w->w0); i < n && s[i].start < w->w1; i++) {
       uint64_t e = slice_end(&s[i]);
-      if (!in_window(w, s[i].start, e))
+      if (!st_in_window(w, s[i].start, e))
         continue;
-      uint64_t dur = clip(w, s[i].start, e);
+      uint64_t dur = st_clip(w, s[i].start, e);
       uint32_t l = s[i].label;
       acc *p = &a[l];
       if (kind[l] == KIND_REGION) {
@@ -180,31 +157,30 @@ static int sum_thread(const vx_index *x, const window *w, const uint8_t *kind, a
 }
 
 /* Second pass: the region durations into each label's part of durs. */
-static void fill_thread(const vx_track *t, const window *w, const uint8_t *kind, acc *a,
+static void fill_thread(const vx_track *t, const st_window *w, const uint8_t *kind, acc *a,
                         uint64_t *durs) {
   for (size_t d = 0; d < t->depths; d++) {
     const vx_slice *s = t->depth[d];
     size_t n = t->ndepth[d];
     for (size_t i = vx_slice_lower(s, n, w->w0); i < n && s[i].start < w->w1; i++) {
       uint64_t e = slice_end(&s[i]);
-      if (kind[s[i].label] == KIND_REGION && in_window(w, s[i].start, e))
-        durs[a[s[i].label].pos++] = clip(w, s[i].start, e);
+      if (kind[s[i].label] == KIND_REGION && st_in_window(w, s[i].start, e))
+        durs[a[s[i].label].pos++] = st_clip(w, s[i].start, e);
     }
   }
 }
 
-static int cmp_u64(const void *a, const void *b) {
+int st_cmp_u64(const void *a, const void *b) {
   uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
   return x < y ? -1 : x > y;
 }
 
-/* Nearest rank: the value at rank ceil(p/100 * n) of the sorted v[0..n). */
-static uint64_t percentile(const uint64_t *v, size_t n, unsigned p) {
+uint64_t st_percentile(const uint64_t *v, size_t n, unsigned p) {
   size_t rank = n / 100 * p + (n % 100 * p + 99) / 100; /* no overflow */
   return v[rank ? rank - 1 : 0];
 }
 
-static void thread_states(const vx_track *t, const window *w, st_thread *th) {
+static void thread_states(const vx_track *t, const st_window *w, st_thread *th) {
   th->has_states = t->nstates > 0;
   th->derived = t->nstates > 0 && t->states[0].derived;
   for (size_t i = 0; i < t->nstates; i++) {
@@ -212,7 +188,7 @@ static void thread_states(const vx_track *t, const window *w, st_thread *th) {
     if (s->start >= w->w1)
       break;
     if (s->state < VX_ST_COUNT_)
-      th->state[s->state] += clip(w, s->start, s->end);
+      th->state[s->state] += st_clip(w, s->start, s->end);
   }
 }
 
@@ -222,7 +198,7 @@ static int is_heap_live(const vx_track *t) {
 
 /* Peak and final value of a heap counter within the window (the value
  * before the window holds at its start). */
-static int heap_values(const vx_track *t, const window *w, st_heap *h) {
+static int heap_values(const vx_track *t, const st_window *w, st_heap *h) {
   int any = 0;
   for (size_t i = 0; i < t->nsamples; i++) {
     const vx_sample *s = &t->samples[i];
@@ -266,7 +242,7 @@ static int cmp_syscall(const void *a, const void *b) {
 
 /* What the selection holds in the window: slices, instants, counter
  * samples; and the drops marked there. */
-static void window_counts(const vx_index *x, const st_options *o, const window *w,
+static void window_counts(const vx_index *x, const st_options *o, const st_window *w,
                           st_report *r) {
   for (size_t i = 0; i < vx_track_count(x); i++) {
     const vx_track *t = vx_track_get(x, i);
@@ -280,7 +256,7 @@ static void window_counts(const vx_index *x, const st_options *o, const window *
     for (size_t d = 0; d < t->depths; d++)
       for (size_t j = vx_slice_lower(t->depth[d], t->ndepth[d], w->w0);
            j < t->ndepth[d] && t->depth[d][j].start < w->w1; j++)
-        r->window_events += in_window(w, t->depth[d][j].start, slice_end(&t->depth[d][j]));
+        r->window_events += st_in_window(w, t->depth[d][j].start, slice_end(&t->depth[d][j]));
     for (size_t j = 0; j < t->ninst; j++) {
       const vx_instant *in = &t->inst[j];
       if (in->ts < w->w0 || in->ts >= w->w1)
@@ -294,6 +270,22 @@ static void window_counts(const vx_index *x, const st_options *o, const window *
   }
 }
 
+int st_window_of(const vx_index *x, const st_options *o, st_window *w, char *err,
+                 size_t errlen) {
+  uint64_t t0 = vx_t0(x), t1 = vx_t1(x);
+  *w = (st_window){t0 + o->since, o->until ? t0 + o->until : UINT64_MAX};
+  if (o->until && o->until <= o->since) {
+    vx_errf(err, errlen, "the window is empty: --until must be after --since");
+    return -1;
+  }
+  if (o->since && w->w0 >= t1) {
+    vx_errf(err, errlen, "the window starts after the trace ends (the trace lasts %.6f s)",
+            (double)(t1 - t0) / 1e9);
+    return -1;
+  }
+  return 0;
+}
+
 int st_compute(const vx_index *x, const st_options *o, st_report *r, char *err, size_t errlen) {
   memset(r, 0, sizeof *r);
   r->trace_t0 = vx_t0(x);
@@ -302,16 +294,9 @@ int st_compute(const vx_index *x, const st_options *o, st_report *r, char *err, 
   r->dropped = vx_dropped(x);
   r->windowed = o->since || o->until;
   r->thread = o->thread;
-  window w = {r->trace_t0 + o->since, o->until ? r->trace_t0 + o->until : UINT64_MAX};
-  if (o->until && o->until <= o->since) {
-    errf(err, errlen, "the window is empty: --until must be after --since");
+  st_window w;
+  if (st_window_of(x, o, &w, err, errlen))
     return -1;
-  }
-  if (o->since && w.w0 >= r->trace_t1) {
-    errf(err, errlen, "the window starts after the trace ends (the trace lasts %.6f s)",
-         (double)(r->trace_t1 - r->trace_t0) / 1e9);
-    return -1;
-  }
   r->t0 = w.w0;
   r->t1 = w.w1 < r->trace_t1 ? w.w1 : r->trace_t1;
 
@@ -322,7 +307,7 @@ int st_compute(const vx_index *x, const st_options *o, st_report *r, char *err, 
     if (selected(vx_track_get(x, i), o))
       nsel++;
   if (o->thread && !nsel) {
-    errf(err, errlen, "no thread named '%s' in the trace", o->thread);
+    vx_errf(err, errlen, "no thread named '%s' in the trace", o->thread);
     return -1;
   }
   /* processes: distinct pids of the threads */
@@ -392,13 +377,13 @@ int st_compute(const vx_index *x, const st_options *o, st_report *r, char *err, 
     const char *name = vx_label_get(x, (uint32_t)l)->name;
     if (kind[l] == KIND_REGION) {
       uint64_t *v = durs + (p->pos - p->count);
-      qsort(v, p->count, sizeof *v, cmp_u64);
+      qsort(v, p->count, sizeof *v, st_cmp_u64);
       r->regions[r->nregions++] = (st_region){.label = (uint32_t)l, .name = name,
                                               .count = p->count, .total = p->total,
                                               .self = p->self, .min = p->min, .max = p->max,
-                                              .p50 = percentile(v, p->count, 50),
-                                              .p90 = percentile(v, p->count, 90),
-                                              .p99 = percentile(v, p->count, 99)};
+                                              .p50 = st_percentile(v, p->count, 50),
+                                              .p90 = st_percentile(v, p->count, 90),
+                                              .p99 = st_percentile(v, p->count, 99)};
       st_region *g = &r->regions[r->nregions - 1];
       memcpy(g->state, p->state, sizeof g->state);
       for (size_t k = 0; k < p->count; k++) {
@@ -459,7 +444,7 @@ int st_compute(const vx_index *x, const st_options *o, st_report *r, char *err, 
   vh_free(&bl.map);
   if (!ok) {
     st_free(r);
-    errf(err, errlen, "out of memory while computing the statistics");
+    vx_errf(err, errlen, "out of memory while computing the statistics");
     return -1;
   }
   return 0;

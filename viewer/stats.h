@@ -20,6 +20,34 @@ typedef struct st_options {
   uint64_t until;     /* window end, ns after the first event; 0: the end */
 } st_options;
 
+/* The window of st_options in index times: [w0, w1), w1 UINT64_MAX when
+ * it runs to the end. What every analysis (stats, analyses, profile)
+ * counts within. */
+typedef struct st_window {
+  uint64_t w0, w1;
+} st_window;
+
+/* The window of o over x. @return 0, or -1 with a message in err (empty,
+ * or starting after the trace ends). */
+int st_window_of(const vx_index *x, const st_options *o, st_window *w, char *err, size_t errlen);
+
+/* The part of [s, e) within w. */
+static inline uint64_t st_clip(const st_window *w, uint64_t s, uint64_t e) {
+  uint64_t a = s > w->w0 ? s : w->w0, b = e < w->w1 ? e : w->w1;
+  return b > a ? b - a : 0;
+}
+
+/* A slice counts if it overlaps the window (an instant-long one: if it
+ * lies in it). */
+static inline int st_in_window(const st_window *w, uint64_t s, uint64_t e) {
+  return s < e ? s < w->w1 && e > w->w0 : s >= w->w0 && s < w->w1;
+}
+
+/* Nearest rank: the value at rank ceil(p/100 * n) of the sorted v[0..n),
+ * n > 0; and the comparison that sorts v. */
+uint64_t st_percentile(const uint64_t *v, size_t n, unsigned p);
+int st_cmp_u64(const void *a, const void *b);
+
 typedef enum { ST_SORT_TOTAL, ST_SORT_SELF, ST_SORT_COUNT, ST_SORT_P99 } st_sort_key;
 
 typedef struct st_thread {
