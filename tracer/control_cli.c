@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "flight.h"
 #include "reader.h"
 
 static const char record_usage[] =
@@ -530,17 +531,6 @@ int ctrace_cmd_record(int argc, char **argv) {
 
 /* ---- ctrace dump ---------------------------------------------------------------------------------- */
 
-/* The n-th dump's name, as the runtime numbers them: FILE, then FILE-2...
- * (before a ".ctrace" suffix: x.ctrace, x-2.ctrace). */
-static void dump_name(char *buf, size_t len, const char *file, int n) {
-  size_t l = strlen(file), sl = strlen(".ctrace");
-  int cut = l >= sl && !strcmp(file + l - sl, ".ctrace") ? (int)(l - sl) : (int)l;
-  if (n <= 1)
-    snprintf(buf, len, "%s", file);
-  else
-    snprintf(buf, len, "%.*s-%d%s", cut, file, n, file + cut);
-}
-
 int ctrace_cmd_dump(int argc, char **argv) {
   enum { O_PID = 1000, O_SOCKET };
   static const struct option opts[] = {{"pid", required_argument, NULL, O_PID},
@@ -657,7 +647,7 @@ int ctrace_cmd_dump(int argc, char **argv) {
   for (uint64_t until = mono_ms() + 5000; mono_ms() < until;) {
     for (int n = 1, missing = 0; missing < 16; n++) {
       char p[PATH_MAX + 32];
-      dump_name(p, sizeof p, base, n);
+      ctrace__flight_nth_path(p, sizeof p, base, (uint32_t)n);
       struct stat st;
       if (stat(p, &st) != 0) {
         missing++;

@@ -552,39 +552,13 @@ static int write_dump(int fd, const ctrace__session *s, int store, int pending) 
   return r;
 }
 
-/* The n-th default path: FILE, then FILE-2, FILE-3 ... (before a
- * ".ctrace" suffix). */
-static void default_path(char *out, size_t cap, const char *base, uint32_t n) {
-  size_t bl = strlen(base);
-  if (bl >= cap)
-    bl = cap - 1;
-  memcpy(out, base, bl);
-  out[bl] = '\0';
-  if (n <= 1)
-    return;
-  static const char suffix[] = ".ctrace";
-  size_t sl = sizeof suffix - 1;
-  size_t cut = bl >= sl && memcmp(base + bl - sl, suffix, sl) == 0 ? bl - sl : bl;
-  char num[16];
-  size_t k = 0;
-  for (uint32_t v = n; v; v /= 10)
-    num[k++] = (char)('0' + v % 10);
-  if (cut + 1 + k + (bl - cut) >= cap)
-    return; /* (too long: the base itself, overwritten) */
-  char *p = out + cut;
-  *p++ = '-';
-  while (k)
-    *p++ = num[--k];
-  memcpy(p, base + cut, bl - cut);
-  p[bl - cut] = '\0';
-}
-
 /* Opens and writes one dump. @return 0 or -errno. */
 static int dump_to(const ctrace__session *s, const char *path, char *chosen, size_t len,
                    int store, int pending) {
   char def[CTRACE__PATH_MAX];
   if (!path) {
-    default_path(def, sizeof def, s->flight_base, atomic_fetch_add(&fl.numbered, 1) + 1);
+    ctrace__flight_nth_path(def, sizeof def, s->flight_base,
+                            atomic_fetch_add(&fl.numbered, 1) + 1);
     path = def;
   }
   if (chosen && len) {

@@ -88,3 +88,27 @@ CTRACE__FLIGHT_EXPORT int ctrace__flight_parse(const char *spec, uint64_t *windo
   return 0;
 }
 
+void ctrace__flight_nth_path(char *out, size_t cap, const char *base, uint32_t n) {
+  size_t bl = strlen(base);
+  if (bl >= cap)
+    bl = cap - 1;
+  memcpy(out, base, bl);
+  out[bl] = '\0';
+  if (n <= 1)
+    return;
+  static const char suffix[] = ".ctrace";
+  size_t sl = sizeof suffix - 1;
+  size_t cut = bl >= sl && memcmp(base + bl - sl, suffix, sl) == 0 ? bl - sl : bl;
+  char num[16];
+  size_t k = 0;
+  for (uint32_t v = n; v; v /= 10)
+    num[k++] = (char)('0' + v % 10);
+  if (cut + 1 + k + (bl - cut) >= cap)
+    return; /* (too long: the base itself, overwritten) */
+  char *p = out + cut;
+  *p++ = '-';
+  while (k)
+    *p++ = num[--k];
+  memcpy(p, base + cut, bl - cut);
+  p[bl - cut] = '\0';
+}

@@ -223,23 +223,12 @@ static void close_in_background(ctrace__perf *perf) {
     close(gone[0]); /* gone[1] closes as this process exits */
 }
 
-/* --flight: the n-th dump's name (as the runtime names them: FILE, then
- * FILE-2 ..., before a ".ctrace" suffix). */
-static void flight_nth(char *buf, size_t len, const char *file, int n) {
-  size_t l = strlen(file), sl = strlen(".ctrace");
-  int cut = l >= sl && !strcmp(file + l - sl, ".ctrace") ? (int)(l - sl) : (int)l;
-  if (n <= 1)
-    snprintf(buf, len, "%s", file);
-  else
-    snprintf(buf, len, "%.*s-%d%s", cut, file, n, file + cut);
-}
-
 /* --flight, at the end: the dumps PROG left. */
 static void flight_report(const char *file) {
   char p[PATH_MAX + 32];
   int n = 0;
   for (; n < 100000; n++) {
-    flight_nth(p, sizeof p, file, n + 1);
+    ctrace__flight_nth_path(p, sizeof p, file, (uint32_t)(n + 1));
     if (access(p, F_OK) != 0)
       break;
   }
@@ -248,7 +237,7 @@ static void flight_report(const char *file) {
   else if (n == 1)
     fprintf(stderr, "ctrace run: flight recorder dump: %s (view: ctrace view %s)\n", file, file);
   else {
-    flight_nth(p, sizeof p, file, n);
+    ctrace__flight_nth_path(p, sizeof p, file, (uint32_t)n);
     fprintf(stderr, "ctrace run: flight recorder dumps: %s ... %s (%d)\n", file, p, n);
   }
 }
@@ -454,7 +443,7 @@ static int cmd_run(int argc, char **argv) {
   close(go[0]);
   if (flight) {
     char second[sizeof abs_out + 16];
-    flight_nth(second, sizeof second, out, 2);
+    ctrace__flight_nth_path(second, sizeof second, out, 2);
     fprintf(stderr, "ctrace run: flight recorder (%s): dumps go to %s, then %s... on "
                     "`kill -USR2 %d` (ctrace dump %d) or a crash\n",
             flight, out, second, (int)pid, (int)pid);
