@@ -723,6 +723,14 @@ int ctrace_cmd_view(int argc, char **argv) {
                 argv[i], usage);
         return 2;
       }
+      /* a file not written yet is waited for, but only in a directory that exists */
+      char dir[PATH_MAX];
+      snprintf(dir, sizeof dir, "%s", argv[i]);
+      if (stat(dirname(dir), &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "ctrace view: --follow %s: no directory %s to write it in\n", argv[i],
+                dirname(strcpy(dir, argv[i])));
+        return 2;
+      }
     }
     /* What exists of the traces now; more as they appear (follow_discover). */
     v.fw.bases = argv + optind;

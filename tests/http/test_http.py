@@ -554,6 +554,10 @@ def follow_tests(complete_trace):
     p = subprocess.run([CTRACE, "view", "--follow", "--lttng-live", "net://localhost/host/h/s"],
                        capture_output=True, text=True, timeout=20)
     check(p.returncode == 2 and "on its own" in p.stderr, "--follow with --lttng-live: usage error")
+    p = subprocess.run([CTRACE, "view", "--follow", "/nonexistent-dir/t.ctrace", "--port", "0"],
+                       capture_output=True, text=True, timeout=30)
+    check(p.returncode == 2 and "no directory /nonexistent-dir" in p.stderr,
+          "--follow in a directory that does not exist: an error, not a wait (%r)" % p.stderr)
 
 
 def run_view_tests():
