@@ -26,9 +26,11 @@ const char *test_tmp_path(const char *name) {
   static int n;
   if (!dir[0]) {
     const char *t = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/ctrace-test-%d", t && *t ? t : "/tmp", (int)getpid());
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-      TEST_FAIL("mkdir %s: %s", dir, strerror(errno));
+    /* a fresh directory: a runner of an earlier build may have had this
+     * pid and left its files behind */
+    snprintf(dir, sizeof dir, "%s/ctrace-test-%d-XXXXXX", t && *t ? t : "/tmp", (int)getpid());
+    if (!mkdtemp(dir))
+      TEST_FAIL("mkdtemp %s: %s", dir, strerror(errno));
   }
   char *b = buf[n++ % 8];
   snprintf(b, sizeof buf[0], "%s/%s", dir, name);
