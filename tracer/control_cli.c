@@ -374,7 +374,21 @@ static int count_events(const char *path, uint64_t *events, double *span, int *c
   return 0;
 }
 
-int ctrace_cmd_record(int argc, char **argv) {
+/* ctrace record, from its options to its report: what each step leaves
+ * for the next. */
+typedef struct record_state {
+  int pid;                /* --pid PID, or PID */
+  double seconds;         /* --seconds N */
+  const char *out, *sock; /* -o FILE, --socket PATH */
+  char file[PATH_MAX];    /* FILE, absolute; at the end as the process named it */
+  lines l;                /* the connection, and what was read ahead on it */
+  unsigned long long bytes, dropped; /* as the process reported them */
+  double took;            /* seconds from the start to the end of the recording */
+} record_state;
+
+/* The options, into s. @return -1 to go on, 0 after --help, or 2 with a
+ * message printed. */
+static int record_parse(int argc, char **argv, record_state *s) {
   enum { O_PID = 1000, O_SECONDS, O_SOCKET };
   static const struct option opts[] = {{"pid", required_argument, NULL, O_PID},
                                        {"seconds", required_argument, NULL, O_SECONDS},
@@ -382,31 +396,33 @@ int ctrace_cmd_record(int argc, char **argv) {
                                        {"socket", required_argument, NULL, O_SOCKET},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
-  int pid = -1, c;
-  double seconds = 5;
-  const char *out = NULL, *sock = NULL;
+  memset(s, 0, sizeof *s);
+  s->pid = -1;
+  s->seconds = 5;
+  int c;
   optind = 1;
   opterr = 0;
   while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
     switch (c) {
     case O_PID:
-      if ((pid = parse_pid(optarg)) < 0) {
+      if ((s->pid = parse_pid(optarg)) < 0) {
         fprintf(stderr, "ctrace record: --pid %s: not a process id\n%s", optarg, record_usage);
         return 2;
       }
       break;
     case O_SECONDS: {
       char *end;
-      seconds = strtod(optarg, &end);
-      if (end == optarg || *end || !(seconds > 0) || seconds > CTRACE__CONTROL_MAX_SECONDS) {
+      s->seconds = strtod(optarg, &end);
+      if (end == optarg || *end || !(s->seconds > 0) ||
+          s->seconds > CTRACE__CONTROL_MAX_SECONDS) {
         fprintf(stderr, "ctrace record: --seconds %s: a number of seconds, more than 0 and at "
                         "most %g\n%s", optarg, CTRACE__CONTROL_MAX_SECONDS, record_usage);
         return 2;
       }
       break;
     }
-    case 'o': out = optarg; break;
-    case O_SOCKET: sock = optarg; break;
+    case 'o': s->out = optarg; break;
+    case O_SOCKET: s->sock = optarg; break;
     case 'h': fputs(record_usage, stdout); return 0;
     default:
       fprintf(stderr, "ctrace record: %s '%s'\n%s",
@@ -415,47 +431,68 @@ int ctrace_cmd_record(int argc, char **argv) {
       return 2;
     }
   }
-  if (optind < argc && pid < 0 && (pid = parse_pid(argv[optind])) > 0)
+  if (optind < argc && s->pid < 0 && (s->pid = parse_pid(argv[optind])) > 0)
     optind++; /* (ctrace record PID, as ctrace dump PID) */
-  if (pid < 0 || optind < argc) {
-    fprintf(stderr, "ctrace record: %s\n%s", pid < 0 ? "missing --pid PID" : "too many arguments",
-            record_usage);
+  if (s->pid < 0 || optind < argc) {
+    fprintf(stderr, "ctrace record: %s\n%s",
+            s->pid < 0 ? "missing --pid PID" : "too many arguments", record_usage);
     return 2;
   }
-  if (!proc_alive(pid)) {
-    fprintf(stderr, "ctrace record: no such process: %d\n", pid);
+  return -1;
+}
+
+/* FILE made absolute (the process writes it) and the process's control
+ * socket connected (s->l.fd). @return 0, or 1 with a message printed. */
+static int record_connect(record_state *s) {
+  if (!proc_alive(s->pid)) {
+    fprintf(stderr, "ctrace record: no such process: %d\n", s->pid);
     return 1;
   }
-  char path[PATH_MAX], file[PATH_MAX], defname[64];
-  if (find_socket("record", pid, sock, path, sizeof path))
+  char path[PATH_MAX], defname[64];
+  if (find_socket("record", s->pid, s->sock, path, sizeof path))
     return 1;
+  const char *out = s->out;
   if (!out) {
-    snprintf(defname, sizeof defname, "%d.ctrace", pid);
+    snprintf(defname, sizeof defname, "%d.ctrace", s->pid);
     out = defname;
   }
-  absolute(out, file, sizeof file);
-  int fd = connect_to("record", pid, path);
+  absolute(out, s->file, sizeof s->file);
+  int fd = connect_to("record", s->pid, path);
   if (fd < 0)
     return 1;
+  s->l.fd = fd;
+  return 0;
+}
+
+/* Asks for the recording and reads the answer. @return 0 when the process
+ * has started it, or 1 with a message printed (the connection closed). */
+static int record_start(record_state *s) {
   char cmd[PATH_MAX + 64], line[PATH_MAX + 1024];
-  snprintf(cmd, sizeof cmd, "record %.17g %s\n", seconds, file);
-  lines l = {.fd = fd};
-  send_line(fd, cmd); /* (if refused, the reply is there to read all the same) */
-  int r = next_line(&l, line, sizeof line, mono_ms() + 10000);
+  snprintf(cmd, sizeof cmd, "record %.17g %s\n", s->seconds, s->file);
+  send_line(s->l.fd, cmd); /* (if refused, the reply is there to read all the same) */
+  int r = next_line(&s->l, line, sizeof line, mono_ms() + 10000);
   if (r != 1 || strncmp(line, "ok ", 3) != 0) {
     if (r == 1 && !strncmp(line, "error: ", 7))
-      fprintf(stderr, "ctrace record: process %d: %s\n", pid, line + 7);
+      fprintf(stderr, "ctrace record: process %d: %s\n", s->pid, line + 7);
     else if (r == 1)
-      fprintf(stderr, "ctrace record: process %d: unexpected reply '%s'\n", pid, line);
+      fprintf(stderr, "ctrace record: process %d: unexpected reply '%s'\n", s->pid, line);
     else if (r == -ETIMEDOUT)
-      fprintf(stderr, "ctrace record: timeout: process %d did not answer within 10 s\n", pid);
+      fprintf(stderr, "ctrace record: timeout: process %d did not answer within 10 s\n", s->pid);
     else
       fprintf(stderr, "ctrace record: process %d closed the connection without an answer%s%s\n",
-              pid, r ? ": " : "", r ? strerror(-r) : "");
-    close(fd);
+              s->pid, r ? ": " : "", r ? strerror(-r) : "");
+    close(s->l.fd);
     return 1;
   }
-  fprintf(stderr, "ctrace record: recording process %d for %g s into %s\n", pid, seconds, file);
+  fprintf(stderr, "ctrace record: recording process %d for %g s into %s\n", s->pid, s->seconds,
+          s->file);
+  return 0;
+}
+
+/* Waits for the process's "done PATH BYTES DROPPED" (into s->file, bytes,
+ * dropped, took), then closes the connection. @return 0 when done, or 1
+ * with a message printed. */
+static int record_wait(record_state *s) {
   /* ^C: the process stops the recording (the trace is complete), then we
    * report as usual; a second ^C leaves at once (the process, seeing us
    * gone, stops the recording too). */
@@ -464,94 +501,119 @@ int ctrace_cmd_record(int argc, char **argv) {
   sa.sa_handler = on_interrupt;
   sigaction(SIGINT, &sa, &old_int);
   sigaction(SIGTERM, &sa, &old_term);
-  uint64_t t0 = mono_ms(), deadline = t0 + (uint64_t)(seconds * 1000) + 60000;
-  int done = 0, status = 1;
-  unsigned long long bytes = 0, dropped = 0;
+  uint64_t t0 = mono_ms(), deadline = t0 + (uint64_t)(s->seconds * 1000) + 60000;
+  int done = 0;
+  char line[PATH_MAX + 1024];
   while (!done) {
-    r = next_line(&l, line, sizeof line, deadline);
+    int r = next_line(&s->l, line, sizeof line, deadline);
     if (r == -EINTR) {
-      send_line(fd, "stop\n");
+      send_line(s->l.fd, "stop\n");
       continue;
     }
     if (r == -ETIMEDOUT) {
       fprintf(stderr, "ctrace record: timeout: process %d did not end the recording within "
-                      "%g s\n", pid, seconds + 60);
+                      "%g s\n", s->pid, s->seconds + 60);
       break;
     }
     if (r <= 0) {
       fprintf(stderr, "ctrace record: process %d closed the connection before the recording "
-                      "ended (%s); %s may be incomplete\n", pid,
-              proc_alive(pid) ? "it is still running" : "it exited", file);
+                      "ended (%s); %s may be incomplete\n", s->pid,
+              proc_alive(s->pid) ? "it is still running" : "it exited", s->file);
       break;
     }
     if (!strncmp(line, "note: ", 6)) {
       fprintf(stderr, "ctrace record: %s\n", line);
     } else if (!strncmp(line, "error: ", 7)) {
-      fprintf(stderr, "ctrace record: process %d: %s\n", pid, line + 7);
+      fprintf(stderr, "ctrace record: process %d: %s\n", s->pid, line + 7);
       break;
     } else if (!strncmp(line, "done ", 5)) {
       /* done PATH BYTES DROPPED: PATH may hold spaces, the numbers not */
       char *last = strrchr(line, ' ');
       *last = '\0';
       char *mid = strrchr(line, ' ');
-      if (mid && mid > line + 4 && sscanf(mid + 1, "%llu", &bytes) == 1 &&
-          sscanf(last + 1, "%llu", &dropped) == 1) {
+      if (mid && mid > line + 4 && sscanf(mid + 1, "%llu", &s->bytes) == 1 &&
+          sscanf(last + 1, "%llu", &s->dropped) == 1) {
         *mid = '\0';
-        if (snprintf(file, sizeof file, "%s", line + 5) >= (int)sizeof file)
-          file[0] = '\0';
+        if (snprintf(s->file, sizeof s->file, "%s", line + 5) >= (int)sizeof s->file)
+          s->file[0] = '\0';
         done = 1;
-        status = 0;
       } else {
-        fprintf(stderr, "ctrace record: process %d: unexpected reply '%s'\n", pid, line);
+        *last = ' '; /* (the whole reply in the message) */
+        fprintf(stderr, "ctrace record: process %d: unexpected reply '%s'\n", s->pid, line);
         break;
       }
     }
   }
-  double took = (double)(mono_ms() - t0) / 1e3;
-  close(fd);
+  s->took = (double)(mono_ms() - t0) / 1e3;
+  close(s->l.fd);
   sigaction(SIGINT, &old_int, NULL);
   sigaction(SIGTERM, &old_term, NULL);
-  if (!done)
-    return status;
+  return done ? 0 : 1;
+}
+
+/* What the process wrote, read back. @return 0, or 1 if it cannot be read. */
+static int record_report(const record_state *s) {
   uint64_t events = 0;
   double span = 0;
   int complete = 0;
   char err[1024] = "";
-  if (count_events(file, &events, &span, &complete, err, sizeof err) != 0) {
+  if (count_events(s->file, &events, &span, &complete, err, sizeof err) != 0) {
     fprintf(stderr, "ctrace record: process %d wrote %s (%llu bytes), which cannot be read: %s\n",
-            pid, file, bytes, err);
+            s->pid, s->file, s->bytes, err);
     return 1;
   }
-  printf("recorded %.2f s of %d to %s: %" PRIu64 " events, %llu dropped\n", took, pid, file,
-         events, dropped);
+  printf("recorded %.2f s of %d to %s: %" PRIu64 " events, %llu dropped\n", s->took, s->pid,
+         s->file, events, s->dropped);
   if (!complete && err[0])
     fprintf(stderr, "ctrace record: warning: %s\n", err);
   return 0;
 }
 
+/* ctrace record: options, connect, the exchange, the report. */
+int ctrace_cmd_record(int argc, char **argv) {
+  record_state s;
+  int code = record_parse(argc, argv, &s);
+  if (code >= 0)
+    return code;
+  if (record_connect(&s) || record_start(&s) || record_wait(&s))
+    return 1;
+  return record_report(&s);
+}
+
 /* ---- ctrace dump ---------------------------------------------------------------------------------- */
 
-int ctrace_cmd_dump(int argc, char **argv) {
+/* ctrace dump's options, and where the process's dumps go by default. */
+typedef struct dump_state {
+  int pid;                /* --pid PID, or PID */
+  const char *out, *sock; /* -o FILE, --socket PATH */
+  char dflt[PATH_MAX];    /* the process's flight dump path, or "" */
+} dump_state;
+
+/* The options, into s. @return -1 to go on, 0 after --help, or 2 with a
+ * message printed. */
+static int dump_parse(int argc, char **argv, dump_state *s) {
   enum { O_PID = 1000, O_SOCKET };
   static const struct option opts[] = {{"pid", required_argument, NULL, O_PID},
                                        {"output", required_argument, NULL, 'o'},
                                        {"socket", required_argument, NULL, O_SOCKET},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
-  int pid = -1, c;
-  const char *out = NULL, *sock = NULL;
+  s->pid = -1;
+  s->out = s->sock = NULL;
+  s->dflt[0] = '\0';
+  int c;
   optind = 1;
   opterr = 0;
   while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
     switch (c) {
     case O_PID:
-      if ((pid = parse_pid(optarg)) < 0) {
+      if ((s->pid = parse_pid(optarg)) < 0) {
         fprintf(stderr, "ctrace dump: --pid %s: not a process id\n%s", optarg, dump_usage);
         return 2;
       }
       break;
-    case 'o': out = optarg; break;
-    case O_SOCKET: sock = optarg; break;
+    case 'o': s->out = optarg; break;
+    case O_SOCKET: s->sock = optarg; break;
     case 'h': fputs(dump_usage, stdout); return 0;
     default:
       fprintf(stderr, "ctrace dump: %s '%s'\n%s",
@@ -560,90 +622,56 @@ int ctrace_cmd_dump(int argc, char **argv) {
       return 2;
     }
   }
-  if (optind < argc && pid < 0 && (pid = parse_pid(argv[optind])) > 0)
+  if (optind < argc && s->pid < 0 && (s->pid = parse_pid(argv[optind])) > 0)
     optind++;
-  if (pid < 0 || optind < argc) {
-    fprintf(stderr, "ctrace dump: %s\n%s", pid < 0 ? "missing PID" : "too many arguments",
+  if (s->pid < 0 || optind < argc) {
+    fprintf(stderr, "ctrace dump: %s\n%s", s->pid < 0 ? "missing PID" : "too many arguments",
             dump_usage);
     return 2;
   }
-  if (!proc_alive(pid)) {
-    fprintf(stderr, "ctrace dump: no such process: %d\n", pid);
+  return -1;
+}
+
+/* Through the control socket: "dump [FILE]", answered "ok [PATH]".
+ * @return 0, or 1 with a message printed. */
+static int dump_by_socket(const dump_state *s) {
+  char path[PATH_MAX], file[PATH_MAX];
+  if (find_socket("dump", s->pid, s->sock, path, sizeof path))
     return 1;
-  }
-  /* Where a dump without a path goes: the process's flight dump path. */
-  char dflt[PATH_MAX] = "";
-  if (proc_env(pid, "CTRACE_FLIGHT_OUT", dflt, sizeof dflt) != 1 || !dflt[0])
-    if (proc_env(pid, "CTRACE_OUT", dflt, sizeof dflt) != 1)
-      dflt[0] = '\0';
-  char spec[PATH_MAX], path[PATH_MAX], file[PATH_MAX];
-  int has_socket = sock || proc_env(pid, CTRACE__CONTROL_ENV, spec, sizeof spec) == 1;
-  if (has_socket) {
-    if (find_socket("dump", pid, sock, path, sizeof path))
-      return 1;
-    int fd = connect_to("dump", pid, path);
-    if (fd < 0)
-      return 1;
-    char cmd[PATH_MAX + 16], line[PATH_MAX + 1024];
-    if (out) {
-      absolute(out, file, sizeof file);
-      snprintf(cmd, sizeof cmd, "dump %s\n", file);
-    } else {
-      snprintf(cmd, sizeof cmd, "dump\n");
-    }
-    lines l = {.fd = fd};
-    send_line(fd, cmd);
-    int r = next_line(&l, line, sizeof line, mono_ms() + 30000);
-    close(fd);
-    if (r == 1 && (!strcmp(line, "ok") || !strncmp(line, "ok ", 3))) {
-      printf("dumped the flight recorder of %d to %s\n", pid,
-             line[2] ? line + 3
-                     : dflt[0] ? dflt : "its default flight dump path");
-      return 0;
-    }
-    if (r == 1 && !strncmp(line, "error: ", 7))
-      fprintf(stderr, "ctrace dump: process %d: %s\n", pid, line + 7);
-    else if (r == -ETIMEDOUT)
-      fprintf(stderr, "ctrace dump: timeout: process %d did not answer within 30 s\n", pid);
-    else
-      fprintf(stderr, "ctrace dump: process %d: %s\n", pid,
-              r == 1 ? line : "closed the connection without an answer");
+  int fd = connect_to("dump", s->pid, path);
+  if (fd < 0)
     return 1;
-  }
-  if (out) {
-    fprintf(stderr, "ctrace dump: -o needs the process's control socket (process %d has none: "
-                    "on SIGUSR2 it writes to its own flight dump path)\n", pid);
-    return 2;
-  }
-  if (!proc_catches(pid, SIGUSR2)) {
-    fprintf(stderr, "ctrace dump: process %d has no control socket and does not catch SIGUSR2 "
-                    "(it is not in flight mode): not sending a signal that would end it\n", pid);
-    return 1;
-  }
-  /* Where it goes: FILE (relative to its working directory), then FILE-2...
-   * as the runtime numbers them (tracer/flight.c). */
-  char base[PATH_MAX];
-  if (!dflt[0])
-    snprintf(dflt, sizeof dflt, "ctrace-flight-%d.ctrace", pid);
-  if (dflt[0] == '/') {
-    snprintf(base, sizeof base, "%s", dflt);
+  char cmd[PATH_MAX + 16], line[PATH_MAX + 1024];
+  if (s->out) {
+    absolute(s->out, file, sizeof file);
+    snprintf(cmd, sizeof cmd, "dump %s\n", file);
   } else {
-    char cwdlink[64], cwd[PATH_MAX];
-    snprintf(cwdlink, sizeof cwdlink, "/proc/%d/cwd", pid);
-    ssize_t n = readlink(cwdlink, cwd, sizeof cwd - 1);
-    cwd[n > 0 ? n : 0] = '\0';
-    if (n <= 0 || snprintf(base, sizeof base, "%s/%s", cwd, dflt) >= (int)sizeof base)
-      snprintf(base, sizeof base, "%s", dflt);
+    snprintf(cmd, sizeof cmd, "dump\n");
   }
-  struct timespec sent;
-  clock_gettime(CLOCK_REALTIME, &sent);
-  if (kill(pid, SIGUSR2) != 0) {
-    fprintf(stderr, "ctrace dump: kill %d SIGUSR2: %s\n", pid, strerror(errno));
-    return 1;
+  lines l = {.fd = fd};
+  send_line(fd, cmd);
+  int r = next_line(&l, line, sizeof line, mono_ms() + 30000);
+  close(fd);
+  if (r == 1 && (!strcmp(line, "ok") || !strncmp(line, "ok ", 3))) {
+    printf("dumped the flight recorder of %d to %s\n", s->pid,
+           line[2] ? line + 3
+                   : s->dflt[0] ? s->dflt : "its default flight dump path");
+    return 0;
   }
-  /* The dump is written by the process's writer within its 10 ms cycle:
-   * the file changed since the signal names it. */
-  uint64_t since = (uint64_t)sent.tv_sec * 1000 + (uint64_t)sent.tv_nsec / 1000000 - 20;
+  if (r == 1 && !strncmp(line, "error: ", 7))
+    fprintf(stderr, "ctrace dump: process %d: %s\n", s->pid, line + 7);
+  else if (r == -ETIMEDOUT)
+    fprintf(stderr, "ctrace dump: timeout: process %d did not answer within 30 s\n", s->pid);
+  else
+    fprintf(stderr, "ctrace dump: process %d: %s\n", s->pid,
+            r == 1 ? line : "closed the connection without an answer");
+  return 1;
+}
+
+/* After SIGUSR2 (sent at since, ms of CLOCK_REALTIME): the dump, looked
+ * for at base and its numbered followers for 5 s. @return 0, or 1 with a
+ * message printed. */
+static int dump_await(const dump_state *s, const char *base, uint64_t since) {
   for (uint64_t until = mono_ms() + 5000; mono_ms() < until;) {
     for (int n = 1, missing = 0; missing < 16; n++) {
       char p[PATH_MAX + 32];
@@ -657,7 +685,7 @@ int ctrace_cmd_dump(int argc, char **argv) {
       if ((uint64_t)st.st_mtim.tv_sec * 1000 + (uint64_t)st.st_mtim.tv_nsec / 1000000 >= since) {
         struct timespec ts = {0, 50000000}; /* (let it finish) */
         nanosleep(&ts, NULL);
-        printf("dumped the flight recorder of %d to %s (SIGUSR2)\n", pid, p);
+        printf("dumped the flight recorder of %d to %s (SIGUSR2)\n", s->pid, p);
         return 0;
       }
     }
@@ -666,6 +694,68 @@ int ctrace_cmd_dump(int argc, char **argv) {
   }
   fprintf(stderr, "ctrace dump: sent SIGUSR2 to %d, but no dump appeared at %s (or its "
                   "numbered followers) within 5 s: is it in flight mode (CTRACE_MODE=flight)?\n",
-          pid, base);
+          s->pid, base);
   return 1;
+}
+
+/* Without a control socket: SIGUSR2, only to a process that catches it.
+ * @return 0, or 1 or 2 with a message printed. */
+static int dump_by_signal(dump_state *s) {
+  if (s->out) {
+    fprintf(stderr, "ctrace dump: -o needs the process's control socket (process %d has none: "
+                    "on SIGUSR2 it writes to its own flight dump path)\n", s->pid);
+    return 2;
+  }
+  if (!proc_catches(s->pid, SIGUSR2)) {
+    fprintf(stderr, "ctrace dump: process %d has no control socket and does not catch SIGUSR2 "
+                    "(it is not in flight mode): not sending a signal that would end it\n",
+            s->pid);
+    return 1;
+  }
+  /* Where it goes: FILE (relative to its working directory), then FILE-2...
+   * as the runtime numbers them (tracer/flight.c). */
+  char base[PATH_MAX];
+  if (!s->dflt[0])
+    snprintf(s->dflt, sizeof s->dflt, "ctrace-flight-%d.ctrace", s->pid);
+  if (s->dflt[0] == '/') {
+    snprintf(base, sizeof base, "%s", s->dflt);
+  } else {
+    char cwdlink[64], cwd[PATH_MAX];
+    snprintf(cwdlink, sizeof cwdlink, "/proc/%d/cwd", s->pid);
+    ssize_t n = readlink(cwdlink, cwd, sizeof cwd - 1);
+    cwd[n > 0 ? n : 0] = '\0';
+    if (n <= 0 || snprintf(base, sizeof base, "%s/%s", cwd, s->dflt) >= (int)sizeof base)
+      snprintf(base, sizeof base, "%s", s->dflt);
+  }
+  struct timespec sent;
+  clock_gettime(CLOCK_REALTIME, &sent);
+  if (kill(s->pid, SIGUSR2) != 0) {
+    fprintf(stderr, "ctrace dump: kill %d SIGUSR2: %s\n", s->pid, strerror(errno));
+    return 1;
+  }
+  /* The dump is written by the process's writer within its 10 ms cycle:
+   * the file changed since the signal names it. */
+  uint64_t since = (uint64_t)sent.tv_sec * 1000 + (uint64_t)sent.tv_nsec / 1000000 - 20;
+  return dump_await(s, base, since);
+}
+
+/* ctrace dump: options, then through the control socket if the process
+ * has one, else by SIGUSR2. */
+int ctrace_cmd_dump(int argc, char **argv) {
+  dump_state s;
+  int code = dump_parse(argc, argv, &s);
+  if (code >= 0)
+    return code;
+  if (!proc_alive(s.pid)) {
+    fprintf(stderr, "ctrace dump: no such process: %d\n", s.pid);
+    return 1;
+  }
+  /* Where a dump without a path goes: the process's flight dump path. */
+  if (proc_env(s.pid, "CTRACE_FLIGHT_OUT", s.dflt, sizeof s.dflt) != 1 || !s.dflt[0])
+    if (proc_env(s.pid, "CTRACE_OUT", s.dflt, sizeof s.dflt) != 1)
+      s.dflt[0] = '\0';
+  char spec[PATH_MAX];
+  if (s.sock || proc_env(s.pid, CTRACE__CONTROL_ENV, spec, sizeof spec) == 1)
+    return dump_by_socket(&s);
+  return dump_by_signal(&s);
 }

@@ -180,6 +180,129 @@ static int is_static(const char *path, int depth) {
   return 1;
 }
 
+/* ---- Options ------------------------------------------------------------------------ */
+
+/* Steps of `ctrace run` return this to go on, else the exit status. */
+enum { RUN_GO_ON = -1 };
+
+/* FILE made absolute (the child's CTRACE_OUT): a cwd and a relative path. */
+#define RUN_ABS_MAX (2 * PATH_MAX + 2)
+
+/* ctrace run's options, as given. */
+typedef struct run_opts {
+  const char *out, *sysmode;
+  int syscalls, sched, heap, locks, follow;
+  const char *control; /* --control PATH */
+  int record;          /* not --no-record */
+  int view, view_port;
+  const char *flight; /* --flight SPAN */
+  char **prog_argv;   /* PROG ARGS..., in argv */
+} run_opts;
+
+/* The options up to PROG, into o. @return RUN_GO_ON, 0 after --help, or 2
+ * with a message printed. */
+static int run_parse(int argc, char **argv, run_opts *o) {
+  enum { O_SYSCALLS = 1000, O_NO_SYSCALLS, O_NO_SCHED, O_NO_HEAP, O_NO_LOCKS, O_NO_FOLLOW,
+         O_CONTROL, O_NO_RECORD };
+  enum { O_VIEW = 1100, O_PORT }; /* --view [--port N]: the live view (viewer/run_view.c) */
+  enum { O_FLIGHT = 1200 };       /* --flight SPAN: the flight recorder (tracer/flight.c) */
+  static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
+                                       {"syscalls", required_argument, NULL, O_SYSCALLS},
+                                       {"no-syscalls", no_argument, NULL, O_NO_SYSCALLS},
+                                       {"no-sched", no_argument, NULL, O_NO_SCHED},
+                                       {"no-heap", no_argument, NULL, O_NO_HEAP},
+                                       {"no-locks", no_argument, NULL, O_NO_LOCKS},
+                                       {"no-follow", no_argument, NULL, O_NO_FOLLOW},
+                                       {"control", required_argument, NULL, O_CONTROL},
+                                       {"no-record", no_argument, NULL, O_NO_RECORD},
+                                       {"view", no_argument, NULL, O_VIEW},
+                                       {"port", required_argument, NULL, O_PORT},
+                                       {"flight", required_argument, NULL, O_FLIGHT},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+  *o = (run_opts){.sysmode = "preload", .syscalls = 1, .sched = 1, .heap = 1, .locks = 1,
+                  .follow = 1, .record = 1, .view_port = -1};
+  int c;
+  optind = 1;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, "+o:h", opts, NULL)) != -1) {
+    switch (c) {
+    case 'o': o->out = optarg; break;
+    case O_SYSCALLS:
+      if (strcmp(optarg, "auto") && strcmp(optarg, "kernel") && strcmp(optarg, "preload")) {
+        fprintf(stderr, "ctrace run: --syscalls=%s: use auto, kernel or preload\n%s", optarg,
+                run_usage);
+        return 2;
+      }
+      o->sysmode = optarg;
+      break;
+    case O_NO_SYSCALLS: o->syscalls = 0; break;
+    case O_NO_SCHED: o->sched = 0; break;
+    case O_NO_HEAP: o->heap = 0; break;
+    case O_NO_LOCKS: o->locks = 0; break;
+    case O_NO_FOLLOW: o->follow = 0; break;
+    case O_CONTROL: o->control = optarg; break;
+    case O_NO_RECORD: o->record = 0; break;
+    case O_VIEW: o->view = 1; break;
+    case O_FLIGHT: {
+      uint64_t ms, bytes;
+      if (ctrace__flight_parse(optarg, &ms, &bytes) != 0) {
+        fprintf(stderr, "ctrace run: --flight %s: " CTRACE__FLIGHT_SYNTAX "\n%s", optarg,
+                run_usage);
+        return 2;
+      }
+      o->flight = optarg;
+      break;
+    }
+    case O_PORT: {
+      char *end;
+      long p = strtol(optarg, &end, 10);
+      if (*end || end == optarg || p < 0 || p > 65535) {
+        fprintf(stderr, "ctrace run: --port %s: not a port number (0..65535)\n%s", optarg,
+                run_usage);
+        return 2;
+      }
+      o->view_port = (int)p;
+      break;
+    }
+    case 'h': fputs(run_usage, stdout); return 0;
+    default:
+      fprintf(stderr, "ctrace run: %s '%s'\n%s",
+              optopt == 'o' ? "option needs a file name:" : "unknown option", argv[optind - 1],
+              run_usage);
+      return 2;
+    }
+  }
+  if (optind >= argc) {
+    fprintf(stderr, "ctrace run: missing PROG (ctrace run [options] -- PROG ARGS...)\n%s",
+            run_usage);
+    return 2;
+  }
+  o->prog_argv = argv + optind;
+  return RUN_GO_ON;
+}
+
+/* The options that do not go together. @return RUN_GO_ON, or 2 with a
+ * message printed. */
+static int run_check(const run_opts *o) {
+  if (!o->record && !o->control) {
+    fprintf(stderr, "ctrace run: --no-record needs --control PATH (else nothing could start "
+                    "the recording)\n%s", run_usage);
+    return 2;
+  }
+  if (o->flight && (o->view || !o->record || !strcmp(o->sysmode, "kernel"))) {
+    fprintf(stderr, "ctrace run: --flight keeps the events in PROG's memory until a dump: "
+                    "not with %s\n%s",
+            o->view ? "--view" : !o->record ? "--no-record" : "--syscalls=kernel (FILE.kernel)",
+            run_usage);
+    return 2;
+  }
+  if (o->view_port >= 0 && !o->view) {
+    fprintf(stderr, "ctrace run: --port goes with --view\n%s", run_usage);
+    return 2;
+  }
+  return RUN_GO_ON;
+}
 /* ---- Running ------------------------------------------------------------------------ */
 
 typedef struct child_setup {
@@ -242,258 +365,201 @@ static void flight_report(const char *file) {
   }
 }
 
-static int cmd_run(int argc, char **argv) {
-  enum { O_SYSCALLS = 1000, O_NO_SYSCALLS, O_NO_SCHED, O_NO_HEAP, O_NO_LOCKS, O_NO_FOLLOW,
-         O_CONTROL, O_NO_RECORD };
-  enum { O_VIEW = 1100, O_PORT }; /* --view [--port N]: the live view (viewer/run_view.c) */
-  enum { O_FLIGHT = 1200 };       /* --flight SPAN: the flight recorder (tracer/flight.c) */
-  static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
-                                       {"syscalls", required_argument, NULL, O_SYSCALLS},
-                                       {"no-syscalls", no_argument, NULL, O_NO_SYSCALLS},
-                                       {"no-sched", no_argument, NULL, O_NO_SCHED},
-                                       {"no-heap", no_argument, NULL, O_NO_HEAP},
-                                       {"no-locks", no_argument, NULL, O_NO_LOCKS},
-                                       {"no-follow", no_argument, NULL, O_NO_FOLLOW},
-                                       {"control", required_argument, NULL, O_CONTROL},
-                                       {"no-record", no_argument, NULL, O_NO_RECORD},
-                                       {"view", no_argument, NULL, O_VIEW},
-                                       {"port", required_argument, NULL, O_PORT},
-                                       {"flight", required_argument, NULL, O_FLIGHT},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {NULL, 0, NULL, 0}};
-  const char *out = NULL, *sysmode = "preload";
-  int syscalls = 1, sched = 1, heap = 1, locks = 1, follow = 1, c;
-  const char *control = NULL; /* --control PATH */
-  int record = 1;             /* not --no-record */
-  int view = 0, view_port = -1;
-  const char *flight = NULL; /* --flight SPAN */
-  ctrace_run_view rv = {.pid = -1, .fd = -1};
-  optind = 1;
-  opterr = 0;
-  while ((c = getopt_long(argc, argv, "+o:h", opts, NULL)) != -1) {
-    switch (c) {
-    case 'o': out = optarg; break;
-    case O_SYSCALLS:
-      if (strcmp(optarg, "auto") && strcmp(optarg, "kernel") && strcmp(optarg, "preload")) {
-        fprintf(stderr, "ctrace run: --syscalls=%s: use auto, kernel or preload\n%s", optarg,
-                run_usage);
-        return 2;
-      }
-      sysmode = optarg;
-      break;
-    case O_NO_SYSCALLS: syscalls = 0; break;
-    case O_NO_SCHED: sched = 0; break;
-    case O_NO_HEAP: heap = 0; break;
-    case O_NO_LOCKS: locks = 0; break;
-    case O_NO_FOLLOW: follow = 0; break;
-    case O_CONTROL: control = optarg; break;
-    case O_NO_RECORD: record = 0; break;
-    case O_VIEW: view = 1; break;
-    case O_FLIGHT: {
-      uint64_t ms, bytes;
-      if (ctrace__flight_parse(optarg, &ms, &bytes) != 0) {
-        fprintf(stderr, "ctrace run: --flight %s: " CTRACE__FLIGHT_SYNTAX "\n%s", optarg,
-                run_usage);
-        return 2;
-      }
-      flight = optarg;
-      break;
-    }
-    case O_PORT: {
-      char *end;
-      long p = strtol(optarg, &end, 10);
-      if (*end || end == optarg || p < 0 || p > 65535) {
-        fprintf(stderr, "ctrace run: --port %s: not a port number (0..65535)\n%s", optarg,
-                run_usage);
-        return 2;
-      }
-      view_port = (int)p;
-      break;
-    }
-    case 'h': fputs(run_usage, stdout); return 0;
-    default:
-      fprintf(stderr, "ctrace run: %s '%s'\n%s",
-              optopt == 'o' ? "option needs a file name:" : "unknown option", argv[optind - 1],
-              run_usage);
-      return 2;
-    }
-  }
-  if (optind >= argc) {
-    fprintf(stderr, "ctrace run: missing PROG (ctrace run [options] -- PROG ARGS...)\n%s",
-            run_usage);
-    return 2;
-  }
-  if (!record && !control) {
-    fprintf(stderr, "ctrace run: --no-record needs --control PATH (else nothing could start "
-                    "the recording)\n%s", run_usage);
-    return 2;
-  }
-  if (flight && (view || !record || !strcmp(sysmode, "kernel"))) {
-    fprintf(stderr, "ctrace run: --flight keeps the events in PROG's memory until a dump: "
-                    "not with %s\n%s",
-            view ? "--view" : !record ? "--no-record" : "--syscalls=kernel (FILE.kernel)",
-            run_usage);
-    return 2;
-  }
-  if (view_port >= 0 && !view) {
-    fprintf(stderr, "ctrace run: --port goes with --view\n%s", run_usage);
-    return 2;
-  }
-  char **prog_argv = argv + optind;
-  char *prog = find_program(prog_argv[0]);
-  if (!prog) {
+/* One `ctrace run`: what each step leaves for the next. */
+typedef struct run_state {
+  run_opts o;
+  char *prog, *preload;       /* PROG's path, libctrace-preload.so's: owned */
+  char outbuf[PATH_MAX];      /* the default FILE (o.out then points here) */
+  char abs_out[RUN_ABS_MAX];  /* FILE, absolute */
+  char abs_control[PATH_MAX + 2];
+  ctrace_run_view rv;         /* --view */
+  pid_t pid;                  /* PROG's */
+  child_setup cs;             /* what the child is told before it execs */
+  ctrace__perf *perf;         /* PROG's kernel events, or NULL */
+  kt_writer *kt;              /* FILE.kernel, while perf */
+  char kpath[RUN_ABS_MAX + 16];
+  int status;                 /* PROG's, from waitpid */
+} run_state;
+
+/* PROG and libctrace-preload.so found, FILE chosen, and the paths the
+ * child is given made absolute. @return RUN_GO_ON, or the exit status
+ * with a message printed. */
+static int run_prepare(run_state *s) {
+  run_opts *o = &s->o;
+  char **prog_argv = o->prog_argv;
+  s->prog = find_program(prog_argv[0]);
+  if (!s->prog) {
     int e = errno;
     fprintf(stderr, "ctrace run: %s: %s\n", prog_argv[0],
             e == ENOENT ? "command not found" : strerror(e));
     return e == ENOENT ? 127 : 126;
   }
-  int st = is_static(prog, 0);
+  int st = is_static(s->prog, 0);
   if (st == 1) {
     fprintf(stderr, "ctrace run: %s is statically linked: the dynamic loader never runs in it, "
                     "so the recording wrappers (LD_PRELOAD) cannot be loaded. Link it "
                     "dynamically, or build it with ctrace (CTRACE_OUT=FILE %s).\n",
-            prog, prog_argv[0]);
-    free(prog);
+            s->prog, prog_argv[0]);
     return 2;
   }
-  char *preload = find_preload();
-  if (!preload) {
+  s->preload = find_preload();
+  if (!s->preload) {
     fprintf(stderr, "ctrace run: libctrace-preload.so not found next to %s or in ../lib; set "
                     "CTRACE_PRELOAD\n", "the ctrace binary");
-    free(prog);
     return 1;
   }
-  char outbuf[PATH_MAX];
-  if (!out) {
+  if (!o->out) {
     const char *base = strrchr(prog_argv[0], '/');
-    snprintf(outbuf, sizeof outbuf, "%s.ctrace", base ? base + 1 : prog_argv[0]);
-    out = outbuf;
+    snprintf(s->outbuf, sizeof s->outbuf, "%s.ctrace", base ? base + 1 : prog_argv[0]);
+    o->out = s->outbuf;
   }
   /* The child's environment gets an absolute path: PROG may chdir. */
-  char abs_out[2 * PATH_MAX + 2];
-  if (out[0] == '/')
-    snprintf(abs_out, sizeof abs_out, "%s", out);
+  if (o->out[0] == '/')
+    snprintf(s->abs_out, sizeof s->abs_out, "%s", o->out);
   else {
     char cwd[PATH_MAX];
     if (!getcwd(cwd, sizeof cwd)) {
       fprintf(stderr, "ctrace run: getcwd: %s\n", strerror(errno));
       return 1;
     }
-    snprintf(abs_out, sizeof abs_out, "%s/%s", cwd, out);
+    snprintf(s->abs_out, sizeof s->abs_out, "%s/%s", cwd, o->out);
   }
-  char abs_control[PATH_MAX + 2] = "";
-  if (control) {
+  s->abs_control[0] = '\0';
+  if (o->control) {
     char cwd[PATH_MAX];
-    if (control[0] == '/' || !getcwd(cwd, sizeof cwd))
-      snprintf(abs_control, sizeof abs_control, "%s", control);
+    if (o->control[0] == '/' || !getcwd(cwd, sizeof cwd))
+      snprintf(s->abs_control, sizeof s->abs_control, "%s", o->control);
     else
-      snprintf(abs_control, sizeof abs_control, "%.*s/%s", PATH_MAX / 2, cwd, control);
+      snprintf(s->abs_control, sizeof s->abs_control, "%.*s/%s", PATH_MAX / 2, cwd, o->control);
   }
-  /* --view: the viewer serves before PROG starts. */
-  if (view && ctrace_run_view_start(&rv, abs_out, view_port >= 0 ? view_port : 8080) != 0)
-    return 1;
+  return RUN_GO_ON;
+}
 
+/* The child: waits on the pipe until the launcher has opened its kernel
+ * events (what it got comes through the pipe), then execs PROG with the
+ * environment that loads and sets up the recording wrappers. */
+static _Noreturn void run_child(const run_state *s, const int go[2]) {
+  const run_opts *o = &s->o;
+  close(go[1]);
+  child_setup cs;
+  if (read(go[0], &cs, sizeof cs) != sizeof cs)
+    _exit(127); /* the launcher died */
+  char ld[PATH_MAX * 3];
+  const char *old = getenv("LD_PRELOAD");
+  snprintf(ld, sizeof ld, "%s%s%s", s->preload, old && *old ? ":" : "", old && *old ? old : "");
+  setenv("LD_PRELOAD", ld, 1);
+  if (o->record)
+    setenv("CTRACE_OUT", s->abs_out, 1);
+  else
+    unsetenv("CTRACE_OUT"); /* (ctrace record starts it) */
+  if (o->control)
+    setenv(CTRACE__CONTROL_ENV, s->abs_control, 1);
+  unsetenv("CTRACE_EXECED");
+  setenv("CTRACE_FOLLOW", o->follow ? "1" : "0", 1);
+  if (o->flight) { /* events stay in memory; dumps go to FILE */
+    setenv("CTRACE_MODE", "flight", 1);
+    setenv("CTRACE_FLIGHT", o->flight, 1);
+    setenv("CTRACE_FLIGHT_OUT", s->abs_out, 1);
+  }
+  if (o->syscalls)
+    setenv("CTRACE_SYSCALLS", cs.syscalls_kernel ? "kernel" : "preload", 1);
+  else
+    unsetenv("CTRACE_SYSCALLS");
+  setenv("CTRACE_SCHED", cs.sched_kernel ? "kernel" : o->sched ? "wrappers" : "off", 1);
+  setenv("CTRACE_HEAP", o->heap ? "1" : "0", 1);
+  setenv("CTRACE_LOCKS", o->locks ? "1" : "0", 1);
+  if (cs.why[0])
+    setenv("CTRACE_CAPTURE_WHY", cs.why, 1);
+  else
+    unsetenv("CTRACE_CAPTURE_WHY");
+  execv(s->prog, o->prog_argv);
+  int e = errno; /* (fprintf may change it) */
+  fprintf(stderr, "ctrace run: %s: %s\n", s->prog, strerror(e));
+  _exit(e == ENOENT ? 127 : 126);
+}
+
+/* Kernel events of the child, opened before it execs: s->perf and s->kt
+ * (FILE.kernel), and in s->cs what the kernel records for it. @return
+ * RUN_GO_ON, or 1 with a message printed (the child killed). */
+static int run_open_kernel(run_state *s) {
+  const run_opts *o = &s->o;
+  child_setup *cs = &s->cs;
+  memset(cs, 0, sizeof *cs);
+  unsigned want = !o->record || o->flight ? 0 /* (no FILE.kernel: sessions come and go, or
+                                                 a flight recorder keeps only a window) */
+                  : (o->sched ? CTRACE__PERF_SCHED : 0) |
+                        (o->syscalls && strcmp(o->sysmode, "preload") ? CTRACE__PERF_SYSCALLS : 0);
+  unsigned got = 0;
+  s->perf = want ? ctrace__perf_open_pid(s->pid, want, &got, cs->why, sizeof cs->why) : NULL;
+  if (!strcmp(o->sysmode, "kernel") && o->syscalls && !(got & CTRACE__PERF_SYSCALLS)) {
+    fprintf(stderr, "ctrace run: --syscalls=kernel: %s\n", cs->why);
+    kill(s->pid, SIGKILL);
+    waitpid(s->pid, NULL, 0);
+    ctrace__perf_close(s->perf);
+    s->perf = NULL;
+    return 1;
+  }
+  cs->syscalls_kernel = (got & CTRACE__PERF_SYSCALLS) != 0;
+  cs->sched_kernel = (got & CTRACE__PERF_SCHED) != 0;
+  snprintf(s->kpath, sizeof s->kpath, "%s.kernel", s->abs_out);
+  s->kt = NULL;
+  if (s->perf) {
+    char cmdline[4096] = "", err[600];
+    for (int i = 0; o->prog_argv[i]; i++)
+      snprintf(cmdline + strlen(cmdline), sizeof cmdline - strlen(cmdline), "%s%s",
+               i ? " " : "", o->prog_argv[i]);
+    s->kt = kt_open(s->kpath, s->pid, cmdline, cs->syscalls_kernel, cs->sched_kernel, cs->why,
+                    err, sizeof err);
+    if (!s->kt) {
+      fprintf(stderr, "ctrace run: cannot record kernel events: %s\n", err);
+      ctrace__perf_close(s->perf);
+      s->perf = NULL;
+      cs->syscalls_kernel = cs->sched_kernel = 0;
+    }
+  } else {
+    unlink(s->kpath); /* a stale one from an earlier run would be shown */
+  }
+  return RUN_GO_ON;
+}
+
+/* PROG forked, held on a pipe until its kernel events are open, then let
+ * go to exec. @return RUN_GO_ON, or 1 with a message printed. */
+static int run_spawn(run_state *s) {
   int go[2];
   if (pipe2(go, O_CLOEXEC) != 0) {
     fprintf(stderr, "ctrace run: pipe: %s\n", strerror(errno));
     return 1;
   }
-  pid_t pid = fork();
-  if (pid < 0) {
+  s->pid = fork();
+  if (s->pid < 0) {
     fprintf(stderr, "ctrace run: fork: %s\n", strerror(errno));
     return 1;
   }
-  if (pid == 0) {
-    close(go[1]);
-    child_setup cs;
-    if (read(go[0], &cs, sizeof cs) != sizeof cs)
-      _exit(127); /* the launcher died */
-    char ld[PATH_MAX * 3];
-    const char *old = getenv("LD_PRELOAD");
-    snprintf(ld, sizeof ld, "%s%s%s", preload, old && *old ? ":" : "", old && *old ? old : "");
-    setenv("LD_PRELOAD", ld, 1);
-    if (record)
-      setenv("CTRACE_OUT", abs_out, 1);
-    else
-      unsetenv("CTRACE_OUT"); /* (ctrace record starts it) */
-    if (control)
-      setenv(CTRACE__CONTROL_ENV, abs_control, 1);
-    unsetenv("CTRACE_EXECED");
-    setenv("CTRACE_FOLLOW", follow ? "1" : "0", 1);
-    if (flight) { /* events stay in memory; dumps go to FILE */
-      setenv("CTRACE_MODE", "flight", 1);
-      setenv("CTRACE_FLIGHT", flight, 1);
-      setenv("CTRACE_FLIGHT_OUT", abs_out, 1);
-    }
-    if (syscalls)
-      setenv("CTRACE_SYSCALLS", cs.syscalls_kernel ? "kernel" : "preload", 1);
-    else
-      unsetenv("CTRACE_SYSCALLS");
-    setenv("CTRACE_SCHED", cs.sched_kernel ? "kernel" : sched ? "wrappers" : "off", 1);
-    setenv("CTRACE_HEAP", heap ? "1" : "0", 1);
-    setenv("CTRACE_LOCKS", locks ? "1" : "0", 1);
-    if (cs.why[0])
-      setenv("CTRACE_CAPTURE_WHY", cs.why, 1);
-    else
-      unsetenv("CTRACE_CAPTURE_WHY");
-    execv(prog, prog_argv);
-    fprintf(stderr, "ctrace run: %s: %s\n", prog, strerror(errno));
-    _exit(errno == ENOENT ? 127 : 126);
-  }
+  if (s->pid == 0)
+    run_child(s, go);
   close(go[0]);
-  if (flight) {
-    char second[sizeof abs_out + 16];
-    ctrace__flight_nth_path(second, sizeof second, out, 2);
+  if (s->o.flight) {
+    char second[sizeof s->abs_out + 16];
+    ctrace__flight_nth_path(second, sizeof second, s->o.out, 2);
     fprintf(stderr, "ctrace run: flight recorder (%s): dumps go to %s, then %s... on "
                     "`kill -USR2 %d` (ctrace dump %d) or a crash\n",
-            flight, out, second, (int)pid, (int)pid);
+            s->o.flight, s->o.out, second, (int)s->pid, (int)s->pid);
   }
-
-  /* Kernel events of the child, opened before it execs. */
-  child_setup cs;
-  memset(&cs, 0, sizeof cs);
-  unsigned want = !record || flight ? 0 /* (no FILE.kernel: sessions come and go, or
-                                            a flight recorder keeps only a window) */
-                  : (sched ? CTRACE__PERF_SCHED : 0) |
-                        (syscalls && strcmp(sysmode, "preload") ? CTRACE__PERF_SYSCALLS : 0);
-  unsigned got = 0;
-  ctrace__perf *perf = want ? ctrace__perf_open_pid(pid, want, &got, cs.why, sizeof cs.why) : NULL;
-  if (!strcmp(sysmode, "kernel") && syscalls && !(got & CTRACE__PERF_SYSCALLS)) {
-    fprintf(stderr, "ctrace run: --syscalls=kernel: %s\n", cs.why);
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    ctrace__perf_close(perf);
-    return 1;
-  }
-  cs.syscalls_kernel = (got & CTRACE__PERF_SYSCALLS) != 0;
-  cs.sched_kernel = (got & CTRACE__PERF_SCHED) != 0;
-  char kpath[sizeof abs_out + 16];
-  snprintf(kpath, sizeof kpath, "%s.kernel", abs_out);
-  kt_writer *kt = NULL;
-  if (perf) {
-    char cmdline[4096] = "", err[600];
-    for (int i = 0; prog_argv[i]; i++)
-      snprintf(cmdline + strlen(cmdline), sizeof cmdline - strlen(cmdline), "%s%s",
-               i ? " " : "", prog_argv[i]);
-    kt = kt_open(kpath, pid, cmdline, cs.syscalls_kernel, cs.sched_kernel, cs.why, err, sizeof err);
-    if (!kt) {
-      fprintf(stderr, "ctrace run: cannot record kernel events: %s\n", err);
-      ctrace__perf_close(perf);
-      perf = NULL;
-      cs.syscalls_kernel = cs.sched_kernel = 0;
-    }
-  } else {
-    unlink(kpath); /* a stale one from an earlier run would be shown */
-  }
-  if (write(go[1], &cs, sizeof cs) != sizeof cs) {
+  int code = run_open_kernel(s);
+  if (code != RUN_GO_ON)
+    return code;
+  if (write(go[1], &s->cs, sizeof s->cs) != sizeof s->cs) {
     fprintf(stderr, "ctrace run: cannot start the child: %s\n", strerror(errno));
     return 1;
   }
   close(go[1]);
+  return RUN_GO_ON;
+}
 
-  /* Wait for PROG, recording its kernel events meanwhile. ^C and ^\ go to
-   * the whole process group: PROG gets them; SIGTERM and SIGHUP are
-   * passed on. */
+/* Wait for PROG, recording its kernel events meanwhile (into s->status).
+ * ^C and ^\ go to the whole process group: PROG gets them; SIGTERM and
+ * SIGHUP are passed on. */
+static void run_capture(run_state *s) {
   signal(SIGINT, SIG_IGN);
   signal(SIGQUIT, SIG_IGN);
   struct sigaction sa;
@@ -501,27 +567,27 @@ static int cmd_run(int argc, char **argv) {
   sa.sa_handler = on_forward;
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGHUP, &sa, NULL);
-  int status = 0;
+  s->status = 0;
   uint64_t last_cut = mono_ns();
   /* A pidfd becomes readable when PROG exits: no polling delay. */
-  int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+  int pidfd = (int)syscall(SYS_pidfd_open, s->pid, 0);
   for (;;) {
-    pid_t r = waitpid(pid, &status, WNOHANG);
-    if (r == pid)
+    pid_t r = waitpid(s->pid, &s->status, WNOHANG);
+    if (r == s->pid)
       break;
     if (r < 0 && errno != EINTR) {
       fprintf(stderr, "ctrace run: waitpid: %s\n", strerror(errno));
       break;
     }
     if (forward_sig) {
-      kill(pid, forward_sig);
+      kill(s->pid, forward_sig);
       forward_sig = 0;
     }
-    if (perf) {
+    if (s->perf) {
       uint64_t now = mono_ns();
-      ctrace__perf_drain(perf, now - 20000000u, kt_event, kt); /* 20 ms watermark */
+      ctrace__perf_drain(s->perf, now - 20000000u, kt_event, s->kt); /* 20 ms watermark */
       if (now - last_cut > 100000000u) {
-        kt_cut(kt);
+        kt_cut(s->kt);
         last_cut = now;
       }
     }
@@ -535,49 +601,81 @@ static int cmd_run(int argc, char **argv) {
   }
   if (pidfd >= 0)
     close(pidfd);
+}
+
+/* PROG is gone: its last kernel events into FILE.kernel, which is closed;
+ * into kinfo what it holds, for the report. */
+static void run_close_kernel(run_state *s, char *kinfo, size_t len) {
+  ctrace__perf_drain(s->perf, UINT64_MAX, kt_event, s->kt);
+  uint64_t sw, sc, lost;
+  kt_counts(s->kt, &sw, &sc, &lost);
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  snprintf(kinfo, len,
+           " and .kernel (%llu switch records, %llu system calls; %.2f s of CPU to record them)",
+           (unsigned long long)sw, (unsigned long long)sc,
+           (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+               (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
+  int r = kt_close(s->kt);
+  close_in_background(s->perf);
+  if (r)
+    fprintf(stderr, "ctrace run: writing %s failed: %s\n", s->kpath, strerror(-r));
+  if (lost)
+    fprintf(stderr, "ctrace run: the kernel lost %llu records (its buffers were full); the "
+                    "trace marks where\n", (unsigned long long)lost);
+}
+
+/* After PROG: FILE.kernel closed, what was recorded reported, --view
+ * finished. @return PROG's exit status (128 + the signal that killed it). */
+static int run_finish(run_state *s) {
+  const run_opts *o = &s->o;
   int code;
-  if (WIFEXITED(status))
-    code = WEXITSTATUS(status);
-  else if (WIFSIGNALED(status)) {
-    code = 128 + WTERMSIG(status);
-    fprintf(stderr, "ctrace run: %s was killed by signal %d (%s)\n", prog_argv[0],
-            WTERMSIG(status), strsignal(WTERMSIG(status)));
+  if (WIFEXITED(s->status))
+    code = WEXITSTATUS(s->status);
+  else if (WIFSIGNALED(s->status)) {
+    code = 128 + WTERMSIG(s->status);
+    fprintf(stderr, "ctrace run: %s was killed by signal %d (%s)\n", o->prog_argv[0],
+            WTERMSIG(s->status), strsignal(WTERMSIG(s->status)));
   } else {
     code = 1;
   }
   char kinfo[160] = "";
-  if (perf) {
-    ctrace__perf_drain(perf, UINT64_MAX, kt_event, kt);
-    uint64_t sw, sc, lost;
-    kt_counts(kt, &sw, &sc, &lost);
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    snprintf(kinfo, sizeof kinfo,
-             " and .kernel (%llu switch records, %llu system calls; %.2f s of CPU to record them)",
-             (unsigned long long)sw, (unsigned long long)sc,
-             (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-                 (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
-    int r = kt_close(kt);
-    close_in_background(perf);
-    if (r)
-      fprintf(stderr, "ctrace run: writing %s failed: %s\n", kpath, strerror(-r));
-    if (lost)
-      fprintf(stderr, "ctrace run: the kernel lost %llu records (its buffers were full); the "
-                      "trace marks where\n", (unsigned long long)lost);
-  }
+  if (s->perf)
+    run_close_kernel(s, kinfo, sizeof kinfo);
   /* What was not captured is in the trace too (DEF_CAPTURE). */
-  if (cs.why[0])
-    fprintf(stderr, "ctrace run: note: %s\n", cs.why);
-  if (control)
-    ctrace__control_cleanup(abs_control, pid);
-  if (flight)
-    flight_report(out);
-  else if (record)
-    fprintf(stderr, "ctrace run: trace: %s%s (view: ctrace view %s*)\n", out, kinfo, out);
-  if (view)
-    code = ctrace_run_view_finish(&rv, code, prog_argv[0]);
-  free(prog);
-  free(preload);
+  if (s->cs.why[0])
+    fprintf(stderr, "ctrace run: note: %s\n", s->cs.why);
+  if (o->control)
+    ctrace__control_cleanup(s->abs_control, s->pid);
+  if (o->flight)
+    flight_report(o->out);
+  else if (o->record)
+    fprintf(stderr, "ctrace run: trace: %s%s (view: ctrace view %s*)\n", o->out, kinfo, o->out);
+  if (o->view)
+    code = ctrace_run_view_finish(&s->rv, code, o->prog_argv[0]);
+  return code;
+}
+
+/* ctrace run: the steps in order, each going on only after RUN_GO_ON. */
+static int cmd_run(int argc, char **argv) {
+  run_state s = {.rv = {.pid = -1, .fd = -1}};
+  int code = run_parse(argc, argv, &s.o);
+  if (code == RUN_GO_ON)
+    code = run_check(&s.o);
+  if (code == RUN_GO_ON)
+    code = run_prepare(&s);
+  /* --view: the viewer serves before PROG starts. */
+  if (code == RUN_GO_ON && s.o.view &&
+      ctrace_run_view_start(&s.rv, s.abs_out, s.o.view_port >= 0 ? s.o.view_port : 8080) != 0)
+    code = 1;
+  if (code == RUN_GO_ON)
+    code = run_spawn(&s);
+  if (code == RUN_GO_ON) {
+    run_capture(&s);
+    code = run_finish(&s);
+  }
+  free(s.prog);
+  free(s.preload);
   return code;
 }
 
