@@ -169,3 +169,128 @@ TEST_IMPL(corrupt_no_crc) {
   free(data);
   return 0;
 }
+
+/* The kind rd_problem_kind_of() gives must say what rd_problem()'s message
+ * says. @return the kind. */
+static rd_problem_kind assert_kind_matches(const rd_trace *tr) {
+  const char *p = rd_problem(tr);
+  rd_problem_kind k = rd_problem_kind_of(tr);
+  if (!p)
+    ASSERT_EQ(k, RD_PROBLEM_NONE);
+  else if (strstr(p, "no end record"))
+    ASSERT_EQ(k, RD_PROBLEM_NO_END);
+  else if (strstr(p, "truncated at byte"))
+    ASSERT_EQ(k, RD_PROBLEM_TRUNCATED);
+  else if (strstr(p, "out of memory"))
+    ASSERT_EQ(k, RD_PROBLEM_NOMEM);
+  else if (strstr(p, "read error"))
+    ASSERT_EQ(k, RD_PROBLEM_IO);
+  else if (strstr(p, "): batch at byte")) /* a stream's */
+    ASSERT_EQ(k, RD_PROBLEM_DECODE);
+  else if (strstr(p, "is corrupt"))
+    ASSERT_EQ(k, RD_PROBLEM_CORRUPT);
+  else
+    TEST_FAIL("problem of kind %d not recognised: %s", (int)k, p);
+  return k;
+}
+
+/* Every event of every thread, to the end or the first error. */
+static void stream_all(rd_trace *tr) {
+  rd_merge *m = rd_merge_open(tr);
+  ASSERT(m != NULL);
+  rd_event ev;
+  while (rd_merge_next(m, &ev) == 1)
+    ;
+  rd_merge_close(m);
+}
+
+TEST_IMPL(corrupt_problem_kinds) {
+  static const struct {
+    const char *file;
+    rd_problem_kind kind;
+  } cases[] = {
+      {"good.ctrace", RD_PROBLEM_NONE},
+      {"record-cut.ctrace", RD_PROBLEM_TRUNCATED},
+      {"killed.ctrace", RD_PROBLEM_NO_END},
+      {"batch-bitflip.ctrace", RD_PROBLEM_CORRUPT},
+      {"bad-sync.ctrace", RD_PROBLEM_CORRUPT},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char path[1024], msg[600] = "";
+    snprintf(path, sizeof path, "%s/%s", test_data_dir, cases[i].file);
+    rd_trace *tr;
+    if (rd_open(path, 0, &tr, msg, sizeof msg) != 0)
+      TEST_FAIL("%s: %s", cases[i].file, msg);
+    if (rd_problem_kind_of(tr) != cases[i].kind)
+      TEST_FAIL("%s: kind %d, not %d (%s)", cases[i].file, (int)rd_problem_kind_of(tr),
+                (int)cases[i].kind, rd_problem(tr) ? rd_problem(tr) : "no problem");
+    assert_kind_matches(tr);
+    ASSERT_EQ(rd_complete(tr), cases[i].kind == RD_PROBLEM_NONE);
+    stream_all(tr); /* the first problem's kind stays */
+    ASSERT_EQ(rd_problem_kind_of(tr), cases[i].kind);
+    rd_close(tr);
+  }
+
+  /* A zstd batch whose header claims one byte more than its frame holds,
+   * under a CRC that matches: it opens, and fails to decode when streamed. */
+  {
+    char path[1024], msg[600] = "";
+    snprintf(path, sizeof path, "%s/good.ctrace", test_data_dir);
+    size_t len;
+    uint8_t *data = (uint8_t *)test_read_file(path, &len);
+    ASSERT(data != NULL);
+    size_t off = ctrace_fmt_get_u32(data + CTRACE_FMT_FH_HEADER_SIZE);
+    uint8_t *h = NULL;
+    while (!h && off + CTRACE_FMT_RECORD_HEADER_SIZE <= len) {
+      uint8_t *r = data + off;
+      if (r[CTRACE_FMT_RH_TYPE] == CTRACE_FMT_REC_BATCH &&
+          r[CTRACE_FMT_RH_CODEC] == CTRACE_FMT_CODEC_ZSTD)
+        h = r;
+      off += CTRACE_FMT_RECORD_HEADER_SIZE + ctrace_fmt_get_u32(r + CTRACE_FMT_RH_STORED_SIZE);
+    }
+    ASSERT(h != NULL);
+    uint32_t stored = ctrace_fmt_get_u32(h + CTRACE_FMT_RH_STORED_SIZE);
+    uint32_t raw = ctrace_fmt_get_u32(h + CTRACE_FMT_RH_RAW_SIZE);
+    ctrace_fmt_put_u32(h + CTRACE_FMT_RH_RAW_SIZE, raw + 1);
+    ctrace_fmt_put_u32(h + CTRACE_FMT_RH_CRC,
+                       ctrace_fmt_record_crc(h, h + CTRACE_FMT_RECORD_HEADER_SIZE, stored));
+    rd_trace *tr;
+    ASSERT_EQ(rd_open_mem(data, len, 0, &tr, msg, sizeof msg), 0);
+    ASSERT_EQ(rd_problem_kind_of(tr), RD_PROBLEM_NONE);
+    stream_all(tr);
+    ASSERT_EQ(rd_problem_kind_of(tr), RD_PROBLEM_DECODE);
+    assert_kind_matches(tr);
+    ASSERT_CONTAINS(rd_problem(tr), "decompressed to");
+    rd_close(tr);
+    free(data);
+  }
+
+  /* Every cut and every bit flip of a fresh trace: the kind agrees with the
+   * message, and both kinds of cut are seen. */
+  size_t len;
+  char *data = make_trace(&len);
+  char *copy = malloc(len);
+  int seen[RD_PROBLEM_NOMEM + 1] = {0};
+  for (size_t i = 0; i < 2 * len; i++) {
+    size_t n = len;
+    memcpy(copy, data, len);
+    if (i < len)
+      n = i; /* a cut */
+    else
+      copy[i - len] ^= (char)(1u << (i % 8));
+    rd_trace *tr;
+    char msg[600];
+    if (rd_open_mem(copy, n, 0, &tr, msg, sizeof msg) != 0)
+      continue;
+    seen[assert_kind_matches(tr)]++;
+    rd_close(tr);
+  }
+  printf("kinds: %d none, %d no end, %d truncated, %d corrupt\n", seen[RD_PROBLEM_NONE],
+         seen[RD_PROBLEM_NO_END], seen[RD_PROBLEM_TRUNCATED], seen[RD_PROBLEM_CORRUPT]);
+  ASSERT_GT(seen[RD_PROBLEM_NO_END], 0);
+  ASSERT_GT(seen[RD_PROBLEM_TRUNCATED], 0);
+  ASSERT_GT(seen[RD_PROBLEM_CORRUPT], 0);
+  free(copy);
+  free(data);
+  return 0;
+}

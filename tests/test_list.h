@@ -21,6 +21,7 @@
   XX(corrupt_truncated)                                                        \
   XX(corrupt_bitflips)                                                         \
   XX(corrupt_no_crc)                                                           \
+  XX(corrupt_problem_kinds)                                                    \
   XX(cli_golden_files)                                                         \
   XX(cli_usage)                                                                \
   XX(run_errors)                                                               \

@@ -173,6 +173,119 @@ static int already(int fd, char *cur, size_t len) {
   return on != 0;
 }
 
+/* `record SECONDS PATH`: starts a session to PATH that ends SECONDS later
+ * (or at `stop`, or when the client goes away). @return 1 if c became the
+ * recording's client. */
+static int cmd_record(conn *c, char *args) {
+  char cur[PATH_MAX];
+  char *end;
+  errno = 0;
+  double secs = strtod(args, &end);
+  if (end == args || errno || !(secs > 0) || secs > CTRACE__CONTROL_MAX_SECONDS ||
+      (*end != ' ' && *end != '\t' && *end)) {
+    reply(c->fd, "error: record: SECONDS must be a number of seconds, more than 0 and at "
+                 "most %g (record SECONDS PATH)\n", CTRACE__CONTROL_MAX_SECONDS);
+    return 0;
+  }
+  while (*end == ' ' || *end == '\t')
+    end++;
+  if (!*end) {
+    reply(c->fd, "error: record: missing PATH (record SECONDS PATH)\n");
+    return 0;
+  }
+  if (atomic_load_explicit(&ctl.recording, memory_order_relaxed)) {
+    reply(c->fd, "error: already tracing to %s (a record of %g s; `stop` ends it)\n",
+          ctl.rec_path, ctl.rec_seconds);
+    return 0;
+  }
+  if (already(c->fd, cur, sizeof cur))
+    return 0;
+  ctrace_options o = CTRACE_OPTIONS_INIT;
+  o.path = end;
+  o.mode = CTRACE_MODE_FILE; /* (whatever $CTRACE_MODE says) */
+  uint32_t gen;
+  /* As a program thread would: the session's start is the tracer's
+   * work anyway (its start span names this thread). */
+  ctrace__tls.guard = 0;
+  int r = ctrace__start_on_demand(&o, &gen);
+  ctrace__tls.guard = 1;
+  if (r == CTRACE_EBUSY && already(c->fd, cur, sizeof cur))
+    return 0;
+  if (r) {
+    reply(c->fd, "error: cannot trace to %s: %s\n", end, ctrace_strerror(r));
+    return 0;
+  }
+  snprintf(ctl.rec_path, sizeof ctl.rec_path, "%s", end);
+  ctl.rec_gen = gen;
+  ctl.rec_seconds = secs;
+  ctl.rec_start = ctrace__mono_ns();
+  ctl.rec_end = ctl.rec_start + (uint64_t)(secs * 1e9);
+  ctl.rec_fd = c->fd;
+  atomic_store_explicit(&ctl.recording, 1, memory_order_relaxed);
+  reply(c->fd, "ok %s\n", ctl.rec_path);
+  c->fd = -1; /* (now the recording's) */
+  c->len = 0;
+  return 1;
+}
+
+/* `stop`: ends the recording `record` started, early. */
+static void cmd_stop(conn *c) {
+  char cur[PATH_MAX];
+  if (atomic_load_explicit(&ctl.recording, memory_order_relaxed)) {
+    char done[PATH_MAX + 128];
+    finish_recording("stopped early by a `stop` command", done, sizeof done);
+    if (done[0])
+      reply(c->fd, "%s", done);
+    else
+      reply(c->fd, "error: writing %s failed\n", ctl.rec_path);
+  } else if (ctrace__session_describe(cur, sizeof cur)) {
+    reply(c->fd, "error: not recording: the session that records (to %s) was not started "
+                 "by `record` (it stops with the process)\n",
+          cur[0] ? cur : "a file not created yet");
+  } else {
+    reply(c->fd, "error: not recording\n");
+  }
+}
+
+/* `dump [PATH]`: the flight recorder's window, to PATH or the next name. */
+static void cmd_dump(conn *c, const char *args) {
+  char chosen[PATH_MAX] = "";
+  int r = ctrace__flight_dump_path(*args ? args : NULL, chosen, sizeof chosen);
+  if (r)
+    reply(c->fd, "error: dump: %s\n", ctrace_strerror(r));
+  else
+    reply(c->fd, "ok %s\n", chosen[0] ? chosen : args);
+}
+
+/* `status`: one line of key=value. */
+static void cmd_status(conn *c) {
+  char cur[PATH_MAX];
+  int on = ctrace__session_describe(cur, sizeof cur);
+  int rec = atomic_load_explicit(&ctl.recording, memory_order_relaxed);
+  double left = 0;
+  if (rec) {
+    uint64_t now = ctrace__mono_ns();
+    left = now < ctl.rec_end ? (double)(ctl.rec_end - now) / 1e9 : 0;
+  }
+  reply(c->fd, "ok pid=%d tracing=%s left=%.3f wrappers=%s path=%s\n", (int)getpid(),
+        rec ? "record" : on == 2 ? "flight" : on ? "file" : "no", left,
+        ctl.wrappers ? "yes" : "no", on ? cur : "");
+}
+
+/* Anything else: named back (printable, at most 64 bytes of it). */
+static void cmd_unknown(conn *c, const char *line) {
+  if (!*line) {
+    reply(c->fd, "error: empty command (%s)\n", commands);
+    return;
+  }
+  char shown[68];
+  size_t k = 0;
+  for (; line[k] && k < 64; k++)
+    shown[k] = line[k] >= 0x20 && line[k] < 0x7f ? line[k] : '?';
+  shown[k] = '\0';
+  reply(c->fd, "error: unknown command '%s%s' (%s)\n", shown, line[k] ? "..." : "", commands);
+}
+
 /* Handles one command line from c. @return 1 if c became the recording's
  * client (kept open), 0 if it is done (the caller closes it). */
 static int handle(conn *c, char *line) {
@@ -186,107 +299,17 @@ static int handle(conn *c, char *line) {
     *args++ = '\0';
   while (*args == ' ' || *args == '\t')
     args++;
-  char cur[PATH_MAX];
 
-  if (!strcmp(line, "record")) {
-    char *end;
-    errno = 0;
-    double secs = strtod(args, &end);
-    if (end == args || errno || !(secs > 0) || secs > CTRACE__CONTROL_MAX_SECONDS ||
-        (*end != ' ' && *end != '\t' && *end)) {
-      reply(c->fd, "error: record: SECONDS must be a number of seconds, more than 0 and at "
-                   "most %g (record SECONDS PATH)\n", CTRACE__CONTROL_MAX_SECONDS);
-      return 0;
-    }
-    while (*end == ' ' || *end == '\t')
-      end++;
-    if (!*end) {
-      reply(c->fd, "error: record: missing PATH (record SECONDS PATH)\n");
-      return 0;
-    }
-    if (atomic_load_explicit(&ctl.recording, memory_order_relaxed)) {
-      reply(c->fd, "error: already tracing to %s (a record of %g s; `stop` ends it)\n",
-            ctl.rec_path, ctl.rec_seconds);
-      return 0;
-    }
-    if (already(c->fd, cur, sizeof cur))
-      return 0;
-    ctrace_options o = CTRACE_OPTIONS_INIT;
-    o.path = end;
-    o.mode = CTRACE_MODE_FILE; /* (whatever $CTRACE_MODE says) */
-    uint32_t gen;
-    /* As a program thread would: the session's start is the tracer's
-     * work anyway (its start span names this thread). */
-    ctrace__tls.guard = 0;
-    int r = ctrace__start_on_demand(&o, &gen);
-    ctrace__tls.guard = 1;
-    if (r == CTRACE_EBUSY && already(c->fd, cur, sizeof cur))
-      return 0;
-    if (r) {
-      reply(c->fd, "error: cannot trace to %s: %s\n", end, ctrace_strerror(r));
-      return 0;
-    }
-    snprintf(ctl.rec_path, sizeof ctl.rec_path, "%s", end);
-    ctl.rec_gen = gen;
-    ctl.rec_seconds = secs;
-    ctl.rec_start = ctrace__mono_ns();
-    ctl.rec_end = ctl.rec_start + (uint64_t)(secs * 1e9);
-    ctl.rec_fd = c->fd;
-    atomic_store_explicit(&ctl.recording, 1, memory_order_relaxed);
-    reply(c->fd, "ok %s\n", ctl.rec_path);
-    c->fd = -1; /* (now the recording's) */
-    c->len = 0;
-    return 1;
-  }
-  if (!strcmp(line, "stop")) {
-    if (atomic_load_explicit(&ctl.recording, memory_order_relaxed)) {
-      char done[PATH_MAX + 128];
-      finish_recording("stopped early by a `stop` command", done, sizeof done);
-      if (done[0])
-        reply(c->fd, "%s", done);
-      else
-        reply(c->fd, "error: writing %s failed\n", ctl.rec_path);
-    } else if (ctrace__session_describe(cur, sizeof cur)) {
-      reply(c->fd, "error: not recording: the session that records (to %s) was not started "
-                   "by `record` (it stops with the process)\n",
-            cur[0] ? cur : "a file not created yet");
-    } else {
-      reply(c->fd, "error: not recording\n");
-    }
-    return 0;
-  }
-  if (!strcmp(line, "dump")) {
-    char chosen[PATH_MAX] = "";
-    int r = ctrace__flight_dump_path(*args ? args : NULL, chosen, sizeof chosen);
-    if (r)
-      reply(c->fd, "error: dump: %s\n", ctrace_strerror(r));
-    else
-      reply(c->fd, "ok %s\n", chosen[0] ? chosen : args);
-    return 0;
-  }
-  if (!strcmp(line, "status")) {
-    int on = ctrace__session_describe(cur, sizeof cur);
-    int rec = atomic_load_explicit(&ctl.recording, memory_order_relaxed);
-    double left = 0;
-    if (rec) {
-      uint64_t now = ctrace__mono_ns();
-      left = now < ctl.rec_end ? (double)(ctl.rec_end - now) / 1e9 : 0;
-    }
-    reply(c->fd, "ok pid=%d tracing=%s left=%.3f wrappers=%s path=%s\n", (int)getpid(),
-          rec ? "record" : on == 2 ? "flight" : on ? "file" : "no", left,
-          ctl.wrappers ? "yes" : "no", on ? cur : "");
-    return 0;
-  }
-  if (!*line) {
-    reply(c->fd, "error: empty command (%s)\n", commands);
-    return 0;
-  }
-  char shown[68];
-  size_t k = 0;
-  for (; line[k] && k < 64; k++)
-    shown[k] = line[k] >= 0x20 && line[k] < 0x7f ? line[k] : '?';
-  shown[k] = '\0';
-  reply(c->fd, "error: unknown command '%s%s' (%s)\n", shown, line[k] ? "..." : "", commands);
+  if (!strcmp(line, "record"))
+    return cmd_record(c, args);
+  if (!strcmp(line, "stop"))
+    cmd_stop(c);
+  else if (!strcmp(line, "dump"))
+    cmd_dump(c, args);
+  else if (!strcmp(line, "status"))
+    cmd_status(c);
+  else
+    cmd_unknown(c, line);
   return 0;
 }
 
@@ -366,85 +389,97 @@ static int quitting(void) {
   return q;
 }
 
-static void *control_main(void *arg) {
-  (void)arg;
-  sigset_t all;
-  sigfillset(&all);
-  pthread_sigmask(SIG_BLOCK, &all, NULL);
-  ctrace__tls.guard = 1; /* never records; its calls pass the wrappers straight */
-  prctl(PR_SET_NAME, "ctrace-control", 0, 0, 0);
-  ctrace__own_tid_add(ctrace__tid());
+/* The fds to wait on (who: -1 wake, -2 listen, -3 recording, else a conn's
+ * index) and the poll timeout to the next deadline. @return their number. */
+static int poll_set(struct pollfd *pf, int *who, uint64_t now, int *timeout) {
+  int n = 0;
+  uint64_t next = UINT64_MAX;
+  pf[n] = (struct pollfd){ctl.wake, POLLIN, 0}, who[n++] = -1;
+  pf[n] = (struct pollfd){ctl.lfd, POLLIN, 0}, who[n++] = -2;
+  if (atomic_load_explicit(&ctl.recording, memory_order_relaxed)) {
+    next = ctl.rec_end;
+    if (ctl.rec_fd >= 0)
+      pf[n] = (struct pollfd){ctl.rec_fd, POLLIN, 0}, who[n++] = -3;
+  }
+  for (int i = 0; i < CTRACE__CONTROL_CONNS; i++)
+    if (ctl.conns[i].fd >= 0) {
+      pf[n] = (struct pollfd){ctl.conns[i].fd, POLLIN, 0}, who[n++] = i;
+      if (ctl.conns[i].deadline < next)
+        next = ctl.conns[i].deadline;
+    }
+  *timeout = -1;
+  if (next != UINT64_MAX)
+    *timeout = next <= now ? 0 : (int)((next - now + 999999) / 1000000);
+  return n;
+}
 
-  while (!quitting()) {
-    struct pollfd pf[3 + CTRACE__CONTROL_CONNS];
-    int who[3 + CTRACE__CONTROL_CONNS]; /* -1 wake, -2 listen, -3 recording, else conn */
-    int n = 0;
-    uint64_t now = ctrace__mono_ns(), next = UINT64_MAX;
-    pf[n] = (struct pollfd){ctl.wake, POLLIN, 0}, who[n++] = -1;
-    pf[n] = (struct pollfd){ctl.lfd, POLLIN, 0}, who[n++] = -2;
-    if (atomic_load_explicit(&ctl.recording, memory_order_relaxed)) {
-      next = ctl.rec_end;
-      if (ctl.rec_fd >= 0)
-        pf[n] = (struct pollfd){ctl.rec_fd, POLLIN, 0}, who[n++] = -3;
-    }
-    for (int i = 0; i < CTRACE__CONTROL_CONNS; i++)
-      if (ctl.conns[i].fd >= 0) {
-        pf[n] = (struct pollfd){ctl.conns[i].fd, POLLIN, 0}, who[n++] = i;
-        if (ctl.conns[i].deadline < next)
-          next = ctl.conns[i].deadline;
-      }
-    int timeout = -1;
-    if (next != UINT64_MAX)
-      timeout = next <= now ? 0 : (int)((next - now + 999999) / 1000000);
-    if (poll(pf, (nfds_t)n, timeout) < 0 && errno != EINTR) {
-      struct timespec ts = {0, 10000000}; /* (cannot happen; never spin) */
-      nanosleep(&ts, NULL);
-    }
-    now = ctrace__mono_ns();
-    for (int k = 0; k < n; k++) {
-      if (!pf[k].revents)
-        continue;
-      if (who[k] == -1) {
-        eventfd_t v;
-        eventfd_read(ctl.wake, &v);
-      } else if (who[k] == -2) {
-        accept_all(now);
-      } else if (who[k] == -3) {
-        /* The recording's client sent `stop`, or went away: the recording
-         * ends now (^C on `ctrace record` leaves a complete trace). */
-        char b[256];
-        ssize_t r = read(ctl.rec_fd, b, sizeof b - 1);
-        if (r < 0 && (errno == EAGAIN || errno == EINTR))
-          continue;
-        if (r > 0) {
-          b[r] = '\0';
-          if (!strstr(b, "stop"))
-            continue; /* (anything else is ignored while recording) */
-          finish_recording("stopped early by the client", NULL, 0);
-        } else {
-          close(ctl.rec_fd);
-          ctl.rec_fd = -1;
-          finish_recording(NULL, NULL, 0);
-        }
-      } else {
-        conn *c = &ctl.conns[who[k]];
-        if (c->fd >= 0 && !conn_read(c))
-          conn_close(c);
-      }
-    }
-    if (atomic_load_explicit(&ctl.recording, memory_order_relaxed) && now >= ctl.rec_end)
-      finish_recording(NULL, NULL, 0);
-    for (int i = 0; i < CTRACE__CONTROL_CONNS; i++) {
-      conn *c = &ctl.conns[i];
-      if (c->fd >= 0 && now >= c->deadline) {
-        reply(c->fd, "error: timeout: no command line within %d ms\n", CTRACE__CONTROL_READ_MS);
-        conn_close(c);
-      }
+/* The recording's client sent `stop`, or went away: the recording ends now
+ * (^C on `ctrace record` leaves a complete trace). */
+static void rec_client_ready(void) {
+  char b[256];
+  ssize_t r = read(ctl.rec_fd, b, sizeof b - 1);
+  if (r < 0 && (errno == EAGAIN || errno == EINTR))
+    return;
+  if (r > 0) {
+    b[r] = '\0';
+    if (!strstr(b, "stop"))
+      return; /* (anything else is ignored while recording) */
+    finish_recording("stopped early by the client", NULL, 0);
+  } else {
+    close(ctl.rec_fd);
+    ctl.rec_fd = -1;
+    finish_recording(NULL, NULL, 0);
+  }
+}
+
+/* The recording's time is up; connections that sent no command in time
+ * are closed. */
+static void expire(uint64_t now) {
+  if (atomic_load_explicit(&ctl.recording, memory_order_relaxed) && now >= ctl.rec_end)
+    finish_recording(NULL, NULL, 0);
+  for (int i = 0; i < CTRACE__CONTROL_CONNS; i++) {
+    conn *c = &ctl.conns[i];
+    if (c->fd >= 0 && now >= c->deadline) {
+      reply(c->fd, "error: timeout: no command line within %d ms\n", CTRACE__CONTROL_READ_MS);
+      conn_close(c);
     }
   }
+}
 
-  /* The process exits: the recording ends (a complete trace), every
-   * client is told, the socket goes (by the exiting thread). */
+/* One wait, and what it brought. */
+static void serve_once(void) {
+  struct pollfd pf[3 + CTRACE__CONTROL_CONNS];
+  int who[3 + CTRACE__CONTROL_CONNS];
+  int timeout;
+  int n = poll_set(pf, who, ctrace__mono_ns(), &timeout);
+  if (poll(pf, (nfds_t)n, timeout) < 0 && errno != EINTR) {
+    struct timespec ts = {0, 10000000}; /* (cannot happen; never spin) */
+    nanosleep(&ts, NULL);
+  }
+  uint64_t now = ctrace__mono_ns();
+  for (int k = 0; k < n; k++) {
+    if (!pf[k].revents)
+      continue;
+    if (who[k] == -1) {
+      eventfd_t v;
+      eventfd_read(ctl.wake, &v);
+    } else if (who[k] == -2) {
+      accept_all(now);
+    } else if (who[k] == -3) {
+      rec_client_ready();
+    } else {
+      conn *c = &ctl.conns[who[k]];
+      if (c->fd >= 0 && !conn_read(c))
+        conn_close(c);
+    }
+  }
+  expire(now);
+}
+
+/* The process exits: the recording ends (a complete trace), every client
+ * is told, and the exiting thread hears that this one is done (it removes
+ * the socket). */
+static void control_exiting(void) {
   if (atomic_load_explicit(&ctl.recording, memory_order_relaxed)) {
     char note[128];
     snprintf(note, sizeof note, "the process is exiting: recorded %.3f s of the %g s asked",
@@ -460,6 +495,20 @@ static void *control_main(void *arg) {
   ctl.finished = 1;
   pthread_cond_broadcast(&ctl.cv);
   pthread_mutex_unlock(&ctl.mu);
+}
+
+static void *control_main(void *arg) {
+  (void)arg;
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, NULL);
+  ctrace__tls.guard = 1; /* never records; its calls pass the wrappers straight */
+  prctl(PR_SET_NAME, "ctrace-control", 0, 0, 0);
+  ctrace__own_tid_add(ctrace__tid());
+
+  while (!quitting())
+    serve_once();
+  control_exiting();
   /* The process ends with this thread in it: an exiting thread would race
    * with the exit (LeakSanitizer took the dlerror buffer of its dlsym, freed
    * by the thread's exit, for a leak). */

@@ -218,113 +218,159 @@ static void session_init_once(void) {
   pthread_atfork(NULL, NULL, fork_child);
 }
 
+/* What start() works out before the session takes it over. */
+typedef struct start_req {
+  ctrace_options o;       /* checked, with every default filled in */
+  const char *given_path; /* the path asked for, NULL if none (flight: the dump path) */
+  int flight;             /* CTRACE_MODE_FLIGHT */
+  int child;              /* write FILE.PID (may become 1 in start_file) */
+  int lazy;               /* create it at the first event */
+  int fd;                 /* the file, -1 if none yet */
+  char *chosen;           /* its path (owned; moves to the session), NULL if none */
+  const char *base;       /* what FILE.PID is named after */
+  uint64_t t_begin;       /* when start() began: the start span's beginning */
+} start_req;
+
+/* Checks opts (NULL: the defaults) into q->o and fills in what they leave
+ * unset, from the environment or the defaults. @return 0 or CTRACE_E*. */
+static int start_options(const ctrace_options *opts, start_req *q) {
+  ctrace_options *o = &q->o;
+  if (opts) {
+    if (opts->struct_size < offsetof(ctrace_options, flags) + sizeof(uint32_t) ||
+        opts->struct_size > 4096)
+      return CTRACE_EINVAL;
+    memcpy(o, opts, opts->struct_size < sizeof *o ? opts->struct_size : sizeof *o);
+    if (o->zstd_level < -131072 || o->zstd_level > 22 || o->flush_ms > 60000 ||
+        o->buffer_mb > 1u << 20)
+      return CTRACE_EINVAL;
+  }
+  q->given_path = o->path && *o->path ? o->path : NULL;
+  int fr = ctrace__flight_options(o);
+  if (fr)
+    return fr;
+  q->flight = o->mode == CTRACE_MODE_FLIGHT;
+  if (!o->path || !*o->path)
+    o->path = getenv("CTRACE_OUT");
+  if (!o->path || !*o->path)
+    o->path = q->flight ? "ctrace-flight.ctrace" : "ctrace.out";
+  if (!o->buffer_mb && !(o->buffer_mb = (uint32_t)env_long("CTRACE_BUFFER_MB", 64, 1 << 20)))
+    return CTRACE_EINVAL;
+  if (!o->flush_ms)
+    o->flush_ms = 100;
+  if (!o->zstd_level) {
+    const char *lv = getenv("CTRACE_ZSTD_LEVEL");
+    o->zstd_level = lv && *lv ? atoi(lv) : 1;
+    if (o->zstd_level < -131072 || o->zstd_level > 22 || o->zstd_level == 0)
+      o->zstd_level = 1;
+  }
+  return 0;
+}
+
+/* Opens the session's file: FILE for the first process (FILE.PID if a
+ * parent holds FILE: q->child becomes 1), FILE.PID for a child; none yet
+ * when lazy or in flight mode (no file until a dump). Under session_mu.
+ * @return 0, or a negative error (nothing left open). */
+static int start_file(start_req *q) {
+  const char *path = q->o.path;
+  if (!q->child && !root_path)
+    root_path = strdup(path);
+  q->base = q->child && root_path ? root_path : path;
+  q->fd = -1;
+  q->chosen = NULL;
+  if (!q->child && !q->flight) {
+    q->fd = open_root(path);
+    if (q->fd >= 0)
+      q->chosen = strdup(path);
+    else if (q->fd != -EWOULDBLOCK)
+      return q->fd;
+    else if (!follow) /* FILE is our parent's: a child, and children do not trace */
+      return CTRACE_EFORK;
+    else {
+      q->child = 1;
+      q->base = path;
+    }
+  }
+  if (q->child && !q->lazy && !q->flight &&
+      (q->fd = ctrace__open_child_file(q->base, &q->chosen)) < 0)
+    return q->fd;
+  return 0;
+}
+
+/* The session's settings, file and clock, from q. Under session_mu.
+ * @return 0, or an error of the flight recorder's setup. */
+static int start_settings(ctrace__session *s, start_req *q) {
+  const ctrace_options *o = &q->o;
+  free(s->path);
+  s->path = q->chosen;
+  q->chosen = NULL; /* (the session's now) */
+  free(s->lazy_base);
+  s->lazy_base = q->lazy && !q->flight ? strdup(q->base) : NULL;
+  s->fd = q->fd;
+  s->flight = q->flight;
+  s->flight_window_ms = o->flight_window_ms;
+  s->flight_bytes = o->flight_bytes;
+  s->buffer_mb = o->buffer_mb;
+  s->flush_ms = o->flush_ms;
+  s->zstd_level = o->zstd_level;
+  s->writer_delay_ms = (uint64_t)env_long("CTRACE__TEST_WRITER_DELAY_MS", 0, 3600000);
+  s->clock_kind = ctrace__clock_init(o->flags & CTRACE_OPT_CLOCK_MONOTONIC);
+  ctrace__clock_sync(&s->start);
+  s->ticks_per_sec = ctrace__clock_estimate_hz(&s->start);
+  if (q->flight)
+    return ctrace__flight_init(s, q->given_path, q->child);
+  return 0;
+}
+
+/* Starts the writer, then recording: the new generation is published and
+ * the threads' flag turned on last. Under session_mu. @return 0 or an
+ * error (the file is closed). */
+static int start_recording(ctrace__session *s, const start_req *q) {
+  s->gen = atomic_load(&ctrace__gen) + 1;
+  atomic_store(&ctrace__dropped_total, 0);
+  capture_setup();
+  s->span_to = 0; /* the writer defines the start span once it is set */
+  int r = ctrace__writer_start(s);
+  if (r) {
+    if (q->fd >= 0)
+      close(q->fd);
+    s->fd = -1;
+    return r;
+  }
+  /* The start span ends here: the header and the writer thread are the
+   * tracer's too. */
+  pthread_mutex_lock(&s->mu);
+  start_span(q->t_begin);
+  pthread_mutex_unlock(&s->mu);
+  atomic_store(&ctrace__gen, s->gen);
+  forked_child = 0;
+  if (q->flight)
+    ctrace__flight_begin(); /* SIGUSR2 and the crash handlers */
+  __atomic_fetch_or(&ctrace__active, CTRACE__ON_NATIVE, __ATOMIC_SEQ_CST);
+  return 0;
+}
+
 /* Starts a session. child: write FILE.PID (the base is root_path, or the
  * path asked for); lazy: create it at the first event (forked children). */
 static int start(const ctrace_options *opts, int child, int lazy) {
   static pthread_once_t once = PTHREAD_ONCE_INIT;
   pthread_once(&once, session_init_once);
-  uint64_t t_begin = mono_now();
-  ctrace_options o = CTRACE_OPTIONS_INIT;
-  if (opts) {
-    if (opts->struct_size < offsetof(ctrace_options, flags) + sizeof(uint32_t) ||
-        opts->struct_size > 4096)
-      return CTRACE_EINVAL;
-    memcpy(&o, opts, opts->struct_size < sizeof o ? opts->struct_size : sizeof o);
-    if (o.zstd_level < -131072 || o.zstd_level > 22 || o.flush_ms > 60000 ||
-        o.buffer_mb > 1u << 20)
-      return CTRACE_EINVAL;
-  }
-  const char *given_path = o.path && *o.path ? o.path : NULL; /* (flight: the dump path) */
-  int fr = ctrace__flight_options(&o);
-  if (fr)
-    return fr;
-  int flight = o.mode == CTRACE_MODE_FLIGHT;
-  if (!o.path || !*o.path)
-    o.path = getenv("CTRACE_OUT");
-  if (!o.path || !*o.path)
-    o.path = flight ? "ctrace-flight.ctrace" : "ctrace.out";
-  if (!o.buffer_mb && !(o.buffer_mb = (uint32_t)env_long("CTRACE_BUFFER_MB", 64, 1 << 20)))
-    return CTRACE_EINVAL;
-  if (!o.flush_ms)
-    o.flush_ms = 100;
-  if (!o.zstd_level) {
-    const char *lv = getenv("CTRACE_ZSTD_LEVEL");
-    o.zstd_level = lv && *lv ? atoi(lv) : 1;
-    if (o.zstd_level < -131072 || o.zstd_level > 22 || o.zstd_level == 0)
-      o.zstd_level = 1;
-  }
+  start_req q = {.o = CTRACE_OPTIONS_INIT, .child = child, .lazy = lazy, .fd = -1};
+  q.t_begin = mono_now();
+  int r = start_options(opts, &q);
+  if (r)
+    return r;
 
   follow = !env_is("CTRACE_FOLLOW", "0");
   pthread_mutex_lock(&session_mu);
   ctrace__session *s = &ctrace__session_state;
-  int r = 0;
   if (CTRACE__ACTIVE()) {
     r = CTRACE_EBUSY;
     goto out;
   }
-  if ((r = ctrace__thread_init()) || (r = ctrace__pool_init((size_t)o.buffer_mb << 20)))
+  if ((r = ctrace__thread_init()) || (r = ctrace__pool_init((size_t)q.o.buffer_mb << 20)) ||
+      (r = start_file(&q)) || (r = start_settings(s, &q)))
     goto out;
-  if (!child && !root_path)
-    root_path = strdup(o.path);
-  const char *base = child && root_path ? root_path : o.path;
-  int fd = -1;
-  char *chosen = NULL;
-  if (!child && !flight) { /* (flight: no file until a dump) */
-    fd = open_root(o.path);
-    if (fd >= 0)
-      chosen = strdup(o.path);
-    else if (fd != -EWOULDBLOCK) {
-      r = fd;
-      goto out;
-    } else if (!follow) { /* FILE is our parent's: a child, and children do not trace */
-      r = CTRACE_EFORK;
-      goto out;
-    } else {
-      child = 1;
-      base = o.path;
-    }
-  }
-  if (child && !lazy && !flight && (fd = ctrace__open_child_file(base, &chosen)) < 0) {
-    r = fd;
-    goto out;
-  }
-  free(s->path);
-  s->path = chosen;
-  free(s->lazy_base);
-  s->lazy_base = lazy && !flight ? strdup(base) : NULL;
-  s->fd = fd;
-  s->flight = flight;
-  s->flight_window_ms = o.flight_window_ms;
-  s->flight_bytes = o.flight_bytes;
-  s->buffer_mb = o.buffer_mb;
-  s->flush_ms = o.flush_ms;
-  s->zstd_level = o.zstd_level;
-  s->writer_delay_ms = (uint64_t)env_long("CTRACE__TEST_WRITER_DELAY_MS", 0, 3600000);
-  s->clock_kind = ctrace__clock_init(o.flags & CTRACE_OPT_CLOCK_MONOTONIC);
-  ctrace__clock_sync(&s->start);
-  s->ticks_per_sec = ctrace__clock_estimate_hz(&s->start);
-  if (flight && (r = ctrace__flight_init(s, given_path, child)))
-    goto out;
-  s->gen = atomic_load(&ctrace__gen) + 1;
-  atomic_store(&ctrace__dropped_total, 0);
-  capture_setup();
-  s->span_to = 0; /* the writer defines the start span once it is set */
-  if ((r = ctrace__writer_start(s))) {
-    if (fd >= 0)
-      close(fd);
-    s->fd = -1;
-    goto out;
-  }
-  /* The start span ends here: the header and the writer thread are the
-   * tracer's too. */
-  pthread_mutex_lock(&s->mu);
-  start_span(t_begin);
-  pthread_mutex_unlock(&s->mu);
-  atomic_store(&ctrace__gen, s->gen);
-  forked_child = 0;
-  if (flight)
-    ctrace__flight_begin(); /* SIGUSR2 and the crash handlers */
-  __atomic_fetch_or(&ctrace__active, CTRACE__ON_NATIVE, __ATOMIC_SEQ_CST);
+  r = start_recording(s, &q);
 out:
   pthread_mutex_unlock(&session_mu);
   return r;

@@ -579,12 +579,13 @@ static void rename_live(writer *w) {
   }
 }
 
-static void *writer_main(void *arg) {
-  writer *w = arg;
-  ctrace__session *s = w->s;
+/* The writer thread's setup: it never records, and takes no signal but a
+ * crash (in flight mode: a crash of the writer itself still dumps, see
+ * flight.c). */
+static void writer_thread_init(ctrace__session *s) {
   sigset_t all;
   sigfillset(&all);
-  if (s->flight) { /* a crash of the writer itself still dumps (flight.c) */
+  if (s->flight) {
     sigdelset(&all, SIGSEGV);
     sigdelset(&all, SIGBUS);
     sigdelset(&all, SIGILL);
@@ -595,6 +596,96 @@ static void *writer_main(void *arg) {
   ctrace__tls.guard = 1; /* the writer never records */
   pthread_setname_np(pthread_self(), "ctrace-writer");
   s->writer_tid = (int)syscall(SYS_gettid);
+}
+
+/* What the session asked of the writer, taken under s->mu at the top of a
+ * cycle. */
+typedef struct writer_asks {
+  int stop;              /* ctrace_stop */
+  uint64_t flush, dump;  /* the requests' counts, done once the cycle is */
+  int api_dump;          /* ctrace_flight_dump waits for a dump */
+  const char *dump_path; /* its path (the caller's, valid until dump_done) */
+  unsigned fasked;       /* CTRACE__FLIGHT_ASK_* (signal, crash) */
+  int asked;             /* any of them: a cut now */
+  int span_set;          /* the start span is known (start() set it) */
+} writer_asks;
+
+/* Waits up to 10 ms for a request, then takes what was asked. */
+static void writer_wait(writer *w, writer_asks *a) {
+  ctrace__session *s = w->s;
+  pthread_mutex_lock(&s->mu);
+  if (!s->stop_req && s->flush_req == s->flush_done && s->dump_req == s->dump_done) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_nsec += 10 * 1000000;
+    if (ts.tv_nsec >= 1000000000) {
+      ts.tv_sec++;
+      ts.tv_nsec -= 1000000000;
+    }
+    pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+  }
+  a->stop = s->stop_req;
+  a->flush = s->flush_req;
+  a->dump = s->dump_req;
+  a->api_dump = a->dump != s->dump_done;
+  a->dump_path = s->dump_path;
+  a->fasked = s->flight ? ctrace__flight_asked() : 0;
+  a->asked = a->stop || a->flush != s->flush_done || a->api_dump || a->fasked;
+  a->span_set = s->span_to != 0;
+  pthread_mutex_unlock(&s->mu);
+}
+
+/* The last cycle, for ctrace_stop: everything recorded goes out, then the
+ * stop span and the END record; the file is closed and the memory freed. */
+static void writer_stop(writer *w, const writer_asks *a) {
+  ctrace__session *s = w->s;
+  /* Send every thread to its slow path, where it sees tracing is off
+   * (see the race note in thread.c), then drain twice: threads that
+   * registered during the first pass get their batches in the second. */
+  for (ctrace__thread *t = atomic_load(&ctrace__threads); t;
+       t = atomic_load_explicit(&t->next, memory_order_relaxed))
+    atomic_store(&t->limit, 0);
+  cycle(w, 1, 1);
+  cycle(w, 1, 1);
+  if (s->flight) /* a crash while stopping */
+    flight_dumps(w, a->api_dump, a->dump_path, a->fasked | ctrace__flight_asked());
+  rename_live(w);
+  /* The stop span ends here: what ctrace_stop does after this is
+   * waiting in the join (begun before), and the rest (close, frees) is
+   * done on this thread, below. Then the program's own calls follow
+   * (its exit, stdio's last flush). */
+  s->stop_to = ctrace__mono_ns();
+  def_span(w, s->stop_tid, s->stop_from, s->stop_to, 0);
+  defs_flush(w);
+  write_end(w);
+  out_flush(w);
+  if (s->fd >= 0 && close(s->fd) != 0 && !w->err)
+    w->err = -errno;
+  s->fd = -1;
+  ctrace__pool_release_memory();
+  if (s->flight)
+    ctrace__flight_free();
+  ZSTD_freeCCtx(w->cctx);
+  w->cctx = NULL;
+}
+
+/* Tells the waiters (flush, dump, stop) that their request is done, and
+ * the session the first error. */
+static void writer_done(writer *w, const writer_asks *a) {
+  ctrace__session *s = w->s;
+  pthread_mutex_lock(&s->mu);
+  if (w->err && !s->error)
+    s->error = w->err;
+  s->flush_done = a->flush;
+  s->dump_done = a->dump;
+  pthread_cond_broadcast(&s->done_cv);
+  pthread_mutex_unlock(&s->mu);
+}
+
+static void *writer_main(void *arg) {
+  writer *w = arg;
+  ctrace__session *s = w->s;
+  writer_thread_init(s);
 
   uint64_t cut_every = s->flush_ms * 1000000ull / 2;
   if (cut_every < 1000000)
@@ -603,75 +694,23 @@ static void *writer_main(void *arg) {
   uint64_t delay_until = s->writer_delay_ms ? w->last_cut_ns + s->writer_delay_ms * 1000000ull
                                             : 0;
   for (;;) {
-    pthread_mutex_lock(&s->mu);
-    if (!s->stop_req && s->flush_req == s->flush_done && s->dump_req == s->dump_done) {
-      struct timespec ts;
-      clock_gettime(CLOCK_MONOTONIC, &ts);
-      ts.tv_nsec += 10 * 1000000;
-      if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-      }
-      pthread_cond_timedwait(&s->cv, &s->mu, &ts);
-    }
-    int stop = s->stop_req;
-    uint64_t flush = s->flush_req;
-    uint64_t dump = s->dump_req;
-    int api_dump = dump != s->dump_done;
-    const char *dump_path = s->dump_path; /* (the caller's, valid until dump_done) */
-    unsigned fasked = s->flight ? ctrace__flight_asked() : 0;
-    int asked = stop || flush != s->flush_done || api_dump || fasked;
-    int span_set = s->span_to != 0;
-    pthread_mutex_unlock(&s->mu);
-
+    writer_asks a;
+    writer_wait(w, &a);
     uint64_t now = ctrace__mono_ns();
-    if (delay_until && now < delay_until && !asked)
+    if (delay_until && now < delay_until && !a.asked)
       continue; /* test hook: a writer that cannot keep up */
-    int cut = asked || now - w->last_cut_ns >= cut_every;
-    if (stop) {
-      /* Send every thread to its slow path, where it sees tracing is off
-       * (see the race note in thread.c), then drain twice: threads that
-       * registered during the first pass get their batches in the second. */
-      for (ctrace__thread *t = atomic_load(&ctrace__threads); t;
-           t = atomic_load_explicit(&t->next, memory_order_relaxed))
-        atomic_store(&t->limit, 0);
-      cycle(w, 1, 1);
-      cycle(w, 1, 1);
-      if (s->flight) /* a crash while stopping */
-        flight_dumps(w, api_dump, dump_path, fasked | ctrace__flight_asked());
-      rename_live(w);
-      /* The stop span ends here: what ctrace_stop does after this is
-       * waiting in the join (begun before), and the rest (close, frees) is
-       * done on this thread, below. Then the program's own calls follow
-       * (its exit, stdio's last flush). */
-      s->stop_to = ctrace__mono_ns();
-      def_span(w, s->stop_tid, s->stop_from, s->stop_to, 0);
-      defs_flush(w);
-      write_end(w);
-      out_flush(w);
-      if (s->fd >= 0 && close(s->fd) != 0 && !w->err)
-        w->err = -errno;
-      s->fd = -1;
-      ctrace__pool_release_memory();
-      if (s->flight)
-        ctrace__flight_free();
-      ZSTD_freeCCtx(w->cctx);
-      w->cctx = NULL;
+    int cut = a.asked || now - w->last_cut_ns >= cut_every;
+    if (a.stop) {
+      writer_stop(w, &a);
     } else {
-      cycle(w, cut, span_set);
-      if (api_dump || fasked)
-        flight_dumps(w, api_dump, dump_path, fasked);
+      cycle(w, cut, a.span_set);
+      if (a.api_dump || a.fasked)
+        flight_dumps(w, a.api_dump, a.dump_path, a.fasked);
     }
     if (cut)
       w->last_cut_ns = now;
-    pthread_mutex_lock(&s->mu);
-    if (w->err && !s->error)
-      s->error = w->err;
-    s->flush_done = flush;
-    s->dump_done = dump;
-    pthread_cond_broadcast(&s->done_cv);
-    pthread_mutex_unlock(&s->mu);
-    if (stop)
+    writer_done(w, &a);
+    if (a.stop)
       break;
   }
   free(w->out.p);

@@ -86,6 +86,7 @@ struct rd_trace {
   uint64_t dropped_thread_end;
   uint64_t valid; /* bytes valid */
   char problem[512];
+  rd_problem_kind problem_kind; /* of problem (RD_PROBLEM_NONE while it is "") */
 
   ZSTD_DCtx *dctx;
   uint8_t *rbuf; /* payload read buffer */
@@ -104,10 +105,12 @@ static void fmt(char *buf, size_t cap, const char *f, ...) {
   va_end(ap);
 }
 
-static void note_problem(rd_trace *tr, const char *f, ...) __attribute__((format(printf, 2, 3)));
-static void note_problem(rd_trace *tr, const char *f, ...) {
+static void note_problem(rd_trace *tr, rd_problem_kind kind, const char *f, ...)
+    __attribute__((format(printf, 3, 4)));
+static void note_problem(rd_trace *tr, rd_problem_kind kind, const char *f, ...) {
   if (tr->problem[0])
     return; /* keep the first */
+  tr->problem_kind = kind;
   va_list ap;
   va_start(ap, f);
   vsnprintf(tr->problem, sizeof tr->problem, f, ap);
@@ -498,7 +501,10 @@ static int decode_payload(rd_trace *tr, unsigned codec, const uint8_t *in, size_
   return 0;
 }
 
-static int scan(rd_trace *tr, char *err, size_t errlen) {
+/* The file header: checks it and takes the process's facts and the first
+ * clock point from it. @return 0 with *hsize (where the records begin), or
+ * a negative CTRACE_E* with a message in err. */
+static int scan_file_header(rd_trace *tr, uint32_t *hsize, char *err, size_t errlen) {
   uint8_t fh[CTRACE_FMT_FILE_HEADER_SIZE];
   if (tr->size == 0) {
     fmt(err, errlen, "empty file (0 bytes): not a ctrace trace");
@@ -535,176 +541,236 @@ static int scan(rd_trace *tr, char *err, size_t errlen) {
   }
   tr->minor = ctrace_fmt_get_u16(fh + CTRACE_FMT_FH_VERSION_MINOR);
   tr->file_flags = ctrace_fmt_get_u32(fh + CTRACE_FMT_FH_FLAGS);
-  uint32_t hsize = ctrace_fmt_get_u32(fh + CTRACE_FMT_FH_HEADER_SIZE);
+  *hsize = ctrace_fmt_get_u32(fh + CTRACE_FMT_FH_HEADER_SIZE);
   tr->clock = (int)ctrace_fmt_get_u32(fh + CTRACE_FMT_FH_CLOCK);
   tr->pid = (int)ctrace_fmt_get_u32(fh + CTRACE_FMT_FH_PID);
   tr->hz = ctrace_fmt_get_u64(fh + CTRACE_FMT_FH_TICKS_PER_SEC);
   uint64_t t0 = ctrace_fmt_get_u64(fh + CTRACE_FMT_FH_START_TICK);
   uint64_t m0 = ctrace_fmt_get_u64(fh + CTRACE_FMT_FH_START_MONO);
   tr->start_real = ctrace_fmt_get_u64(fh + CTRACE_FMT_FH_START_REAL);
-  if (hsize < CTRACE_FMT_FILE_HEADER_SIZE || hsize > CTRACE_FMT_FILE_HEADER_MAX ||
+  if (*hsize < CTRACE_FMT_FILE_HEADER_SIZE || *hsize > CTRACE_FMT_FILE_HEADER_MAX ||
       (tr->clock != CTRACE_FMT_CLOCK_TSC && tr->clock != CTRACE_FMT_CLOCK_MONOTONIC) ||
       (tr->clock == CTRACE_FMT_CLOCK_TSC && tr->hz == 0)) {
     fmt(err, errlen, "file header corrupt: header size %u, clock %d, %" PRIu64 " ticks/s",
-        hsize, tr->clock, tr->hz);
+        *hsize, tr->clock, tr->hz);
     return CTRACE_ECORRUPT;
   }
   add_clock(tr, t0, m0);
+  return 0;
+}
 
-  uint64_t off = hsize;
-  size_t nrec = 0;
-  if (off > tr->size) {
-    fmt(err, errlen, "trace truncated at byte %" PRIu64 ": file header claims %u bytes",
-        tr->size, hsize);
+/* The pass over the records after the file header, one record at a time.
+ * Each step below returns 0 to go on, or the code of the problem it noted
+ * (rd_problem), which ends the pass there. */
+typedef struct rd_scan {
+  rd_trace *tr;
+  uint64_t off; /* of the current record */
+  size_t nrec;  /* its index: records read before it */
+  uint8_t h[CTRACE_FMT_RECORD_HEADER_SIZE]; /* its header... */
+  uint32_t stored, raw_size;                /* ...and what it says */
+  unsigned type, codec;
+  uint8_t *raw; /* decoded payload of a DEFS, CLOCK or END record */
+  size_t raw_cap;
+  char why[200]; /* what is wrong with the current record's content */
+} rd_scan;
+
+/* Reads the current record's header and checks its sync word and sizes,
+ * and that its payload is in the file. */
+static int rec_header(rd_scan *sc) {
+  rd_trace *tr = sc->tr;
+  uint64_t off = sc->off, left = tr->size - off;
+  if (left < sizeof sc->h) {
+    note_problem(tr, RD_PROBLEM_TRUNCATED, "trace truncated at byte %" PRIu64 ": record %zu "
+                 "at byte %" PRIu64 " has only %" PRIu64 " of its %d header bytes", tr->size,
+                 sc->nrec, off, left, CTRACE_FMT_RECORD_HEADER_SIZE);
     return CTRACE_ETRUNC;
   }
-  uint8_t *raw = NULL;
-  size_t raw_cap = 0;
-  int stop = 0; /* the code of the first problem: where reading stopped */
-  char why[200];
-  while (off < tr->size) {
-    uint8_t h[CTRACE_FMT_RECORD_HEADER_SIZE];
-    uint64_t left = tr->size - off;
-    if (left < sizeof h) {
-      note_problem(tr, "trace truncated at byte %" PRIu64 ": record %zu at byte %" PRIu64
-                   " has only %" PRIu64 " of its %d header bytes", tr->size, nrec, off, left,
-                   CTRACE_FMT_RECORD_HEADER_SIZE);
-      stop = CTRACE_ETRUNC;
-      break;
-    }
-    if ((r = read_at(tr, off, h, sizeof h))) {
-      note_problem(tr, "read error at byte %" PRIu64 ": %s", off, ctrace_strerror(r));
-      stop = r;
-      break;
-    }
-    uint32_t stored = ctrace_fmt_get_u32(h + CTRACE_FMT_RH_STORED_SIZE);
-    uint32_t rawn = ctrace_fmt_get_u32(h + CTRACE_FMT_RH_RAW_SIZE);
-    unsigned type = h[CTRACE_FMT_RH_TYPE], codec = h[CTRACE_FMT_RH_CODEC];
-    if (ctrace_fmt_get_u32(h + CTRACE_FMT_RH_SYNC) != CTRACE_FMT_RECORD_SYNC) {
-      note_problem(tr, "record %zu at byte %" PRIu64 " is corrupt: bad sync word", nrec, off);
-      stop = CTRACE_ECORRUPT;
-      break;
-    }
-    if (stored > CTRACE_FMT_RECORD_MAX_STORED || rawn > CTRACE_FMT_RECORD_MAX_RAW ||
-        codec > CTRACE_FMT_CODEC_ZSTD) {
-      note_problem(tr, "record %zu at byte %" PRIu64 " is corrupt: %u stored / %u raw bytes, codec %u",
-                   nrec, off, stored, rawn, codec);
-      stop = CTRACE_ECORRUPT;
-      break;
-    }
-    if (left - sizeof h < stored) {
-      note_problem(tr, "trace truncated at byte %" PRIu64 ": record %zu at byte %" PRIu64
-                   " needs %u payload bytes, %" PRIu64 " remain", tr->size, nrec, off, stored,
-                   left - sizeof h);
-      stop = CTRACE_ETRUNC;
-      break;
-    }
-    if (stored > tr->rbuf_cap) {
-      uint8_t *b = realloc(tr->rbuf, stored);
-      if (!b) {
-        stop = CTRACE_ENOMEM;
-        note_problem(tr, "out of memory at byte %" PRIu64, off);
-        break;
-      }
-      tr->rbuf = b;
-      tr->rbuf_cap = stored;
-    }
-    if ((r = read_at(tr, off + sizeof h, tr->rbuf, stored))) {
-      note_problem(tr, "read error at byte %" PRIu64 ": %s", off, ctrace_strerror(r));
-      stop = r;
-      break;
-    }
-    if (!(tr->flags & RD_OPEN_NO_CRC)) {
-      uint32_t want = ctrace_fmt_get_u32(h + CTRACE_FMT_RH_CRC);
-      uint32_t got = ctrace_fmt_record_crc(h, tr->rbuf, stored);
-      if (want != got) {
-        note_problem(tr, "record %zu at byte %" PRIu64 " is corrupt: checksum mismatch "
-                     "(stored %08x, computed %08x)", nrec, off, want, got);
-        stop = CTRACE_ECORRUPT;
-        break;
-      }
-    }
-    int bad = 0;
-    why[0] = '\0';
-    if (type == CTRACE_FMT_REC_BATCH) {
-      uint32_t serial = ctrace_fmt_get_u32(h + CTRACE_FMT_RH_THREAD);
-      int kernel = (ctrace_fmt_get_u16(h + CTRACE_FMT_RH_FLAGS) & CTRACE_FMT_RF_KERNEL) != 0;
-      /* Thread 0 is the kernel stream, and only it. */
-      size_t ti = serial || kernel ? thread_index(tr, serial, 1) : SIZE_MAX;
-      if (ti != SIZE_MAX && (serial == 0) != kernel)
-        ti = SIZE_MAX;
-      if (ti != SIZE_MAX && kernel && !tr->threads[ti].pub.kernel) {
-        tr->threads[ti].pub.kernel = 1;
-        tr->threads[ti].pub.name = "kernel";
-      }
-      if (ti == SIZE_MAX || (codec == CTRACE_FMT_CODEC_NONE && stored != rawn)) {
-        fmt(why, sizeof why, "batch of thread %u is malformed", serial);
-        bad = 1;
-      } else {
-        rd_thread_impl *t = &tr->threads[ti];
-        if (grow((void **)&t->batches, &t->cap, t->pub.nbatches + 1, sizeof *t->batches)) {
-          bad = 1;
-          fmt(why, sizeof why, "out of memory");
-        } else {
-          rd_batch *b = &t->batches[t->pub.nbatches++];
-          b->offset = off + sizeof h;
-          b->stored = stored;
-          b->raw = rawn;
-          b->codec = (uint8_t)codec;
-          b->kernel = (uint8_t)kernel;
-          b->base_tick = ctrace_fmt_get_u64(h + CTRACE_FMT_RH_BASE_TICK);
-          t->pub.raw_bytes += rawn;
-          tr->nbatches++;
-        }
-      }
-    } else if (type == CTRACE_FMT_REC_DEFS || type == CTRACE_FMT_REC_CLOCK ||
-               type == CTRACE_FMT_REC_END) {
-      if (rawn > raw_cap) {
-        uint8_t *b = realloc(raw, rawn);
-        if (!b) {
-          stop = CTRACE_ENOMEM;
-          note_problem(tr, "out of memory at byte %" PRIu64, off);
-          break;
-        }
-        raw = b;
-        raw_cap = rawn;
-      }
-      if (decode_payload(tr, codec, tr->rbuf, stored, raw, rawn, why, sizeof why))
-        bad = 1;
-      else if (type == CTRACE_FMT_REC_DEFS)
-        bad = parse_defs(tr, raw, rawn, why, sizeof why) != 0;
-      else if (type == CTRACE_FMT_REC_CLOCK) {
-        if (rawn != CTRACE_FMT_CLOCK_PAYLOAD) {
-          bad = 1;
-          fmt(why, sizeof why, "clock record of %u bytes", rawn);
-        } else if (add_clock(tr, ctrace_fmt_get_u64(raw), ctrace_fmt_get_u64(raw + 8))) {
-          bad = 1;
-          fmt(why, sizeof why, "clock sync point goes backwards");
-        }
-      } else if (parse_end(tr, raw, rawn)) {
-        bad = 1;
-        fmt(why, sizeof why, "malformed end record");
-      }
-    } /* other types: a newer minor version's record; skipped */
-    if (bad) {
-      note_problem(tr, "record %zu at byte %" PRIu64 " is corrupt: %s", nrec, off, why);
-      stop = CTRACE_ECORRUPT;
-      break;
-    }
-    off += sizeof h + stored;
-    nrec++;
+  int r = read_at(tr, off, sc->h, sizeof sc->h);
+  if (r) {
+    note_problem(tr, RD_PROBLEM_IO, "read error at byte %" PRIu64 ": %s", off,
+                 ctrace_strerror(r));
+    return r;
   }
-  free(raw);
-  tr->valid = off;
+  sc->stored = ctrace_fmt_get_u32(sc->h + CTRACE_FMT_RH_STORED_SIZE);
+  sc->raw_size = ctrace_fmt_get_u32(sc->h + CTRACE_FMT_RH_RAW_SIZE);
+  sc->type = sc->h[CTRACE_FMT_RH_TYPE];
+  sc->codec = sc->h[CTRACE_FMT_RH_CODEC];
+  if (ctrace_fmt_get_u32(sc->h + CTRACE_FMT_RH_SYNC) != CTRACE_FMT_RECORD_SYNC) {
+    note_problem(tr, RD_PROBLEM_CORRUPT, "record %zu at byte %" PRIu64 " is corrupt: bad sync "
+                 "word", sc->nrec, off);
+    return CTRACE_ECORRUPT;
+  }
+  if (sc->stored > CTRACE_FMT_RECORD_MAX_STORED || sc->raw_size > CTRACE_FMT_RECORD_MAX_RAW ||
+      sc->codec > CTRACE_FMT_CODEC_ZSTD) {
+    note_problem(tr, RD_PROBLEM_CORRUPT, "record %zu at byte %" PRIu64 " is corrupt: %u stored "
+                 "/ %u raw bytes, codec %u", sc->nrec, off, sc->stored, sc->raw_size, sc->codec);
+    return CTRACE_ECORRUPT;
+  }
+  if (left - sizeof sc->h < sc->stored) {
+    note_problem(tr, RD_PROBLEM_TRUNCATED, "trace truncated at byte %" PRIu64 ": record %zu at "
+                 "byte %" PRIu64 " needs %u payload bytes, %" PRIu64 " remain", tr->size,
+                 sc->nrec, off, sc->stored, left - sizeof sc->h);
+    return CTRACE_ETRUNC;
+  }
+  return 0;
+}
+
+/* Loads the current record's payload (as stored) into tr->rbuf and checks
+ * its CRC. */
+static int rec_payload(rd_scan *sc) {
+  rd_trace *tr = sc->tr;
+  if (sc->stored > tr->rbuf_cap) {
+    uint8_t *b = realloc(tr->rbuf, sc->stored);
+    if (!b) {
+      note_problem(tr, RD_PROBLEM_NOMEM, "out of memory at byte %" PRIu64, sc->off);
+      return CTRACE_ENOMEM;
+    }
+    tr->rbuf = b;
+    tr->rbuf_cap = sc->stored;
+  }
+  int r = read_at(tr, sc->off + sizeof sc->h, tr->rbuf, sc->stored);
+  if (r) {
+    note_problem(tr, RD_PROBLEM_IO, "read error at byte %" PRIu64 ": %s", sc->off,
+                 ctrace_strerror(r));
+    return r;
+  }
+  if (!(tr->flags & RD_OPEN_NO_CRC)) {
+    uint32_t want = ctrace_fmt_get_u32(sc->h + CTRACE_FMT_RH_CRC);
+    uint32_t got = ctrace_fmt_record_crc(sc->h, tr->rbuf, sc->stored);
+    if (want != got) {
+      note_problem(tr, RD_PROBLEM_CORRUPT, "record %zu at byte %" PRIu64 " is corrupt: checksum "
+                   "mismatch (stored %08x, computed %08x)", sc->nrec, sc->off, want, got);
+      return CTRACE_ECORRUPT;
+    }
+  }
+  return 0;
+}
+
+/* The current record's content is bad (sc->why says how). */
+static int rec_bad(rd_scan *sc, rd_problem_kind kind) {
+  note_problem(sc->tr, kind, "record %zu at byte %" PRIu64 " is corrupt: %s", sc->nrec, sc->off,
+               sc->why);
+  return CTRACE_ECORRUPT;
+}
+
+/* A BATCH record: indexed in its thread's list, decoded only when streamed. */
+static int rec_batch(rd_scan *sc) {
+  rd_trace *tr = sc->tr;
+  uint32_t serial = ctrace_fmt_get_u32(sc->h + CTRACE_FMT_RH_THREAD);
+  int kernel = (ctrace_fmt_get_u16(sc->h + CTRACE_FMT_RH_FLAGS) & CTRACE_FMT_RF_KERNEL) != 0;
+  /* Thread 0 is the kernel stream, and only it. */
+  size_t ti = serial || kernel ? thread_index(tr, serial, 1) : SIZE_MAX;
+  if (ti != SIZE_MAX && (serial == 0) != kernel)
+    ti = SIZE_MAX;
+  if (ti != SIZE_MAX && kernel && !tr->threads[ti].pub.kernel) {
+    tr->threads[ti].pub.kernel = 1;
+    tr->threads[ti].pub.name = "kernel";
+  }
+  if (ti == SIZE_MAX || (sc->codec == CTRACE_FMT_CODEC_NONE && sc->stored != sc->raw_size)) {
+    fmt(sc->why, sizeof sc->why, "batch of thread %u is malformed", serial);
+    return rec_bad(sc, RD_PROBLEM_CORRUPT);
+  }
+  rd_thread_impl *t = &tr->threads[ti];
+  if (grow((void **)&t->batches, &t->cap, t->pub.nbatches + 1, sizeof *t->batches)) {
+    fmt(sc->why, sizeof sc->why, "out of memory");
+    return rec_bad(sc, RD_PROBLEM_NOMEM);
+  }
+  rd_batch *b = &t->batches[t->pub.nbatches++];
+  b->offset = sc->off + sizeof sc->h;
+  b->stored = sc->stored;
+  b->raw = sc->raw_size;
+  b->codec = (uint8_t)sc->codec;
+  b->kernel = (uint8_t)kernel;
+  b->base_tick = ctrace_fmt_get_u64(sc->h + CTRACE_FMT_RH_BASE_TICK);
+  t->pub.raw_bytes += sc->raw_size;
+  tr->nbatches++;
+  return 0;
+}
+
+/* A DEFS, CLOCK or END record: decoded and taken in now. */
+static int rec_meta(rd_scan *sc) {
+  rd_trace *tr = sc->tr;
+  uint32_t rawn = sc->raw_size;
+  if (rawn > sc->raw_cap) {
+    uint8_t *b = realloc(sc->raw, rawn);
+    if (!b) {
+      note_problem(tr, RD_PROBLEM_NOMEM, "out of memory at byte %" PRIu64, sc->off);
+      return CTRACE_ENOMEM;
+    }
+    sc->raw = b;
+    sc->raw_cap = rawn;
+  }
+  uint8_t *raw = sc->raw;
+  int bad = 0;
+  if (decode_payload(tr, sc->codec, tr->rbuf, sc->stored, raw, rawn, sc->why, sizeof sc->why))
+    bad = 1;
+  else if (sc->type == CTRACE_FMT_REC_DEFS)
+    bad = parse_defs(tr, raw, rawn, sc->why, sizeof sc->why) != 0;
+  else if (sc->type == CTRACE_FMT_REC_CLOCK) {
+    if (rawn != CTRACE_FMT_CLOCK_PAYLOAD) {
+      bad = 1;
+      fmt(sc->why, sizeof sc->why, "clock record of %u bytes", rawn);
+    } else if (add_clock(tr, ctrace_fmt_get_u64(raw), ctrace_fmt_get_u64(raw + 8))) {
+      bad = 1;
+      fmt(sc->why, sizeof sc->why, "clock sync point goes backwards");
+    }
+  } else if (parse_end(tr, raw, rawn)) {
+    bad = 1;
+    fmt(sc->why, sizeof sc->why, "malformed end record");
+  }
+  return bad ? rec_bad(sc, RD_PROBLEM_CORRUPT) : 0;
+}
+
+/* The current record by its type. */
+static int rec_dispatch(rd_scan *sc) {
+  sc->why[0] = '\0';
+  switch (sc->type) {
+  case CTRACE_FMT_REC_BATCH: return rec_batch(sc);
+  case CTRACE_FMT_REC_DEFS:
+  case CTRACE_FMT_REC_CLOCK:
+  case CTRACE_FMT_REC_END: return rec_meta(sc);
+  default: return 0; /* a newer minor version's record: skipped */
+  }
+}
+
+/* After the last record read: what is valid, the clock, and whether the
+ * trace can be opened at all (stop: the code that ended the pass, or 0). */
+static int scan_finish(rd_scan *sc, int stop, char *err, size_t errlen) {
+  rd_trace *tr = sc->tr;
+  free(sc->raw);
+  sc->raw = NULL;
+  tr->valid = sc->off;
   finish_clock(tr);
   if (stop && tr->nbatches == 0) {
     fmt(err, errlen, "%s; no events could be read", tr->problem);
     return stop;
   }
   if (!stop && !tr->has_end)
-    note_problem(tr, "trace has no end record: the program did not stop tracing (killed or "
-                 "still running?); read %zu records up to byte %" PRIu64, nrec, off);
+    note_problem(tr, RD_PROBLEM_NO_END, "trace has no end record: the program did not stop "
+                 "tracing (killed or still running?); read %zu records up to byte %" PRIu64,
+                 sc->nrec, sc->off);
   return 0;
+}
+
+static int scan(rd_trace *tr, char *err, size_t errlen) {
+  uint32_t hsize;
+  int r = scan_file_header(tr, &hsize, err, errlen);
+  if (r)
+    return r;
+  if (hsize > tr->size) {
+    fmt(err, errlen, "trace truncated at byte %" PRIu64 ": file header claims %u bytes",
+        tr->size, hsize);
+    return CTRACE_ETRUNC;
+  }
+  rd_scan sc = {.tr = tr, .off = hsize};
+  int stop = 0; /* the code of the first problem: where reading stopped */
+  while (sc.off < tr->size) {
+    if ((stop = rec_header(&sc)) || (stop = rec_payload(&sc)) || (stop = rec_dispatch(&sc)))
+      break;
+    sc.off += sizeof sc.h + sc.stored;
+    sc.nrec++;
+  }
+  return scan_finish(&sc, stop, err, errlen);
 }
 
 static int open_common(rd_trace *tr, rd_trace **out, char *err, size_t errlen) {
@@ -799,6 +865,9 @@ void rd_close(rd_trace *tr) {
 
 /* ---- Accessors ----------------------------------------------------------------------------- */
 const char *rd_problem(const rd_trace *tr) { return tr->problem[0] ? tr->problem : NULL; }
+rd_problem_kind rd_problem_kind_of(const rd_trace *tr) {
+  return tr->problem[0] ? tr->problem_kind : RD_PROBLEM_NONE;
+}
 uint64_t rd_valid_bytes(const rd_trace *tr) { return tr->valid; }
 uint64_t rd_file_size(const rd_trace *tr) { return tr->size; }
 int rd_complete(const rd_trace *tr) { return tr->has_end && !tr->problem[0]; }
@@ -942,9 +1011,10 @@ void rd_stream_close(rd_stream *s) {
   }
 }
 
-static int stream_fail(rd_stream *s, const rd_batch *b, const char *why, uint64_t at) {
+static int stream_fail(rd_stream *s, const rd_batch *b, rd_problem_kind kind, const char *why,
+                       uint64_t at) {
   rd_thread *t = &s->tr->threads[s->thread].pub;
-  note_problem(s->tr, "thread %u (tid %d): batch at byte %" PRIu64 " is corrupt: %s at "
+  note_problem(s->tr, kind, "thread %u (tid %d): batch at byte %" PRIu64 " is corrupt: %s at "
                "payload byte %" PRIu64 "; its later events are missing",
                t->serial, t->tid, b->offset - CTRACE_FMT_RECORD_HEADER_SIZE, why, at);
   s->failed = 1;
@@ -958,23 +1028,23 @@ static int load_batch(rd_stream *s) {
   if (b->raw > s->cap) {
     uint8_t *nb = realloc(s->buf, b->raw);
     if (!nb)
-      return stream_fail(s, b, "out of memory", 0);
+      return stream_fail(s, b, RD_PROBLEM_NOMEM, "out of memory", 0);
     s->buf = nb;
     s->cap = b->raw;
   }
   if (b->stored > tr->rbuf_cap) {
     uint8_t *nb = realloc(tr->rbuf, b->stored);
     if (!nb)
-      return stream_fail(s, b, "out of memory", 0);
+      return stream_fail(s, b, RD_PROBLEM_NOMEM, "out of memory", 0);
     tr->rbuf = nb;
     tr->rbuf_cap = b->stored;
   }
   int r = read_at(tr, b->offset, tr->rbuf, b->stored);
   if (r)
-    return stream_fail(s, b, ctrace_strerror(r), 0);
+    return stream_fail(s, b, RD_PROBLEM_IO, ctrace_strerror(r), 0);
   char why[200];
   if (decode_payload(tr, b->codec, tr->rbuf, b->stored, s->buf, b->raw, why, sizeof why))
-    return stream_fail(s, b, why, 0);
+    return stream_fail(s, b, RD_PROBLEM_DECODE, why, 0);
   s->p = s->buf;
   s->end = s->buf + b->raw;
   s->tick = b->base_tick;
@@ -1004,12 +1074,13 @@ int rd_stream_next(rd_stream *s, rd_event *ev) {
     ctrace_fmt_event_shape(type, &nvar, &nstr);
     snprintf(why, sizeof why, nvar == 0xff ? "unknown event type %u" : "truncated event (type %u)",
              type);
-    return stream_fail(s, b, why, (uint64_t)(s->p - s->buf));
+    return stream_fail(s, b, RD_PROBLEM_DECODE, why, (uint64_t)(s->p - s->buf));
   }
   ev->str = (const char *)str;
   ev->str_len = (uint32_t)slen;
   if (s->tick + delta < s->tick)
-    return stream_fail(s, b, "timestamp overflows", (uint64_t)(s->p - s->buf));
+    return stream_fail(s, b, RD_PROBLEM_DECODE, "timestamp overflows",
+                       (uint64_t)(s->p - s->buf));
   s->tick += delta;
   s->p = p;
   ev->type = (uint8_t)type;

@@ -84,6 +84,21 @@ void rd_close(rd_trace *tr); /* accepts NULL */
 /* A message if the file was not read to a clean end: truncated, corrupt, no
  * END record, or a stream that failed to decode (see rd_stream_next). */
 const char *rd_problem(const rd_trace *tr);
+
+/* What kind of problem rd_problem() reports (the first one noted). */
+typedef enum rd_problem_kind {
+  RD_PROBLEM_NONE = 0,  /* the file was read to a clean end */
+  RD_PROBLEM_NO_END,    /* no END record: the writer did not finish (still writing, or killed) */
+  RD_PROBLEM_TRUNCATED, /* the last record is cut short at the end of the file */
+  RD_PROBLEM_CORRUPT,   /* a record failed its checks (sync word, sizes, checksum, content) */
+  RD_PROBLEM_DECODE,    /* a thread's batch failed to decode while streaming */
+  RD_PROBLEM_IO,        /* a read error */
+  RD_PROBLEM_NOMEM      /* out of memory */
+} rd_problem_kind;
+
+/* The kind of the problem rd_problem() reports; RD_PROBLEM_NONE if none.
+ * Like rd_problem(), it may change from NONE once streams are read. */
+rd_problem_kind rd_problem_kind_of(const rd_trace *tr);
 /* Byte offset up to which the file was valid. */
 uint64_t rd_valid_bytes(const rd_trace *tr);
 uint64_t rd_file_size(const rd_trace *tr);
