@@ -141,140 +141,197 @@ static int task_picked(const vx_index *x, const vx_task *k, const st_options *o)
   return n && !strcmp(n, o->thread);
 }
 
-int st__tasks(const vx_index *x, const st_options *o, uint64_t w0, uint64_t w1, st_report *r) {
-  size_t nt = vx_track_count(x), n = 0, cap = 0;
-  task_ref *refs = NULL;
+/* What the steps of st__tasks share. */
+typedef struct tasks_pass {
+  const vx_index *x;
+  const st_options *o;
+  uint64_t w0, w1;
+  st_report *r;
+  task_ref *refs; /* the tasks of the selection in the window */
+  size_t n, cap;
+  vh_map ids;     /* hash(id, pid) -> ref index + 1 */
+} tasks_pass;
+
+/* The tasks in the window into refs, each counted in the group of its
+ * name (r->task_groups). @return 0, or -1 when out of memory. */
+static int collect_tasks(tasks_pass *p) {
+  const vx_index *x = p->x;
+  st_report *r = p->r;
+  uint64_t w0 = p->w0, w1 = p->w1;
   by_name names = {{0}};
   size_t gcap = 0;
   int ok = 1;
-  for (size_t i = 0; ok && i < nt; i++) {
+  for (size_t i = 0; ok && i < vx_track_count(x); i++) {
     const vx_track *t = vx_track_get(x, i);
     if (t->kind != VX_TASKS)
       continue;
     for (size_t j = 0; ok && j < t->ntasks && t->tasks[j].start <= w1; j++) {
       const vx_task *k = &t->tasks[j];
       uint64_t end = k->end == UINT64_MAX || k->end > w1 ? w1 : k->end;
-      if (!(k->start < end ? end > w0 : point_in(r, w0, w1, k->start)) || !task_picked(x, k, o))
+      if (!(k->start < end ? end > w0 : point_in(r, w0, w1, k->start)) ||
+          !task_picked(x, k, p->o))
         continue;
       const char *name = vx_label_get(x, k->label)->name;
       uint64_t key = 0;
       uint32_t g = row_of(&names, r->task_groups, sizeof *r->task_groups,
                           offsetof(st_task_group, name), name, &key);
       if (!g) {
-        st_task_group *p = VH_PUSH(r->task_groups, r->ntask_groups, gcap);
-        ok = p && !vh_put(&names.map, key, (uint32_t)r->ntask_groups);
+        st_task_group *q = VH_PUSH(r->task_groups, r->ntask_groups, gcap);
+        ok = q && !vh_put(&names.map, key, (uint32_t)r->ntask_groups);
         if (!ok)
           break;
-        memset(p, 0, sizeof *p);
-        p->name = name;
-        p->min = UINT64_MAX;
+        memset(q, 0, sizeof *q);
+        q->name = name;
+        q->min = UINT64_MAX;
         g = (uint32_t)r->ntask_groups;
       }
-      task_ref *ref = VH_PUSH(refs, n, cap);
+      task_ref *ref = VH_PUSH(p->refs, p->n, p->cap);
       if (!(ok = ref != NULL))
         break;
       *ref = (task_ref){k, t, clip2(w0, w1, k->start, end), g - 1};
-      st_task_group *p = &r->task_groups[g - 1];
-      p->count++;
-      p->unfinished += k->end == UINT64_MAX;
-      p->total += ref->dur;
-      p->min = ref->dur < p->min ? ref->dur : p->min;
-      p->max = ref->dur > p->max ? ref->dur : p->max;
+      st_task_group *q = &r->task_groups[g - 1];
+      q->count++;
+      q->unfinished += k->end == UINT64_MAX;
+      q->total += ref->dur;
+      q->min = ref->dur < q->min ? ref->dur : q->min;
+      q->max = ref->dur > q->max ? ref->dur : q->max;
     }
   }
   vh_free(&names.map);
-  if (ok && n) {
-    /* percentiles per group: sort by (group, duration) */
-    qsort(refs, n, sizeof *refs, cmp_ref_group);
-    for (size_t i = 0; i < n;) {
-      size_t j = i;
-      uint64_t *d = malloc((r->task_groups[refs[i].group].count) * sizeof *d);
-      if (!(ok = d != NULL))
-        break;
-      for (; j < n && refs[j].group == refs[i].group; j++)
-        d[j - i] = refs[j].dur;
-      st_task_group *p = &r->task_groups[refs[i].group];
-      p->p50 = st_percentile(d, j - i, 50);
-      p->p90 = st_percentile(d, j - i, 90);
-      p->p99 = st_percentile(d, j - i, 99);
-      free(d);
-      i = j;
-    }
+  return ok ? 0 : -1;
+}
+
+/* Percentiles per group: sort by (group, duration). @return 0, or -1 when
+ * out of memory. */
+static int group_percentiles(tasks_pass *p) {
+  task_ref *refs = p->refs;
+  size_t n = p->n;
+  qsort(refs, n, sizeof *refs, cmp_ref_group);
+  for (size_t i = 0; i < n;) {
+    size_t j = i;
+    uint64_t *d = malloc((p->r->task_groups[refs[i].group].count) * sizeof *d);
+    if (!d)
+      return -1;
+    for (; j < n && refs[j].group == refs[i].group; j++)
+      d[j - i] = refs[j].dur;
+    st_task_group *g = &p->r->task_groups[refs[i].group];
+    g->p50 = st_percentile(d, j - i, 50);
+    g->p90 = st_percentile(d, j - i, 90);
+    g->p99 = st_percentile(d, j - i, 99);
+    free(d);
+    i = j;
   }
-  if (ok && n) {
-    qsort(refs, n, sizeof *refs, cmp_ref_dur);
-    size_t keep = n < ST_TASKS ? n : ST_TASKS;
-    r->tasks = calloc(keep, sizeof *r->tasks);
-    ok = r->tasks != NULL;
-    for (size_t i = 0; ok && i < keep; i++) {
-      st_task *s = &r->tasks[r->ntasks++];
-      s->task = refs[i].task;
-      s->name = vx_label_get(x, refs[i].task->label)->name;
-      s->thread = track_name(x, refs[i].task->thread);
-      s->end_thread = track_name(x, refs[i].task->end_thread);
-      s->dur = refs[i].dur;
-    }
+  return 0;
+}
+
+/* refs longest first; the first ST_TASKS of them become r->tasks, and
+ * every ref is found by its (id, pid) in ids. @return 0, or -1 when out of
+ * memory. */
+static int keep_longest(tasks_pass *p) {
+  const vx_index *x = p->x;
+  st_report *r = p->r;
+  qsort(p->refs, p->n, sizeof *p->refs, cmp_ref_dur);
+  size_t keep = p->n < ST_TASKS ? p->n : ST_TASKS;
+  if (!(r->tasks = calloc(keep, sizeof *r->tasks)))
+    return -1;
+  for (size_t i = 0; i < keep; i++) {
+    const vx_task *k = p->refs[i].task;
+    st_task *s = &r->tasks[r->ntasks++];
+    s->task = k;
+    s->name = vx_label_get(x, k->label)->name;
+    s->thread = track_name(x, k->thread);
+    s->end_thread = track_name(x, k->end_thread);
+    s->dur = p->refs[i].dur;
   }
-  /* Logs in the window: counted per task name, kept for the longest
-   * (refs are now longest first: the first ntasks are r->tasks). */
-  vh_map ids = {0}; /* hash(id, pid) -> ref index + 1 */
-  for (size_t i = 0; ok && i < n; i++)
-    ok = !vh_put(&ids, task_key(refs[i].task->id, refs[i].track->pid), (uint32_t)i + 1);
-  for (size_t i = 0; ok && n && i < nt; i++) {
+  for (size_t i = 0; i < p->n; i++)
+    if (vh_put(&p->ids, task_key(p->refs[i].task->id, p->refs[i].track->pid), (uint32_t)i + 1))
+      return -1;
+  return 0;
+}
+
+/* The ref of task `id` of process pid, or NULL when it is not one of the
+ * selection in the window (or on a rare hash clash); *idx gets its index. */
+static const task_ref *ref_of(tasks_pass *p, uint64_t id, int pid, size_t *idx) {
+  uint32_t *v = vh_get(&p->ids, task_key(id, pid));
+  const task_ref *ref = v ? &p->refs[*v - 1] : NULL;
+  if (!ref || ref->task->id != id || ref->track->pid != pid)
+    return NULL;
+  *idx = *v - 1;
+  return ref;
+}
+
+/* Logs in the window: counted per task name, kept for the longest
+ * (refs are now longest first: the first ntasks are r->tasks). @return 0,
+ * or -1 when out of memory. */
+static int task_logs(tasks_pass *p) {
+  const vx_index *x = p->x;
+  st_report *r = p->r;
+  for (size_t i = 0; i < vx_track_count(x); i++) {
     const vx_track *t = vx_track_get(x, i);
     if (t->kind != VX_THREAD)
       continue;
-    for (size_t j = 0; ok && j < t->ninst; j++) {
+    for (size_t j = 0; j < t->ninst; j++) {
       const vx_instant *in = &t->inst[j];
-      if (!point_in(r, w0, w1, in->ts) || !in->extra ||
+      if (!point_in(r, p->w0, p->w1, in->ts) || !in->extra ||
           strcmp(vx_label_get(x, in->label)->cat, "log"))
         continue;
       uint64_t task = 0;
       const char *msg = vx_log_message(x, in->extra, &task);
       if (!msg || !task)
         continue;
-      uint32_t *v = vh_get(&ids, task_key(task, t->pid));
-      const task_ref *ref = v ? &refs[*v - 1] : NULL;
-      if (!ref || ref->task->id != task || ref->track->pid != t->pid)
+      size_t idx;
+      const task_ref *ref = ref_of(p, task, t->pid, &idx);
+      if (!ref)
         continue; /* not a task of the selection in the window (or a rare hash clash) */
       r->task_groups[ref->group].logs++;
-      if (*v - 1 < r->ntasks) {
-        st_task *p = &r->tasks[*v - 1];
-        st_log *l = realloc(p->logs, (p->nlogs + 1) * sizeof *l);
-        if (!(ok = l != NULL))
-          break;
-        p->logs = l;
-        l[p->nlogs++] = (st_log){in->ts, vx_label_get(x, in->label)->name, msg};
+      if (idx < r->ntasks) {
+        st_task *k = &r->tasks[idx];
+        st_log *l = realloc(k->logs, (k->nlogs + 1) * sizeof *l);
+        if (!l)
+          return -1;
+        k->logs = l;
+        l[k->nlogs++] = (st_log){in->ts, vx_label_get(x, in->label)->name, msg};
       }
     }
   }
-  /* Regions under the tasks (ctrace_task_switch) */
+  return 0;
+}
+
+/* Regions under the tasks (ctrace_task_switch). @return 0, or -1 when out
+ * of memory. */
+static int task_regions(tasks_pass *p) {
+  const vx_index *x = p->x;
+  st_report *r = p->r;
   size_t ntr;
   const vx_task_region *tr = vx_task_regions(x, &ntr);
-  for (size_t i = 0; ok && n && i < ntr; i++) {
-    uint64_t d = clip2(w0, w1, tr[i].start, tr[i].start + tr[i].dur);
-    if (!d && !(tr[i].dur == 0 && point_in(r, w0, w1, tr[i].start)))
+  for (size_t i = 0; i < ntr; i++) {
+    uint64_t d = clip2(p->w0, p->w1, tr[i].start, tr[i].start + tr[i].dur);
+    if (!d && !(tr[i].dur == 0 && point_in(r, p->w0, p->w1, tr[i].start)))
       continue;
-    uint32_t *v = vh_get(&ids, task_key(tr[i].task, tr[i].pid));
-    const task_ref *ref = v ? &refs[*v - 1] : NULL;
-    if (!ref || ref->task->id != tr[i].task || ref->track->pid != tr[i].pid)
+    size_t idx;
+    const task_ref *ref = ref_of(p, tr[i].task, tr[i].pid, &idx);
+    if (!ref)
       continue;
     r->task_groups[ref->group].regions++;
     r->task_groups[ref->group].region_time += d;
-    if (*v - 1 >= r->ntasks)
+    if (idx >= r->ntasks)
       continue;
-    st_task *p = &r->tasks[*v - 1];
-    p->regions_total++;
-    st_task_region *g = realloc(p->regions, (p->nregions + 1) * sizeof *g);
-    if (!(ok = g != NULL))
-      break;
-    p->regions = g;
-    g[p->nregions++] = (st_task_region){vx_label_get(x, tr[i].label)->name,
+    st_task *k = &r->tasks[idx];
+    k->regions_total++;
+    st_task_region *g = realloc(k->regions, (k->nregions + 1) * sizeof *g);
+    if (!g)
+      return -1;
+    k->regions = g;
+    g[k->nregions++] = (st_task_region){vx_label_get(x, tr[i].label)->name,
                                         track_name(x, tr[i].track), tr[i].start, d};
   }
-  vh_free(&ids);
-  free(refs);
-  for (size_t i = 0; ok && i < r->ntasks; i++) {
+  return 0;
+}
+
+/* The longest tasks' logs and regions in time order (the first
+ * ST_TASK_REGIONS regions kept), the groups by total time. */
+static void sort_tasks(st_report *r) {
+  for (size_t i = 0; i < r->ntasks; i++) {
     st_task *p = &r->tasks[i];
     if (p->nlogs > 1) /* gathered thread by thread: in time order */
       qsort(p->logs, p->nlogs, sizeof *p->logs, cmp_log);
@@ -283,8 +340,20 @@ int st__tasks(const vx_index *x, const st_options *o, uint64_t w0, uint64_t w1, 
     if (p->nregions > ST_TASK_REGIONS)
       p->nregions = ST_TASK_REGIONS;
   }
-  if (ok && r->ntask_groups > 1)
+  if (r->ntask_groups > 1)
     qsort(r->task_groups, r->ntask_groups, sizeof *r->task_groups, cmp_group);
+}
+
+int st__tasks(const vx_index *x, const st_options *o, uint64_t w0, uint64_t w1, st_report *r) {
+  tasks_pass p = {.x = x, .o = o, .w0 = w0, .w1 = w1, .r = r};
+  int ok = collect_tasks(&p) == 0;
+  if (ok && p.n)
+    ok = group_percentiles(&p) == 0 && keep_longest(&p) == 0 && task_logs(&p) == 0 &&
+         task_regions(&p) == 0;
+  vh_free(&p.ids);
+  free(p.refs);
+  if (ok)
+    sort_tasks(r);
   return ok ? 0 : -1;
 }
 
@@ -461,131 +530,173 @@ static int thread_span(const vx_track *t, uint64_t *a, uint64_t *b) {
   return lo <= hi;
 }
 
-int st__mmu(const vx_index *x, const st_options *o, uint64_t w0, uint64_t w1, st_report *r) {
-  size_t nt = vx_track_count(x), nl = vx_label_count(x);
-  if (w1 <= w0)
-    return 0;
-  uint8_t *gc = calloc(nl ? nl : 1, 1);
-  if (!gc)
-    return -1;
-  int any = 0;
-  for (size_t l = 0; l < nl; l++)
-    any |= gc[l] = !strcmp(vx_label_get(x, (uint32_t)l)->cat, "gc");
-  edge *e = NULL;
-  gc_span *sp = NULL;
-  size_t ne = 0, ce = 0, csp = 0;
-  uint64_t phases = 0, gctime = 0;
-  vh_map gc_pids = {0};
-  int ok = 1;
-  for (size_t i = 0; any && ok && i < nt; i++) {
-    const vx_track *t = vx_track_get(x, i);
-    if (!picked(t, o))
-      continue;
-    size_t nsp = 0;
-    for (size_t d = 0; d < t->depths; d++)
-      for (size_t j = vx_slice_lower(t->depth[d], t->ndepth[d], w0);
-           ok && j < t->ndepth[d] && t->depth[d][j].start < w1; j++) {
-        const vx_slice *s = &t->depth[d][j];
-        if (!gc[s->label] || !clip2(w0, w1, s->start, s->start + s->dur))
-          continue;
-        gc_span *p = VH_PUSH(sp, nsp, csp);
-        if (!(ok = p != NULL))
-          break;
-        p->a = s->start > w0 ? s->start : w0;
-        p->b = s->start + s->dur < w1 ? s->start + s->dur : w1;
-      }
-    if (!ok || !nsp)
-      continue;
-    ok = !vh_put(&gc_pids, (uint64_t)(uint32_t)t->pid + 1, 1);
-    qsort(sp, nsp, sizeof *sp, cmp_span);
-    /* nested phases on one thread count once */
-    for (size_t j = 0; ok && j < nsp;) {
-      uint64_t a = sp[j].a, b = sp[j].b;
-      for (j++; j < nsp && sp[j].a <= b; j++)
-        b = sp[j].b > b ? sp[j].b : b;
-      edge *p = VH_PUSH(e, ne, ce), *q = p ? VH_PUSH(e, ne, ce) : NULL;
-      if (!(ok = q != NULL))
-        break;
-      p = &e[ne - 2];
-      *p = (edge){a, +1, 0};
-      *q = (edge){b, -1, 0};
-      phases++;
-      gctime += b - a;
+/* What the steps of st__mmu share. */
+typedef struct mmu_pass {
+  const vx_index *x;
+  const st_options *o;
+  uint64_t w0, w1;
+  uint8_t *gc;     /* per label: of cat "gc" */
+  gc_span *sp;     /* one thread's phases in the window */
+  size_t csp;
+  edge *e;         /* where the phases and the threads of P start and end */
+  size_t ne, ce;
+  uint64_t phases, gctime;
+  unsigned threads;
+  vh_map gc_pids;  /* pid + 1 of the threads with phases */
+} mmu_pass;
+
+/* The phases of thread t in the window as edges. @return 0, or -1 when out
+ * of memory. */
+static int thread_phases(mmu_pass *m, const vx_track *t) {
+  size_t nsp = 0;
+  for (size_t d = 0; d < t->depths; d++)
+    for (size_t j = vx_slice_lower(t->depth[d], t->ndepth[d], m->w0);
+         j < t->ndepth[d] && t->depth[d][j].start < m->w1; j++) {
+      const vx_slice *s = &t->depth[d][j];
+      if (!m->gc[s->label] || !clip2(m->w0, m->w1, s->start, s->start + s->dur))
+        continue;
+      gc_span *p = VH_PUSH(m->sp, nsp, m->csp);
+      if (!p)
+        return -1;
+      p->a = s->start > m->w0 ? s->start : m->w0;
+      p->b = s->start + s->dur < m->w1 ? s->start + s->dur : m->w1;
     }
+  if (!nsp)
+    return 0;
+  if (vh_put(&m->gc_pids, (uint64_t)(uint32_t)t->pid + 1, 1))
+    return -1;
+  gc_span *sp = m->sp;
+  qsort(sp, nsp, sizeof *sp, cmp_span);
+  /* nested phases on one thread count once */
+  for (size_t j = 0; j < nsp;) {
+    uint64_t a = sp[j].a, b = sp[j].b;
+    for (j++; j < nsp && sp[j].a <= b; j++)
+      b = sp[j].b > b ? sp[j].b : b;
+    edge *p = VH_PUSH(m->e, m->ne, m->ce), *q = p ? VH_PUSH(m->e, m->ne, m->ce) : NULL;
+    if (!q)
+      return -1;
+    p = &m->e[m->ne - 2];
+    *p = (edge){a, +1, 0};
+    *q = (edge){b, -1, 0};
+    m->phases++;
+    m->gctime += b - a;
   }
-  free(sp);
-  free(gc);
-  /* P: the threads of those processes alive at each instant */
-  unsigned threads = 0;
-  for (size_t i = 0; ok && ne && i < nt; i++) {
-    const vx_track *t = vx_track_get(x, i);
+  return 0;
+}
+
+/* The phases of the selected threads, from the slices of cat "gc".
+ * @return 0, or -1 when out of memory. */
+static int phase_edges(mmu_pass *m) {
+  size_t nl = vx_label_count(m->x);
+  if (!(m->gc = calloc(nl ? nl : 1, 1)))
+    return -1;
+  int any = 0, ok = 1;
+  for (size_t l = 0; l < nl; l++)
+    any |= m->gc[l] = !strcmp(vx_label_get(m->x, (uint32_t)l)->cat, "gc");
+  for (size_t i = 0; any && ok && i < vx_track_count(m->x); i++) {
+    const vx_track *t = vx_track_get(m->x, i);
+    if (picked(t, m->o))
+      ok = thread_phases(m, t) == 0;
+  }
+  free(m->sp);
+  free(m->gc);
+  return ok ? 0 : -1;
+}
+
+/* P: the threads of those processes alive at each instant. @return 0, or
+ * -1 when out of memory. */
+static int thread_edges(mmu_pass *m) {
+  for (size_t i = 0; i < vx_track_count(m->x); i++) {
+    const vx_track *t = vx_track_get(m->x, i);
     uint64_t a, b;
-    if (!picked(t, o) || !vh_get(&gc_pids, (uint64_t)(uint32_t)t->pid + 1) ||
+    if (!picked(t, m->o) || !vh_get(&m->gc_pids, (uint64_t)(uint32_t)t->pid + 1) ||
         !thread_span(t, &a, &b))
       continue;
-    a = a > w0 ? a : w0;
-    b = b < w1 ? b : w1;
+    a = a > m->w0 ? a : m->w0;
+    b = b < m->w1 ? b : m->w1;
     if (b <= a)
       continue;
-    edge *p = VH_PUSH(e, ne, ce), *q = p ? VH_PUSH(e, ne, ce) : NULL;
-    if (!(ok = q != NULL))
-      break;
-    e[ne - 2] = (edge){a, 0, +1};
-    e[ne - 1] = (edge){b, 0, -1};
-    threads++;
+    edge *p = VH_PUSH(m->e, m->ne, m->ce), *q = p ? VH_PUSH(m->e, m->ne, m->ce) : NULL;
+    if (!q)
+      return -1;
+    m->e[m->ne - 2] = (edge){a, 0, +1};
+    m->e[m->ne - 1] = (edge){b, 0, -1};
+    m->threads++;
   }
-  vh_free(&gc_pids);
-  if (!ok || !ne) {
-    free(e);
+  return 0;
+}
+
+/* The utilization steps of the sorted edges over [w0, w1] (s has room for
+ * ne + 2 breakpoints). */
+static void utilization(const mmu_pass *m, steps *s) {
+  int g = 0, np = 0;
+  s->ts[0] = m->w0;
+  s->cum[0] = 0;
+  s->n = 1;
+  for (size_t i = 0; i <= m->ne; i++) {
+    uint64_t ts = i < m->ne ? m->e[i].ts : m->w1;
+    size_t k = s->n - 1;
+    s->u[k] = np <= 0 ? 1.0 : (double)(np - (g < np ? g : np)) / (double)np;
+    if (ts > s->ts[k]) {
+      s->ts[s->n] = ts;
+      s->cum[s->n] = s->cum[k] + s->u[k] * (double)(ts - s->ts[k]);
+      s->n++;
+    }
+    if (i < m->ne) {
+      g += m->e[i].dg;
+      np += m->e[i].dp;
+    }
+  }
+  s->u[s->n - 1] = 1;
+}
+
+/* The curve: widths of 1 us, then 4 per decade, up to the whole window.
+ * @return 0, or -1 when out of memory. */
+static int mmu_curve(st_mmu *mu, const steps *s, uint64_t w0, uint64_t w1) {
+  uint64_t span = w1 - w0;
+  size_t cap = 0;
+  for (int k = 0;; k++) {
+    double wd = round(1000.0 * pow(10.0, k / 4.0));
+    uint64_t w = wd < (double)span ? (uint64_t)wd : span;
+    st_mmu_point *p = VH_PUSH(mu->curve, mu->ncurve, cap);
+    if (!p)
+      return -1;
+    p->window = w;
+    p->mmu = mmu_for(s, w);
+    if (w == span)
+      return 0;
+  }
+}
+
+int st__mmu(const vx_index *x, const st_options *o, uint64_t w0, uint64_t w1, st_report *r) {
+  if (w1 <= w0)
+    return 0;
+  mmu_pass m = {.x = x, .o = o, .w0 = w0, .w1 = w1};
+  int ok = phase_edges(&m) == 0;
+  if (ok && m.ne)
+    ok = thread_edges(&m) == 0;
+  vh_free(&m.gc_pids);
+  if (!ok || !m.ne) {
+    free(m.e);
     return ok ? 0 : -1;
   }
-  qsort(e, ne, sizeof *e, cmp_edge);
+  qsort(m.e, m.ne, sizeof *m.e, cmp_edge);
+  size_t ne = m.ne;
   steps s = {malloc((ne + 2) * sizeof *s.ts), malloc((ne + 2) * sizeof *s.u),
              malloc((ne + 2) * sizeof *s.cum), 0};
   r->mmu = calloc(1, sizeof *r->mmu);
   ok = s.ts && s.u && s.cum && r->mmu;
   if (ok) {
-    int g = 0, np = 0;
-    s.ts[0] = w0;
-    s.cum[0] = 0;
-    s.n = 1;
-    for (size_t i = 0; i <= ne; i++) {
-      uint64_t ts = i < ne ? e[i].ts : w1;
-      size_t k = s.n - 1;
-      s.u[k] = np <= 0 ? 1.0 : (double)(np - (g < np ? g : np)) / (double)np;
-      if (ts > s.ts[k]) {
-        s.ts[s.n] = ts;
-        s.cum[s.n] = s.cum[k] + s.u[k] * (double)(ts - s.ts[k]);
-        s.n++;
-      }
-      if (i < ne) {
-        g += e[i].dg;
-        np += e[i].dp;
-      }
-    }
-    s.u[s.n - 1] = 1;
-    r->mmu->threads = threads;
-    r->mmu->phases = phases;
-    r->mmu->gc = gctime;
-    /* widths: 1 us, then 4 per decade, up to the whole window */
-    uint64_t span = w1 - w0;
-    size_t cap = 0;
-    for (int k = 0; ok; k++) {
-      double wd = round(1000.0 * pow(10.0, k / 4.0));
-      uint64_t w = wd < (double)span ? (uint64_t)wd : span;
-      st_mmu_point *p = VH_PUSH(r->mmu->curve, r->mmu->ncurve, cap);
-      if (!(ok = p != NULL))
-        break;
-      p->window = w;
-      p->mmu = mmu_for(&s, w);
-      if (w == span)
-        break;
-    }
+    utilization(&m, &s);
+    r->mmu->threads = m.threads;
+    r->mmu->phases = m.phases;
+    r->mmu->gc = m.gctime;
+    ok = mmu_curve(r->mmu, &s, w0, w1) == 0;
   }
   free(s.ts);
   free(s.u);
   free(s.cum);
-  free(e);
+  free(m.e);
   return ok ? 0 : -1;
 }
 

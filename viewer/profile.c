@@ -532,96 +532,137 @@ static int gzip(const uint8_t *in, size_t n, unsigned char **out, size_t *len) {
   return 0;
 }
 
-int pf_encode_pprof(const pf_profile *p, unsigned char **gz, size_t *len, char *err,
-                    size_t errlen) {
-  *gz = NULL;
-  *len = 0;
-  if (p->nstrings < PF_STR_FIXED_) {
-    vx_errf(err, errlen, "not a computed profile");
-    return -1;
-  }
-  if (p->nstack > UINT32_MAX / 2 || p->nstrings > 0x7fffffff) {
-    vx_errf(err, errlen, "the profile is too large to encode");
-    return -1;
-  }
-  /* Functions: one per distinct (name, file); locations: one per frame. */
+/* The Profile message being built: protobuf-c structs that point into
+ * these arrays (one element per frame, per sample, per stack entry). */
+typedef struct pprof_msg {
+  const pf_profile *p;
+  PFunction *fun, **funp; /* one per distinct (name, file) */
+  size_t nfun;
+  uint64_t *fun_of;       /* per frame: its function's id */
+  PLocation *loc, **locp; /* one per frame */
+  PLine *line, **linep;
+  PSample *smp, **smpp;   /* one per sample */
+  PLabel *lab, **labp;    /* per sample: its object, if any */
+  int64_t *values;        /* per sample: [count, delay] */
+  uint64_t *locids;       /* per stack entry: its location's id */
+  vh_map byname;          /* mix(name, file) -> index in fun */
+  int has_files, has_lines;
+} pprof_msg;
+
+/* @return 0, or -1 when out of memory. */
+static int pprof_alloc(pprof_msg *m) {
+  const pf_profile *p = m->p;
   size_t nf = p->nframes;
-  PFunction *fun = calloc(nf ? nf : 1, sizeof *fun);
-  PFunction **funp = calloc(nf ? nf : 1, sizeof *funp);
-  uint64_t *fun_of = calloc(nf ? nf : 1, sizeof *fun_of);
-  PLocation *loc = calloc(nf ? nf : 1, sizeof *loc);
-  PLocation **locp = calloc(nf ? nf : 1, sizeof *locp);
-  PLine *line = calloc(nf ? nf : 1, sizeof *line);
-  PLine **linep = calloc(nf ? nf : 1, sizeof *linep);
-  PSample *smp = calloc(p->nsamples ? p->nsamples : 1, sizeof *smp);
-  PSample **smpp = calloc(p->nsamples ? p->nsamples : 1, sizeof *smpp);
-  PLabel *lab = calloc(p->nsamples ? p->nsamples : 1, sizeof *lab);
-  PLabel **labp = calloc(p->nsamples ? p->nsamples : 1, sizeof *labp);
-  int64_t *values = calloc(2 * (p->nsamples ? p->nsamples : 1), sizeof *values);
-  uint64_t *locids = calloc(p->nstack ? p->nstack : 1, sizeof *locids);
-  vh_map byname = {0};
-  uint8_t *raw = NULL;
-  int ok = fun && funp && fun_of && loc && locp && line && linep && smp && smpp && lab &&
-           labp && values && locids;
-  size_t nfun = 0;
-  int has_files = 0, has_lines = 0;
-  for (size_t i = 0; ok && i < nf; i++) {
+  m->fun = calloc(nf ? nf : 1, sizeof *m->fun);
+  m->funp = calloc(nf ? nf : 1, sizeof *m->funp);
+  m->fun_of = calloc(nf ? nf : 1, sizeof *m->fun_of);
+  m->loc = calloc(nf ? nf : 1, sizeof *m->loc);
+  m->locp = calloc(nf ? nf : 1, sizeof *m->locp);
+  m->line = calloc(nf ? nf : 1, sizeof *m->line);
+  m->linep = calloc(nf ? nf : 1, sizeof *m->linep);
+  m->smp = calloc(p->nsamples ? p->nsamples : 1, sizeof *m->smp);
+  m->smpp = calloc(p->nsamples ? p->nsamples : 1, sizeof *m->smpp);
+  m->lab = calloc(p->nsamples ? p->nsamples : 1, sizeof *m->lab);
+  m->labp = calloc(p->nsamples ? p->nsamples : 1, sizeof *m->labp);
+  m->values = calloc(2 * (p->nsamples ? p->nsamples : 1), sizeof *m->values);
+  m->locids = calloc(p->nstack ? p->nstack : 1, sizeof *m->locids);
+  int ok = m->fun && m->funp && m->fun_of && m->loc && m->locp && m->line && m->linep &&
+           m->smp && m->smpp && m->lab && m->labp && m->values && m->locids;
+  return ok ? 0 : -1;
+}
+
+static void pprof_free(pprof_msg *m) {
+  vh_free(&m->byname);
+  free(m->fun);
+  free(m->funp);
+  free(m->fun_of);
+  free(m->loc);
+  free(m->locp);
+  free(m->line);
+  free(m->linep);
+  free(m->smp);
+  free(m->smpp);
+  free(m->lab);
+  free(m->labp);
+  free(m->values);
+  free(m->locids);
+}
+
+/* Functions: one per distinct (name, file); locations: one per frame.
+ * @return 0, or -1 when out of memory. */
+static int pprof_locations(pprof_msg *m) {
+  const pf_profile *p = m->p;
+  for (size_t i = 0; i < p->nframes; i++) {
     const pf_frame *f = &p->frames[i];
-    has_files |= f->file != 0;
-    has_lines |= f->line != 0;
+    m->has_files |= f->file != 0;
+    m->has_lines |= f->line != 0;
     uint64_t k = mix(f->name, f->file);
     uint32_t *v;
-    while ((v = vh_get(&byname, k)) &&
-           (fun[*v].name != f->name || fun[*v].filename != f->file))
+    while ((v = vh_get(&m->byname, k)) &&
+           (m->fun[*v].name != f->name || m->fun[*v].filename != f->file))
       k = mix(k, 1);
     if (!v) {
-      PFunction *fn = &fun[nfun];
+      PFunction *fn = &m->fun[m->nfun];
       perftools__profiles__function__init(fn);
-      fn->id = nfun + 1;
+      fn->id = m->nfun + 1;
       fn->name = f->name;
       fn->system_name = f->name;
       fn->filename = f->file;
       fn->start_line = f->line;
-      funp[nfun] = fn;
-      ok = vh_put(&byname, k, (uint32_t)nfun) == 0;
-      v = vh_get(&byname, k);
-      nfun++;
+      m->funp[m->nfun] = fn;
+      int ok = vh_put(&m->byname, k, (uint32_t)m->nfun) == 0;
+      v = vh_get(&m->byname, k);
+      m->nfun++;
+      if (!ok)
+        return -1;
     }
-    if (!ok)
-      break;
-    fun_of[i] = fun[*v].id;
-    perftools__profiles__line__init(&line[i]);
-    line[i].function_id = fun_of[i];
-    line[i].line = f->line;
-    linep[i] = &line[i];
-    perftools__profiles__location__init(&loc[i]);
-    loc[i].id = i + 1;
-    loc[i].mapping_id = 1;
-    loc[i].n_line = 1;
-    loc[i].line = &linep[i];
-    locp[i] = &loc[i];
+    m->fun_of[i] = m->fun[*v].id;
+    perftools__profiles__line__init(&m->line[i]);
+    m->line[i].function_id = m->fun_of[i];
+    m->line[i].line = f->line;
+    m->linep[i] = &m->line[i];
+    perftools__profiles__location__init(&m->loc[i]);
+    m->loc[i].id = i + 1;
+    m->loc[i].mapping_id = 1;
+    m->loc[i].n_line = 1;
+    m->loc[i].line = &m->linep[i];
+    m->locp[i] = &m->loc[i];
   }
-  for (size_t i = 0; ok && i < p->nstack; i++)
-    locids[i] = (uint64_t)p->stack[i] + 1;
-  for (size_t i = 0; ok && i < p->nsamples; i++) {
+  return 0;
+}
+
+/* Samples: their stacks as location ids, [count, delay], the object as a
+ * label. */
+static void pprof_samples(pprof_msg *m) {
+  const pf_profile *p = m->p;
+  for (size_t i = 0; i < p->nstack; i++)
+    m->locids[i] = (uint64_t)p->stack[i] + 1;
+  for (size_t i = 0; i < p->nsamples; i++) {
     const pf_sample *s = &p->samples[i];
-    perftools__profiles__sample__init(&smp[i]);
-    smp[i].n_location_id = s->n;
-    smp[i].location_id = &locids[s->first];
-    values[2 * i] = (int64_t)s->count;
-    values[2 * i + 1] = (int64_t)s->delay;
-    smp[i].n_value = 2;
-    smp[i].value = &values[2 * i];
+    PSample *smp = &m->smp[i];
+    perftools__profiles__sample__init(smp);
+    smp->n_location_id = s->n;
+    smp->location_id = &m->locids[s->first];
+    m->values[2 * i] = (int64_t)s->count;
+    m->values[2 * i + 1] = (int64_t)s->delay;
+    smp->n_value = 2;
+    smp->value = &m->values[2 * i];
     if (s->object_str) {
-      perftools__profiles__label__init(&lab[i]);
-      lab[i].key = PF_STR_OBJECT;
-      lab[i].str = s->object_str;
-      labp[i] = &lab[i];
-      smp[i].n_label = 1;
-      smp[i].label = &labp[i];
+      perftools__profiles__label__init(&m->lab[i]);
+      m->lab[i].key = PF_STR_OBJECT;
+      m->lab[i].str = s->object_str;
+      m->labp[i] = &m->lab[i];
+      smp->n_label = 1;
+      smp->label = &m->labp[i];
     }
-    smpp[i] = &smp[i];
+    m->smpp[i] = smp;
   }
+}
+
+/* The Profile message around the arrays, packed and gzipped into *gz.
+ * @return 0, or -1 when out of memory. */
+static int pprof_pack(const pprof_msg *m, unsigned char **gz, size_t *len) {
+  const pf_profile *p = m->p;
   PValueType vt[2], period;
   PValueType *vtp[2] = {&vt[0], &vt[1]};
   perftools__profiles__value_type__init(&vt[0]);
@@ -639,21 +680,21 @@ int pf_encode_pprof(const pf_profile *p, unsigned char **gz, size_t *len, char *
   map.id = 1;
   map.filename = PF_STR_MAPPING;
   map.has_functions = 1; /* nothing to symbolize */
-  map.has_filenames = has_files;
-  map.has_line_numbers = has_lines;
+  map.has_filenames = m->has_files;
+  map.has_line_numbers = m->has_lines;
   int64_t comment = PF_STR_COMMENT;
   PProfile pr;
   perftools__profiles__profile__init(&pr);
   pr.n_sample_type = 2;
   pr.sample_type = vtp;
   pr.n_sample = p->nsamples;
-  pr.sample = smpp;
+  pr.sample = m->smpp;
   pr.n_mapping = 1;
   pr.mapping = &mapp;
-  pr.n_location = nf;
-  pr.location = locp;
-  pr.n_function = nfun;
-  pr.function = funp;
+  pr.n_location = p->nframes;
+  pr.location = m->locp;
+  pr.n_function = m->nfun;
+  pr.function = m->funp;
   pr.n_string_table = p->nstrings;
   pr.string_table = p->strings;
   pr.time_nanos = p->time_nanos;
@@ -663,31 +704,31 @@ int pf_encode_pprof(const pf_profile *p, unsigned char **gz, size_t *len, char *
   pr.n_comment = 1;
   pr.comment = &comment;
   pr.default_sample_type = PF_STR_DELAY;
-  size_t n = 0;
-  if (ok) {
-    n = perftools__profiles__profile__get_packed_size(&pr);
-    raw = malloc(n ? n : 1);
-    ok = raw != NULL;
-  }
-  if (ok)
-    ok = perftools__profiles__profile__pack(&pr, raw) == n;
-  if (ok && gzip(raw, n, gz, len))
-    ok = 0;
+  size_t n = perftools__profiles__profile__get_packed_size(&pr);
+  uint8_t *raw = malloc(n ? n : 1);
+  int ok = raw && perftools__profiles__profile__pack(&pr, raw) == n && !gzip(raw, n, gz, len);
   free(raw);
-  vh_free(&byname);
-  free(fun);
-  free(funp);
-  free(fun_of);
-  free(loc);
-  free(locp);
-  free(line);
-  free(linep);
-  free(smp);
-  free(smpp);
-  free(lab);
-  free(labp);
-  free(values);
-  free(locids);
+  return ok ? 0 : -1;
+}
+
+int pf_encode_pprof(const pf_profile *p, unsigned char **gz, size_t *len, char *err,
+                    size_t errlen) {
+  *gz = NULL;
+  *len = 0;
+  if (p->nstrings < PF_STR_FIXED_) {
+    vx_errf(err, errlen, "not a computed profile");
+    return -1;
+  }
+  if (p->nstack > UINT32_MAX / 2 || p->nstrings > 0x7fffffff) {
+    vx_errf(err, errlen, "the profile is too large to encode");
+    return -1;
+  }
+  pprof_msg m = {.p = p};
+  int ok = pprof_alloc(&m) == 0 && pprof_locations(&m) == 0;
+  if (ok)
+    pprof_samples(&m);
+  ok = ok && pprof_pack(&m, gz, len) == 0;
+  pprof_free(&m);
   if (!ok) {
     vx_errf(err, errlen, "out of memory while encoding the profile");
     return -1;

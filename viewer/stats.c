@@ -286,97 +286,113 @@ int st_window_of(const vx_index *x, const st_options *o, st_window *w, char *err
   return 0;
 }
 
-int st_compute(const vx_index *x, const st_options *o, st_report *r, char *err, size_t errlen) {
-  memset(r, 0, sizeof *r);
-  r->trace_t0 = vx_t0(x);
-  r->trace_t1 = vx_t1(x);
-  r->events = vx_events(x);
-  r->dropped = vx_dropped(x);
-  r->windowed = o->since || o->until;
-  r->thread = o->thread;
+/* What the steps of st_compute share. */
+typedef struct compute {
+  const vx_index *x;
+  const st_options *o;
   st_window w;
-  if (st_window_of(x, o, &w, err, errlen))
-    return -1;
-  r->t0 = w.w0;
-  r->t1 = w.w1 < r->trace_t1 ? w.w1 : r->trace_t1;
+  st_report *r;
+  size_t nt, nl;  /* tracks, labels */
+  uint8_t *kind;  /* per label: KIND_* */
+  acc *a;         /* per label, while counting */
+  blocks bl;      /* the waits by (label, object) */
+  uint64_t *durs; /* the region durations, label by label (acc.pos) */
+} compute;
 
-  size_t nt = vx_track_count(x), nl = vx_label_count(x);
+static size_t selected_count(const compute *c) {
   size_t nsel = 0;
-  int pids_err = 0;
-  for (size_t i = 0; i < nt; i++)
-    if (selected(vx_track_get(x, i), o))
+  for (size_t i = 0; i < c->nt; i++)
+    if (selected(vx_track_get(c->x, i), c->o))
       nsel++;
-  if (o->thread && !nsel) {
-    vx_errf(err, errlen, "no thread named '%s' in the trace", o->thread);
-    return -1;
-  }
-  /* processes: distinct pids of the threads */
+  return nsel;
+}
+
+/* Processes: distinct pids of the threads. @return 0, or -1 when out of
+ * memory. */
+static int count_processes(const compute *c) {
   vh_map pids = {0};
-  for (size_t i = 0; i < nt; i++) {
-    const vx_track *t = vx_track_get(x, i);
+  int pids_err = 0;
+  for (size_t i = 0; i < c->nt; i++) {
+    const vx_track *t = vx_track_get(c->x, i);
     if (t->kind == VX_THREAD && !vh_get(&pids, (uint64_t)(uint32_t)t->pid + 1)) {
       if (vh_put(&pids, (uint64_t)(uint32_t)t->pid + 1, 1))
         pids_err = -1;
-      r->processes++;
+      c->r->processes++;
     }
   }
   vh_free(&pids);
+  return pids_err;
+}
 
-  uint8_t *kind = malloc(nl ? nl : 1);
-  acc *a = calloc(nl ? nl : 1, sizeof *a);
+/* The kind of every label, then the first pass over the nsel selected
+ * threads: their state times, and the sums per label (sum_thread).
+ * @return 0, or -1 when out of memory. */
+static int sum_threads(compute *c, size_t nsel) {
+  st_report *r = c->r;
+  c->kind = malloc(c->nl ? c->nl : 1);
+  c->a = calloc(c->nl ? c->nl : 1, sizeof *c->a);
   r->threads = calloc(nsel ? nsel : 1, sizeof *r->threads);
-  blocks bl = {0};
-  uint64_t *durs = NULL;
-  int ok = kind && a && r->threads && pids_err == 0;
-  for (size_t l = 0; ok && l < nl; l++) {
-    const char *cat = vx_label_get(x, (uint32_t)l)->cat;
-    kind[l] = !strcmp(cat, "syscall") ? KIND_SYSCALL : !strcmp(cat, "wait") ? KIND_WAIT
-                                                                           : KIND_REGION;
+  int ok = c->kind && c->a && r->threads;
+  for (size_t l = 0; ok && l < c->nl; l++) {
+    const char *cat = vx_label_get(c->x, (uint32_t)l)->cat;
+    c->kind[l] = !strcmp(cat, "syscall") ? KIND_SYSCALL : !strcmp(cat, "wait") ? KIND_WAIT
+                                                                              : KIND_REGION;
   }
-  for (size_t i = 0; ok && i < nt; i++) {
-    const vx_track *t = vx_track_get(x, i);
-    if (!selected(t, o))
+  for (size_t i = 0; ok && i < c->nt; i++) {
+    const vx_track *t = vx_track_get(c->x, i);
+    if (!selected(t, c->o))
       continue;
     st_thread *th = &r->threads[r->nthreads++];
     th->track = t;
-    thread_states(t, &w, th);
+    thread_states(t, &c->w, th);
     if (th->has_states) {
       r->has_sched = 1;
       if (!th->derived)
         r->derived_only = -1;
     }
-    ok = sum_thread(x, &w, kind, a, th, r, &bl) == 0;
+    ok = sum_thread(c->x, &c->w, c->kind, c->a, th, r, &c->bl) == 0;
   }
   r->derived_only = r->has_sched && r->derived_only == 0;
+  return ok ? 0 : -1;
+}
 
-  /* Regions: their durations, sorted per label, give the percentiles. */
+/* Regions: their durations, sorted per label, give the percentiles. The
+ * second pass gathers them (fill_thread), each label's after the previous
+ * one's; and room for the rows. @return 0, or -1 when out of memory. */
+static int region_durations(compute *c) {
+  st_report *r = c->r;
   size_t ndur = 0, nreg = 0, nsys = 0;
-  for (size_t l = 0; ok && l < nl; l++) {
-    if (!a[l].count)
+  for (size_t l = 0; l < c->nl; l++) {
+    if (!c->a[l].count)
       continue;
-    if (kind[l] == KIND_REGION) {
-      a[l].pos = ndur;
-      ndur += a[l].count;
+    if (c->kind[l] == KIND_REGION) {
+      c->a[l].pos = ndur;
+      ndur += c->a[l].count;
       nreg++;
-    } else if (kind[l] == KIND_SYSCALL) {
+    } else if (c->kind[l] == KIND_SYSCALL) {
       nsys++;
     }
   }
-  if (ok) {
-    durs = malloc((ndur ? ndur : 1) * sizeof *durs);
-    r->regions = calloc(nreg ? nreg : 1, sizeof *r->regions);
-    r->syscalls = calloc(nsys ? nsys : 1, sizeof *r->syscalls);
-    ok = durs && r->regions && r->syscalls;
-  }
-  for (size_t i = 0; ok && i < r->nthreads; i++)
-    fill_thread(r->threads[i].track, &w, kind, a, durs);
-  for (size_t l = 0; ok && l < nl; l++) {
-    const acc *p = &a[l];
+  c->durs = malloc((ndur ? ndur : 1) * sizeof *c->durs);
+  r->regions = calloc(nreg ? nreg : 1, sizeof *r->regions);
+  r->syscalls = calloc(nsys ? nsys : 1, sizeof *r->syscalls);
+  if (!c->durs || !r->regions || !r->syscalls)
+    return -1;
+  for (size_t i = 0; i < r->nthreads; i++)
+    fill_thread(r->threads[i].track, &c->w, c->kind, c->a, c->durs);
+  return 0;
+}
+
+/* A row per region label (percentiles, histogram) and per syscall. */
+static void label_rows(compute *c) {
+  st_report *r = c->r;
+  for (size_t l = 0; l < c->nl; l++) {
+    const acc *p = &c->a[l];
     if (!p->count)
       continue;
-    const char *name = vx_label_get(x, (uint32_t)l)->name;
-    if (kind[l] == KIND_REGION) {
-      uint64_t *v = durs + (p->pos - p->count);
+    const char *name = vx_label_get(c->x, (uint32_t)l)->name;
+    if (c->kind[l] == KIND_REGION) {
+      uint64_t *v = c->durs + (p->pos - p->count);
       qsort(v, p->count, sizeof *v, st_cmp_u64);
       r->regions[r->nregions++] = (st_region){.label = (uint32_t)l, .name = name,
                                               .count = p->count, .total = p->total,
@@ -390,58 +406,101 @@ int st_compute(const vx_index *x, const st_options *o, st_report *r, char *err, 
         unsigned b = v[k] ? 63u - (unsigned)__builtin_clzll(v[k]) : 0;
         g->hist[b < ST_HIST ? b : ST_HIST - 1]++;
       }
-    } else if (kind[l] == KIND_SYSCALL) {
+    } else if (c->kind[l] == KIND_SYSCALL) {
       r->syscalls[r->nsyscalls++] = (st_syscall){.name = name, .calls = p->count,
                                                  .errors = p->errors, .total = p->total,
                                                  .max = p->max};
     }
   }
-  if (ok) {
-    qsort(r->threads, r->nthreads, sizeof *r->threads, cmp_thread);
-    if (r->nblocks)
-      qsort(r->blocks, r->nblocks, sizeof *r->blocks, cmp_block);
-    if (r->nsyscalls)
-      qsort(r->syscalls, r->nsyscalls, sizeof *r->syscalls, cmp_syscall);
-    st_sort(r, ST_SORT_TOTAL);
-  }
+}
 
-  /* Heap: every "heap live bytes" counter (one per process). */
-  for (size_t i = 0; ok && i < nt; i++) {
-    const vx_track *t = vx_track_get(x, i);
+static void sort_rows(st_report *r) {
+  qsort(r->threads, r->nthreads, sizeof *r->threads, cmp_thread);
+  if (r->nblocks)
+    qsort(r->blocks, r->nblocks, sizeof *r->blocks, cmp_block);
+  if (r->nsyscalls)
+    qsort(r->syscalls, r->nsyscalls, sizeof *r->syscalls, cmp_syscall);
+  st_sort(r, ST_SORT_TOTAL);
+}
+
+/* Heap: every "heap live bytes" counter (one per process). @return 0, or
+ * -1 when out of memory. */
+static int heap_counters(compute *c) {
+  st_report *r = c->r;
+  for (size_t i = 0; i < c->nt; i++) {
+    const vx_track *t = vx_track_get(c->x, i);
     if (!is_heap_live(t))
       continue;
     st_heap *h = realloc(r->heaps, (r->nheaps + 1) * sizeof *h);
-    if (!h) {
-      ok = 0;
-      break;
-    }
+    if (!h)
+      return -1;
     r->heaps = h;
-    if (heap_values(t, &w, &h[r->nheaps]))
+    if (heap_values(t, &c->w, &h[r->nheaps]))
       r->nheaps++;
   }
-  uint64_t we = r->t1; /* the window's end, at most the trace's */
-  if (ok)
-    ok = !st__tasks(x, o, w.w0, we, r) && !st__items(x, o, w.w0, we, r) &&
-         !st__mmu(x, o, w.w0, we, r) && !st__heap_series(x, w.w0, we, r) &&
-         !st__allocs(x, o, w.w0, we, r);
-  if (ok)
-    window_counts(x, o, &w, r);
-  if (ok)
-    ok = (r->profiles = calloc(PF_TYPE_COUNT_, sizeof *r->profiles)) != NULL;
+  return 0;
+}
+
+/* The blocking profiles of every type (profile.h); a type the trace
+ * cannot give (type -1) is not an error. @return 0, or -1 when out of
+ * memory. */
+static int compute_profiles(compute *c) {
+  st_report *r = c->r;
+  if (!(r->profiles = calloc(PF_TYPE_COUNT_, sizeof *r->profiles)))
+    return -1;
+  int ok = 1;
   for (int t = 0; ok && t < PF_TYPE_COUNT_; t++) {
     char perr[256];
-    if (pf_compute(x, (pf_type)t, o, &r->profiles[t], perr, sizeof perr)) {
+    if (pf_compute(c->x, (pf_type)t, c->o, &r->profiles[t], perr, sizeof perr)) {
       if (strstr(perr, "out of memory"))
         ok = 0;
       memset(&r->profiles[t], 0, sizeof r->profiles[t]);
       r->profiles[t].type = (pf_type)-1;
     }
   }
-  free(kind);
-  free(a);
-  free(durs);
-  free(bl.label);
-  vh_free(&bl.map);
+  return ok ? 0 : -1;
+}
+
+int st_compute(const vx_index *x, const st_options *o, st_report *r, char *err, size_t errlen) {
+  memset(r, 0, sizeof *r);
+  r->trace_t0 = vx_t0(x);
+  r->trace_t1 = vx_t1(x);
+  r->events = vx_events(x);
+  r->dropped = vx_dropped(x);
+  r->windowed = o->since || o->until;
+  r->thread = o->thread;
+  compute c = {.x = x, .o = o, .r = r, .nt = vx_track_count(x), .nl = vx_label_count(x)};
+  if (st_window_of(x, o, &c.w, err, errlen))
+    return -1;
+  r->t0 = c.w.w0;
+  r->t1 = c.w.w1 < r->trace_t1 ? c.w.w1 : r->trace_t1;
+
+  size_t nsel = selected_count(&c);
+  if (o->thread && !nsel) {
+    vx_errf(err, errlen, "no thread named '%s' in the trace", o->thread);
+    return -1;
+  }
+  int ok = count_processes(&c) == 0;
+  ok = ok && sum_threads(&c, nsel) == 0;
+  ok = ok && region_durations(&c) == 0;
+  if (ok) {
+    label_rows(&c);
+    sort_rows(r);
+  }
+  ok = ok && heap_counters(&c) == 0;
+  uint64_t we = r->t1; /* the window's end, at most the trace's */
+  if (ok)
+    ok = !st__tasks(x, o, c.w.w0, we, r) && !st__items(x, o, c.w.w0, we, r) &&
+         !st__mmu(x, o, c.w.w0, we, r) && !st__heap_series(x, c.w.w0, we, r) &&
+         !st__allocs(x, o, c.w.w0, we, r);
+  if (ok)
+    window_counts(x, o, &c.w, r);
+  ok = ok && compute_profiles(&c) == 0;
+  free(c.kind);
+  free(c.a);
+  free(c.durs);
+  free(c.bl.label);
+  vh_free(&c.bl.map);
   if (!ok) {
     st_free(r);
     vx_errf(err, errlen, "out of memory while computing the statistics");
@@ -822,77 +881,90 @@ static void json_points(cJSON *a, const uint64_t *ts, const double *v, size_t n)
   }
 }
 
-/* tasks, items, mmu, heap_series: null when the trace has none. */
-static void json_analyses(cJSON *root, const st_report *r, size_t top) {
+static void json_task_groups(cJSON *tk, const st_report *r, size_t top) {
+  cJSON *bn = cJSON_AddArrayToObject(tk, "by_name");
+  for (size_t i = 0; bn && i < shown(r->ntask_groups, top); i++) {
+    const st_task_group *g = &r->task_groups[i];
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToArray(bn, o);
+    cJSON_AddStringToObject(o, "name", g->name);
+    json_stats(o, g->count, g->total, g->min, g->p50, g->p90, g->p99, g->max);
+    num(o, "unfinished", (double)g->unfinished);
+    num(o, "logs", (double)g->logs);
+    num(o, "regions", (double)g->regions);
+    num(o, "region_ns", (double)g->region_time);
+  }
+}
+
+/* One of the longest tasks, with its regions and logs. */
+static void json_task(cJSON *o, const st_report *r, const st_task *t) {
+  num(o, "id", (double)t->task->id);
+  cJSON_AddStringToObject(o, "name", t->name);
+  num(o, "start_ns", (double)(t->task->start - r->trace_t0));
+  num(o, "dur_ns", (double)t->dur);
+  cJSON_AddBoolToObject(o, "unfinished", t->task->end == UINT64_MAX);
+  if (t->thread)
+    cJSON_AddStringToObject(o, "thread", t->thread);
+  if (t->end_thread)
+    cJSON_AddStringToObject(o, "end_thread", t->end_thread);
+  num(o, "regions_total", (double)t->regions_total);
+  cJSON *rs = cJSON_AddArrayToObject(o, "regions");
+  for (size_t j = 0; rs && j < t->nregions; j++) {
+    cJSON *g = cJSON_CreateObject();
+    cJSON_AddItemToArray(rs, g);
+    cJSON_AddStringToObject(g, "name", t->regions[j].name);
+    if (t->regions[j].thread)
+      cJSON_AddStringToObject(g, "thread", t->regions[j].thread);
+    num(g, "start_ns", (double)(t->regions[j].start - r->trace_t0));
+    num(g, "dur_ns", (double)t->regions[j].dur);
+  }
+  cJSON *ls = cJSON_AddArrayToObject(o, "logs");
+  for (size_t j = 0; ls && j < t->nlogs; j++) {
+    cJSON *l = cJSON_CreateObject();
+    cJSON_AddItemToArray(ls, l);
+    num(l, "ts_ns", (double)(t->logs[j].ts - r->trace_t0));
+    cJSON_AddStringToObject(l, "category", t->logs[j].category);
+    cJSON_AddStringToObject(l, "message", t->logs[j].message);
+  }
+}
+
+static void json_tasks(cJSON *root, const st_report *r, size_t top) {
   if (!r->ntask_groups) {
     cJSON_AddNullToObject(root, "tasks");
-  } else {
-    cJSON *tk = cJSON_AddObjectToObject(root, "tasks");
-    cJSON *bn = cJSON_AddArrayToObject(tk, "by_name");
-    for (size_t i = 0; bn && i < shown(r->ntask_groups, top); i++) {
-      const st_task_group *g = &r->task_groups[i];
-      cJSON *o = cJSON_CreateObject();
-      cJSON_AddItemToArray(bn, o);
-      cJSON_AddStringToObject(o, "name", g->name);
-      json_stats(o, g->count, g->total, g->min, g->p50, g->p90, g->p99, g->max);
-      num(o, "unfinished", (double)g->unfinished);
-      num(o, "logs", (double)g->logs);
-      num(o, "regions", (double)g->regions);
-      num(o, "region_ns", (double)g->region_time);
-    }
-    cJSON *lg = cJSON_AddArrayToObject(tk, "longest");
-    for (size_t i = 0; lg && i < r->ntasks; i++) {
-      const st_task *t = &r->tasks[i];
-      cJSON *o = cJSON_CreateObject();
-      cJSON_AddItemToArray(lg, o);
-      num(o, "id", (double)t->task->id);
-      cJSON_AddStringToObject(o, "name", t->name);
-      num(o, "start_ns", (double)(t->task->start - r->trace_t0));
-      num(o, "dur_ns", (double)t->dur);
-      cJSON_AddBoolToObject(o, "unfinished", t->task->end == UINT64_MAX);
-      if (t->thread)
-        cJSON_AddStringToObject(o, "thread", t->thread);
-      if (t->end_thread)
-        cJSON_AddStringToObject(o, "end_thread", t->end_thread);
-      num(o, "regions_total", (double)t->regions_total);
-      cJSON *rs = cJSON_AddArrayToObject(o, "regions");
-      for (size_t j = 0; rs && j < t->nregions; j++) {
-        cJSON *g = cJSON_CreateObject();
-        cJSON_AddItemToArray(rs, g);
-        cJSON_AddStringToObject(g, "name", t->regions[j].name);
-        if (t->regions[j].thread)
-          cJSON_AddStringToObject(g, "thread", t->regions[j].thread);
-        num(g, "start_ns", (double)(t->regions[j].start - r->trace_t0));
-        num(g, "dur_ns", (double)t->regions[j].dur);
-      }
-      cJSON *ls = cJSON_AddArrayToObject(o, "logs");
-      for (size_t j = 0; ls && j < t->nlogs; j++) {
-        cJSON *l = cJSON_CreateObject();
-        cJSON_AddItemToArray(ls, l);
-        num(l, "ts_ns", (double)(t->logs[j].ts - r->trace_t0));
-        cJSON_AddStringToObject(l, "category", t->logs[j].category);
-        cJSON_AddStringToObject(l, "message", t->logs[j].message);
-      }
-    }
+    return;
   }
+  cJSON *tk = cJSON_AddObjectToObject(root, "tasks");
+  json_task_groups(tk, r, top);
+  cJSON *lg = cJSON_AddArrayToObject(tk, "longest");
+  for (size_t i = 0; lg && i < r->ntasks; i++) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToArray(lg, o);
+    json_task(o, r, &r->tasks[i]);
+  }
+}
+
+static void json_items(cJSON *root, const st_report *r, size_t top) {
   if (!r->nitems) {
     cJSON_AddNullToObject(root, "items");
-  } else {
-    num(root, "items_total", (double)r->nitems);
-    cJSON *it = cJSON_AddArrayToObject(root, "items");
-    for (size_t i = 0; it && i < shown(r->nitems, top); i++) {
-      const st_item *m = &r->items[i];
-      cJSON *o = cJSON_CreateObject();
-      cJSON_AddItemToArray(it, o);
-      cJSON_AddStringToObject(o, "name", m->name);
-      num(o, "runs", (double)m->runs);
-      num(o, "run_ns", (double)m->run);
-      num(o, "wait_ns", (double)m->wait);
-      num(o, "waits", (double)m->waits);
-      if (r->has_sched)
-        json_states(cJSON_AddObjectToObject(o, "by_state"), m->state);
-    }
+    return;
   }
+  num(root, "items_total", (double)r->nitems);
+  cJSON *it = cJSON_AddArrayToObject(root, "items");
+  for (size_t i = 0; it && i < shown(r->nitems, top); i++) {
+    const st_item *m = &r->items[i];
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToArray(it, o);
+    cJSON_AddStringToObject(o, "name", m->name);
+    num(o, "runs", (double)m->runs);
+    num(o, "run_ns", (double)m->run);
+    num(o, "wait_ns", (double)m->wait);
+    num(o, "waits", (double)m->waits);
+    if (r->has_sched)
+      json_states(cJSON_AddObjectToObject(o, "by_state"), m->state);
+  }
+}
+
+static void json_profiles(cJSON *root, const st_report *r, size_t top) {
   cJSON *pr = cJSON_AddObjectToObject(root, "profiles");
   for (int t = 0; pr && t < PF_TYPE_COUNT_; t++) {
     if (!r->profiles || (int)r->profiles[t].type < 0)
@@ -900,45 +972,57 @@ static void json_analyses(cJSON *root, const st_report *r, size_t top) {
     else
       cJSON_AddItemToObject(pr, pf_type_name((pf_type)t), pf_json(&r->profiles[t], top));
   }
+}
+
+static void json_mmu(cJSON *root, const st_report *r) {
   if (!r->mmu) {
     cJSON_AddNullToObject(root, "mmu");
-  } else {
-    cJSON *m = cJSON_AddObjectToObject(root, "mmu");
-    num(m, "threads", r->mmu->threads);
-    num(m, "phases", (double)r->mmu->phases);
-    num(m, "gc_ns", (double)r->mmu->gc);
-    cJSON *c = cJSON_AddArrayToObject(m, "curve");
-    for (size_t i = 0; c && i < r->mmu->ncurve; i++) {
-      cJSON *o = cJSON_CreateObject();
-      cJSON_AddItemToArray(c, o);
-      num(o, "window_ns", (double)r->mmu->curve[i].window);
-      num(o, "mmu", r->mmu->curve[i].mmu);
-    }
+    return;
   }
-  if (!r->series) {
-    cJSON_AddNullToObject(root, "heap_series");
-  } else {
-    const st_heap_series *h = r->series;
-    cJSON *o = cJSON_AddObjectToObject(root, "heap_series");
-    num(o, "pid", h->pid);
-    num(o, "peak_bytes", h->peak);
-    json_points(cJSON_AddArrayToObject(o, "live"), h->ts, h->live, h->n);
-    json_points(cJSON_AddArrayToObject(o, "alloc_rate"), h->ts, h->rate, h->n);
-    cJSON *ta = cJSON_AddArrayToObject(o, "top_allocating");
-    for (size_t i = 0; ta && i < shown(r->nallocs, top); i++) {
-      cJSON *e = cJSON_CreateObject();
-      cJSON_AddItemToArray(ta, e);
-      cJSON_AddStringToObject(e, "region", r->allocs[i].name);
-      num(e, "bytes", r->allocs[i].bytes);
-      num(e, "samples", (double)r->allocs[i].samples);
-    }
+  cJSON *m = cJSON_AddObjectToObject(root, "mmu");
+  num(m, "threads", r->mmu->threads);
+  num(m, "phases", (double)r->mmu->phases);
+  num(m, "gc_ns", (double)r->mmu->gc);
+  cJSON *c = cJSON_AddArrayToObject(m, "curve");
+  for (size_t i = 0; c && i < r->mmu->ncurve; i++) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToArray(c, o);
+    num(o, "window_ns", (double)r->mmu->curve[i].window);
+    num(o, "mmu", r->mmu->curve[i].mmu);
   }
 }
 
-cJSON *st_json(const vx_index *x, const st_report *r, size_t top, st_sort_key key) {
-  static const char *const st_keys[VX_ST_COUNT_] = {
-      NULL, "running_ns", "runnable_ns", "syscalls_ns", "locks_ns", "sleeping_ns", "offcpu_ns"};
-  cJSON *root = cJSON_CreateObject();
+static void json_heap_series(cJSON *root, const st_report *r, size_t top) {
+  if (!r->series) {
+    cJSON_AddNullToObject(root, "heap_series");
+    return;
+  }
+  const st_heap_series *h = r->series;
+  cJSON *o = cJSON_AddObjectToObject(root, "heap_series");
+  num(o, "pid", h->pid);
+  num(o, "peak_bytes", h->peak);
+  json_points(cJSON_AddArrayToObject(o, "live"), h->ts, h->live, h->n);
+  json_points(cJSON_AddArrayToObject(o, "alloc_rate"), h->ts, h->rate, h->n);
+  cJSON *ta = cJSON_AddArrayToObject(o, "top_allocating");
+  for (size_t i = 0; ta && i < shown(r->nallocs, top); i++) {
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddItemToArray(ta, e);
+    cJSON_AddStringToObject(e, "region", r->allocs[i].name);
+    num(e, "bytes", r->allocs[i].bytes);
+    num(e, "samples", (double)r->allocs[i].samples);
+  }
+}
+
+/* tasks, items, mmu, heap_series: null when the trace has none. */
+static void json_analyses(cJSON *root, const st_report *r, size_t top) {
+  json_tasks(root, r, top);
+  json_items(root, r, top);
+  json_profiles(root, r, top);
+  json_mmu(root, r);
+  json_heap_series(root, r, top);
+}
+
+static void json_sources(cJSON *root, const vx_index *x) {
   cJSON *srcs = cJSON_AddArrayToObject(root, "sources");
   for (size_t i = 0; srcs && i < vx_source_count(x); i++) {
     const vx_source *s = vx_source_get(x, i);
@@ -954,6 +1038,10 @@ cJSON *st_json(const vx_index *x, const st_report *r, size_t top, st_sort_key ke
     if (s->problem)
       cJSON_AddStringToObject(o, "problem", s->problem);
   }
+}
+
+/* The span, the window and what it holds, the scheduling data. */
+static void json_window(cJSON *root, const st_report *r) {
   num(root, "processes", (double)r->processes);
   num(root, "span_ns", (double)(r->trace_t1 - r->trace_t0));
   cJSON *win = cJSON_AddObjectToObject(root, "window");
@@ -967,6 +1055,11 @@ cJSON *st_json(const vx_index *x, const st_report *r, size_t top, st_sort_key ke
   num(win, "dropped", (double)r->window_dropped);
   cJSON_AddStringToObject(root, "scheduling", !r->has_sched ? "none"
                                               : r->derived_only ? "wrappers" : "kernel");
+}
+
+static void json_threads(cJSON *root, const st_report *r) {
+  static const char *const st_keys[VX_ST_COUNT_] = {
+      NULL, "running_ns", "runnable_ns", "syscalls_ns", "locks_ns", "sleeping_ns", "offcpu_ns"};
   cJSON *ths = cJSON_AddArrayToObject(root, "threads");
   for (size_t i = 0; ths && i < r->nthreads; i++) {
     const st_thread *t = &r->threads[i];
@@ -980,6 +1073,9 @@ cJSON *st_json(const vx_index *x, const st_report *r, size_t top, st_sort_key ke
       num(o, st_keys[s], (double)t->state[s]);
     num(o, "regions", (double)t->regions);
   }
+}
+
+static void json_regions(cJSON *root, const st_report *r, size_t top, st_sort_key key) {
   cJSON_AddStringToObject(root, "sort", sort_names[key]);
   num(root, "regions_total", (double)r->nregions);
   cJSON *regs = cJSON_AddArrayToObject(root, "regions");
@@ -1010,7 +1106,9 @@ cJSON *st_json(const vx_index *x, const st_report *r, size_t top, st_sort_key ke
     if (r->has_sched)
       json_states(cJSON_AddObjectToObject(o, "by_state"), g->state);
   }
-  json_analyses(root, r, top);
+}
+
+static void json_blocking(cJSON *root, const st_report *r, size_t top) {
   cJSON *blk = cJSON_AddObjectToObject(root, "blocking");
   cJSON_AddStringToObject(blk, "by", "kind and object");
   num(blk, "total", (double)r->nblocks);
@@ -1030,6 +1128,9 @@ cJSON *st_json(const vx_index *x, const st_report *r, size_t top, st_sort_key ke
     num(o, "total_ns", (double)k->total);
     num(o, "max_ns", (double)k->max);
   }
+}
+
+static void json_syscalls(cJSON *root, const st_report *r) {
   cJSON *sys = cJSON_AddArrayToObject(root, "syscalls");
   for (size_t i = 0; sys && i < r->nsyscalls; i++) {
     const st_syscall *s = &r->syscalls[i];
@@ -1041,6 +1142,9 @@ cJSON *st_json(const vx_index *x, const st_report *r, size_t top, st_sort_key ke
     num(o, "total_ns", (double)s->total);
     num(o, "max_ns", (double)s->max);
   }
+}
+
+static void json_heap(cJSON *root, const st_report *r) {
   cJSON *heap = cJSON_AddArrayToObject(root, "heap");
   for (size_t i = 0; heap && i < r->nheaps; i++) {
     cJSON *o = cJSON_CreateObject();
@@ -1050,6 +1154,18 @@ cJSON *st_json(const vx_index *x, const st_report *r, size_t top, st_sort_key ke
     num(o, "peak_bytes", r->heaps[i].peak);
     num(o, "final_bytes", r->heaps[i].final);
   }
+}
+
+cJSON *st_json(const vx_index *x, const st_report *r, size_t top, st_sort_key key) {
+  cJSON *root = cJSON_CreateObject();
+  json_sources(root, x);
+  json_window(root, r);
+  json_threads(root, r);
+  json_regions(root, r, top, key);
+  json_analyses(root, r, top);
+  json_blocking(root, r, top);
+  json_syscalls(root, r);
+  json_heap(root, r);
   return root;
 }
 

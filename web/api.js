@@ -55,7 +55,6 @@ export const api = {
   slices: (t0, t1, px) => getJSON('/api/slices', { t0, t1, px }),
   slice: (id) => getJSON('/api/slice', { id }),
   search: (q, limit = 1000) => getJSON('/api/search', { q, limit }),
-  summary: (t0, t1) => getJSON('/api/summary', { t0, t1 }),
   /** ctrace stats's report: params { t0, t1 (absolute ns), thread, top, sort }, all optional. */
   analysis: (params = {}) => getJSON('/api/analysis', params),
 };

@@ -159,11 +159,6 @@ def main():
               all(x["name"] == "parse" for x in s["results"]), "GET /api/search (case-insensitive)")
         starts = [x["start"] for x in s["results"]]
         check(starts == sorted(starts), "search results in time order")
-        r, b = get(port, "/api/summary")
-        summ = {x["name"]: x for x in json.loads(b)["regions"]}
-        check(r.status == 200 and summ["process"]["count"] == 400 and
-              summ["process"]["p50_ns"] <= summ["process"]["p99_ns"] <= summ["process"]["max_ns"],
-              "GET /api/summary")
         # ---- analyses of a window, and a pprof profile over HTTP
         r, b = get(port, "/api/analysis")
         an = json.loads(b)
@@ -211,7 +206,7 @@ def main():
                          ("/api/slices?t0=10&t1=5", 400), ("/api/slices?tracks=999999", 400),
                          ("/api/slice?id=s.999.0.0", 404), ("/api/slice", 400),
                          ("/api/search", 400), ("/api/search?q=x&limit=0", 400),
-                         ("/api/summary?t0=-1", 400), ("/api/analysis?t0=5&t1=1", 400),
+                         ("/api/analysis?t0=-1", 400), ("/api/analysis?t0=5&t1=1", 400),
                          ("/api/analysis?thread=nobody", 400), ("/api/analysis?sort=nope", 400),
                          ("/api/analysis?top=x", 400), ("/api/pprof", 400),
                          ("/api/pprof?type=heap", 400), ("/api/events", 404)]:
@@ -521,7 +516,7 @@ def follow_tests(complete_trace):
         check(end is not None and end["json"]["events"] > n1,
               "\"ended\" once the END record is in (%.0f ms, %s)" % ((time.monotonic() - t) * 1e3, end and end["data"]))
         meta = json.loads(get(port, "/api/meta")[1])
-        full = json.loads(get(port, "/api/summary")[1])
+        full = json.loads(get(port, "/api/analysis?top=0")[1])
         check(meta["sources"][0]["complete"] and meta["sources"][0]["problem"] is None and
               {x["name"]: x["count"] for x in full["regions"]}.get("process") == 400,
               "the whole trace once ended (400 'process' regions)")
