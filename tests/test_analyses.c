@@ -68,6 +68,7 @@
 #include "index.h"
 #include "stats.h"
 #include "synth_trace.h"
+#include "trace_util.h"
 #include "test.h"
 
 #define T0 1000000000ull
@@ -1244,7 +1245,7 @@ TEST_IMPL(analyses_task_regions) {
   const char *json = test_tmp_path("tregs.json");
   int fd = open(json, O_WRONLY | O_CREAT | O_TRUNC, 0644);
   ASSERT(fd >= 0);
-  ASSERT_EQ(cj_export(tr, fd, NULL, err, sizeof err), 0);
+  ASSERT_EQ(tt_export(tr, fd, NULL, err, sizeof err), 0);
   close(fd);
   rd_close(tr);
   free(paths[0]);

@@ -67,7 +67,7 @@ TEST_IMPL(drops_counted) {
   int fd = open(json, O_WRONLY | O_CREAT | O_TRUNC, 0644);
   cj_stats st;
   char err[256];
-  ASSERT_EQ(cj_export(t->tr, fd, &st, err, sizeof err), 0);
+  ASSERT_EQ(tt_export(t->tr, fd, &st, err, sizeof err), 0);
   close(fd);
   ASSERT_UEQ(st.dropped, dropped);
   cJSON *root = tt_json_file(json);

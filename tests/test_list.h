@@ -69,6 +69,7 @@
   XX(flight_settings)                                                          \
   XX(run_flight)                                                              \
   XX(control_record) XX(control_errors) XX(control_preload) XX(control_peer)   \
-  XX(control_socket_files) XX(control_dump)
+  XX(control_socket_files) XX(control_dump)                                   \
+  XX(json_read_events) XX(json_read_typed) XX(json_read_errors) XX(json_read_export)
 
 TEST_LIST(TEST_DECLARE)

@@ -237,7 +237,11 @@ TEST_IMPL(pprof_known_answers) {
       "\"args\":{\"name\":\"A\xff\"}},{\"ph\":\"X\",\"name\":\"r\xc3\xa9gion \xe0\x80\",\"pid\":1,"
       "\"tid\":1,\"ts\":0,\"dur\":10},{\"ph\":\"X\",\"name\":\"mutex wait\",\"cat\":\"wait\","
       "\"pid\":1,\"tid\":1,\"ts\":1,\"dur\":2}]}";
-  x = vx_build_json("bad.json", bad, sizeof bad - 1, err, sizeof err);
+  const char *bad_path = test_tmp_path("bad.json");
+  FILE *bf = fopen(bad_path, "w");
+  ASSERT(bf && fwrite(bad, 1, sizeof bad - 1, bf) == sizeof bad - 1 && fclose(bf) == 0);
+  char *bad_paths[1] = {(char *)bad_path};
+  x = vx_build(bad_paths, 1, err, sizeof err);
   ASSERT(x);
   ASSERT_EQ(pf_compute(x, PF_SYNC, &o, &p, err, sizeof err), 0);
   static const want utf8[] = {{"thread A?;r\xc3\xa9gion ??;mutex wait", 1, 2 * US, NULL}};

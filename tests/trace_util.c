@@ -2,6 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chrome_json.h"
+#include "events.h"
 #include "test.h"
 #include "trace_util.h"
 
@@ -268,4 +270,12 @@ int tt_json_check_structure(cJSON *root) {
   cJSON_Delete(flows);
   cJSON_Delete(tasks);
   return problems;
+}
+
+int tt_export(rd_trace *tr, int fd, cj_stats *stats, char *err, size_t errlen) {
+  te_set *set = te_set_of_trace(tr, "trace.ctrace");
+  ASSERT(set != NULL);
+  int r = cj_export(set, cj_fd_sink, &fd, stats, err, errlen);
+  te_set_close(set);
+  return r;
 }

@@ -41,6 +41,11 @@ tthread *tt_thread(ttrace *t, const char *name); /* by name; NULL if none */
 const char *tt_site_name(ttrace *t, uint64_t id);
 size_t tt_count(const tthread *th, unsigned type);
 
+/* `ctrace export` of one open trace to fd (the exporter over a set of it).
+ * @return cj_export's result. */
+struct cj_stats;
+int tt_export(rd_trace *tr, int fd, struct cj_stats *stats, char *err, size_t errlen);
+
 /* Parses a JSON file with cJSON (asserting it parses). */
 cJSON *tt_json_file(const char *path);
 /* traceEvents entries with this "ph" (and "name", if not NULL) and tid (if

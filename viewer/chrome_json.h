@@ -1,13 +1,13 @@
-/* Chrome trace-event JSON (object form) from a ctrace trace: what Perfetto
- * UI, chrome://tracing and speedscope load. The event stream is formatted
- * by hand and streamed (memory stays flat); the metadata and otherData
- * objects are built with cJSON. */
+/* Chrome trace-event JSON (object form) of a set of traces (events.h): what
+ * Perfetto UI, chrome://tracing and speedscope load. The events are written
+ * as they are read, by hand, one per line (memory stays flat however long
+ * the trace); otherData describes where they came from. */
 #ifndef CTRACE_VIEWER_CHROME_JSON_H
 #define CTRACE_VIEWER_CHROME_JSON_H
 
 #include <stdint.h>
 
-#include "reader.h"
+#include "events.h"
 
 /* Where the JSON goes: 0, or a negative error that stops the export. */
 typedef int (*cj_sink)(void *arg, const char *data, size_t len);
@@ -21,22 +21,14 @@ typedef struct cj_stats {
   uint64_t flow_anchors;    /* 1 ns slices added so a flow point binds */
 } cj_stats;
 
-/* Writes the trace as JSON to fd. @return 0, or -errno on a write error,
- * with a message in err. Problems of the trace itself (truncation,
- * corruption) are not errors here: they go into otherData and rd_problem. */
-int cj_export(rd_trace *tr, int fd, cj_stats *stats, char *err, size_t errlen);
+/* A sink that write(2)s all of it to *(int *)fd, retrying on EINTR. */
+int cj_fd_sink(void *fd, const char *data, size_t len);
 
-/* write(2) all of p, retrying on EINTR. @return 0 or -errno. */
-int cj_write_all(int fd, const char *p, size_t n);
-
-
-/* Several traces (the processes of one run, ctrace run's FILE.kernel) as
- * one JSON, through a sink. */
-int cj_export_many(rd_trace *const *trs, size_t n, cj_sink sink, void *arg, cj_stats *stats,
-                   char *err, size_t errlen);
-
-/* The same, writing through a sink (the viewer streams it to a socket). */
-int cj_export_sink(rd_trace *tr, cj_sink sink, void *arg, cj_stats *stats, char *err,
-                   size_t errlen);
+/* Writes the traces of the set (read once: te_set_read) as one JSON
+ * through sink: the processes of one run, ctrace run's FILE.kernel, or one
+ * LTTng trace. @return 0, or the sink's error or the reader's, with a
+ * message in err. Problems of a trace itself (truncation, corruption) are
+ * not errors here: they go into otherData and the sources' te_source. */
+int cj_export(te_set *set, cj_sink sink, void *arg, cj_stats *stats, char *err, size_t errlen);
 
 #endif /* CTRACE_VIEWER_CHROME_JSON_H */

@@ -15,6 +15,7 @@
 #include "chrome_json.h"
 #include "commands.h"
 #include "ctf.h"
+#include "events.h"
 #include "reader.h"
 
 /* An LTTng trace is a directory (of CTF traces); ours are files. */
@@ -35,7 +36,6 @@ static int open_trace(const char *cmd, const char *path, rd_trace **tr) {
   return 0;
 }
 
-static int fd_sink_cli(void *arg, const char *p, size_t n) { return cj_write_all(*(int *)arg, p, n); }
 
 static const char export_usage[] =
     "usage: ctrace export TRACE... [-o FILE.json] [--strict]\n"
@@ -46,37 +46,58 @@ static const char export_usage[] =
     "  -o FILE    output file (default: stdout; '-' is stdout)\n"
     "  --strict   exit 1 if the trace is not complete (truncated, corrupt, events dropped)\n";
 
-/* `ctrace export DIR`: an LTTng trace. */
-static int export_ctf(const char *dir, const char *out, int strict) {
-  int fd = 1;
-  if (strcmp(out, "-") != 0 &&
-      (fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
-    fprintf(stderr, "ctrace export: cannot create %s: %s\n", out, strerror(errno));
-    return 1;
-  }
-  ctf_stats st;
-  char err[1024];
-  int r = ctf_to_json(dir, fd_sink_cli, &fd, &st, err, sizeof err);
-  if (fd != 1 && close(fd) != 0 && !r) {
-    r = -errno;
-    snprintf(err, sizeof err, "%s: closing failed: %s", out, strerror(errno));
-  }
-  int status = 0;
-  if (r) {
-    fprintf(stderr, "ctrace export: %s: %s\n", dir, err);
-    status = 1;
-  } else {
-    if (st.discarded)
+/* What the traces say of themselves once written: warnings, and whether
+ * --strict fails. */
+static int export_report(te_set *set, const cj_stats *st, const char *first, int strict) {
+  const te_source *src = te_set_source(set, 0);
+  int incomplete = 0;
+  if (src->ctf) {
+    if (src->ctf->discarded)
       fprintf(stderr, "ctrace export: %s: warning: LTTng discarded %" PRIu64 " events while "
-              "recording (its buffers were full; marked in the timeline)\n", dir, st.discarded);
-    if (st.discarded_packets)
-      fprintf(stderr, "ctrace export: %s: warning: %" PRIu64 " packets were lost\n", dir,
-              st.discarded_packets);
-    if (strict && (st.discarded || st.discarded_packets))
-      status = 1;
+              "recording (its buffers were full; marked in the timeline)\n", first,
+              src->ctf->discarded);
+    if (src->ctf->discarded_packets)
+      fprintf(stderr, "ctrace export: %s: warning: %" PRIu64 " packets were lost\n", first,
+              src->ctf->discarded_packets);
+    return strict && (src->ctf->discarded || src->ctf->discarded_packets);
   }
-  ctf_stats_free(&st);
-  return status;
+  /* The problem may have been found while decoding (opening warned about
+   * the framing already; a stream error shows up only now). */
+  if (st->dropped)
+    fprintf(stderr, "ctrace export: %s: warning: %" PRIu64 " events were dropped while "
+            "recording (marked in the timeline)\n", first, st->dropped);
+  for (size_t k = 0; k < te_set_count(set); k++)
+    incomplete |= !te_set_source(set, k)->complete;
+  return strict && (incomplete || st->dropped);
+}
+
+/* The traces given (with FILE.kernel beside each FILE), or one LTTng
+ * directory alone. @return the set, or NULL with the message printed. */
+static te_set *export_open(char **paths, int n) {
+  for (int i = 0; i < n; i++)
+    if (is_dir(paths[i]) && n > 1) {
+      fprintf(stderr, "ctrace export: %s: an LTTng trace directory is exported on its own "
+                      "(one TRACE)\n", paths[i]);
+      return NULL;
+    }
+  size_t nall;
+  int *added;
+  char **all = te_paths_with_kernel(paths, (size_t)n, &nall, &added);
+  if (!all) {
+    fprintf(stderr, "ctrace export: out of memory\n");
+    return NULL;
+  }
+  char err[1200];
+  te_set *set = te_set_open(all, nall, TE_CTRACE_ONLY, err, sizeof err);
+  if (!set)
+    fprintf(stderr, "ctrace export: %s\n", err);
+  for (size_t i = 0; set && i < nall; i++) {
+    const te_source *src = te_set_source(set, i);
+    if (src->native && rd_problem(src->native))
+      fprintf(stderr, "ctrace export: %s: warning: %s\n", src->path, rd_problem(src->native));
+  }
+  te_paths_free(all, nall, added);
+  return set;
 }
 
 int ctrace_cmd_export(int argc, char **argv) {
@@ -106,78 +127,41 @@ int ctrace_cmd_export(int argc, char **argv) {
     fprintf(stderr, "ctrace export: missing TRACE\n%s", export_usage);
     return 2;
   }
-  const char *path = argv[optind];
   for (int i = optind; i < argc; i++)
-    if (is_dir(argv[i])) {
-      if (argc - optind > 1) {
-        fprintf(stderr, "ctrace export: %s: an LTTng trace directory is exported on its own "
-                        "(one TRACE)\n", argv[i]);
-        return 2;
-      }
-      return export_ctf(argv[i], out, strict);
+    if (is_dir(argv[i]) && argc - optind > 1) {
+      fprintf(stderr, "ctrace export: %s: an LTTng trace directory is exported on its own "
+                      "(one TRACE)\n", argv[i]);
+      return 2;
     }
-  size_t n = 0, cap = 2 * (size_t)(argc - optind);
-  rd_trace **trs = calloc(cap, sizeof *trs);
-  if (!trs)
+  te_set *set = export_open(argv + optind, argc - optind);
+  if (!set)
     return 1;
-  for (int i = optind; i < argc; i++) {
-    if (open_trace("export", argv[i], &trs[n])) {
-      for (size_t k = 0; k < n; k++)
-        rd_close(trs[k]);
-      free(trs);
-      return 1;
-    }
-    n++;
-    char k[PATH_MAX];
-    snprintf(k, sizeof k, "%s.kernel", argv[i]);
-    int given = 0;
-    for (int j = optind; j < argc; j++)
-      given |= !strcmp(argv[j], k);
-    if (!given && access(k, R_OK) == 0) {
-      if (open_trace("export", k, &trs[n])) {
-        for (size_t q = 0; q < n; q++)
-          rd_close(trs[q]);
-        free(trs);
-        return 1;
-      }
-      n++;
-    }
-  }
   int fd = 1;
   if (strcmp(out, "-") != 0 &&
       (fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
     fprintf(stderr, "ctrace export: cannot create %s: %s\n", out, strerror(errno));
-    for (size_t k = 0; k < n; k++)
-      rd_close(trs[k]);
-    free(trs);
+    te_set_close(set);
     return 1;
   }
   cj_stats st;
-  char err[256];
-  int r = cj_export_many(trs, n, fd_sink_cli, &fd, &st, err, sizeof err);
+  char err[1200];
+  int r = cj_export(set, cj_fd_sink, &fd, &st, err, sizeof err);
   if (fd != 1 && close(fd) != 0 && !r) {
     r = -errno;
-    snprintf(err, sizeof err, "closing failed: %s", strerror(errno));
+    snprintf(err, sizeof err, "%s: closing failed: %s", out, strerror(errno));
   }
   int status = 0;
   if (r) {
-    fprintf(stderr, "ctrace export: %s: %s\n", out, err);
+    /* (the reader's messages name their trace; a write error names the output) */
+    if (strncmp(err, "write failed", 12) == 0)
+      fprintf(stderr, "ctrace export: %s: %s\n", out, err);
+    else
+      fprintf(stderr, "ctrace export: %s\n", err);
     status = 1;
   } else {
-    /* The problem may have been found while decoding (rd_open warned about
-     * the framing already; a stream error shows up only now). */
-    if (st.dropped)
-      fprintf(stderr, "ctrace export: %s: warning: %" PRIu64 " events were dropped while "
-              "recording (marked in the timeline)\n", path, st.dropped);
-    int complete = 1;
-    for (size_t k = 0; k < n; k++)
-      complete &= rd_complete(trs[k]);
-    if (strict && (!complete || st.dropped))
-      status = 1;
+    status = export_report(set, &st, argv[optind], strict);
   }
-  for (size_t k = 0; k < n; k++)
-    rd_close(trs[k]);
-  free(trs);
+  te_set_close(set);
   return status;
 }
 
@@ -186,43 +170,44 @@ static const char info_usage[] = "usage: ctrace info TRACE\n"
                                  "drops, and whether it is complete.\n"
                                  "  TRACE may be an LTTng trace directory.\n";
 
-static int discard(void *arg, const char *p, size_t n) {
+static int count_only(void *arg, const te_source *src, const te_event *ev) {
   (void)arg;
-  (void)p;
-  (void)n;
+  (void)src;
+  (void)ev;
   return 0;
 }
 
 /* `ctrace info DIR`: an LTTng trace, read through the converter. */
 static int info_ctf(const char *dir) {
-  ctf_stats st;
-  char err[1024];
-  int r = ctf_to_json(dir, discard, NULL, &st, err, sizeof err);
+  char *paths[1] = {(char *)dir}, err[1200];
+  te_set *set = te_set_open(paths, 1, 0, err, sizeof err);
+  int r = set ? te_set_read(set, count_only, NULL, err, sizeof err) : -1;
   if (r) {
-    fprintf(stderr, "ctrace info: %s: %s\n", dir, err);
-    ctf_stats_free(&st);
+    fprintf(stderr, "ctrace info: %s\n", err);
+    te_set_close(set);
     return 1;
   }
-  printf("trace:     %s (LTTng, %zu CTF trace%s%s)\n", dir, st.ntraces, st.ntraces == 1 ? "" : "s",
-         st.kernel ? ", with the kernel's" : "");
-  printf("span:      %.6f s\n", st.events_read ? (double)(st.last_ns - st.first_ns) / 1e9 : 0.0);
-  printf("events:    %" PRIu64 "\n", st.events_read);
-  for (size_t i = 0; i < st.nnames; i++)
-    printf("  %-40s %" PRIu64 "\n", st.by_name[i].name, st.by_name[i].n);
-  printf("processes: %zu\n", st.nprocs);
-  for (size_t i = 0; i < st.nprocs; i++) {
-    const ctf_process *p = &st.procs[i];
+  const ctf_stats *st = te_set_source(set, 0)->ctf;
+  printf("trace:     %s (LTTng, %zu CTF trace%s%s)\n", dir, st->ntraces, st->ntraces == 1 ? "" : "s",
+         st->kernel ? ", with the kernel's" : "");
+  printf("span:      %.6f s\n", st->events_read ? (double)(st->last_ns - st->first_ns) / 1e9 : 0.0);
+  printf("events:    %" PRIu64 "\n", st->events_read);
+  for (size_t i = 0; i < st->nnames; i++)
+    printf("  %-40s %" PRIu64 "\n", st->by_name[i].name, st->by_name[i].n);
+  printf("processes: %zu\n", st->nprocs);
+  for (size_t i = 0; i < st->nprocs; i++) {
+    const ctf_process *p = &st->procs[i];
     printf("  pid %-8d %-20s %4u thread%s %10" PRIu64 " events", p->pid, p->name[0] ? p->name : "-",
            p->threads, p->threads == 1 ? " " : "s", p->events);
     if (p->discarded)
       printf("  %" PRIu64 " discarded", p->discarded);
     printf("\n");
   }
-  printf("dropped:   %" PRIu64 " (events LTTng discarded: its buffers were full)\n", st.discarded);
-  if (st.discarded_packets)
-    printf("lost:      %" PRIu64 " packets\n", st.discarded_packets);
-  printf("complete:  %s\n", st.discarded || st.discarded_packets ? "no" : "yes");
-  ctf_stats_free(&st);
+  printf("dropped:   %" PRIu64 " (events LTTng discarded: its buffers were full)\n", st->discarded);
+  if (st->discarded_packets)
+    printf("lost:      %" PRIu64 " packets\n", st->discarded_packets);
+  printf("complete:  %s\n", st->discarded || st->discarded_packets ? "no" : "yes");
+  te_set_close(set);
   return 0;
 }
 

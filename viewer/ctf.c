@@ -1,19 +1,19 @@
-/* LTTng traces (CTF) as Chrome trace-event JSON: see ctf.h.
+/* LTTng traces (CTF) as typed events (events.h, te__ctf_read): the reader
+ * behind a set's LTTng sources.
  *
  * A babeltrace2 graph reads them: one src.ctf.fs per trace directory found
  * under the given one, all into a flt.utils.muxer (time order), into a
- * simple sink of our own that maps each message as chrome_json.c maps the
- * native event of the same kind (docs/lttng.md has the table):
+ * simple sink of our own that maps each message to the typed events the
+ * native event of the same kind gives (docs/lttng.md has the table):
  *
- *   ctrace:*                 the native mapping (B/E, b/e, i, C, s/f, M, X)
- *   lttng_ust_libc:*         a "heap" counter per process {live, allocated}
- *   lttng_ust_pthread:*      "mutex wait" slices where another thread
- *                            released the mutex between the request and the
- *                            acquisition, with the arrow from that release
- *   sched_switch & co.       state rows "tid N state" (as chrome_json's
- *   (kernel)                 kernel rows), syscall_entry/exit_* as slices
- *   discarded events         "ctrace: N events dropped" instants, counted
- *                            in otherData like the native drops
+ *   ctrace:*                 the native events, one for one
+ *   lttng_ust_libc:*         a heap counter per process {live, allocated}
+ *   lttng_ust_pthread:*      "mutex wait"s where another thread released
+ *                            the mutex between the request and the
+ *                            acquisition, with who released it
+ *   sched_switch & co.       thread states, and syscall_entry/exit_* as
+ *   (kernel)                 system calls
+ *   discarded events         dropped events, counted per process
  *
  * Times are the raw value of the event's clock (LTTng's monotonic clock,
  * CLOCK_MONOTONIC) in ns, not babeltrace2's ns from origin, so that they
@@ -34,6 +34,7 @@
 
 #include "ctf.h"
 #include "ctrace/ctrace.h"
+#include "events_internal.h"
 
 void ctf_stats_free(ctf_stats *st) {
   if (!st)
@@ -44,19 +45,24 @@ void ctf_stats_free(ctf_stats *st) {
   for (size_t i = 0; i < st->nprocs; i++)
     free(st->procs[i].name);
   free(st->procs);
+  for (size_t i = 0; i < st->ntraces; i++)
+    free(st->paths[i]);
+  free(st->paths);
   st->by_name = NULL;
   st->procs = NULL;
-  st->nnames = st->nprocs = 0;
+  st->paths = NULL;
+  st->nnames = st->nprocs = st->ntraces = 0;
 }
 
 #if !defined(CTRACE_WITH_BABELTRACE2)
 
 int ctf_supported(void) { return 0; }
 
-int ctf_to_json(const char *dir, cj_sink sink, void *arg, ctf_stats *stats, char *err,
-                size_t errlen) {
+int te__ctf_read(const char *dir, te_source *src, ctf_stats *stats, te_handler fn, void *arg,
+                 char *err, size_t errlen) {
   (void)dir;
-  (void)sink;
+  (void)src;
+  (void)fn;
   (void)arg;
   if (stats)
     memset(stats, 0, sizeof *stats);
@@ -70,8 +76,6 @@ int ctf_to_json(const char *dir, cj_sink sink, void *arg, ctf_stats *stats, char
 #include <babeltrace2/babeltrace.h>
 
 #include "hashmap.h"
-#include "index.h" /* vx_syscall_name, vx_wait_name */
-#include "json_out.h"
 
 int ctf_supported(void) { return 1; }
 
@@ -289,8 +293,10 @@ typedef struct ctrace_info {
 } ctrace_info;
 
 typedef struct conv {
-  ob o;
-  int first;
+  te_handler fn;
+  void *arg;
+  te_source *src;
+  int err;           /* the handler's error: stops the graph */
   ctf_stats st;
   const char *dir;
   char **paths;
@@ -318,121 +324,86 @@ typedef struct conv {
   size_t ncpus;
   uint64_t last_ts;
   int failed;        /* out of memory in the sink */
-  int live;          /* an lttng-live URL: flushed after every batch */
-  char err[512];
+  int live;          /* an lttng-live URL */
 } conv;
 
 #define GROW VH_PUSH
 
-/* ---- JSON out (the same shapes as chrome_json.c) ------------------------------------ */
+/* ---- Emitting typed events ----------------------------------------------------------- */
 
-/* {"ph":"X","pid":P,"tid":T,"ts":ts  -- the caller appends the rest and "}" */
-static void ev_open(conv *c, char ph, int pid, int tid, uint64_t ts) {
-  ob_event_open(&c->o, &c->first, ph, pid, tid, ts);
-  c->st.json_events++;
+static void emit(conv *c, te_event *ev) {
+  if (!c->err && !c->failed)
+    c->err = c->fn(c->arg, c->src, ev);
 }
 
-/* A literal chosen at run time (ob_lit needs the array itself). */
-static void ob_raw(ob *o, const char *s) { ob_mem(o, s, strlen(s)); }
-
-static void ob_id(ob *o, conv *c, uint32_t id) {
-  if (id && id < c->strs.n)
-    ob_str(o, c->strs.s[id], c->strs.len[id]);
-  else
-    ob_lit(o, "\"\"");
+static te_event ev_at(uint8_t type, int pid, int tid, uint64_t ts) {
+  te_event ev;
+  memset(&ev, 0, sizeof ev);
+  ev.type = type;
+  ev.pid = pid;
+  ev.tid = tid;
+  ev.ts = ts;
+  return ev;
 }
 
-/* {"ph":"M","name":what,"pid":P,"tid":T,"args":{key:...  -- the caller ends it */
-static void meta_open(conv *c, const char *what, int pid, int tid, const char *key) {
-  ob *o = &c->o;
-  if (c->first)
-    c->first = 0;
-  else
-    ob_lit(o, ",\n");
-  ob_lit(o, "{\"ph\":\"M\",\"name\":\"");
-  ob_mem(o, what, strlen(what));
-  ob_lit(o, "\",\"pid\":");
-  ob_i64(o, pid);
-  ob_lit(o, ",\"tid\":");
-  ob_i64(o, tid);
-  ob_lit(o, ",\"args\":{\"");
-  ob_mem(o, key, strlen(key));
-  ob_lit(o, "\":");
-  c->st.json_events++;
+static te_event tev(const cthread *t, uint8_t type, uint64_t ts) {
+  te_event ev = ev_at(type, t->pid, t->tid, ts);
+  ev.depth = (uint16_t)(t->depth < 0xfff0 ? t->depth : 0xfff0);
+  return ev;
 }
 
-static void flow_point(conv *c, int pid, int tid, uint64_t ts, uint64_t id, int begin,
-                       int anchor) {
-  ob *o = &c->o;
-  if (anchor) { /* nothing to bind to: a 1 ns slice of its own */
-    ev_open(c, 'X', pid, tid, ts);
-    ob_lit(o, ",\"dur\":0.001,\"name\":\"flow\",\"cat\":\"flow\"}");
-    c->st.flow_anchors++;
-  }
-  ev_open(c, begin ? 's' : 'f', pid, tid, ts);
-  ob_lit(o, ",\"name\":\"flow\",\"cat\":\"flow\",\"id\":\"");
-  ob_hex(o, id);
-  ob_lit(o, "\"");
+/* An interned string (id 0: ""). */
+static const char *str_of(const conv *c, uint32_t id) {
+  return id && id < c->strs.n ? c->strs.s[id] : "";
+}
+
+static void flow_point(conv *c, const cthread *t, uint64_t ts, uint64_t id, int begin, int kind) {
+  te_event ev = tev(t, TE_FLOW, ts);
+  ev.u.flow.id = id;
+  ev.u.flow.kind = (uint8_t)kind;
   if (!begin)
-    ob_lit(o, ",\"bp\":\"e\"");
-  ob_lit(o, "}");
+    ev.flags |= TE_F_FLOW_END;
+  emit(c, &ev);
 }
 
 static void write_instant(conv *c, const cthread *t, uint64_t ts, const char *name,
                           const char *cat) {
-  ev_open(c, 'i', t->pid, t->tid, ts);
-  ob_lit(&c->o, ",\"s\":\"t\",\"name\":");
-  ob_cstr(&c->o, name);
-  ob_lit(&c->o, ",\"cat\":\"");
-  ob_mem(&c->o, cat, strlen(cat));
-  ob_lit(&c->o, "\"}");
+  te_label l = {name, cat, NULL, NULL, 0, 0};
+  te_event ev = tev(t, TE_INSTANT, ts);
+  ev.label = &l;
+  emit(c, &ev);
 }
 
-/* A system call from start to end; name: vx_syscall_name(nr), else the
- * kernel's name for it, else "syscall NR". */
+/* A system call from start to end; name: te_syscall_name(nr), else the
+ * kernel's name for it (interned), else "syscall NR". */
 static void write_syscall(conv *c, const cthread *t, uint64_t start, uint64_t end, long nr,
                           uint32_t name, uint64_t arg, int64_t ret, int kernel) {
-  ob *o = &c->o;
-  ev_open(c, 'X', t->pid, t->tid, start);
-  ob_lit(o, ",\"dur\":");
-  ob_us(o, end > start ? end - start : 0);
-  ob_lit(o, ",\"name\":");
-  const char *n = nr >= 0 ? vx_syscall_name(nr) : NULL;
-  if (n)
-    ob_cstr(o, n);
-  else if (name)
-    ob_id(o, c, name);
-  else {
-    ob_lit(o, "\"syscall ");
-    ob_i64(o, nr);
-    ob_lit(o, "\"");
-  }
-  ob_syscall_args(o, nr, arg, ret, kernel);
+  te_event ev = tev(t, TE_SYSCALL, start);
+  ev.dur = end > start ? end - start : 0;
+  ev.u.syscall.nr = nr;
+  ev.u.syscall.name = name ? str_of(c, name) : NULL;
+  ev.u.syscall.arg = arg;
+  ev.u.syscall.ret = ret;
+  if (kernel)
+    ev.flags |= TE_F_KERNEL;
+  emit(c, &ev);
 }
 
-/* A wait of kind (CTRACE_FMT_WAIT_*) from start to end, with the arrow
- * from the waker's release at wake_ts (if a waker is known). */
+/* A wait of kind (CTRACE_FMT_WAIT_*) from start to end, and who released
+ * it at wake_ts (if a waker is known). */
 static void write_wait(conv *c, const cthread *t, uint64_t start, uint64_t end, unsigned kind,
                        uint64_t object, const cthread *waker, uint64_t wake_ts) {
-  ob *o = &c->o;
-  ev_open(c, 'X', t->pid, t->tid, start);
-  ob_lit(o, ",\"dur\":");
-  ob_us(o, end > start ? end - start : 0);
-  ob_lit(o, ",\"name\":");
-  ob_cstr(o, vx_wait_name(kind));
-  ob_lit(o, ",\"cat\":\"wait\",\"args\":{\"object\":\"");
-  ob_hex(o, object);
-  ob_lit(o, "\"");
+  te_event ev = tev(t, TE_WAIT, start);
+  ev.dur = end > start ? end - start : 0;
+  ev.u.wait.kind = kind;
+  ev.u.wait.object = object;
   if (waker) {
-    ob_lit(o, ",\"released_by_tid\":");
-    ob_i64(o, waker->tid);
+    ev.u.wait.waker_pid = waker->pid;
+    ev.u.wait.waker_tid = waker->tid;
+    ev.u.wait.release_ts = wake_ts;
+    ev.flags |= TE_F_RELEASE;
   }
-  ob_lit(o, "}}");
-  if (waker) {
-    uint64_t id = (1ull << 62) | c->st.json_events;
-    flow_point(c, waker->pid, waker->tid, wake_ts, id, 1, 1);
-    flow_point(c, t->pid, t->tid, end, id, 0, 0);
-  }
+  emit(c, &ev);
 }
 
 /* ---- Processes and threads --------------------------------------------------------- */
@@ -457,11 +428,9 @@ static cproc *proc_get(conv *c, int pid) {
 }
 
 static void proc_write_name(conv *c, cproc *p) {
-  char buf[300];
-  snprintf(buf, sizeof buf, "%s (pid %d)", p->name ? c->strs.s[p->name] : "process", p->pid);
-  meta_open(c, "process_name", p->pid, 0, "name");
-  ob_cstr(&c->o, buf);
-  ob_lit(&c->o, "}}");
+  te_event ev = ev_at(TE_PROCESS, p->pid, 0, c->last_ts);
+  ev.u.thread.name = p->name ? c->strs.s[p->name] : NULL;
+  emit(c, &ev);
   p->written = p->name;
 }
 
@@ -487,20 +456,13 @@ static void proc_name(conv *c, cproc *p, uint32_t name, int is_main) {
 
 static void thread_announce(conv *c, cthread *t) {
   proc_announce(c, t->pid);
-  meta_open(c, "thread_name", t->pid, t->tid, "name");
-  if (t->name)
-    ob_id(&c->o, c, t->name);
-  else {
-    ob_lit(&c->o, "\"thread ");
-    ob_i64(&c->o, t->tid);
-    ob_lit(&c->o, "\"");
-  }
-  ob_lit(&c->o, "}}");
+  te_event ev = ev_at(TE_THREAD, t->pid, t->tid, c->last_ts);
+  ev.u.thread.name = t->name ? str_of(c, t->name) : NULL;
   if (!t->announced) {
-    meta_open(c, "thread_sort_index", t->pid, t->tid, "sort_index");
-    ob_u64(&c->o, t->sort);
-    ob_lit(&c->o, "}}");
+    ev.flags |= TE_F_SORT;
+    ev.u.thread.sort = (int)t->sort;
   }
+  emit(c, &ev);
   t->announced = 1;
 }
 
@@ -613,14 +575,7 @@ static int16_t member_index(const bt_field_class *fc, const char *name) {
 }
 
 /* x86-64 number of a system call name, or -1. */
-static long syscall_nr(const char *name) {
-  for (long nr = 0; nr < 512; nr++) {
-    const char *n = vx_syscall_name(nr);
-    if (n && !strcmp(n, name))
-      return nr;
-  }
-  return -1;
-}
+static long syscall_nr(const char *name) { return te_syscall_nr(name); }
 
 static const ctrace_info *trace_info(conv *c, const bt_trace *tr) {
   for (size_t i = 0; i < c->ntinfo; i++)
@@ -755,12 +710,10 @@ static void heap_del(conv *c, cheap *h, uint64_t ptr) {
 }
 
 static void heap_write(conv *c, int pid, int tid, cheap *h, uint64_t ts) {
-  ev_open(c, 'C', pid, tid, ts);
-  ob_lit(&c->o, ",\"name\":\"heap\",\"cat\":\"heap\",\"args\":{\"live\":");
-  ob_i64(&c->o, h->live);
-  ob_lit(&c->o, ",\"allocated\":");
-  ob_u64(&c->o, h->allocated);
-  ob_lit(&c->o, "}}");
+  te_event ev = ev_at(TE_HEAP, pid, tid, ts);
+  ev.u.heap.live = h->live;
+  ev.u.heap.allocated = h->allocated;
+  emit(c, &ev);
   h->last_emit = ts;
   h->dirty = 0;
 }
@@ -873,21 +826,19 @@ static void lock_event(conv *c, const evclass *k, const bt_field *pl, cthread *t
 
 /* ---- The kernel -------------------------------------------------------------------------- */
 
-/* The kernel's state rows: as chrome_json's write_state. */
-static void write_state(conv *c, cthread *t, uint64_t start, uint64_t end, const char *state,
-                        int cpu) {
-  int row = 1000000000 + t->tid;
+/* A thread's scheduler state over [start, end) (TE_ST_*; flags TE_F_*). */
+static void write_state(conv *c, cthread *t, uint64_t start, uint64_t end, int state, int cpu,
+                        uint16_t flags) {
   if (!t->state_row) {
     proc_announce(c, t->pid);
     t->state_row = 1;
-    char name[64];
-    snprintf(name, sizeof name, "tid %d state", t->tid);
-    meta_open(c, "thread_name", t->pid, row, "name");
-    ob_cstr(&c->o, name);
-    ob_lit(&c->o, "}}");
   }
-  ev_open(c, 'X', t->pid, row, start);
-  ob_state_rest(&c->o, start, end, state, cpu);
+  te_event ev = ev_at(TE_STATE, t->pid, t->tid, start);
+  ev.dur = end > start ? end - start : 0;
+  ev.u.state.state = (uint8_t)state;
+  ev.u.state.cpu = cpu;
+  ev.flags = flags;
+  emit(c, &ev);
 }
 
 /* A thread the kernel names: its own row gets the kernel's name unless
@@ -950,7 +901,7 @@ static void kernel_event(conv *c, const evclass *k, const bt_event *ev, const bt
       cthread *t = kthread(c, prev, comm_of(c, member(pl, k->f[3])));
       if (t && t->k_on != 2) {
         if (t->k_on == 1)
-          write_state(c, t, t->k_since, ts, "running", t->k_cpu);
+          write_state(c, t, t->k_since, ts, TE_ST_RUNNING, t->k_cpu, 0);
         t->k_on = 0;
         t->k_off = (uint8_t)preempted(fint(member(pl, k->f[1])));
         t->k_since = ts;
@@ -960,7 +911,7 @@ static void kernel_event(conv *c, const evclass *k, const bt_event *ev, const bt
       cthread *t = kthread(c, next, comm_of(c, member(pl, k->f[4])));
       if (t && t->k_on != 2) {
         if (t->k_on == 0)
-          write_state(c, t, t->k_since, ts, t->k_off ? "runnable" : "off cpu", -1);
+          write_state(c, t, t->k_since, ts, t->k_off ? TE_ST_RUNNABLE : TE_ST_OFF, -1, 0);
         t->k_on = 1;
         t->k_cpu = (uint16_t)(cpu < 0 ? 0 : cpu);
         t->k_since = ts;
@@ -994,7 +945,7 @@ static void kernel_event(conv *c, const evclass *k, const bt_event *ev, const bt
     if (i) {
       cthread *t = &c->threads[*i];
       if (t->k_on == 1) /* its last switch-out does not come */
-        write_state(c, t, t->k_since, ts, "running", t->k_cpu);
+        write_state(c, t, t->k_since, ts, TE_ST_RUNNING, t->k_cpu, TE_F_AT_EXIT);
       t->k_on = 2;
     }
     return;
@@ -1050,231 +1001,242 @@ static void end_run(conv *c, cthread *t, uint64_t ts) {
   if (!t->run_item)
     return;
   uint32_t *name = vh_get(&c->items, t->run_item);
-  ev_open(c, 'e', t->pid, t->tid, ts);
-  ob_lit(&c->o, ",\"name\":");
-  if (name)
-    ob_id(&c->o, c, *name);
-  else
-    ob_lit(&c->o, "\"item\"");
-  ob_lit(&c->o, ",\"cat\":\"sched\",\"id\":\"");
-  ob_hex(&c->o, t->run_item);
-  ob_lit(&c->o, "\"}");
+  te_event ev = tev(t, TE_ITEM_STOP, ts);
+  ev.u.item.id = t->run_item;
+  ev.u.item.name = name ? str_of(c, *name) : NULL;
   t->run_item = 0;
+  emit(c, &ev);
 }
 
-static void ctrace_event(conv *c, const evclass *k, const bt_field *pl, cthread *t,
-                         uint64_t ts) {
-  ob *o = &c->o;
-  const bt_field *f0 = member(pl, k->f[0]), *f1 = member(pl, k->f[1]),
-                 *f2 = member(pl, k->f[2]), *f3 = member(pl, k->f[3]);
+/* Labels of regions: by their interned name (a key of their own), and of
+ * GC-like phases (by name and cat). */
+static te_label region_label(const conv *c, uint32_t name, int is_gc) {
+  if (is_gc)
+    return (te_label){name ? str_of(c, name) : "gc", "gc", NULL, NULL, 0, 0};
+  return (te_label){str_of(c, name), "region", NULL, NULL, 0, name * 2u + 1u};
+}
+
+/* ctrace:region_* and gc_*, instants, counters, flows. */
+static void on_region(conv *c, const evclass *k, const bt_field *f[4], cthread *t, uint64_t ts) {
   size_t n;
   const char *s;
+  te_label l;
+  te_event ev;
   switch (k->kind) {
   case K_REGION_BEGIN:
-    s = fstr(f1, &n);
-    ev_open(c, 'B', t->pid, t->tid, ts);
-    ob_lit(o, ",\"name\":");
-    ob_str(o, s, n);
-    if (t->task) {
-      ob_lit(o, ",\"args\":{\"task\":");
-      ob_u64(o, t->task);
-      ob_lit(o, "}");
-    }
-    ob_lit(o, "}");
-    push_region(c, t, intern(&c->strs, s, n), 0);
+  case K_GC_BEGIN: {
+    int gc = k->kind == K_GC_BEGIN;
+    s = fstr(gc ? f[0] : f[1], &n);
+    uint32_t name = n || !gc ? intern(&c->strs, s, n) : 0;
+    ev = tev(t, TE_BEGIN, ts);
+    l = region_label(c, name, gc);
+    ev.label = &l;
+    ev.task = gc ? 0 : t->task;
+    emit(c, &ev);
+    push_region(c, t, name, gc);
     break;
+  }
   case K_REGION_END:
   case K_GC_END: {
     if (t->depth == 0) {
-      c->st.unmatched_ends++;
+      c->src->unmatched_ends++;
       break;
     }
     rentry e = t->stack[--t->depth];
-    ev_open(c, 'E', t->pid, t->tid, ts);
-    ob_lit(o, ",\"name\":");
-    if (e.is_gc && !e.name)
-      ob_lit(o, "\"gc\"");
-    else
-      ob_id(o, c, e.name);
-    if (e.is_gc)
-      ob_lit(o, ",\"cat\":\"gc\"");
-    ob_lit(o, "}");
-    break;
-  }
-  case K_TASK_BEGIN: {
-    uint64_t id = (uint64_t)fint(f0);
-    s = fstr(f2, &n);
-    if (vh_put(&c->tasks, id, intern(&c->strs, s, n)))
-      c->failed = 1;
-    ev_open(c, 'b', t->pid, t->tid, ts);
-    ob_lit(o, ",\"name\":");
-    ob_str(o, s, n);
-    ob_lit(o, ",\"cat\":\"task\",\"id\":\"");
-    ob_hex(o, id);
-    ob_lit(o, "\",\"args\":{\"task\":");
-    ob_u64(o, id);
-    ob_lit(o, ",\"parent\":");
-    ob_u64(o, (uint64_t)fint(f1));
-    ob_lit(o, "}}");
-    break;
-  }
-  case K_TASK_END: {
-    uint64_t id = (uint64_t)fint(f0);
-    uint32_t name = 0;
-    vh_del(&c->tasks, id, &name);
-    ev_open(c, 'e', t->pid, t->tid, ts);
-    ob_lit(o, ",\"name\":");
-    if (name)
-      ob_id(o, c, name);
-    else {
-      ob_lit(o, "\"task#");
-      ob_u64(o, id);
-      ob_lit(o, "\"");
-    }
-    ob_lit(o, ",\"cat\":\"task\",\"id\":\"");
-    ob_hex(o, id);
-    ob_lit(o, "\"}");
-    break;
-  }
-  case K_LOG: {
-    uint64_t task = (uint64_t)fint(f0);
-    s = fstr(f1, &n);
-    ev_open(c, 'i', t->pid, t->tid, ts);
-    ob_lit(o, ",\"s\":\"t\",\"name\":");
-    if (n)
-      ob_str(o, s, n);
-    else
-      ob_lit(o, "\"log\"");
-    ob_lit(o, ",\"cat\":\"log\",\"args\":{\"message\":");
-    s = fstr(f2, &n);
-    ob_str(o, s, n);
-    if (task) {
-      ob_lit(o, ",\"task\":");
-      ob_u64(o, task);
-    }
-    ob_lit(o, "}}");
+    ev = tev(t, TE_END, ts);
+    l = region_label(c, e.name, e.is_gc);
+    ev.label = &l;
+    emit(c, &ev);
     break;
   }
   case K_COUNTER:
-    s = fstr(f1, &n);
-    ev_open(c, 'C', t->pid, t->tid, ts);
-    ob_lit(o, ",\"name\":");
-    ob_str(o, s, n);
-    ob_lit(o, ",\"cat\":\"counter\",\"args\":{\"value\":");
-    ob_i64(o, fint(f2));
-    ob_lit(o, "}}");
+    ev = tev(t, TE_COUNTER, ts);
+    ev.u.counter.name = fstr(f[1], &n);
+    ev.u.counter.ivalue = fint(f[2]);
+    ev.u.counter.value = (double)ev.u.counter.ivalue;
+    emit(c, &ev);
     break;
   case K_INSTANT:
-    s = fstr(f1, &n);
-    ev_open(c, 'i', t->pid, t->tid, ts);
-    ob_lit(o, ",\"s\":\"t\",\"name\":");
-    ob_str(o, s, n);
-    ob_lit(o, ",\"cat\":\"instant\"}");
+    write_instant(c, t, ts, fstr(f[1], &n), "instant");
     break;
   case K_FLOW_BEGIN:
   case K_FLOW_END:
-    flow_point(c, t->pid, t->tid, ts, (uint64_t)fint(f0), k->kind == K_FLOW_BEGIN, t->depth == 0);
+    flow_point(c, t, ts, (uint64_t)fint(f[0]), k->kind == K_FLOW_BEGIN, TE_FLOW_USER);
+    break;
+  default:
+    break;
+  }
+}
+
+/* ctrace:task_*, log, thread_name. */
+static void on_task(conv *c, const evclass *k, const bt_field *f[4], cthread *t, uint64_t ts) {
+  size_t n;
+  const char *s;
+  te_event ev;
+  switch (k->kind) {
+  case K_TASK_BEGIN: {
+    uint64_t id = (uint64_t)fint(f[0]);
+    s = fstr(f[2], &n);
+    if (vh_put(&c->tasks, id, intern(&c->strs, s, n)))
+      c->failed = 1;
+    ev = tev(t, TE_TASK_BEGIN, ts);
+    ev.u.task_ev.id = id;
+    ev.u.task_ev.parent = (uint64_t)fint(f[1]);
+    ev.u.task_ev.name = s;
+    emit(c, &ev);
+    break;
+  }
+  case K_TASK_END: {
+    uint32_t name = 0;
+    ev = tev(t, TE_TASK_END, ts);
+    ev.u.task_ev.id = (uint64_t)fint(f[0]);
+    vh_del(&c->tasks, ev.u.task_ev.id, &name);
+    ev.u.task_ev.name = name ? str_of(c, name) : NULL;
+    emit(c, &ev);
+    break;
+  }
+  case K_TASK_SWITCH:
+    t->task = (uint64_t)fint(f[0]);
+    break;
+  case K_LOG:
+    ev = tev(t, TE_LOG, ts);
+    ev.task = (uint64_t)fint(f[0]);
+    s = fstr(f[1], &n);
+    ev.u.log.category = n ? s : "log";
+    ev.u.log.message = fstr(f[2], &ev.u.log.len);
+    emit(c, &ev);
     break;
   case K_THREAD_NAME:
-    s = fstr(f0, &n);
+    s = fstr(f[0], &n);
     thread_name(c, t, intern(&c->strs, s, n), 1);
     break;
-  case K_GC_BEGIN:
-    s = fstr(f0, &n);
-    ev_open(c, 'B', t->pid, t->tid, ts);
-    ob_lit(o, ",\"name\":");
-    ob_str(o, n ? s : "gc", n ? n : 2);
-    ob_lit(o, ",\"cat\":\"gc\"}");
-    push_region(c, t, n ? intern(&c->strs, s, n) : 0, 1);
-    break;
-  case K_HEAP:
-    ev_open(c, 'C', t->pid, t->tid, ts);
-    ob_lit(o, ",\"name\":\"heap\",\"cat\":\"heap\",\"args\":{\"live\":");
-    ob_i64(o, fint(f0));
-    ob_lit(o, ",\"allocated\":");
-    ob_u64(o, (uint64_t)fint(f1));
-    ob_lit(o, "}}");
-    break;
-  case K_HEAP_SET:
-    ev_open(c, 'C', t->pid, t->tid, ts);
-    ob_lit(o, ",\"name\":\"heap (program)\",\"cat\":\"heap\",\"args\":{\"live\":");
-    ob_u64(o, (uint64_t)fint(f0));
-    ob_lit(o, ",\"goal\":");
-    ob_u64(o, (uint64_t)fint(f1));
-    ob_lit(o, "}}");
-    break;
-  case K_SCHED_CREATE:
-    s = fstr(f1, &n);
-    if (vh_put(&c->items, (uint64_t)fint(f0), intern(&c->strs, s, n)))
-      c->failed = 1;
-    break;
-  case K_SCHED_RUN: {
-    end_run(c, t, ts);
-    uint64_t id = (uint64_t)fint(f0);
-    t->run_item = id ? id : 1;
-    uint32_t *name = vh_get(&c->items, t->run_item);
-    ev_open(c, 'b', t->pid, t->tid, ts);
-    ob_lit(o, ",\"name\":");
-    if (name)
-      ob_id(o, c, *name);
-    else
-      ob_lit(o, "\"item\"");
-    ob_lit(o, ",\"cat\":\"sched\",\"id\":\"");
-    ob_hex(o, t->run_item);
-    ob_lit(o, "\"}");
-    flow_point(c, t->pid, t->tid, ts, (1ull << 61) | t->run_item, 0, t->depth == 0);
+  default:
     break;
   }
-  case K_SCHED_BLOCK:
-    end_run(c, t, ts);
-    s = fstr(f0, &n);
-    ev_open(c, 'i', t->pid, t->tid, ts);
-    ob_lit(o, ",\"s\":\"t\",\"name\":");
-    ob_str(o, n ? s : "blocked", n ? n : 7);
-    ob_lit(o, ",\"cat\":\"sched\"}");
-    break;
-  case K_SCHED_UNBLOCK:
-    flow_point(c, t->pid, t->tid, ts, (1ull << 61) | (uint64_t)fint(f0), 1, t->depth == 0);
-    break;
-  case K_SCHED_END: {
-    uint64_t id = (uint64_t)fint(f0);
-    if (t->run_item == id || !id)
-      end_run(c, t, ts);
-    break;
-  }
+}
+
+/* ctrace:syscall, wait, thread_*, heap, heap_set: what the wrappers saw. */
+static void on_capture(conv *c, const evclass *k, const bt_field *f[4], cthread *t, uint64_t ts) {
+  te_event ev;
+  switch (k->kind) {
   case K_SYSCALL: {
-    uint64_t dur = (uint64_t)fint(f1);
-    write_syscall(c, t, dur <= ts ? ts - dur : 0, ts, (long)fint(f0), 0, (uint64_t)fint(f2),
-                  fint(f3), 0);
+    uint64_t dur = (uint64_t)fint(f[1]);
+    write_syscall(c, t, dur <= ts ? ts - dur : 0, ts, (long)fint(f[0]), 0, (uint64_t)fint(f[2]),
+                  fint(f[3]), 0);
     break;
   }
   case K_WAIT: {
-    uint64_t dur = (uint64_t)fint(f1);
-    int waker_tid = (int)fint(f3);
+    uint64_t dur = (uint64_t)fint(f[1]);
+    int waker_tid = (int)fint(f[3]);
     uint32_t *wi = waker_tid ? vh_get(&c->thread_of, (uint64_t)(uint32_t)waker_tid) : NULL;
     cthread wk = {.pid = t->pid, .tid = waker_tid};
     if (wi && c->threads[*wi].pid == t->pid)
       wk = c->threads[*wi];
-    write_wait(c, t, dur <= ts ? ts - dur : 0, ts, (unsigned)fint(f0), (uint64_t)fint(f2),
+    write_wait(c, t, dur <= ts ? ts - dur : 0, ts, (unsigned)fint(f[0]), (uint64_t)fint(f[2]),
                waker_tid ? &wk : NULL, ts);
     break;
   }
   case K_THREAD_CREATE:
     write_instant(c, t, ts, "thread create", "thread");
-    flow_point(c, t->pid, t->tid, ts, (uint64_t)fint(f0), 1, t->depth == 0);
+    flow_point(c, t, ts, (uint64_t)fint(f[0]), 1, TE_FLOW_THREAD);
     break;
   case K_THREAD_START:
-    flow_point(c, t->pid, t->tid, ts, (uint64_t)fint(f0), 0, t->depth == 0);
+    flow_point(c, t, ts, (uint64_t)fint(f[0]), 0, TE_FLOW_THREAD);
     write_instant(c, t, ts, "thread start", "thread");
     break;
   case K_THREAD_EXIT:
     end_run(c, t, ts);
     write_instant(c, t, ts, "thread exit", "thread");
     break;
-  case K_TASK_SWITCH:
-    t->task = (uint64_t)fint(f0);
+  case K_HEAP:
+    ev = tev(t, TE_HEAP, ts);
+    ev.u.heap.live = fint(f[0]);
+    ev.u.heap.allocated = (uint64_t)fint(f[1]);
+    emit(c, &ev);
+    break;
+  case K_HEAP_SET:
+    ev = tev(t, TE_HEAP_SET, ts);
+    ev.u.heap_set.live = (uint64_t)fint(f[0]);
+    ev.u.heap_set.goal = (uint64_t)fint(f[1]);
+    emit(c, &ev);
     break;
   default:
+    break;
+  }
+}
+
+/* ctrace:sched_*: user-level work items. */
+static void on_item(conv *c, const evclass *k, const bt_field *f[4], cthread *t, uint64_t ts) {
+  size_t n;
+  const char *s;
+  switch (k->kind) {
+  case K_SCHED_CREATE:
+    s = fstr(f[1], &n);
+    if (vh_put(&c->items, (uint64_t)fint(f[0]), intern(&c->strs, s, n)))
+      c->failed = 1;
+    break;
+  case K_SCHED_RUN: {
+    end_run(c, t, ts);
+    uint64_t id = (uint64_t)fint(f[0]);
+    t->run_item = id ? id : 1;
+    uint32_t *name = vh_get(&c->items, t->run_item);
+    te_event ev = tev(t, TE_ITEM_RUN, ts);
+    ev.u.item.id = t->run_item;
+    ev.u.item.name = name ? str_of(c, *name) : NULL;
+    emit(c, &ev);
+    flow_point(c, t, ts, TE_UNBLOCK_ID(t->run_item), 0, TE_FLOW_UNBLOCK);
+    break;
+  }
+  case K_SCHED_BLOCK:
+    end_run(c, t, ts);
+    s = fstr(f[0], &n);
+    write_instant(c, t, ts, n ? s : "blocked", "sched");
+    break;
+  case K_SCHED_UNBLOCK:
+    flow_point(c, t, ts, TE_UNBLOCK_ID((uint64_t)fint(f[0])), 1, TE_FLOW_UNBLOCK);
+    break;
+  case K_SCHED_END: {
+    uint64_t id = (uint64_t)fint(f[0]);
+    if (t->run_item == id || !id)
+      end_run(c, t, ts);
+    break;
+  }
+  default:
+    break;
+  }
+}
+
+static void ctrace_event(conv *c, const evclass *k, const bt_field *pl, cthread *t,
+                         uint64_t ts) {
+  const bt_field *f[4] = {member(pl, k->f[0]), member(pl, k->f[1]), member(pl, k->f[2]),
+                          member(pl, k->f[3])};
+  switch (k->kind) {
+  case K_REGION_BEGIN:
+  case K_REGION_END:
+  case K_GC_BEGIN:
+  case K_GC_END:
+  case K_COUNTER:
+  case K_INSTANT:
+  case K_FLOW_BEGIN:
+  case K_FLOW_END:
+    on_region(c, k, f, t, ts);
+    break;
+  case K_TASK_BEGIN:
+  case K_TASK_END:
+  case K_TASK_SWITCH:
+  case K_LOG:
+  case K_THREAD_NAME:
+    on_task(c, k, f, t, ts);
+    break;
+  case K_SCHED_CREATE:
+  case K_SCHED_RUN:
+  case K_SCHED_BLOCK:
+  case K_SCHED_UNBLOCK:
+  case K_SCHED_END:
+    on_item(c, k, f, t, ts);
+    break;
+  default:
+    on_capture(c, k, f, t, ts);
     break;
   }
 }
@@ -1396,32 +1358,15 @@ static void on_discarded(conv *c, const bt_message *msg, int packets) {
   }
   if (p)
     proc_announce(c, pid);
+  te_event ev = ev_at(TE_DROPPED, pid, 0, ts);
+  ev.flags = TE_F_PROCESS;
+  ev.u.drop.kind = packets ? TE_DROP_LTTNG_PACKETS : TE_DROP_LTTNG;
+  ev.u.drop.n = n;
+  ev.u.drop.since = since;
   const char *sname = bt_stream_get_name(stream);
-  ob *o = &c->o;
-  ev_open(c, 'i', pid, 0, ts);
-  ob_lit(o, ",\"s\":\"p\",\"name\":\"ctrace: ");
-  if (n)
-    ob_u64(o, n);
-  else
-    ob_lit(o, "some");
-  ob_raw(o, packets ? " packets lost\"" : " events dropped\"");
-  ob_lit(o, ",\"cat\":\"ctrace\",\"args\":{\"");
-  ob_raw(o, packets ? "packets" : "dropped");
-  ob_lit(o, "\":");
-  ob_u64(o, n);
-  ob_lit(o, ",\"since_ts\":");
-  ob_us(o, since);
-  ob_lit(o, ",\"by\":\"lttng\",\"stream\":");
-  ob_cstr(o, sname ? sname : "?");
-  ob_lit(o, ",\"note\":\"");
-  if (packets)
-    ob_lit(o, "LTTng lost whole packets of this stream");
-  else if (ti && ti->vpid)
-    ob_lit(o, "LTTng discarded them: the process's ring buffer was full");
-  else
-    ob_lit(o, "LTTng discarded them: the ring buffer (shared by the user's processes) was "
-              "full; whose they were is not known");
-  ob_lit(o, "\"}}");
+  ev.u.drop.stream = sname ? sname : "?";
+  ev.u.drop.shared = !(ti && ti->vpid);
+  emit(c, &ev);
 }
 
 static bt_graph_simple_sink_component_consume_func_status consume(bt_message_iterator *it,
@@ -1438,7 +1383,7 @@ static bt_graph_simple_sink_component_consume_func_status consume(bt_message_ite
   default: return BT_GRAPH_SIMPLE_SINK_COMPONENT_CONSUME_FUNC_STATUS_ERROR;
   }
   for (uint64_t i = 0; i < n; i++) {
-    if (!c->o.err && !c->failed) {
+    if (!c->err && !c->failed) {
       switch (bt_message_get_type(msgs[i])) {
       case BT_MESSAGE_TYPE_EVENT: on_event(c, msgs[i]); break;
       case BT_MESSAGE_TYPE_DISCARDED_EVENTS: on_discarded(c, msgs[i], 0); break;
@@ -1448,9 +1393,7 @@ static bt_graph_simple_sink_component_consume_func_status consume(bt_message_ite
     }
     bt_message_put_ref(msgs[i]);
   }
-  if (c->live)
-    ob_flush(&c->o); /* the viewer shows what came, now */
-  if (c->o.err || c->failed)
+  if (c->err || c->failed)
     return BT_GRAPH_SIMPLE_SINK_COMPONENT_CONSUME_FUNC_STATUS_ERROR;
   return BT_GRAPH_SIMPLE_SINK_COMPONENT_CONSUME_FUNC_STATUS_OK;
 }
@@ -1548,74 +1491,6 @@ static int ctf_fail(char *err, size_t errlen, int code, const char *what) {
   return code;
 }
 
-static void write_other_data(conv *c) {
-  ob *o = &c->o;
-  ob_lit(o, "\n],\n\"otherData\":{\"producer\":\"ctrace\",\"ctrace_version\":");
-  ob_cstr(o, ctrace_version());
-  ob_lit(o, ",\"source\":\"lttng-ctf\",\"path\":");
-  ob_cstr(o, c->dir);
-  ob_lit(o, ",\"ctf_traces\":[");
-  for (size_t i = 0; i < c->npaths; i++) {
-    if (i)
-      ob_lit(o, ",");
-    ob_cstr(o, c->paths[i]);
-  }
-  ob_lit(o, "],\"clock\":\"LTTng's monotonic clock (raw value: CLOCK_MONOTONIC)\","
-            "\"timestamps\":\"CLOCK_MONOTONIC microseconds\",\"events\":");
-  ob_u64(o, c->st.events_read);
-  ob_lit(o, ",\"dropped_events\":");
-  ob_u64(o, c->st.discarded);
-  ob_lit(o, ",\"discarded_packets\":");
-  ob_u64(o, c->st.discarded_packets);
-  ob_lit(o, ",\"dropped_events_by_pid\":{");
-  int any = 0;
-  for (size_t i = 0; i < c->nprocs; i++)
-    if (c->procs[i].discarded) {
-      ob_raw(o, any ? ",\"" : "\"");
-      ob_i64(o, c->procs[i].pid);
-      ob_lit(o, "\":");
-      ob_u64(o, c->procs[i].discarded);
-      any = 1;
-    }
-  ob_lit(o, "},\"complete\":");
-  if (c->st.discarded || c->st.discarded_packets)
-    ob_lit(o, "false");
-  else
-    ob_lit(o, "true");
-  ob_lit(o, ",\"processes\":[");
-  for (size_t i = 0, k = 0; i < c->nprocs; i++) {
-    if (!c->procs[i].announced)
-      continue;
-    ob_raw(o, k++ ? ",{\"pid\":" : "{\"pid\":");
-    ob_i64(o, c->procs[i].pid);
-    ob_lit(o, ",\"process\":");
-    ob_id(o, c, c->procs[i].name);
-    ob_lit(o, ",\"threads\":");
-    ob_u64(o, c->procs[i].threads);
-    ob_lit(o, ",\"events\":");
-    ob_u64(o, c->procs[i].events);
-    ob_lit(o, "}");
-  }
-  ob_lit(o, "],\"event_counts\":{");
-  for (size_t i = 0; i < c->st.nnames; i++) {
-    if (i)
-      ob_lit(o, ",");
-    ob_cstr(o, c->st.by_name[i].name);
-    ob_lit(o, ":");
-    ob_u64(o, c->st.by_name[i].n);
-  }
-  ob_lit(o, "}");
-  if (c->st.unmatched_ends) {
-    ob_lit(o, ",\"unmatched_region_ends\":");
-    ob_u64(o, c->st.unmatched_ends);
-  }
-  if (c->st.open_regions) {
-    ob_lit(o, ",\"regions_never_closed\":");
-    ob_u64(o, c->st.open_regions);
-  }
-  ob_lit(o, "}}\n");
-}
-
 static int cmp_count(const void *a, const void *b) {
   return strcmp(((const ctf_count *)a)->name, ((const ctf_count *)b)->name);
 }
@@ -1625,7 +1500,7 @@ static void finish(conv *c) {
   for (size_t i = 0; i < c->nthreads; i++) {
     cthread *t = &c->threads[i];
     end_run(c, t, t->last_ts);
-    c->st.open_regions += t->depth;
+    c->src->open_regions += t->depth;
   }
   for (size_t i = 0; i < c->nprocs; i++) {
     cheap *h = c->procs[i].heap;
@@ -1694,7 +1569,6 @@ static void conv_free(conv *c) {
   vh_free(&c->mutex_of);
   vh_free(&c->stream_pid);
   strtab_free(&c->strs);
-  free(c->o.p);
 }
 
 /* LTTng writes the metadata packetized: packets of a 37-byte header (magic
@@ -1824,10 +1698,10 @@ static int run_graph(conv *c, char *err, size_t errlen) {
     }
     if (s == BT_GRAPH_RUN_STATUS_OK)
       break;
-    if (c->o.err) {
+    if (c->err) {
       bt_current_thread_clear_error();
-      snprintf(err, errlen, "write failed: %s", strerror(-c->o.err));
-      r = c->o.err;
+      snprintf(err, errlen, "%s", ctrace_strerror(c->err));
+      r = c->err;
     } else if (c->failed || s == BT_GRAPH_RUN_STATUS_MEMORY_ERROR) {
       r = ctf_fail(err, errlen, CTRACE_ENOMEM, "out of memory");
     } else {
@@ -1846,28 +1720,14 @@ out:
   return r;
 }
 
-int ctf_to_json(const char *dir, cj_sink sink, void *arg, ctf_stats *stats, char *err,
-                size_t errlen) {
-  conv *c = calloc(1, sizeof *c);
-  if (stats)
-    memset(stats, 0, sizeof *stats);
-  if (!c) {
-    snprintf(err, errlen, "out of memory");
-    return CTRACE_ENOMEM;
-  }
-  c->first = 1;
-  c->dir = dir;
-  c->o.sink = sink;
-  c->o.arg = arg;
-  c->o.cap = 1 << 20;
-  int r = 0;
+/* Where the traces are: a live URL, or the directories under dir that
+ * hold a `metadata` file. @return 0 or an error with a message. */
+static int locate(conv *c, const char *dir, char *err, size_t errlen) {
   struct stat st;
+  int r = 0;
   if (!strncmp(dir, "net://", 6) || !strncmp(dir, "net4://", 7) || !strncmp(dir, "net6://", 7)) {
     c->live = 1; /* an LTTng live session through lttng-relayd */
     if (add_path(c, dir)) {
-      r = CTRACE_ENOMEM;
-      snprintf(err, errlen, "out of memory");
-    } else if (!(c->o.p = malloc(c->o.cap))) {
       r = CTRACE_ENOMEM;
       snprintf(err, errlen, "out of memory");
     }
@@ -1882,32 +1742,59 @@ int ctf_to_json(const char *dir, cj_sink sink, void *arg, ctf_stats *stats, char
   } else if (!c->npaths) {
     r = CTRACE_EFORMAT;
     snprintf(err, errlen, "no CTF trace in this directory (no `metadata` file below it)");
-  } else if (!(c->o.p = malloc(c->o.cap))) {
-    r = CTRACE_ENOMEM;
-    snprintf(err, errlen, "out of memory");
   }
+  return r;
+}
+
+/* The source as the index and the exporter see it, from what was counted. */
+static void describe(const ctf_stats *st, te_source *src) {
+  src->events = st->events_read;
+  src->dropped = st->discarded;
+  src->complete = !st->discarded && !st->discarded_packets;
+  src->pid = st->nprocs == 1 ? st->procs[0].pid : 0;
+  src->process = st->nprocs == 1 && st->procs[0].name ? st->procs[0].name : "";
+}
+
+int te__ctf_read(const char *dir, te_source *src, ctf_stats *stats, te_handler fn, void *arg,
+                 char *err, size_t errlen) {
+  conv *c = calloc(1, sizeof *c);
+  memset(stats, 0, sizeof *stats);
+  if (!c) {
+    snprintf(err, errlen, "out of memory");
+    return CTRACE_ENOMEM;
+  }
+  c->dir = dir;
+  c->fn = fn;
+  c->arg = arg;
+  c->src = src;
+  src->ctf = stats;
+  int r = locate(c, dir, err, errlen);
   c->st.ntraces = c->npaths;
-  if (!r) {
-    ob_lit(&c->o, "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n");
+  te_event ev = ev_at(TE_SOURCE_BEGIN, 0, 0, 0);
+  if (!r)
+    r = fn(arg, src, &ev);
+  if (!r)
     r = run_graph(c, err, errlen);
-    if (!r) {
-      finish(c);
-      write_other_data(c);
-      ob_flush(&c->o);
-      if (c->o.err) {
-        r = c->o.err;
-        snprintf(err, errlen, "write failed: %s", strerror(-r));
-      } else if (c->failed) {
-        r = CTRACE_ENOMEM;
-        snprintf(err, errlen, "out of memory");
-      }
+  if (!r) {
+    finish(c);
+    if (c->err)
+      r = c->err;
+    else if (c->failed) {
+      r = CTRACE_ENOMEM;
+      snprintf(err, errlen, "out of memory");
     }
   }
-  if (stats) {
-    *stats = c->st;
-    memset(&c->st, 0, sizeof c->st);
+  /* The stats (and the paths found) go to the caller. */
+  c->st.paths = c->paths;
+  c->paths = NULL;
+  c->npaths = 0;
+  *stats = c->st;
+  memset(&c->st, 0, sizeof c->st);
+  describe(stats, src);
+  if (!r) {
+    ev.type = TE_SOURCE_END;
+    r = fn(arg, src, &ev);
   }
-  ctf_stats_free(&c->st);
   conv_free(c);
   free(c);
   return r;

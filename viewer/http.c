@@ -560,6 +560,21 @@ typedef struct stream_sink {
   size_t zcap;
 } stream_sink;
 
+/* write(2) all of p, retrying on EINTR. @return 0 or -errno. */
+static int cj_write_all(int fd, const char *p, size_t n) {
+  while (n) {
+    ssize_t k = write(fd, p, n);
+    if (k < 0) {
+      if (errno == EINTR)
+        continue;
+      return -errno;
+    }
+    p += k;
+    n -= (size_t)k;
+  }
+  return 0;
+}
+
 static int write_chunk(int fd, const char *p, size_t n) {
   if (!n)
     return 0;

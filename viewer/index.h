@@ -167,17 +167,19 @@ typedef struct vx_source {
   char *process;
   int complete;
   char *problem; /* reader's message, or NULL */
+  int problem_kind; /* rd_problem_kind (reader.h): RD_PROBLEM_NO_END... */
   uint64_t events;
   uint64_t dropped;
 } vx_source;
 
-/* Builds the index of these files (each a ctrace trace or a Chrome JSON
- * file). @return NULL and a message naming the file and the problem. */
+/* Builds the index of these files (each a ctrace trace, a FILE.kernel, an
+ * LTTng trace directory or a Chrome JSON file: events.h's te_set).
+ * @return NULL and a message naming the file and the problem. */
 vx_index *vx_build(char *const *paths, size_t n, char *err, size_t errlen);
-/* The same of one Chrome JSON text in memory (text[len] must be '\0'),
- * shown as the source `name` (the live view's growing trace). */
-vx_index *vx_build_json(const char *name, const char *text, size_t len, char *err,
-                        size_t errlen);
+/* The same of the first n events of an event log (the LTTng live view's
+ * growing trace; a source not ended yet is indexed as it stands). */
+struct te_log;
+vx_index *vx_build_log(const struct te_log *log, size_t n, char *err, size_t errlen);
 void vx_free(vx_index *x);
 /* snprintf into an error buffer (the viewer's messages). */
 void vx_errf(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -200,6 +202,9 @@ uint64_t vx_t0(const vx_index *x);
 uint64_t vx_t1(const vx_index *x);
 uint64_t vx_events(const vx_index *x);  /* events indexed */
 uint64_t vx_dropped(const vx_index *x); /* events the tracers dropped */
+/* The label of the markers of dropped events on threads (their instants'
+ * extra: how many). */
+uint32_t vx_drop_label(const vx_index *x);
 size_t vx_memory(const vx_index *x);    /* bytes held by the index */
 /* Regions of tasks, in the order they ended. */
 const vx_task_region *vx_task_regions(const vx_index *x, size_t *n);

@@ -46,7 +46,7 @@ static inline void ob_mem(ob *o, const char *s, size_t n) {
   o->len += n;
 }
 
-#define ob_lit(o, s) ob_mem((o), (s), sizeof(s) - 1)
+#define ob_lit(o, s) ob_mem((o), "" s, sizeof(s) - 1) /* (s: a string literal) */
 
 static inline void ob_u64(ob *o, uint64_t v) {
   char b[24];

@@ -19,6 +19,7 @@
 #include <zlib.h>
 
 #include "commands.h"
+#include "ctrace/ctrace.h"
 #include "ctrace/format.h"
 #include "hashmap.h"
 #include "profile.h"
@@ -277,15 +278,11 @@ static int add_event(builder *b, const vx_track *t, uint32_t thread_frame, uint3
   return 0;
 }
 
-/* The object of a wait from a JSON import's args ({"object":"0x..."}). */
-static uint64_t json_object(const char *args) {
-  const char *q = args ? strstr(args, "\"object\":\"") : NULL;
-  return q ? strtoull(q + 10, NULL, 0) : 0;
-}
-
 static int thread_frame(builder *b, const vx_track *t, uint32_t *out) {
   char name[512];
-  if (!strncmp(t->name, "thread ", 7)) /* unnamed: "thread TID" already */
+  if (!t->name[0]) /* unnamed */
+    snprintf(name, sizeof name, "thread %d", t->tid);
+  else if (!strncmp(t->name, "thread ", 7)) /* "thread TID" already */
     snprintf(name, sizeof name, "%s", t->name);
   else
     snprintf(name, sizeof name, "thread %s", t->name);
@@ -306,7 +303,7 @@ static int profile_slices(builder *b, const vx_track *t, const st_window *w) {
       uint64_t object = 0;
       if (b->p->type == PF_SYNC) {
         const vx_info *in = vx_info_get(b->x, s[i].args);
-        object = in ? in->arg : json_object(vx_args(b->x, s[i].args));
+        object = in ? in->arg : 0;
       }
       uint32_t leaf;
       if (label_frame(b, s[i].label, &leaf) ||
@@ -476,7 +473,7 @@ int pf_compute(const vx_index *x, pf_type type, const st_options *o, pf_profile 
   if (!ok) {
     pf_free(out);
     vx_errf(err, errlen, "out of memory while computing the profile");
-    return -1;
+    return CTRACE_ENOMEM;
   }
   return 0;
 }

@@ -84,7 +84,8 @@ typedef struct pf_profile {
  * `ctrace stats` takes them) into *out (pf_free it). No event of the type
  * is not an error (nsamples is 0).
  * @return 0, or -1 with a message in err: no thread of that name, an empty
- * window, PF_SCHED without scheduler data in the trace, out of memory. */
+ * window, PF_SCHED without scheduler data in the trace; CTRACE_ENOMEM when
+ * out of memory. */
 int pf_compute(const vx_index *x, pf_type type, const st_options *o, pf_profile *out,
                char *err, size_t errlen);
 /* Frees what pf_compute allocated; accepts a zeroed profile. */

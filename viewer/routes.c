@@ -1273,20 +1273,25 @@ static int stream_trace(const rt_context *ctx, const char *path,
                         int (*sink)(void *, const char *, size_t), void *arg) {
   (void)ctx;
   char head[8] = {0};
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return -errno;
-  ssize_t n = read(fd, head, sizeof head);
-  if (n == CTRACE_FMT_MAGIC_LEN && !memcmp(head, CTRACE_FMT_MAGIC, CTRACE_FMT_MAGIC_LEN)) {
-    close(fd);
-    rd_trace *tr;
-    char err[600];
-    int r = rd_open(path, 0, &tr, err, sizeof err);
-    if (r)
-      return r;
-    cj_stats st;
-    r = cj_export_sink(tr, sink, arg, &st, err, sizeof err);
-    rd_close(tr);
+  struct stat st;
+  int fd = -1;
+  ssize_t n = 0;
+  if (stat(path, &st) == 0 && !S_ISDIR(st.st_mode)) {
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+      return -errno;
+    n = read(fd, head, sizeof head);
+  }
+  if (fd < 0 || (n == CTRACE_FMT_MAGIC_LEN && !memcmp(head, CTRACE_FMT_MAGIC, CTRACE_FMT_MAGIC_LEN))) {
+    /* a ctrace trace or an LTTng directory: exported */
+    if (fd >= 0)
+      close(fd);
+    char err[1200], *paths[1] = {(char *)path};
+    te_set *set = te_set_open(paths, 1, 0, err, sizeof err);
+    if (!set)
+      return CTRACE_EINVAL;
+    cj_stats cs;
+    int r = cj_export(set, sink, arg, &cs, err, sizeof err);
+    te_set_close(set);
     return r;
   }
   /* A JSON trace is served as it is. */
@@ -1380,8 +1385,7 @@ static void static_file(const rt_context *ctx, const char *path, rt_response *r)
 
 int rt_still_writing(const vx_source *s) {
   return !s->complete && s->problem &&
-         (!strncmp(s->problem, "trace has no end record", 23) ||
-          !strncmp(s->problem, "trace truncated at byte", 23));
+         (s->problem_kind == RD_PROBLEM_NO_END || s->problem_kind == RD_PROBLEM_TRUNCATED);
 }
 
 static pthread_once_t hooks_once = PTHREAD_ONCE_INIT;

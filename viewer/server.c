@@ -32,19 +32,21 @@
 
 #include "commands.h"
 #include "ctf.h"
+#include "events.h"
 #include "ctrace/format.h"
 #include "http.h"
 
-/* --lttng-live URL: a thread follows the session (ctf.c) into a growing
- * JSON text; every 250 ms, if it grew, the index is rebuilt from it on the
- * thread pool and swapped in on the loop (where requests are served), so
- * the timeline grows while the program runs. */
+/* --lttng-live URL: a thread follows the session (a set of one live
+ * source, events.h) into a growing event log; every 250 ms, if it grew,
+ * the index is rebuilt from it on the thread pool and swapped in on the
+ * loop (where requests are served), so the timeline grows while the
+ * program runs. */
 typedef struct live {
   const char *url;
   uv_thread_t thread;
   uv_mutex_t mu;
-  char *buf; /* the JSON so far (guarded by mu) */
-  size_t len, cap;
+  te_log *log; /* what arrived (appends and its count guarded by mu) */
+  size_t len;  /* events in it (guarded by mu) */
   int done;  /* the session ended (or failed: err) */
   int rc;
   char err[1024];
@@ -157,9 +159,8 @@ static char *find_web_root(void) {
 static void build(uv_work_t *w) {
   view *v = w->data;
   double t = now_ms();
-  static char empty[] = "{\"traceEvents\":[]}";
   if (v->lv.url)
-    v->first = vx_build_json(v->lv.url, empty, sizeof empty - 1, v->err, sizeof v->err);
+    v->first = vx_build_log(v->lv.log, 1, v->err, sizeof v->err); /* its beginning */
   else
     v->first = vx_build(v->paths, v->npaths, v->err, sizeof v->err);
   if (!v->first && v->fw.on) {
@@ -187,26 +188,16 @@ static void set_state(view *v, const char *state) {
 
 /* ---- LTTng live ---------------------------------------------------------------------- */
 
-static int live_sink(void *arg, const char *p, size_t n) {
+/* The live thread's handler: every event into the log (its beginning is
+ * there already: live_start). */
+static int live_event(void *arg, const te_source *src, const te_event *ev) {
   live *l = arg;
+  if (ev->type == TE_SOURCE_BEGIN)
+    return 0;
   uv_mutex_lock(&l->mu);
-  int r = 0;
-  if (l->len + n + 8 > l->cap) {
-    size_t cap = l->cap ? l->cap : 1 << 20;
-    while (cap < l->len + n + 8)
-      cap *= 2;
-    char *q = realloc(l->buf, cap);
-    if (q) {
-      l->buf = q;
-      l->cap = cap;
-    } else {
-      r = -ENOMEM;
-    }
-  }
-  if (!r) {
-    memcpy(l->buf + l->len, p, n);
-    l->len += n;
-  }
+  int r = te_log_append(l->log, src, ev);
+  if (!r)
+    l->len = te_log_count(l->log);
   uv_mutex_unlock(&l->mu);
   return r;
 }
@@ -214,9 +205,10 @@ static int live_sink(void *arg, const char *p, size_t n) {
 static void live_follow(void *arg) {
   live *l = arg;
   char err[1024] = "";
-  ctf_stats st;
-  int r = ctf_to_json(l->url, live_sink, l, &st, err, sizeof err);
-  ctf_stats_free(&st);
+  char *paths[1] = {(char *)l->url};
+  te_set *set = te_set_open(paths, 1, 0, err, sizeof err);
+  int r = set ? te_set_read(set, live_event, l, err, sizeof err) : CTRACE_EINVAL;
+  te_set_close(set);
   uv_mutex_lock(&l->mu);
   l->rc = r;
   snprintf(l->err, sizeof l->err, "%s", err);
@@ -224,42 +216,18 @@ static void live_follow(void *arg) {
   uv_mutex_unlock(&l->mu);
 }
 
-/* The JSON so far, closed after its last whole event (events are one per
- * line, each after ",\n"); or all of it once the session has ended. */
+/* The events so far (a reader may read the first len while the live thread
+ * appends after them). */
 static void live_rebuild(uv_work_t *w) {
   view *v = w->data;
   live *l = &v->lv;
   uv_mutex_lock(&l->mu);
   size_t len = l->len;
   int done = l->done && !l->rc;
-  char *text = malloc(len + 8);
-  if (text)
-    memcpy(text, l->buf, len);
   uv_mutex_unlock(&l->mu);
-  l->next = NULL;
   l->next_len = len;
   l->next_done = done;
-  if (!text) {
-    snprintf(l->next_err, sizeof l->next_err, "out of memory");
-    return;
-  }
-  size_t n = len;
-  if (!done) {
-    while (n && text[n - 1] != '\n')
-      n--;
-    while (n && (text[n - 1] == '\n' || text[n - 1] == ','))
-      n--;
-    if (!n) { /* nothing yet: not even the header */
-      free(text);
-      snprintf(l->next_err, sizeof l->next_err, "no event yet");
-      return;
-    }
-    memcpy(text + n, "\n]}", 4);
-    n += 3;
-  }
-  text[n] = '\0';
-  l->next = vx_build_json(l->url, text, n, l->next_err, sizeof l->next_err);
-  free(text);
+  l->next = vx_build_log(l->log, len, l->next_err, sizeof l->next_err);
 }
 
 static void live_rebuilt(uv_work_t *w, int status) {
@@ -305,6 +273,19 @@ static void live_timer(uv_timer_t *t) {
     set_state(v, "ended");
     uv_timer_stop(&l->timer);
   }
+}
+
+/* The log begins with the live source, so that even an empty view says
+ * what it follows. @return 0, or -1 when out of memory. */
+static int live_log(live *l) {
+  if (!(l->log = te_log_new()))
+    return -1;
+  te_source src = {.path = l->url, .format = "lttng-live", .process = ""};
+  te_event ev = {.type = TE_SOURCE_BEGIN};
+  if (te_log_append(l->log, &src, &ev))
+    return -1;
+  l->len = 1;
+  return 0;
 }
 
 static void live_start(view *v) {
@@ -713,7 +694,12 @@ int ctrace_cmd_view(int argc, char **argv) {
   }
   signal(SIGPIPE, SIG_IGN); /* a client that goes away is an error code, not a signal */
   char **all = NULL;
+  int *added = NULL;
   size_t n = 0;
+  if (v.lv.url && live_log(&v.lv)) {
+    fprintf(stderr, "ctrace view: out of memory\n");
+    return 1;
+  }
   if (v.fw.on) {
     for (int i = optind; i < argc; i++) {
       struct stat st;
@@ -751,19 +737,10 @@ int ctrace_cmd_view(int argc, char **argv) {
     v.npaths = v.lv.url ? 1 : (size_t)(argc - optind);
     /* `ctrace run` writes the kernel's events beside the trace: FILE.kernel
      * goes with FILE unless given already. */
-    all = calloc(2 * v.npaths + 1, sizeof *all);
-    for (size_t i = 0; all && i < v.npaths; i++) {
-      all[n++] = v.paths[i];
-      char k[PATH_MAX];
-      snprintf(k, sizeof k, "%s.kernel", v.paths[i]);
-      int given = 0;
-      for (size_t j = 0; j < v.npaths; j++)
-        given |= !strcmp(v.paths[j], k);
-      if (!given && access(k, R_OK) == 0) {
-        all[n++] = strdup(k);
-        fprintf(stderr, "ctrace view: with %s (the kernel's events of the same run)\n", k);
-      }
-    }
+    if (!v.lv.url && (all = te_paths_with_kernel(v.paths, v.npaths, &n, &added)))
+      for (size_t i = 0; i < n; i++)
+        if (added[i])
+          fprintf(stderr, "ctrace view: with %s (the kernel's events of the same run)\n", all[i]);
     if (all) {
       v.paths = all;
       v.npaths = n;
@@ -785,17 +762,7 @@ int ctrace_cmd_view(int argc, char **argv) {
   if (!v.http.holds) /* (else requests still read it on the thread pool: left to the exit) */
     vx_free(v.ctx.index ? v.ctx.index : v.first);
   free(web);
-  if (all) {
-    for (size_t i = 0; i < n; i++)
-      if (all[i] != argv[optind + 0] && strstr(all[i], ".kernel")) {
-        int given = 0;
-        for (int j = optind; j < argc; j++)
-          given |= all[i] == argv[j];
-        if (!given)
-          free(all[i]);
-      }
-    free(all);
-  }
+  te_paths_free(all, n, added);
   /* (v.fw's paths and problem texts are left to the exit: requests may
    * still be reading them on the thread pool) */
   return v.status;

@@ -17,6 +17,7 @@
 #include <cjson/cJSON.h>
 
 #include "commands.h"
+#include "ctrace/ctrace.h"
 #include "hashmap.h"
 #include "profile.h"
 #include "stats.h"
@@ -53,16 +54,6 @@ static uint64_t child_time(const st_window *w, const vx_slice *c, size_t nc, siz
     (*j)++;
   return sum;
 }
-
-/* The object a wait was on, and whether a syscall failed, for slices
- * without details (Chrome JSON, e.g. `ctrace export`'s output: args
- * {"object":"0x..."} and {"error":"E..."}). */
-static uint64_t json_object(const char *args) {
-  const char *p = args ? strstr(args, "\"object\":\"") : NULL;
-  return p ? strtoull(p + 10, NULL, 0) : 0;
-}
-
-static int json_failed(const char *args) { return args && strstr(args, "\"error\":") != NULL; }
 
 typedef struct blocks {
   vh_map map; /* hash(label, object) -> index in r->blocks */
@@ -138,11 +129,11 @@ static int sum_thread(const vx_index *x, const st_window *w, const uint8_t *kind
           st__state_split(t, a0, a0 + dur, p->state);
       } else if (kind[l] == KIND_SYSCALL) {
         const vx_info *in = vx_info_get(x, s[i].args);
-        if (in ? in->ret < 0 : json_failed(vx_args(x, s[i].args)))
+        if (in && in->ret < 0)
           p->errors++;
       } else {
         const vx_info *in = vx_info_get(x, s[i].args);
-        if (add_wait(r, bl, x, l, in ? in->arg : json_object(vx_args(x, s[i].args)), dur))
+        if (add_wait(r, bl, x, l, in ? in->arg : 0, dur))
           return -1;
       }
       if (!p->count || dur < p->min)
@@ -262,9 +253,7 @@ static void window_counts(const vx_index *x, const st_options *o, const st_windo
       if (in->ts < w->w0 || in->ts >= w->w1)
         continue;
       r->window_events++;
-      if (!strcmp(vx_label_get(x, in->label)->cat, "ctrace") &&
-          !strncmp(vx_label_get(x, in->label)->name, "ctrace: ", 8) &&
-          strstr(vx_label_get(x, in->label)->name, "dropped"))
+      if (in->label == vx_drop_label(x))
         r->window_dropped += in->extra;
     }
   }
@@ -451,8 +440,9 @@ static int compute_profiles(compute *c) {
   int ok = 1;
   for (int t = 0; ok && t < PF_TYPE_COUNT_; t++) {
     char perr[256];
-    if (pf_compute(c->x, (pf_type)t, c->o, &r->profiles[t], perr, sizeof perr)) {
-      if (strstr(perr, "out of memory"))
+    int pr = pf_compute(c->x, (pf_type)t, c->o, &r->profiles[t], perr, sizeof perr);
+    if (pr) {
+      if (pr == CTRACE_ENOMEM)
         ok = 0;
       memset(&r->profiles[t], 0, sizeof r->profiles[t]);
       r->profiles[t].type = (pf_type)-1;

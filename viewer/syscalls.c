@@ -4,9 +4,10 @@
 #include <stddef.h>
 
 #include "ctrace/format.h"
+#include "events.h"
 #include "index.h"
 
-const char *vx_syscall_name(long nr) {
+const char *te_syscall_name(long nr) {
 #if defined(__x86_64__)
   static const char *const names[] = {
       [0] = "read", [1] = "write", [2] = "open", [3] = "close", [4] = "stat", [5] = "fstat",
@@ -39,7 +40,7 @@ const char *vx_syscall_name(long nr) {
   return NULL;
 }
 
-const char *vx_wait_name(unsigned kind) {
+const char *te_wait_name(unsigned kind) {
   switch (kind) {
   case CTRACE_FMT_WAIT_MUTEX: return "mutex wait";
   case CTRACE_FMT_WAIT_COND: return "condvar wait";
@@ -50,3 +51,7 @@ const char *vx_wait_name(unsigned kind) {
   default: return "wait";
   }
 }
+
+/* (the index's old names, until its callers move) */
+const char *vx_syscall_name(long nr) { return te_syscall_name(nr); }
+const char *vx_wait_name(unsigned kind) { return te_wait_name(kind); }

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "chrome_json.h"
+#include "events.h"
 #include "reader.h"
 
 static int devnull = -1;
@@ -21,8 +22,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char err[600];
     if (rd_open_mem(data, size, flags, &tr, err, sizeof err) != 0)
       continue;
+    te_set *set = te_set_of_trace(tr, "fuzz.ctrace");
     cj_stats st;
-    cj_export(tr, devnull, &st, err, sizeof err);
+    if (set)
+      cj_export(set, cj_fd_sink, &devnull, &st, err, sizeof err);
+    te_set_close(set);
     rd_close(tr);
   }
   return 0;
