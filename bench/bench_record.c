@@ -26,8 +26,8 @@
 #include <ctrace/ctrace.h>
 
 /* The flight recorder's internals the library exports for tests and this
- * bench (tracer/flight.h, tracer/internal.h). */
-#include "flight.h"
+ * bench (common.h, tracer/runtime/internal.h). */
+#include "common.h"
 #include "internal.h"
 
 static long n_events = 50000000;

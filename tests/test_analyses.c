@@ -1,4 +1,4 @@
-/* Exact answers of the analyses of `ctrace stats` (viewer/stats.c,
+/* Exact answers of the analyses of `ctrace stats` (viewer/analysis/stats.c,
  * viewer/analyses.c) on real ctrace files written by tests/synth_trace.c:
  * what the Chrome JSON importer cannot carry (thread-state bands from a
  * FILE.kernel, work-item runs, log-to-task links, per-thread heap
@@ -64,9 +64,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "chrome_json.h"
-#include "index.h"
-#include "stats.h"
+#include "export.h"
+#include "analysis.h"
 #include "synth_trace.h"
 #include "trace_util.h"
 #include "test.h"
@@ -1107,7 +1106,7 @@ TEST_IMPL(analyses_processes) {
   CHECK_U(r.has_sched, 1); /* a's band, derived from its wait */
   CHECK_U(r.derived_only, 1);
 
-  /* Tasks "of one name" (stats.h): one row, request: 20 (p1) and 40 (p2);
+  /* Tasks "of one name" (analysis.h): one row, request: 20 (p1) and 40 (p2);
    * logs: 1 of p1's task, 2 of p2's (the name's label is per source file:
    * rows go by name). */
   CHECK_U(r.ntask_groups, 1);

@@ -1,6 +1,6 @@
 /* The `ctrace` command on golden bad files (tests/data, see its README) and
  * bad usage: the right exit status and a message that names what and where. */
-#include "ctf.h"
+#include "read.h"
 #include "test.h"
 
 static test_proc run3(const char *a, const char *b, const char *c) {

@@ -1,5 +1,5 @@
 /* The control socket (tracer/control.c) and its client, `ctrace record` and
- * `ctrace dump` (tracer/control_cli.c), against real processes: programs
+ * `ctrace dump` (viewer/cli/record.c, dump.c), against real processes: programs
  * that run a few seconds with CTRACE_CONTROL set and are not tracing
  * (tests/progs/busy_for.c, linked with libctrace or under the preload).
  * The traces recorded are read back with the reader. */

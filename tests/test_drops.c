@@ -7,7 +7,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
-#include "chrome_json.h"
+#include "export.h"
 #include "ctrace/ctrace.h"
 #include "test.h"
 #include "trace_util.h"

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "ctrace/ctrace.h"
-#include "index.h"
+#include "analysis.h"
 #include "test.h"
 #include "trace_util.h"
 

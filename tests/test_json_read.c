@@ -1,4 +1,4 @@
-/* te_json_read (viewer/json_read.c): Chrome trace-event JSON as typed
+/* te_json_read (viewer/read/json_events.c): Chrome trace-event JSON as typed
  * events. Each test reads a JSON literal through a handler that records
  * every event (with copies of its strings) and checks them one by one:
  * type, pid, tid, ts, flags, then what the type carries. */
@@ -8,7 +8,7 @@
 
 #include "ctrace/ctrace.h"
 #include "ctrace/format.h"
-#include "events.h"
+#include "read.h"
 #include "test.h"
 
 typedef struct rec {

@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "index.h"
+#include "analysis.h"
 #include "test.h"
 
 /* Runs `lttng ARGS...`; fails the test with lttng's words if it fails. */

@@ -18,13 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../tracer/perf.h"
+#include "capture.h"
 #include "test.h"
-
-/* Exported by perf.c for the `ctrace run` launcher; declared here until
- * perf.h does. */
-ctrace__perf *ctrace__perf_open_pid(int pid, unsigned want, unsigned *got, char *why,
-                                    size_t whylen);
 
 #define MS 1000000ull
 

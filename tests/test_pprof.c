@@ -1,4 +1,4 @@
-/* Blocking profiles and `ctrace pprof` (viewer/profile.c) on traces whose
+/* Blocking profiles and `ctrace pprof` (viewer/analysis/profile.c) on traces whose
  * every number is known.
  *
  * The Chrome JSON trace (us): thread A has "serve" 0..100 holding "parse"
@@ -20,10 +20,9 @@
 
 #include <cjson/cJSON.h>
 
-#include "../tracer/kernel_trace.h"
+#include "capture.h"
 #include "ctrace/ctrace.h"
-#include "index.h"
-#include "profile.h"
+#include "analysis.h"
 #include "profile.pb-c.h"
 #include "test.h"
 
@@ -387,7 +386,7 @@ static void protoc_decodes(const char *gz_path) {
   char cmd[4096];
   snprintf(cmd, sizeof cmd,
            "gzip -dc '%s' | /usr/bin/protoc --decode=perftools.profiles.Profile "
-           "--proto_path='%s/../../viewer' profile.proto",
+           "--proto_path='%s/../../viewer/analysis' profile.proto",
            gz_path, test_data_dir);
   char *argv[] = {"/bin/sh", "-c", cmd, NULL};
   test_proc p = test_run(argv, NULL);

@@ -9,9 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "index.h"
-#include "reader.h"
-#include "stats.h"
+#include "analysis.h"
+#include "read.h"
 #include "test.h"
 
 static const char *prog(const char *name) {

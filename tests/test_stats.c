@@ -1,4 +1,4 @@
-/* `ctrace stats` (viewer/stats.c) on a synthetic Chrome JSON trace whose
+/* `ctrace stats` (viewer/analysis/stats.c) on a synthetic Chrome JSON trace whose
  * every number is known: thread A has "outer" 0..100 us holding "inner"
  * 10..40 and 50..60 us, a read() 20..24 us inside the first inner and a
  * failing read() 70..72 us directly in outer; thread B has three "work"
@@ -6,8 +6,7 @@
  * counter goes 100, 300, 200 bytes. */
 #include <cjson/cJSON.h>
 
-#include "index.h"
-#include "stats.h"
+#include "analysis.h"
 #include "test.h"
 
 static const char trace_json[] =

@@ -2,8 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "chrome_json.h"
-#include "events.h"
+#include "export.h"
+#include "read.h"
 #include "test.h"
 #include "trace_util.h"
 

@@ -5,7 +5,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "reader.h"
+#include "read.h"
 
 typedef struct tev {
   uint64_t ts;

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "http.h"
+#include "server.h"
 
 #ifndef FUZZ_TRACE
 #define FUZZ_TRACE "tests/data/good.ctrace"

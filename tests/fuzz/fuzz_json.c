@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "events.h"
+#include "read.h"
 
 typedef struct fz {
   size_t n, fail_at;

@@ -7,9 +7,8 @@
 #include <stdint.h>
 #include <unistd.h>
 
-#include "chrome_json.h"
-#include "events.h"
-#include "reader.h"
+#include "export.h"
+#include "read.h"
 
 static int devnull = -1;
 

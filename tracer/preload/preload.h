@@ -18,7 +18,7 @@
 #include <errno.h>
 #include <stdint.h>
 
-#include "../internal.h"
+#include "record_fast.h" /* the runtime's fast path and the state it reads */
 
 /* Every function a wrapper passes on to. They are looked up all at once
  * (ctrace_preload_resolve_all) before the runtime dlopens anything, else on

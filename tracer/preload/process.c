@@ -45,7 +45,7 @@ void *ctrace__preload_resolve_fn(int i) {
   return p;
 }
 
-/* Called by the runtime before it dlopens anything (tracer/lttng.c). */
+/* Called by the runtime before it dlopens anything (tracer/runtime/lttng.c). */
 __attribute__((visibility("default"))) void ctrace_preload_resolve_all(void) {
   ctrace__preload_heap_resolve();
   for (int i = 0; i < PL_FN_COUNT; i++)

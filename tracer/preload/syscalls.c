@@ -19,7 +19,6 @@
 #include <unistd.h>
 
 #include "preload.h"
-#include "../record_fast.h"
 
 /* The body of a wrapper of `name` whose result is negative on error:
  * `real_call` is the call, `nr` its syscall, `arg` the argument recorded. */

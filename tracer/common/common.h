@@ -1,0 +1,118 @@
+/* ctrace's common library (tracer/common): the small code both stacks need
+ * (the runtime, libctrace, and the tools, the `ctrace` command, which must
+ * not load the runtime: a `ctrace export` run with CTRACE_OUT set would
+ * trace itself into the file it reads). Built once, linked into both;
+ * nothing here is API (the error strings are: ctrace.h declares them).
+ *
+ *   errors.c       ctrace_strerror, ctrace_err_name, ctrace_version
+ *   flight_spec.c  the flight recorder's settings syntax, the n-th dump's name
+ *   io.c           write(2) all of a buffer
+ *   hashmap.c      a uint64 -> uint32 hash map, a growable array
+ *   (here)         the control socket's protocol, FNV-1a
+ */
+#ifndef CTRACE_COMMON_H
+#define CTRACE_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ctrace/ctrace.h"
+
+/* ---- The flight recorder's settings ---------------------------------------------- */
+
+/* Parses a duration ("500ms", "30s", "1.5s", "5min", "1h"), a size
+ * ("64KiB", "256MB", "1GiB"; KB/MB/GB are powers of 1000, KiB/MiB/GiB of
+ * 1024; units in any case) or both, comma-separated ("30s,256MB"): the
+ * window in ms and the byte cap, 0 for the one not given. @return 0, or -1
+ * when malformed or out of range (1 ms .. 24 h, 64 KiB .. 1 TiB). */
+int ctrace__flight_parse(const char *spec, uint64_t *window_ms, uint64_t *bytes);
+
+/* The n-th dump of a default path: FILE, then FILE-2, FILE-3 ... (before
+ * a ".ctrace" suffix: x.ctrace, x-2.ctrace), into out[cap] (the base itself
+ * if that would not fit). Async-signal-safe: the crash dump names its file
+ * with it; the launcher and `ctrace dump` find the dumps with it. */
+void ctrace__flight_nth_path(char *out, size_t cap, const char *base, uint32_t n);
+
+/* What to say after "VARIABLE=VALUE: " when it does not parse. */
+#define CTRACE__FLIGHT_SYNTAX                                                                \
+  "expected a duration (500ms, 30s, 5min, 1h; at most 24h), a size (64KiB, 256MB, 1GiB: "   \
+  "KB/MB/GB are powers of 1000, KiB/MiB/GiB of 1024; at least 64KiB) or both (30s,256MB)"
+
+/* ---- The control socket ------------------------------------------------------------ */
+
+/* The control socket's protocol, shared by the server in libctrace
+ * (runtime/control.c) and its client, the `ctrace record` and `ctrace dump`
+ * commands (cli/). Nothing here is API.
+ *
+ * A process started with CTRACE_CONTROL=PATH (PATH may hold %p, replaced by
+ * the pid) listens on a unix stream socket there, mode 0600. A client
+ * connects, sends one command line, and reads reply lines:
+ *
+ *   record SECONDS PATH  ->  "ok PATH", then, when SECONDS have passed, the
+ *                            client hung up or sent "stop", or a `stop`
+ *                            came on another connection:
+ *                            "done PATH BYTES DROPPED"
+ *                            ("note: ..." lines may come before it)
+ *   stop                 ->  "done PATH BYTES DROPPED" (the recording that
+ *                            `record` started ends now)
+ *   dump [PATH]          ->  "ok PATH" (ctrace_flight_dump; without PATH
+ *                            to the process's next default dump path, the
+ *                            one written is in the reply)
+ *   status               ->  "ok pid=N tracing=no|file|record|flight left=S
+ *                            wrappers=yes|no path=PATH" (left: seconds of
+ *                            the record to go; path: the trace, or where
+ *                            flight dumps go)
+ *   anything else        ->  "error: ..." (the connection closes; the
+ *                            process carries on)
+ *
+ * Every failure is one line "error: TEXT". A peer whose uid is not the
+ * process's effective uid is refused ("error: permission denied: ..."),
+ * root included: root's `ctrace record` takes the target's uid to connect. */
+#define CTRACE__CONTROL_LINE_MAX 4096  /* a command line, newline included */
+#define CTRACE__CONTROL_READ_MS 5000   /* to send the command, once connected */
+#define CTRACE__CONTROL_MAX_SECONDS 86400.0
+#define CTRACE__CONTROL_CONNS 8        /* connections served at once */
+#define CTRACE__CONTROL_ENV "CTRACE_CONTROL"
+
+/* ---- I/O ---------------------------------------------------------------------------- */
+
+/* write(2) all of buf, retrying on EINTR. Async-signal-safe (the crash dump
+ * uses it). @return 0 or -errno. */
+int ctrace__write_all(int fd, const void *buf, size_t n);
+
+/* ---- Hashing ------------------------------------------------------------------------- */
+
+/* 64-bit FNV-1a of p[0..n) from basis ^ seed, never 0 (0 marks an empty
+ * slot in the maps that use it). */
+static inline uint64_t ctrace__fnv1a(const void *p, size_t n, uint64_t seed) {
+  const unsigned char *s = p;
+  uint64_t h = 0xcbf29ce484222325ull ^ seed;
+  for (size_t i = 0; i < n; i++)
+    h = (h ^ s[i]) * 0x100000001b3ull;
+  return h | 1;
+}
+
+/* ---- A hash map and a growable array ------------------------------------------------ */
+
+typedef struct vh_map {
+  uint64_t *keys; /* 0 = empty slot; key 0 itself is kept aside */
+  uint32_t *vals;
+  size_t cap, n;
+  int has_zero;
+  uint32_t zero_val;
+} vh_map;
+
+/* The value of key, or NULL. */
+uint32_t *vh_get(vh_map *m, uint64_t key);
+/* Sets key to val. @return 0, or -1 when out of memory. */
+int vh_put(vh_map *m, uint64_t key, uint32_t val);
+/* Removes key; @return 1 and its value in *val (if val), or 0 if absent. */
+int vh_del(vh_map *m, uint64_t key, uint32_t *val);
+void vh_free(vh_map *m);
+
+/* A growable array: room for one more element at the end of *a (doubling),
+ * NULL when out of memory. VH_PUSH(arr, n, cap) is the typed form. */
+void *vh_grow(void **a, size_t *n, size_t *cap, size_t elem);
+#define VH_PUSH(arr, n, cap) ((__typeof__(arr))vh_grow((void **)&(arr), &(n), &(cap), sizeof *(arr)))
+
+#endif /* CTRACE_COMMON_H */

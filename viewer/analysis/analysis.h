@@ -1,0 +1,563 @@
+/* The tools' analyses (viewer/analysis): the index of a set of traces
+ * (index.c, built from typed events by index_build.c), what `ctrace stats`
+ * and the viewer's Analyses panel compute over it (stats.c, analyses.c),
+ * and the blocking profiles (profile.c, pprof's profile.proto). Knows
+ * nothing of HTTP or of the command line. */
+#ifndef CTRACE_ANALYSIS_H
+#define CTRACE_ANALYSIS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "read.h"
+
+/* ==== The index ==================================================================== */
+
+/* The viewer's in-memory index of one or more traces (ctrace files or Chrome
+ * trace-event JSON): complete slices per thread and depth, counters,
+ * instants, tasks and flows, in compact arrays sorted by time, so that a
+ * window of the timeline can be answered at screen resolution without
+ * touching events outside it. Built once (vx_build), then read-only: any
+ * number of threads may query it at once.
+ *
+ * Times are CLOCK_MONOTONIC nanoseconds for ctrace traces and microseconds
+ * x 1000 for JSON imports. */
+
+typedef struct vx_index vx_index;
+
+/* What a slice, instant or counter is called and where it comes from. */
+typedef struct vx_label {
+  const char *name;
+  const char *cat;  /* "region", "instant", "log", "counter", "ctrace", or the JSON's cat */
+  const char *file; /* call site, or NULL */
+  const char *func;
+  uint32_t line;
+} vx_label;
+
+typedef struct vx_slice {
+  uint64_t start;
+  uint64_t dur;
+  uint32_t label;
+  uint32_t args; /* 1-based index of a JSON args string, 0 = none */
+} __attribute__((packed)) vx_slice;
+
+typedef struct vx_instant {
+  uint64_t ts;
+  uint32_t label;
+  uint32_t extra; /* log: 1-based message index; drop marker: count (capped) */
+} vx_instant;
+
+typedef struct vx_sample {
+  uint64_t ts;
+  double value;
+} vx_sample;
+
+/* What a thread allocated since its previous HEAP event, and the region
+ * it was in then (innermost open one; UINT32_MAX: none). */
+typedef struct vx_alloc {
+  uint64_t ts;
+  uint64_t bytes;
+  uint32_t label;
+  uint32_t pad;
+} vx_alloc;
+
+/* A region that began while a task was its thread's current one
+ * (ctrace_task_switch; from Chrome JSON: a slice with args.task). */
+typedef struct vx_task_region {
+  uint64_t task;
+  uint64_t start, dur;
+  int pid;
+  uint32_t track;
+  uint32_t label;
+  uint32_t pad;
+} vx_task_region;
+
+typedef struct vx_task {
+  uint64_t start, end; /* end == UINT64_MAX: never ended */
+  uint64_t id, parent;
+  uint32_t label;
+  uint32_t thread;     /* track that began it */
+  uint32_t end_thread; /* track that ended it (UINT32_MAX if none) */
+  uint16_t lane;       /* row within the process's task track */
+  uint16_t pad;
+} vx_task;
+
+typedef struct vx_flow {
+  uint64_t id;
+  uint64_t from_ts, to_ts;
+  uint32_t from_track, to_track;
+  uint16_t from_depth, to_depth; /* region depth at each end (0xffff: none) */
+  uint8_t kind;                  /* VX_FLOW_* */
+} vx_flow;
+
+/* What an arrow stands for. */
+enum {
+  VX_FLOW_USER = 0,    /* ctrace_flow_begin/end, or a JSON flow */
+  VX_FLOW_THREAD = 1,  /* a thread created -> it starts */
+  VX_FLOW_WAKE = 2,    /* a release -> the waiter wakes */
+  VX_FLOW_UNBLOCK = 3  /* a work item made runnable -> its next run */
+};
+
+enum { VX_THREAD = 1, VX_COUNTER = 2, VX_TASKS = 3 };
+
+/* Thread states (the band under each thread, from context switches or, if
+ * the kernel did not allow those, from the wrappers' spans alone). */
+enum {
+  VX_ST_RUNNING = 1,  /* on a CPU (cpu) */
+  VX_ST_RUNNABLE = 2, /* preempted, waiting for a CPU */
+  VX_ST_SYSCALL = 3,  /* blocked in a system call */
+  VX_ST_LOCK = 4,     /* blocked on a lock, condvar, semaphore, join */
+  VX_ST_SLEEP = 5,    /* sleeping (nanosleep & co.) */
+  VX_ST_BLOCKED = 6,  /* off CPU, reason unknown */
+  VX_ST_COUNT_
+};
+
+typedef struct vx_state {
+  uint64_t start, end;
+  uint8_t state; /* VX_ST_* */
+  uint8_t derived; /* 1: from the wrappers' spans, not from the scheduler */
+  uint16_t cpu;    /* VX_ST_RUNNING with scheduler data; else 0xffff */
+  uint32_t pad;
+} vx_state;
+
+/* What a syscall or wait slice holds besides its name and time (the
+ * slice's args field is VX_ARGS_INFO | index). */
+#define VX_ARGS_INFO 0x80000000u
+typedef struct vx_info {
+  uint32_t nr;      /* syscall number, or the wait kind (CTRACE_FMT_WAIT_*) */
+  uint8_t is_wait;
+  uint8_t kernel;   /* from the kernel (complete mode), not a wrapper */
+  uint16_t pad;
+  uint64_t arg;     /* fd / the object waited on */
+  int64_t ret;      /* syscall: result or -errno */
+  uint32_t waker;   /* wait: the track that released the object, or UINT32_MAX */
+  uint32_t pad2;
+} vx_info;
+
+typedef struct vx_track {
+  int kind;
+  uint32_t id;
+  int pid, tid;
+  char *name;
+  int sort;
+  /* VX_THREAD */
+  vx_slice **depth; /* per depth, sorted by start (and by end) */
+  size_t *ndepth;
+  size_t depths;
+  vx_instant *inst;
+  size_t ninst;
+  uint64_t slices;
+  vx_slice *runs;   /* user-level items (ctrace_sched_*) run on it, label = the item */
+  size_t nruns;
+  vx_state *states; /* the state band, sorted */
+  size_t nstates;
+  vx_alloc *allocs; /* what this thread allocated, by HEAP event */
+  size_t nallocs;
+  /* VX_COUNTER */
+  vx_sample *samples;
+  size_t nsamples;
+  double min, max;
+  /* VX_TASKS: tasks of the process, sorted by start */
+  vx_task *tasks;
+  size_t ntasks;
+  unsigned lanes;
+  size_t cap_inst, cap_samples, cap_tasks, cap_runs, cap_states, cap_allocs; /* internal */
+  vx_state *blocks; /* internal, while building: the wrappers' blocking spans */
+  size_t nblocks, cap_blocks;
+} vx_track;
+
+typedef struct vx_source {
+  char *path;
+  const char *format; /* "ctrace", "ctrace-kernel" (ctrace run's FILE.kernel), "chrome-json"
+                         "lttng-ctf" (an LTTng trace directory) or "lttng-live" */
+  int cap_present;    /* the trace says what it captured: */
+  int cap_syscalls, cap_sched, cap_heap, cap_locks; /* CTRACE_FMT_CAP_* / 0-1 */
+  char *cap_why;
+  int pid;
+  char *process;
+  int complete;
+  char *problem; /* reader's message, or NULL */
+  rd_problem_kind problem_kind; /* RD_PROBLEM_* */
+  uint64_t events;
+  uint64_t dropped;
+} vx_source;
+
+/* Builds the index of these files (each a ctrace trace, a FILE.kernel, an
+ * LTTng trace directory or a Chrome JSON file: read.h's te_set).
+ * @return NULL and a message naming the file and the problem. */
+vx_index *vx_build(char *const *paths, size_t n, char *err, size_t errlen);
+/* The same of the first n events of an event log (the LTTng live view's
+ * growing trace; a source not ended yet is indexed as it stands). */
+vx_index *vx_build_log(const te_log *log, size_t n, char *err, size_t errlen);
+void vx_free(vx_index *x);
+/* snprintf into an error buffer (the viewer's messages). */
+void vx_errf(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+size_t vx_track_count(const vx_index *x);
+const vx_track *vx_track_get(const vx_index *x, size_t i);
+size_t vx_source_count(const vx_index *x);
+const vx_source *vx_source_get(const vx_index *x, size_t i);
+const vx_label *vx_label_get(const vx_index *x, uint32_t label);
+size_t vx_label_count(const vx_index *x);
+const char *vx_log_message(const vx_index *x, uint32_t msg, uint64_t *task);
+const char *vx_args(const vx_index *x, uint32_t args); /* JSON text or NULL */
+const vx_info *vx_info_get(const vx_index *x, uint32_t args); /* or NULL */
+/* Name of a syscall number (x86-64) or NULL. */
+const char *vx_syscall_name(long nr);
+/* The slice name of a wait of CTRACE_FMT_WAIT_* kind ("mutex wait", ...). */
+const char *vx_wait_name(unsigned kind);
+const vx_flow *vx_flows(const vx_index *x, size_t *n); /* sorted by from_ts */
+uint64_t vx_t0(const vx_index *x);
+uint64_t vx_t1(const vx_index *x);
+uint64_t vx_events(const vx_index *x);  /* events indexed */
+uint64_t vx_dropped(const vx_index *x); /* events the tracers dropped */
+/* The label of the markers of dropped events on threads (their instants'
+ * extra: how many). */
+uint32_t vx_drop_label(const vx_index *x);
+size_t vx_memory(const vx_index *x);    /* bytes held by the index */
+/* Regions of tasks, in the order they ended. */
+const vx_task_region *vx_task_regions(const vx_index *x, size_t *n);
+/* The task with this id (in any process), or NULL. */
+const vx_task *vx_task_find(const vx_index *x, uint64_t id, int pid);
+
+/* First index in a[0..n) whose end (start + dur) is >= t: slices at one
+ * depth do not overlap, so their ends are sorted too. */
+size_t vx_slice_lower(const vx_slice *a, size_t n, uint64_t t);
+
+/* ==== Statistics and analyses ========================================================= */
+
+/* The numbers behind `ctrace stats`
+ * (issue 6): per-thread state times, region statistics (count, total,
+ * self, percentiles), blocking waits, system calls and the heap, computed
+ * from the viewer's index (above), optionally for some threads and a
+ * time window only; and their printers, as an aligned text report or as
+ * one JSON object. All times are nanoseconds. */
+
+/* What to look at. Zero-initialised: every thread, the whole trace. */
+typedef struct st_options {
+  const char *thread; /* only threads of this name (NULL: all) */
+  uint64_t since;     /* window start, ns after the trace's first event */
+  uint64_t until;     /* window end, ns after the first event; 0: the end */
+} st_options;
+
+/* The window of st_options in index times: [w0, w1), w1 UINT64_MAX when
+ * it runs to the end. What every analysis (stats, analyses, profile)
+ * counts within. */
+typedef struct st_window {
+  uint64_t w0, w1;
+} st_window;
+
+/* The window of o over x. @return 0, or -1 with a message in err (empty,
+ * or starting after the trace ends). */
+int st_window_of(const vx_index *x, const st_options *o, st_window *w, char *err, size_t errlen);
+
+/* The part of [s, e) within w. */
+static inline uint64_t st_clip(const st_window *w, uint64_t s, uint64_t e) {
+  uint64_t a = s > w->w0 ? s : w->w0, b = e < w->w1 ? e : w->w1;
+  return b > a ? b - a : 0;
+}
+
+/* A slice counts if it overlaps the window (an instant-long one: if it
+ * lies in it). */
+static inline int st_in_window(const st_window *w, uint64_t s, uint64_t e) {
+  return s < e ? s < w->w1 && e > w->w0 : s >= w->w0 && s < w->w1;
+}
+
+/* Nearest rank: the value at rank ceil(p/100 * n) of the sorted v[0..n),
+ * n > 0; and the comparison that sorts v. */
+uint64_t st_percentile(const uint64_t *v, size_t n, unsigned p);
+int st_cmp_u64(const void *a, const void *b);
+
+typedef enum { ST_SORT_TOTAL, ST_SORT_SELF, ST_SORT_COUNT, ST_SORT_P99 } st_sort_key;
+/* The key named s ("total", "self", "count", "p99"). @return 0, or -1. */
+int st_sort_parse(const char *s, st_sort_key *key);
+
+typedef struct st_thread {
+  const vx_track *track;
+  uint64_t state[VX_ST_COUNT_]; /* time in each VX_ST_* within the window */
+  int has_states;               /* the trace has a state band for it */
+  int derived;                  /* ... estimated from the wrappers' spans only */
+  uint64_t regions;             /* region slices (not syscalls or waits) */
+} st_thread;
+
+/* Region slices of one label. Self is the total minus the time of the
+ * direct children on the same thread (nested regions, syscalls, waits).
+ * Percentiles are nearest-rank: the smallest duration with at least p%
+ * of the slices at or below it. */
+#define ST_HIST 48 /* latency buckets: [2^k, 2^(k+1)) ns; bucket 0 also holds 0 */
+typedef struct st_region {
+  uint32_t label;
+  const char *name;
+  uint64_t count, total, self, min, max, p50, p90, p99;
+  uint64_t state[VX_ST_COUNT_]; /* where its time went: VX_ST_*; [0] no state known */
+  uint64_t hist[ST_HIST];
+} st_region;
+
+/* Waits (lock, condvar, join, ...) of one kind on one object; object 0
+ * when the trace does not say which (then by kind only). */
+typedef struct st_block {
+  const char *name;
+  uint64_t object;
+  uint64_t count, total, max;
+} st_block;
+
+typedef struct st_syscall {
+  const char *name;
+  uint64_t calls, errors, total, max; /* errors: calls that returned < 0 */
+} st_syscall;
+
+typedef struct st_heap {
+  const vx_track *track; /* the "heap live bytes" counter */
+  double peak, final;
+} st_heap;
+
+/* Tasks (ctrace_task_begin/end) of one name (in any process), overlapping
+ * the window; an unfinished one lasts to the window's end. Durations are
+ * clipped to the window like regions'. */
+typedef struct st_task_group {
+  const char *name;
+  uint64_t count, unfinished, total, min, max, p50, p90, p99, logs;
+  uint64_t regions, region_time; /* regions that began under its tasks (ctrace_task_switch) */
+} st_task_group;
+
+typedef struct st_log {
+  uint64_t ts;
+  const char *category, *message;
+} st_log;
+
+typedef struct st_task_region {
+  const char *name, *thread;
+  uint64_t start, dur; /* dur clipped to the window */
+} st_task_region;
+
+/* One of the longest tasks, with its logs and its regions (in the window,
+ * in time order; the first ST_TASK_REGIONS regions). */
+#define ST_TASK_REGIONS 100
+typedef struct st_task {
+  const vx_task *task;
+  const char *name, *thread, *end_thread;
+  uint64_t dur;
+  st_log *logs;
+  size_t nlogs;
+  st_task_region *regions;
+  size_t nregions, regions_total;
+} st_task;
+
+/* User-level work items of one name, in any process (ctrace_sched_*, the goroutine
+ * analysis): their runs on threads, where that time went by the running
+ * thread's state, and how long they waited from being unblocked to
+ * running. */
+typedef struct st_item {
+  uint32_t label;
+  const char *name;
+  uint64_t runs, run, wait, waits;
+  uint64_t state[VX_ST_COUNT_];
+} st_item;
+
+/* Minimum mutator utilization from the GC-like phases (ctrace_gc_begin):
+ * at any instant, utilization is 1 - g/P, g the threads in a phase and P
+ * the threads of the processes that have phases alive then (from their
+ * first to their last event); mmu is the least mean utilization over any
+ * window of that width inside the analysed window. */
+typedef struct st_mmu_point {
+  uint64_t window;
+  double mmu;
+} st_mmu_point;
+
+typedef struct st_mmu {
+  unsigned threads; /* threads counted in P at some time */
+  uint64_t phases, gc; /* phases (per thread, nested ones merged) and their time */
+  st_mmu_point *curve;
+  size_t ncurve;
+} st_mmu;
+
+/* Bytes allocated while a region was the innermost open one of the thread
+ * (HEAP events' per-thread figure; "(no region)" outside any). */
+typedef struct st_alloc {
+  const char *name;
+  double bytes;
+  uint64_t samples;
+} st_alloc;
+
+/* The heap over time of one process (the one with the highest peak):
+ * live bytes (max per step) and the allocation rate, in ST_SERIES steps
+ * over the window. */
+#define ST_SERIES 400
+typedef struct st_heap_series {
+  int pid;
+  size_t n; /* points */
+  uint64_t ts[ST_SERIES];
+  double live[ST_SERIES], rate[ST_SERIES]; /* bytes; bytes/s (NaN: no allocated counter) */
+  double peak;
+} st_heap_series;
+
+typedef struct st_report {
+  uint64_t t0, t1;      /* the window (absolute, index times) */
+  uint64_t trace_t0, trace_t1;
+  int windowed;         /* --since or --until given */
+  const char *thread;   /* only threads of this name (st_options.thread), or NULL */
+  uint64_t events, dropped;
+  size_t processes;
+  int has_sched;        /* some thread has a state band */
+  int derived_only;     /* ... and every one is estimated from the wrappers */
+  st_thread *threads;
+  size_t nthreads;
+  st_region *regions;   /* in the order of st_sort (by total at first) */
+  size_t nregions;
+  st_block *blocks;     /* by total, largest first */
+  size_t nblocks;
+  st_syscall *syscalls; /* by total, largest first */
+  size_t nsyscalls;
+  st_heap *heaps;
+  size_t nheaps;
+  uint64_t window_events;  /* slices, instants and samples of the selection in the window */
+  uint64_t window_dropped; /* drops marked in the window */
+  st_task_group *task_groups; /* by total, largest first */
+  size_t ntask_groups;
+  st_task *tasks; /* the longest (ST_TASKS at most), longest first */
+  size_t ntasks;
+  st_item *items; /* by run time, largest first */
+  size_t nitems;
+  st_mmu *mmu;    /* NULL: no GC-like phases */
+  st_heap_series *series; /* NULL: no heap counter */
+  st_alloc *allocs; /* by bytes, largest first */
+  size_t nallocs;
+  /* The blocking profiles (below), by pf_type; an entry whose `type` is
+   * -1 could not be made (no scheduler data for "sched"). */
+  struct pf_profile *profiles;
+} st_report;
+#define ST_TASKS 20
+
+/* Computes the report of x for o into *r (st_free it).
+ * @return 0, or -1 with a message in err (no such thread, empty window,
+ * out of memory). */
+int st_compute(const vx_index *x, const st_options *o, st_report *r, char *err, size_t errlen);
+/* Sorts r->regions by key, largest first (ties by name). */
+void st_sort(st_report *r, st_sort_key key);
+void st_free(st_report *r);
+
+/* The report as text: header, threads, the first `top` regions, blocking,
+ * syscalls, heap. @return 0, or -1 when writing failed. */
+int st_print_text(FILE *f, const vx_index *x, const st_report *r, size_t top, st_sort_key key);
+/* The same as one JSON object (cJSON), newline-terminated. */
+int st_print_json(FILE *f, const vx_index *x, const st_report *r, size_t top, st_sort_key key);
+
+/* Between stats.c and analyses.c: each fills its part of r for the window
+ * [w0, w1); 0, or -1 when out of memory. */
+void st__state_split(const vx_track *t, uint64_t a, uint64_t b, uint64_t out[VX_ST_COUNT_]);
+int st__tasks(const vx_index *x, const st_options *o, uint64_t w0, uint64_t w1, st_report *r);
+int st__items(const vx_index *x, const st_options *o, uint64_t w0, uint64_t w1, st_report *r);
+int st__mmu(const vx_index *x, const st_options *o, uint64_t w0, uint64_t w1, st_report *r);
+int st__heap_series(const vx_index *x, uint64_t w0, uint64_t w1, st_report *r); /* after heaps */
+int st__allocs(const vx_index *x, const st_options *o, uint64_t w0, uint64_t w1, st_report *r);
+
+/* The JSON object of st_print_json (NULL when out of memory); the viewer's
+ * /api/analysis answers with it. */
+struct cJSON;
+struct cJSON *st_json(const vx_index *x, const st_report *r, size_t top, st_sort_key key);
+
+/* Seconds, or with a unit (s, ms, us, ns), into ns (the commands' --since
+ * and --until). @return 0 or -1. */
+int st_parse_time(const char *s, uint64_t *ns);
+
+/* ==== Blocking profiles ================================================================ */
+
+/* Blocking profiles, like `go tool
+ * trace`'s: where threads waited on synchronization (lock, condvar,
+ * rwlock, semaphore, join), in system calls, in the I/O ones among them, or
+ * for a CPU (runnable -> running), aggregated by call site and written as
+ * a pprof profile (profile.proto, gzipped) for `ctrace pprof` and the
+ * viewer's /api/pprof.
+ *
+ * A trace holds no return addresses: the call site of a blocking event is
+ * its stack of enclosing regions on its thread. A sample's stack, leaf
+ * first: the event ("mutex wait", the syscall's name, or "runnable"), each
+ * enclosing region innermost to outermost (its call site's file and line
+ * when the trace has them), then "thread NAME". Each sample counts the
+ * events with that stack (and, for waits, that object) and their time
+ * within the window (ns), like Go's block profile [contentions, delay]. */
+
+typedef enum pf_type {
+  PF_SYNC,    /* slices of cat "wait" */
+  PF_SYSCALL, /* slices of cat "syscall" */
+  PF_SCHED,   /* VX_ST_RUNNABLE intervals of the state bands */
+  PF_IO,      /* system calls that wait on file descriptors (read, poll, fsync, ...) */
+  PF_TYPE_COUNT_
+} pf_type;
+
+/* "sync", "syscall", "sched", "io". */
+const char *pf_type_name(pf_type t);
+/* The type of that name. @return 0, or -1 if s names none. */
+int pf_type_parse(const char *s, pf_type *t);
+/* 1 if a system call of this name waits on a file descriptor (PF_IO). */
+int pf_is_io_syscall(const char *name);
+
+/* One frame of a stack; strings are indexes into pf_profile.strings. */
+typedef struct pf_frame {
+  uint32_t name;
+  uint32_t file; /* 0: unknown */
+  uint32_t line; /* 0: unknown */
+} pf_frame;
+
+typedef struct pf_sample {
+  size_t first, n; /* its stack: pf_profile.stack[first .. first + n), leaf first */
+  uint64_t object; /* PF_SYNC: the object waited on; 0 when unknown (and other types) */
+  uint32_t object_str; /* its "0x..." in strings, or 0 */
+  uint64_t count;  /* events */
+  uint64_t delay;  /* their time within the window, ns */
+} pf_sample;
+
+/* Fixed entries of pf_profile.strings (the pprof string table). */
+enum {
+  PF_STR_EMPTY = 0, /* "" */
+  PF_STR_CONTENTIONS,
+  PF_STR_COUNT,
+  PF_STR_DELAY,
+  PF_STR_NANOSECONDS,
+  PF_STR_OBJECT,
+  PF_STR_MAPPING, /* the mapping's file name: "ctrace regions" */
+  PF_STR_COMMENT, /* what the profile holds */
+  PF_STR_FIXED_
+};
+
+typedef struct pf_profile {
+  pf_type type;
+  uint64_t t0, t1;     /* the window (index times: CLOCK_MONOTONIC ns, JSON: us x 1000) */
+  int64_t time_nanos;  /* wall clock (ns since 1970) at t0, 0 when unknown */
+  char **strings;      /* strings[0] is "" (owned) */
+  size_t nstrings;
+  pf_frame *frames;    /* distinct frames */
+  size_t nframes;
+  uint32_t *stack;     /* frame indexes of every sample's stack */
+  size_t nstack;
+  pf_sample *samples;  /* one per distinct (stack, object), by delay, largest first */
+  size_t nsamples;
+  uint64_t count, delay; /* over all samples */
+  size_t cap_strings, cap_frames, cap_stack, cap_samples; /* internal */
+} pf_profile;
+
+/* Computes the profile of this type over the threads and window of o (as
+ * `ctrace stats` takes them) into *out (pf_free it). No event of the type
+ * is not an error (nsamples is 0).
+ * @return 0, or -1 with a message in err: no thread of that name, an empty
+ * window, PF_SCHED without scheduler data in the trace; CTRACE_ENOMEM when
+ * out of memory. */
+int pf_compute(const vx_index *x, pf_type type, const st_options *o, pf_profile *out,
+               char *err, size_t errlen);
+/* Frees what pf_compute allocated; accepts a zeroed profile. */
+void pf_free(pf_profile *p);
+
+/* The profile as a gzipped pprof Profile message into *gz (malloc'd, the
+ * caller frees it), *len bytes. @return 0, or -1 with a message in err. */
+int pf_encode_pprof(const pf_profile *p, unsigned char **gz, size_t *len, char *err,
+                    size_t errlen);
+
+/* The first `top` samples (0: all) as a JSON array: [{"stack": [root
+ * first: "thread T", "outer", "inner", "mutex wait"], "count": N,
+ * "total_ns": N, "object": "0x..." (waits on a known object)}], or NULL
+ * when out of memory. */
+struct cJSON;
+struct cJSON *pf_json(const pf_profile *p, size_t top);
+
+#endif /* CTRACE_ANALYSIS_H */

@@ -1,0 +1,1084 @@
+/* Builds the viewer's index (analysis.h) from typed events (read.h), from
+ * whatever source they came: one handler per event family, what each
+ * thread has open while the events come, and at the end what only the
+ * whole picture allows (system calls the kernel saw placed inside the
+ * regions that hold them, thread states to the end of the trace, the
+ * state band's off-CPU reasons). */
+#define _GNU_SOURCE
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "read.h"
+#include "common.h"
+#include "index_internal.h"
+
+#define VPUSH VH_PUSH
+#define MAX_LANES 32
+
+/* ---- Building blocks -------------------------------------------------------------------- */
+
+static uint64_t hash_str(const char *s, uint64_t seed) {
+  uint64_t h = 0xcbf29ce484222325ull ^ seed;
+  for (; *s; s++)
+    h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
+  return h | 1; /* never 0 */
+}
+
+/* A new label. @return its index, or UINT32_MAX when out of memory. */
+static uint32_t add_label(vx_index *x, const char *name, const char *cat, const char *file,
+                          const char *func, uint32_t line) {
+  vx_label *l = VPUSH(x->labels, x->nlabels, x->cap_labels);
+  if (!l)
+    return UINT32_MAX;
+  *l = (vx_label){strdup(name ? name : ""), strdup(cat ? cat : ""),
+                  file && *file ? strdup(file) : NULL, func && *func ? strdup(func) : NULL,
+                  line};
+  if (!l->name || !l->cat || (file && *file && !l->file) || (func && *func && !l->func)) {
+    free((char *)l->name);
+    free((char *)l->cat);
+    free((char *)l->file);
+    free((char *)l->func);
+    x->nlabels--;
+    return UINT32_MAX;
+  }
+  return (uint32_t)(x->nlabels - 1);
+}
+
+static uint32_t new_track(vx_index *x, int kind, int pid, int tid, const char *name, int sort) {
+  vx_track *t = VPUSH(x->tracks, x->ntracks, x->cap_tracks);
+  if (!t)
+    return UINT32_MAX;
+  memset(t, 0, sizeof *t);
+  t->kind = kind;
+  t->id = (uint32_t)(x->ntracks - 1);
+  t->pid = pid;
+  t->tid = tid;
+  if (!(t->name = strdup(name ? name : ""))) {
+    x->ntracks--;
+    return UINT32_MAX;
+  }
+  t->sort = sort;
+  t->min = INFINITY;
+  t->max = -INFINITY;
+  return t->id;
+}
+
+static int add_slice(vx_track *t, size_t depth, uint64_t start, uint64_t end, uint32_t label,
+                     uint32_t args) {
+  if (depth >= t->depths) {
+    size_t nd = depth + 1;
+    vx_slice **d = realloc(t->depth, nd * sizeof *d);
+    if (!d)
+      return -1;
+    t->depth = d;
+    size_t *n = realloc(t->ndepth, nd * 2 * sizeof *n); /* counts, then capacities */
+    if (!n)
+      return -1;
+    for (size_t i = t->depths; i-- > 0;) /* move capacities up */
+      n[nd + i] = n[t->depths + i];
+    for (size_t i = t->depths; i < nd; i++) {
+      d[i] = NULL;
+      n[i] = 0;
+      n[nd + i] = 0;
+    }
+    t->ndepth = n;
+    t->depths = nd;
+  }
+  size_t *cap = &t->ndepth[t->depths + depth];
+  vx_slice *s = VPUSH(t->depth[depth], t->ndepth[depth], *cap);
+  if (!s)
+    return -1;
+  s->start = start;
+  s->dur = end > start ? end - start : 0;
+  s->label = label;
+  s->args = args;
+  t->slices++;
+  return 0;
+}
+
+static int add_instant(vx_track *t, uint64_t ts, uint32_t label, uint32_t extra) {
+  vx_instant *i = VPUSH(t->inst, t->ninst, t->cap_inst);
+  if (!i)
+    return -1;
+  i->ts = ts;
+  i->label = label;
+  i->extra = extra;
+  return 0;
+}
+
+static int add_sample(vx_track *c, uint64_t ts, double v) {
+  vx_sample *p = VPUSH(c->samples, c->nsamples, c->cap_samples);
+  if (!p)
+    return -1;
+  p->ts = ts;
+  p->value = v;
+  if (v < c->min)
+    c->min = v;
+  if (v > c->max)
+    c->max = v;
+  return 0;
+}
+
+static int add_state(vx_track *t, uint64_t start, uint64_t end, int state, uint16_t cpu,
+                     int derived) {
+  if (end <= start)
+    return 0;
+  vx_state *s = VPUSH(t->states, t->nstates, t->cap_states);
+  if (!s)
+    return -1;
+  *s = (vx_state){start, end, (uint8_t)state, (uint8_t)derived, cpu, 0};
+  return 0;
+}
+
+/* A blocking span of the wrappers or the kernel: what an off-CPU time was. */
+static int add_block(vx_track *t, uint64_t start, uint64_t end, int state) {
+  vx_state *b = VPUSH(t->blocks, t->nblocks, t->cap_blocks);
+  if (!b)
+    return -1;
+  *b = (vx_state){start, end, (uint8_t)state, 1, 0xffff, 0};
+  return 0;
+}
+
+static uint32_t add_info(vx_index *x, const vx_info *in) {
+  vx_info *p = VPUSH(x->infos, x->ninfos, x->cap_infos);
+  if (!p)
+    return 0;
+  *p = *in;
+  return VX_ARGS_INFO | (uint32_t)(x->ninfos - 1);
+}
+
+/* A JSON event's args, kept for its details (1-based; 0: none, or out of
+ * memory: *failed). */
+static uint32_t add_args(vx_index *x, const char *json, int *failed) {
+  if (!json)
+    return 0;
+  char **s = VPUSH(x->args, x->nargs, x->cap_args);
+  if (!s || !(*s = strdup(json))) {
+    if (s)
+      x->nargs--;
+    *failed = 1;
+    return 0;
+  }
+  return (uint32_t)x->nargs;
+}
+
+static uint32_t add_message(vx_index *x, const char *s, size_t n, uint64_t task) {
+  char **m = VPUSH(x->msgs, x->nmsgs, x->cap_msgs);
+  if (!m)
+    return 0;
+  *m = strndup(s ? s : "", n);
+  size_t nt = x->nmsgs - 1;
+  uint64_t *t = VPUSH(x->msg_task, nt, x->cap_msg_task);
+  if (t)
+    *t = task;
+  return (uint32_t)x->nmsgs; /* 1-based */
+}
+
+static void note_time(vx_index *x, uint64_t t) {
+  if (t < x->t0)
+    x->t0 = t;
+  if (t > x->t1)
+    x->t1 = t;
+}
+
+/* Tasks of a process: lanes by greedy packing, in start order. */
+static int cmp_task(const void *a, const void *b) {
+  const vx_task *x = a, *y = b;
+  return x->start < y->start ? -1 : x->start > y->start;
+}
+
+static void assign_lanes(vx_track *t) {
+  if (t->ntasks)
+    qsort(t->tasks, t->ntasks, sizeof *t->tasks, cmp_task);
+  uint64_t lane_end[MAX_LANES];
+  unsigned lanes = 0;
+  for (size_t i = 0; i < t->ntasks; i++) {
+    vx_task *k = &t->tasks[i];
+    unsigned l = 0;
+    while (l < lanes && lane_end[l] > k->start)
+      l++;
+    if (l == lanes) {
+      if (lanes < MAX_LANES)
+        lanes++;
+      else
+        l = MAX_LANES - 1; /* overflow: they overlap in the last lane */
+    }
+    lane_end[l] = k->end;
+    k->lane = (uint16_t)l;
+  }
+  t->lanes = lanes;
+}
+
+/* ---- The builder's state ------------------------------------------------------------ */
+
+typedef struct open_region {
+  uint64_t start;
+  uint32_t label;
+  uint32_t args;
+  uint64_t task; /* the task it began under (0: none) */
+  int nest;      /* its depth is found by time at the end (TE_DEPTH_NEST) */
+} open_region;
+
+typedef struct interval {
+  uint64_t start, end;
+  uint32_t label, args;
+} interval;
+
+/* What a thread track has open while its events come. */
+typedef struct bthread {
+  open_region *stack;
+  size_t depth, cap;
+  uint64_t last_ts;
+  uint32_t source; /* the source that last touched it, + 1 */
+  uint64_t run_item; /* the work item running on it (0: none) */
+  uint64_t run_start;
+  uint32_t run_label;
+  interval *iv; /* slices to nest by time (TE_DEPTH_NEST) */
+  size_t niv, cap_iv;
+} bthread;
+
+/* A system call the kernel saw: placed once every region is known. */
+typedef struct kcall {
+  uint32_t track;
+  uint64_t start, end;
+  uint32_t label, args;
+} kcall;
+
+typedef struct builder {
+  vx_index *x;
+  const te_source *src;
+  uint32_t nsrc;     /* sources begun */
+  int json;          /* the source is Chrome JSON (times noted at both ends) */
+  uint64_t counted;  /* events of the source so far (a live one says its count at its end) */
+  bthread *bt;       /* per track */
+  size_t nbt;
+  vh_map threads;    /* (pid, tid) -> track */
+  vh_map named;      /* hash(name, cat) -> label */
+  uint32_t *keyed;   /* the source's label keys -> label + 1 */
+  size_t nkeyed;
+  vh_map counters;   /* hash(name, pid) -> counter track */
+  vh_map tasks_track; /* pid -> its tasks track */
+  vh_map open_tasks; /* hash(pid, id) -> task index in its track */
+  vh_map pending;    /* hash(kind, pid, id) -> index in pend: arrows waiting for their end */
+  vx_flow *pend;
+  size_t npend, cap_pend;
+  kcall *calls;
+  size_t ncalls, cap_calls;
+  vx_state *to_end;  /* states that last to the end of the trace (track in pad) */
+  size_t nto_end, cap_to_end;
+  uint32_t drop_label;
+  int failed;
+} builder;
+
+static uint64_t mix(uint64_t a, uint64_t b) {
+  uint64_t h = (a ^ (b + 0x9e3779b97f4a7c15ull + (a << 6) + (a >> 2))) * 0xff51afd7ed558ccdull;
+  return (h ^ (h >> 33)) | 1;
+}
+
+static uint64_t thread_key(int pid, int tid) {
+  return ((uint64_t)(uint32_t)pid << 32 | (uint32_t)tid) + 1;
+}
+
+static bthread *bt_of(builder *b, uint32_t track) {
+  if (track >= b->nbt) {
+    size_t n = b->nbt ? b->nbt : 64;
+    while (n <= track)
+      n *= 2;
+    bthread *p = realloc(b->bt, n * sizeof *p);
+    if (!p) {
+      b->failed = 1;
+      return NULL;
+    }
+    memset(p + b->nbt, 0, (n - b->nbt) * sizeof *p);
+    b->bt = p;
+    b->nbt = n;
+  }
+  b->bt[track].source = b->nsrc;
+  return &b->bt[track];
+}
+
+/* The track of thread (pid, tid): made, with a name, the first time. */
+static uint32_t thread_track(builder *b, int pid, int tid, const char *name, int sort) {
+  uint64_t k = thread_key(pid, tid);
+  uint32_t *v = vh_get(&b->threads, k);
+  if (v)
+    return *v;
+  char def[32];
+  if (!name) {
+    snprintf(def, sizeof def, "thread %d", tid);
+    name = def;
+  }
+  uint32_t t = new_track(b->x, VX_THREAD, pid, tid, name, sort);
+  if (t == UINT32_MAX || vh_put(&b->threads, k, t)) {
+    b->failed = 1;
+    return UINT32_MAX;
+  }
+  return t;
+}
+
+/* Label for (name, cat) without a site, deduplicated (0, the fallback, and
+ * b->failed when out of memory). */
+static uint32_t named_label(builder *b, const char *name, const char *cat) {
+  vx_index *x = b->x;
+  uint64_t k = hash_str(name, hash_str(cat, 7));
+  uint32_t *v = vh_get(&b->named, k);
+  if (v && strcmp(x->labels[*v].name, name) == 0 && strcmp(x->labels[*v].cat, cat) == 0)
+    return *v;
+  uint32_t l = add_label(x, name, cat, NULL, NULL, 0);
+  if (l == UINT32_MAX) {
+    b->failed = 1;
+    return 0;
+  }
+  if (!v && vh_put(&b->named, k, l))
+    b->failed = 1;
+  return l;
+}
+
+/* The index's label of an event's: one per key of the source, else by name. */
+static uint32_t label_of(builder *b, const te_label *l) {
+  if (!l)
+    return 0;
+  if (!l->key)
+    return named_label(b, l->name, l->cat);
+  if (l->key >= b->nkeyed) {
+    size_t n = b->nkeyed ? b->nkeyed : 256;
+    while (n <= l->key)
+      n *= 2;
+    uint32_t *p = realloc(b->keyed, n * sizeof *p);
+    if (!p)
+      return named_label(b, l->name, l->cat);
+    memset(p + b->nkeyed, 0, (n - b->nkeyed) * sizeof *p);
+    b->keyed = p;
+    b->nkeyed = n;
+  }
+  if (!b->keyed[l->key]) {
+    uint32_t n = add_label(b->x, l->name, l->cat, l->file, l->func, l->line);
+    if (n == UINT32_MAX) {
+      b->failed = 1;
+      return 0;
+    }
+    b->keyed[l->key] = n + 1;
+  }
+  return b->keyed[l->key] - 1;
+}
+
+static uint32_t counter_track(builder *b, int pid, const char *name) {
+  uint64_t k = hash_str(name, (uint64_t)(uint32_t)pid);
+  uint32_t *v = vh_get(&b->counters, k);
+  if (v && !strcmp(b->x->tracks[*v].name, name) && b->x->tracks[*v].pid == pid)
+    return *v;
+  uint32_t t = new_track(b->x, VX_COUNTER, pid, 0, name, 1000);
+  if (t == UINT32_MAX)
+    b->failed = 1;
+  else if (!v)
+    vh_put(&b->counters, k, t);
+  return t;
+}
+
+static uint32_t tasks_track(builder *b, int pid) {
+  uint32_t *v = vh_get(&b->tasks_track, (uint64_t)(uint32_t)pid + 1);
+  if (v)
+    return *v;
+  uint32_t t = new_track(b->x, VX_TASKS, pid, 0, "tasks", 999);
+  if (t == UINT32_MAX || vh_put(&b->tasks_track, (uint64_t)(uint32_t)pid + 1, t))
+    b->failed = 1;
+  return t;
+}
+
+static int add_flow(vx_index *x, uint64_t id, uint32_t from, uint64_t from_ts, uint16_t from_depth,
+                    uint32_t to, uint64_t to_ts, uint16_t to_depth, uint8_t kind) {
+  vx_flow *f = VPUSH(x->flows, x->nflows, x->cap_flows);
+  if (!f)
+    return -1;
+  memset(f, 0, sizeof *f);
+  *f = (vx_flow){.id = id, .from_ts = from_ts, .to_ts = to_ts, .from_track = from,
+                 .to_track = to, .from_depth = from_depth, .to_depth = to_depth, .kind = kind};
+  return 0;
+}
+
+/* Where an event's track stands: its region depth as the index counts it
+ * (the depth at which an arrow binds: the innermost open region). */
+static uint16_t bind_depth(const bthread *t) {
+  return t->depth ? (uint16_t)(t->depth - 1) : 0xffff;
+}
+
+/* ---- Slices ------------------------------------------------------------------------- */
+
+/* A complete slice of thread track ti at the te event's depth: placed now,
+ * kept to nest by time, or (the kernel's calls) placed at the end. */
+static void place(builder *b, uint32_t ti, bthread *t, const te_event *ev, uint64_t start,
+                  uint64_t end, uint32_t label, uint32_t args) {
+  if (ev->depth == TE_DEPTH_NEST) {
+    interval *iv = VPUSH(t->iv, t->niv, t->cap_iv);
+    if (!iv)
+      b->failed = 1;
+    else
+      *iv = (interval){start, end, label, args};
+  } else if (ev->depth == TE_DEPTH_INSIDE) {
+    kcall *c = VPUSH(b->calls, b->ncalls, b->cap_calls);
+    if (!c)
+      b->failed = 1;
+    else
+      *c = (kcall){ti, start, end, label, args};
+  } else if (add_slice(&b->x->tracks[ti], t->depth, start, end, label, args)) {
+    b->failed = 1;
+  }
+}
+
+static void task_region(builder *b, uint32_t ti, uint64_t task, uint32_t label, uint64_t start,
+                        uint64_t end) {
+  vx_index *x = b->x;
+  vx_task_region *r = VPUSH(x->tregs, x->ntregs, x->cap_tregs);
+  if (!r) {
+    b->failed = 1;
+    return;
+  }
+  *r = (vx_task_region){task, start, end > start ? end - start : 0, x->tracks[ti].pid, ti, label, 0};
+}
+
+static void on_begin(builder *b, uint32_t ti, bthread *t, const te_event *ev) {
+  open_region *o = VPUSH(t->stack, t->depth, t->cap);
+  if (!o) {
+    b->failed = 1;
+    return;
+  }
+  *o = (open_region){ev->ts, label_of(b, ev->label), add_args(b->x, ev->args, &b->failed),
+                     ev->label && !strcmp(ev->label->cat, "gc") ? 0 : ev->task,
+                     ev->depth == TE_DEPTH_NEST};
+  (void)ti;
+}
+
+static void on_end(builder *b, uint32_t ti, bthread *t, const te_event *ev) {
+  if (!t->depth)
+    return;
+  open_region o = t->stack[--t->depth];
+  if (o.task)
+    task_region(b, ti, o.task, o.label, o.start, ev->ts);
+  te_event at = *ev;
+  at.depth = o.nest ? TE_DEPTH_NEST : 0;
+  place(b, ti, t, &at, o.start, ev->ts, o.label, o.args);
+}
+
+static void on_slice(builder *b, uint32_t ti, bthread *t, const te_event *ev) {
+  uint32_t label = label_of(b, ev->label);
+  uint64_t end = ev->ts + ev->dur;
+  if (ev->task)
+    task_region(b, ti, ev->task, label, ev->ts, end);
+  place(b, ti, t, ev, ev->ts, end, label, add_args(b->x, ev->args, &b->failed));
+}
+
+static int syscall_state(long nr) {
+  return nr == 35 || nr == 230 ? VX_ST_SLEEP : VX_ST_SYSCALL; /* nanosleep, clock_nanosleep */
+}
+
+static void on_syscall(builder *b, uint32_t ti, bthread *t, const te_event *ev) {
+  long nr = ev->u.syscall.nr;
+  const char *n = nr >= 0 ? te_syscall_name(nr) : NULL;
+  char buf[32];
+  if (!n && !(n = ev->u.syscall.name)) {
+    snprintf(buf, sizeof buf, "syscall %ld", nr);
+    n = buf;
+  }
+  vx_info in = {.nr = (uint32_t)nr, .kernel = !!(ev->flags & TE_F_KERNEL), .arg = ev->u.syscall.arg,
+                .ret = ev->u.syscall.ret, .waker = UINT32_MAX};
+  uint64_t end = ev->ts + ev->dur;
+  if (add_block(&b->x->tracks[ti], ev->ts, end, syscall_state(nr)))
+    b->failed = 1;
+  place(b, ti, t, ev, ev->ts, end, named_label(b, n, "syscall"), add_info(b->x, &in));
+}
+
+static void on_wait(builder *b, uint32_t ti, bthread *t, const te_event *ev) {
+  vx_index *x = b->x;
+  uint64_t end = ev->ts + ev->dur;
+  vx_info in = {.nr = ev->u.wait.kind, .is_wait = 1, .arg = ev->u.wait.object,
+                .waker = UINT32_MAX};
+  if (ev->u.wait.waker_tid) {
+    in.waker = thread_track(b, ev->u.wait.waker_pid, ev->u.wait.waker_tid, NULL,
+                            ev->u.wait.waker_tid);
+    t = &b->bt[ti]; /* (the track array may have moved) */
+    if (in.waker != UINT32_MAX && (ev->flags & TE_F_RELEASE) &&
+        add_flow(x, (1ull << 62) | x->nflows, in.waker, ev->u.wait.release_ts, 0xffff, ti, end,
+                 ev->depth < TE_DEPTH_INSIDE ? (uint16_t)t->depth : 0xffff, VX_FLOW_WAKE))
+      b->failed = 1;
+  }
+  if (add_block(&x->tracks[ti], ev->ts, end, VX_ST_LOCK))
+    b->failed = 1;
+  place(b, ti, t, ev, ev->ts, end, named_label(b, te_wait_name(ev->u.wait.kind), "wait"),
+        add_info(x, &in));
+}
+
+/* ---- Instants, counters, tasks, arrows, work items ---------------------------------- */
+
+static void on_point(builder *b, uint32_t ti, bthread *t, const te_event *ev) {
+  vx_index *x = b->x;
+  vx_track *tr = &x->tracks[ti];
+  uint32_t l;
+  switch (ev->type) {
+  case TE_INSTANT:
+    if (add_instant(tr, ev->ts, label_of(b, ev->label), 0))
+      b->failed = 1;
+    break;
+  case TE_LOG:
+    l = named_label(b, ev->u.log.category, "log");
+    if (add_instant(tr, ev->ts, l, add_message(x, ev->u.log.message, ev->u.log.len, ev->task)))
+      b->failed = 1;
+    break;
+  case TE_DROPPED:
+    x->dropped += ev->u.drop.n;
+    if (ev->u.drop.kind == TE_DROP_MARKED &&
+        add_instant(tr, ev->ts, b->drop_label,
+                    ev->u.drop.n > UINT32_MAX ? UINT32_MAX : (uint32_t)ev->u.drop.n))
+      b->failed = 1;
+    break;
+  case TE_HEAP:
+    if (ev->u.heap.thread_bytes) { /* what this thread allocated: charged to its open region */
+      vx_alloc *a = VPUSH(tr->allocs, tr->nallocs, tr->cap_allocs);
+      if (!a) {
+        b->failed = 1;
+        break;
+      }
+      *a = (vx_alloc){ev->ts, ev->u.heap.thread_bytes,
+                      t->depth ? t->stack[t->depth - 1].label : UINT32_MAX, 0};
+    }
+    break;
+  default:
+    break;
+  }
+}
+
+static void sample(builder *b, int pid, const char *name, uint64_t ts, double v) {
+  uint32_t c = counter_track(b, pid, name);
+  if (c == UINT32_MAX || add_sample(&b->x->tracks[c], ts, v))
+    b->failed = 1;
+}
+
+static void on_counter(builder *b, const te_event *ev) {
+  switch (ev->type) {
+  case TE_COUNTER:
+    sample(b, ev->pid, ev->u.counter.name, ev->ts, ev->u.counter.value);
+    break;
+  case TE_HEAP:
+    sample(b, ev->pid, "heap live bytes", ev->ts, (double)ev->u.heap.live);
+    sample(b, ev->pid, "heap allocated bytes", ev->ts, (double)ev->u.heap.allocated);
+    break;
+  default: /* TE_HEAP_SET */
+    sample(b, ev->pid, "heap live bytes (program)", ev->ts, (double)ev->u.heap_set.live);
+    sample(b, ev->pid, "heap goal bytes (program)", ev->ts, (double)ev->u.heap_set.goal);
+    break;
+  }
+}
+
+static void on_task(builder *b, uint32_t ti, const te_event *ev) {
+  vx_index *x = b->x;
+  uint32_t *known = vh_get(&b->tasks_track, (uint64_t)(uint32_t)ev->pid + 1);
+  if (ev->type == TE_TASK_END && !known)
+    return; /* no task of the process began */
+  uint32_t tt = tasks_track(b, ev->pid);
+  if (tt == UINT32_MAX)
+    return;
+  vx_track *t = &x->tracks[tt];
+  uint64_t key = mix((uint64_t)(uint32_t)ev->pid, ev->u.task_ev.id);
+  if (ev->type == TE_TASK_BEGIN) {
+    vx_task *k = VPUSH(t->tasks, t->ntasks, t->cap_tasks);
+    if (!k || vh_put(&b->open_tasks, key, (uint32_t)(t->ntasks - 1))) {
+      b->failed = 1;
+      return;
+    }
+    *k = (vx_task){.start = ev->ts, .end = UINT64_MAX, .id = ev->u.task_ev.id,
+                   .parent = ev->u.task_ev.parent,
+                   .label = named_label(b, ev->u.task_ev.name ? ev->u.task_ev.name : "", "task"),
+                   .thread = ti, .end_thread = UINT32_MAX};
+    return;
+  }
+  uint32_t i;
+  if (vh_del(&b->open_tasks, key, &i)) {
+    t->tasks[i].end = ev->ts;
+    t->tasks[i].end_thread = ti;
+  }
+}
+
+static uint8_t flow_kind(uint8_t k) {
+  return k == TE_FLOW_THREAD ? VX_FLOW_THREAD : k == TE_FLOW_UNBLOCK ? VX_FLOW_UNBLOCK : VX_FLOW_USER;
+}
+
+/* An arrow's start waits for its end; the end makes the arrow. Thread
+ * starts and work-item runs bind to the row itself, not a region. */
+static void on_flow(builder *b, uint32_t ti, const bthread *t, const te_event *ev) {
+  uint8_t kind = flow_kind(ev->u.flow.kind);
+  uint64_t key = mix(mix(kind, (uint64_t)(uint32_t)ev->pid), ev->u.flow.id);
+  if (!(ev->flags & TE_F_FLOW_END)) {
+    vx_flow *f = VPUSH(b->pend, b->npend, b->cap_pend);
+    if (!f || vh_put(&b->pending, key, (uint32_t)(b->npend - 1))) {
+      b->failed = 1;
+      return;
+    }
+    *f = (vx_flow){.id = ev->u.flow.id, .from_ts = ev->ts, .from_track = ti,
+                   .from_depth = bind_depth(t), .kind = kind};
+    return;
+  }
+  uint32_t i;
+  if (!vh_del(&b->pending, key, &i))
+    return; /* its beginning was not recorded */
+  const vx_flow *p = &b->pend[i];
+  if (add_flow(b->x, p->id, p->from_track, p->from_ts, p->from_depth, ti, ev->ts,
+               kind == VX_FLOW_USER ? bind_depth(t) : 0xffff, kind))
+    b->failed = 1;
+}
+
+/* The work item track ti runs stops at ts: a run on its lane. */
+static void end_run(builder *b, uint32_t ti, bthread *t, uint64_t ts) {
+  if (!t->run_item)
+    return;
+  vx_track *tr = &b->x->tracks[ti];
+  vx_slice *s = VPUSH(tr->runs, tr->nruns, tr->cap_runs);
+  t->run_item = 0;
+  if (!s) {
+    b->failed = 1;
+    return;
+  }
+  *s = (vx_slice){t->run_start, ts > t->run_start ? ts - t->run_start : 0, t->run_label, 0};
+}
+
+static void on_item(builder *b, uint32_t ti, bthread *t, const te_event *ev) {
+  end_run(b, ti, t, ev->ts);
+  if (ev->type != TE_ITEM_RUN)
+    return;
+  char buf[40];
+  const char *name = ev->u.item.name;
+  if (!name) {
+    snprintf(buf, sizeof buf, "item %" PRIu64, ev->u.item.id);
+    name = buf;
+  }
+  t->run_item = ev->u.item.id ? ev->u.item.id : 1;
+  t->run_start = ev->ts;
+  t->run_label = named_label(b, name, "sched");
+}
+
+static void on_state(builder *b, uint32_t ti, const te_event *ev) {
+  vx_track *t = &b->x->tracks[ti];
+  uint16_t cpu = ev->u.state.cpu >= 0 ? (uint16_t)ev->u.state.cpu : 0xffff;
+  if (ev->flags & TE_F_TO_END) { /* to the end of the whole trace: at the end */
+    vx_state *s = VPUSH(b->to_end, b->nto_end, b->cap_to_end);
+    if (!s)
+      b->failed = 1;
+    else
+      *s = (vx_state){ev->ts, 0, ev->u.state.state, 0, cpu, ti};
+    return;
+  }
+  if (add_state(t, ev->ts, ev->ts + ev->dur, ev->u.state.state, cpu, 0))
+    b->failed = 1;
+}
+
+/* ---- Sources -------------------------------------------------------------------------- */
+
+static void source_begin(builder *b, const te_source *src) {
+  vx_index *x = b->x;
+  vx_source *s = &x->sources[x->nsources++];
+  s->path = strdup(src->path ? src->path : "");
+  s->format = src->format;
+  s->cap_present = src->capture.present;
+  s->cap_syscalls = src->capture.syscalls;
+  s->cap_sched = src->capture.sched;
+  s->cap_heap = src->capture.heap;
+  s->cap_locks = src->capture.locks;
+  s->cap_why = src->capture.why && src->capture.why[0] ? strdup(src->capture.why) : NULL;
+  if (!s->path || (src->capture.why && src->capture.why[0] && !s->cap_why))
+    b->failed = 1;
+  b->nsrc++;
+  b->counted = 0;
+  b->json = !strcmp(src->format, "chrome-json");
+  memset(b->keyed, 0, b->nkeyed * sizeof *b->keyed); /* keys are the source's own */
+}
+
+static int cmp_iv(const void *a, const void *b) {
+  const interval *x = a, *y = b;
+  if (x->start != y->start)
+    return x->start < y->start ? -1 : 1;
+  return x->end > y->end ? -1 : x->end < y->end; /* longer (outer) first */
+}
+
+/* Slices of unknown depth: sorted by start (outer first), a slice's depth
+ * is the number of enclosing ones still open. */
+static void nest_by_time(builder *b, vx_track *tr, bthread *t) {
+  if (t->niv)
+    qsort(t->iv, t->niv, sizeof *t->iv, cmp_iv);
+  uint64_t *ends = malloc((t->niv + 1) * sizeof *ends);
+  if (!ends) {
+    b->failed = 1;
+    return;
+  }
+  size_t depth = 0;
+  for (size_t i = 0; i < t->niv; i++) {
+    while (depth && ends[depth - 1] <= t->iv[i].start)
+      depth--;
+    if (add_slice(tr, depth, t->iv[i].start, t->iv[i].end, t->iv[i].label, t->iv[i].args))
+      b->failed = 1;
+    ends[depth++] = t->iv[i].end;
+  }
+  free(ends);
+  free(t->iv);
+  t->iv = NULL;
+  t->niv = t->cap_iv = 0;
+}
+
+/* What the source left open on its threads: regions end at the thread's
+ * last event (unfinished), or (nested by time) at the trace's end so far. */
+static void finish_threads(builder *b) {
+  vx_index *x = b->x;
+  for (size_t i = 0; i < x->ntracks && i < b->nbt; i++) {
+    bthread *t = &b->bt[i];
+    if (t->source != b->nsrc || x->tracks[i].kind != VX_THREAD)
+      continue;
+    while (t->depth) {
+      open_region *o = &t->stack[--t->depth];
+      if (o->nest) {
+        interval *iv = VPUSH(t->iv, t->niv, t->cap_iv);
+        if (iv)
+          *iv = (interval){o->start, x->t1, o->label, VX_UNFINISHED};
+      } else if (add_slice(&x->tracks[i], t->depth, o->start, t->last_ts, o->label,
+                           VX_UNFINISHED)) {
+        b->failed = 1;
+      }
+    }
+    end_run(b, (uint32_t)i, t, t->last_ts);
+    if (t->niv)
+      nest_by_time(b, &x->tracks[i], t);
+  }
+}
+
+static void source_end(builder *b, const te_source *src) {
+  vx_index *x = b->x;
+  vx_source *s = &x->sources[x->nsources - 1];
+  if (src->first_ts || src->last_ts) {
+    note_time(x, src->first_ts);
+    note_time(x, src->last_ts);
+  }
+  finish_threads(b);
+  s->pid = src->pid;
+  s->process = strdup(src->process ? src->process : "");
+  s->events = src->events ? src->events : b->counted;
+  s->dropped = src->dropped;
+  s->complete = src->complete;
+  s->problem = src->problem ? strdup(src->problem) : NULL;
+  if (!s->process || (src->problem && !s->problem)) {
+    b->failed = 1;
+    if (!s->process)
+      s->process = strdup(""); /* (vx_free and the error path read it) */
+  }
+  s->problem_kind = src->problem_kind;
+  x->events += s->events;
+}
+
+/* ---- One event -------------------------------------------------------------------------- */
+
+static void note(builder *b, const te_event *ev) {
+  switch (ev->type) {
+  case TE_SOURCE_BEGIN:
+  case TE_SOURCE_END:
+  case TE_PROCESS:
+    return;
+  case TE_THREAD: /* a rename is an event; a declaration is not */
+    if (!b->json && !(ev->flags & (TE_F_SORT | TE_F_IMPLICIT)))
+      note_time(b->x, ev->ts);
+    return;
+  case TE_DROPPED:
+    if (ev->u.drop.kind == TE_DROP_MARKED || b->json)
+      note_time(b->x, ev->ts);
+    return;
+  case TE_STATE: /* (the end a thread's exit gives is not a recorded time) */
+    if (!(ev->flags & (TE_F_TO_END | TE_F_AT_EXIT | TE_F_GROUP_EXIT)))
+      note_time(b->x, ev->ts + ev->dur);
+    if (b->json)
+      note_time(b->x, ev->ts);
+    return;
+  case TE_SLICE:
+  case TE_SYSCALL:
+  case TE_WAIT: /* (a span is recorded at its end) */
+    note_time(b->x, ev->ts + ev->dur);
+    if (b->json)
+      note_time(b->x, ev->ts);
+    return;
+  default:
+    note_time(b->x, ev->ts);
+  }
+}
+
+static int on_event(void *arg, const te_source *src, const te_event *ev) {
+  builder *b = arg;
+  b->src = src;
+  note(b, ev);
+  if (ev->type == TE_SOURCE_BEGIN) {
+    source_begin(b, src);
+    return 0;
+  }
+  if (ev->type == TE_SOURCE_END) {
+    source_end(b, src);
+    return b->failed ? CTRACE_ENOMEM : 0;
+  }
+  if (ev->type == TE_PROCESS)
+    return 0; /* (the source says its process at its end) */
+  if (ev->type != TE_THREAD)
+    b->counted++;
+  if (ev->type == TE_COUNTER || ev->type == TE_HEAP_SET ||
+      (ev->type == TE_DROPPED && (ev->flags & TE_F_PROCESS))) {
+    /* a process's: no thread row of its own, but its thread's last event */
+    if (ev->type == TE_DROPPED)
+      b->x->dropped += ev->u.drop.n;
+    else
+      on_counter(b, ev);
+    uint32_t *v = vh_get(&b->threads, thread_key(ev->pid, ev->tid));
+    bthread *t = v ? bt_of(b, *v) : NULL;
+    if (t)
+      t->last_ts = ev->ts;
+    return b->failed ? CTRACE_ENOMEM : 0;
+  }
+  int sort = ev->type == TE_THREAD && (ev->flags & TE_F_SORT) ? ev->u.thread.sort : ev->tid;
+  const char *name = ev->type == TE_THREAD ? (ev->u.thread.name ? ev->u.thread.name : "") : NULL;
+  uint32_t ti = thread_track(b, ev->pid, ev->tid, name, sort);
+  bthread *t = ti == UINT32_MAX ? NULL : bt_of(b, ti);
+  if (!t)
+    return CTRACE_ENOMEM;
+  vx_track *tr = &b->x->tracks[ti];
+  if (ev->type == TE_SLICE || ev->type == TE_SYSCALL || ev->type == TE_WAIT)
+    t->last_ts = ev->ts + ev->dur; /* (a span is recorded at its end) */
+  else if (ev->type != TE_THREAD && ev->type != TE_STATE)
+    t->last_ts = ev->ts;
+  switch (ev->type) {
+  case TE_THREAD:
+    if (ev->u.thread.name && strcmp(tr->name, ev->u.thread.name)) {
+      char *n = strdup(ev->u.thread.name);
+      if (!n)
+        return CTRACE_ENOMEM;
+      free(tr->name);
+      tr->name = n;
+    }
+    if (ev->flags & TE_F_SORT)
+      tr->sort = ev->u.thread.sort;
+    break;
+  case TE_BEGIN: on_begin(b, ti, t, ev); break;
+  case TE_END: on_end(b, ti, t, ev); break;
+  case TE_SLICE: on_slice(b, ti, t, ev); break;
+  case TE_SYSCALL: on_syscall(b, ti, t, ev); break;
+  case TE_WAIT: on_wait(b, ti, t, ev); break;
+  case TE_STATE: on_state(b, ti, ev); break;
+  case TE_HEAP:
+    on_counter(b, ev);
+    on_point(b, ti, t, ev);
+    break;
+  case TE_TASK_BEGIN:
+  case TE_TASK_END: on_task(b, ti, ev); break;
+  case TE_FLOW: on_flow(b, ti, t, ev); break;
+  case TE_ITEM_RUN:
+  case TE_ITEM_STOP: on_item(b, ti, t, ev); break;
+  default: on_point(b, ti, t, ev); break;
+  }
+  return b->failed ? CTRACE_ENOMEM : 0;
+}
+
+/* ---- The end: what needs the whole picture ------------------------------------------- */
+
+/* The region depth at ns on t: how many slices at consecutive depths from
+ * 0 contain it (a kernel syscall goes inside the innermost). */
+static size_t depth_at(const vx_track *t, uint64_t ns) {
+  size_t d = 0;
+  while (d < t->depths) {
+    const vx_slice *a = t->depth[d];
+    size_t n = t->ndepth[d], i = vx_slice_lower(a, n, ns);
+    if (i >= n || a[i].start > ns)
+      break;
+    d++;
+  }
+  return d;
+}
+
+static int cmp_slice(const void *a, const void *b) {
+  const vx_slice *x = a, *y = b;
+  return x->start < y->start ? -1 : x->start > y->start;
+}
+
+static int cmp_state(const void *a, const void *b) {
+  const vx_state *x = a, *y = b;
+  return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* The kernel's system calls into the regions that hold them (depths from
+ * the regions only: all are known now), then each depth sorted again. */
+static void place_kernel_calls(builder *b) {
+  vx_index *x = b->x;
+  uint32_t *depth = malloc((b->ncalls + 1) * sizeof *depth);
+  if (!depth) {
+    b->failed = 1;
+    return;
+  }
+  for (size_t i = 0; i < b->ncalls; i++) /* all before any is added */
+    depth[i] = (uint32_t)depth_at(&x->tracks[b->calls[i].track], b->calls[i].start);
+  for (size_t i = 0; i < b->ncalls; i++) {
+    const kcall *c = &b->calls[i];
+    if (add_slice(&x->tracks[c->track], depth[i], c->start, c->end, c->label, c->args))
+      b->failed = 1;
+  }
+  free(depth);
+  for (size_t i = 0; i < x->ntracks; i++)
+    for (size_t d = 0; d < x->tracks[i].depths; d++)
+      if (x->tracks[i].ndepth[d] > 1)
+        qsort(x->tracks[i].depth[d], x->tracks[i].ndepth[d], sizeof(vx_slice), cmp_slice);
+}
+
+/* The state band: off-CPU intervals get the reason from the blocking
+ * spans (syscall, lock, sleep) that cover them; a thread without scheduler
+ * data gets its band from the blocking spans alone (derived). */
+static void finish_states(vx_index *x) {
+  for (size_t i = 0; i < x->ntracks; i++) {
+    vx_track *t = &x->tracks[i];
+    if (t->kind != VX_THREAD)
+      continue;
+    if (t->nblocks > 1)
+      qsort(t->blocks, t->nblocks, sizeof *t->blocks, cmp_state);
+    if (t->nstates) {
+      qsort(t->states, t->nstates, sizeof *t->states, cmp_state);
+      size_t k = 0;
+      for (size_t j = 0; j < t->nstates; j++) {
+        vx_state *s = &t->states[j];
+        if (s->state != VX_ST_BLOCKED)
+          continue;
+        while (k < t->nblocks && t->blocks[k].end < s->start)
+          k++;
+        /* the block that covers the middle of this off-CPU time */
+        uint64_t mid = s->start + (s->end - s->start) / 2;
+        for (size_t q = k; q < t->nblocks && t->blocks[q].start <= mid; q++)
+          if (t->blocks[q].end >= mid) {
+            s->state = t->blocks[q].state;
+            break;
+          }
+      }
+    } else if (t->nblocks) {
+      /* Derived: between blocking spans the thread ran, as far as we know. */
+      uint64_t at = t->blocks[0].start;
+      for (size_t j = 0; j < t->nblocks; j++) {
+        vx_state *bk = &t->blocks[j];
+        if (bk->start > at)
+          add_state(t, at, bk->start, VX_ST_RUNNING, 0xffff, 1);
+        if (bk->end > at) {
+          add_state(t, bk->start > at ? bk->start : at, bk->end, bk->state, 0xffff, 1);
+          at = bk->end;
+        }
+      }
+    }
+    free(t->blocks);
+    t->blocks = NULL;
+    t->nblocks = t->cap_blocks = 0;
+  }
+}
+
+static int cmp_flow(const void *a, const void *b) {
+  const vx_flow *x = a, *y = b;
+  return x->from_ts < y->from_ts ? -1 : x->from_ts > y->from_ts;
+}
+
+static void finish(builder *b) {
+  vx_index *x = b->x;
+  if (b->ncalls)
+    place_kernel_calls(b);
+  for (size_t i = 0; i < b->nto_end; i++) { /* still on or off at the end of the trace */
+    const vx_state *s = &b->to_end[i];
+    if (add_state(&x->tracks[s->pad], s->start, x->t1, s->state, s->cpu, 0))
+      b->failed = 1;
+  }
+  finish_states(x);
+  for (size_t i = 0; i < x->ntracks; i++)
+    if (x->tracks[i].kind == VX_TASKS)
+      assign_lanes(&x->tracks[i]);
+  if (x->t0 == UINT64_MAX)
+    x->t0 = x->t1 = 0;
+  if (x->nflows)
+    qsort(x->flows, x->nflows, sizeof *x->flows, cmp_flow);
+}
+
+static void builder_free(builder *b) {
+  for (size_t i = 0; i < b->nbt; i++) {
+    free(b->bt[i].stack);
+    free(b->bt[i].iv);
+  }
+  free(b->bt);
+  free(b->keyed);
+  free(b->pend);
+  free(b->calls);
+  free(b->to_end);
+  vh_free(&b->threads);
+  vh_free(&b->named);
+  vh_free(&b->counters);
+  vh_free(&b->tasks_track);
+  vh_free(&b->open_tasks);
+  vh_free(&b->pending);
+}
+
+/* ---- Entry points ------------------------------------------------------------------------- */
+
+static vx_index *index_new(size_t nsources, builder *b) {
+  vx_index *x = calloc(1, sizeof *x);
+  if (!x || !(x->sources = calloc(nsources ? nsources : 1, sizeof *x->sources))) {
+    free(x);
+    return NULL;
+  }
+  x->t0 = UINT64_MAX;
+  memset(b, 0, sizeof *b);
+  b->x = x;
+  /* label 0: the fallback; then the markers of dropped events */
+  if (add_label(x, "?", "", NULL, NULL, 0) != 0 ||
+      (x->drop_label = add_label(x, "ctrace: events dropped", "ctrace", NULL, NULL, 0)) != 1) {
+    vx_free(x);
+    return NULL;
+  }
+  b->drop_label = x->drop_label;
+  return x;
+}
+
+/* Ends a build: the index, or NULL with err (r: the read's error). */
+static vx_index *index_done(builder *b, int r, const char *why, char *err, size_t errlen) {
+  if (!r && !b->failed)
+    finish(b);
+  if (r || b->failed) {
+    if (why && why[0])
+      vx_errf(err, errlen, "%s", why);
+    else
+      vx_errf(err, errlen, "%s: out of memory while indexing",
+              b->src && b->src->path ? b->src->path : "trace");
+    builder_free(b);
+    vx_free(b->x);
+    return NULL;
+  }
+  builder_free(b);
+  return b->x;
+}
+
+vx_index *vx_build(char *const *paths, size_t n, char *err, size_t errlen) {
+  te_set *set = te_set_open(paths, n, 0, err, errlen);
+  if (!set)
+    return NULL;
+  builder b;
+  if (!index_new(n, &b)) {
+    te_set_close(set);
+    vx_errf(err, errlen, "out of memory");
+    return NULL;
+  }
+  char why[1200] = "";
+  int r = te_set_read(set, on_event, &b, why, sizeof why);
+  vx_index *x = index_done(&b, r, why, err, errlen);
+  te_set_close(set);
+  return x;
+}
+
+vx_index *vx_build_log(const te_log *log, size_t n, char *err, size_t errlen) {
+  builder b;
+  if (!index_new(TE_LOG_MAX_SOURCES, &b)) {
+    vx_errf(err, errlen, "out of memory");
+    return NULL;
+  }
+  int r = te_log_read(log, n, on_event, &b);
+  if (!r && b.x->nsources && b.src && b.x->sources[b.x->nsources - 1].process == NULL)
+    source_end(&b, b.src); /* a live source: not ended yet */
+  return index_done(&b, r, NULL, err, errlen);
+}

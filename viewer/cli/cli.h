@@ -1,0 +1,88 @@
+/* This file is private to the `ctrace` command (viewer/cli): one file per
+ * subcommand, dispatched by main.c's table. Each command takes the
+ * arguments after its name and returns the process's exit status: 0 ok, 1
+ * the trace, the program or the output failed, 2 usage. */
+#ifndef CTRACE_CLI_H
+#define CTRACE_CLI_H
+
+int ctrace_cmd_run(int argc, char **argv);    /* run.c */
+int ctrace_cmd_record(int argc, char **argv); /* record.c: the control socket's client */
+int ctrace_cmd_dump(int argc, char **argv);   /* dump.c */
+int ctrace_cmd_view(int argc, char **argv);   /* view.c */
+int ctrace_cmd_export(int argc, char **argv); /* export.c */
+int ctrace_cmd_info(int argc, char **argv);   /* info.c */
+int ctrace_cmd_stats(int argc, char **argv);  /* stats.c */
+int ctrace_cmd_pprof(int argc, char **argv);  /* pprof.c */
+
+/* ---- Shared by the commands (args.c) ----------------------------------------------- */
+
+#include <stddef.h>
+
+/* paths, each followed by its FILE.kernel where that exists and is not
+ * given (te_paths_with_kernel), saying so on stderr ("ctrace CMD: with
+ * X.kernel ..."). Free with te_paths_free(all, *nout, *added). NULL when out
+ * of memory. */
+char **cli_with_kernel(const char *cmd, char **paths, size_t n, size_t *nout, int **added);
+
+/* ---- The control socket's client (control_client.c) ------------------------------- */
+
+#include <limits.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* `ctrace run --control`, once PROG exited: removes the socket (PATH, %p
+ * being pid) if it is still there and nobody listens (PROG was killed). */
+void ctrace__control_cleanup(const char *spec, int pid);
+
+uint64_t cc_mono_ms(void);           /* CLOCK_MONOTONIC, ms */
+int cc_parse_pid(const char *s);     /* a pid > 0, or -1 */
+int cc_proc_alive(int pid);          /* 1 if the process exists (ours or not) */
+/* Name's value in /proc/PID/environ (the environment the process started
+ * with). @return 1 found, 0 not there, -errno if unreadable. */
+int cc_proc_env(int pid, const char *name, char *out, size_t len);
+/* Whether the process catches sig (/proc/PID/status SigCgt). */
+int cc_proc_catches(int pid, int sig);
+/* The process's control socket: given (--socket), else its CTRACE_CONTROL
+ * (%p replaced). 0, or 1 with a message printed ("ctrace CMD: ..."). */
+int cc_find_socket(const char *cmd, int pid, const char *given, char *out, size_t len);
+/* Connects to the process's socket (with its uid when we are root and it
+ * is not), and checks that the process listening is pid. @return the fd,
+ * or -1 with a message printed. */
+int cc_connect_to(const char *cmd, int pid, const char *path);
+
+/* Reply lines of one connection. */
+typedef struct cc_lines {
+  int fd;
+  char buf[PATH_MAX + 1024];
+  size_t len;
+} cc_lines;
+/* The next reply line into out (without its newline). @return 1, 0 at
+ * end of stream, -ETIMEDOUT past deadline_ms, -EINTR on ^C (once: see
+ * cc_on_interrupt), or -errno. */
+int cc_next_line(cc_lines *l, char *out, size_t len, uint64_t deadline_ms);
+int cc_send_line(int fd, const char *line); /* 0 or -errno */
+/* path made absolute (the traced process writes it, from its own cwd). */
+void cc_absolute(const char *path, char *out, size_t len);
+/* The SIGINT handler of `ctrace record`: the first ^C sets cc_interrupted
+ * (cc_next_line then returns -EINTR once), a second one kills us. */
+extern volatile sig_atomic_t cc_interrupted;
+void cc_on_interrupt(int sig);
+
+/* `ctrace run --view` (run_view.c): the live viewer of the trace being
+ * written, a child process (`ctrace view --follow`). */
+typedef struct ctrace_run_view {
+  int pid; /* the viewer's, or -1 */
+  int fd;  /* socket to it */
+  char url[256];
+} ctrace_run_view;
+/* Starts the viewer on trace (an absolute path; it and trace.kernel, left
+ * by an earlier run, are removed first) and waits until it serves.
+ * @return 0, or -1 with a message printed. */
+int ctrace_run_view_start(ctrace_run_view *rv, const char *trace, int port);
+/* The run is over (PROG exited with `code`): tells the viewer, which then
+ * shows the trace as ended, and keeps it serving until SIGINT, SIGTERM or
+ * SIGHUP (then stops it). @return code. */
+int ctrace_run_view_finish(ctrace_run_view *rv, int code, const char *prog);
+
+#endif /* CTRACE_CLI_H */

@@ -1,0 +1,183 @@
+/* `ctrace info TRACE`: what a trace holds (process, threads, events, drops)
+ * and whether it is complete; of a ctrace file as it is on disk, or of an
+ * LTTng trace directory as the reader counted it. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "read.h"
+
+/* An LTTng trace is a directory (of CTF traces); ours are files. */
+static int is_dir(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int open_trace(const char *cmd, const char *path, rd_trace **tr) {
+  char err[600];
+  int r = rd_open(path, 0, tr, err, sizeof err);
+  if (r) {
+    fprintf(stderr, "ctrace %s: %s: %s\n", cmd, path, err);
+    return 1;
+  }
+  if (rd_problem(*tr))
+    fprintf(stderr, "ctrace %s: %s: warning: %s\n", cmd, path, rd_problem(*tr));
+  return 0;
+}
+
+
+static const char info_usage[] = "usage: ctrace info TRACE\n"
+                                 "  Prints what a trace holds: process, threads, events, "
+                                 "drops, and whether it is complete.\n"
+                                 "  TRACE may be an LTTng trace directory.\n";
+
+static int count_only(void *arg, const te_source *src, const te_event *ev) {
+  (void)arg;
+  (void)src;
+  (void)ev;
+  return 0;
+}
+
+/* `ctrace info DIR`: an LTTng trace, read through the converter. */
+static int info_ctf(const char *dir) {
+  char *paths[1] = {(char *)dir}, err[1200];
+  te_set *set = te_set_open(paths, 1, 0, err, sizeof err);
+  int r = set ? te_set_read(set, count_only, NULL, err, sizeof err) : -1;
+  if (r) {
+    fprintf(stderr, "ctrace info: %s\n", err);
+    te_set_close(set);
+    return 1;
+  }
+  const ctf_stats *st = te_set_source(set, 0)->ctf;
+  printf("trace:     %s (LTTng, %zu CTF trace%s%s)\n", dir, st->ntraces, st->ntraces == 1 ? "" : "s",
+         st->kernel ? ", with the kernel's" : "");
+  printf("span:      %.6f s\n", st->events_read ? (double)(st->last_ns - st->first_ns) / 1e9 : 0.0);
+  printf("events:    %" PRIu64 "\n", st->events_read);
+  for (size_t i = 0; i < st->nnames; i++)
+    printf("  %-40s %" PRIu64 "\n", st->by_name[i].name, st->by_name[i].n);
+  printf("processes: %zu\n", st->nprocs);
+  for (size_t i = 0; i < st->nprocs; i++) {
+    const ctf_process *p = &st->procs[i];
+    printf("  pid %-8d %-20s %4u thread%s %10" PRIu64 " events", p->pid, p->name[0] ? p->name : "-",
+           p->threads, p->threads == 1 ? " " : "s", p->events);
+    if (p->discarded)
+      printf("  %" PRIu64 " discarded", p->discarded);
+    printf("\n");
+  }
+  printf("dropped:   %" PRIu64 " (events LTTng discarded: its buffers were full)\n", st->discarded);
+  if (st->discarded_packets)
+    printf("lost:      %" PRIu64 " packets\n", st->discarded_packets);
+  printf("complete:  %s\n", st->discarded || st->discarded_packets ? "no" : "yes");
+  te_set_close(set);
+  return 0;
+}
+
+int ctrace_cmd_info(int argc, char **argv) {
+  if (argc != 2 || argv[1][0] == '-') {
+    if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+      fputs(info_usage, stdout);
+      return 0;
+    }
+    fprintf(stderr, "ctrace info: %s\n%s", argc < 2 ? "missing TRACE" : "bad arguments",
+            info_usage);
+    return 2;
+  }
+  if (is_dir(argv[1]))
+    return info_ctf(argv[1]);
+  rd_trace *tr;
+  if (open_trace("info", argv[1], &tr))
+    return 1;
+  size_t nt = rd_thread_count(tr);
+  uint64_t *counts = calloc(nt ? nt : 1, sizeof *counts);
+  uint64_t *dropped = calloc(nt ? nt : 1, sizeof *dropped);
+  char(*names)[CTRACE_FMT_NAME_MAX + 1] = calloc(nt ? nt : 1, sizeof *names);
+  uint64_t by_type[CTRACE_FMT_EV_COUNT_] = {0};
+  uint64_t total = 0, first = 0, last = 0;
+  rd_merge *m = counts && dropped && names ? rd_merge_open(tr) : NULL;
+  if (!m) {
+    fprintf(stderr, "ctrace info: out of memory\n");
+    free(counts);
+    free(dropped);
+    free(names);
+    rd_close(tr);
+    return 1;
+  }
+  rd_event ev;
+  while (rd_merge_next(m, &ev) == 1) {
+    if (!total)
+      first = ev.ts;
+    last = ev.ts;
+    total++;
+    counts[ev.thread]++;
+    if (ev.type < CTRACE_FMT_EV_COUNT_)
+      by_type[ev.type]++;
+    if (ev.type == CTRACE_FMT_EV_DROPPED)
+      dropped[ev.thread] += ev.arg[0];
+    if (ev.type == CTRACE_FMT_EV_THREAD_NAME)
+      snprintf(names[ev.thread], sizeof names[0], "%.*s", (int)ev.str_len, ev.str);
+  }
+  rd_merge_close(m);
+  printf("trace:     %s (%" PRIu64 " bytes, format %d.%u)\n", argv[1], rd_file_size(tr),
+         CTRACE_FMT_VERSION_MAJOR, rd_format_minor(tr));
+  if (rd_file_flags(tr) & CTRACE_FMT_FF_FLIGHT)
+    printf("recorded:  by the flight recorder: a dump of the last window, not the whole run\n");
+  printf("process:   %s (pid %d): %s\n", rd_process_name(tr), rd_pid(tr), rd_command_line(tr));
+  printf("clock:     %s, %zu sync points\n",
+         rd_clock_kind(tr) == CTRACE_FMT_CLOCK_TSC ? "tsc" : "monotonic", rd_clock_points(tr));
+  printf("span:      %.6f s\n", total ? (double)(last - first) / 1e9 : 0.0);
+  printf("events:    %" PRIu64 " in %zu batches\n", total, rd_batch_count(tr));
+  for (unsigned t = 1; t < CTRACE_FMT_EV_COUNT_; t++)
+    if (by_type[t])
+      printf("  %-18s %" PRIu64 "\n", ctrace_fmt_event_name(t), by_type[t]);
+  uint64_t dtotal = 0;
+  printf("threads:   %zu\n", nt);
+  for (size_t i = 0; i < nt; i++) {
+    const rd_thread *th = rd_thread_get(tr, i);
+    uint64_t d = th->dropped > dropped[i] ? th->dropped : dropped[i];
+    dtotal += d;
+    const char *name = names[i][0] ? names[i] : th->name[0] ? th->name : "-";
+    printf("  tid %-8d %-20s %10" PRIu64 " events%s", th->tid, name, counts[i],
+           th->ended ? "  (exited)" : "");
+    if (d)
+      printf("  %" PRIu64 " dropped", d);
+    printf("\n");
+  }
+  const rd_capture *cap = rd_capture_get(tr);
+  if (cap->present) {
+    static const char *const modes[] = {"off", "wrappers", "kernel"};
+    printf("capture:   syscalls %s, sched %s, heap %s, locks %s%s%s\n", modes[cap->syscalls % 3],
+           modes[cap->sched % 3], cap->heap ? "on" : "off", cap->locks ? "on" : "off",
+           cap->why && cap->why[0] ? "; " : "", cap->why ? cap->why : "");
+  }
+  const rd_span *sp;
+  size_t nsp = rd_tracer_spans(tr, &sp);
+  for (size_t i = 0; i < nsp; i++) {
+    if (sp[i].whole)
+      printf("tracer:    tid %d (the whole thread)\n", sp[i].tid);
+    else if (sp[i].to == UINT64_MAX)
+      printf("tracer:    tid %d from %.6f s to the end\n", sp[i].tid,
+             (double)(int64_t)(sp[i].from - rd_start_ns(tr)) / 1e9);
+    else
+      printf("tracer:    tid %d from %.6f s for %.6f s\n", sp[i].tid,
+             (double)(int64_t)(sp[i].from - rd_start_ns(tr)) / 1e9,
+             (double)(sp[i].to - sp[i].from) / 1e9);
+  }
+  printf("dropped:   %" PRIu64 "\n", dtotal);
+  printf("complete:  %s\n", rd_complete(tr) ? "yes" : "no");
+  if (rd_problem(tr))
+    printf("problem:   %s\n", rd_problem(tr));
+  free(counts);
+  free(dropped);
+  free(names);
+  rd_close(tr);
+  return 0;
+}

@@ -1,0 +1,124 @@
+/* `ctrace view TRACE...`, `--follow TRACE...`, `--lttng-live URL`: the
+ * viewer's options, then the view itself (server.h: sv_view). */
+#define _GNU_SOURCE
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "read.h"
+#include "server.h"
+
+static const char usage[] =
+    "usage: ctrace view TRACE... [--host 127.0.0.1] [--port 8080]\n"
+    "       ctrace view --follow TRACE... [--port 8080]\n"
+    "       ctrace view --lttng-live net://RELAYD/host/HOST/SESSION [--port 8080]\n"
+    "  Serves the timeline of ctrace traces, Chrome trace-event JSON files or\n"
+    "  LTTng trace directories. --follow shows traces still being written\n"
+    "  (ctrace run --view does that for the program it runs); --lttng-live\n"
+    "  follows a live LTTng session through lttng-relayd. Either way the\n"
+    "  page's timeline grows as events arrive (pushed over /api/events).\n"
+    "  --host ADDR  address to listen on (default 127.0.0.1: this machine only)\n"
+    "  --port N     port (default 8080; 0 picks a free one)\n";
+
+int ctrace_cmd_view(int argc, char **argv) {
+  enum { O_RUN_FD = 1000 };
+  static const struct option opts[] = {{"host", required_argument, NULL, 'H'},
+                                       {"port", required_argument, NULL, 'p'},
+                                       {"lttng-live", required_argument, NULL, 'L'},
+                                       {"follow", no_argument, NULL, 'F'},
+                                       /* (internal: ctrace run --view's socket) */
+                                       {"run-fd", required_argument, NULL, O_RUN_FD},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+  sv_options v = {.host = "127.0.0.1", .port = 8080, .run_fd = -1};
+  optind = 1;
+  opterr = 0;
+  int c;
+  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    switch (c) {
+    case 'H': v.host = optarg; break;
+    case 'F': v.follow = 1; break;
+    case O_RUN_FD: v.run_fd = atoi(optarg); break;
+    case 'L':
+      if (strncmp(optarg, "net://", 6) && strncmp(optarg, "net4://", 7) &&
+          strncmp(optarg, "net6://", 7)) {
+        fprintf(stderr, "ctrace view: --lttng-live %s: not an LTTng live URL "
+                        "(net://RELAYD/host/HOST/SESSION)\n%s", optarg, usage);
+        return 2;
+      }
+      v.lttng_live = optarg;
+      break;
+    case 'p': {
+      char *end;
+      long p = strtol(optarg, &end, 10);
+      if (*end || end == optarg || p < 0 || p > 65535) {
+        fprintf(stderr, "ctrace view: --port %s: not a port number (0..65535)\n%s", optarg, usage);
+        return 2;
+      }
+      v.port = (int)p;
+      break;
+    }
+    case 'h': fputs(usage, stdout); return 0;
+    default:
+      if (optopt == 'H' || optopt == 'p' || optopt == 'L' || (optind > 0 && argv[optind - 1][0] == '-' &&
+                                             argv[optind - 1][1] == '-' && !optopt))
+        fprintf(stderr, "ctrace view: '%s' needs a value or is unknown\n%s", argv[optind - 1],
+                usage);
+      else
+        fprintf(stderr, "ctrace view: unknown option '%s'\n%s", argv[optind - 1], usage);
+      return 2;
+    }
+  }
+  if (v.lttng_live && (optind < argc || v.follow)) {
+    fprintf(stderr, "ctrace view: --lttng-live is viewed on its own (no TRACE or --follow with "
+                    "it)\n%s", usage);
+    return 2;
+  }
+  if (!v.lttng_live && optind >= argc) {
+    fprintf(stderr, "ctrace view: missing TRACE\n%s", usage);
+    return 2;
+  }
+  if (v.follow) {
+    for (int i = optind; i < argc; i++) {
+      struct stat st;
+      if (stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "ctrace view: --follow %s: a directory (an LTTng trace?); --follow takes "
+                        "ctrace files being written, --lttng-live URL follows an LTTng session\n%s",
+                argv[i], usage);
+        return 2;
+      }
+      /* a file not written yet is waited for, but only in a directory that exists */
+      char dir[PATH_MAX];
+      snprintf(dir, sizeof dir, "%s", argv[i]);
+      if (stat(dirname(dir), &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "ctrace view: --follow %s: no directory %s to write it in\n", argv[i],
+                dirname(strcpy(dir, argv[i])));
+        return 2;
+      }
+    }
+  }
+  if (v.follow || v.lttng_live) {
+    v.paths = argv + optind;
+    v.npaths = (size_t)(argc - optind);
+    return sv_view(&v);
+  }
+  /* `ctrace run` writes the kernel's events beside the trace: FILE.kernel
+   * goes with FILE unless given already. */
+  size_t n;
+  int *added;
+  char **all = cli_with_kernel("view", argv + optind, (size_t)(argc - optind), &n, &added);
+  if (!all) {
+    fprintf(stderr, "ctrace view: out of memory\n");
+    return 1;
+  }
+  v.paths = all;
+  v.npaths = n;
+  int status = sv_view(&v);
+  te_paths_free(all, n, added);
+  return status;
+}
