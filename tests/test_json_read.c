@@ -145,11 +145,12 @@ static int read_json(const char *json, recorder *rc, te_source *src, char *err, 
   return te_json_read(json, strlen(json), src, rec_fn, rc, err, errlen);
 }
 
+/* 64-bit FNV-1a with the low bit set (never 0), as common.h's. */
 static uint64_t fnv1a(const char *s) {
   uint64_t h = 0xcbf29ce484222325ull;
   for (; *s; s++)
     h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
-  return h;
+  return h | 1;
 }
 
 /* ---- Plain Chrome JSON: metadata, regions, instants, counters, async, flows ---------- */

@@ -92,6 +92,15 @@ static inline uint64_t ctrace__fnv1a(const void *p, size_t n, uint64_t seed) {
   return h | 1;
 }
 
+/* Mixes two 64-bit values into a well-spread key (splitmix64's finaliser),
+ * never 0. */
+static inline uint64_t ctrace__mix64(uint64_t a, uint64_t b) {
+  uint64_t h = (a + 0x9e3779b97f4a7c15ull) ^ (b * 0xbf58476d1ce4e5b9ull);
+  h ^= h >> 31;
+  h *= 0x94d049bb133111ebull;
+  return (h ^ (h >> 29)) | 1;
+}
+
 /* ---- A hash map and a growable array ------------------------------------------------ */
 
 typedef struct vh_map {

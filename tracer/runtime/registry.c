@@ -70,11 +70,7 @@ static void intern_map(void) {
 }
 
 static uint64_t hash_bytes(const char *s, size_t n) {
-  uint64_t h = 0xcbf29ce484222325ull ^ n; /* FNV-1a, 64-bit */
-  for (size_t i = 0; i < n; i++) {
-    h ^= (uint8_t)s[i];
-    h *= 0x100000001b3ull;
-  }
+  uint64_t h = ctrace__fnv1a(s, n, n);
   return h ^ (h >> 29);
 }
 

@@ -28,12 +28,7 @@ typedef struct by_name {
   vh_map map;
 } by_name;
 
-static uint64_t name_hash(const char *s, uint64_t salt) {
-  uint64_t h = 1469598103934665603ull ^ salt;
-  for (; *s; s++)
-    h = (h ^ (unsigned char)*s) * 1099511628211ull;
-  return h | 1;
-}
+static uint64_t name_hash(const char *s, uint64_t salt) { return ctrace__fnv1a(s, strlen(s), salt); }
 
 /* The row of name among rows[0..n) (each row's name at offset `off` of a
  * `size`-byte struct), or 0 if none yet; *key gets the key to put it at. */

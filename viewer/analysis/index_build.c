@@ -20,12 +20,7 @@
 
 /* ---- Building blocks -------------------------------------------------------------------- */
 
-static uint64_t hash_str(const char *s, uint64_t seed) {
-  uint64_t h = 0xcbf29ce484222325ull ^ seed;
-  for (; *s; s++)
-    h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
-  return h | 1; /* never 0 */
-}
+static uint64_t hash_str(const char *s, uint64_t seed) { return ctrace__fnv1a(s, strlen(s), seed); }
 
 /* A new label. @return its index, or UINT32_MAX when out of memory. */
 static uint32_t add_label(vx_index *x, const char *name, const char *cat, const char *file,
@@ -272,11 +267,6 @@ typedef struct builder {
   uint32_t drop_label;
   int failed;
 } builder;
-
-static uint64_t mix(uint64_t a, uint64_t b) {
-  uint64_t h = (a ^ (b + 0x9e3779b97f4a7c15ull + (a << 6) + (a >> 2))) * 0xff51afd7ed558ccdull;
-  return (h ^ (h >> 33)) | 1;
-}
 
 static uint64_t thread_key(int pid, int tid) {
   return ((uint64_t)(uint32_t)pid << 32 | (uint32_t)tid) + 1;
@@ -580,7 +570,7 @@ static void on_task(builder *b, uint32_t ti, const te_event *ev) {
   if (tt == UINT32_MAX)
     return;
   vx_track *t = &x->tracks[tt];
-  uint64_t key = mix((uint64_t)(uint32_t)ev->pid, ev->u.task_ev.id);
+  uint64_t key = ctrace__mix64((uint64_t)(uint32_t)ev->pid, ev->u.task_ev.id);
   if (ev->type == TE_TASK_BEGIN) {
     vx_task *k = VPUSH(t->tasks, t->ntasks, t->cap_tasks);
     if (!k || vh_put(&b->open_tasks, key, (uint32_t)(t->ntasks - 1))) {
@@ -608,7 +598,7 @@ static uint8_t flow_kind(uint8_t k) {
  * starts and work-item runs bind to the row itself, not a region. */
 static void on_flow(builder *b, uint32_t ti, const bthread *t, const te_event *ev) {
   uint8_t kind = flow_kind(ev->u.flow.kind);
-  uint64_t key = mix(mix(kind, (uint64_t)(uint32_t)ev->pid), ev->u.flow.id);
+  uint64_t key = ctrace__mix64(ctrace__mix64(kind, (uint64_t)(uint32_t)ev->pid), ev->u.flow.id);
   if (!(ev->flags & TE_F_FLOW_END)) {
     vx_flow *f = VPUSH(b->pend, b->npend, b->cap_pend);
     if (!f || vh_put(&b->pending, key, (uint32_t)(b->npend - 1))) {

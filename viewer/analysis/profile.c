@@ -63,19 +63,7 @@ int pf_is_io_syscall(const char *name) {
 
 /* ---- Building ------------------------------------------------------------------------- */
 
-static uint64_t mix(uint64_t a, uint64_t b) {
-  uint64_t h = (a + 0x9e3779b97f4a7c15ull) ^ (b * 0xbf58476d1ce4e5b9ull);
-  h ^= h >> 31;
-  h *= 0x94d049bb133111ebull;
-  return (h ^ (h >> 29)) | 1;
-}
-
-static uint64_t hash_str(const char *s) {
-  uint64_t h = 1469598103934665603ull; /* FNV-1a */
-  for (; *s; s++)
-    h = (h ^ (unsigned char)*s) * 1099511628211ull;
-  return mix(h, 0);
-}
+static uint64_t hash_str(const char *s) { return ctrace__mix64(ctrace__fnv1a(s, strlen(s), 0), 0); }
 
 typedef struct builder {
   const vx_index *x;
@@ -144,7 +132,7 @@ static int intern_valid(builder *b, const char *s, uint32_t *out) {
   uint64_t k = hash_str(s);
   uint32_t *v;
   while ((v = vh_get(&b->strs, k)) && strcmp(p->strings[*v], s))
-    k = mix(k, 1);
+    k = ctrace__mix64(k, 1);
   if (v) {
     *out = *v;
     return 0;
@@ -170,10 +158,10 @@ static int intern_frame(builder *b, const char *name, const char *file, uint32_t
   if (intern(b, name, &f.name) || (file && file[0] && intern(b, file, &f.file)))
     return -1;
   pf_profile *p = b->p;
-  uint64_t k = mix(f.name, mix(f.file, f.line));
+  uint64_t k = ctrace__mix64(f.name, ctrace__mix64(f.file, f.line));
   uint32_t *v;
   while ((v = vh_get(&b->frames, k)) && !frame_eq(&p->frames[*v], &f))
-    k = mix(k, 1);
+    k = ctrace__mix64(k, 1);
   if (v) {
     *out = *v;
     return 0;
@@ -230,16 +218,16 @@ static int add_event(builder *b, const vx_track *t, uint32_t thread_frame, uint3
       return -1;
   }
   b->buf[n++] = thread_frame;
-  uint64_t k = mix(object, n);
+  uint64_t k = ctrace__mix64(object, n);
   for (size_t i = 0; i < n; i++)
-    k = mix(k, b->buf[i]);
+    k = ctrace__mix64(k, b->buf[i]);
   uint32_t *v;
   while ((v = vh_get(&b->samples, k))) {
     const pf_sample *s = &p->samples[*v];
     if (s->n == n && s->object == object &&
         !memcmp(&p->stack[s->first], b->buf, n * sizeof *b->buf))
       break;
-    k = mix(k, 1);
+    k = ctrace__mix64(k, 1);
   }
   if (!v) {
     while (p->nstack + n > p->cap_stack) {
@@ -541,7 +529,7 @@ typedef struct pprof_msg {
   PLabel *lab, **labp;    /* per sample: its object, if any */
   int64_t *values;        /* per sample: [count, delay] */
   uint64_t *locids;       /* per stack entry: its location's id */
-  vh_map byname;          /* mix(name, file) -> index in fun */
+  vh_map byname;          /* ctrace__mix64(name, file) -> index in fun */
   int has_files, has_lines;
 } pprof_msg;
 
@@ -592,11 +580,11 @@ static int pprof_locations(pprof_msg *m) {
     const pf_frame *f = &p->frames[i];
     m->has_files |= f->file != 0;
     m->has_lines |= f->line != 0;
-    uint64_t k = mix(f->name, f->file);
+    uint64_t k = ctrace__mix64(f->name, f->file);
     uint32_t *v;
     while ((v = vh_get(&m->byname, k)) &&
            (m->fun[*v].name != f->name || m->fun[*v].filename != f->file))
-      k = mix(k, 1);
+      k = ctrace__mix64(k, 1);
     if (!v) {
       PFunction *fn = &m->fun[m->nfun];
       perftools__profiles__function__init(fn);

@@ -59,20 +59,13 @@ typedef struct blocks {
   size_t cap;
 } blocks;
 
-static uint64_t mix(uint64_t a, uint64_t b) {
-  uint64_t h = (a + 0x9e3779b97f4a7c15ull) ^ (b * 0xbf58476d1ce4e5b9ull);
-  h ^= h >> 31;
-  h *= 0x94d049bb133111ebull;
-  return (h ^ (h >> 29)) | 1;
-}
-
 static int add_wait(st_report *r, blocks *b, const vx_index *x, uint32_t label, uint64_t object,
                     uint64_t dur) {
-  uint64_t k = mix(label, object);
+  uint64_t k = ctrace__mix64(label, object);
   uint32_t *v;
   /* probe past other (label, object) pairs that hash alike */
   while ((v = vh_get(&b->map, k)) && (b->label[*v] != label || r->blocks[*v].object != object))
-    k = mix(k, 1);
+    k = ctrace__mix64(k, 1);
   if (!v) {
     st_block *n = VH_PUSH(r->blocks, r->nblocks, b->cap);
     if (!n)

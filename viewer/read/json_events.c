@@ -165,10 +165,7 @@ static uint64_t jid_num(const cJSON *o, const char *k) {
 }
 
 static uint64_t fnv1a(const char *s) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (; *s; s++)
-    h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
-  return h ? h : 1;
+  return ctrace__fnv1a(s, strlen(s), 0);
 }
 
 /* An async or flow event's id: see the top of the file. */
