@@ -680,7 +680,8 @@ static void source_begin(builder *b, const te_source *src) {
   b->nsrc++;
   b->counted = 0;
   b->json = !strcmp(src->format, "chrome-json");
-  memset(b->keyed, 0, b->nkeyed * sizeof *b->keyed); /* keys are the source's own */
+  if (b->nkeyed) /* keys are the source's own */
+    memset(b->keyed, 0, b->nkeyed * sizeof *b->keyed);
 }
 
 static int cmp_iv(const void *a, const void *b) {
