@@ -40,6 +40,8 @@ static const char info_usage[] = "usage: ctrace info TRACE\n"
                                  "drops, and whether it is complete.\n"
                                  "  TRACE may be an LTTng trace directory.\n";
 
+/* ---- ctrace info DIR: an LTTng trace --------------------------------------------------------- */
+
 static int count_only(void *arg, const te_source *src, const te_event *ev) {
   (void)arg;
   (void)src;
@@ -81,76 +83,89 @@ static int info_ctf(const char *dir) {
   return 0;
 }
 
-int ctrace_cmd_info(int argc, char **argv) {
-  if (argc != 2 || argv[1][0] == '-') {
-    if (argc == 2 && strcmp(argv[1], "--help") == 0) {
-      fputs(info_usage, stdout);
-      return 0;
-    }
-    fprintf(stderr, "ctrace info: %s\n%s", argc < 2 ? "missing TRACE" : "bad arguments",
-            info_usage);
-    return 2;
-  }
-  if (is_dir(argv[1]))
-    return info_ctf(argv[1]);
-  rd_trace *tr;
-  if (open_trace("info", argv[1], &tr))
-    return 1;
-  size_t nt = rd_thread_count(tr);
-  uint64_t *counts = calloc(nt ? nt : 1, sizeof *counts);
-  uint64_t *dropped = calloc(nt ? nt : 1, sizeof *dropped);
-  char(*names)[CTRACE_FMT_NAME_MAX + 1] = calloc(nt ? nt : 1, sizeof *names);
-  uint64_t by_type[CTRACE_FMT_EV_COUNT_] = {0};
-  uint64_t total = 0, first = 0, last = 0;
-  rd_merge *m = counts && dropped && names ? rd_merge_open(tr) : NULL;
+/* ---- ctrace info FILE: a ctrace trace -------------------------------------------------------- */
+
+/* What info_count counts in a ctrace trace, for the steps that print it. */
+typedef struct info_state {
+  const char *path;                       /* FILE */
+  rd_trace *tr;                           /* (owned) */
+  size_t nt;                              /* its threads */
+  uint64_t *counts;                       /* events per thread */
+  uint64_t *dropped;                      /* dropped events per thread, as the events say */
+  char (*names)[CTRACE_FMT_NAME_MAX + 1]; /* per thread, its last name event's */
+  uint64_t by_type[CTRACE_FMT_EV_COUNT_]; /* events per type */
+  uint64_t total, first, last;            /* events, the first one's and the last's time */
+} info_state;
+
+/* The events, counted per thread and type. @return 0, or 1 with a message
+ * printed. */
+static int info_count(info_state *s) {
+  size_t nt = s->nt;
+  s->counts = calloc(nt ? nt : 1, sizeof *s->counts);
+  s->dropped = calloc(nt ? nt : 1, sizeof *s->dropped);
+  s->names = calloc(nt ? nt : 1, sizeof *s->names);
+  rd_merge *m = s->counts && s->dropped && s->names ? rd_merge_open(s->tr) : NULL;
   if (!m) {
     fprintf(stderr, "ctrace info: out of memory\n");
-    free(counts);
-    free(dropped);
-    free(names);
-    rd_close(tr);
     return 1;
   }
   rd_event ev;
   while (rd_merge_next(m, &ev) == 1) {
-    if (!total)
-      first = ev.ts;
-    last = ev.ts;
-    total++;
-    counts[ev.thread]++;
+    if (!s->total)
+      s->first = ev.ts;
+    s->last = ev.ts;
+    s->total++;
+    s->counts[ev.thread]++;
     if (ev.type < CTRACE_FMT_EV_COUNT_)
-      by_type[ev.type]++;
+      s->by_type[ev.type]++;
     if (ev.type == CTRACE_FMT_EV_DROPPED)
-      dropped[ev.thread] += ev.arg[0];
+      s->dropped[ev.thread] += ev.arg[0];
     if (ev.type == CTRACE_FMT_EV_THREAD_NAME)
-      snprintf(names[ev.thread], sizeof names[0], "%.*s", (int)ev.str_len, ev.str);
+      snprintf(s->names[ev.thread], sizeof s->names[0], "%.*s", (int)ev.str_len, ev.str);
   }
   rd_merge_close(m);
-  printf("trace:     %s (%" PRIu64 " bytes, format %d.%u)\n", argv[1], rd_file_size(tr),
+  return 0;
+}
+
+/* The file, the process, the clock; the events and how many of each type. */
+static void info_print_header(const info_state *s) {
+  rd_trace *tr = s->tr;
+  printf("trace:     %s (%" PRIu64 " bytes, format %d.%u)\n", s->path, rd_file_size(tr),
          CTRACE_FMT_VERSION_MAJOR, rd_format_minor(tr));
   if (rd_file_flags(tr) & CTRACE_FMT_FF_FLIGHT)
     printf("recorded:  by the flight recorder: a dump of the last window, not the whole run\n");
   printf("process:   %s (pid %d): %s\n", rd_process_name(tr), rd_pid(tr), rd_command_line(tr));
   printf("clock:     %s, %zu sync points\n",
          rd_clock_kind(tr) == CTRACE_FMT_CLOCK_TSC ? "tsc" : "monotonic", rd_clock_points(tr));
-  printf("span:      %.6f s\n", total ? (double)(last - first) / 1e9 : 0.0);
-  printf("events:    %" PRIu64 " in %zu batches\n", total, rd_batch_count(tr));
+  printf("span:      %.6f s\n", s->total ? (double)(s->last - s->first) / 1e9 : 0.0);
+  printf("events:    %" PRIu64 " in %zu batches\n", s->total, rd_batch_count(tr));
   for (unsigned t = 1; t < CTRACE_FMT_EV_COUNT_; t++)
-    if (by_type[t])
-      printf("  %-18s %" PRIu64 "\n", ctrace_fmt_event_name(t), by_type[t]);
+    if (s->by_type[t])
+      printf("  %-18s %" PRIu64 "\n", ctrace_fmt_event_name(t), s->by_type[t]);
+}
+
+/* The threads, with their events and drops. @return the drops of all. */
+static uint64_t info_print_threads(const info_state *s) {
   uint64_t dtotal = 0;
-  printf("threads:   %zu\n", nt);
-  for (size_t i = 0; i < nt; i++) {
-    const rd_thread *th = rd_thread_get(tr, i);
-    uint64_t d = th->dropped > dropped[i] ? th->dropped : dropped[i];
+  printf("threads:   %zu\n", s->nt);
+  for (size_t i = 0; i < s->nt; i++) {
+    const rd_thread *th = rd_thread_get(s->tr, i);
+    uint64_t d = th->dropped > s->dropped[i] ? th->dropped : s->dropped[i];
     dtotal += d;
-    const char *name = names[i][0] ? names[i] : th->name[0] ? th->name : "-";
-    printf("  tid %-8d %-20s %10" PRIu64 " events%s", th->tid, name, counts[i],
+    const char *name = s->names[i][0] ? s->names[i] : th->name[0] ? th->name : "-";
+    printf("  tid %-8d %-20s %10" PRIu64 " events%s", th->tid, name, s->counts[i],
            th->ended ? "  (exited)" : "");
     if (d)
       printf("  %" PRIu64 " dropped", d);
     printf("\n");
   }
+  return dtotal;
+}
+
+/* What the trace captured, and when the tracer did its own work (its
+ * start, its writer thread, its stop). */
+static void info_print_capture(const info_state *s) {
+  rd_trace *tr = s->tr;
   const rd_capture *cap = rd_capture_get(tr);
   if (cap->present) {
     static const char *const modes[] = {"off", "wrappers", "kernel"};
@@ -171,13 +186,42 @@ int ctrace_cmd_info(int argc, char **argv) {
              (double)(int64_t)(sp[i].from - rd_start_ns(tr)) / 1e9,
              (double)(sp[i].to - sp[i].from) / 1e9);
   }
-  printf("dropped:   %" PRIu64 "\n", dtotal);
-  printf("complete:  %s\n", rd_complete(tr) ? "yes" : "no");
-  if (rd_problem(tr))
-    printf("problem:   %s\n", rd_problem(tr));
-  free(counts);
-  free(dropped);
-  free(names);
-  rd_close(tr);
-  return 0;
+}
+
+/* `ctrace info FILE`: a ctrace trace as it is on disk. */
+static int info_native(const char *path) {
+  info_state s = {.path = path};
+  if (open_trace("info", path, &s.tr))
+    return 1;
+  s.nt = rd_thread_count(s.tr);
+  int status = info_count(&s);
+  if (!status) {
+    info_print_header(&s);
+    uint64_t dtotal = info_print_threads(&s);
+    info_print_capture(&s);
+    printf("dropped:   %" PRIu64 "\n", dtotal);
+    printf("complete:  %s\n", rd_complete(s.tr) ? "yes" : "no");
+    if (rd_problem(s.tr))
+      printf("problem:   %s\n", rd_problem(s.tr));
+  }
+  free(s.counts);
+  free(s.dropped);
+  free(s.names);
+  rd_close(s.tr);
+  return status;
+}
+
+/* ---- ctrace info ----------------------------------------------------------------------------- */
+
+int ctrace_cmd_info(int argc, char **argv) {
+  if (argc != 2 || argv[1][0] == '-') {
+    if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+      fputs(info_usage, stdout);
+      return 0;
+    }
+    fprintf(stderr, "ctrace info: %s\n%s", argc < 2 ? "missing TRACE" : "bad arguments",
+            info_usage);
+    return 2;
+  }
+  return is_dir(argv[1]) ? info_ctf(argv[1]) : info_native(argv[1]);
 }

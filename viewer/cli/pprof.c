@@ -84,7 +84,31 @@ static int write_file(const char *path, const unsigned char *p, size_t n) {
   return fd != 1 && close(fd) ? -1 : 0;
 }
 
-int ctrace_cmd_pprof(int argc, char **argv) {
+/* ---- ctrace pprof ---------------------------------------------------------------------------- */
+
+/* ctrace pprof, from its options to its report: what each step leaves
+ * for the next. */
+typedef struct pprof_state {
+  st_options o;            /* --thread, --since, --until */
+  pf_type type;            /* --type */
+  int has_type, has_until; /* --type and --until were given */
+  const char *out;         /* -o FILE, else def_out */
+  char def_out[32];        /* TYPE.pb.gz */
+  char **traces;           /* TRACE... (in argv) */
+  size_t ntraces;          /* their count */
+  char **paths;            /* the traces and their FILE.kernel (cli_with_kernel) */
+  size_t n;                /* their count */
+  int *added;              /* which paths were added (te_paths_free frees them) */
+  vx_index *x;             /* the traces indexed (owned) */
+  pf_profile p;            /* the profile (owned) */
+  unsigned char *gz;       /* the profile in pprof's format, gzipped (owned) */
+  size_t len;              /* its size */
+  char err[1024];          /* what failed */
+} pprof_state;
+
+/* The options, into s. @return -1 to go on, 0 after --help, or 2 with a
+ * message printed. */
+static int pprof_parse(int argc, char **argv, pprof_state *s) {
   static const struct option opts[] = {{"type", required_argument, NULL, 'y'},
                                        {"output", required_argument, NULL, 'o'},
                                        {"thread", required_argument, NULL, 't'},
@@ -92,32 +116,31 @@ int ctrace_cmd_pprof(int argc, char **argv) {
                                        {"until", required_argument, NULL, 'b'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
-  st_options o = {0};
-  pf_type type = PF_SYNC;
-  int has_type = 0, has_until = 0, c;
-  const char *out = NULL;
+  int c;
   optind = 1;
   opterr = 0;
   while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
     switch (c) {
     case 'y':
-      if (pf_type_parse(optarg, &type)) {
-        fprintf(stderr, "ctrace pprof: --type is sync, syscall, sched or io, not '%s'\n%s",
-                optarg, pprof_usage);
+      if (pf_type_parse(optarg, &s->type)) {
+        fprintf(stderr, "ctrace pprof: --type is sync, syscall, sched or io, not '%s'\n%s", optarg,
+                pprof_usage);
         return 2;
       }
-      has_type = 1;
+      s->has_type = 1;
       break;
-    case 'o': out = optarg; break;
-    case 't': o.thread = optarg; break;
+    case 'o': s->out = optarg; break;
+    case 't': s->o.thread = optarg; break;
     case 'a':
     case 'b':
-      if (st_parse_time(optarg, c == 'a' ? &o.since : &o.until)) {
-        fprintf(stderr, "ctrace pprof: --%s wants seconds after the trace's start (0.5, 20ms), "
-                        "not '%s'\n%s", c == 'a' ? "since" : "until", optarg, pprof_usage);
+      if (st_parse_time(optarg, c == 'a' ? &s->o.since : &s->o.until)) {
+        fprintf(stderr,
+                "ctrace pprof: --%s wants seconds after the trace's start (0.5, 20ms), "
+                "not '%s'\n%s",
+                c == 'a' ? "since" : "until", optarg, pprof_usage);
         return 2;
       }
-      has_until |= c == 'b';
+      s->has_until |= c == 'b';
       break;
     case 'h': fputs(pprof_usage, stdout); return 0;
     default:
@@ -129,66 +152,97 @@ int ctrace_cmd_pprof(int argc, char **argv) {
       return 2;
     }
   }
-  if (!has_type) {
+  s->traces = argv + optind;
+  s->ntraces = optind < argc ? (size_t)(argc - optind) : 0;
+  return -1;
+}
+
+/* What the options must say together; the default output. @return -1 to
+ * go on, or 2 with a message printed. */
+static int pprof_check(pprof_state *s) {
+  if (!s->has_type) {
     fprintf(stderr, "ctrace pprof: missing --type (sync, syscall, sched or io)\n%s", pprof_usage);
     return 2;
   }
-  if (optind >= argc) {
+  if (!s->ntraces) {
     fprintf(stderr, "ctrace pprof: missing TRACE\n%s", pprof_usage);
     return 2;
   }
-  if (has_until && o.until <= o.since) {
+  if (s->has_until && s->o.until <= s->o.since) {
     fprintf(stderr, "ctrace pprof: --until must be after --since\n%s", pprof_usage);
     return 2;
   }
-  char def_out[32];
-  snprintf(def_out, sizeof def_out, "%s.pb.gz", pf_type_name(type));
-  if (!out)
-    out = def_out;
-  size_t n = 0, given = (size_t)(argc - optind);
-  int *added = NULL;
-  char **paths = cli_with_kernel("pprof", argv + optind, given, &n, &added);
-  if (!paths) {
+  snprintf(s->def_out, sizeof s->def_out, "%s.pb.gz", pf_type_name(s->type));
+  if (!s->out)
+    s->out = s->def_out;
+  return -1;
+}
+
+/* The traces (and their FILE.kernel) opened and indexed, the profile
+ * computed, each trace's problem said. @return 0, or 1 with a message
+ * printed. */
+static int pprof_compute(pprof_state *s) {
+  s->paths = cli_with_kernel("pprof", s->traces, s->ntraces, &s->n, &s->added);
+  if (!s->paths) {
     fprintf(stderr, "ctrace pprof: out of memory\n");
     return 1;
   }
-  char err[1024] = "";
-  int status = 1;
-  vx_index *x = vx_build(paths, n, err, sizeof err);
-  pf_profile p = {0};
-  unsigned char *gz = NULL;
-  size_t len = 0;
-  if (!x) {
-    fprintf(stderr, "ctrace pprof: %s\n", err[0] ? err : "indexing failed");
-  } else if (pf_compute(x, type, &o, &p, err, sizeof err)) {
-    fprintf(stderr, "ctrace pprof: %s\n", err);
-  } else {
-    for (size_t i = 0; i < vx_source_count(x); i++) {
-      const vx_source *s = vx_source_get(x, i);
-      if (s->problem)
-        fprintf(stderr, "ctrace pprof: %s: warning: %s\n", s->path, s->problem);
-    }
-    char where[400] = "";
-    if (o.thread)
-      snprintf(where, sizeof where, " of the threads named '%s'", o.thread);
-    if (!p.nsamples) {
-      fprintf(stderr, "ctrace pprof: %s%s in %s%s%s\n", nothing[type], where, paths[0],
-              o.since || o.until ? " (in the window)" : "", not_recorded(x, type));
-    } else if (pf_encode_pprof(&p, &gz, &len, err, sizeof err)) {
-      fprintf(stderr, "ctrace pprof: %s\n", err);
-    } else if (write_file(out, gz, len)) {
-      fprintf(stderr, "ctrace pprof: cannot write %s: %s\n", out, strerror(errno));
-    } else {
-      char d[32];
-      fprintf(strcmp(out, "-") ? stdout : stderr, "wrote %s: %zu samples (%" PRIu64
-              " events), %s delay\n", strcmp(out, "-") ? out : "stdout", p.nsamples, p.count,
-              fmt_ns(d, sizeof d, p.delay));
-      status = 0;
-    }
+  s->x = vx_build(s->paths, s->n, s->err, sizeof s->err);
+  if (!s->x) {
+    fprintf(stderr, "ctrace pprof: %s\n", s->err[0] ? s->err : "indexing failed");
+    return 1;
   }
-  free(gz);
-  pf_free(&p);
-  vx_free(x);
-  te_paths_free(paths, n, added);
+  if (pf_compute(s->x, s->type, &s->o, &s->p, s->err, sizeof s->err)) {
+    fprintf(stderr, "ctrace pprof: %s\n", s->err);
+    return 1;
+  }
+  for (size_t i = 0; i < vx_source_count(s->x); i++) {
+    const vx_source *src = vx_source_get(s->x, i);
+    if (src->problem)
+      fprintf(stderr, "ctrace pprof: %s: warning: %s\n", src->path, src->problem);
+  }
+  return 0;
+}
+
+/* The profile encoded and written to s->out, or why there is none.
+ * @return 0, or 1 with a message printed. */
+static int pprof_write(pprof_state *s) {
+  if (!s->p.nsamples) {
+    char where[400] = "";
+    if (s->o.thread)
+      snprintf(where, sizeof where, " of the threads named '%s'", s->o.thread);
+    fprintf(stderr, "ctrace pprof: %s%s in %s%s%s\n", nothing[s->type], where, s->paths[0],
+            s->o.since || s->o.until ? " (in the window)" : "", not_recorded(s->x, s->type));
+    return 1;
+  }
+  if (pf_encode_pprof(&s->p, &s->gz, &s->len, s->err, sizeof s->err)) {
+    fprintf(stderr, "ctrace pprof: %s\n", s->err);
+    return 1;
+  }
+  if (write_file(s->out, s->gz, s->len)) {
+    fprintf(stderr, "ctrace pprof: cannot write %s: %s\n", s->out, strerror(errno));
+    return 1;
+  }
+  /* (to stderr when the profile itself goes to stdout) */
+  int to_stdout = !strcmp(s->out, "-");
+  char d[32];
+  fprintf(to_stdout ? stderr : stdout, "wrote %s: %zu samples (%" PRIu64 " events), %s delay\n",
+          to_stdout ? "stdout" : s->out, s->p.nsamples, s->p.count,
+          fmt_ns(d, sizeof d, s->p.delay));
+  return 0;
+}
+
+int ctrace_cmd_pprof(int argc, char **argv) {
+  pprof_state s = {0};
+  int code = pprof_parse(argc, argv, &s);
+  if (code < 0)
+    code = pprof_check(&s);
+  if (code >= 0)
+    return code;
+  int status = pprof_compute(&s) || pprof_write(&s) ? 1 : 0;
+  free(s.gz);
+  pf_free(&s.p);
+  vx_free(s.x);
+  te_paths_free(s.paths, s.n, s.added);
   return status;
 }

@@ -1,6 +1,7 @@
 /* `ctrace stats TRACE...`: the analyses of analysis.h as a terminal report
  * or one JSON object. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,52 +24,74 @@ static const char stats_usage[] =
     "  --until T       window end, the same way\n"
     "  --json          the same as one JSON object (times in ns)\n";
 
-int ctrace_cmd_stats(int argc, char **argv) {
-  static const struct option opts[] = {{"top", required_argument, NULL, 'n'},
-                                       {"sort", required_argument, NULL, 's'},
-                                       {"thread", required_argument, NULL, 't'},
-                                       {"since", required_argument, NULL, 'a'},
-                                       {"until", required_argument, NULL, 'b'},
-                                       {"json", no_argument, NULL, 'j'},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {NULL, 0, NULL, 0}};
-  st_options o = {0};
-  st_sort_key key = ST_SORT_TOTAL;
-  size_t top = 20;
-  int json = 0, has_until = 0, c;
+/* ---- ctrace stats ---------------------------------------------------------------------------- */
+
+/* ctrace stats, from its options to its report: what each step leaves
+ * for the next. */
+typedef struct stats_state {
+  st_options o;        /* --thread, --since, --until */
+  st_sort_key key;     /* --sort */
+  size_t top;          /* --top */
+  int json, has_until; /* --json; --until was given */
+  char **traces;       /* TRACE... (in argv) */
+  size_t ntraces;      /* their count */
+  char **paths;        /* the traces and their FILE.kernel (cli_with_kernel) */
+  size_t n;            /* their count */
+  int *added;          /* which paths were added (te_paths_free frees them) */
+  vx_index *x;         /* the traces indexed (owned) */
+  char err[1024];      /* what failed */
+} stats_state;
+
+/* --top's value. @return 0, or -1 if it is not a count. */
+static int parse_top(const char *arg, size_t *top) {
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(arg, &end, 10);
+  if (!*arg || *end || errno || arg[0] == '-')
+    return -1;
+  *top = (size_t)v;
+  return 0;
+}
+
+/* The options, into s. @return -1 to go on, 0 after --help, or 2 with a
+ * message printed. */
+static int stats_parse(int argc, char **argv, stats_state *s) {
+  static const struct option opts[] = {
+      {"top", required_argument, NULL, 'n'},    {"sort", required_argument, NULL, 's'},
+      {"thread", required_argument, NULL, 't'}, {"since", required_argument, NULL, 'a'},
+      {"until", required_argument, NULL, 'b'},  {"json", no_argument, NULL, 'j'},
+      {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+  int c;
   optind = 1;
   opterr = 0;
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-    char *end;
     switch (c) {
-    case 'n': {
-      errno = 0;
-      unsigned long long v = strtoull(optarg, &end, 10);
-      if (!*optarg || *end || errno || optarg[0] == '-') {
+    case 'n':
+      if (parse_top(optarg, &s->top)) {
         fprintf(stderr, "ctrace stats: --top wants a count, not '%s'\n%s", optarg, stats_usage);
         return 2;
       }
-      top = (size_t)v;
       break;
-    }
     case 's':
-      if (st_sort_parse(optarg, &key)) {
-        fprintf(stderr, "ctrace stats: --sort is total, self, count or p99, not '%s'\n%s",
-                optarg, stats_usage);
+      if (st_sort_parse(optarg, &s->key)) {
+        fprintf(stderr, "ctrace stats: --sort is total, self, count or p99, not '%s'\n%s", optarg,
+                stats_usage);
         return 2;
       }
       break;
-    case 't': o.thread = optarg; break;
+    case 't': s->o.thread = optarg; break;
     case 'a':
     case 'b':
-      if (st_parse_time(optarg, c == 'a' ? &o.since : &o.until)) {
-        fprintf(stderr, "ctrace stats: --%s wants seconds after the trace's start (0.5, 20ms), "
-                        "not '%s'\n%s", c == 'a' ? "since" : "until", optarg, stats_usage);
+      if (st_parse_time(optarg, c == 'a' ? &s->o.since : &s->o.until)) {
+        fprintf(stderr,
+                "ctrace stats: --%s wants seconds after the trace's start (0.5, 20ms), "
+                "not '%s'\n%s",
+                c == 'a' ? "since" : "until", optarg, stats_usage);
         return 2;
       }
-      has_until |= c == 'b';
+      s->has_until |= c == 'b';
       break;
-    case 'j': json = 1; break;
+    case 'j': s->json = 1; break;
     case 'h': fputs(stats_usage, stdout); return 0;
     default:
       if (optopt)
@@ -79,46 +102,68 @@ int ctrace_cmd_stats(int argc, char **argv) {
       return 2;
     }
   }
-  if (optind >= argc) {
+  s->traces = argv + optind;
+  s->ntraces = optind < argc ? (size_t)(argc - optind) : 0;
+  return -1;
+}
+
+/* What the options must say together. @return -1 to go on, or 2 with a
+ * message printed. */
+static int stats_check(const stats_state *s) {
+  if (!s->ntraces) {
     fprintf(stderr, "ctrace stats: missing TRACE\n%s", stats_usage);
     return 2;
   }
-  if (has_until && o.until <= o.since) {
+  if (s->has_until && s->o.until <= s->o.since) {
     fprintf(stderr, "ctrace stats: --until must be after --since\n%s", stats_usage);
     return 2;
   }
-  size_t n = 0, given = (size_t)(argc - optind);
-  int *added = NULL;
-  char **paths = cli_with_kernel("stats", argv + optind, given, &n, &added);
-  if (!paths) {
+  return -1;
+}
+
+/* The traces (and their FILE.kernel) opened and indexed, the report
+ * computed and printed. @return 0, or 1 with a message printed. */
+static int stats_report(stats_state *s) {
+  s->paths = cli_with_kernel("stats", s->traces, s->ntraces, &s->n, &s->added);
+  if (!s->paths) {
     fprintf(stderr, "ctrace stats: out of memory\n");
     return 1;
   }
-  char err[1024] = "";
-  int status = 0;
-  vx_index *x = vx_build(paths, n, err, sizeof err);
-  st_report r;
-  if (!x) {
-    fprintf(stderr, "ctrace stats: %s\n", err[0] ? err : "indexing failed");
-    status = 1;
-  } else if (st_compute(x, &o, &r, err, sizeof err)) {
-    fprintf(stderr, "ctrace stats: %s\n", err);
-    status = 1;
-  } else {
-    for (size_t i = 0; i < vx_source_count(x); i++) {
-      const vx_source *s = vx_source_get(x, i);
-      if (s->problem)
-        fprintf(stderr, "ctrace stats: %s: warning: %s\n", s->path, s->problem);
-    }
-    st_sort(&r, key);
-    int w = json ? st_print_json(stdout, x, &r, top, key) : st_print_text(stdout, x, &r, top, key);
-    if (w) {
-      fprintf(stderr, "ctrace stats: writing the report failed: %s\n", strerror(errno));
-      status = 1;
-    }
-    st_free(&r);
+  s->x = vx_build(s->paths, s->n, s->err, sizeof s->err);
+  if (!s->x) {
+    fprintf(stderr, "ctrace stats: %s\n", s->err[0] ? s->err : "indexing failed");
+    return 1;
   }
-  vx_free(x);
-  te_paths_free(paths, n, added);
+  st_report r;
+  if (st_compute(s->x, &s->o, &r, s->err, sizeof s->err)) {
+    fprintf(stderr, "ctrace stats: %s\n", s->err);
+    return 1;
+  }
+  for (size_t i = 0; i < vx_source_count(s->x); i++) {
+    const vx_source *src = vx_source_get(s->x, i);
+    if (src->problem)
+      fprintf(stderr, "ctrace stats: %s: warning: %s\n", src->path, src->problem);
+  }
+  st_sort(&r, s->key);
+  int status = 0;
+  if (s->json ? st_print_json(stdout, s->x, &r, s->top, s->key)
+              : st_print_text(stdout, s->x, &r, s->top, s->key)) {
+    fprintf(stderr, "ctrace stats: writing the report failed: %s\n", strerror(errno));
+    status = 1;
+  }
+  st_free(&r);
+  return status;
+}
+
+int ctrace_cmd_stats(int argc, char **argv) {
+  stats_state s = {.key = ST_SORT_TOTAL, .top = 20};
+  int code = stats_parse(argc, argv, &s);
+  if (code < 0)
+    code = stats_check(&s);
+  if (code >= 0)
+    return code;
+  int status = stats_report(&s);
+  vx_free(s.x);
+  te_paths_free(s.paths, s.n, s.added);
   return status;
 }

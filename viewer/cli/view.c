@@ -25,7 +25,18 @@ static const char usage[] =
     "  --host ADDR  address to listen on (default 127.0.0.1: this machine only)\n"
     "  --port N     port (default 8080; 0 picks a free one)\n";
 
-int ctrace_cmd_view(int argc, char **argv) {
+/* ---- ctrace view ----------------------------------------------------------------------------- */
+
+/* ctrace view's options, as each step leaves them for the next. */
+typedef struct view_state {
+  sv_options v;  /* what sv_view is given */
+  char **traces; /* TRACE... (in argv) */
+  size_t ntraces;
+} view_state;
+
+/* The options, into s. @return -1 to go on, 0 after --help, or 2 with a
+ * message printed. */
+static int view_parse(int argc, char **argv, view_state *s) {
   enum { O_RUN_FD = 1000 };
   static const struct option opts[] = {{"host", required_argument, NULL, 'H'},
                                        {"port", required_argument, NULL, 'p'},
@@ -35,23 +46,25 @@ int ctrace_cmd_view(int argc, char **argv) {
                                        {"run-fd", required_argument, NULL, O_RUN_FD},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
-  sv_options v = {.host = "127.0.0.1", .port = 8080, .run_fd = -1};
+  sv_options *v = &s->v;
   optind = 1;
   opterr = 0;
   int c;
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     switch (c) {
-    case 'H': v.host = optarg; break;
-    case 'F': v.follow = 1; break;
-    case O_RUN_FD: v.run_fd = atoi(optarg); break;
+    case 'H': v->host = optarg; break;
+    case 'F': v->follow = 1; break;
+    case O_RUN_FD: v->run_fd = atoi(optarg); break;
     case 'L':
       if (strncmp(optarg, "net://", 6) && strncmp(optarg, "net4://", 7) &&
           strncmp(optarg, "net6://", 7)) {
-        fprintf(stderr, "ctrace view: --lttng-live %s: not an LTTng live URL "
-                        "(net://RELAYD/host/HOST/SESSION)\n%s", optarg, usage);
+        fprintf(stderr,
+                "ctrace view: --lttng-live %s: not an LTTng live URL "
+                "(net://RELAYD/host/HOST/SESSION)\n%s",
+                optarg, usage);
         return 2;
       }
-      v.lttng_live = optarg;
+      v->lttng_live = optarg;
       break;
     case 'p': {
       char *end;
@@ -60,13 +73,13 @@ int ctrace_cmd_view(int argc, char **argv) {
         fprintf(stderr, "ctrace view: --port %s: not a port number (0..65535)\n%s", optarg, usage);
         return 2;
       }
-      v.port = (int)p;
+      v->port = (int)p;
       break;
     }
     case 'h': fputs(usage, stdout); return 0;
     default:
-      if (optopt == 'H' || optopt == 'p' || optopt == 'L' || (optind > 0 && argv[optind - 1][0] == '-' &&
-                                             argv[optind - 1][1] == '-' && !optopt))
+      if (optopt == 'H' || optopt == 'p' || optopt == 'L' ||
+          (optind > 0 && argv[optind - 1][0] == '-' && argv[optind - 1][1] == '-' && !optopt))
         fprintf(stderr, "ctrace view: '%s' needs a value or is unknown\n%s", argv[optind - 1],
                 usage);
       else
@@ -74,51 +87,83 @@ int ctrace_cmd_view(int argc, char **argv) {
       return 2;
     }
   }
-  if (v.lttng_live && (optind < argc || v.follow)) {
-    fprintf(stderr, "ctrace view: --lttng-live is viewed on its own (no TRACE or --follow with "
-                    "it)\n%s", usage);
+  s->traces = argv + optind;
+  s->ntraces = optind < argc ? (size_t)(argc - optind) : 0;
+  return -1;
+}
+
+/* One TRACE of --follow: a file, written or to be written in a directory
+ * that exists. @return 0, or 2 with a message printed. */
+static int view_check_follow(const char *path) {
+  struct stat st;
+  if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+    fprintf(stderr,
+            "ctrace view: --follow %s: a directory (an LTTng trace?); --follow takes "
+            "ctrace files being written, --lttng-live URL follows an LTTng session\n%s",
+            path, usage);
     return 2;
   }
-  if (!v.lttng_live && optind >= argc) {
+  /* a file not written yet is waited for, but only in a directory that exists */
+  char dir[PATH_MAX];
+  snprintf(dir, sizeof dir, "%s", path);
+  if (stat(dirname(dir), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    fprintf(stderr, "ctrace view: --follow %s: no directory %s to write it in\n", path,
+            dirname(strcpy(dir, path)));
+    return 2;
+  }
+  return 0;
+}
+
+/* What the options must say together: --lttng-live alone, else TRACEs,
+ * and --follow's in directories that exist. @return -1 to go on, or 2
+ * with a message printed. */
+static int view_check(const view_state *s) {
+  if (s->v.lttng_live && (s->ntraces || s->v.follow)) {
+    fprintf(stderr,
+            "ctrace view: --lttng-live is viewed on its own (no TRACE or --follow with "
+            "it)\n%s",
+            usage);
+    return 2;
+  }
+  if (!s->v.lttng_live && !s->ntraces) {
     fprintf(stderr, "ctrace view: missing TRACE\n%s", usage);
     return 2;
   }
-  if (v.follow) {
-    for (int i = optind; i < argc; i++) {
-      struct stat st;
-      if (stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode)) {
-        fprintf(stderr, "ctrace view: --follow %s: a directory (an LTTng trace?); --follow takes "
-                        "ctrace files being written, --lttng-live URL follows an LTTng session\n%s",
-                argv[i], usage);
-        return 2;
-      }
-      /* a file not written yet is waited for, but only in a directory that exists */
-      char dir[PATH_MAX];
-      snprintf(dir, sizeof dir, "%s", argv[i]);
-      if (stat(dirname(dir), &st) != 0 || !S_ISDIR(st.st_mode)) {
-        fprintf(stderr, "ctrace view: --follow %s: no directory %s to write it in\n", argv[i],
-                dirname(strcpy(dir, argv[i])));
-        return 2;
-      }
-    }
-  }
-  if (v.follow || v.lttng_live) {
-    v.paths = argv + optind;
-    v.npaths = (size_t)(argc - optind);
-    return sv_view(&v);
+  for (size_t i = 0; s->v.follow && i < s->ntraces; i++)
+    if (view_check_follow(s->traces[i]))
+      return 2;
+  return -1;
+}
+
+/* The view (sv_view) until it stops. @return its exit code. */
+static int view_run(view_state *s) {
+  if (s->v.follow || s->v.lttng_live) {
+    s->v.paths = s->traces;
+    s->v.npaths = s->ntraces;
+    return sv_view(&s->v);
   }
   /* `ctrace run` writes the kernel's events beside the trace: FILE.kernel
    * goes with FILE unless given already. */
   size_t n;
   int *added;
-  char **all = cli_with_kernel("view", argv + optind, (size_t)(argc - optind), &n, &added);
+  char **all = cli_with_kernel("view", s->traces, s->ntraces, &n, &added);
   if (!all) {
     fprintf(stderr, "ctrace view: out of memory\n");
     return 1;
   }
-  v.paths = all;
-  v.npaths = n;
-  int status = sv_view(&v);
+  s->v.paths = all;
+  s->v.npaths = n;
+  int status = sv_view(&s->v);
   te_paths_free(all, n, added);
   return status;
+}
+
+int ctrace_cmd_view(int argc, char **argv) {
+  view_state s = {.v = {.host = "127.0.0.1", .port = 8080, .run_fd = -1}};
+  int code = view_parse(argc, argv, &s);
+  if (code < 0)
+    code = view_check(&s);
+  if (code >= 0)
+    return code;
+  return view_run(&s);
 }

@@ -1618,105 +1618,136 @@ static int check_metadata(const char *trace, char *err, size_t errlen) {
   return r;
 }
 
-/* Builds and runs src.ctf.fs (one per trace), or src.ctf.lttng-live for a
- * net:// URL, -> flt.utils.muxer -> us. */
-static int run_graph(conv *c, char *err, size_t errlen) {
-  const bt_plugin *ctf = NULL, *utils = NULL;
-  bt_graph *g = NULL;
-  bt_value *params = NULL;
-  int r = 0;
-  bt_current_thread_clear_error();
-  if (bt_plugin_find("ctf", BT_TRUE, BT_TRUE, BT_TRUE, BT_TRUE, BT_FALSE, &ctf) !=
+/* babeltrace2's graph as the steps of run_graph build it. */
+typedef struct graph {
+  const bt_plugin *ctf, *utils;        /* the plugins (references) */
+  bt_graph *g;                         /* (a reference) */
+  const bt_component_class_source *fs; /* src.ctf.fs, or src.ctf.lttng-live (borrowed) */
+  const bt_component_filter *mux;      /* the muxer in g (borrowed) */
+} graph;
+
+/* The plugins found; the graph made of the muxer into our sink. @return 0,
+ * or an error with a message. */
+static int graph_build(conv *c, graph *gr, char *err, size_t errlen) {
+  if (bt_plugin_find("ctf", BT_TRUE, BT_TRUE, BT_TRUE, BT_TRUE, BT_FALSE, &gr->ctf) !=
           BT_PLUGIN_FIND_STATUS_OK ||
-      bt_plugin_find("utils", BT_TRUE, BT_TRUE, BT_TRUE, BT_TRUE, BT_FALSE, &utils) !=
-          BT_PLUGIN_FIND_STATUS_OK) {
-    r = ctf_fail(err, errlen, CTRACE_EFORMAT,
-                 "babeltrace2's ctf and utils plugins were not found (package babeltrace2)");
-    goto out;
-  }
-  const bt_component_class_source *fs =
-      bt_plugin_borrow_source_component_class_by_name_const(ctf, c->live ? "lttng-live" : "fs");
+      bt_plugin_find("utils", BT_TRUE, BT_TRUE, BT_TRUE, BT_TRUE, BT_FALSE, &gr->utils) !=
+          BT_PLUGIN_FIND_STATUS_OK)
+    return ctf_fail(err, errlen, CTRACE_EFORMAT,
+                    "babeltrace2's ctf and utils plugins were not found (package babeltrace2)");
+  gr->fs =
+      bt_plugin_borrow_source_component_class_by_name_const(gr->ctf, c->live ? "lttng-live" : "fs");
   const bt_component_class_filter *muxer =
-      bt_plugin_borrow_filter_component_class_by_name_const(utils, "muxer");
-  if (!fs || !muxer || !(g = bt_graph_create(0))) {
-    r = ctf_fail(err, errlen, CTRACE_ENOMEM, "cannot set up babeltrace2's graph");
-    goto out;
-  }
-  const bt_component_filter *mux;
+      bt_plugin_borrow_filter_component_class_by_name_const(gr->utils, "muxer");
+  if (!gr->fs || !muxer || !(gr->g = bt_graph_create(0)))
+    return ctf_fail(err, errlen, CTRACE_ENOMEM, "cannot set up babeltrace2's graph");
   const bt_component_sink *sink;
-  if (bt_graph_add_filter_component(g, muxer, "muxer", NULL, BT_LOGGING_LEVEL_NONE, &mux) !=
+  if (bt_graph_add_filter_component(gr->g, muxer, "muxer", NULL, BT_LOGGING_LEVEL_NONE, &gr->mux) !=
           BT_GRAPH_ADD_COMPONENT_STATUS_OK ||
-      bt_graph_add_simple_sink_component(g, "ctrace", NULL, consume, NULL, c, &sink) !=
+      bt_graph_add_simple_sink_component(gr->g, "ctrace", NULL, consume, NULL, c, &sink) !=
           BT_GRAPH_ADD_COMPONENT_STATUS_OK ||
-      bt_graph_connect_ports(g, bt_component_filter_borrow_output_port_by_index_const(mux, 0),
+      bt_graph_connect_ports(gr->g,
+                             bt_component_filter_borrow_output_port_by_index_const(gr->mux, 0),
                              bt_component_sink_borrow_input_port_by_index_const(sink, 0),
-                             NULL) != BT_GRAPH_CONNECT_PORTS_STATUS_OK) {
-    r = ctf_fail(err, errlen, CTRACE_ENOMEM, "cannot set up babeltrace2's graph");
+                             NULL) != BT_GRAPH_CONNECT_PORTS_STATUS_OK)
+    return ctf_fail(err, errlen, CTRACE_ENOMEM, "cannot set up babeltrace2's graph");
+  return 0;
+}
+
+/* The source of the i-th trace (its parameters: the input, and for a live
+ * session, fail if it is not there), its ports into the muxer's free ones.
+ * @return 0, or an error with a message. */
+static int graph_add_source(conv *c, graph *gr, size_t i, char *err, size_t errlen) {
+  bt_value *params, *inputs;
+  int r = 0;
+  if (!(params = bt_value_map_create()) ||
+      bt_value_map_insert_empty_array_entry(params, "inputs", &inputs) ||
+      bt_value_array_append_string_element(inputs, c->paths[i]) ||
+      (c->live && bt_value_map_insert_string_entry(params, "session-not-found-action", "fail"))) {
+    r = ctf_fail(err, errlen, CTRACE_ENOMEM, "out of memory");
     goto out;
   }
+  char name[32];
+  snprintf(name, sizeof name, "ctf-%zu", i);
+  const bt_component_source *src;
+  if (bt_graph_add_source_component(gr->g, gr->fs, name, params, BT_LOGGING_LEVEL_NONE, &src) !=
+      BT_GRAPH_ADD_COMPONENT_STATUS_OK) {
+    char what[4200];
+    snprintf(what, sizeof what,
+             c->live ? "%s: babeltrace2 cannot follow this live session"
+                     : "%s: babeltrace2 cannot read this CTF trace",
+             c->paths[i]);
+    r = ctf_fail(err, errlen, CTRACE_EFORMAT, what);
+    goto out;
+  }
+  bt_value_put_ref(params);
+  params = NULL;
+  for (uint64_t k = 0; k < bt_component_source_get_output_port_count(src); k++) {
+    uint64_t free_port = bt_component_filter_get_input_port_count(gr->mux) - 1;
+    if (bt_graph_connect_ports(
+            gr->g, bt_component_source_borrow_output_port_by_index_const(src, k),
+            bt_component_filter_borrow_input_port_by_index_const(gr->mux, free_port),
+            NULL) != BT_GRAPH_CONNECT_PORTS_STATUS_OK) {
+      r = ctf_fail(err, errlen, CTRACE_ENOMEM, "cannot connect babeltrace2's components");
+      goto out;
+    }
+  }
+out:
+  bt_value_put_ref(params);
+  return r;
+}
+
+/* One source per trace, after their metadata is checked (check_metadata).
+ * @return 0, or an error with a message. */
+static int graph_add_sources(conv *c, graph *gr, char *err, size_t errlen) {
+  int r;
   for (size_t i = 0; !c->live && i < c->npaths; i++)
     if ((r = check_metadata(c->paths[i], err, errlen)) != 0)
-      goto out;
-  for (size_t i = 0; i < c->npaths; i++) {
-    bt_value *inputs;
-    if (!(params = bt_value_map_create()) ||
-        bt_value_map_insert_empty_array_entry(params, "inputs", &inputs) ||
-        bt_value_array_append_string_element(inputs, c->paths[i]) ||
-        (c->live && bt_value_map_insert_string_entry(params, "session-not-found-action", "fail"))) {
-      r = ctf_fail(err, errlen, CTRACE_ENOMEM, "out of memory");
-      goto out;
-    }
-    char name[32];
-    snprintf(name, sizeof name, "ctf-%zu", i);
-    const bt_component_source *src;
-    if (bt_graph_add_source_component(g, fs, name, params, BT_LOGGING_LEVEL_NONE, &src) !=
-        BT_GRAPH_ADD_COMPONENT_STATUS_OK) {
-      char what[4200];
-      snprintf(what, sizeof what, c->live ? "%s: babeltrace2 cannot follow this live session"
-                                          : "%s: babeltrace2 cannot read this CTF trace",
-               c->paths[i]);
-      r = ctf_fail(err, errlen, CTRACE_EFORMAT, what);
-      goto out;
-    }
-    bt_value_put_ref(params);
-    params = NULL;
-    for (uint64_t k = 0; k < bt_component_source_get_output_port_count(src); k++) {
-      uint64_t free_port = bt_component_filter_get_input_port_count(mux) - 1;
-      if (bt_graph_connect_ports(g, bt_component_source_borrow_output_port_by_index_const(src, k),
-                                 bt_component_filter_borrow_input_port_by_index_const(mux, free_port),
-                                 NULL) != BT_GRAPH_CONNECT_PORTS_STATUS_OK) {
-        r = ctf_fail(err, errlen, CTRACE_ENOMEM, "cannot connect babeltrace2's components");
-        goto out;
-      }
-    }
-  }
+      return r;
+  for (size_t i = 0; i < c->npaths; i++)
+    if ((r = graph_add_source(c, gr, i, err, errlen)) != 0)
+      return r;
+  return 0;
+}
+
+/* The graph run to its end: the handler's error, out of memory, or a
+ * trace it cannot decode stop it. @return 0, or an error with a message. */
+static int graph_run(conv *c, graph *gr, char *err, size_t errlen) {
   for (;;) {
-    bt_graph_run_status s = bt_graph_run(g);
+    bt_graph_run_status s = bt_graph_run(gr->g);
     if (s == BT_GRAPH_RUN_STATUS_AGAIN) {
       usleep(c->live ? 10000 : 1000);
       continue;
     }
     if (s == BT_GRAPH_RUN_STATUS_OK)
-      break;
+      return 0;
     if (c->err) {
       bt_current_thread_clear_error();
       snprintf(err, errlen, "%s", ctrace_strerror(c->err));
-      r = c->err;
-    } else if (c->failed || s == BT_GRAPH_RUN_STATUS_MEMORY_ERROR) {
-      r = ctf_fail(err, errlen, CTRACE_ENOMEM, "out of memory");
-    } else {
-      char what[128];
-      snprintf(what, sizeof what, "cannot decode the trace after %" PRIu64 " events",
-               c->st.events_read);
-      r = ctf_fail(err, errlen, CTRACE_ECORRUPT, what);
+      return c->err;
     }
-    break;
+    if (c->failed || s == BT_GRAPH_RUN_STATUS_MEMORY_ERROR)
+      return ctf_fail(err, errlen, CTRACE_ENOMEM, "out of memory");
+    char what[128];
+    snprintf(what, sizeof what, "cannot decode the trace after %" PRIu64 " events",
+             c->st.events_read);
+    return ctf_fail(err, errlen, CTRACE_ECORRUPT, what);
   }
-out:
-  bt_value_put_ref(params);
-  bt_graph_put_ref(g); /* (finalizes the components) */
-  bt_plugin_put_ref(ctf);
-  bt_plugin_put_ref(utils);
+}
+
+/* Builds and runs src.ctf.fs (one per trace), or src.ctf.lttng-live for a
+ * net:// URL, -> flt.utils.muxer -> us. */
+static int run_graph(conv *c, char *err, size_t errlen) {
+  graph gr = {0};
+  bt_current_thread_clear_error();
+  int r = graph_build(c, &gr, err, errlen);
+  if (!r)
+    r = graph_add_sources(c, &gr, err, errlen);
+  if (!r)
+    r = graph_run(c, &gr, err, errlen);
+  bt_graph_put_ref(gr.g); /* (finalizes the components) */
+  bt_plugin_put_ref(gr.ctf);
+  bt_plugin_put_ref(gr.utils);
   return r;
 }
 
