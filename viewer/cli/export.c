@@ -94,17 +94,17 @@ int ctrace_cmd_export(int argc, char **argv) {
   int strict = 0, c;
   optind = 1;
   opterr = 0;
-  while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
     switch (c) {
     case 'o': out = optarg; break;
     case 's': strict = 1; break;
     case 'h': fputs(export_usage, stdout); return 0;
+    case ':': /* (the leading ':' of the option string: a value is missing) */
+      fprintf(stderr, "ctrace export: option %s needs a file name\n%s", argv[optind - 1],
+              export_usage);
+      return 2;
     default:
-      if (optopt == 'o')
-        fprintf(stderr, "ctrace export: option -o needs a file name\n%s", export_usage);
-      else
-        fprintf(stderr, "ctrace export: unknown option '%s'\n%s", argv[optind - 1],
-                export_usage);
+      fprintf(stderr, "ctrace export: unknown option '%s'\n%s", argv[optind - 1], export_usage);
       return 2;
     }
   }

@@ -215,7 +215,7 @@ static int info_native(const char *path) {
 
 int ctrace_cmd_info(int argc, char **argv) {
   if (argc != 2 || argv[1][0] == '-') {
-    if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+    if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
       fputs(info_usage, stdout);
       return 0;
     }

@@ -119,7 +119,7 @@ static int pprof_parse(int argc, char **argv, pprof_state *s) {
   int c;
   optind = 1;
   opterr = 0;
-  while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
     switch (c) {
     case 'y':
       if (pf_type_parse(optarg, &s->type)) {
@@ -143,12 +143,12 @@ static int pprof_parse(int argc, char **argv, pprof_state *s) {
       s->has_until |= c == 'b';
       break;
     case 'h': fputs(pprof_usage, stdout); return 0;
+    case ':': /* (the leading ':' of the option string: a value is missing) */
+      fprintf(stderr, "ctrace pprof: option '%s' needs a value\n%s", argv[optind - 1],
+              pprof_usage);
+      return 2;
     default:
-      if (optopt)
-        fprintf(stderr, "ctrace pprof: option '%s' needs a value\n%s", argv[optind - 1],
-                pprof_usage);
-      else
-        fprintf(stderr, "ctrace pprof: unknown option '%s'\n%s", argv[optind - 1], pprof_usage);
+      fprintf(stderr, "ctrace pprof: unknown option '%s'\n%s", argv[optind - 1], pprof_usage);
       return 2;
     }
   }

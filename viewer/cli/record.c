@@ -82,7 +82,7 @@ static int record_parse(int argc, char **argv, record_state *s) {
   int c;
   optind = 1;
   opterr = 0;
-  while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
     switch (c) {
     case O_PID:
       if ((s->pid = cc_parse_pid(optarg)) < 0) {
@@ -104,10 +104,11 @@ static int record_parse(int argc, char **argv, record_state *s) {
     case 'o': s->out = optarg; break;
     case O_SOCKET: s->sock = optarg; break;
     case 'h': fputs(record_usage, stdout); return 0;
+    case ':': /* (the leading ':' of the option string: a value is missing) */
+      fprintf(stderr, "ctrace record: option needs an argument: '%s'\n%s", argv[optind - 1], record_usage);
+      return 2;
     default:
-      fprintf(stderr, "ctrace record: %s '%s'\n%s",
-              optopt ? "option needs an argument:" : "unknown option", argv[optind - 1],
-              record_usage);
+      fprintf(stderr, "ctrace record: unknown option '%s'\n%s", argv[optind - 1], record_usage);
       return 2;
     }
   }

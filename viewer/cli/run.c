@@ -222,7 +222,7 @@ static int run_parse(int argc, char **argv, run_opts *o) {
   int c;
   optind = 1;
   opterr = 0;
-  while ((c = getopt_long(argc, argv, "+o:h", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "+:o:h", opts, NULL)) != -1) {
     switch (c) {
     case 'o': o->out = optarg; break;
     case O_SYSCALLS:
@@ -263,10 +263,11 @@ static int run_parse(int argc, char **argv, run_opts *o) {
       break;
     }
     case 'h': fputs(run_usage, stdout); return 0;
+    case ':': /* (the leading ':' of the option string: a value is missing) */
+      fprintf(stderr, "ctrace run: option needs a value: '%s'\n%s", argv[optind - 1], run_usage);
+      return 2;
     default:
-      fprintf(stderr, "ctrace run: %s '%s'\n%s",
-              optopt == 'o' ? "option needs a file name:" : "unknown option", argv[optind - 1],
-              run_usage);
+      fprintf(stderr, "ctrace run: unknown option '%s'\n%s", argv[optind - 1], run_usage);
       return 2;
     }
   }

@@ -64,7 +64,7 @@ static int stats_parse(int argc, char **argv, stats_state *s) {
   int c;
   optind = 1;
   opterr = 0;
-  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
     switch (c) {
     case 'n':
       if (parse_top(optarg, &s->top)) {
@@ -93,12 +93,12 @@ static int stats_parse(int argc, char **argv, stats_state *s) {
       break;
     case 'j': s->json = 1; break;
     case 'h': fputs(stats_usage, stdout); return 0;
+    case ':': /* (the leading ':' of the option string: a value is missing) */
+      fprintf(stderr, "ctrace stats: option '%s' needs a value\n%s", argv[optind - 1],
+              stats_usage);
+      return 2;
     default:
-      if (optopt)
-        fprintf(stderr, "ctrace stats: option '%s' needs a value\n%s", argv[optind - 1],
-                stats_usage);
-      else
-        fprintf(stderr, "ctrace stats: unknown option '%s'\n%s", argv[optind - 1], stats_usage);
+      fprintf(stderr, "ctrace stats: unknown option '%s'\n%s", argv[optind - 1], stats_usage);
       return 2;
     }
   }

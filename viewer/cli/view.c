@@ -50,7 +50,7 @@ static int view_parse(int argc, char **argv, view_state *s) {
   optind = 1;
   opterr = 0;
   int c;
-  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
     switch (c) {
     case 'H': v->host = optarg; break;
     case 'F': v->follow = 1; break;
@@ -77,13 +77,11 @@ static int view_parse(int argc, char **argv, view_state *s) {
       break;
     }
     case 'h': fputs(usage, stdout); return 0;
+    case ':': /* (the leading ':' of the option string: a value is missing) */
+      fprintf(stderr, "ctrace view: option '%s' needs a value\n%s", argv[optind - 1], usage);
+      return 2;
     default:
-      if (optopt == 'H' || optopt == 'p' || optopt == 'L' ||
-          (optind > 0 && argv[optind - 1][0] == '-' && argv[optind - 1][1] == '-' && !optopt))
-        fprintf(stderr, "ctrace view: '%s' needs a value or is unknown\n%s", argv[optind - 1],
-                usage);
-      else
-        fprintf(stderr, "ctrace view: unknown option '%s'\n%s", argv[optind - 1], usage);
+      fprintf(stderr, "ctrace view: unknown option '%s'\n%s", argv[optind - 1], usage);
       return 2;
     }
   }

@@ -169,16 +169,9 @@ typedef struct strtab {
   vh_map ix;     /* hash -> first id */
 } strtab;
 
-static uint64_t fnv(const char *s, size_t n) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (size_t i = 0; i < n; i++)
-    h = (h ^ (uint8_t)s[i]) * 0x100000001b3ull;
-  return h | 1;
-}
-
 /* The id of s[0..n) (added if new), or 0 when out of memory. */
 static uint32_t intern(strtab *t, const char *s, size_t n) {
-  uint64_t h = fnv(s, n);
+  uint64_t h = ctrace__fnv1a(s, n, 0);
   uint32_t *head = vh_get(&t->ix, h);
   for (uint32_t id = head ? *head : 0; id; id = t->next[id])
     if (t->len[id] == n && memcmp(t->s[id], s, n) == 0)
