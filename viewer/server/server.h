@@ -1,6 +1,8 @@
 /* The tools' server (viewer/server): the viewer's HTTP server (libuv and
- * http-parser, http.c), its routes over the index (routes.c), and the view
- * itself, live or not (server.c). */
+ * http-parser, http.c), its routes over the index (routes.c, and one
+ * routes_*.c per group of endpoints), and the view itself, live or not
+ * (server.c; live.c follows an LTTng live session, follow.c traces being
+ * written). Its files share server_internal.h. */
 #ifndef CTRACE_SERVER_H
 #define CTRACE_SERVER_H
 

@@ -1,0 +1,196 @@
+/* This file is private to the viewer's server (viewer/server): what its
+ * files share. The routes (routes.c and one routes_*.c per endpoint group)
+ * share the request helpers and each group's handler; the view (server.c,
+ * live.c, follow.c) shares its state, the `view` struct. */
+#ifndef CTRACE_VIEWER_SERVER_INTERNAL_H
+#define CTRACE_VIEWER_SERVER_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+#include <uv.h>
+
+#include "read.h"
+#include "server.h"
+
+/* ==== Routes ============================================================================ */
+
+/* ---- Request helpers (routes.c) ---------------------------------------------------------- */
+
+/* cJSON's hooks: the per-request arena of handlers (installed once, on
+ * whichever thread comes first; the once orders the setup before any use). */
+void rt__install_hooks(void);
+
+/* r becomes a `status` answer with obj printed as its body (500 if it
+ * cannot be printed). Takes obj (freed, or released with the arena). */
+void rt__respond_json(rt_response *r, int status, cJSON *obj);
+
+/* r becomes a `status` answer {"status": status, "error": msg}. */
+void rt__respond_error(rt_response *r, int status, const char *msg);
+
+/* The value of key in a query string q, decoded ('+' is a space), into
+ * buf. @return 1 if found, 0 if absent, -1 if malformed or longer than cap. */
+int rt__query_get(const char *q, const char *key, char *buf, size_t cap);
+
+/* An unsigned integer parameter, def if absent. @return 0, or -1 on a
+ * malformed value. */
+int rt__query_u64(const char *q, const char *key, uint64_t def, uint64_t *out);
+
+/* ---- The endpoints: each fills r for its query q (errors are 4xx/5xx answers) ---------- */
+
+/* /api/meta: the traces, their sources, tracks and the live state (routes_meta.c). */
+void rt__api_meta(const rt_context *ctx, rt_response *r);
+
+/* /api/events: the connection becomes a Server-Sent Events stream; 404 if
+ * the view is not live (routes_meta.c). */
+void rt__api_events(const rt_context *ctx, rt_response *r);
+
+/* /api/slices: a window of every track, level of detail per pixel
+ * (routes_timeline.c). */
+void rt__api_slices(const rt_context *ctx, const char *q, rt_response *r);
+
+/* /api/search: the earliest slices whose names hold q (routes_timeline.c). */
+void rt__api_search(const rt_context *ctx, const char *q, rt_response *r);
+
+/* /api/slice?id=: the details of one slice, instant, task, state or
+ * scheduler run (routes_details.c). */
+void rt__api_slice(const rt_context *ctx, const char *q, rt_response *r);
+
+/* /api/analysis: ctrace stats's report of a window (routes_analysis.c). */
+void rt__api_analysis(const rt_context *ctx, const char *q, rt_response *r);
+
+/* /api/pprof: a blocking profile of a window, gzipped pprof (routes_analysis.c). */
+void rt__api_pprof(const rt_context *ctx, const char *q, rt_response *r);
+
+/* The name of a thread state (VX_ST_*), "?" if unknown (routes_timeline.c;
+ * the details use it too). */
+const char *rt__state_name(int st);
+
+/* ==== The view ============================================================================ */
+
+/* --lttng-live URL (live.c): a thread follows the session (a set of one
+ * live source, read.h) into a growing event log; every 250 ms, if it grew,
+ * the index is rebuilt from it on the thread pool and swapped in on the
+ * loop (where requests are served), so the timeline grows while the
+ * program runs. */
+typedef struct live {
+  const char *url;
+  uv_thread_t thread;
+  uv_mutex_t mu;
+  te_log *log; /* what arrived (appends and its count guarded by mu) */
+  size_t len;  /* events in it (guarded by mu) */
+  int done;  /* the session ended (or failed: err) */
+  int rc;
+  char err[1024];
+  char state[1100]; /* "failed: WHY", written once before ctx.live points to it */
+  int said;         /* the end was announced */
+  size_t built_len; /* what the current index holds (loop thread) */
+  int built_done;
+  int busy;          /* a rebuild is queued */
+  uv_timer_t timer;
+  uv_work_t work;
+  vx_index *next;
+  size_t next_len;
+  int next_done;
+  char next_err[1024];
+} live;
+
+/* --follow TRACE... (follow.c): native traces that are still being written. */
+#define FOLLOW_MAX_FILES 256
+#define FOLLOW_MAX_PROBLEMS 64
+
+typedef struct follow {
+  int on;
+  char *const *bases; /* the TRACE arguments */
+  size_t nbases;
+  struct timespec *dir_mtime; /* per base: its directory when last scanned for children */
+  /* What is followed, in the order found: the bases, FILE.kernel, children's
+   * FILE.PID. Append-only (ctx.paths points here; an index built from the
+   * first n serves them as its sources 0..n-1); the strings live to the end. */
+  char *paths[FOLLOW_MAX_FILES];
+  size_t npaths;
+  int full_said;
+  int64_t size[FOLLOW_MAX_FILES];  /* at the last poll (-1: gone) */
+  int64_t tried[FOLLOW_MAX_FILES]; /* when the latest rebuild began */
+  size_t tried_n;
+  double start_real; /* CLOCK_REALTIME s when following began (children older are stale) */
+  double grew_ms;    /* last time a file changed size */
+  double next_ok_ms; /* no rebuild before (a rebuild takes at most half the time) */
+  int busy;
+  int ended;
+  /* ctrace run --view: a socket to the launcher (--run-fd): the URL is
+   * written to it once serving; "the run is over" (or EOF) comes back. */
+  int run_fd;
+  uv_pipe_t run_pipe;
+  int run_open, run_over;
+  char run_buf[64];
+  uv_timer_t timer;
+  uv_work_t work;
+  vx_index *next;
+  size_t next_n;
+  double next_ms;
+  char next_err[1024];
+  /* Texts ctx.live_problem has pointed to (a request may still read one). */
+  char *problems[FOLLOW_MAX_PROBLEMS];
+  size_t nproblems;
+} follow;
+
+/* One `ctrace view` (server.c): one, static, per process. Its fields are
+ * the loop thread's, except where live.c says otherwise. */
+typedef struct view {
+  uv_loop_t *loop;
+  char *const *paths;
+  size_t npaths;
+  const char *host;
+  int port;
+  char err[1024];
+  double build_ms;
+  vx_index *first; /* the first index (built before listening) */
+  rt_context ctx;
+  http_server http;
+  uv_work_t work;
+  uv_signal_t sigint, sigterm;
+  int status;
+  live lv;
+  follow fw;
+} view;
+
+/* ---- server.c ------------------------------------------------------------------------------ */
+
+/* CLOCK_MONOTONIC in milliseconds. */
+double sv__now_ms(void);
+
+/* A new index (loop thread): served from now on (npaths of ctx.paths),
+ * pushed to the page. */
+void sv__swap_in(view *v, vx_index *next, size_t npaths);
+
+/* ctx.live becomes state (text that never changes), pushed to the page. */
+void sv__set_state(view *v, const char *state);
+
+/* ---- live.c: --lttng-live ------------------------------------------------------------------ */
+
+/* The log begins with the live source, so that even an empty view says
+ * what it follows. @return 0, or -1 when out of memory. */
+int sv__live_log(live *l);
+
+/* Once serving: starts the thread that follows the session and the timer
+ * that rebuilds the index (on failure: says so and stops the loop). */
+void sv__live_start(view *v);
+
+/* ---- follow.c: --follow, and ctrace run --view's socket -------------------------------------- */
+
+/* Sets up following o's paths: what exists of them now (more as they
+ * appear). @return 0, or -1 when out of memory. */
+int sv__follow_init(view *v, const sv_options *o);
+
+/* The first index was built from the files found so far: they are what
+ * was tried (and v->err, if set, why it failed). */
+void sv__follow_first(view *v);
+
+/* Once serving at url: polls the files, rebuilds the index as they grow,
+ * and tells ctrace run --view (run_fd) the URL. */
+void sv__follow_start(view *v, const char *url);
+
+#endif /* CTRACE_VIEWER_SERVER_INTERNAL_H */
