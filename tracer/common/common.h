@@ -80,6 +80,11 @@ void ctrace__flight_nth_path(char *out, size_t cap, const char *base, uint32_t n
  * uses it). @return 0 or -errno. */
 int ctrace__write_all(int fd, const void *buf, size_t n);
 
+/* The directory of this program's executable (/proc/self/exe), malloc'd,
+ * or NULL. The tools find what ships beside them with it (the preload
+ * library, web/). */
+char *ctrace__exe_dir(void);
+
 /* ---- Hashing ------------------------------------------------------------------------- */
 
 /* 64-bit FNV-1a of p[0..n) from basis ^ seed, never 0 (0 marks an empty

@@ -1,6 +1,9 @@
-/* write(2) all of a buffer (common.h). */
+/* write(2) all of a buffer, and where this program is (common.h). */
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -18,4 +21,16 @@ int ctrace__write_all(int fd, const void *buf, size_t n) {
     n -= (size_t)k;
   }
   return 0;
+}
+
+char *ctrace__exe_dir(void) {
+  char exe[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0)
+    return NULL;
+  exe[n] = '\0';
+  char *slash = strrchr(exe, '/');
+  if (slash)
+    *slash = '\0';
+  return strdup(exe);
 }

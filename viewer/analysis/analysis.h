@@ -457,6 +457,10 @@ int st__allocs(const vx_index *x, const st_options *o, uint64_t w0, uint64_t w1,
 struct cJSON;
 struct cJSON *st_json(const vx_index *x, const st_report *r, size_t top, st_sort_key key);
 
+/* A duration in a unit that keeps 3-4 significant digits ("12.34 ms") into
+ * buf. @return buf. */
+const char *st_fmt_dur(char *buf, size_t n, uint64_t ns);
+
 /* Seconds, or with a unit (s, ms, us, ns), into ns (the commands' --since
  * and --until). @return 0 or -1. */
 int st_parse_time(const char *s, uint64_t *ns);

@@ -553,8 +553,7 @@ int st_sort_parse(const char *s, st_sort_key *key) {
   return -1;
 }
 
-/* A duration in a unit that keeps 3-4 significant digits. */
-static const char *fmt_dur(char *buf, size_t n, uint64_t ns) {
+const char *st_fmt_dur(char *buf, size_t n, uint64_t ns) {
   if (ns < 1000)
     snprintf(buf, n, "%" PRIu64 " ns", ns);
   else if (ns < 1000000)
@@ -607,7 +606,7 @@ static void print_header(FILE *f, const vx_index *x, const st_report *r) {
   fprintf(f, "%-11s%.6f s", "span:", (double)(r->trace_t1 - r->trace_t0) / 1e9);
   if (r->windowed)
     fprintf(f, "; window %.6f s .. %.6f s (%s)", (double)(r->t0 - r->trace_t0) / 1e9,
-            (double)(r->t1 - r->trace_t0) / 1e9, fmt_dur(b1, sizeof b1, r->t1 - r->t0));
+            (double)(r->t1 - r->trace_t0) / 1e9, st_fmt_dur(b1, sizeof b1, r->t1 - r->t0));
   if (r->thread)
     fprintf(f, "\n%-11sonly the threads named '%s' (%zu)", "threads:", r->thread, r->nthreads);
   fprintf(f, "\n%-11s%" PRIu64, "events:", r->events);
@@ -646,7 +645,7 @@ static void print_threads(FILE *f, const st_report *r) {
     char b[32];
     fprintf(f, "  %-*.*s %8d", wn, wn, t->track->name, t->track->tid);
     for (size_t c = 0; r->has_sched && c < sizeof cols / sizeof *cols; c++)
-      fprintf(f, " %10s", t->has_states ? fmt_dur(b, sizeof b, t->state[cols[c].st]) : "-");
+      fprintf(f, " %10s", t->has_states ? st_fmt_dur(b, sizeof b, t->state[cols[c].st]) : "-");
     fprintf(f, " %9" PRIu64 "\n", t->regions);
   }
 }
@@ -666,10 +665,10 @@ static void print_regions(FILE *f, const st_report *r, size_t top, st_sort_key k
     const st_region *g = &r->regions[i];
     char b[8][32];
     fprintf(f, "  %-*.*s %9" PRIu64 " %10s %10s %10s %10s %10s %10s %10s %10s\n", wn, wn, g->name,
-            g->count, fmt_dur(b[0], 32, g->total), fmt_dur(b[1], 32, g->self),
-            fmt_dur(b[2], 32, g->min), fmt_dur(b[3], 32, g->total / g->count),
-            fmt_dur(b[4], 32, g->p50), fmt_dur(b[5], 32, g->p90), fmt_dur(b[6], 32, g->p99),
-            fmt_dur(b[7], 32, g->max));
+            g->count, st_fmt_dur(b[0], 32, g->total), st_fmt_dur(b[1], 32, g->self),
+            st_fmt_dur(b[2], 32, g->min), st_fmt_dur(b[3], 32, g->total / g->count),
+            st_fmt_dur(b[4], 32, g->p50), st_fmt_dur(b[5], 32, g->p90), st_fmt_dur(b[6], 32, g->p99),
+            st_fmt_dur(b[7], 32, g->max));
   }
 }
 
@@ -690,7 +689,7 @@ static void print_blocking(FILE *f, const st_report *r, size_t top) {
     else
       snprintf(obj, sizeof obj, "-");
     fprintf(f, "  %-*.*s %18s %9" PRIu64 " %10s %10s\n", wn, wn, k->name, obj, k->count,
-            fmt_dur(b[0], 32, k->total), fmt_dur(b[1], 32, k->max));
+            st_fmt_dur(b[0], 32, k->total), st_fmt_dur(b[1], 32, k->max));
   }
 }
 
@@ -706,7 +705,7 @@ static void print_syscalls(FILE *f, const st_report *r) {
     const st_syscall *s = &r->syscalls[i];
     char b[2][32];
     fprintf(f, "  %-*.*s %9" PRIu64 " %9" PRIu64 " %10s %10s\n", wn, wn, s->name, s->calls,
-            s->errors, fmt_dur(b[0], 32, s->total), fmt_dur(b[1], 32, s->max));
+            s->errors, st_fmt_dur(b[0], 32, s->total), st_fmt_dur(b[1], 32, s->max));
   }
 }
 
@@ -737,9 +736,9 @@ static void print_tasks(FILE *f, const st_report *r, size_t top) {
     const st_task_group *g = &r->task_groups[i];
     char b[6][32];
     fprintf(f, "  %-*.*s %9" PRIu64 " %10s %10s %10s %10s %10s %10s %6" PRIu64 " %8" PRIu64 "%s\n",
-            wn, wn, g->name, g->count, fmt_dur(b[0], 32, g->total),
-            fmt_dur(b[1], 32, g->total / g->count), fmt_dur(b[2], 32, g->p50),
-            fmt_dur(b[3], 32, g->p90), fmt_dur(b[4], 32, g->p99), fmt_dur(b[5], 32, g->max), g->logs,
+            wn, wn, g->name, g->count, st_fmt_dur(b[0], 32, g->total),
+            st_fmt_dur(b[1], 32, g->total / g->count), st_fmt_dur(b[2], 32, g->p50),
+            st_fmt_dur(b[3], 32, g->p90), st_fmt_dur(b[4], 32, g->p99), st_fmt_dur(b[5], 32, g->max), g->logs,
             g->regions, g->unfinished ? " (some unfinished)" : "");
   }
 }
@@ -758,11 +757,11 @@ static void print_items(FILE *f, const st_report *r, size_t top) {
     const st_item *m = &r->items[i];
     char b[5][32];
     fprintf(f, "  %-*.*s %7" PRIu64 " %10s %10s", wn, wn, m->name, m->runs,
-            fmt_dur(b[0], 32, m->run), fmt_dur(b[1], 32, m->wait));
+            st_fmt_dur(b[0], 32, m->run), st_fmt_dur(b[1], 32, m->wait));
     if (r->has_sched)
-      fprintf(f, " %10s %10s %10s", fmt_dur(b[2], 32, m->state[VX_ST_RUNNING]),
-              fmt_dur(b[3], 32, m->state[VX_ST_RUNNABLE]),
-              fmt_dur(b[4], 32, m->run - m->state[VX_ST_RUNNING] - m->state[VX_ST_RUNNABLE] -
+      fprintf(f, " %10s %10s %10s", st_fmt_dur(b[2], 32, m->state[VX_ST_RUNNING]),
+              st_fmt_dur(b[3], 32, m->state[VX_ST_RUNNABLE]),
+              st_fmt_dur(b[4], 32, m->run - m->state[VX_ST_RUNNING] - m->state[VX_ST_RUNNABLE] -
                                     m->state[0]));
     fputc('\n', f);
   }
@@ -783,7 +782,7 @@ static void print_profiles(FILE *f, const st_report *r, size_t top) {
     fprintf(f, "  %9s %10s  %s\n", "count", "total", "stack (thread > regions > event)");
     for (size_t i = 0; i < n; i++) {
       const pf_sample *s = &p->samples[i];
-      fprintf(f, "  %9" PRIu64 " %10s  ", s->count, fmt_dur(b, sizeof b, s->delay));
+      fprintf(f, "  %9" PRIu64 " %10s  ", s->count, st_fmt_dur(b, sizeof b, s->delay));
       for (size_t j = s->n; j-- > 0;)
         fprintf(f, "%s%s", p->strings[p->frames[p->stack[s->first + j]].name], j ? " > " : "");
       if (s->object_str)
@@ -800,11 +799,11 @@ static void print_mmu(FILE *f, const st_report *r) {
   char b[2][32];
   fprintf(f, "\nGC-like phases: %" PRIu64 " on %u threads, %s in phases; minimum mutator "
              "utilization\n ",
-          m->phases, m->threads, fmt_dur(b[0], 32, m->gc));
+          m->phases, m->threads, st_fmt_dur(b[0], 32, m->gc));
   for (size_t i = 0; i < m->ncurve; i += 4) /* one per decade, and the whole window */
-    fprintf(f, " %s: %.1f%%", fmt_dur(b[1], 32, m->curve[i].window), 100 * m->curve[i].mmu);
+    fprintf(f, " %s: %.1f%%", st_fmt_dur(b[1], 32, m->curve[i].window), 100 * m->curve[i].mmu);
   if ((m->ncurve - 1) % 4)
-    fprintf(f, " %s: %.1f%%", fmt_dur(b[1], 32, m->curve[m->ncurve - 1].window),
+    fprintf(f, " %s: %.1f%%", st_fmt_dur(b[1], 32, m->curve[m->ncurve - 1].window),
             100 * m->curve[m->ncurve - 1].mmu);
   fputc('\n', f);
 }

@@ -24,6 +24,12 @@ int ctrace_cmd_pprof(int argc, char **argv);  /* pprof.c */
  * of memory. */
 char **cli_with_kernel(const char *cmd, char **paths, size_t n, size_t *nout, int **added);
 
+/* The traces and their FILE.kernel indexed (analysis.h: vx_build), for the
+ * commands that analyse them. @return the index, or NULL with a message
+ * printed ("ctrace CMD: ..."). */
+struct vx_index;
+struct vx_index *cli_index(const char *cmd, char **traces, size_t n);
+
 /* ---- The control socket's client (control_client.c) ------------------------------- */
 
 #include <limits.h>

@@ -51,18 +51,6 @@ static const char *not_recorded(const vx_index *x, pf_type t) {
                       : " (the trace did not record system calls: record with ctrace run)";
 }
 
-static const char *fmt_ns(char *buf, size_t n, uint64_t ns) {
-  if (ns < 1000)
-    snprintf(buf, n, "%" PRIu64 " ns", ns);
-  else if (ns < 1000000)
-    snprintf(buf, n, "%.2f us", (double)ns / 1e3);
-  else if (ns < 1000000000)
-    snprintf(buf, n, "%.2f ms", (double)ns / 1e6);
-  else
-    snprintf(buf, n, "%.3f s", (double)ns / 1e9);
-  return buf;
-}
-
 static int write_file(const char *path, const unsigned char *p, size_t n) {
   int fd = !strcmp(path, "-") ? 1 : open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0)
@@ -96,9 +84,6 @@ typedef struct pprof_state {
   char def_out[32];        /* TYPE.pb.gz */
   char **traces;           /* TRACE... (in argv) */
   size_t ntraces;          /* their count */
-  char **paths;            /* the traces and their FILE.kernel (cli_with_kernel) */
-  size_t n;                /* their count */
-  int *added;              /* which paths were added (te_paths_free frees them) */
   vx_index *x;             /* the traces indexed (owned) */
   pf_profile p;            /* the profile (owned) */
   unsigned char *gz;       /* the profile in pprof's format, gzipped (owned) */
@@ -182,16 +167,8 @@ static int pprof_check(pprof_state *s) {
  * computed, each trace's problem said. @return 0, or 1 with a message
  * printed. */
 static int pprof_compute(pprof_state *s) {
-  s->paths = cli_with_kernel("pprof", s->traces, s->ntraces, &s->n, &s->added);
-  if (!s->paths) {
-    fprintf(stderr, "ctrace pprof: out of memory\n");
+  if (!(s->x = cli_index("pprof", s->traces, s->ntraces)))
     return 1;
-  }
-  s->x = vx_build(s->paths, s->n, s->err, sizeof s->err);
-  if (!s->x) {
-    fprintf(stderr, "ctrace pprof: %s\n", s->err[0] ? s->err : "indexing failed");
-    return 1;
-  }
   if (pf_compute(s->x, s->type, &s->o, &s->p, s->err, sizeof s->err)) {
     fprintf(stderr, "ctrace pprof: %s\n", s->err);
     return 1;
@@ -211,7 +188,7 @@ static int pprof_write(pprof_state *s) {
     char where[400] = "";
     if (s->o.thread)
       snprintf(where, sizeof where, " of the threads named '%s'", s->o.thread);
-    fprintf(stderr, "ctrace pprof: %s%s in %s%s%s\n", nothing[s->type], where, s->paths[0],
+    fprintf(stderr, "ctrace pprof: %s%s in %s%s%s\n", nothing[s->type], where, s->traces[0],
             s->o.since || s->o.until ? " (in the window)" : "", not_recorded(s->x, s->type));
     return 1;
   }
@@ -228,7 +205,7 @@ static int pprof_write(pprof_state *s) {
   char d[32];
   fprintf(to_stdout ? stderr : stdout, "wrote %s: %zu samples (%" PRIu64 " events), %s delay\n",
           to_stdout ? "stdout" : s->out, s->p.nsamples, s->p.count,
-          fmt_ns(d, sizeof d, s->p.delay));
+          st_fmt_dur(d, sizeof d, s->p.delay));
   return 0;
 }
 
@@ -243,6 +220,5 @@ int ctrace_cmd_pprof(int argc, char **argv) {
   free(s.gz);
   pf_free(&s.p);
   vx_free(s.x);
-  te_paths_free(s.paths, s.n, s.added);
   return status;
 }

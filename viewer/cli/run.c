@@ -61,25 +61,13 @@ static const char run_usage[] =
 
 /* ---- Finding things --------------------------------------------------------------- */
 
-static char *dir_of_self(void) {
-  char exe[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (n <= 0)
-    return NULL;
-  exe[n] = '\0';
-  char *slash = strrchr(exe, '/');
-  if (slash)
-    *slash = '\0';
-  return strdup(exe);
-}
-
 /* libctrace-preload.so next to the binary (build tree), in ../lib (the
  * install prefix), or $CTRACE_PRELOAD. */
 static char *find_preload(void) {
   const char *env = getenv("CTRACE_PRELOAD");
   if (env && *env)
     return access(env, R_OK) == 0 ? realpath(env, NULL) : NULL;
-  char *dir = dir_of_self();
+  char *dir = ctrace__exe_dir();
   if (!dir)
     return NULL;
   static const char *const rel[] = {"/libctrace-preload.so", "/../lib/libctrace-preload.so",

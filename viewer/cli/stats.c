@@ -35,9 +35,6 @@ typedef struct stats_state {
   int json, has_until; /* --json; --until was given */
   char **traces;       /* TRACE... (in argv) */
   size_t ntraces;      /* their count */
-  char **paths;        /* the traces and their FILE.kernel (cli_with_kernel) */
-  size_t n;            /* their count */
-  int *added;          /* which paths were added (te_paths_free frees them) */
   vx_index *x;         /* the traces indexed (owned) */
   char err[1024];      /* what failed */
 } stats_state;
@@ -124,16 +121,8 @@ static int stats_check(const stats_state *s) {
 /* The traces (and their FILE.kernel) opened and indexed, the report
  * computed and printed. @return 0, or 1 with a message printed. */
 static int stats_report(stats_state *s) {
-  s->paths = cli_with_kernel("stats", s->traces, s->ntraces, &s->n, &s->added);
-  if (!s->paths) {
-    fprintf(stderr, "ctrace stats: out of memory\n");
+  if (!(s->x = cli_index("stats", s->traces, s->ntraces)))
     return 1;
-  }
-  s->x = vx_build(s->paths, s->n, s->err, sizeof s->err);
-  if (!s->x) {
-    fprintf(stderr, "ctrace stats: %s\n", s->err[0] ? s->err : "indexing failed");
-    return 1;
-  }
   st_report r;
   if (st_compute(s->x, &s->o, &r, s->err, sizeof s->err)) {
     fprintf(stderr, "ctrace stats: %s\n", s->err);
@@ -164,6 +153,5 @@ int ctrace_cmd_stats(int argc, char **argv) {
     return code;
   int status = stats_report(&s);
   vx_free(s.x);
-  te_paths_free(s.paths, s.n, s.added);
   return status;
 }

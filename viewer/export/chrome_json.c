@@ -25,20 +25,7 @@
 
 /* ---- Output ------------------------------------------------------------------ */
 
-int cj_fd_sink(void *arg, const char *p, size_t n) {
-  int fd = *(int *)arg;
-  while (n) {
-    ssize_t k = write(fd, p, n);
-    if (k < 0) {
-      if (errno == EINTR)
-        continue;
-      return -errno;
-    }
-    p += k;
-    n -= (size_t)k;
-  }
-  return 0;
-}
+int cj_fd_sink(void *arg, const char *p, size_t n) { return ctrace__write_all(*(int *)arg, p, n); }
 
 /* ---- State ------------------------------------------------------------------------- */
 

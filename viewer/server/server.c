@@ -25,6 +25,7 @@
 
 #include <uv.h>
 
+#include "common.h"
 #include "read.h"
 #include "server_internal.h"
 
@@ -79,24 +80,18 @@ static char *find_web_root(void) {
   const char *env = getenv("CTRACE_WEB_DIR");
   if (env && *env)
     return realpath(env, NULL);
-  char exe[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (n <= 0)
-    return NULL;
-  exe[n] = '\0';
-  char *slash = strrchr(exe, '/');
-  if (!slash)
-    return NULL;
-  *slash = '\0';
+  char *exe = ctrace__exe_dir();
   static const char *const rel[] = {"/web", "/../share/ctrace/web", "/../web"};
-  for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
+  for (size_t i = 0; exe && i < sizeof rel / sizeof rel[0]; i++) {
     char p[PATH_MAX + 32];
     snprintf(p, sizeof p, "%s%s/index.html", exe, rel[i]);
     if (access(p, R_OK) == 0) {
+      free(exe);
       p[strlen(p) - strlen("/index.html")] = '\0';
       return realpath(p, NULL);
     }
   }
+  free(exe);
   return NULL;
 }
 
