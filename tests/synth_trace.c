@@ -50,9 +50,9 @@ typedef struct sy_batch {
 
 typedef struct sy_thread {
   uint32_t serial;
-  int started;     /* has had an event */
-  uint64_t last;   /* tick of its last event */
-  size_t open;     /* its batch being filled, or SIZE_MAX */
+  int started;   /* has had an event */
+  uint64_t last; /* tick of its last event */
+  size_t open;   /* its batch being filled, or SIZE_MAX */
 } sy_thread;
 
 struct synth {

@@ -54,12 +54,12 @@ void synth_write(synth *s, const char *path);
 
 /* SYNTH_EV(s, serial, ts, CTRACE_FMT_EV_X, arg, ...): an event with
  * varint arguments; SYNTH_EV0 one without. */
-#define SYNTH_EV(s, serial, ts, type, ...)                                              \
-  synth_event((s), (serial), (ts), (type), (const uint64_t[]){__VA_ARGS__},             \
+#define SYNTH_EV(s, serial, ts, type, ...)                                  \
+  synth_event((s), (serial), (ts), (type), (const uint64_t[]){__VA_ARGS__}, \
               sizeof((const uint64_t[]){__VA_ARGS__}) / sizeof(uint64_t), NULL)
 #define SYNTH_EV0(s, serial, ts, type) synth_event((s), (serial), (ts), (type), NULL, 0, NULL)
 /* LOG(task, category string id, flags; message). */
-#define SYNTH_LOG(s, serial, ts, task, cat, msg)                                        \
+#define SYNTH_LOG(s, serial, ts, task, cat, msg)                                               \
   synth_event((s), (serial), (ts), CTRACE_FMT_EV_LOG, (const uint64_t[]){(task), (cat), 0}, 3, \
               (msg))
 

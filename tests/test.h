@@ -13,25 +13,25 @@
 #define TEST_IMPL(name) int test_##name(void)
 #define TEST_DECLARE(name) int test_##name(void);
 
-#define TEST_FAIL(...)                                                         \
-  do {                                                                         \
-    fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);                            \
-    fprintf(stderr, __VA_ARGS__);                                              \
-    fputc('\n', stderr);                                                       \
-    abort();                                                                   \
+#define TEST_FAIL(...)                              \
+  do {                                              \
+    fprintf(stderr, "%s:%d: ", __FILE__, __LINE__); \
+    fprintf(stderr, __VA_ARGS__);                   \
+    fputc('\n', stderr);                            \
+    abort();                                        \
   } while (0)
 
-#define ASSERT(expr)                                                           \
-  do {                                                                         \
-    if (!(expr))                                                               \
-      TEST_FAIL("assertion failed: %s", #expr);                                \
+#define ASSERT(expr)                            \
+  do {                                          \
+    if (!(expr))                                \
+      TEST_FAIL("assertion failed: %s", #expr); \
   } while (0)
 
-#define ASSERT_OP(a, op, b, type, pfmt)                                        \
-  do {                                                                         \
-    type a_ = (type)(a), b_ = (type)(b);                                       \
-    if (!(a_ op b_))                                                           \
-      TEST_FAIL("%s %s %s: %" pfmt " vs %" pfmt, #a, #op, #b, a_, b_);         \
+#define ASSERT_OP(a, op, b, type, pfmt)                                \
+  do {                                                                 \
+    type a_ = (type)(a), b_ = (type)(b);                               \
+    if (!(a_ op b_))                                                   \
+      TEST_FAIL("%s %s %s: %" pfmt " vs %" pfmt, #a, #op, #b, a_, b_); \
   } while (0)
 
 #define ASSERT_EQ(a, b) ASSERT_OP(a, ==, b, int64_t, PRId64)
@@ -44,18 +44,17 @@
 #define ASSERT_ULE(a, b) ASSERT_OP(a, <=, b, uint64_t, PRIu64)
 #define ASSERT_UGE(a, b) ASSERT_OP(a, >=, b, uint64_t, PRIu64)
 
-#define ASSERT_STR_EQ(a, b)                                                    \
-  do {                                                                         \
-    const char *a_ = (a), *b_ = (b);                                           \
-    if (!a_ || !b_ || strcmp(a_, b_) != 0)                                     \
-      TEST_FAIL("%s == %s: \"%s\" vs \"%s\"", #a, #b, a_ ? a_ : "(null)",      \
-                b_ ? b_ : "(null)");                                           \
+#define ASSERT_STR_EQ(a, b)                                                                    \
+  do {                                                                                         \
+    const char *a_ = (a), *b_ = (b);                                                           \
+    if (!a_ || !b_ || strcmp(a_, b_) != 0)                                                     \
+      TEST_FAIL("%s == %s: \"%s\" vs \"%s\"", #a, #b, a_ ? a_ : "(null)", b_ ? b_ : "(null)"); \
   } while (0)
 
-#define ASSERT_CONTAINS(hay, needle)                                           \
-  do {                                                                         \
-    const char *h_ = (hay), *n_ = (needle);                                    \
-    if (!h_ || !strstr(h_, n_))                                                \
+#define ASSERT_CONTAINS(hay, needle)                                                 \
+  do {                                                                               \
+    const char *h_ = (hay), *n_ = (needle);                                          \
+    if (!h_ || !strstr(h_, n_))                                                      \
       TEST_FAIL("%s does not contain \"%s\": \"%s\"", #hay, n_, h_ ? h_ : "(null)"); \
   } while (0)
 

@@ -72,7 +72,7 @@
 
 #define T0 1000000000ull
 #define US 1000ull
-#define T(us) (T0 + (uint64_t)(us) * US) /* absolute tick of a time in us */
+#define T(us) (T0 + (uint64_t)(us)*US) /* absolute tick of a time in us */
 
 /* ---- Soft checks ---------------------------------------------------------------------- */
 
@@ -114,8 +114,20 @@ static int done(void) {
 
 /* ---- The scenario ------------------------------------------------------------------------ */
 
-enum { S_REQUEST = 1, S_FLUSH, S_NET, S_DB, S_IO, S_COLLECTION, S_ARENA, S_FETCH, S_PARSE,
-       S_IOWAIT, S_LOAD, S_MISC };
+enum {
+  S_REQUEST = 1,
+  S_FLUSH,
+  S_NET,
+  S_DB,
+  S_IO,
+  S_COLLECTION,
+  S_ARENA,
+  S_FETCH,
+  S_PARSE,
+  S_IOWAIT,
+  S_LOAD,
+  S_MISC
+};
 enum { SITE_WORK = 1, SITE_LOAD = 3, SITE_SHORT = 4, SITE_MARK = 5 };
 enum { MAIN = 1, WORKER = 2 };
 
@@ -128,10 +140,9 @@ static void write_main(const char *path) {
   synth_site(s, SITE_LOAD, CTRACE_FMT_SITE_REGION, "load", "a.c", 30, "load");
   synth_site(s, SITE_SHORT, CTRACE_FMT_SITE_REGION, "short", "a.c", 40, "tiny");
   synth_site(s, SITE_MARK, CTRACE_FMT_SITE_INSTANT, "mark", "a.c", 50, "run");
-  static const char *const strs[] = {NULL,     "request", "flush",      "net",
-                                     "db",     "io",      "collection", "arena reset",
-                                     "fetch",  "parse",   "io wait",    "load",
-                                     "misc"};
+  static const char *const strs[] = {NULL,      "request",    "flush",       "net",   "db",
+                                     "io",      "collection", "arena reset", "fetch", "parse",
+                                     "io wait", "load",       "misc"};
   for (uint32_t i = 1; i < sizeof strs / sizeof *strs; i++)
     synth_string(s, i, strs[i]);
   synth_thread(s, MAIN, 101, "main");
@@ -181,8 +192,7 @@ static void write_main(const char *path) {
   SYNTH_EV(s, MAIN, T(71), CTRACE_FMT_EV_WAIT, CTRACE_FMT_WAIT_MUTEX, 12 * US, 0xabc, WORKER,
            3 * US);
   SYNTH_LOG(s, MAIN, T(75), 3, S_NET, "queued");
-  SYNTH_EV(s, MAIN, T(91), CTRACE_FMT_EV_SYSCALL, 0 /* read */, 12 * US, 3,
-           ctrace_fmt_zigzag(100));
+  SYNTH_EV(s, MAIN, T(91), CTRACE_FMT_EV_SYSCALL, 0 /* read */, 12 * US, 3, ctrace_fmt_zigzag(100));
   SYNTH_EV(s, MAIN, T(110), CTRACE_FMT_EV_SYSCALL, 35 /* nanosleep */, 10 * US, 10 * US, 0);
   SYNTH_EV(s, MAIN, T(112), CTRACE_FMT_EV_SCHED_RUN, 7);
   SYNTH_EV0(s, MAIN, T(115), CTRACE_FMT_EV_REGION_END);
@@ -229,8 +239,11 @@ static void write_other(const char *path) {
 static void write_kernel(const char *path) {
   synth *s = synth_new(100, "kernel (ctrace run)", T0, 1);
   synth_capture(s, CTRACE_FMT_CAP_WRAPPERS, CTRACE_FMT_CAP_KERNEL, 1, 1, "");
-  enum { IN = CTRACE_FMT_SWITCH_IN, OUT = CTRACE_FMT_SWITCH_OUT,
-         PRE = CTRACE_FMT_SWITCH_OUT_PREEMPT };
+  enum {
+    IN = CTRACE_FMT_SWITCH_IN,
+    OUT = CTRACE_FMT_SWITCH_OUT,
+    PRE = CTRACE_FMT_SWITCH_OUT_PREEMPT
+  };
   SYNTH_EV(s, 0, T(10), CTRACE_FMT_EV_K_TASK, 109, 100);
   SYNTH_EV(s, 0, T(10), CTRACE_FMT_EV_K_SWITCH, 109, 2, IN);
   SYNTH_EV(s, 0, T(20), CTRACE_FMT_EV_K_TASK, 101, 100);
@@ -241,8 +254,8 @@ static void write_kernel(const char *path) {
   SYNTH_EV(s, 0, T(50), CTRACE_FMT_EV_K_SWITCH, 101, 1, IN);
   SYNTH_EV(s, 0, T(50), CTRACE_FMT_EV_K_EXIT, 109);
   synth_cut(s);
-  static const unsigned sw[][2] = {{60, OUT}, {70, IN}, {80, OUT}, {90, IN}, {100, OUT},
-                                   {110, IN}, {120, OUT}, {130, IN}};
+  static const unsigned sw[][2] = {{60, OUT},  {70, IN},  {80, OUT},  {90, IN},
+                                   {100, OUT}, {110, IN}, {120, OUT}, {130, IN}};
   for (size_t i = 0; i < sizeof sw / sizeof *sw; i++)
     SYNTH_EV(s, 0, T(sw[i][0]), CTRACE_FMT_EV_K_SWITCH, 101, 1, sw[i][1]);
   synth_write(s, path);
@@ -333,9 +346,9 @@ static void check_states(const char *file, int line, const char *what, const uin
   }
 }
 /* CHECK_STATES(array, unknown, running, runnable, syscall, lock, sleep, blocked), in us */
-#define CHECK_STATES(a, u, rn, rb, sc, lk, sl, bl)                                          \
-  check_states(__FILE__, __LINE__, #a, (a), (u) * US, (rn) * US, (rb) * US, (sc) * US,      \
-               (lk) * US, (sl) * US, (bl) * US)
+#define CHECK_STATES(a, u, rn, rb, sc, lk, sl, bl)                                               \
+  check_states(__FILE__, __LINE__, #a, (a), (u)*US, (rn)*US, (rb)*US, (sc)*US, (lk)*US, (sl)*US, \
+               (bl)*US)
 
 /* ---- The trace as indexed --------------------------------------------------------------- */
 
@@ -352,10 +365,10 @@ TEST_IMPL(analyses_synth_trace) {
     const char *path = test_tmp_path("example.ctrace");
     synth_write(s, path);
     synth_free(s);
-    static const uint8_t want[] = {
-        0x43, 0x54, 0x52, 0x4b, 0x02, 0x00, 0x00, 0x00, 0x09, 0x00, 0x00, 0x00, 0x09, 0x00,
-        0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0xe9, 0x5a, 0x04, 0xcf, 0xc0, 0x87, 0x8b, 0x3b,
-        0x00, 0x00, 0x00, 0x00, 0x43, 0xc8, 0x01, 0x07, 0x2d, 0x05, 0xd7, 0x04, 0xda};
+    static const uint8_t want[] = {0x43, 0x54, 0x52, 0x4b, 0x02, 0x00, 0x00, 0x00, 0x09, 0x00, 0x00,
+                                   0x00, 0x09, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0xe9, 0x5a,
+                                   0x04, 0xcf, 0xc0, 0x87, 0x8b, 0x3b, 0x00, 0x00, 0x00, 0x00, 0x43,
+                                   0xc8, 0x01, 0x07, 0x2d, 0x05, 0xd7, 0x04, 0xda};
     size_t len;
     char *data = test_read_file(path, &len);
     ASSERT(memmem(data, len, want, sizeof want) != NULL);
@@ -426,8 +439,8 @@ TEST_IMPL(analyses_regions) {
   /* by total: work 127, collection 20 = solo 20 (by name), short 6.147,
    * load 5, load 4, arena reset 1 */
   ASSERT_UEQ(r.nregions, 7);
-  static const char *const order[] = {"work",  "collection", "solo",       "short",
-                                      "load",  "load",       "arena reset"};
+  static const char *const order[] = {"work", "collection", "solo",       "short",
+                                      "load", "load",       "arena reset"};
   for (size_t i = 0; i < 7; i++)
     CHECK_S(r.regions[i].name, order[i]);
 
@@ -542,9 +555,8 @@ TEST_IMPL(analyses_tasks) {
   static const struct {
     uint64_t task, ts;
     const char *cat, *msg;
-  } logs[] = {{3, 75, "net", "queued"},    {1, 6, "net", "got request"},
-              {1, 60, "db", "query done"}, {1, 62, "net", "replied"},
-              {2, 40, "net", "small"},     {4, 85, "io", "flushing"}};
+  } logs[] = {{3, 75, "net", "queued"},  {1, 6, "net", "got request"}, {1, 60, "db", "query done"},
+              {1, 62, "net", "replied"}, {2, 40, "net", "small"},      {4, 85, "io", "flushing"}};
   size_t li = 0;
   for (size_t i = 0; i < 4; i++) {
     size_t n = 0;
@@ -623,8 +635,8 @@ TEST_IMPL(analyses_mmu) {
     CHECK_D(r.mmu->curve[k].mmu, 1 - lost / (double)w);
   }
   CHECK_D(r.mmu->curve[0].mmu, 0);
-  CHECK_D(r.mmu->curve[4].mmu, 0.25);        /* 10 us: 1 - 7.5/10 */
-  CHECK_D(r.mmu->curve[8].mmu, 0.9);         /* 100 us: 1 - 10/100 */
+  CHECK_D(r.mmu->curve[4].mmu, 0.25); /* 10 us: 1 - 7.5/10 */
+  CHECK_D(r.mmu->curve[8].mmu, 0.9);  /* 100 us: 1 - 10/100 */
   /* the last width is the window's length, 200 us: 1 - 10/200 */
   CHECK_U(r.mmu->curve[r.mmu->ncurve - 1].window, 200 * US);
   CHECK_D(r.mmu->curve[r.mmu->ncurve - 1].mmu, 0.95);
@@ -662,8 +674,8 @@ TEST_IMPL(analyses_heap) {
     const char *name;
     double bytes;
     uint64_t samples;
-  } want[] = {{"work", 5500, 3}, {"load", 1000, 2}, {"(no region)", 300, 1},
-              {"collection", 100, 1}};
+  } want[] = {
+      {"work", 5500, 3}, {"load", 1000, 2}, {"(no region)", 300, 1}, {"collection", 100, 1}};
   for (size_t i = 0; i < 4; i++) {
     CHECK_S(r.allocs[i].name, want[i].name);
     CHECK_D(r.allocs[i].bytes, want[i].bytes);
@@ -677,13 +689,13 @@ TEST_IMPL(analyses_heap) {
   CHECK_D(h->peak, 5000);
   CHECK_U(h->n, ST_SERIES);
   CHECK_U(h->ts[1], 500);
-  CHECK_U(!!isnan(h->live[23]), 1);                      /* 11.5..12: nothing yet */
-  CHECK_D(series_at(h, h->live, 12000), 1000);          /* 12.1 */
-  CHECK_D(series_at(h, h->live, 35000), 3000);          /* 35.1 */
-  CHECK_D(series_at(h, h->live, 36000), 3000);          /* 3000 holds, 2500 at 36.1 */
+  CHECK_U(!!isnan(h->live[23]), 1);            /* 11.5..12: nothing yet */
+  CHECK_D(series_at(h, h->live, 12000), 1000); /* 12.1 */
+  CHECK_D(series_at(h, h->live, 35000), 3000); /* 35.1 */
+  CHECK_D(series_at(h, h->live, 36000), 3000); /* 3000 holds, 2500 at 36.1 */
   CHECK_D(series_at(h, h->live, 36500), 2500);
   CHECK_D(series_at(h, h->live, 60500), 2500);
-  CHECK_D(series_at(h, h->live, 61000), 5000);          /* the peak at 61.1 */
+  CHECK_D(series_at(h, h->live, 61000), 5000); /* the peak at 61.1 */
   CHECK_D(series_at(h, h->live, 199000), 3000);
   /* rate: allocated bytes in the step / 500 ns */
   CHECK_D(series_at(h, h->rate, 35000), 2000 * 1e9 / 500);

@@ -29,7 +29,8 @@ TEST_IMPL(cli_golden_files) {
       {"good.ctrace", 0, NULL},
       {"empty.ctrace", 1, "empty.ctrace: empty file (0 bytes): not a ctrace trace"},
       {"not-a-trace.ctrace", 1, "not a ctrace trace: bad magic at byte 0"},
-      {"header-cut.ctrace", 1, "trace truncated at byte 40: file header incomplete (40 of 64 bytes)"},
+      {"header-cut.ctrace", 1,
+       "trace truncated at byte 40: file header incomplete (40 of 64 bytes)"},
       {"bad-version.ctrace", 1, "trace format version 2.0 is not supported"},
       {"header-crc.ctrace", 1, "file header corrupt: checksum mismatch"},
       {"record-cut.ctrace", 0, "warning: trace truncated at byte"},
@@ -39,8 +40,8 @@ TEST_IMPL(cli_golden_files) {
       {"first-record-corrupt.ctrace", 1, "no events could be read"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-    char *argv[] = {(char *)test_ctrace_bin, "export", (char *)data(cases[i].file), "-o",
-                    "/dev/null", NULL};
+    char *argv[] = {
+        (char *)test_ctrace_bin, "export", (char *)data(cases[i].file), "-o", "/dev/null", NULL};
     test_proc p = test_run(argv, NULL);
     if (p.status != cases[i].status)
       TEST_FAIL("%s: exit %d, want %d; stderr: %s", cases[i].file, p.status, cases[i].status,
@@ -86,8 +87,8 @@ TEST_IMPL(cli_usage) {
   test_proc_free(&p);
   p = run3("export", test_data_dir, NULL); /* a directory is an LTTng trace, or nothing */
   ASSERT_EQ(p.status, 1);
-  ASSERT_CONTAINS(p.err, ctf_supported() ? "no CTF trace in this directory"
-                                         : "built without babeltrace2");
+  ASSERT_CONTAINS(p.err,
+                  ctf_supported() ? "no CTF trace in this directory" : "built without babeltrace2");
   test_proc_free(&p);
   char *argv[] = {(char *)test_ctrace_bin, "export", (char *)data("good.ctrace"), "-o",
                   "/nonexistent/out.json", NULL};

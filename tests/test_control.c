@@ -384,8 +384,8 @@ TEST_IMPL(control_errors) {
   snprintf(clilog, sizeof clilog, "%s", test_tmp_path("cli.log"));
   char pid_s[16];
   snprintf(pid_s, sizeof pid_s, "%d", (int)pid);
-  char *cli[] = {(char *)test_ctrace_bin, "record", "--pid", pid_s, "--seconds", "30", "-o",
-                 out, NULL};
+  char *cli[] = {
+      (char *)test_ctrace_bin, "record", "--pid", pid_s, "--seconds", "30", "-o", out, NULL};
   pid_t cp = spawn_bg(cli, NULL, clilog);
   uint64_t c0 = mono_ms();
   while (!strstr(command(sock, "status\n"), " tracing=record ")) {
@@ -432,8 +432,10 @@ TEST_IMPL(control_errors) {
   p = ctrace_cmd(no_socket);
   ASSERT_EQ(p.status, 1);
   char msg[2048];
-  snprintf(msg, sizeof msg, "ctrace record: process %s has no control socket: it was not started "
-                            "with CTRACE_CONTROL=PATH", self);
+  snprintf(msg, sizeof msg,
+           "ctrace record: process %s has no control socket: it was not started "
+           "with CTRACE_CONTROL=PATH",
+           self);
   ASSERT_CONTAINS(p.err, msg);
   test_proc_free(&p);
   char *missing[] = {"record", "--pid", pids, "--socket", "/nonexistent/x.sock", NULL};
@@ -452,8 +454,10 @@ TEST_IMPL(control_errors) {
                      NULL};
   p = ctrace_cmd(bad_out);
   ASSERT_EQ(p.status, 1);
-  snprintf(msg, sizeof msg, "ctrace record: process %d: cannot trace to /nonexistent/t.ctrace: "
-                            "no such file or directory", (int)pid);
+  snprintf(msg, sizeof msg,
+           "ctrace record: process %d: cannot trace to /nonexistent/t.ctrace: "
+           "no such file or directory",
+           (int)pid);
   ASSERT_CONTAINS(p.err, msg);
   test_proc_free(&p);
 
@@ -489,8 +493,8 @@ TEST_IMPL(control_preload) {
     snprintf(env_pre, sizeof env_pre, "LD_PRELOAD=%s", PRELOAD_LIB);
     pid_t pid;
     if (round == 0) {
-      char *argv[] = {(char *)test_ctrace_bin, "run",   "--control", sock, "--no-record", "--",
-                      (char *)prog("busy_for_plain"), "3", NULL};
+      char *argv[] = {(char *)test_ctrace_bin,        "run", "--control", sock, "--no-record", "--",
+                      (char *)prog("busy_for_plain"), "3",   NULL};
       pid = spawn_bg(argv, NULL, log);
     } else {
       char *argv[] = {(char *)prog("busy_for_plain"), "3", NULL};
@@ -659,8 +663,10 @@ TEST_IMPL(control_socket_files) {
   snprintf(file, sizeof file, "%s", test_tmp_path("plain-file"));
   test_write_file(file, "keep", 4);
   char want[4096];
-  snprintf(want, sizeof want, "ctrace: CTRACE_CONTROL=%s: %s exists and is not a socket: not "
-                              "replacing it; no control socket\n", file, file);
+  snprintf(want, sizeof want,
+           "ctrace: CTRACE_CONTROL=%s: %s exists and is not a socket: not "
+           "replacing it; no control socket\n",
+           file, file);
   free(run_expect(file, "f1.log", want));
   char *kept = test_read_file(file, NULL);
   ASSERT_STR_EQ(kept, "keep");
@@ -816,8 +822,10 @@ TEST_IMPL(control_dump) {
   char *rec_args[] = {"record", "--pid", pids, "--seconds", "1", "-o", out, NULL};
   p = ctrace_cmd(rec_args);
   ASSERT_EQ(p.status, 1);
-  snprintf(want, sizeof want, "ctrace record: process %d: already tracing: the flight recorder "
-                              "records (dumps go to %s; `dump` writes one)", (int)pid, fl_out);
+  snprintf(want, sizeof want,
+           "ctrace record: process %d: already tracing: the flight recorder "
+           "records (dumps go to %s; `dump` writes one)",
+           (int)pid, fl_out);
   ASSERT_CONTAINS(p.err, want);
   test_proc_free(&p);
   sleep_ms(500);
@@ -875,8 +883,7 @@ TEST_IMPL(control_dump) {
   ASSERT_EQ(p.status, 0);
   char fl2[800];
   snprintf(fl2, sizeof fl2, "%s", test_tmp_path("fl-2.ctrace"));
-  snprintf(want, sizeof want, "dumped the flight recorder of %d to %s (SIGUSR2)\n", (int)pid,
-           fl2);
+  snprintf(want, sizeof want, "dumped the flight recorder of %d to %s (SIGUSR2)\n", (int)pid, fl2);
   ASSERT_STR_EQ(p.out, want);
   test_proc_free(&p);
   wait_file(fl2, 5000);

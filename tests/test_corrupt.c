@@ -209,10 +209,8 @@ TEST_IMPL(corrupt_problem_kinds) {
     const char *file;
     rd_problem_kind kind;
   } cases[] = {
-      {"good.ctrace", RD_PROBLEM_NONE},
-      {"record-cut.ctrace", RD_PROBLEM_TRUNCATED},
-      {"killed.ctrace", RD_PROBLEM_NO_END},
-      {"batch-bitflip.ctrace", RD_PROBLEM_CORRUPT},
+      {"good.ctrace", RD_PROBLEM_NONE},        {"record-cut.ctrace", RD_PROBLEM_TRUNCATED},
+      {"killed.ctrace", RD_PROBLEM_NO_END},    {"batch-bitflip.ctrace", RD_PROBLEM_CORRUPT},
       {"bad-sync.ctrace", RD_PROBLEM_CORRUPT},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

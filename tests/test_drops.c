@@ -84,7 +84,8 @@ TEST_IMPL(drops_counted) {
   cJSON_Delete(root);
 
   /* `ctrace export --strict` fails on it, and says why. */
-  char *argv[] = {(char *)test_ctrace_bin, "export", "--strict", (char *)path, "-o", "/dev/null", NULL};
+  char *argv[] = {
+      (char *)test_ctrace_bin, "export", "--strict", (char *)path, "-o", "/dev/null", NULL};
   test_proc p = test_run(argv, NULL);
   ASSERT_EQ(p.status, 1);
   ASSERT_CONTAINS(p.err, "events were dropped");

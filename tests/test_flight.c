@@ -142,8 +142,8 @@ TEST_IMPL(flight_dump_window) {
          t->nmerged, (double)(at - first) / 1e6, (double)(at - last) / 1e6,
          (double)(last - first) / 1e6, (unsigned long long)file_size(path),
          (double)field(p.out, "took_ns") / 1e6);
-  ASSERT_UGE(last - first, 1000 * MS);              /* at least the window */
-  ASSERT_ULE(at - first, (1000 + 100 + 150) * MS);  /* nothing much older */
+  ASSERT_UGE(last - first, 1000 * MS);             /* at least the window */
+  ASSERT_ULE(at - first, (1000 + 100 + 150) * MS); /* nothing much older */
   ASSERT_ULE(last, at);
   ASSERT_ULE(at - last, 20 * MS); /* up to the call: the threads were cut first */
   ASSERT_GT(tt_count(tt_thread(t, "flightrec"), CTRACE_FMT_EV_REGION_BEGIN), 500);
@@ -234,7 +234,7 @@ TEST_IMPL(flight_signal) {
          (double)(sent - first) / 1e6, ((double)last - (double)sent) / 1e6);
   ASSERT_UGE(last - first, 1000 * MS);
   ASSERT_ULE(sent - first, (1000 + 100 + 150) * MS);
-  ASSERT_UGE(last + 5 * MS, sent);  /* up to the signal ... */
+  ASSERT_UGE(last + 5 * MS, sent);   /* up to the signal ... */
   ASSERT_ULE(last, sent + 250 * MS); /* ... noticed within a writer cycle (10 ms; slack) */
   tt_free(t);
   t = check_dump(path2, &first, &last);
@@ -294,8 +294,8 @@ static void crash_env(const char *mode, int sig, const char *name, const char *t
   const char *t0 = getenv("TSAN_OPTIONS"), *a0 = getenv("ASAN_OPTIONS");
   snprintf(tsan, sizeof tsan, "TSAN_OPTIONS=%s%shandle_segv=0", t0 ? t0 : "", t0 && *t0 ? ":" : "");
   snprintf(asan, sizeof asan, "ASAN_OPTIONS=%s%shandle_segv=0", a0 ? a0 : "", a0 && *a0 ? ":" : "");
-  char *env[] = {"CTRACE_MODE=flight", "CTRACE_FLIGHT=1s", outenv, tsan, asan,
-                 (char *)extra_env, NULL};
+  char *env[] = {
+      "CTRACE_MODE=flight", "CTRACE_FLIGHT=1s", outenv, tsan, asan, (char *)extra_env, NULL};
   test_proc p = test_run(argv, env);
   if (p.status != 128 + sig)
     TEST_FAIL("flightrec %s: status %d, not %d\n%s%s", mode, p.status, 128 + sig, p.out, p.err);
@@ -417,7 +417,7 @@ TEST_IMPL(flight_api) {
   ctrace_options f = CTRACE_OPTIONS_INIT;
   f.mode = CTRACE_MODE_FLIGHT;
   f.flight_window_ms = 300;
-  f.path = fresh("flight-api.ctrace"); /* the default dump path */
+  f.path = fresh("flight-api.ctrace");               /* the default dump path */
   const char *second = fresh("flight-api-2.ctrace"); /* (the next default) */
   f.flush_ms = 40;
   ASSERT_EQ(ctrace_start(&f), 0);
@@ -463,18 +463,30 @@ TEST_IMPL(flight_settings) {
     uint64_t ms, bytes;
     int ok;
   } cases[] = {
-      {"30s", 30000, 0, 1},         {"500ms", 500, 0, 1},
-      {"1.5s", 1500, 0, 1},         {"5min", 300000, 0, 1},
-      {"1h", 3600000, 0, 1},        {"256MB", 0, 256000000, 1},
-      {"64KiB", 0, 65536, 1},       {"1GiB", 0, 1u << 30, 1},
-      {"30s,256MiB", 30000, 256u << 20, 1}, {"64kib, 2s", 2000, 65536, 1},
-      {"", 0, 0, 0},                {"30", 0, 0, 0},
-      {"s", 0, 0, 0},               {"30 s", 0, 0, 0},
-      {"-1s", 0, 0, 0},             {"1x", 0, 0, 0},
-      {"0s", 0, 0, 0},              {"0.1ms", 0, 0, 0},
-      {"25h", 0, 0, 0},             {"1KiB", 0, 0, 0},
-      {"30s,1min", 0, 0, 0},        {"99999999999999999999s", 0, 0, 0},
-      {"30s,", 0, 0, 0},            {"1.s", 0, 0, 0},
+      {"30s", 30000, 0, 1},
+      {"500ms", 500, 0, 1},
+      {"1.5s", 1500, 0, 1},
+      {"5min", 300000, 0, 1},
+      {"1h", 3600000, 0, 1},
+      {"256MB", 0, 256000000, 1},
+      {"64KiB", 0, 65536, 1},
+      {"1GiB", 0, 1u << 30, 1},
+      {"30s,256MiB", 30000, 256u << 20, 1},
+      {"64kib, 2s", 2000, 65536, 1},
+      {"", 0, 0, 0},
+      {"30", 0, 0, 0},
+      {"s", 0, 0, 0},
+      {"30 s", 0, 0, 0},
+      {"-1s", 0, 0, 0},
+      {"1x", 0, 0, 0},
+      {"0s", 0, 0, 0},
+      {"0.1ms", 0, 0, 0},
+      {"25h", 0, 0, 0},
+      {"1KiB", 0, 0, 0},
+      {"30s,1min", 0, 0, 0},
+      {"99999999999999999999s", 0, 0, 0},
+      {"30s,", 0, 0, 0},
+      {"1.s", 0, 0, 0},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     uint64_t ms, bytes;
@@ -509,8 +521,17 @@ TEST_IMPL(flight_settings) {
  * and a crash's dump of a program run that way. */
 TEST_IMPL(run_flight) {
   const char *path = fresh("flight-run-flight.ctrace");
-  char *argv[] = {(char *)test_ctrace_bin, "run", "--flight", "1s", "-o", (char *)path, "--",
-                  FLIGHTREC, "segv", "1.5", NULL};
+  char *argv[] = {(char *)test_ctrace_bin,
+                  "run",
+                  "--flight",
+                  "1s",
+                  "-o",
+                  (char *)path,
+                  "--",
+                  FLIGHTREC,
+                  "segv",
+                  "1.5",
+                  NULL};
   test_proc p = test_run(argv, NULL);
   if (p.status != 128 + SIGSEGV)
     TEST_FAIL("status %d\n%s%s", p.status, p.out, p.err);
@@ -523,8 +544,16 @@ TEST_IMPL(run_flight) {
   tt_free(t);
   test_proc_free(&p);
 
-  char *bad[] = {(char *)test_ctrace_bin, "run", "--flight", "forever", "--", FLIGHTREC, "dump",
-                 "0", "/dev/null", NULL};
+  char *bad[] = {(char *)test_ctrace_bin,
+                 "run",
+                 "--flight",
+                 "forever",
+                 "--",
+                 FLIGHTREC,
+                 "dump",
+                 "0",
+                 "/dev/null",
+                 NULL};
   p = test_run(bad, NULL);
   ASSERT_EQ(p.status, 2);
   ASSERT_CONTAINS(p.err, "--flight forever");

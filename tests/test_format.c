@@ -4,9 +4,20 @@
 #include "test.h"
 
 TEST_IMPL(varint_roundtrip) {
-  static const uint64_t v[] = {0, 1, 127, 128, 255, 16383, 16384, (1u << 21) - 1, 1u << 21,
-                               UINT32_MAX, (uint64_t)UINT32_MAX + 1, UINT64_MAX / 2,
-                               UINT64_MAX - 1, UINT64_MAX};
+  static const uint64_t v[] = {0,
+                               1,
+                               127,
+                               128,
+                               255,
+                               16383,
+                               16384,
+                               (1u << 21) - 1,
+                               1u << 21,
+                               UINT32_MAX,
+                               (uint64_t)UINT32_MAX + 1,
+                               UINT64_MAX / 2,
+                               UINT64_MAX - 1,
+                               UINT64_MAX};
   for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
     uint8_t buf[CTRACE_FMT_VARINT_MAX + 4];
     memset(buf, 0xee, sizeof buf);
@@ -58,8 +69,7 @@ TEST_IMPL(varint_rejects) {
 
 TEST_IMPL(zigzag) {
   static const int64_t v[] = {0, -1, 1, -2, 2, INT32_MIN, INT32_MAX, INT64_MIN, INT64_MAX};
-  static const uint64_t z[] = {0, 1, 2, 3, 4, 0xffffffffu, 0xfffffffeu, UINT64_MAX,
-                               UINT64_MAX - 1};
+  static const uint64_t z[] = {0, 1, 2, 3, 4, 0xffffffffu, 0xfffffffeu, UINT64_MAX, UINT64_MAX - 1};
   for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
     ASSERT_UEQ(ctrace_fmt_zigzag(v[i]), z[i]);
     ASSERT_EQ(ctrace_fmt_unzigzag(z[i]), v[i]);
@@ -118,8 +128,8 @@ TEST_IMPL(event_decode) {
     unsigned type;
     uint64_t delta, a0, a1;
   } want[] = {{CTRACE_FMT_EV_REGION_BEGIN, 300, 5, 0}, {CTRACE_FMT_EV_REGION_END, 7, 0, 0},
-              {CTRACE_FMT_EV_REGION_END, 1000, 0, 0}, {CTRACE_FMT_EV_REGION_BEGIN, 2, 100, 0},
-              {CTRACE_FMT_EV_COUNTER, 0, 9, 5},      {CTRACE_FMT_EV_LOG, 1, 77, 4}};
+              {CTRACE_FMT_EV_REGION_END, 1000, 0, 0},  {CTRACE_FMT_EV_REGION_BEGIN, 2, 100, 0},
+              {CTRACE_FMT_EV_COUNTER, 0, 9, 5},        {CTRACE_FMT_EV_LOG, 1, 77, 4}};
   const uint8_t *q = b;
   for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
     unsigned type;

@@ -157,17 +157,21 @@ static uint64_t fnv1a(const char *s) {
 
 static const char events_json[] =
     "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n"
-    "{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":10,\"tid\":0,\"args\":{\"name\":\"app (pid 10)\"}},\n"
+    "{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":10,\"tid\":0,\"args\":{\"name\":\"app (pid "
+    "10)\"}},\n"
     "{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":10,\"tid\":11,\"args\":{\"name\":\"main\"}},\n"
-    "{\"ph\":\"M\",\"name\":\"thread_sort_index\",\"pid\":10,\"tid\":11,\"args\":{\"sort_index\":3}},\n"
-    "{\"ph\":\"M\",\"name\":\"thread_sort_index\",\"pid\":10,\"tid\":12,\"args\":{\"sort_index\":-2}},\n"
+    "{\"ph\":\"M\",\"name\":\"thread_sort_index\",\"pid\":10,\"tid\":11,\"args\":{\"sort_index\":3}"
+    "},\n"
+    "{\"ph\":\"M\",\"name\":\"thread_sort_index\",\"pid\":10,\"tid\":12,\"args\":{\"sort_index\":-"
+    "2}},\n"
     "{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":20,\"args\":{\"name\":\"other\"}},\n"
     "{\"ph\":\"M\",\"name\":\"process_sort_index\",\"pid\":10,\"args\":{\"sort_index\":1}},\n"
     "{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":10,\"tid\":13},\n"
     "{\"ph\":\"B\",\"name\":\"outer\",\"pid\":10,\"tid\":11,\"ts\":1.5,"
     "\"args\":{\"file\":\"a.c\",\"line\":7,\"func\":\"f\",\"task\":42}},\n"
     "{\"ph\":\"B\",\"pid\":10,\"tid\":11,\"ts\":2.0004,\"cat\":\"gc\"},\n"
-    "{\"ph\":\"s\",\"name\":\"flow\",\"cat\":\"flow\",\"id\":\"0x2a\",\"pid\":10,\"tid\":11,\"ts\":2.5},\n"
+    "{\"ph\":\"s\",\"name\":\"flow\",\"cat\":\"flow\",\"id\":\"0x2a\",\"pid\":10,\"tid\":11,\"ts\":"
+    "2.5},\n"
     "{\"ph\":\"E\",\"pid\":10,\"tid\":11,\"ts\":3},\n"
     "{\"ph\":\"t\",\"id\":\"0x2a\",\"pid\":10,\"tid\":11,\"ts\":3.2},\n"
     "{\"ph\":\"s\",\"id\":\"0x2b\",\"pid\":10,\"tid\":11,\"ts\":3.5},\n"
@@ -180,18 +184,22 @@ static const char events_json[] =
     "\"args\":{\"task\":\"0x10\",\"n\":[1,2]}},\n"
     "{\"ph\":\"i\",\"name\":\"tick\",\"s\":\"p\",\"pid\":10,\"tid\":11,\"ts\":7},\n"
     "{\"ph\":\"I\",\"name\":\"mark\",\"cat\":\"user\",\"pid\":10,\"tid\":11,\"ts\":7.0},\n"
-    "{\"ph\":\"n\",\"name\":\"async mark\",\"cat\":\"a\",\"id\":1,\"pid\":10,\"tid\":11,\"ts\":7.25},\n"
+    "{\"ph\":\"n\",\"name\":\"async "
+    "mark\",\"cat\":\"a\",\"id\":1,\"pid\":10,\"tid\":11,\"ts\":7.25},\n"
     "{\"ph\":\"R\",\"name\":\"nav\",\"pid\":10,\"tid\":11,\"ts\":7.5},\n"
     "{\"ph\":\"C\",\"name\":\"queue\",\"pid\":10,\"tid\":11,\"ts\":8,\"args\":{\"value\":5}},\n"
-    "{\"ph\":\"C\",\"name\":\"mem\",\"pid\":10,\"ts\":9,\"args\":{\"rss\":1.5,\"note\":\"x\",\"swap\":-2}},\n"
+    "{\"ph\":\"C\",\"name\":\"mem\",\"pid\":10,\"ts\":9,\"args\":{\"rss\":1.5,\"note\":\"x\","
+    "\"swap\":-2}},\n"
     "{\"ph\":\"C\",\"name\":\"cpu\",\"pid\":10,\"ts\":9,\"args\":{\"value\":1,\"other\":2}},\n"
     "{\"ph\":\"C\",\"name\":\"arr\",\"pid\":10,\"ts\":9,\"args\":[1,2]},\n"
     "{\"ph\":\"b\",\"name\":\"request\",\"cat\":\"task\",\"id\":\"0x7\",\"pid\":10,\"tid\":11,"
     "\"ts\":10,\"args\":{\"task\":7,\"parent\":3}},\n"
-    "{\"ph\":\"e\",\"name\":\"request\",\"cat\":\"task\",\"id\":\"0x7\",\"pid\":10,\"tid\":12,\"ts\":11},\n"
+    "{\"ph\":\"e\",\"name\":\"request\",\"cat\":\"task\",\"id\":\"0x7\",\"pid\":10,\"tid\":12,"
+    "\"ts\":11},\n"
     "{\"ph\":\"S\",\"name\":\"legacy\",\"id\":\"req-1\",\"pid\":10,\"tid\":11,\"ts\":12},\n"
     "{\"ph\":\"F\",\"name\":\"legacy\",\"id\":\"req-1\",\"pid\":10,\"tid\":11,\"ts\":13},\n"
-    "{\"ph\":\"b\",\"name\":\"num\",\"id\":5,\"pid\":10,\"tid\":11,\"ts\":14,\"args\":{\"parent\":\"9\"}},\n"
+    "{\"ph\":\"b\",\"name\":\"num\",\"id\":5,\"pid\":10,\"tid\":11,\"ts\":14,\"args\":{\"parent\":"
+    "\"9\"}},\n"
     "{\"ph\":\"P\",\"name\":\"sample\",\"pid\":10,\"tid\":11,\"ts\":15},\n"
     "{\"ph\":\"O\",\"name\":\"obj\",\"id\":\"0x1\",\"pid\":10,\"ts\":15},\n"
     "{\"ph\":\"\",\"pid\":10},\n"
@@ -258,7 +266,7 @@ TEST_IMPL(json_read_events) {
   ASSERT_UEQ(e->u.flow.id, 43);
   ASSERT_EQ(e->depth, 1);
   e = NEXT(TE_END, 10, 11, 4000, 0);
-  e = NEXT(TE_END, 10, 11, 4500, 0); /* unmatched: sent, the consumer ignores it */
+  e = NEXT(TE_END, 10, 11, 4500, 0);              /* unmatched: sent, the consumer ignores it */
   e = NEXT(TE_FLOW, 10, 12, 5000, TE_F_FLOW_END); /* pid, tid and ts as strings */
   ASSERT_UEQ(e->u.flow.id, 42);                   /* the number 42 is "0x2a" */
   ASSERT_EQ(e->depth, 0);
@@ -363,16 +371,21 @@ TEST_IMPL(json_read_events) {
 
 static const char typed_json[] =
     "{\"traceEvents\":[\n"
-    "{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":7,\"tid\":0,\"args\":{\"name\":\"srv (pid 7)\"}},\n"
-    "{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":7,\"tid\":1000000008,\"args\":{\"name\":\"tid 8 state\"}},\n"
+    "{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":7,\"tid\":0,\"args\":{\"name\":\"srv (pid "
+    "7)\"}},\n"
+    "{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":7,\"tid\":1000000008,\"args\":{\"name\":\"tid "
+    "8 state\"}},\n"
     "{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":7,\"tid\":1000000003,"
     "\"args\":{\"name\":\"thread 1000000003\"}},\n"
-    "{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":7,\"tid\":1000000009,\"args\":{\"name\":\"tid 8 state\"}},\n"
+    "{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":7,\"tid\":1000000009,\"args\":{\"name\":\"tid "
+    "8 state\"}},\n"
     "{\"ph\":\"X\",\"pid\":7,\"tid\":8,\"ts\":1,\"dur\":0.5,\"name\":\"read\",\"cat\":\"syscall\","
     "\"args\":{\"nr\":0,\"arg\":3,\"error\":\"EAGAIN\"}},\n"
-    "{\"ph\":\"X\",\"pid\":7,\"tid\":8,\"ts\":2,\"dur\":0.25,\"name\":\"syscall 999\",\"cat\":\"syscall\","
+    "{\"ph\":\"X\",\"pid\":7,\"tid\":8,\"ts\":2,\"dur\":0.25,\"name\":\"syscall "
+    "999\",\"cat\":\"syscall\","
     "\"args\":{\"nr\":999,\"arg\":-1,\"return\":5,\"recorded_by\":\"kernel\"}},\n"
-    "{\"ph\":\"X\",\"pid\":7,\"tid\":8,\"ts\":2.5,\"dur\":0.1,\"name\":\"write\",\"cat\":\"syscall\","
+    "{\"ph\":\"X\",\"pid\":7,\"tid\":8,\"ts\":2.5,\"dur\":0.1,\"name\":\"write\",\"cat\":"
+    "\"syscall\","
     "\"args\":{\"nr\":1,\"arg\":1,\"error\":\"?\",\"recorded_by\":\"wrapper\"}},\n"
     "{\"ph\":\"X\",\"pid\":7,\"tid\":8,\"ts\":2.75,\"dur\":0,\"name\":\"mine\",\"cat\":\"syscall\","
     "\"args\":{\"nr\":\"1\"}},\n"
@@ -380,15 +393,23 @@ static const char typed_json[] =
     "\"args\":{\"object\":\"0x7f00aa\",\"released_by_tid\":9}},\n"
     "{\"ph\":\"X\",\"pid\":7,\"tid\":8,\"ts\":5,\"dur\":1,\"name\":\"join\",\"cat\":\"wait\","
     "\"args\":{\"object\":\"0x0\"}},\n"
-    "{\"ph\":\"X\",\"pid\":7,\"tid\":8,\"ts\":6,\"dur\":1,\"name\":\"spin wait\",\"cat\":\"wait\"},\n"
-    "{\"ph\":\"X\",\"pid\":7,\"tid\":1000000008,\"ts\":1,\"dur\":3,\"name\":\"running\",\"cat\":\"state\","
+    "{\"ph\":\"X\",\"pid\":7,\"tid\":8,\"ts\":6,\"dur\":1,\"name\":\"spin "
+    "wait\",\"cat\":\"wait\"},\n"
+    "{\"ph\":\"X\",\"pid\":7,\"tid\":1000000008,\"ts\":1,\"dur\":3,\"name\":\"running\",\"cat\":"
+    "\"state\","
     "\"args\":{\"cpu\":3}},\n"
-    "{\"ph\":\"X\",\"pid\":7,\"tid\":1000000008,\"ts\":4,\"dur\":1,\"name\":\"runnable\",\"cat\":\"state\"},\n"
-    "{\"ph\":\"X\",\"pid\":7,\"tid\":1000000008,\"ts\":5,\"dur\":2,\"name\":\"off cpu\",\"cat\":\"state\"},\n"
-    "{\"ph\":\"X\",\"pid\":7,\"tid\":1000000008,\"ts\":7,\"dur\":1,\"name\":\"zombie\",\"cat\":\"state\"},\n"
-    "{\"ph\":\"X\",\"pid\":7,\"tid\":8,\"ts\":8,\"dur\":1,\"name\":\"running\",\"cat\":\"state\"},\n"
-    "{\"ph\":\"X\",\"pid\":7,\"tid\":8,\"ts\":9,\"dur\":0.001,\"name\":\"flow\",\"cat\":\"flow\"},\n"
-    "{\"ph\":\"X\",\"pid\":7,\"tid\":8,\"ts\":9,\"dur\":0.002,\"name\":\"flow\",\"cat\":\"flow\"},\n"
+    "{\"ph\":\"X\",\"pid\":7,\"tid\":1000000008,\"ts\":4,\"dur\":1,\"name\":\"runnable\",\"cat\":"
+    "\"state\"},\n"
+    "{\"ph\":\"X\",\"pid\":7,\"tid\":1000000008,\"ts\":5,\"dur\":2,\"name\":\"off "
+    "cpu\",\"cat\":\"state\"},\n"
+    "{\"ph\":\"X\",\"pid\":7,\"tid\":1000000008,\"ts\":7,\"dur\":1,\"name\":\"zombie\",\"cat\":"
+    "\"state\"},\n"
+    "{\"ph\":\"X\",\"pid\":7,\"tid\":8,\"ts\":8,\"dur\":1,\"name\":\"running\",\"cat\":\"state\"},"
+    "\n"
+    "{\"ph\":\"X\",\"pid\":7,\"tid\":8,\"ts\":9,\"dur\":0.001,\"name\":\"flow\",\"cat\":\"flow\"},"
+    "\n"
+    "{\"ph\":\"X\",\"pid\":7,\"tid\":8,\"ts\":9,\"dur\":0.002,\"name\":\"flow\",\"cat\":\"flow\"},"
+    "\n"
     "{\"ph\":\"i\",\"s\":\"t\",\"pid\":7,\"tid\":8,\"ts\":10,\"name\":\"net\",\"cat\":\"log\","
     "\"args\":{\"message\":\"hello\",\"task\":5,\"cut\":true}},\n"
     "{\"ph\":\"i\",\"s\":\"t\",\"pid\":7,\"tid\":8,\"ts\":10.5,\"name\":\"log\",\"cat\":\"log\","
@@ -397,17 +418,20 @@ static const char typed_json[] =
     "\"args\":{\"message\":7}},\n"
     "{\"ph\":\"i\",\"s\":\"t\",\"pid\":7,\"tid\":8,\"ts\":12,\"name\":\"ctrace: 4 events dropped\","
     "\"cat\":\"ctrace\",\"args\":{\"dropped\":4,\"since_ts\":11.5}},\n"
-    "{\"ph\":\"i\",\"s\":\"p\",\"pid\":7,\"tid\":5,\"ts\":13,\"name\":\"ctrace: 2 events dropped on "
+    "{\"ph\":\"i\",\"s\":\"p\",\"pid\":7,\"tid\":5,\"ts\":13,\"name\":\"ctrace: 2 events dropped "
+    "on "
     "threads with no other events\",\"cat\":\"ctrace\",\"args\":{\"dropped\":2}},\n"
     "{\"ph\":\"i\",\"s\":\"p\",\"pid\":7,\"tid\":0,\"ts\":14,\"name\":\"kernel lost records\","
     "\"cat\":\"ctrace\",\"args\":{\"lost\":3}},\n"
-    "{\"ph\":\"i\",\"s\":\"t\",\"pid\":7,\"tid\":8,\"ts\":14.1,\"name\":\"ctrace: 6 events dropped\","
+    "{\"ph\":\"i\",\"s\":\"t\",\"pid\":7,\"tid\":8,\"ts\":14.1,\"name\":\"ctrace: 6 events "
+    "dropped\","
     "\"cat\":\"ctrace\",\"args\":{\"dropped\":6,\"note\":\"reported at stop; where in the thread "
     "is unknown\"}},\n"
     "{\"ph\":\"i\",\"pid\":7,\"tid\":0,\"ts\":14.2,\"s\":\"p\",\"name\":\"ctrace: 2 packets lost\","
     "\"cat\":\"ctrace\",\"args\":{\"packets\":2,\"since_ts\":14.15,\"by\":\"lttng\",\"stream\":"
     "\"chan_0\",\"note\":\"LTTng lost whole packets of this stream\"}},\n"
-    "{\"ph\":\"i\",\"pid\":7,\"tid\":0,\"ts\":14.3,\"s\":\"p\",\"name\":\"ctrace: some events dropped\","
+    "{\"ph\":\"i\",\"pid\":7,\"tid\":0,\"ts\":14.3,\"s\":\"p\",\"name\":\"ctrace: some events "
+    "dropped\","
     "\"cat\":\"ctrace\",\"args\":{\"dropped\":0,\"since_ts\":14.25,\"by\":\"lttng\",\"stream\":"
     "\"chan_1\",\"note\":\"LTTng discarded them: the ring buffer (shared by the user's processes) "
     "was full; whose they were is not known\"}},\n"
@@ -415,9 +439,12 @@ static const char typed_json[] =
     "\"args\":{\"live\":-100,\"allocated\":4096}},\n"
     "{\"ph\":\"C\",\"pid\":7,\"tid\":8,\"ts\":16,\"name\":\"heap (program)\",\"cat\":\"heap\","
     "\"args\":{\"live\":1000,\"goal\":2000}},\n"
-    "{\"ph\":\"C\",\"pid\":7,\"tid\":8,\"ts\":17,\"name\":\"heap\",\"cat\":\"mem\",\"args\":{\"live\":1}},\n"
-    "{\"ph\":\"b\",\"pid\":7,\"tid\":8,\"ts\":18,\"name\":\"job 1\",\"cat\":\"sched\",\"id\":\"0x1f\"},\n"
-    "{\"ph\":\"e\",\"pid\":7,\"tid\":8,\"ts\":19,\"name\":\"job 1\",\"cat\":\"sched\",\"id\":\"0x1f\"},\n"
+    "{\"ph\":\"C\",\"pid\":7,\"tid\":8,\"ts\":17,\"name\":\"heap\",\"cat\":\"mem\",\"args\":{"
+    "\"live\":1}},\n"
+    "{\"ph\":\"b\",\"pid\":7,\"tid\":8,\"ts\":18,\"name\":\"job "
+    "1\",\"cat\":\"sched\",\"id\":\"0x1f\"},\n"
+    "{\"ph\":\"e\",\"pid\":7,\"tid\":8,\"ts\":19,\"name\":\"job "
+    "1\",\"cat\":\"sched\",\"id\":\"0x1f\"},\n"
     "{\"ph\":\"B\",\"pid\":7,\"tid\":8,\"ts\":20,\"name\":\"step\","
     "\"args\":{\"file\":\"s.c\",\"line\":3,\"func\":\"g\",\"task\":12}},\n"
     "{\"ph\":\"E\",\"pid\":7,\"tid\":8,\"ts\":21,\"name\":\"step\"}\n"
@@ -459,7 +486,7 @@ TEST_IMPL(json_read_typed) {
   ASSERT_UEQ(e->dur, 100);
   ASSERT_EQ(e->u.syscall.nr, 1);
   ASSERT_EQ(e->u.syscall.ret, -4095); /* "?": an error with no name */
-  e = NEXT(TE_SLICE, 7, 8, 2750, 0); /* nr not a number: a plain slice */
+  e = NEXT(TE_SLICE, 7, 8, 2750, 0);  /* nr not a number: a plain slice */
   check_label(e, "mine", "syscall");
   ASSERT_STR_EQ(e->args, "{\"nr\":\"1\"}");
 
@@ -659,12 +686,30 @@ static void export_and_read(const char *name, int kernel) {
   size_t len;
   char *text = test_read_file(json_path, &len);
 
-  static const char *const keys[] = {"X syscall", "X wait",   "X state", "X flow",  "C heap",
-                                     "b sched",   "e sched",  "s flow",  "f flow",  "i log",
-                                     "b task",    "e task",   "B -",     "E -",     "B gc",
+  static const char *const keys[] = {"X syscall", "X wait",   "X state", "X flow", "C heap",
+                                     "b sched",   "e sched",  "s flow",  "f flow", "i log",
+                                     "b task",    "e task",   "B -",     "E -",    "B gc",
                                      "E gc",      "C counter"};
-  enum { K_SYS, K_WAIT, K_STATE, K_ANCHOR, K_HEAP, K_RUN, K_STOP, K_FS, K_FF, K_LOG, K_TB, K_TE,
-         K_B, K_E, K_GCB, K_GCE, K_COUNTER, K_N };
+  enum {
+    K_SYS,
+    K_WAIT,
+    K_STATE,
+    K_ANCHOR,
+    K_HEAP,
+    K_RUN,
+    K_STOP,
+    K_FS,
+    K_FF,
+    K_LOG,
+    K_TB,
+    K_TE,
+    K_B,
+    K_E,
+    K_GCB,
+    K_GCE,
+    K_COUNTER,
+    K_N
+  };
   size_t want[K_N] = {0}, meta = 0, all = 0;
   count_json(text, keys, K_N, want, &meta, &all);
 

@@ -53,8 +53,7 @@ TEST_IMPL(killed_process) {
   ASSERT_GT(th->n, 1000);
   /* Values are consecutive: nothing missing in the middle. */
   for (size_t k = 2; k < th->n; k++)
-    ASSERT_EQ(ctrace_fmt_unzigzag(th->ev[k].arg[1]),
-              ctrace_fmt_unzigzag(th->ev[k - 1].arg[1]) + 1);
+    ASSERT_EQ(ctrace_fmt_unzigzag(th->ev[k].arg[1]), ctrace_fmt_unzigzag(th->ev[k - 1].arg[1]) + 1);
   uint64_t last = th->ev[th->n - 1].ts;
   printf("last event %.1f ms before the kill\n", (double)(killed_at - last) / 1e6);
   ASSERT_ULE(last, killed_at);

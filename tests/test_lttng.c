@@ -121,8 +121,8 @@ static void same_timeline(const vx_index *a, const vx_index *b, int pid) {
     const vx_track *t = vx_track_get(a, i);
     if (t->pid != pid)
       continue; /* (another process with the probes loaded, recorded by the session too) */
-    const vx_track *u = t->kind == VX_THREAD ? find_thread(b, t->tid)
-                                                 : find_track(b, t->kind, t->name, pid);
+    const vx_track *u =
+        t->kind == VX_THREAD ? find_thread(b, t->tid) : find_track(b, t->kind, t->name, pid);
     if (t->kind == VX_THREAD && (!t->slices && !t->ninst))
       continue; /* (a thread with nothing of its own: nothing to compare) */
     if (!u) {
@@ -177,7 +177,8 @@ static void same_timeline(const vx_index *a, const vx_index *b, int pid) {
   }
   free(diff);
   printf("%zu threads, %zu regions alike; %zu start times differ by more than 1 us, the worst "
-         "by %" PRId64 " ns\n", threads, regions, over, worst);
+         "by %" PRId64 " ns\n",
+         threads, regions, over, worst);
   ASSERT_GT(threads, 3);
   ASSERT_GT(regions, 1000);
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -198,8 +199,8 @@ TEST_IMPL(lttng_native_equal) {
   record(name, dir, cmd, env);
   vx_index *a = index_of(native), *b = index_of(dir);
   printf("native: %" PRIu64 " events, %" PRIu64 " dropped; LTTng: %" PRIu64 " events, %" PRIu64
-         " discarded\n", vx_events(a), vx_source_get(a, 0)->dropped, vx_events(b),
-         vx_source_get(b, 0)->dropped);
+         " discarded\n",
+         vx_events(a), vx_source_get(a, 0)->dropped, vx_events(b), vx_source_get(b, 0)->dropped);
   fflush(stdout);
   ASSERT_STR_EQ(vx_source_get(b, 0)->format, "lttng-ctf");
   ASSERT_UEQ(vx_source_get(a, 0)->dropped, 0);
@@ -234,8 +235,7 @@ TEST_IMPL(lttng_only) {
   record(name, dir, cmd, env);
   ASSERT(access(native, F_OK) == 0);
   vx_index *a = index_of(native), *b = index_of(dir);
-  printf("native %" PRIu64 " regions, LTTng alone %" PRIu64 "\n", total_slices(a),
-         total_slices(b));
+  printf("native %" PRIu64 " regions, LTTng alone %" PRIu64 "\n", total_slices(a), total_slices(b));
   ASSERT_GT(total_slices(a), 1000);
   ASSERT_UEQ(total_slices(b), total_slices(a));
   vx_free(a);
@@ -250,8 +250,15 @@ TEST_IMPL(lttng_run_preloaded) {
   sessiond();
   const char *out = test_tmp_path("pre.ctrace");
   setenv("TEST_RUN_SECONDS", "30", 1);
-  char *argv[] = {(char *)test_ctrace_bin, "run", "-o", (char *)out, "--", "/bin/sh", "-c",
-                  "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; echo done", NULL};
+  char *argv[] = {(char *)test_ctrace_bin,
+                  "run",
+                  "-o",
+                  (char *)out,
+                  "--",
+                  "/bin/sh",
+                  "-c",
+                  "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; echo done",
+                  NULL};
   char *env[] = {"CTRACE_LTTNG=1", NULL};
   test_proc p = test_run(argv, env);
   ASSERT_EQ(p.status, 0);
@@ -396,8 +403,8 @@ TEST_IMPL(lttng_processes_discards) {
   ASSERT_CONTAINS(p.out, "processes: 2");
   ASSERT_CONTAINS(p.out, "complete:  no");
   test_proc_free(&p);
-  char *strict[] = {(char *)test_ctrace_bin, "export", (char *)dir, "-o", "/dev/null", "--strict",
-                    NULL};
+  char *strict[] = {
+      (char *)test_ctrace_bin, "export", (char *)dir, "-o", "/dev/null", "--strict", NULL};
   p = test_run(strict, NULL);
   ASSERT_EQ(p.status, 1);
   ASSERT_CONTAINS(p.err, "LTTng discarded");

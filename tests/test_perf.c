@@ -298,8 +298,8 @@ TEST_IMPL(perf_syscalls) {
   collect_rest(p, &b);
   int main_tid = gettid(), getppids = 0;
   for (size_t i = after_cut; i < b.n; i++)
-    getppids += b.ev[i].tid == main_tid && b.ev[i].kind == CTRACE__K_SYS_ENTER &&
-                b.ev[i].nr == SYS_getppid;
+    getppids +=
+        b.ev[i].tid == main_tid && b.ev[i].kind == CTRACE__K_SYS_ENTER && b.ev[i].nr == SYS_getppid;
   ASSERT_EQ(getppids, 10);
 
   /* The writer's calls: enter/exit pairs with the same number (its first
@@ -524,7 +524,8 @@ TEST_IMPL(perf_pending_cap) {
   ASSERT_UEQ(b.lost, 0);
   int tid = gettid(), enters = 0, exits = 0;
   for (size_t i = 0; i < b.n; i++) {
-    enters += b.ev[i].tid == tid && b.ev[i].kind == CTRACE__K_SYS_ENTER && b.ev[i].nr == SYS_getppid;
+    enters +=
+        b.ev[i].tid == tid && b.ev[i].kind == CTRACE__K_SYS_ENTER && b.ev[i].nr == SYS_getppid;
     exits += b.ev[i].tid == tid && b.ev[i].kind == CTRACE__K_SYS_EXIT && b.ev[i].nr == SYS_getppid;
   }
   ASSERT_EQ(enters, 500);

@@ -401,8 +401,8 @@ static void protoc_decodes(const char *gz_path) {
 TEST_IMPL(pprof_cli_decode) {
   const char *path = write_trace();
   const char *out = test_tmp_path("sync.pb.gz");
-  char *argv[] = {(char *)test_ctrace_bin, "pprof", "--type", "sync", (char *)path, "-o",
-                  (char *)out, NULL};
+  char *argv[] = {
+      (char *)test_ctrace_bin, "pprof", "--type", "sync", (char *)path, "-o", (char *)out, NULL};
   test_proc p = test_run(argv, NULL);
   ASSERT_EQ(p.status, 0);
   char line[1024];
@@ -426,8 +426,10 @@ TEST_IMPL(pprof_cli_decode) {
   /* syscalls of thread B in a window, by the default name TYPE.pb.gz in
    * the working directory */
   char cmd[2048];
-  snprintf(cmd, sizeof cmd, "cd '%s' && exec '%s' pprof --type syscall --thread B "
-           "--since 0 --until 100us '%s'", test_tmp_path("."), test_ctrace_bin, path);
+  snprintf(cmd, sizeof cmd,
+           "cd '%s' && exec '%s' pprof --type syscall --thread B "
+           "--since 0 --until 100us '%s'",
+           test_tmp_path("."), test_ctrace_bin, path);
   char *sh[] = {"/bin/sh", "-c", cmd, NULL};
   p = test_run(sh, NULL);
   ASSERT_EQ(p.status, 0);
@@ -461,53 +463,71 @@ TEST_IMPL(pprof_cli_errors) {
   ASSERT_EQ(p.status, 2);
   ASSERT_CONTAINS(p.err, "missing TRACE");
   test_proc_free(&p);
-  char *missing[] = {(char *)test_ctrace_bin, "pprof", "--type", "io", "/nonexistent/t.ctrace",
-                     NULL};
+  char *missing[] = {(char *)test_ctrace_bin, "pprof", "--type", "io",
+                     "/nonexistent/t.ctrace", NULL};
   p = test_run(missing, NULL);
   ASSERT_EQ(p.status, 1);
   ASSERT_CONTAINS(p.err, "/nonexistent/t.ctrace: cannot open");
   test_proc_free(&p);
-  char *sched[] = {(char *)test_ctrace_bin, "pprof", "--type", "sched", (char *)path, "-o",
-                   (char *)out, NULL};
+  char *sched[] = {
+      (char *)test_ctrace_bin, "pprof", "--type", "sched", (char *)path, "-o", (char *)out, NULL};
   p = test_run(sched, NULL);
   ASSERT_EQ(p.status, 1);
   ASSERT_CONTAINS(p.err, "ctrace pprof: no scheduler data in this trace: record with ctrace run "
                          "where perf_event_open is allowed");
   test_proc_free(&p);
-  char *empty[] = {(char *)test_ctrace_bin, "pprof", "--type", "sync", (char *)path, "--since",
-                   "78us", "--until", "79us", "-o", (char *)out, NULL};
+  char *empty[] = {(char *)test_ctrace_bin,
+                   "pprof",
+                   "--type",
+                   "sync",
+                   (char *)path,
+                   "--since",
+                   "78us",
+                   "--until",
+                   "79us",
+                   "-o",
+                   (char *)out,
+                   NULL};
   p = test_run(empty, NULL);
   ASSERT_EQ(p.status, 1);
   ASSERT_CONTAINS(p.err, "no lock, condvar, rwlock, semaphore or join waits in ");
   ASSERT_CONTAINS(p.err, "(in the window)");
   test_proc_free(&p);
   ASSERT(access(out, F_OK) != 0); /* nothing written */
-  char *thr[] = {(char *)test_ctrace_bin, "pprof", "--type", "sync", (char *)path, "--thread",
-                 "nope", "-o", (char *)out, NULL};
+  char *thr[] = {(char *)test_ctrace_bin,
+                 "pprof",
+                 "--type",
+                 "sync",
+                 (char *)path,
+                 "--thread",
+                 "nope",
+                 "-o",
+                 (char *)out,
+                 NULL};
   p = test_run(thr, NULL);
   ASSERT_EQ(p.status, 1);
   ASSERT_CONTAINS(p.err, "no thread named 'nope'");
   test_proc_free(&p);
-  char *unw[] = {(char *)test_ctrace_bin, "pprof", "--type", "sync", (char *)path, "-o",
+  char *unw[] = {(char *)test_ctrace_bin,    "pprof", "--type", "sync", (char *)path, "-o",
                  "/nonexistent/dir/x.pb.gz", NULL};
   p = test_run(unw, NULL);
   ASSERT_EQ(p.status, 1);
   ASSERT_CONTAINS(p.err, "cannot write /nonexistent/dir/x.pb.gz: No such file or directory");
   test_proc_free(&p);
-  char *until[] = {(char *)test_ctrace_bin, "pprof", "--type", "sync", (char *)path, "--until",
-                   "0", NULL};
+  char *until[] = {
+      (char *)test_ctrace_bin, "pprof", "--type", "sync", (char *)path, "--until", "0", NULL};
   p = test_run(until, NULL);
   ASSERT_EQ(p.status, 2);
   ASSERT_CONTAINS(p.err, "--until must be after --since");
   test_proc_free(&p);
-  char *since[] = {(char *)test_ctrace_bin, "pprof", "--type", "sync", (char *)path, "--since",
-                   "soon", NULL};
+  char *since[] = {
+      (char *)test_ctrace_bin, "pprof", "--type", "sync", (char *)path, "--since", "soon", NULL};
   p = test_run(since, NULL);
   ASSERT_EQ(p.status, 2);
   ASSERT_CONTAINS(p.err, "--since wants seconds");
   test_proc_free(&p);
-  char *bogus[] = {(char *)test_ctrace_bin, "pprof", "--type", "sync", (char *)path, "--bogus",
-                   NULL};
+  char *bogus[] = {
+      (char *)test_ctrace_bin, "pprof", "--type", "sync", (char *)path, "--bogus", NULL};
   p = test_run(bogus, NULL);
   ASSERT_EQ(p.status, 2);
   ASSERT_CONTAINS(p.err, "unknown option '--bogus'");
@@ -628,8 +648,8 @@ TEST_IMPL(pprof_sched) {
 
   /* the command finds FILE.kernel by itself */
   const char *out = test_tmp_path("sched.pb.gz");
-  char *argv[] = {(char *)test_ctrace_bin, "pprof", "--type", "sched", (char *)path, "-o",
-                  (char *)out, NULL};
+  char *argv[] = {
+      (char *)test_ctrace_bin, "pprof", "--type", "sched", (char *)path, "-o", (char *)out, NULL};
   test_proc pr = test_run(argv, NULL);
   ASSERT_EQ(pr.status, 0);
   ASSERT_CONTAINS(pr.err, "with ");

@@ -489,8 +489,19 @@ TEST_IMPL(run_syscalls_vs_strace) {
   char preload[1024];
   snprintf(preload, sizeof preload, "LD_PRELOAD=%s", PRELOAD_LIB);
   const char *summary = test_tmp_path("strace.txt");
-  char *st[] = {"/usr/bin/strace", "-f", "-c", "-U", "calls,errors,name", "-o", (char *)summary,
-                "-E", preload, "/usr/bin/wc", "-l", (char *)in, NULL};
+  char *st[] = {"/usr/bin/strace",
+                "-f",
+                "-c",
+                "-U",
+                "calls,errors,name",
+                "-o",
+                (char *)summary,
+                "-E",
+                preload,
+                "/usr/bin/wc",
+                "-l",
+                (char *)in,
+                NULL};
   test_proc p = test_run(st, NULL);
   if (p.status) /* older strace: no -U */
     TEST_FAIL("strace failed: %s", p.err);

@@ -244,8 +244,21 @@ TEST_IMPL(stats_cli_json) {
   test_proc_free(&p);
 
   /* --sort, --top, --thread, --since/--until together */
-  char *argv2[] = {(char *)test_ctrace_bin, "stats", (char *)path, "--json", "--sort", "count",
-                   "--top", "1", "--thread", "A", "--since", "15us", "--until", "0.000055", NULL};
+  char *argv2[] = {(char *)test_ctrace_bin,
+                   "stats",
+                   (char *)path,
+                   "--json",
+                   "--sort",
+                   "count",
+                   "--top",
+                   "1",
+                   "--thread",
+                   "A",
+                   "--since",
+                   "15us",
+                   "--until",
+                   "0.000055",
+                   NULL};
   p = test_run(argv2, NULL);
   ASSERT_EQ(p.status, 0);
   root = cJSON_Parse(p.out);

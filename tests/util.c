@@ -214,8 +214,8 @@ test_proc test_run(char *const argv[], char *const env[]) {
   clock_gettime(CLOCK_MONOTONIC, &t0);
   while (open_fds) {
     clock_gettime(CLOCK_MONOTONIC, &now);
-    long left = (long)seconds * 1000 - ((now.tv_sec - t0.tv_sec) * 1000 +
-                                        (now.tv_nsec - t0.tv_nsec) / 1000000);
+    long left = (long)seconds * 1000 -
+                ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000);
     if (left <= 0) {
       explain_hang(pid, fds[0].fd >= 0 ? fds[0].fd : fds[1].fd, argv, seconds);
       TEST_FAIL("%s did not finish within %d s (what it was doing is above)", argv[0], seconds);

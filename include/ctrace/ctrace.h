@@ -51,6 +51,7 @@ extern "C" {
  * Functions that can fail return 0 or a negative code. System errors are
  * -errno (CTRACE_EIO == -EIO, ...); ctrace's own codes are below -4000.
  * ctrace_strerror() and ctrace_err_name() know every code. */
+/* clang-format off */
 #define CTRACE_ERRNO_MAP(XX)                                                   \
   XX(EINVAL, -EINVAL, "invalid argument")                                      \
   XX(ENOMEM, -ENOMEM, "out of memory")                                         \
@@ -74,6 +75,7 @@ typedef enum ctrace_errno {
 #undef CTRACE__ERR_ENUM
   CTRACE__ERRNO_END = 0 /* internal, do not use */
 } ctrace_errno;
+/* clang-format on */
 
 /*! ctrace_strerror() : a human readable message for any error code this
  *  library returns (ctrace or -errno). @return a static string; never NULL. */
@@ -111,12 +113,15 @@ typedef struct ctrace_options {
 
 #define CTRACE_OPT_CLOCK_MONOTONIC 0x1u /* clock_gettime instead of the TSC */
 
+/* clang-format off */
 #define CTRACE_MODE_FILE 1u   /* stream every event to the trace file (the default) */
 #define CTRACE_MODE_FLIGHT 2u /* flight recorder: keep the last window in memory,
                                  write it only when asked (ctrace_flight_dump,
                                  SIGUSR2) or when the program crashes */
+/* clang-format on */
 
-#define CTRACE_OPTIONS_INIT { sizeof(ctrace_options), 0, NULL, 0, 0, 0, 0, 0, 0, 0 }
+#define CTRACE_OPTIONS_INIT \
+  { sizeof(ctrace_options), 0, NULL, 0, 0, 0, 0, 0, 0, 0 }
 
 /*! ctrace_start() : opens the trace file and starts recording on every
  *  thread (in flight-recorder mode, opens no file: events stay in memory
@@ -167,8 +172,8 @@ typedef struct ctrace_site {
   const char *file;
   const char *func;
   uint32_t line;
-  uint32_t kind;            /* CTRACE__SITE_* */
-  uint32_t id;              /* 0 until first used; set atomically by the library */
+  uint32_t kind; /* CTRACE__SITE_* */
+  uint32_t id;   /* 0 until first used; set atomically by the library */
   uint32_t reserved_;
   struct ctrace_site *next; /* library's list of registered sites */
 } ctrace_site;
@@ -280,7 +285,7 @@ static inline void ctrace__scope_end(int *begun) {
 /* ---- Macros ---------------------------------------------------------------- */
 #define CTRACE__CAT2(a, b) a##b
 #define CTRACE__CAT(a, b) CTRACE__CAT2(a, b)
-#define CTRACE__SITE_INIT(name, kind)                                          \
+#define CTRACE__SITE_INIT(name, kind) \
   { (name), __FILE__, __func__, __LINE__, (kind), 0, 0, 0 }
 
 #if defined(CTRACE_DISABLE)
@@ -299,19 +304,18 @@ static inline void ctrace__scope_end(int *begun) {
 /*! CTRACE_REGION_BEGIN(name) : opens a region named by a string literal (or
  *  any string that outlives tracing). Regions nest on one thread and must be
  *  closed on the thread that opened them, with CTRACE_REGION_END(). */
-#define CTRACE_REGION_BEGIN(name)                                              \
-  do {                                                                         \
-    static ctrace_site ctrace__site_ =                                         \
-        CTRACE__SITE_INIT(name, CTRACE__SITE_REGION);                          \
-    if (CTRACE__UNLIKELY(__atomic_load_n(&ctrace__active, __ATOMIC_RELAXED)))  \
-      ctrace_region_begin(&ctrace__site_);                                     \
+#define CTRACE_REGION_BEGIN(name)                                                    \
+  do {                                                                               \
+    static ctrace_site ctrace__site_ = CTRACE__SITE_INIT(name, CTRACE__SITE_REGION); \
+    if (CTRACE__UNLIKELY(__atomic_load_n(&ctrace__active, __ATOMIC_RELAXED)))        \
+      ctrace_region_begin(&ctrace__site_);                                           \
   } while (0)
 
 /*! CTRACE_REGION_END() : closes the innermost region of this thread. */
-#define CTRACE_REGION_END()                                                    \
-  do {                                                                         \
-    if (CTRACE__UNLIKELY(__atomic_load_n(&ctrace__active, __ATOMIC_RELAXED)))  \
-      ctrace_region_end();                                                     \
+#define CTRACE_REGION_END()                                                   \
+  do {                                                                        \
+    if (CTRACE__UNLIKELY(__atomic_load_n(&ctrace__active, __ATOMIC_RELAXED))) \
+      ctrace_region_end();                                                    \
   } while (0)
 
 /*! CTRACE_SCOPE(name) : a region from here to the end of the enclosing
@@ -326,37 +330,33 @@ struct ctrace__scope_guard { /* internal, do not use */
   ctrace__scope_guard &operator=(const ctrace__scope_guard &) = delete;
 };
 extern "C" {
-#define CTRACE_SCOPE(name)                                                     \
-  static ctrace_site CTRACE__CAT(ctrace__ssite_, __LINE__) =                   \
-      CTRACE__SITE_INIT(name, CTRACE__SITE_REGION);                            \
-  ctrace__scope_guard CTRACE__CAT(ctrace__scope_, __LINE__)(                   \
-      &CTRACE__CAT(ctrace__ssite_, __LINE__))
+#define CTRACE_SCOPE(name)                                   \
+  static ctrace_site CTRACE__CAT(ctrace__ssite_, __LINE__) = \
+      CTRACE__SITE_INIT(name, CTRACE__SITE_REGION);          \
+  ctrace__scope_guard CTRACE__CAT(ctrace__scope_, __LINE__)(&CTRACE__CAT(ctrace__ssite_, __LINE__))
 #else
-#define CTRACE_SCOPE(name)                                                     \
-  static ctrace_site CTRACE__CAT(ctrace__ssite_, __LINE__) =                   \
-      CTRACE__SITE_INIT(name, CTRACE__SITE_REGION);                            \
-  __attribute__((cleanup(ctrace__scope_end), unused)) int CTRACE__CAT(         \
-      ctrace__scope_, __LINE__) =                                              \
+#define CTRACE_SCOPE(name)                                                                        \
+  static ctrace_site CTRACE__CAT(ctrace__ssite_, __LINE__) =                                      \
+      CTRACE__SITE_INIT(name, CTRACE__SITE_REGION);                                               \
+  __attribute__((cleanup(ctrace__scope_end), unused)) int CTRACE__CAT(ctrace__scope_, __LINE__) = \
       ctrace__scope_begin(&CTRACE__CAT(ctrace__ssite_, __LINE__))
 #endif
 
 /*! CTRACE_COUNTER(name, value) : records an int64_t counter value; the
  *  timeline draws one track per counter name. */
-#define CTRACE_COUNTER(name, value)                                            \
-  do {                                                                         \
-    static ctrace_site ctrace__site_ =                                         \
-        CTRACE__SITE_INIT(name, CTRACE__SITE_COUNTER);                         \
-    if (CTRACE__UNLIKELY(__atomic_load_n(&ctrace__active, __ATOMIC_RELAXED)))  \
-      ctrace_counter(&ctrace__site_, (int64_t)(value));                        \
+#define CTRACE_COUNTER(name, value)                                                   \
+  do {                                                                                \
+    static ctrace_site ctrace__site_ = CTRACE__SITE_INIT(name, CTRACE__SITE_COUNTER); \
+    if (CTRACE__UNLIKELY(__atomic_load_n(&ctrace__active, __ATOMIC_RELAXED)))         \
+      ctrace_counter(&ctrace__site_, (int64_t)(value));                               \
   } while (0)
 
 /*! CTRACE_INSTANT(name) : records a point in time on this thread. */
-#define CTRACE_INSTANT(name)                                                   \
-  do {                                                                         \
-    static ctrace_site ctrace__site_ =                                         \
-        CTRACE__SITE_INIT(name, CTRACE__SITE_INSTANT);                         \
-    if (CTRACE__UNLIKELY(__atomic_load_n(&ctrace__active, __ATOMIC_RELAXED)))  \
-      ctrace_instant(&ctrace__site_);                                          \
+#define CTRACE_INSTANT(name)                                                          \
+  do {                                                                                \
+    static ctrace_site ctrace__site_ = CTRACE__SITE_INIT(name, CTRACE__SITE_INSTANT); \
+    if (CTRACE__UNLIKELY(__atomic_load_n(&ctrace__active, __ATOMIC_RELAXED)))         \
+      ctrace_instant(&ctrace__site_);                                                 \
   } while (0)
 
 #endif /* CTRACE_DISABLE */

@@ -8,6 +8,7 @@
  */
 #ifndef CTRACE_FORMAT_H
 #define CTRACE_FORMAT_H
+/* clang-format off */ /* (tables laid out by hand) */
 
 #include <stddef.h>
 #include <stdint.h>
@@ -424,4 +425,5 @@ static inline uint32_t ctrace_fmt_record_crc(const uint8_t *hdr, const void *pay
 }
 #endif
 
+/* clang-format on */
 #endif /* CTRACE_FORMAT_H */

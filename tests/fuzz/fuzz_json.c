@@ -16,10 +16,10 @@ typedef struct fz {
 
 static uint64_t str(const char *s) { return s ? strlen(s) + (uint8_t)s[0] : 1; }
 
-#define CHECK(c)                                                               \
-  do {                                                                         \
-    if (!(c))                                                                  \
-      __builtin_trap();                                                        \
+#define CHECK(c)        \
+  do {                  \
+    if (!(c))           \
+      __builtin_trap(); \
   } while (0)
 
 static int touch(void *arg, const te_source *src, const te_event *ev) {
@@ -32,18 +32,14 @@ static int touch(void *arg, const te_source *src, const te_event *ev) {
   s += ev->flags + ev->depth + (uint64_t)ev->pid + (uint64_t)ev->tid + ev->ts + ev->dur +
        str(ev->args) + ev->task;
   if (ev->label)
-    s += str(ev->label->name) + str(ev->label->cat) + str(ev->label->file) +
-         str(ev->label->func) + ev->label->line + ev->label->key;
+    s += str(ev->label->name) + str(ev->label->cat) + str(ev->label->file) + str(ev->label->func) +
+         ev->label->line + ev->label->key;
   switch (ev->type) {
   case TE_BEGIN:
   case TE_SLICE:
-  case TE_INSTANT:
-    CHECK(ev->label && ev->label->name && ev->label->cat);
-    break;
+  case TE_INSTANT: CHECK(ev->label && ev->label->name && ev->label->cat); break;
   case TE_PROCESS:
-  case TE_THREAD:
-    s += str(ev->u.thread.name) + ev->u.thread.sort;
-    break;
+  case TE_THREAD: s += str(ev->u.thread.name) + ev->u.thread.sort; break;
   case TE_LOG:
     CHECK(ev->u.log.category && ev->u.log.message);
     for (size_t i = 0; i < ev->u.log.len; i++)
@@ -52,15 +48,12 @@ static int touch(void *arg, const te_source *src, const te_event *ev) {
     break;
   case TE_COUNTER:
     CHECK(ev->u.counter.name);
-    s += str(ev->u.counter.name) + (uint64_t)ev->u.counter.ivalue +
-         (ev->u.counter.value > 0);
+    s += str(ev->u.counter.name) + (uint64_t)ev->u.counter.ivalue + (ev->u.counter.value > 0);
     break;
   case TE_HEAP:
     s += (uint64_t)ev->u.heap.live + ev->u.heap.allocated + ev->u.heap.thread_bytes;
     break;
-  case TE_HEAP_SET:
-    s += ev->u.heap_set.live + ev->u.heap_set.goal;
-    break;
+  case TE_HEAP_SET: s += ev->u.heap_set.live + ev->u.heap_set.goal; break;
   case TE_TASK_BEGIN:
   case TE_TASK_END:
     CHECK(ev->u.task_ev.name);
@@ -84,15 +77,12 @@ static int touch(void *arg, const te_source *src, const te_event *ev) {
     s += ev->u.state.state + (uint64_t)ev->u.state.cpu;
     break;
   case TE_ITEM_RUN:
-  case TE_ITEM_STOP:
-    s += ev->u.item.id + str(ev->u.item.name);
-    break;
+  case TE_ITEM_STOP: s += ev->u.item.id + str(ev->u.item.name); break;
   case TE_DROPPED:
     s += ev->u.drop.kind + ev->u.drop.n + ev->u.drop.since + str(ev->u.drop.stream) +
          (uint64_t)ev->u.drop.shared;
     break;
-  default:
-    break;
+  default: break;
   }
   f->sum += s;
   return f->fail_at && f->n == f->fail_at ? -1 : 0;

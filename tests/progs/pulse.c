@@ -23,9 +23,7 @@ static void *late(void *arg) {
   (void)arg;
   ctrace_thread_set_name("late");
   while (!atomic_load(&stop)) {
-    {
-      CTRACE_SCOPE("late tick");
-    }
+    { CTRACE_SCOPE("late tick"); }
     pause_period();
   }
   return NULL;

@@ -19,7 +19,8 @@ int main(int argc, char **argv) {
     }
     nanosleep(&pause, NULL);
     clock_gettime(CLOCK_MONOTONIC, &now);
-    if ((double)(now.tv_sec - start.tv_sec) + (double)(now.tv_nsec - start.tv_nsec) / 1e9 >= seconds)
+    if ((double)(now.tv_sec - start.tv_sec) + (double)(now.tv_nsec - start.tv_nsec) / 1e9 >=
+        seconds)
       break;
   }
   return 0;

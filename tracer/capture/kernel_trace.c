@@ -33,7 +33,7 @@ typedef struct pending {
 struct kt_writer {
   int fd;
   ZSTD_CCtx *z;
-  uint8_t *raw;   /* the batch being built */
+  uint8_t *raw; /* the batch being built */
   size_t len;
   uint64_t base, last; /* ns of the batch's base and of its last event */
   uint8_t *out;
@@ -66,8 +66,8 @@ static void put_all(kt_writer *k, const void *p, size_t n) {
   }
 }
 
-static void record(kt_writer *k, unsigned type, unsigned flags, uint64_t base,
-                   const uint8_t *raw, size_t len) {
+static void record(kt_writer *k, unsigned type, unsigned flags, uint64_t base, const uint8_t *raw,
+                   size_t len) {
   size_t bound = ZSTD_compressBound(len);
   if (bound + CTRACE_FMT_RECORD_HEADER_SIZE > k->out_cap) {
     uint8_t *o = realloc(k->out, bound + CTRACE_FMT_RECORD_HEADER_SIZE);
@@ -298,8 +298,7 @@ void kt_event(void *arg, const ctrace__kevent *ev) {
     append(k, CTRACE_FMT_EV_K_LOST, ev->ns, a, 2);
     k->lost += ev->lost;
     break;
-  default:
-    break;
+  default: break;
   }
 }
 

@@ -81,7 +81,7 @@ enum { RING_SCHED, RING_SYS_ENTER, RING_SYS_EXIT };
 typedef struct perf_ring {
   int fd;
   int cpu;
-  int kind; /* RING_* */
+  int kind;                          /* RING_* */
   struct perf_event_mmap_page *meta; /* the mapping starts here */
   size_t map_len;
   const unsigned char *data; /* data area: size bytes, a power of 2 */
@@ -186,9 +186,9 @@ static const char *paranoid_text(char *buf, size_t cap) {
 
 typedef struct open_ctx {
   ctrace__perf *p;
-  int target;          /* perf_event_open's pid: 0 (this process) or a pid */
-  int test_fail;       /* CTRACE__TEST_PERF_FAIL */
-  int inherit_thread;  /* cleared when the kernel rejects it */
+  int target;         /* perf_event_open's pid: 0 (this process) or a pid */
+  int test_fail;      /* CTRACE__TEST_PERF_FAIL */
+  int inherit_thread; /* cleared when the kernel rejects it */
   size_t page;
   int ncpu;
   char *why;
@@ -239,15 +239,15 @@ static int open_rings(open_ctx *c, struct perf_event_attr *attr, int kind, unsig
         continue;
       if (e == EACCES || e == EPERM)
         why_add(c->why, c->whylen,
-                "%s: perf_event_open%s: %s (kernel.perf_event_paranoid = %s; %s)", what,
-                event_name, strerror(e), paranoid_text(pbuf, sizeof pbuf),
+                "%s: perf_event_open%s: %s (kernel.perf_event_paranoid = %s; %s)", what, event_name,
+                strerror(e), paranoid_text(pbuf, sizeof pbuf),
                 kind == RING_SCHED ? "run as root or lower it" : "needs root");
       else if (e == ESRCH)
         why_add(c->why, c->whylen, "%s: perf_event_open%s: process %d: %s", what, event_name,
                 c->target, strerror(e));
       else
-        why_add(c->why, c->whylen, "%s: perf_event_open%s on cpu %d: %s", what, event_name,
-                cpu, strerror(e));
+        why_add(c->why, c->whylen, "%s: perf_event_open%s on cpu %d: %s", what, event_name, cpu,
+                strerror(e));
       goto fail;
     }
     void *m = MAP_FAILED;
@@ -350,8 +350,8 @@ static int tp_find(char *fmt, const char *name, tp_field *f) {
 
 /* Reads the id and the fields of raw_syscalls:<event> from tracefs at
  * `dir`. @return 0, or -1 with `why` filled. */
-static int tp_load(open_ctx *c, const char *dir, const char *event, const char *f1,
-                   tp_field *t1, const char *f2, tp_field *t2, uint64_t *id) {
+static int tp_load(open_ctx *c, const char *dir, const char *event, const char *f1, tp_field *t1,
+                   const char *f2, tp_field *t2, uint64_t *id) {
   char path[256], buf[8192];
   snprintf(path, sizeof path, "%s/events/raw_syscalls/%s/id", dir, event);
   ssize_t n = read_small(path, buf, sizeof buf);
@@ -416,7 +416,8 @@ static const char *tracefs_find(open_ctx *c) {
       return NULL;
     }
   }
-  why_add(c->why, c->whylen, "complete syscalls: tracefs mounted on /sys/kernel/tracing has no events/");
+  why_add(c->why, c->whylen,
+          "complete syscalls: tracefs mounted on /sys/kernel/tracing has no events/");
   return NULL;
 }
 
@@ -432,8 +433,8 @@ static int open_syscalls(open_ctx *c) {
   if (!is_word_size(p->enter_id.size) || !is_word_size(p->exit_id.size) ||
       !is_word_size(p->exit_ret.size) || p->enter_args.size % 6 != 0 ||
       !is_word_size(p->enter_args.size / 6)) {
-    why_add(c->why, c->whylen, "complete syscalls: unexpected field sizes in %s/events/raw_syscalls",
-            dir);
+    why_add(c->why, c->whylen,
+            "complete syscalls: unexpected field sizes in %s/events/raw_syscalls", dir);
     return -1;
   }
   struct perf_event_attr a;
@@ -620,8 +621,7 @@ static void parse_record(ctrace__perf *p, const perf_ring *r, const unsigned cha
     int pid = (int)rd32(id);
     if (pid != p->pid && !p->tree)
       return;
-    ctrace__kevent *e =
-        new_event(p, 0, pid, (int)rd32(id + 4), rd64(id + 8), (int)rd32(id + 16));
+    ctrace__kevent *e = new_event(p, 0, pid, (int)rd32(id + 4), rd64(id + 8), (int)rd32(id + 16));
     if (!e)
       return;
     if (!(h.misc & PERF_RECORD_MISC_SWITCH_OUT))
@@ -653,8 +653,8 @@ static void parse_record(ctrace__perf *p, const perf_ring *r, const unsigned cha
       return;
     }
     const unsigned char *id = rec + size - SAMPLE_ID_LEN;
-    ctrace__kevent *e = new_event(p, CTRACE__K_LOST, (int)rd32(id), (int)rd32(id + 4),
-                                  rd64(id + 8), r->cpu);
+    ctrace__kevent *e =
+        new_event(p, CTRACE__K_LOST, (int)rd32(id), (int)rd32(id + 4), rd64(id + 8), r->cpu);
     if (e)
       e->lost = rd64(rec + sizeof h + 8);
     return;
@@ -689,8 +689,7 @@ static void parse_record(ctrace__perf *p, const perf_ring *r, const unsigned cha
       p->malformed++;
       return;
     }
-    ctrace__kevent *e =
-        new_event(p, 0, pid, (int)rd32(b + 4), rd64(b + 8), (int)rd32(b + 16));
+    ctrace__kevent *e = new_event(p, 0, pid, (int)rd32(b + 4), rd64(b + 8), (int)rd32(b + 16));
     if (!e)
       return;
     e->nr = (long)nr;
@@ -704,8 +703,7 @@ static void parse_record(ctrace__perf *p, const perf_ring *r, const unsigned cha
     }
     return;
   }
-  default: /* THROTTLE, UNTHROTTLE, ...: skipped by their size */
-    return;
+  default: /* THROTTLE, UNTHROTTLE, ...: skipped by their size */ return;
   }
 }
 

@@ -34,8 +34,8 @@ int ctrace__flight_parse(const char *spec, uint64_t *window_ms, uint64_t *bytes)
 void ctrace__flight_nth_path(char *out, size_t cap, const char *base, uint32_t n);
 
 /* What to say after "VARIABLE=VALUE: " when it does not parse. */
-#define CTRACE__FLIGHT_SYNTAX                                                                \
-  "expected a duration (500ms, 30s, 5min, 1h; at most 24h), a size (64KiB, 256MB, 1GiB: "   \
+#define CTRACE__FLIGHT_SYNTAX                                                             \
+  "expected a duration (500ms, 30s, 5min, 1h; at most 24h), a size (64KiB, 256MB, 1GiB: " \
   "KB/MB/GB are powers of 1000, KiB/MiB/GiB of 1024; at least 64KiB) or both (30s,256MB)"
 
 /* ---- The control socket ------------------------------------------------------------ */
@@ -68,10 +68,10 @@ void ctrace__flight_nth_path(char *out, size_t cap, const char *base, uint32_t n
  * Every failure is one line "error: TEXT". A peer whose uid is not the
  * process's effective uid is refused ("error: permission denied: ..."),
  * root included: root's `ctrace record` takes the target's uid to connect. */
-#define CTRACE__CONTROL_LINE_MAX 4096  /* a command line, newline included */
-#define CTRACE__CONTROL_READ_MS 5000   /* to send the command, once connected */
+#define CTRACE__CONTROL_LINE_MAX 4096 /* a command line, newline included */
+#define CTRACE__CONTROL_READ_MS 5000  /* to send the command, once connected */
 #define CTRACE__CONTROL_MAX_SECONDS 86400.0
-#define CTRACE__CONTROL_CONNS 8        /* connections served at once */
+#define CTRACE__CONTROL_CONNS 8 /* connections served at once */
 #define CTRACE__CONTROL_ENV "CTRACE_CONTROL"
 
 /* ---- I/O ---------------------------------------------------------------------------- */
@@ -127,6 +127,7 @@ void vh_free(vh_map *m);
 /* A growable array: room for one more element at the end of *a (doubling),
  * NULL when out of memory. VH_PUSH(arr, n, cap) is the typed form. */
 void *vh_grow(void **a, size_t *n, size_t *cap, size_t elem);
-#define VH_PUSH(arr, n, cap) ((__typeof__(arr))vh_grow((void **)&(arr), &(n), &(cap), sizeof *(arr)))
+#define VH_PUSH(arr, n, cap) \
+  ((__typeof__(arr))vh_grow((void **)&(arr), &(n), &(cap), sizeof *(arr)))
 
 #endif /* CTRACE_COMMON_H */

@@ -9,25 +9,20 @@
 
 const char *ctrace_strerror(int err) {
   switch (err) {
-  case 0:
-    return "success";
-#define XX(name, value, text)                                                  \
-  case CTRACE_##name:                                                          \
-    return text;
+  case 0: return "success";
+#define XX(name, value, text) \
+  case CTRACE_##name: return text;
     CTRACE_ERRNO_MAP(XX)
 #undef XX
-  default:
-    return err < 0 && err > -4000 ? strerror(-err) : "unknown error";
+  default: return err < 0 && err > -4000 ? strerror(-err) : "unknown error";
   }
 }
 
 const char *ctrace_err_name(int err) {
   switch (err) {
-  case 0:
-    return "OK";
-#define XX(name, value, text)                                                  \
-  case CTRACE_##name:                                                          \
-    return "CTRACE_" #name;
+  case 0: return "OK";
+#define XX(name, value, text) \
+  case CTRACE_##name: return "CTRACE_" #name;
     CTRACE_ERRNO_MAP(XX)
 #undef XX
   default:
@@ -43,4 +38,3 @@ const char *ctrace_version(void) {
 #undef S
 #undef S2
 }
-

@@ -6,7 +6,6 @@
 
 #include "common.h"
 
-
 static int unit_is(const char *u, size_t n, const char *name) {
   return strlen(name) == n && strncasecmp(u, name, n) == 0;
 }
@@ -18,7 +17,8 @@ static int parse_one(const char *p, size_t n, uint64_t *value, int *is_size) {
   if (i == n || p[i] < '0' || p[i] > '9')
     return -1;
   for (; i < n && p[i] >= '0' && p[i] <= '9'; i++)
-    if (__builtin_mul_overflow(whole, 10, &whole) || __builtin_add_overflow(whole, p[i] - '0', &whole))
+    if (__builtin_mul_overflow(whole, 10, &whole) ||
+        __builtin_add_overflow(whole, p[i] - '0', &whole))
       return -1;
   if (i < n && p[i] == '.') {
     i++;
@@ -34,12 +34,10 @@ static int parse_one(const char *p, size_t n, uint64_t *value, int *is_size) {
     const char *name;
     uint64_t mult;
     int size;
-  } units[] = {{"ms", 1, 0},          {"s", 1000, 0},
-               {"min", 60000, 0},     {"h", 3600000, 0},
-               {"B", 1, 1},           {"KB", 1000, 1},
-               {"MB", 1000000, 1},    {"GB", 1000000000, 1},
-               {"KiB", 1u << 10, 1},  {"MiB", 1u << 20, 1},
-               {"GiB", 1u << 30, 1}};
+  } units[] = {{"ms", 1, 0},         {"s", 1000, 0},        {"min", 60000, 0},
+               {"h", 3600000, 0},    {"B", 1, 1},           {"KB", 1000, 1},
+               {"MB", 1000000, 1},   {"GB", 1000000000, 1}, {"KiB", 1u << 10, 1},
+               {"MiB", 1u << 20, 1}, {"GiB", 1u << 30, 1}};
   for (size_t k = 0; k < sizeof units / sizeof units[0]; k++) {
     if (!unit_is(p + i, n - i, units[k].name))
       continue;
@@ -54,8 +52,7 @@ static int parse_one(const char *p, size_t n, uint64_t *value, int *is_size) {
   return -1;
 }
 
-int ctrace__flight_parse(const char *spec, uint64_t *window_ms,
-                                             uint64_t *bytes) {
+int ctrace__flight_parse(const char *spec, uint64_t *window_ms, uint64_t *bytes) {
   *window_ms = *bytes = 0;
   if (!spec || !*spec)
     return -1;

@@ -21,6 +21,7 @@
 
 #if !defined(CTRACE_LTTNG_TP_H) || defined(LTTNG_UST_TRACEPOINT_HEADER_MULTI_READ)
 #define CTRACE_LTTNG_TP_H
+/* clang-format off */ /* (tables laid out by hand) */
 
 #include <stdint.h>
 
@@ -195,6 +196,7 @@ LTTNG_UST_TRACEPOINT_EVENT(ctrace, thread_start,
 LTTNG_UST_TRACEPOINT_EVENT(ctrace, thread_exit, LTTNG_UST_TP_ARGS(CTRACE__TP_WHO_ARGS),
                            LTTNG_UST_TP_FIELDS(CTRACE__TP_WHO_FIELDS))
 
+/* clang-format on */
 #endif /* CTRACE_LTTNG_TP_H */
 
 #include <lttng/tracepoint-event.h>

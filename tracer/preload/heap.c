@@ -75,7 +75,7 @@ typedef struct heap_tls {
   int64_t delta;      /* live bytes changed by this thread, not yet flushed */
   uint64_t allocated; /* bytes allocated by this thread, not yet flushed */
   uint32_t calls;
-  uint64_t last;      /* tick of this thread's last HEAP event */
+  uint64_t last;       /* tick of this thread's last HEAP event */
   uint64_t unreported; /* bytes allocated by this thread since its last HEAP event */
 } heap_tls;
 
@@ -103,8 +103,7 @@ static void heap_flush(void) {
     struct mallinfo2 mi = mallinfo2();
     ctrace__leave();
     /* What this thread counted already is in mallinfo's figure too. */
-    atomic_fetch_add(&g_live, (int64_t)(mi.uordblks + mi.hblkhd) - hs.delta -
-                                  atomic_load(&g_live));
+    atomic_fetch_add(&g_live, (int64_t)(mi.uordblks + mi.hblkhd) - hs.delta - atomic_load(&g_live));
     atomic_store(&g_allocated, 0);
     atomic_store(&g_peak, INT64_MIN);
   }
@@ -184,7 +183,7 @@ void free(void *p) {
 void *realloc(void *p, size_t n) {
   if (CTRACE__UNLIKELY(!real_malloc) && !resolve_all())
     return boot_alloc(n); /* only during the lookup itself */
-  if (p && in_boot(p)) { /* moving out of the bootstrap buffer */
+  if (p && in_boot(p)) {  /* moving out of the bootstrap buffer */
     size_t old;
     memcpy(&old, (char *)p - 16, sizeof old);
     void *q = malloc(n);

@@ -104,21 +104,21 @@ int pthread_cond_broadcast(pthread_cond_t *c) {
 }
 
 /* ---- read-write locks --------------------------------------------------------------------- */
-#define RWLOCK(name, tryname, kind)                                            \
-  int name(pthread_rwlock_t *l) {                                              \
-    REAL(int, name, (pthread_rwlock_t *));                                     \
-    REAL(int, tryname, (pthread_rwlock_t *));                                  \
-    if (!WAIT_ON())                                                            \
-      return real_##name(l);                                                   \
-    int r = real_##tryname(l);                                                 \
-    if (r != EBUSY)                                                            \
-      return r == 0 ? 0 : real_##name(l);                                      \
-    uint64_t t0 = pl_now();                                                    \
-    r = real_##name(l);                                                        \
-    int e = errno;                                                             \
-    ctrace__wait(kind, t0, l);                                                 \
-    errno = e;                                                                 \
-    return r;                                                                  \
+#define RWLOCK(name, tryname, kind)           \
+  int name(pthread_rwlock_t *l) {             \
+    REAL(int, name, (pthread_rwlock_t *));    \
+    REAL(int, tryname, (pthread_rwlock_t *)); \
+    if (!WAIT_ON())                           \
+      return real_##name(l);                  \
+    int r = real_##tryname(l);                \
+    if (r != EBUSY)                           \
+      return r == 0 ? 0 : real_##name(l);     \
+    uint64_t t0 = pl_now();                   \
+    r = real_##name(l);                       \
+    int e = errno;                            \
+    ctrace__wait(kind, t0, l);                \
+    errno = e;                                \
+    return r;                                 \
   }
 RWLOCK(pthread_rwlock_rdlock, pthread_rwlock_tryrdlock, CTRACE_FMT_WAIT_RWLOCK_READ)
 RWLOCK(pthread_rwlock_wrlock, pthread_rwlock_trywrlock, CTRACE_FMT_WAIT_RWLOCK_WRITE)

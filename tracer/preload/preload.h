@@ -25,6 +25,7 @@
  * first use: a lookup (dlsym) needs the loader's lock, which dlopen holds
  * while the library it loads starts, and that library's threads call
  * wrapped functions (liblttng-ust's listener threads connect, lock, poll). */
+/* clang-format off */
 #define PL_FUNCTIONS(X) \
   X(pthread_mutex_lock) X(pthread_mutex_trylock) X(pthread_mutex_timedlock) \
   X(pthread_mutex_unlock) X(pthread_cond_wait) X(pthread_cond_timedwait) \
@@ -39,12 +40,13 @@
   X(wait4) X(waitid) X(pthread_create) X(pthread_exit) X(pthread_setname_np) \
   X(pthread_rwlock_rdlock) X(pthread_rwlock_tryrdlock) \
   X(pthread_rwlock_wrlock) X(pthread_rwlock_trywrlock) X(malloc) X(free)
+/* clang-format on */
 
 enum {
 #define PL_FN_ENUM(name) PL_FN_##name,
   PL_FUNCTIONS(PL_FN_ENUM)
 #undef PL_FN_ENUM
-  PL_FN_COUNT
+      PL_FN_COUNT
 };
 
 extern void *ctrace__preload_real[PL_FN_COUNT];
@@ -78,8 +80,7 @@ static inline uint64_t pl_now(void) {
 /* Record this call? Tracing on, this kind captured by the wrappers, and the
  * thread not inside the tracer. */
 static inline int pl_on(int what) {
-  return __atomic_load_n(&ctrace__active, __ATOMIC_RELAXED) && what &&
-         !ctrace__tls.guard;
+  return __atomic_load_n(&ctrace__active, __ATOMIC_RELAXED) && what && !ctrace__tls.guard;
 }
 
 /* heap.c: a thread that ends flushes its heap counts. */

@@ -23,8 +23,10 @@ void *ctrace__preload_resolve(const char *name) {
   void *p = dlsym(RTLD_NEXT, name);
   if (!p) {
     char msg[160];
-    int n = snprintf(msg, sizeof msg, "ctrace: preload: cannot find %s in the libraries after "
-                                      "libctrace-preload.so\n", name);
+    int n = snprintf(msg, sizeof msg,
+                     "ctrace: preload: cannot find %s in the libraries after "
+                     "libctrace-preload.so\n",
+                     name);
     syscall(SYS_write, 2, msg, (size_t)(n > 0 ? n : 0)); /* not the write wrapper */
     abort();
   }
@@ -161,20 +163,20 @@ int execvp(const char *file, char *const argv[]) { return execvpe(file, argv, en
 
 /* execl, execlp, execle: glibc turns them into execve internally, which no
  * wrapper sees; they are rebuilt here on the wrappers above. */
-#define ARGV_FROM_VA(first, ap, argv, with_env, envp)                          \
-  do {                                                                         \
-    size_t n_ = 1;                                                             \
-    va_list c_;                                                                \
-    va_copy(c_, ap);                                                           \
-    while (va_arg(c_, char *))                                                 \
-      n_++;                                                                    \
-    va_end(c_);                                                                \
-    argv = alloca((n_ + 1) * sizeof(char *));                                  \
-    argv[0] = (char *)(first);                                                 \
-    for (size_t i_ = 1; i_ <= n_; i_++)                                        \
-      argv[i_] = va_arg(ap, char *);                                           \
-    if (with_env)                                                              \
-      envp = va_arg(ap, char **);                                              \
+#define ARGV_FROM_VA(first, ap, argv, with_env, envp) \
+  do {                                                \
+    size_t n_ = 1;                                    \
+    va_list c_;                                       \
+    va_copy(c_, ap);                                  \
+    while (va_arg(c_, char *))                        \
+      n_++;                                           \
+    va_end(c_);                                       \
+    argv = alloca((n_ + 1) * sizeof(char *));         \
+    argv[0] = (char *)(first);                        \
+    for (size_t i_ = 1; i_ <= n_; i_++)               \
+      argv[i_] = va_arg(ap, char *);                  \
+    if (with_env)                                     \
+      envp = va_arg(ap, char **);                     \
   } while (0)
 
 int execl(const char *path, const char *arg, ...) {

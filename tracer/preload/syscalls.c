@@ -22,15 +22,15 @@
 
 /* The body of a wrapper of `name` whose result is negative on error:
  * `real_call` is the call, `nr` its syscall, `arg` the argument recorded. */
-#define SPAN(type, nr, arg, real_call)                                         \
-  do {                                                                         \
-    if (!pl_on(PL_SYSCALLS))                                                   \
-      return real_call;                                                        \
-    uint64_t t0_ = pl_now();                                                   \
-    type r_ = real_call;                                                       \
-    /* inline, and it leaves errno alone */                                    \
+#define SPAN(type, nr, arg, real_call)                                                        \
+  do {                                                                                        \
+    if (!pl_on(PL_SYSCALLS))                                                                  \
+      return real_call;                                                                       \
+    uint64_t t0_ = pl_now();                                                                  \
+    type r_ = real_call;                                                                      \
+    /* inline, and it leaves errno alone */                                                   \
     ctrace__syscall_fast((nr), t0_, (uint64_t)(arg), r_ < 0 ? -(int64_t)errno : (int64_t)r_); \
-    return r_;                                                                 \
+    return r_;                                                                                \
   } while (0)
 
 /* ---- read / write -------------------------------------------------------------- */
@@ -120,7 +120,8 @@ int select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *t) {
   SPAN(int, SYS_select, n, real_select(n, r, w, e, t));
 }
 int pselect(int n, fd_set *r, fd_set *w, fd_set *e, const struct timespec *t, const sigset_t *m) {
-  REAL(int, pselect, (int, fd_set *, fd_set *, fd_set *, const struct timespec *, const sigset_t *));
+  REAL(int, pselect,
+       (int, fd_set *, fd_set *, fd_set *, const struct timespec *, const sigset_t *));
   SPAN(int, SYS_pselect6, n, real_pselect(n, r, w, e, t, m));
 }
 int epoll_wait(int fd, struct epoll_event *ev, int n, int timeout) {

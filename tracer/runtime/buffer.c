@@ -10,11 +10,11 @@
 
 #include "internal.h"
 
-static uint8_t *pool_mem;        /* nchunks * CTRACE__CHUNK_SIZE bytes */
+static uint8_t *pool_mem; /* nchunks * CTRACE__CHUNK_SIZE bytes */
 static size_t pool_mem_size;
-static ctrace__chunk *chunks;    /* nchunks descriptors */
+static ctrace__chunk *chunks; /* nchunks descriptors */
 static size_t nchunks;
-static _Atomic size_t bump;      /* chunks [0, bump) have been handed out once */
+static _Atomic size_t bump; /* chunks [0, bump) have been handed out once */
 static ctrace__istack free_chunks;
 
 int ctrace__pool_init(size_t cap_bytes) {
@@ -31,8 +31,8 @@ int ctrace__pool_init(size_t cap_bytes) {
   }
   if (!pool_mem) {
     size_t size = n * CTRACE__CHUNK_SIZE;
-    void *m = mmap(NULL, size, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
     if (m == MAP_FAILED)
       return -errno;
     if (posix_memalign((void **)&chunks, 128, n * sizeof *chunks) != 0) {
@@ -78,7 +78,9 @@ ctrace__chunk *ctrace__pool_get(void) {
   return &chunks[i];
 }
 
-void ctrace__pool_put(ctrace__chunk *c) { ctrace__istack_push(&free_chunks, (uint32_t)(c - chunks)); }
+void ctrace__pool_put(ctrace__chunk *c) {
+  ctrace__istack_push(&free_chunks, (uint32_t)(c - chunks));
+}
 
 void ctrace__pool_release_memory(void) {
   if (pool_mem)

@@ -61,12 +61,12 @@ typedef struct conn {
 
 static struct {
   /* Set by the constructor before the thread starts, read-only after. */
-  pid_t pid;           /* the process that owns the socket (0: none) */
-  int lfd, wake;       /* listening socket; eventfd: the process exits */
-  dev_t dev;           /* the socket file made, to remove only that one */
+  pid_t pid;     /* the process that owns the socket (0: none) */
+  int lfd, wake; /* listening socket; eventfd: the process exits */
+  dev_t dev;     /* the socket file made, to remove only that one */
   ino_t ino;
   char path[SUN_PATH_MAX];
-  int wrappers;                         /* libctrace-preload.so is loaded */
+  int wrappers; /* libctrace-preload.so is loaded */
 
   pthread_mutex_t mu; /* quit and finished: the exit handshake */
   pthread_cond_t cv;
@@ -84,8 +84,11 @@ static struct {
   uint64_t rec_start, rec_end;
   double rec_seconds;
   char rec_path[PATH_MAX];
-} ctl = {.lfd = -1, .wake = -1, .mu = PTHREAD_MUTEX_INITIALIZER,
-         .cv = PTHREAD_COND_INITIALIZER, .rec_fd = -1};
+} ctl = {.lfd = -1,
+         .wake = -1,
+         .mu = PTHREAD_MUTEX_INITIALIZER,
+         .cv = PTHREAD_COND_INITIALIZER,
+         .rec_fd = -1};
 
 /* ---- Replies ------------------------------------------------------------------------- */
 
@@ -143,8 +146,10 @@ static void finish_recording(const char *note, char *done, size_t donelen) {
   if (note)
     reply(ctl.rec_fd, "note: %s\n", note);
   if (stopped_before)
-    reply(ctl.rec_fd, "note: the session had been stopped already (by the program, or an "
-                      "exec), after less than the %g s asked\n", ctl.rec_seconds);
+    reply(ctl.rec_fd,
+          "note: the session had been stopped already (by the program, or an "
+          "exec), after less than the %g s asked\n",
+          ctl.rec_seconds);
   if (r && r != CTRACE_ELOST)
     reply(ctl.rec_fd, "error: writing %s failed: %s\n", ctl.rec_path, ctrace_strerror(r));
   else
@@ -165,8 +170,10 @@ static const char commands[] = "record, stop, dump, status";
 static int already(int fd, char *cur, size_t len) {
   int on = ctrace__session_describe(cur, len);
   if (on == 2)
-    reply(fd, "error: already tracing: the flight recorder records (dumps go to %s; `dump` "
-              "writes one)\n", cur);
+    reply(fd,
+          "error: already tracing: the flight recorder records (dumps go to %s; `dump` "
+          "writes one)\n",
+          cur);
   else if (on)
     reply(fd, "error: already tracing to %s\n", cur[0] ? cur : "(a file not created yet)");
   return on != 0;
@@ -182,8 +189,10 @@ static int cmd_record(conn *c, char *args) {
   double secs = strtod(args, &end);
   if (end == args || errno || !(secs > 0) || secs > CTRACE__CONTROL_MAX_SECONDS ||
       (*end != ' ' && *end != '\t' && *end)) {
-    reply(c->fd, "error: record: SECONDS must be a number of seconds, more than 0 and at "
-                 "most %g (record SECONDS PATH)\n", CTRACE__CONTROL_MAX_SECONDS);
+    reply(c->fd,
+          "error: record: SECONDS must be a number of seconds, more than 0 and at "
+          "most %g (record SECONDS PATH)\n",
+          CTRACE__CONTROL_MAX_SECONDS);
     return 0;
   }
   while (*end == ' ' || *end == '\t')
@@ -193,8 +202,8 @@ static int cmd_record(conn *c, char *args) {
     return 0;
   }
   if (atomic_load_explicit(&ctl.recording, memory_order_relaxed)) {
-    reply(c->fd, "error: already tracing to %s (a record of %g s; `stop` ends it)\n",
-          ctl.rec_path, ctl.rec_seconds);
+    reply(c->fd, "error: already tracing to %s (a record of %g s; `stop` ends it)\n", ctl.rec_path,
+          ctl.rec_seconds);
     return 0;
   }
   if (already(c->fd, cur, sizeof cur))
@@ -238,8 +247,9 @@ static void cmd_stop(conn *c) {
     else
       reply(c->fd, "error: writing %s failed\n", ctl.rec_path);
   } else if (ctrace__session_describe(cur, sizeof cur)) {
-    reply(c->fd, "error: not recording: the session that records (to %s) was not started "
-                 "by `record` (it stops with the process)\n",
+    reply(c->fd,
+          "error: not recording: the session that records (to %s) was not started "
+          "by `record` (it stops with the process)\n",
           cur[0] ? cur : "a file not created yet");
   } else {
     reply(c->fd, "error: not recording\n");
@@ -267,8 +277,11 @@ static void cmd_status(conn *c) {
     left = now < ctl.rec_end ? (double)(ctl.rec_end - now) / 1e9 : 0;
   }
   reply(c->fd, "ok pid=%d tracing=%s left=%.3f wrappers=%s path=%s\n", (int)getpid(),
-        rec ? "record" : on == 2 ? "flight" : on ? "file" : "no", left,
-        ctl.wrappers ? "yes" : "no", on ? cur : "");
+        rec       ? "record"
+        : on == 2 ? "flight"
+        : on      ? "file"
+                  : "no",
+        left, ctl.wrappers ? "yes" : "no", on ? cur : "");
 }
 
 /* Anything else: named back (printable, at most 64 bytes of it). */
@@ -347,7 +360,7 @@ static void accept_all(uint64_t now) {
       if (errno == EINTR || errno == ECONNABORTED)
         continue;
       if (errno == EMFILE || errno == ENFILE) { /* the rest wait in the backlog */
-        struct timespec ts = {0, 100000000}; /* (poll would say "ready" at once) */
+        struct timespec ts = {0, 100000000};    /* (poll would say "ready" at once) */
         nanosleep(&ts, NULL);
       }
       return; /* EAGAIN */
@@ -575,13 +588,15 @@ static int check_dir(const char *path, char *err, size_t errlen) {
     return -1;
   }
   if (st.st_uid != geteuid() && st.st_uid != 0) {
-    snprintf(err, errlen, "directory %s belongs to uid %u: it could replace the socket",
-             dir, (unsigned)st.st_uid);
+    snprintf(err, errlen, "directory %s belongs to uid %u: it could replace the socket", dir,
+             (unsigned)st.st_uid);
     return -1;
   }
   if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)) {
-    snprintf(err, errlen, "directory %s is writable by others (mode %03o, not sticky): they "
-                          "could replace the socket", dir, (unsigned)(st.st_mode & 07777));
+    snprintf(err, errlen,
+             "directory %s is writable by others (mode %03o, not sticky): they "
+             "could replace the socket",
+             dir, (unsigned)(st.st_mode & 07777));
     return -1;
   }
   return 0;

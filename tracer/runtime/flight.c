@@ -77,7 +77,7 @@ static struct {
   fl_rec *idx;
   size_t idx_cap, idx_head, idx_len;
   uint64_t clock_tick, clock_mono; /* the newest CLOCK record kept */
-  uint64_t newest; /* the latest event tick of any batch so far */
+  uint64_t newest;                 /* the latest event tick of any batch so far */
   /* The heads of the site and string lists the writer has defined up to
    * (a crash handler that writes the dump itself defines the newer ones). */
   _Atomic(ctrace_site *) sites_seen;
@@ -197,9 +197,8 @@ int ctrace__flight_init(ctrace__session *s, const char *given_path, int child) {
   fl.window_ms = s->flight_window_ms;
   /* One cut period more than the window: a batch that ends just before
    * the window may be all that holds its first events. */
-  fl.window_ticks = s->flight_window_ms ? (s->flight_window_ms + s->flush_ms / 2) *
-                                              (s->ticks_per_sec / 1000)
-                                        : 0;
+  fl.window_ticks =
+      s->flight_window_ms ? (s->flight_window_ms + s->flush_ms / 2) * (s->ticks_per_sec / 1000) : 0;
   fl.newest = 0;
   fl.max_bytes = s->flight_bytes;
   fl.clock_tick = s->start.tick;
@@ -249,7 +248,8 @@ static int ring_grow(size_t need) {
   uint8_t *m = malloc(cap);
   if (!m)
     return -1;
-  size_t first = fl.ring_len < fl.ring_cap - fl.ring_head ? fl.ring_len : fl.ring_cap - fl.ring_head;
+  size_t first =
+      fl.ring_len < fl.ring_cap - fl.ring_head ? fl.ring_len : fl.ring_cap - fl.ring_head;
   if (fl.ring_len) {
     memcpy(m, fl.ring + fl.ring_head, first);
     memcpy(m + first, fl.ring, fl.ring_len - first);
@@ -305,7 +305,8 @@ static void ring_put(unsigned type, const uint8_t *rec, size_t len, uint64_t las
   r->last_tick = last_tick;
   if (type == CTRACE_FMT_REC_BATCH && last_tick > fl.newest)
     fl.newest = last_tick;
-  if (type == CTRACE_FMT_REC_CLOCK && len == CTRACE_FMT_RECORD_HEADER_SIZE + CTRACE_FMT_CLOCK_PAYLOAD) {
+  if (type == CTRACE_FMT_REC_CLOCK &&
+      len == CTRACE_FMT_RECORD_HEADER_SIZE + CTRACE_FMT_CLOCK_PAYLOAD) {
     fl.clock_tick = ctrace_fmt_get_u64(rec + CTRACE_FMT_RECORD_HEADER_SIZE);
     fl.clock_mono = ctrace_fmt_get_u64(rec + CTRACE_FMT_RECORD_HEADER_SIZE + 8);
   }
@@ -373,9 +374,8 @@ int ctrace__flight_stats_get(ctrace__flight_stats *st) {
 /* ---- Writing a dump (async-signal-safe from here on) ------------------------------------------ */
 
 /* An uncompressed record: header into h, for a payload of n bytes. */
-static void record_header(uint8_t h[CTRACE_FMT_RECORD_HEADER_SIZE], unsigned type,
-                          uint32_t thread, uint64_t base_tick, const uint8_t *payload,
-                          size_t n) {
+static void record_header(uint8_t h[CTRACE_FMT_RECORD_HEADER_SIZE], unsigned type, uint32_t thread,
+                          uint64_t base_tick, const uint8_t *payload, size_t n) {
   memset(h, 0, CTRACE_FMT_RECORD_HEADER_SIZE);
   ctrace_fmt_put_u32(h + CTRACE_FMT_RH_SYNC, CTRACE_FMT_RECORD_SYNC);
   h[CTRACE_FMT_RH_TYPE] = (uint8_t)type;
@@ -402,8 +402,7 @@ static int write_record(int fd, unsigned type, uint32_t thread, uint64_t base_ti
  * the store). */
 #define DEFS_BUF 16384
 
-static int defs_put(int fd, uint8_t *b, size_t *len, unsigned kind, const uint8_t *body,
-                    size_t n) {
+static int defs_put(int fd, uint8_t *b, size_t *len, unsigned kind, const uint8_t *body, size_t n) {
   int r = 0;
   if (*len + 1 + CTRACE_FMT_VARINT_MAX + n > DEFS_BUF && *len) {
     r = write_record(fd, CTRACE_FMT_REC_DEFS, 0, 0, b, *len);
@@ -450,8 +449,7 @@ static int write_new_defs(int fd, uint32_t gen, int all) {
     p = put_str(p, s->func, 1000);
     r = defs_put(fd, b, &len, CTRACE_FMT_DEF_SITE, body, (size_t)(p - body));
   }
-  ctrace__string *sseen =
-      all ? NULL : atomic_load_explicit(&fl.strings_seen, memory_order_acquire);
+  ctrace__string *sseen = all ? NULL : atomic_load_explicit(&fl.strings_seen, memory_order_acquire);
   for (ctrace__string *s = ctrace__strings_head(); s && s != sseen && !r; s = s->next) {
     uint8_t *p = ctrace_fmt_put_varint(body, s->id);
     size_t n = s->len < sizeof body - 32 ? s->len : sizeof body - 32;
@@ -525,7 +523,8 @@ static int write_dump(int fd, const ctrace__session *s, int store, int pending) 
   uint64_t last_tick = s->start.tick, last_mono = s->start.mono_ns;
   if (!r && store) {
     r = ctrace__write_all(fd, fl.defs, fl.defs_len);
-    size_t first = fl.ring_len < fl.ring_cap - fl.ring_head ? fl.ring_len : fl.ring_cap - fl.ring_head;
+    size_t first =
+        fl.ring_len < fl.ring_cap - fl.ring_head ? fl.ring_len : fl.ring_cap - fl.ring_head;
     if (!r && fl.ring_len)
       r = ctrace__write_all(fd, fl.ring + fl.ring_head, first);
     if (!r && fl.ring_len > first)
@@ -552,12 +551,11 @@ static int write_dump(int fd, const ctrace__session *s, int store, int pending) 
 }
 
 /* Opens and writes one dump. @return 0 or -errno. */
-static int dump_to(const ctrace__session *s, const char *path, char *chosen, size_t len,
-                   int store, int pending) {
+static int dump_to(const ctrace__session *s, const char *path, char *chosen, size_t len, int store,
+                   int pending) {
   char def[CTRACE__PATH_MAX];
   if (!path) {
-    ctrace__flight_nth_path(def, sizeof def, s->flight_base,
-                            atomic_fetch_add(&fl.numbered, 1) + 1);
+    ctrace__flight_nth_path(def, sizeof def, s->flight_base, atomic_fetch_add(&fl.numbered, 1) + 1);
     path = def;
   }
   if (chosen && len) {
@@ -685,8 +683,10 @@ static void crash_dump(int sig) {
   int store = !atomic_load(&fl.busy);
   char path[CTRACE__PATH_MAX];
   int r = dump_to(s, NULL, path, sizeof path, store, 1);
-  say(signal_text(sig), r ? ": cannot write " : store ? ": wrote (by the crashed thread) "
-                                                      : ": wrote (recent events only) ",
+  say(signal_text(sig),
+      r       ? ": cannot write "
+      : store ? ": wrote (by the crashed thread) "
+              : ": wrote (recent events only) ",
       path);
 }
 

@@ -42,7 +42,8 @@
  * as the program's. A full table drops the rest. */
 #define CTRACE__OWN_TIDS 16
 extern CTRACE__HIDDEN int ctrace__own_tids[CTRACE__OWN_TIDS];
-extern CTRACE__HIDDEN int ctrace__own_pids[CTRACE__OWN_TIDS]; /* (a forked child drops the parent's) */
+extern CTRACE__HIDDEN int
+    ctrace__own_pids[CTRACE__OWN_TIDS]; /* (a forked child drops the parent's) */
 extern CTRACE__HIDDEN int ctrace__own_ntids;
 CTRACE__EXPORT void ctrace__own_tid_add(int tid);
 /* Its bits: a native session records (CTRACE__ON_NATIVE), an LTTng session
@@ -51,10 +52,9 @@ CTRACE__EXPORT void ctrace__own_tid_add(int tid);
 #define CTRACE__ON_NATIVE 1
 #define CTRACE__ON_LTTNG 2
 #define CTRACE__ACTIVE() (__atomic_load_n(&ctrace__active, __ATOMIC_SEQ_CST) & CTRACE__ON_NATIVE)
-#define CTRACE__ACTIVE_RELAXED()                                               \
+#define CTRACE__ACTIVE_RELAXED() \
   (__atomic_load_n(&ctrace__active, __ATOMIC_RELAXED) & CTRACE__ON_NATIVE)
-#define CTRACE__LTTNG_ON()                                                     \
-  (__atomic_load_n(&ctrace__active, __ATOMIC_RELAXED) & CTRACE__ON_LTTNG)
+#define CTRACE__LTTNG_ON() (__atomic_load_n(&ctrace__active, __ATOMIC_RELAXED) & CTRACE__ON_LTTNG)
 /* Anything to record: native or LTTng. */
 #define CTRACE__ANY_ON() __atomic_load_n(&ctrace__active, __ATOMIC_RELAXED)
 
@@ -172,19 +172,19 @@ CTRACE__HIDDEN size_t ctrace__pool_chunks(void);
 
 typedef struct ctrace__thread {
   /* -- Owned by the recording thread (the hot fields, one cache line) -- */
-  uint8_t *pos;     /* next byte to write in cur->data */
-  uint8_t *base;    /* cur->data */
+  uint8_t *pos;          /* next byte to write in cur->data */
+  uint8_t *base;         /* cur->data */
   _Atomic uint32_t *pub; /* &cur->head */
   /* End of cur->data; an event is written only if it fits below it. Stored
    * as 0 by the writer when a session stops so that the next event takes
    * the slow path (relaxed: the slow path re-checks under seq_cst). */
   _Atomic uintptr_t limit;
-  uint64_t last_tick;  /* tick of the last event written */
-  ctrace__chunk *cur;  /* chunk being written */
+  uint64_t last_tick;    /* tick of the last event written */
+  ctrace__chunk *cur;    /* chunk being written */
   uint64_t drop_pending; /* dropped since the last DROPPED event */
   uint64_t drop_first_tick;
-  uint32_t gen;          /* session the thread is registered in */
-  uint32_t serial;       /* unique per process, never reused */
+  uint32_t gen;    /* session the thread is registered in */
+  uint32_t serial; /* unique per process, never reused */
 
   /* -- Shared -- */
   _Atomic uint64_t dropped; /* total dropped this session (writer reads) */
@@ -208,12 +208,12 @@ typedef struct ctrace__thread {
   int renamed; /* name changed at exit (read by the writer after `exited`) */
 
   /* -- Owned by the writer once registered -- */
-  ctrace__chunk *wchunk; /* oldest chunk not fully written */
-  uint32_t wtail;        /* bytes of wchunk already written */
-  uint64_t wtick;        /* tick at wchunk->data[wtail] */
-  uint32_t wdefined;     /* session in which its DEF_THREAD was written */
+  ctrace__chunk *wchunk;               /* oldest chunk not fully written */
+  uint32_t wtail;                      /* bytes of wchunk already written */
+  uint64_t wtick;                      /* tick at wchunk->data[wtail] */
+  uint32_t wdefined;                   /* session in which its DEF_THREAD was written */
   char wname[CTRACE_FMT_NAME_MAX + 1]; /* flight: last THREAD_NAME defined (writer.c) */
-  uint32_t wnames; /* flight: `names` (even) whose events the writer has walked */
+  uint32_t wnames;            /* flight: `names` (even) whose events the writer has walked */
   _Atomic uint32_t free_next; /* slot free list (thread.c) */
 } __attribute__((aligned(64))) ctrace__thread;
 
@@ -228,7 +228,7 @@ typedef struct ctrace__tls_block {
    * Changed only by CTRACE__NEST_INC/DEC, single instructions, so a signal
    * sees it either before or after. */
   int nest;
-  int tid; /* this thread's id, once asked (ctrace__tid); reset after fork */
+  int tid;        /* this thread's id, once asked (ctrace__tid); reset after fork */
   void *altstack; /* the signal stack flight.c gave this thread (crash dumps) */
 } ctrace__tls_block;
 
@@ -236,12 +236,10 @@ typedef struct ctrace__tls_block {
 #define CTRACE__NEST_INC(x) __asm__ volatile("incl %0" : "+m"(x)::"memory")
 #define CTRACE__NEST_DEC(x) __asm__ volatile("decl %0" : "+m"(x)::"memory")
 #else /* best effort elsewhere: a compiler barrier around a plain increment */
-#define CTRACE__NEST_INC(x)                                                    \
-  (atomic_signal_fence(memory_order_seq_cst), (x)++,                            \
-   atomic_signal_fence(memory_order_seq_cst))
-#define CTRACE__NEST_DEC(x)                                                    \
-  (atomic_signal_fence(memory_order_seq_cst), (x)--,                            \
-   atomic_signal_fence(memory_order_seq_cst))
+#define CTRACE__NEST_INC(x) \
+  (atomic_signal_fence(memory_order_seq_cst), (x)++, atomic_signal_fence(memory_order_seq_cst))
+#define CTRACE__NEST_DEC(x) \
+  (atomic_signal_fence(memory_order_seq_cst), (x)--, atomic_signal_fence(memory_order_seq_cst))
 #endif
 
 /* Exported (initial-exec) so that the preload wrappers test `guard`
@@ -343,10 +341,10 @@ CTRACE__EXPORT void ctrace__heap(int64_t live, uint64_t allocated, int peak, uin
  * $CTRACE_HEAP=0|1, $CTRACE_LOCKS=0|1) and what the kernel allows. Read by
  * the wrappers (relaxed) to know what to record. */
 typedef struct ctrace__capture {
-  int syscalls; /* CTRACE_FMT_CAP_*: WRAPPERS = the preload wrappers record */
-  int sched;    /* KERNEL: perf context switches; WRAPPERS: derived; OFF */
-  int heap;     /* 1: malloc & co. are recorded */
-  int locks;    /* 1: pthread waits are recorded */
+  int syscalls;  /* CTRACE_FMT_CAP_*: WRAPPERS = the preload wrappers record */
+  int sched;     /* KERNEL: perf context switches; WRAPPERS: derived; OFF */
+  int heap;      /* 1: malloc & co. are recorded */
+  int locks;     /* 1: pthread waits are recorded */
   char why[256]; /* what could not be captured, and why */
 } ctrace__capture;
 extern CTRACE__EXPORT ctrace__capture ctrace__capture_state;
@@ -357,9 +355,9 @@ extern CTRACE__EXPORT ctrace__capture ctrace__capture_state;
 #define CTRACE__PATH_MAX 4096
 
 typedef struct ctrace__session {
-  int fd;            /* -1 until created (lazy) */
-  char *path;        /* the file written (NULL until created) */
-  char *lazy_base;   /* create FILE.PID from this base at the first event */
+  int fd;          /* -1 until created (lazy) */
+  char *path;      /* the file written (NULL until created) */
+  char *lazy_base; /* create FILE.PID from this base at the first event */
   uint32_t buffer_mb;
   uint32_t gen;
   uint32_t flush_ms;
@@ -370,13 +368,13 @@ typedef struct ctrace__session {
 
   pthread_t writer;
   pthread_mutex_t mu;
-  pthread_cond_t cv;      /* writer wakes: stop or flush asked */
-  pthread_cond_t done_cv; /* flush callers wake */
-  int stop_req;           /* under mu */
-  uint64_t flush_req;     /* under mu */
-  uint64_t flush_done;    /* under mu */
-  int error;              /* first write/compress error, under mu */
-  uint64_t bytes_written; /* writer only */
+  pthread_cond_t cv;        /* writer wakes: stop or flush asked */
+  pthread_cond_t done_cv;   /* flush callers wake */
+  int stop_req;             /* under mu */
+  uint64_t flush_req;       /* under mu */
+  uint64_t flush_done;      /* under mu */
+  int error;                /* first write/compress error, under mu */
+  uint64_t bytes_written;   /* writer only */
   uint64_t writer_delay_ms; /* $CTRACE__TEST_WRITER_DELAY_MS: tests force drops */
   /* The tracer's own work, so that readers can leave its system calls out
    * of the program's (DEF_TRACER_SPAN): ctrace_start on span_tid, the
@@ -388,8 +386,8 @@ typedef struct ctrace__session {
   /* Flight recorder (flight.c): records go to memory, and to a file only
    * when a dump is asked. Set by ctrace_start, read-only while tracing. */
   int flight;
-  uint64_t flight_window_ms; /* 0: no time limit */
-  uint64_t flight_bytes;     /* the cap of what is kept (definitions included) */
+  uint64_t flight_window_ms;          /* 0: no time limit */
+  uint64_t flight_bytes;              /* the cap of what is kept (definitions included) */
   char flight_base[CTRACE__PATH_MAX]; /* default dump path (absolute) */
   /* ctrace_flight_dump's request, under mu: the writer cuts, writes the
    * dump to dump_path (NULL: the next default path), sets dump_result and
@@ -513,8 +511,8 @@ CTRACE__HIDDEN const char *ctrace__flight_crash_text(void); /* "crash (SIGSEGV)"
  * path); the path written goes to chosen. why (NULL for
  * ctrace_flight_dump) is printed to stderr with the path. @return 0 or
  * -errno. */
-CTRACE__HIDDEN int ctrace__flight_write(const ctrace__session *s, const char *path,
-                                        char *chosen, size_t len, const char *why);
+CTRACE__HIDDEN int ctrace__flight_write(const ctrace__session *s, const char *path, char *chosen,
+                                        size_t len, const char *why);
 /* Writer, at stop: gives the store's memory back. */
 CTRACE__HIDDEN void ctrace__flight_free(void);
 /* In a forked child: forgets the parent's store (its writer may have been
@@ -536,10 +534,10 @@ typedef struct ctrace__flight_stats {
   uint64_t defs_bytes;           /* definitions kept */
   uint64_t ring_bytes;           /* BATCH and CLOCK records kept */
   uint64_t ring_records;
-  uint64_t peak_bytes;           /* highest defs_bytes + ring_bytes after a change */
-  uint64_t ring_alloc;           /* memory of the ring (grows up to the cap) */
-  uint64_t evicted_records;      /* forgotten: older than the window, or over the cap */
-  uint64_t dumps;                /* dumps written */
+  uint64_t peak_bytes;      /* highest defs_bytes + ring_bytes after a change */
+  uint64_t ring_alloc;      /* memory of the ring (grows up to the cap) */
+  uint64_t evicted_records; /* forgotten: older than the window, or over the cap */
+  uint64_t dumps;           /* dumps written */
 } ctrace__flight_stats;
 /* @return 0, or CTRACE_ENOTFLIGHT when no flight session records. */
 CTRACE__EXPORT int ctrace__flight_stats_get(ctrace__flight_stats *st);

@@ -36,11 +36,11 @@ int ctrace__lttng_pid;
 
 #define TP(name) &lttng_ust_tracepoint_ctrace___##name
 static struct lttng_ust_tracepoint *const points[] = {
-    TP(region_begin), TP(region_end),   TP(task_begin),   TP(task_end),      TP(log),
-    TP(counter),      TP(instant),      TP(flow_begin),   TP(flow_end),      TP(thread_name),
-    TP(gc_begin),     TP(gc_end),       TP(heap),         TP(heap_set),      TP(sched_create),
-    TP(sched_run),    TP(sched_block),  TP(sched_unblock), TP(sched_end),    TP(syscall),
-    TP(wait),         TP(thread_create), TP(thread_start), TP(thread_exit),  TP(task_switch),
+    TP(region_begin), TP(region_end),    TP(task_begin),    TP(task_end),    TP(log),
+    TP(counter),      TP(instant),       TP(flow_begin),    TP(flow_end),    TP(thread_name),
+    TP(gc_begin),     TP(gc_end),        TP(heap),          TP(heap_set),    TP(sched_create),
+    TP(sched_run),    TP(sched_block),   TP(sched_unblock), TP(sched_end),   TP(syscall),
+    TP(wait),         TP(thread_create), TP(thread_start),  TP(thread_exit), TP(task_switch),
 };
 #undef TP
 

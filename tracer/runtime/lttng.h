@@ -15,15 +15,15 @@
 /* The process id for the events (set at load and after fork). */
 extern CTRACE__HIDDEN int ctrace__lttng_pid;
 
-#define CTRACE__TP(name, ...)                                                              \
-  do {                                                                                     \
+#define CTRACE__TP(name, ...)                                                               \
+  do {                                                                                      \
     if (CTRACE__UNLIKELY(CTRACE__LTTNG_ON()) && lttng_ust_tracepoint_enabled(ctrace, name)) \
-      lttng_ust_do_tracepoint(ctrace, name, ctrace__lttng_pid, ctrace__tid(), __VA_ARGS__);  \
+      lttng_ust_do_tracepoint(ctrace, name, ctrace__lttng_pid, ctrace__tid(), __VA_ARGS__); \
   } while (0)
-#define CTRACE__TP0(name)                                                                  \
-  do {                                                                                     \
+#define CTRACE__TP0(name)                                                                   \
+  do {                                                                                      \
     if (CTRACE__UNLIKELY(CTRACE__LTTNG_ON()) && lttng_ust_tracepoint_enabled(ctrace, name)) \
-      lttng_ust_do_tracepoint(ctrace, name, ctrace__lttng_pid, ctrace__tid());               \
+      lttng_ust_do_tracepoint(ctrace, name, ctrace__lttng_pid, ctrace__tid());              \
   } while (0)
 #else
 #define CTRACE__TP(name, ...) ((void)0)

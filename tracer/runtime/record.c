@@ -71,8 +71,7 @@ static inline void ev_varints5(unsigned type, unsigned n, uint64_t a0, uint64_t 
   ev_close(t, p);
 }
 
-static inline void ev_varints(unsigned type, unsigned n, uint64_t a0, uint64_t a1,
-                              uint64_t a2) {
+static inline void ev_varints(unsigned type, unsigned n, uint64_t a0, uint64_t a1, uint64_t a2) {
   ev_varints5(type, n, a0, a1, a2, 0, 0);
 }
 
@@ -397,7 +396,8 @@ void ctrace__release(const void *obj) {
     return;
   uint64_t h = obj_hash(obj);
   uint64_t since = (ctrace__ticks() - ctrace__session_state.start.tick) >> 6;
-  uint64_t v = (uint64_t)(t->serial & 0xffff) << 48 | (h >> 56) << 40 | (since & ((1ull << 40) - 1));
+  uint64_t v =
+      (uint64_t)(t->serial & 0xffff) << 48 | (h >> 56) << 40 | (since & ((1ull << 40) - 1));
   atomic_store_explicit(&release_table[h & (RELEASE_SLOTS - 1)], v, memory_order_relaxed);
 }
 
@@ -414,8 +414,8 @@ void ctrace__wait(unsigned kind, uint64_t start, const void *obj) {
     waker = v >> 48;
     back = now > rel ? now - rel : 0;
   }
-  CTRACE__TP(wait, (uint8_t)kind, ticks_ns(now > start ? now - start : 0),
-             (uint64_t)(uintptr_t)obj, waker ? tid_of_serial(waker) : 0);
+  CTRACE__TP(wait, (uint8_t)kind, ticks_ns(now > start ? now - start : 0), (uint64_t)(uintptr_t)obj,
+             waker ? tid_of_serial(waker) : 0);
   (void)tid_of_serial;
   ev_span(CTRACE_FMT_EV_WAIT, 5, start, now, kind, (uint64_t)(uintptr_t)obj, waker, back);
 }
@@ -424,8 +424,8 @@ static _Atomic uint64_t next_internal_flow = 1;
 
 uint64_t ctrace__thread_created(void) {
   /* Internal flows have the top bit set, out of the way of the program's. */
-  uint64_t id = (1ull << 63) | atomic_fetch_add_explicit(&next_internal_flow, 1,
-                                                          memory_order_relaxed);
+  uint64_t id =
+      (1ull << 63) | atomic_fetch_add_explicit(&next_internal_flow, 1, memory_order_relaxed);
   CTRACE__TP(thread_create, id);
   if (CTRACE__ACTIVE_RELAXED())
     ev_varints(CTRACE_FMT_EV_THREAD_CREATE, 1, id, 0, 0);

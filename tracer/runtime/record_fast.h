@@ -19,7 +19,6 @@
 /* type, delta, and CTRACE_FMT_EVENT_MAX_VARINTS arguments */
 #define EV_MAX_FIXED (1 + (1 + CTRACE_FMT_EVENT_MAX_VARINTS) * CTRACE_FMT_VARINT_MAX)
 
-
 /* Starts an event of at most `need` bytes: the thread's state, or NULL if
  * the event is not to be written. After a non-NULL return the caller must
  * end with ev_close() (or ev_end()). */

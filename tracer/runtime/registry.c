@@ -31,8 +31,8 @@ uint32_t ctrace__site_register(ctrace_site *site) {
   ctrace_site *head = atomic_load_explicit(&sites_head, memory_order_relaxed);
   do
     site->next = head;
-  while (!atomic_compare_exchange_weak_explicit(&sites_head, &head, site,
-                                                memory_order_release, memory_order_relaxed));
+  while (!atomic_compare_exchange_weak_explicit(&sites_head, &head, site, memory_order_release,
+                                                memory_order_relaxed));
   return mine;
 }
 
@@ -41,9 +41,9 @@ ctrace_site *ctrace__sites_head(void) {
 }
 
 /* ---- Interned strings ------------------------------------------------------------- */
-#define INTERN_SLOTS (1u << 18)          /* table capacity (power of two) */
+#define INTERN_SLOTS (1u << 18)            /* table capacity (power of two) */
 #define INTERN_MAX_USED (INTERN_SLOTS / 2) /* keep probes short */
-#define INTERN_ARENA (32u << 20)         /* bytes for entries */
+#define INTERN_ARENA (32u << 20)           /* bytes for entries */
 
 static _Atomic(ctrace__string *) *slots; /* INTERN_SLOTS entries, lazily mapped */
 static uint8_t *arena;
@@ -108,15 +108,14 @@ uint32_t ctrace__intern(const char *s, size_t len) {
         mine->id = atomic_fetch_add_explicit(&next_string_id, 1, memory_order_relaxed);
       }
       ctrace__string *expected = NULL;
-      if (atomic_compare_exchange_strong_explicit(&slots[i], &expected, mine,
-                                                  memory_order_acq_rel, memory_order_acquire)) {
+      if (atomic_compare_exchange_strong_explicit(&slots[i], &expected, mine, memory_order_acq_rel,
+                                                  memory_order_acquire)) {
         atomic_fetch_add_explicit(&strings_used, 1, memory_order_relaxed);
         ctrace__string *head = atomic_load_explicit(&strings_head, memory_order_relaxed);
         do
           mine->next = head;
         while (!atomic_compare_exchange_weak_explicit(&strings_head, &head, mine,
-                                                      memory_order_release,
-                                                      memory_order_relaxed));
+                                                      memory_order_release, memory_order_relaxed));
         return mine->id;
       }
       e = expected; /* lost the slot: compare with the winner */

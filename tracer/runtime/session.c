@@ -153,8 +153,8 @@ static void capture_setup(void) {
   if (why)
     snprintf(c->why, sizeof c->why, "%s", why);
   if (!wrappers && (getenv("CTRACE_SYSCALLS") || getenv("CTRACE_HEAP")))
-    snprintf(c->why + strlen(c->why), sizeof c->why - strlen(c->why), "%s%s",
-             c->why[0] ? "; " : "", "the wrappers (libctrace-preload.so) are not loaded");
+    snprintf(c->why + strlen(c->why), sizeof c->why - strlen(c->why), "%s%s", c->why[0] ? "; " : "",
+             "the wrappers (libctrace-preload.so) are not loaded");
   if (on_demand_gen)
     on_demand_capture(c, wrappers);
 }
@@ -393,11 +393,12 @@ int ctrace__session_describe(char *path, size_t len) {
   pthread_mutex_lock(&session_mu);
   const ctrace__session *s = &ctrace__session_state;
   int on = !CTRACE__ACTIVE() ? 0 : s->flight ? 2 : 1;
-  snprintf(path, len, "%s", !on         ? ""
-                            : on == 2   ? s->flight_base
-                            : s->path   ? s->path
-                            : s->lazy_base ? s->lazy_base
-                                           : "");
+  snprintf(path, len, "%s",
+           !on            ? ""
+           : on == 2      ? s->flight_base
+           : s->path      ? s->path
+           : s->lazy_base ? s->lazy_base
+                          : "");
   pthread_mutex_unlock(&session_mu);
   return on;
 }
@@ -458,17 +459,16 @@ void ctrace__exec_spans(char *buf, size_t len) {
   if (!s->lazy_base || !s->writer_tid)
     return; /* this image's file was created and has its spans */
   size_t n = 0;
-#define EXEC_SPAN(tid, from, to, whole)                                                  \
-  if (n < len)                                                                           \
-    n += (size_t)snprintf(buf + n, len - n, "%d,%llu,%llu,%d;", (int)(tid),              \
-                          (unsigned long long)(from), (unsigned long long)(to), (whole))
+#define EXEC_SPAN(tid, from, to, whole)                                   \
+  if (n < len)                                                            \
+  n += (size_t)snprintf(buf + n, len - n, "%d,%llu,%llu,%d;", (int)(tid), \
+                        (unsigned long long)(from), (unsigned long long)(to), (whole))
   EXEC_SPAN(s->span_tid, s->span_from, s->span_to, 0);
   EXEC_SPAN(s->writer_tid, s->span_from, 0, 1);
   EXEC_SPAN(s->stop_tid, s->stop_from, s->stop_to, 0);
   int k = 3;
   for (int i = 0; i < s->ninherited && k < CTRACE__INHERITED_SPANS; i++, k++)
-    EXEC_SPAN(s->inherited[i].tid, s->inherited[i].from, s->inherited[i].to,
-              s->inherited[i].whole);
+    EXEC_SPAN(s->inherited[i].tid, s->inherited[i].from, s->inherited[i].to, s->inherited[i].whole);
   /* The tracer's other threads here (LTTng's), whole. */
   for (int i = 0, own = __atomic_load_n(&ctrace__own_ntids, __ATOMIC_ACQUIRE);
        i < own && k < CTRACE__INHERITED_SPANS; i++)

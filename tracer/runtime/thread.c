@@ -16,7 +16,8 @@
 
 ctrace__thread ctrace__no_thread; /* limit 0: every event takes the slow path */
 __thread ctrace__tls_block ctrace__tls
-    __attribute__((tls_model("initial-exec"), visibility("default"))) = {&ctrace__no_thread, 0, 0, 0, NULL};
+    __attribute__((tls_model("initial-exec"), visibility("default"))) = {&ctrace__no_thread, 0, 0,
+                                                                         0, NULL};
 _Atomic(ctrace__thread *) ctrace__threads;
 
 static _Atomic uint32_t next_serial = 1;
@@ -27,7 +28,7 @@ static int exit_key_err;
 static void thread_exit(void *arg) {
   ctrace__thread *t = arg;
   ctrace__tls.thread = &ctrace__no_thread; /* a later destructor that records re-registers */
-  ctrace__flight_thread_exit(); /* its signal stack, if flight.c gave it one */
+  ctrace__flight_thread_exit();            /* its signal stack, if flight.c gave it one */
   /* Its name now (pthread_setname_np may have come from another thread):
    * the writer defines the thread again if it changed. */
   char name[sizeof t->name] = {0};
@@ -93,8 +94,7 @@ static void use_chunk(ctrace__thread *t, ctrace__chunk *c) {
   t->pos = c->data;
   t->base = c->data;
   t->pub = &c->head;
-  atomic_store_explicit(&t->limit, (uintptr_t)(c->data + CTRACE__CHUNK_SIZE),
-                        memory_order_relaxed);
+  atomic_store_explicit(&t->limit, (uintptr_t)(c->data + CTRACE__CHUNK_SIZE), memory_order_relaxed);
 }
 
 /* The calling thread's state, created on its first event ever. It stays on
@@ -113,8 +113,8 @@ static ctrace__thread *thread_create(void) {
   ctrace__thread *head = atomic_load_explicit(&ctrace__threads, memory_order_relaxed);
   do
     atomic_store_explicit(&t->next, head, memory_order_relaxed);
-  while (!atomic_compare_exchange_weak_explicit(&ctrace__threads, &head, t,
-                                                memory_order_release, memory_order_relaxed));
+  while (!atomic_compare_exchange_weak_explicit(&ctrace__threads, &head, t, memory_order_release,
+                                                memory_order_relaxed));
   ctrace__tls.thread = t;
   pthread_setspecific(exit_key, t);
   return t;

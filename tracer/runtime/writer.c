@@ -36,10 +36,10 @@ typedef struct wbuf {
 typedef struct writer {
   ctrace__session *s;
   ZSTD_CCtx *cctx;
-  wbuf out;     /* records not yet written to the file */
-  wbuf defs;    /* DEFS payload being built */
-  wbuf scratch; /* one definition's body */
-  ctrace_site *sites_seen;      /* list heads already written */
+  wbuf out;                /* records not yet written to the file */
+  wbuf defs;               /* DEFS payload being built */
+  wbuf scratch;            /* one definition's body */
+  ctrace_site *sites_seen; /* list heads already written */
   ctrace__string *strings_seen;
   int process_written;
   int capture_written;
@@ -132,8 +132,8 @@ static void emit_rec(writer *w, unsigned type, uint32_t thread, uint64_t base_ti
     w->out.len += CTRACE_FMT_RECORD_HEADER_SIZE + stored;
 }
 
-static void emit(writer *w, unsigned type, uint32_t thread, uint64_t base_tick,
-                 const uint8_t *raw, size_t raw_len) {
+static void emit(writer *w, unsigned type, uint32_t thread, uint64_t base_tick, const uint8_t *raw,
+                 size_t raw_len) {
   emit_rec(w, type, thread, base_tick, raw, raw_len, 0);
 }
 
@@ -296,11 +296,10 @@ static void def_thread_end(writer *w, ctrace__thread *t) {
 /* ---- Threads ------------------------------------------------------------------------ */
 
 /* A batch of t's events c->data[from, to); last_tick: the tick of its last event. */
-static void emit_batch(writer *w, ctrace__thread *t, ctrace__chunk *c, uint32_t from,
-                       uint32_t to, uint64_t last_tick) {
+static void emit_batch(writer *w, ctrace__thread *t, ctrace__chunk *c, uint32_t from, uint32_t to,
+                       uint64_t last_tick) {
   if (to > from) {
-    emit_rec(w, CTRACE_FMT_REC_BATCH, t->serial, t->wtick, c->data + from, to - from,
-             last_tick);
+    emit_rec(w, CTRACE_FMT_REC_BATCH, t->serial, t->wtick, c->data + from, to - from, last_tick);
     w->has_batches = 1;
   }
 }
@@ -330,8 +329,8 @@ static uint64_t walk_events(writer *w, ctrace__thread *t, const uint8_t *p, cons
     uint64_t delta, args[CTRACE_FMT_EVENT_MAX_VARINTS], slen;
     const uint8_t *str;
     if (!(p = ctrace_fmt_decode_event(p, end, &type, &delta, args, &str, &slen))) {
-      fprintf(stderr, "ctrace: internal error: bad event (type %u) in thread %u's buffer\n",
-              type, t->serial);
+      fprintf(stderr, "ctrace: internal error: bad event (type %u) in thread %u's buffer\n", type,
+              t->serial);
       set_err(w, CTRACE_ECORRUPT);
       break;
     }
@@ -676,8 +675,7 @@ static void *writer_main(void *arg) {
   if (cut_every < 1000000)
     cut_every = 1000000;
   w->last_cut_ns = ctrace__mono_ns();
-  uint64_t delay_until = s->writer_delay_ms ? w->last_cut_ns + s->writer_delay_ms * 1000000ull
-                                            : 0;
+  uint64_t delay_until = s->writer_delay_ms ? w->last_cut_ns + s->writer_delay_ms * 1000000ull : 0;
   for (;;) {
     writer_asks a;
     writer_wait(w, &a);
@@ -706,7 +704,6 @@ static void *writer_main(void *arg) {
 }
 
 /* ---- Start, stop, flush -------------------------------------------------------------------- */
-
 
 void ctrace__file_header(uint8_t h[CTRACE_FMT_FILE_HEADER_SIZE], const ctrace__session *s,
                          uint32_t flags) {

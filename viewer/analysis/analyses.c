@@ -28,7 +28,9 @@ typedef struct by_name {
   vh_map map;
 } by_name;
 
-static uint64_t name_hash(const char *s, uint64_t salt) { return ctrace__fnv1a(s, strlen(s), salt); }
+static uint64_t name_hash(const char *s, uint64_t salt) {
+  return ctrace__fnv1a(s, strlen(s), salt);
+}
 
 /* The row of name among rows[0..n) (each row's name at offset `off` of a
  * `size`-byte struct), or 0 if none yet; *key gets the key to put it at. */
@@ -144,7 +146,7 @@ typedef struct tasks_pass {
   st_report *r;
   task_ref *refs; /* the tasks of the selection in the window */
   size_t n, cap;
-  vh_map ids;     /* hash(id, pid) -> ref index + 1 */
+  vh_map ids; /* hash(id, pid) -> ref index + 1 */
 } tasks_pass;
 
 /* The tasks in the window into refs, each counted in the group of its
@@ -163,8 +165,7 @@ static int collect_tasks(tasks_pass *p) {
     for (size_t j = 0; ok && j < t->ntasks && t->tasks[j].start <= w1; j++) {
       const vx_task *k = &t->tasks[j];
       uint64_t end = k->end == UINT64_MAX || k->end > w1 ? w1 : k->end;
-      if (!(k->start < end ? end > w0 : point_in(r, w0, w1, k->start)) ||
-          !task_picked(x, k, p->o))
+      if (!(k->start < end ? end > w0 : point_in(r, w0, w1, k->start)) || !task_picked(x, k, p->o))
         continue;
       const char *name = vx_label_get(x, k->label)->name;
       uint64_t key = 0;
@@ -502,15 +503,16 @@ static double mmu_for(const steps *s, uint64_t w) {
  * has none. */
 static int thread_span(const vx_track *t, uint64_t *a, uint64_t *b) {
   uint64_t lo = UINT64_MAX, hi = 0;
-#define SPAN(s, e)                                                                             \
-  do {                                                                                         \
-    if ((s) < lo)                                                                              \
-      lo = (s);                                                                                \
-    if ((e) > hi)                                                                              \
-      hi = (e);                                                                                \
+#define SPAN(s, e) \
+  do {             \
+    if ((s) < lo)  \
+      lo = (s);    \
+    if ((e) > hi)  \
+      hi = (e);    \
   } while (0)
   if (t->depths && t->ndepth[0]) /* depth 0 holds the others; its ends are sorted */
-    SPAN(t->depth[0][0].start, t->depth[0][t->ndepth[0] - 1].start + t->depth[0][t->ndepth[0] - 1].dur);
+    SPAN(t->depth[0][0].start,
+         t->depth[0][t->ndepth[0] - 1].start + t->depth[0][t->ndepth[0] - 1].dur);
   for (size_t i = 0; i < t->ninst; i++)
     SPAN(t->inst[i].ts, t->inst[i].ts);
   if (t->nstates)
@@ -530,14 +532,14 @@ typedef struct mmu_pass {
   const vx_index *x;
   const st_options *o;
   uint64_t w0, w1;
-  uint8_t *gc;     /* per label: of cat "gc" */
-  gc_span *sp;     /* one thread's phases in the window */
+  uint8_t *gc; /* per label: of cat "gc" */
+  gc_span *sp; /* one thread's phases in the window */
   size_t csp;
-  edge *e;         /* where the phases and the threads of P start and end */
+  edge *e; /* where the phases and the threads of P start and end */
   size_t ne, ce;
   uint64_t phases, gctime;
   unsigned threads;
-  vh_map gc_pids;  /* pid + 1 of the threads with phases */
+  vh_map gc_pids; /* pid + 1 of the threads with phases */
 } mmu_pass;
 
 /* The phases of thread t in the window as edges. @return 0, or -1 when out

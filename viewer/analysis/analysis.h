@@ -93,10 +93,10 @@ typedef struct vx_flow {
 
 /* What an arrow stands for. */
 enum {
-  VX_FLOW_USER = 0,    /* ctrace_flow_begin/end, or a JSON flow */
-  VX_FLOW_THREAD = 1,  /* a thread created -> it starts */
-  VX_FLOW_WAKE = 2,    /* a release -> the waiter wakes */
-  VX_FLOW_UNBLOCK = 3  /* a work item made runnable -> its next run */
+  VX_FLOW_USER = 0,   /* ctrace_flow_begin/end, or a JSON flow */
+  VX_FLOW_THREAD = 1, /* a thread created -> it starts */
+  VX_FLOW_WAKE = 2,   /* a release -> the waiter wakes */
+  VX_FLOW_UNBLOCK = 3 /* a work item made runnable -> its next run */
 };
 
 enum { VX_THREAD = 1, VX_COUNTER = 2, VX_TASKS = 3 };
@@ -115,7 +115,7 @@ enum {
 
 typedef struct vx_state {
   uint64_t start, end;
-  uint8_t state; /* VX_ST_* */
+  uint8_t state;   /* VX_ST_* */
   uint8_t derived; /* 1: from the wrappers' spans, not from the scheduler */
   uint16_t cpu;    /* VX_ST_RUNNING with scheduler data; else 0xffff */
   uint32_t pad;
@@ -125,13 +125,13 @@ typedef struct vx_state {
  * slice's args field is VX_ARGS_INFO | index). */
 #define VX_ARGS_INFO 0x80000000u
 typedef struct vx_info {
-  uint32_t nr;      /* syscall number, or the wait kind (CTRACE_FMT_WAIT_*) */
+  uint32_t nr; /* syscall number, or the wait kind (CTRACE_FMT_WAIT_*) */
   uint8_t is_wait;
-  uint8_t kernel;   /* from the kernel (complete mode), not a wrapper */
+  uint8_t kernel; /* from the kernel (complete mode), not a wrapper */
   uint16_t pad;
-  uint64_t arg;     /* fd / the object waited on */
-  int64_t ret;      /* syscall: result or -errno */
-  uint32_t waker;   /* wait: the track that released the object, or UINT32_MAX */
+  uint64_t arg;   /* fd / the object waited on */
+  int64_t ret;    /* syscall: result or -errno */
+  uint32_t waker; /* wait: the track that released the object, or UINT32_MAX */
   uint32_t pad2;
 } vx_info;
 
@@ -148,7 +148,7 @@ typedef struct vx_track {
   vx_instant *inst;
   size_t ninst;
   uint64_t slices;
-  vx_slice *runs;   /* user-level items (ctrace_sched_*) run on it, label = the item */
+  vx_slice *runs; /* user-level items (ctrace_sched_*) run on it, label = the item */
   size_t nruns;
   vx_state *states; /* the state band, sorted */
   size_t nstates;
@@ -177,7 +177,7 @@ typedef struct vx_source {
   int pid;
   char *process;
   int complete;
-  char *problem; /* reader's message, or NULL */
+  char *problem;                /* reader's message, or NULL */
   rd_problem_kind problem_kind; /* RD_PROBLEM_* */
   uint64_t events;
   uint64_t dropped;
@@ -201,7 +201,7 @@ const vx_source *vx_source_get(const vx_index *x, size_t i);
 const vx_label *vx_label_get(const vx_index *x, uint32_t label);
 size_t vx_label_count(const vx_index *x);
 const char *vx_log_message(const vx_index *x, uint32_t msg, uint64_t *task);
-const char *vx_args(const vx_index *x, uint32_t args); /* JSON text or NULL */
+const char *vx_args(const vx_index *x, uint32_t args);        /* JSON text or NULL */
 const vx_info *vx_info_get(const vx_index *x, uint32_t args); /* or NULL */
 /* Name of a syscall number (x86-64) or NULL. */
 const char *vx_syscall_name(long nr);
@@ -215,7 +215,7 @@ uint64_t vx_dropped(const vx_index *x); /* events the tracers dropped */
 /* The label of the markers of dropped events on threads (their instants'
  * extra: how many). */
 uint32_t vx_drop_label(const vx_index *x);
-size_t vx_memory(const vx_index *x);    /* bytes held by the index */
+size_t vx_memory(const vx_index *x); /* bytes held by the index */
 /* Regions of tasks, in the order they ended. */
 const vx_task_region *vx_task_regions(const vx_index *x, size_t *n);
 /* The task with this id (in any process), or NULL. */
@@ -366,7 +366,7 @@ typedef struct st_mmu_point {
 } st_mmu_point;
 
 typedef struct st_mmu {
-  unsigned threads; /* threads counted in P at some time */
+  unsigned threads;    /* threads counted in P at some time */
   uint64_t phases, gc; /* phases (per thread, nested ones merged) and their time */
   st_mmu_point *curve;
   size_t ncurve;
@@ -393,35 +393,35 @@ typedef struct st_heap_series {
 } st_heap_series;
 
 typedef struct st_report {
-  uint64_t t0, t1;      /* the window (absolute, index times) */
+  uint64_t t0, t1; /* the window (absolute, index times) */
   uint64_t trace_t0, trace_t1;
-  int windowed;         /* --since or --until given */
-  const char *thread;   /* only threads of this name (st_options.thread), or NULL */
+  int windowed;       /* --since or --until given */
+  const char *thread; /* only threads of this name (st_options.thread), or NULL */
   uint64_t events, dropped;
   size_t processes;
-  int has_sched;        /* some thread has a state band */
-  int derived_only;     /* ... and every one is estimated from the wrappers */
+  int has_sched;    /* some thread has a state band */
+  int derived_only; /* ... and every one is estimated from the wrappers */
   st_thread *threads;
   size_t nthreads;
-  st_region *regions;   /* in the order of st_sort (by total at first) */
+  st_region *regions; /* in the order of st_sort (by total at first) */
   size_t nregions;
-  st_block *blocks;     /* by total, largest first */
+  st_block *blocks; /* by total, largest first */
   size_t nblocks;
   st_syscall *syscalls; /* by total, largest first */
   size_t nsyscalls;
   st_heap *heaps;
   size_t nheaps;
-  uint64_t window_events;  /* slices, instants and samples of the selection in the window */
-  uint64_t window_dropped; /* drops marked in the window */
+  uint64_t window_events;     /* slices, instants and samples of the selection in the window */
+  uint64_t window_dropped;    /* drops marked in the window */
   st_task_group *task_groups; /* by total, largest first */
   size_t ntask_groups;
   st_task *tasks; /* the longest (ST_TASKS at most), longest first */
   size_t ntasks;
   st_item *items; /* by run time, largest first */
   size_t nitems;
-  st_mmu *mmu;    /* NULL: no GC-like phases */
+  st_mmu *mmu;            /* NULL: no GC-like phases */
   st_heap_series *series; /* NULL: no heap counter */
-  st_alloc *allocs; /* by bytes, largest first */
+  st_alloc *allocs;       /* by bytes, largest first */
   size_t nallocs;
   /* The blocking profiles (below), by pf_type; an entry whose `type` is
    * -1 could not be made (no scheduler data for "sched"). */
@@ -505,11 +505,11 @@ typedef struct pf_frame {
 } pf_frame;
 
 typedef struct pf_sample {
-  size_t first, n; /* its stack: pf_profile.stack[first .. first + n), leaf first */
-  uint64_t object; /* PF_SYNC: the object waited on; 0 when unknown (and other types) */
+  size_t first, n;     /* its stack: pf_profile.stack[first .. first + n), leaf first */
+  uint64_t object;     /* PF_SYNC: the object waited on; 0 when unknown (and other types) */
   uint32_t object_str; /* its "0x..." in strings, or 0 */
-  uint64_t count;  /* events */
-  uint64_t delay;  /* their time within the window, ns */
+  uint64_t count;      /* events */
+  uint64_t delay;      /* their time within the window, ns */
 } pf_sample;
 
 /* Fixed entries of pf_profile.strings (the pprof string table). */
@@ -527,17 +527,17 @@ enum {
 
 typedef struct pf_profile {
   pf_type type;
-  uint64_t t0, t1;     /* the window (index times: CLOCK_MONOTONIC ns, JSON: us x 1000) */
-  int64_t time_nanos;  /* wall clock (ns since 1970) at t0, 0 when unknown */
-  char **strings;      /* strings[0] is "" (owned) */
+  uint64_t t0, t1;    /* the window (index times: CLOCK_MONOTONIC ns, JSON: us x 1000) */
+  int64_t time_nanos; /* wall clock (ns since 1970) at t0, 0 when unknown */
+  char **strings;     /* strings[0] is "" (owned) */
   size_t nstrings;
-  pf_frame *frames;    /* distinct frames */
+  pf_frame *frames; /* distinct frames */
   size_t nframes;
-  uint32_t *stack;     /* frame indexes of every sample's stack */
+  uint32_t *stack; /* frame indexes of every sample's stack */
   size_t nstack;
-  pf_sample *samples;  /* one per distinct (stack, object), by delay, largest first */
+  pf_sample *samples; /* one per distinct (stack, object), by delay, largest first */
   size_t nsamples;
-  uint64_t count, delay; /* over all samples */
+  uint64_t count, delay;                                  /* over all samples */
   size_t cap_strings, cap_frames, cap_stack, cap_samples; /* internal */
 } pf_profile;
 
@@ -547,15 +547,14 @@ typedef struct pf_profile {
  * @return 0, or -1 with a message in err: no thread of that name, an empty
  * window, PF_SCHED without scheduler data in the trace; CTRACE_ENOMEM when
  * out of memory. */
-int pf_compute(const vx_index *x, pf_type type, const st_options *o, pf_profile *out,
-               char *err, size_t errlen);
+int pf_compute(const vx_index *x, pf_type type, const st_options *o, pf_profile *out, char *err,
+               size_t errlen);
 /* Frees what pf_compute allocated; accepts a zeroed profile. */
 void pf_free(pf_profile *p);
 
 /* The profile as a gzipped pprof Profile message into *gz (malloc'd, the
  * caller frees it), *len bytes. @return 0, or -1 with a message in err. */
-int pf_encode_pprof(const pf_profile *p, unsigned char **gz, size_t *len, char *err,
-                    size_t errlen);
+int pf_encode_pprof(const pf_profile *p, unsigned char **gz, size_t *len, char *err, size_t errlen);
 
 /* The first `top` samples (0: all) as a JSON array: [{"stack": [root
  * first: "thread T", "outer", "inner", "mutex wait"], "count": N,

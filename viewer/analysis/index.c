@@ -99,9 +99,8 @@ uint32_t vx_drop_label(const vx_index *x) { return x->drop_label; }
 
 size_t vx_memory(const vx_index *x) {
   size_t m = sizeof *x + x->cap_tracks * sizeof *x->tracks + x->cap_labels * sizeof *x->labels +
-             x->cap_infos * sizeof *x->infos +
-             x->cap_flows * sizeof *x->flows + x->cap_msgs * sizeof(char *) +
-             x->cap_args * sizeof(char *);
+             x->cap_infos * sizeof *x->infos + x->cap_flows * sizeof *x->flows +
+             x->cap_msgs * sizeof(char *) + x->cap_args * sizeof(char *);
   for (size_t i = 0; i < x->ntracks; i++) {
     const vx_track *t = &x->tracks[i];
     for (size_t d = 0; d < t->depths; d++)

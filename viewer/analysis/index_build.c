@@ -29,8 +29,7 @@ static uint32_t add_label(vx_index *x, const char *name, const char *cat, const 
   if (!l)
     return UINT32_MAX;
   *l = (vx_label){strdup(name ? name : ""), strdup(cat ? cat : ""),
-                  file && *file ? strdup(file) : NULL, func && *func ? strdup(func) : NULL,
-                  line};
+                  file && *file ? strdup(file) : NULL, func && *func ? strdup(func) : NULL, line};
   if (!l->name || !l->cat || (file && *file && !l->file) || (func && *func && !l->func)) {
     free((char *)l->name);
     free((char *)l->cat);
@@ -227,7 +226,7 @@ typedef struct bthread {
   open_region *stack;
   size_t depth, cap;
   uint64_t last_ts;
-  uint32_t source; /* the source that last touched it, + 1 */
+  uint32_t source;   /* the source that last touched it, + 1 */
   uint64_t run_item; /* the work item running on it (0: none) */
   uint64_t run_start;
   uint32_t run_label;
@@ -245,24 +244,24 @@ typedef struct kcall {
 typedef struct builder {
   vx_index *x;
   const te_source *src;
-  uint32_t nsrc;     /* sources begun */
-  int json;          /* the source is Chrome JSON (times noted at both ends) */
-  uint64_t counted;  /* events of the source so far (a live one says its count at its end) */
-  bthread *bt;       /* per track */
+  uint32_t nsrc;    /* sources begun */
+  int json;         /* the source is Chrome JSON (times noted at both ends) */
+  uint64_t counted; /* events of the source so far (a live one says its count at its end) */
+  bthread *bt;      /* per track */
   size_t nbt;
-  vh_map threads;    /* (pid, tid) -> track */
-  vh_map named;      /* hash(name, cat) -> label */
-  uint32_t *keyed;   /* the source's label keys -> label + 1 */
+  vh_map threads;  /* (pid, tid) -> track */
+  vh_map named;    /* hash(name, cat) -> label */
+  uint32_t *keyed; /* the source's label keys -> label + 1 */
   size_t nkeyed;
-  vh_map counters;   /* hash(name, pid) -> counter track */
+  vh_map counters;    /* hash(name, pid) -> counter track */
   vh_map tasks_track; /* pid -> its tasks track */
-  vh_map open_tasks; /* hash(pid, id) -> task index in its track */
-  vh_map pending;    /* hash(kind, pid, id) -> index in pend: arrows waiting for their end */
+  vh_map open_tasks;  /* hash(pid, id) -> task index in its track */
+  vh_map pending;     /* hash(kind, pid, id) -> index in pend: arrows waiting for their end */
   vx_flow *pend;
   size_t npend, cap_pend;
   kcall *calls;
   size_t ncalls, cap_calls;
-  vx_state *to_end;  /* states that last to the end of the trace (track in pad) */
+  vx_state *to_end; /* states that last to the end of the trace (track in pad) */
   size_t nto_end, cap_to_end;
   uint32_t drop_label;
   int failed;
@@ -384,8 +383,14 @@ static int add_flow(vx_index *x, uint64_t id, uint32_t from, uint64_t from_ts, u
   if (!f)
     return -1;
   memset(f, 0, sizeof *f);
-  *f = (vx_flow){.id = id, .from_ts = from_ts, .to_ts = to_ts, .from_track = from,
-                 .to_track = to, .from_depth = from_depth, .to_depth = to_depth, .kind = kind};
+  *f = (vx_flow){.id = id,
+                 .from_ts = from_ts,
+                 .to_ts = to_ts,
+                 .from_track = from,
+                 .to_track = to,
+                 .from_depth = from_depth,
+                 .to_depth = to_depth,
+                 .kind = kind};
   return 0;
 }
 
@@ -426,7 +431,8 @@ static void task_region(builder *b, uint32_t ti, uint64_t task, uint32_t label, 
     b->failed = 1;
     return;
   }
-  *r = (vx_task_region){task, start, end > start ? end - start : 0, x->tracks[ti].pid, ti, label, 0};
+  *r =
+      (vx_task_region){task, start, end > start ? end - start : 0, x->tracks[ti].pid, ti, label, 0};
 }
 
 static void on_begin(builder *b, uint32_t ti, bthread *t, const te_event *ev) {
@@ -472,8 +478,11 @@ static void on_syscall(builder *b, uint32_t ti, bthread *t, const te_event *ev) 
     snprintf(buf, sizeof buf, "syscall %ld", nr);
     n = buf;
   }
-  vx_info in = {.nr = (uint32_t)nr, .kernel = !!(ev->flags & TE_F_KERNEL), .arg = ev->u.syscall.arg,
-                .ret = ev->u.syscall.ret, .waker = UINT32_MAX};
+  vx_info in = {.nr = (uint32_t)nr,
+                .kernel = !!(ev->flags & TE_F_KERNEL),
+                .arg = ev->u.syscall.arg,
+                .ret = ev->u.syscall.ret,
+                .waker = UINT32_MAX};
   uint64_t end = ev->ts + ev->dur;
   if (add_block(&b->x->tracks[ti], ev->ts, end, syscall_state(nr)))
     b->failed = 1;
@@ -483,11 +492,10 @@ static void on_syscall(builder *b, uint32_t ti, bthread *t, const te_event *ev) 
 static void on_wait(builder *b, uint32_t ti, bthread *t, const te_event *ev) {
   vx_index *x = b->x;
   uint64_t end = ev->ts + ev->dur;
-  vx_info in = {.nr = ev->u.wait.kind, .is_wait = 1, .arg = ev->u.wait.object,
-                .waker = UINT32_MAX};
+  vx_info in = {.nr = ev->u.wait.kind, .is_wait = 1, .arg = ev->u.wait.object, .waker = UINT32_MAX};
   if (ev->u.wait.waker_tid) {
-    in.waker = thread_track(b, ev->u.wait.waker_pid, ev->u.wait.waker_tid, NULL,
-                            ev->u.wait.waker_tid);
+    in.waker =
+        thread_track(b, ev->u.wait.waker_pid, ev->u.wait.waker_tid, NULL, ev->u.wait.waker_tid);
     t = &b->bt[ti]; /* (the track array may have moved) */
     if (in.waker != UINT32_MAX && (ev->flags & TE_F_RELEASE) &&
         add_flow(x, (1ull << 62) | x->nflows, in.waker, ev->u.wait.release_ts, 0xffff, ti, end,
@@ -534,8 +542,7 @@ static void on_point(builder *b, uint32_t ti, bthread *t, const te_event *ev) {
                       t->depth ? t->stack[t->depth - 1].label : UINT32_MAX, 0};
     }
     break;
-  default:
-    break;
+  default: break;
   }
 }
 
@@ -547,9 +554,7 @@ static void sample(builder *b, int pid, const char *name, uint64_t ts, double v)
 
 static void on_counter(builder *b, const te_event *ev) {
   switch (ev->type) {
-  case TE_COUNTER:
-    sample(b, ev->pid, ev->u.counter.name, ev->ts, ev->u.counter.value);
-    break;
+  case TE_COUNTER: sample(b, ev->pid, ev->u.counter.name, ev->ts, ev->u.counter.value); break;
   case TE_HEAP:
     sample(b, ev->pid, "heap live bytes", ev->ts, (double)ev->u.heap.live);
     sample(b, ev->pid, "heap allocated bytes", ev->ts, (double)ev->u.heap.allocated);
@@ -577,10 +582,13 @@ static void on_task(builder *b, uint32_t ti, const te_event *ev) {
       b->failed = 1;
       return;
     }
-    *k = (vx_task){.start = ev->ts, .end = UINT64_MAX, .id = ev->u.task_ev.id,
+    *k = (vx_task){.start = ev->ts,
+                   .end = UINT64_MAX,
+                   .id = ev->u.task_ev.id,
                    .parent = ev->u.task_ev.parent,
                    .label = named_label(b, ev->u.task_ev.name ? ev->u.task_ev.name : "", "task"),
-                   .thread = ti, .end_thread = UINT32_MAX};
+                   .thread = ti,
+                   .end_thread = UINT32_MAX};
     return;
   }
   uint32_t i;
@@ -591,7 +599,9 @@ static void on_task(builder *b, uint32_t ti, const te_event *ev) {
 }
 
 static uint8_t flow_kind(uint8_t k) {
-  return k == TE_FLOW_THREAD ? VX_FLOW_THREAD : k == TE_FLOW_UNBLOCK ? VX_FLOW_UNBLOCK : VX_FLOW_USER;
+  return k == TE_FLOW_THREAD    ? VX_FLOW_THREAD
+         : k == TE_FLOW_UNBLOCK ? VX_FLOW_UNBLOCK
+                                : VX_FLOW_USER;
 }
 
 /* An arrow's start waits for its end; the end makes the arrow. Thread
@@ -605,8 +615,11 @@ static void on_flow(builder *b, uint32_t ti, const bthread *t, const te_event *e
       b->failed = 1;
       return;
     }
-    *f = (vx_flow){.id = ev->u.flow.id, .from_ts = ev->ts, .from_track = ti,
-                   .from_depth = bind_depth(t), .kind = kind};
+    *f = (vx_flow){.id = ev->u.flow.id,
+                   .from_ts = ev->ts,
+                   .from_track = ti,
+                   .from_depth = bind_depth(t),
+                   .kind = kind};
     return;
   }
   uint32_t i;
@@ -769,8 +782,7 @@ static void note(builder *b, const te_event *ev) {
   switch (ev->type) {
   case TE_SOURCE_BEGIN:
   case TE_SOURCE_END:
-  case TE_PROCESS:
-    return;
+  case TE_PROCESS: return;
   case TE_THREAD: /* a rename is an event; a declaration is not */
     if (!b->json && !(ev->flags & (TE_F_SORT | TE_F_IMPLICIT)))
       note_time(b->x, ev->ts);
@@ -792,8 +804,7 @@ static void note(builder *b, const te_event *ev) {
     if (b->json)
       note_time(b->x, ev->ts);
     return;
-  default:
-    note_time(b->x, ev->ts);
+  default: note_time(b->x, ev->ts);
   }
 }
 

@@ -45,15 +45,51 @@ int pf_type_parse(const char *s, pf_type *t) {
  * name vx_syscall_name gives (and the names traces from elsewhere use). */
 int pf_is_io_syscall(const char *name) {
   static const char *const io[] = {
-      "read",          "write",        "pread64",      "pwrite64",     "pread",
-      "pwrite",        "readv",        "writev",       "preadv",       "pwritev",
-      "preadv2",       "pwritev2",     "recv",         "recvfrom",     "recvmsg",
-      "recvmmsg",      "send",         "sendto",       "sendmsg",      "sendmmsg",
-      "accept",        "accept4",      "connect",      "poll",         "ppoll",
-      "select",        "pselect6",     "pselect",      "epoll_wait",   "epoll_pwait",
-      "epoll_pwait2",  "sendfile",     "sendfile64",   "splice",       "tee",
-      "vmsplice",      "copy_file_range", "fsync",     "fdatasync",    "sync_file_range",
-      "syncfs",        "msync",        "io_getevents", "io_pgetevents", "io_uring_enter",
+      "read",
+      "write",
+      "pread64",
+      "pwrite64",
+      "pread",
+      "pwrite",
+      "readv",
+      "writev",
+      "preadv",
+      "pwritev",
+      "preadv2",
+      "pwritev2",
+      "recv",
+      "recvfrom",
+      "recvmsg",
+      "recvmmsg",
+      "send",
+      "sendto",
+      "sendmsg",
+      "sendmmsg",
+      "accept",
+      "accept4",
+      "connect",
+      "poll",
+      "ppoll",
+      "select",
+      "pselect6",
+      "pselect",
+      "epoll_wait",
+      "epoll_pwait",
+      "epoll_pwait2",
+      "sendfile",
+      "sendfile64",
+      "splice",
+      "tee",
+      "vmsplice",
+      "copy_file_range",
+      "fsync",
+      "fdatasync",
+      "sync_file_range",
+      "syncfs",
+      "msync",
+      "io_getevents",
+      "io_pgetevents",
+      "io_uring_enter",
   };
   for (size_t i = 0; i < sizeof io / sizeof *io; i++)
     if (!strcmp(name, io[i]))
@@ -380,8 +416,8 @@ static const char *const comments[PF_TYPE_COUNT_] = {
     "regions they were made in",
 };
 
-int pf_compute(const vx_index *x, pf_type type, const st_options *o, pf_profile *out,
-               char *err, size_t errlen) {
+int pf_compute(const vx_index *x, pf_type type, const st_options *o, pf_profile *out, char *err,
+               size_t errlen) {
   memset(out, 0, sizeof *out);
   out->type = type;
   if (type >= PF_TYPE_COUNT_) {
@@ -410,8 +446,9 @@ int pf_compute(const vx_index *x, pf_type type, const st_options *o, pf_profile 
     return -1;
   }
   if (type == PF_SCHED && !sched) {
-    vx_errf(err, errlen, "no scheduler data in this trace: record with ctrace run where "
-                      "perf_event_open is allowed");
+    vx_errf(err, errlen,
+            "no scheduler data in this trace: record with ctrace run where "
+            "perf_event_open is allowed");
     return -1;
   }
 
@@ -424,8 +461,7 @@ int pf_compute(const vx_index *x, pf_type type, const st_options *o, pf_profile 
       "", "contentions", "count", "delay", "nanoseconds", "object", "ctrace regions", NULL};
   for (int i = 0; ok && i < PF_STR_FIXED_; i++) {
     uint32_t id;
-    ok = intern(&b, i == PF_STR_COMMENT ? comments[type] : fixed[i], &id) == 0 &&
-         id == (uint32_t)i;
+    ok = intern(&b, i == PF_STR_COMMENT ? comments[type] : fixed[i], &id) == 0 && id == (uint32_t)i;
   }
   for (size_t l = 0; ok && l < nl; l++) {
     const vx_label *lb = vx_label_get(x, (uint32_t)l);
@@ -525,11 +561,11 @@ typedef struct pprof_msg {
   uint64_t *fun_of;       /* per frame: its function's id */
   PLocation *loc, **locp; /* one per frame */
   PLine *line, **linep;
-  PSample *smp, **smpp;   /* one per sample */
-  PLabel *lab, **labp;    /* per sample: its object, if any */
-  int64_t *values;        /* per sample: [count, delay] */
-  uint64_t *locids;       /* per stack entry: its location's id */
-  vh_map byname;          /* ctrace__mix64(name, file) -> index in fun */
+  PSample *smp, **smpp; /* one per sample */
+  PLabel *lab, **labp;  /* per sample: its object, if any */
+  int64_t *values;      /* per sample: [count, delay] */
+  uint64_t *locids;     /* per stack entry: its location's id */
+  vh_map byname;        /* ctrace__mix64(name, file) -> index in fun */
   int has_files, has_lines;
 } pprof_msg;
 
@@ -550,8 +586,8 @@ static int pprof_alloc(pprof_msg *m) {
   m->labp = calloc(p->nsamples ? p->nsamples : 1, sizeof *m->labp);
   m->values = calloc(2 * (p->nsamples ? p->nsamples : 1), sizeof *m->values);
   m->locids = calloc(p->nstack ? p->nstack : 1, sizeof *m->locids);
-  int ok = m->fun && m->funp && m->fun_of && m->loc && m->locp && m->line && m->linep &&
-           m->smp && m->smpp && m->lab && m->labp && m->values && m->locids;
+  int ok = m->fun && m->funp && m->fun_of && m->loc && m->locp && m->line && m->linep && m->smp &&
+           m->smpp && m->lab && m->labp && m->values && m->locids;
   return ok ? 0 : -1;
 }
 
@@ -735,7 +771,8 @@ cJSON *pf_json(const pf_profile *p, size_t top) {
     }
     cJSON_AddItemToArray(arr, o);
     for (size_t j = s->n; j-- > 0;)
-      cJSON_AddItemToArray(st, cJSON_CreateString(p->strings[p->frames[p->stack[s->first + j]].name]));
+      cJSON_AddItemToArray(st,
+                           cJSON_CreateString(p->strings[p->frames[p->stack[s->first + j]].name]));
     cJSON_AddNumberToObject(o, "count", (double)s->count);
     cJSON_AddNumberToObject(o, "total_ns", (double)s->delay);
     if (s->object_str)

@@ -28,7 +28,7 @@ enum { KIND_REGION, KIND_SYSCALL, KIND_WAIT };
 typedef struct acc {
   uint64_t count, total, self, min, max, errors;
   uint64_t state[VX_ST_COUNT_]; /* regions: where the time went */
-  size_t pos; /* next free slot of its durations (second pass) */
+  size_t pos;                   /* next free slot of its durations (second pass) */
 } acc;
 
 static uint64_t slice_end(const vx_slice *s) { return s->start + s->dur; }
@@ -250,8 +250,7 @@ static void window_counts(const vx_index *x, const st_options *o, const st_windo
   }
 }
 
-int st_window_of(const vx_index *x, const st_options *o, st_window *w, char *err,
-                 size_t errlen) {
+int st_window_of(const vx_index *x, const st_options *o, st_window *w, char *err, size_t errlen) {
   uint64_t t0 = vx_t0(x), t1 = vx_t1(x);
   *w = (st_window){t0 + o->since, o->until ? t0 + o->until : UINT64_MAX};
   if (o->until && o->until <= o->since) {
@@ -315,8 +314,9 @@ static int sum_threads(compute *c, size_t nsel) {
   int ok = c->kind && c->a && r->threads;
   for (size_t l = 0; ok && l < c->nl; l++) {
     const char *cat = vx_label_get(c->x, (uint32_t)l)->cat;
-    c->kind[l] = !strcmp(cat, "syscall") ? KIND_SYSCALL : !strcmp(cat, "wait") ? KIND_WAIT
-                                                                              : KIND_REGION;
+    c->kind[l] = !strcmp(cat, "syscall") ? KIND_SYSCALL
+                 : !strcmp(cat, "wait")  ? KIND_WAIT
+                                         : KIND_REGION;
   }
   for (size_t i = 0; ok && i < c->nt; i++) {
     const vx_track *t = vx_track_get(c->x, i);
@@ -374,9 +374,13 @@ static void label_rows(compute *c) {
     if (c->kind[l] == KIND_REGION) {
       uint64_t *v = c->durs + (p->pos - p->count);
       qsort(v, p->count, sizeof *v, st_cmp_u64);
-      r->regions[r->nregions++] = (st_region){.label = (uint32_t)l, .name = name,
-                                              .count = p->count, .total = p->total,
-                                              .self = p->self, .min = p->min, .max = p->max,
+      r->regions[r->nregions++] = (st_region){.label = (uint32_t)l,
+                                              .name = name,
+                                              .count = p->count,
+                                              .total = p->total,
+                                              .self = p->self,
+                                              .min = p->min,
+                                              .max = p->max,
                                               .p50 = st_percentile(v, p->count, 50),
                                               .p90 = st_percentile(v, p->count, 90),
                                               .p99 = st_percentile(v, p->count, 99)};
@@ -387,9 +391,8 @@ static void label_rows(compute *c) {
         g->hist[b < ST_HIST ? b : ST_HIST - 1]++;
       }
     } else if (c->kind[l] == KIND_SYSCALL) {
-      r->syscalls[r->nsyscalls++] = (st_syscall){.name = name, .calls = p->count,
-                                                 .errors = p->errors, .total = p->total,
-                                                 .max = p->max};
+      r->syscalls[r->nsyscalls++] = (st_syscall){
+          .name = name, .calls = p->count, .errors = p->errors, .total = p->total, .max = p->max};
     }
   }
 }
@@ -611,8 +614,7 @@ static void print_header(FILE *f, const vx_index *x, const st_report *r) {
     fprintf(f, "\n%-11sonly the threads named '%s' (%zu)", "threads:", r->thread, r->nthreads);
   fprintf(f, "\n%-11s%" PRIu64, "events:", r->events);
   if (r->windowed || r->thread)
-    fprintf(f, " (%" PRIu64 " in the window%s)", r->window_events,
-            r->thread ? " and threads" : "");
+    fprintf(f, " (%" PRIu64 " in the window%s)", r->window_events, r->thread ? " and threads" : "");
   fprintf(f, "\n%-11s%" PRIu64, "dropped:", r->dropped);
   if (r->windowed || r->thread)
     fprintf(f, " (%" PRIu64 " marked in the window)", r->window_dropped);
@@ -652,23 +654,25 @@ static void print_threads(FILE *f, const st_report *r) {
 
 static void print_regions(FILE *f, const st_report *r, size_t top, st_sort_key key) {
   size_t n = shown(r->nregions, top);
-  fprintf(f, "\ntop regions by %s (%zu of %zu; self: without nested regions, syscalls and "
-             "waits)\n", sort_names[key], n, r->nregions);
+  fprintf(f,
+          "\ntop regions by %s (%zu of %zu; self: without nested regions, syscalls and "
+          "waits)\n",
+          sort_names[key], n, r->nregions);
   if (!n) {
     fprintf(f, "  (none)\n");
     return;
   }
   int wn = name_width(&r->regions[0].name, n, sizeof *r->regions, 6);
-  fprintf(f, "  %-*s %9s %10s %10s %10s %10s %10s %10s %10s %10s\n", wn, "region", "count",
-          "total", "self", "min", "mean", "p50", "p90", "p99", "max");
+  fprintf(f, "  %-*s %9s %10s %10s %10s %10s %10s %10s %10s %10s\n", wn, "region", "count", "total",
+          "self", "min", "mean", "p50", "p90", "p99", "max");
   for (size_t i = 0; i < n; i++) {
     const st_region *g = &r->regions[i];
     char b[8][32];
     fprintf(f, "  %-*.*s %9" PRIu64 " %10s %10s %10s %10s %10s %10s %10s %10s\n", wn, wn, g->name,
             g->count, st_fmt_dur(b[0], 32, g->total), st_fmt_dur(b[1], 32, g->self),
             st_fmt_dur(b[2], 32, g->min), st_fmt_dur(b[3], 32, g->total / g->count),
-            st_fmt_dur(b[4], 32, g->p50), st_fmt_dur(b[5], 32, g->p90), st_fmt_dur(b[6], 32, g->p99),
-            st_fmt_dur(b[7], 32, g->max));
+            st_fmt_dur(b[4], 32, g->p50), st_fmt_dur(b[5], 32, g->p90),
+            st_fmt_dur(b[6], 32, g->p99), st_fmt_dur(b[7], 32, g->max));
   }
 }
 
@@ -738,8 +742,9 @@ static void print_tasks(FILE *f, const st_report *r, size_t top) {
     fprintf(f, "  %-*.*s %9" PRIu64 " %10s %10s %10s %10s %10s %10s %6" PRIu64 " %8" PRIu64 "%s\n",
             wn, wn, g->name, g->count, st_fmt_dur(b[0], 32, g->total),
             st_fmt_dur(b[1], 32, g->total / g->count), st_fmt_dur(b[2], 32, g->p50),
-            st_fmt_dur(b[3], 32, g->p90), st_fmt_dur(b[4], 32, g->p99), st_fmt_dur(b[5], 32, g->max), g->logs,
-            g->regions, g->unfinished ? " (some unfinished)" : "");
+            st_fmt_dur(b[3], 32, g->p90), st_fmt_dur(b[4], 32, g->p99),
+            st_fmt_dur(b[5], 32, g->max), g->logs, g->regions,
+            g->unfinished ? " (some unfinished)" : "");
   }
 }
 
@@ -759,10 +764,11 @@ static void print_items(FILE *f, const st_report *r, size_t top) {
     fprintf(f, "  %-*.*s %7" PRIu64 " %10s %10s", wn, wn, m->name, m->runs,
             st_fmt_dur(b[0], 32, m->run), st_fmt_dur(b[1], 32, m->wait));
     if (r->has_sched)
-      fprintf(f, " %10s %10s %10s", st_fmt_dur(b[2], 32, m->state[VX_ST_RUNNING]),
-              st_fmt_dur(b[3], 32, m->state[VX_ST_RUNNABLE]),
-              st_fmt_dur(b[4], 32, m->run - m->state[VX_ST_RUNNING] - m->state[VX_ST_RUNNABLE] -
-                                    m->state[0]));
+      fprintf(
+          f, " %10s %10s %10s", st_fmt_dur(b[2], 32, m->state[VX_ST_RUNNING]),
+          st_fmt_dur(b[3], 32, m->state[VX_ST_RUNNABLE]),
+          st_fmt_dur(b[4], 32,
+                     m->run - m->state[VX_ST_RUNNING] - m->state[VX_ST_RUNNABLE] - m->state[0]));
     fputc('\n', f);
   }
 }
@@ -797,8 +803,9 @@ static void print_mmu(FILE *f, const st_report *r) {
     return;
   const st_mmu *m = r->mmu;
   char b[2][32];
-  fprintf(f, "\nGC-like phases: %" PRIu64 " on %u threads, %s in phases; minimum mutator "
-             "utilization\n ",
+  fprintf(f,
+          "\nGC-like phases: %" PRIu64 " on %u threads, %s in phases; minimum mutator "
+          "utilization\n ",
           m->phases, m->threads, st_fmt_dur(b[0], 32, m->gc));
   for (size_t i = 0; i < m->ncurve; i += 4) /* one per decade, and the whole window */
     fprintf(f, " %s: %.1f%%", st_fmt_dur(b[1], 32, m->curve[i].window), 100 * m->curve[i].mmu);
@@ -838,8 +845,9 @@ int st_print_text(FILE *f, const vx_index *x, const st_report *r, size_t top, st
 
 static cJSON *num(cJSON *o, const char *k, double v) { return cJSON_AddNumberToObject(o, k, v); }
 
-static const char *const state_keys[VX_ST_COUNT_] = {
-    "unknown_ns", "running_ns", "runnable_ns", "syscalls_ns", "locks_ns", "sleeping_ns", "offcpu_ns"};
+static const char *const state_keys[VX_ST_COUNT_] = {"unknown_ns",  "running_ns", "runnable_ns",
+                                                     "syscalls_ns", "locks_ns",   "sleeping_ns",
+                                                     "offcpu_ns"};
 
 static void json_states(cJSON *o, const uint64_t *state) {
   for (int s = 0; o && s < VX_ST_COUNT_; s++)
@@ -1042,8 +1050,10 @@ static void json_window(cJSON *root, const st_report *r) {
   num(root, "dropped", (double)r->dropped);
   num(win, "events", (double)r->window_events);
   num(win, "dropped", (double)r->window_dropped);
-  cJSON_AddStringToObject(root, "scheduling", !r->has_sched ? "none"
-                                              : r->derived_only ? "wrappers" : "kernel");
+  cJSON_AddStringToObject(root, "scheduling",
+                          !r->has_sched     ? "none"
+                          : r->derived_only ? "wrappers"
+                                            : "kernel");
 }
 
 static void json_threads(cJSON *root, const st_report *r) {

@@ -41,9 +41,9 @@ struct vx_index *cli_index(const char *cmd, char **traces, size_t n);
  * being pid) if it is still there and nobody listens (PROG was killed). */
 void ctrace__control_cleanup(const char *spec, int pid);
 
-uint64_t cc_mono_ms(void);           /* CLOCK_MONOTONIC, ms */
-int cc_parse_pid(const char *s);     /* a pid > 0, or -1 */
-int cc_proc_alive(int pid);          /* 1 if the process exists (ours or not) */
+uint64_t cc_mono_ms(void);       /* CLOCK_MONOTONIC, ms */
+int cc_parse_pid(const char *s); /* a pid > 0, or -1 */
+int cc_proc_alive(int pid);      /* 1 if the process exists (ours or not) */
 /* Name's value in /proc/PID/environ (the environment the process started
  * with). @return 1 found, 0 not there, -errno if unreadable. */
 int cc_proc_env(int pid, const char *name, char *out, size_t len);

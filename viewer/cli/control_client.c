@@ -141,14 +141,16 @@ int cc_find_socket(const char *cmd, int pid, const char *given, char *out, size_
   char spec[PATH_MAX];
   int r = cc_proc_env(pid, CTRACE__CONTROL_ENV, spec, sizeof spec);
   if (r < 0) {
-    fprintf(stderr, "ctrace %s: cannot read the environment of process %d (/proc/%d/environ: "
-                    "%s)%s; give the socket with --socket PATH\n", cmd, pid, pid, strerror(-r),
-            r == -EACCES ? ": another user's process" : "");
+    fprintf(stderr,
+            "ctrace %s: cannot read the environment of process %d (/proc/%d/environ: "
+            "%s)%s; give the socket with --socket PATH\n",
+            cmd, pid, pid, strerror(-r), r == -EACCES ? ": another user's process" : "");
     return 1;
   }
   if (r == 0 || !spec[0]) {
-    fprintf(stderr, "ctrace %s: process %d has no control socket: it was not started with "
-                    "%s=PATH (e.g. ctrace run --control PATH --no-record -- PROG)\n",
+    fprintf(stderr,
+            "ctrace %s: process %d has no control socket: it was not started with "
+            "%s=PATH (e.g. ctrace run --control PATH --no-record -- PROG)\n",
             cmd, pid, CTRACE__CONTROL_ENV);
     return 1;
   }
@@ -314,7 +316,6 @@ void cc_absolute(const char *path, char *out, size_t len) {
   char cwd[PATH_MAX];
   if (path[0] == '/' || !getcwd(cwd, sizeof cwd))
     snprintf(out, len, "%s", path);
-  else
-    if (snprintf(out, len, "%s/%s", cwd, path) >= (int)len)
-      snprintf(out, len, "%s", path);
+  else if (snprintf(out, len, "%s/%s", cwd, path) >= (int)len)
+    snprintf(out, len, "%s", path);
 }

@@ -61,7 +61,8 @@ static int dump_parse(int argc, char **argv, dump_state *s) {
     case O_SOCKET: s->sock = optarg; break;
     case 'h': fputs(dump_usage, stdout); return 0;
     case ':': /* (the leading ':' of the option string: a value is missing) */
-      fprintf(stderr, "ctrace dump: option needs an argument: '%s'\n%s", argv[optind - 1], dump_usage);
+      fprintf(stderr, "ctrace dump: option needs an argument: '%s'\n%s", argv[optind - 1],
+              dump_usage);
       return 2;
     default:
       fprintf(stderr, "ctrace dump: unknown option '%s'\n%s", argv[optind - 1], dump_usage);
@@ -100,8 +101,9 @@ static int dump_by_socket(const dump_state *s) {
   close(fd);
   if (r == 1 && (!strcmp(line, "ok") || !strncmp(line, "ok ", 3))) {
     printf("dumped the flight recorder of %d to %s\n", s->pid,
-           line[2] ? line + 3
-                   : s->dflt[0] ? s->dflt : "its default flight dump path");
+           line[2]      ? line + 3
+           : s->dflt[0] ? s->dflt
+                        : "its default flight dump path");
     return 0;
   }
   if (r == 1 && !strncmp(line, "error: ", 7))
@@ -138,8 +140,9 @@ static int dump_await(const dump_state *s, const char *base, uint64_t since) {
     struct timespec ts = {0, 10000000};
     nanosleep(&ts, NULL);
   }
-  fprintf(stderr, "ctrace dump: sent SIGUSR2 to %d, but no dump appeared at %s (or its "
-                  "numbered followers) within 5 s: is it in flight mode (CTRACE_MODE=flight)?\n",
+  fprintf(stderr,
+          "ctrace dump: sent SIGUSR2 to %d, but no dump appeared at %s (or its "
+          "numbered followers) within 5 s: is it in flight mode (CTRACE_MODE=flight)?\n",
           s->pid, base);
   return 1;
 }
@@ -148,13 +151,16 @@ static int dump_await(const dump_state *s, const char *base, uint64_t since) {
  * @return 0, or 1 or 2 with a message printed. */
 static int dump_by_signal(dump_state *s) {
   if (s->out) {
-    fprintf(stderr, "ctrace dump: -o needs the process's control socket (process %d has none: "
-                    "on SIGUSR2 it writes to its own flight dump path)\n", s->pid);
+    fprintf(stderr,
+            "ctrace dump: -o needs the process's control socket (process %d has none: "
+            "on SIGUSR2 it writes to its own flight dump path)\n",
+            s->pid);
     return 2;
   }
   if (!cc_proc_catches(s->pid, SIGUSR2)) {
-    fprintf(stderr, "ctrace dump: process %d has no control socket and does not catch SIGUSR2 "
-                    "(it is not in flight mode): not sending a signal that would end it\n",
+    fprintf(stderr,
+            "ctrace dump: process %d has no control socket and does not catch SIGUSR2 "
+            "(it is not in flight mode): not sending a signal that would end it\n",
             s->pid);
     return 1;
   }

@@ -38,9 +38,10 @@ static int export_report(te_set *set, const cj_stats *st, const char *first, int
   int incomplete = 0;
   if (src->ctf) {
     if (src->ctf->discarded)
-      fprintf(stderr, "ctrace export: %s: warning: LTTng discarded %" PRIu64 " events while "
-              "recording (its buffers were full; marked in the timeline)\n", first,
-              src->ctf->discarded);
+      fprintf(stderr,
+              "ctrace export: %s: warning: LTTng discarded %" PRIu64 " events while "
+              "recording (its buffers were full; marked in the timeline)\n",
+              first, src->ctf->discarded);
     if (src->ctf->discarded_packets)
       fprintf(stderr, "ctrace export: %s: warning: %" PRIu64 " packets were lost\n", first,
               src->ctf->discarded_packets);
@@ -49,8 +50,10 @@ static int export_report(te_set *set, const cj_stats *st, const char *first, int
   /* The problem may have been found while decoding (opening warned about
    * the framing already; a stream error shows up only now). */
   if (st->dropped)
-    fprintf(stderr, "ctrace export: %s: warning: %" PRIu64 " events were dropped while "
-            "recording (marked in the timeline)\n", first, st->dropped);
+    fprintf(stderr,
+            "ctrace export: %s: warning: %" PRIu64 " events were dropped while "
+            "recording (marked in the timeline)\n",
+            first, st->dropped);
   for (size_t k = 0; k < te_set_count(set); k++)
     incomplete |= !te_set_source(set, k)->complete;
   return strict && (incomplete || st->dropped);
@@ -61,8 +64,10 @@ static int export_report(te_set *set, const cj_stats *st, const char *first, int
 static te_set *export_open(char **paths, int n) {
   for (int i = 0; i < n; i++)
     if (is_dir(paths[i]) && n > 1) {
-      fprintf(stderr, "ctrace export: %s: an LTTng trace directory is exported on its own "
-                      "(one TRACE)\n", paths[i]);
+      fprintf(stderr,
+              "ctrace export: %s: an LTTng trace directory is exported on its own "
+              "(one TRACE)\n",
+              paths[i]);
       return NULL;
     }
   size_t nall;
@@ -114,8 +119,10 @@ int ctrace_cmd_export(int argc, char **argv) {
   }
   for (int i = optind; i < argc; i++)
     if (is_dir(argv[i]) && argc - optind > 1) {
-      fprintf(stderr, "ctrace export: %s: an LTTng trace directory is exported on its own "
-                      "(one TRACE)\n", argv[i]);
+      fprintf(stderr,
+              "ctrace export: %s: an LTTng trace directory is exported on its own "
+              "(one TRACE)\n",
+              argv[i]);
       return 2;
     }
   te_set *set = export_open(argv + optind, argc - optind);

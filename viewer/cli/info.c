@@ -34,7 +34,6 @@ static int open_trace(const char *cmd, const char *path, rd_trace **tr) {
   return 0;
 }
 
-
 static const char info_usage[] = "usage: ctrace info TRACE\n"
                                  "  Prints what a trace holds: process, threads, events, "
                                  "drops, and whether it is complete.\n"
@@ -60,8 +59,8 @@ static int info_ctf(const char *dir) {
     return 1;
   }
   const ctf_stats *st = te_set_source(set, 0)->ctf;
-  printf("trace:     %s (LTTng, %zu CTF trace%s%s)\n", dir, st->ntraces, st->ntraces == 1 ? "" : "s",
-         st->kernel ? ", with the kernel's" : "");
+  printf("trace:     %s (LTTng, %zu CTF trace%s%s)\n", dir, st->ntraces,
+         st->ntraces == 1 ? "" : "s", st->kernel ? ", with the kernel's" : "");
   printf("span:      %.6f s\n", st->events_read ? (double)(st->last_ns - st->first_ns) / 1e9 : 0.0);
   printf("events:    %" PRIu64 "\n", st->events_read);
   for (size_t i = 0; i < st->nnames; i++)

@@ -129,8 +129,7 @@ static int pprof_parse(int argc, char **argv, pprof_state *s) {
       break;
     case 'h': fputs(pprof_usage, stdout); return 0;
     case ':': /* (the leading ':' of the option string: a value is missing) */
-      fprintf(stderr, "ctrace pprof: option '%s' needs a value\n%s", argv[optind - 1],
-              pprof_usage);
+      fprintf(stderr, "ctrace pprof: option '%s' needs a value\n%s", argv[optind - 1], pprof_usage);
       return 2;
     default:
       fprintf(stderr, "ctrace pprof: unknown option '%s'\n%s", argv[optind - 1], pprof_usage);

@@ -31,8 +31,8 @@ static const char record_usage[] =
 /* ---- ctrace record ------------------------------------------------------------------------------ */
 
 /* Events in the trace and the time they span. @return 0, or -1 with err. */
-static int count_events(const char *path, uint64_t *events, double *span, int *complete,
-                        char *err, size_t errlen) {
+static int count_events(const char *path, uint64_t *events, double *span, int *complete, char *err,
+                        size_t errlen) {
   rd_trace *tr;
   if (rd_open(path, 0, &tr, err, errlen))
     return -1;
@@ -57,25 +57,23 @@ static int count_events(const char *path, uint64_t *events, double *span, int *c
 /* ctrace record, from its options to its report: what each step leaves
  * for the next. */
 typedef struct record_state {
-  int pid;                /* --pid PID, or PID */
-  double seconds;         /* --seconds N */
-  const char *out, *sock; /* -o FILE, --socket PATH */
-  char file[PATH_MAX];    /* FILE, cc_absolute; at the end as the process named it */
-  cc_lines l;                /* the connection, and what was read ahead on it */
+  int pid;                           /* --pid PID, or PID */
+  double seconds;                    /* --seconds N */
+  const char *out, *sock;            /* -o FILE, --socket PATH */
+  char file[PATH_MAX];               /* FILE, cc_absolute; at the end as the process named it */
+  cc_lines l;                        /* the connection, and what was read ahead on it */
   unsigned long long bytes, dropped; /* as the process reported them */
-  double took;            /* seconds from the start to the end of the recording */
+  double took;                       /* seconds from the start to the end of the recording */
 } record_state;
 
 /* The options, into s. @return -1 to go on, 0 after --help, or 2 with a
  * message printed. */
 static int record_parse(int argc, char **argv, record_state *s) {
   enum { O_PID = 1000, O_SECONDS, O_SOCKET };
-  static const struct option opts[] = {{"pid", required_argument, NULL, O_PID},
-                                       {"seconds", required_argument, NULL, O_SECONDS},
-                                       {"output", required_argument, NULL, 'o'},
-                                       {"socket", required_argument, NULL, O_SOCKET},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {NULL, 0, NULL, 0}};
+  static const struct option opts[] = {
+      {"pid", required_argument, NULL, O_PID},  {"seconds", required_argument, NULL, O_SECONDS},
+      {"output", required_argument, NULL, 'o'}, {"socket", required_argument, NULL, O_SOCKET},
+      {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
   memset(s, 0, sizeof *s);
   s->pid = -1;
   s->seconds = 5;
@@ -93,10 +91,11 @@ static int record_parse(int argc, char **argv, record_state *s) {
     case O_SECONDS: {
       char *end;
       s->seconds = strtod(optarg, &end);
-      if (end == optarg || *end || !(s->seconds > 0) ||
-          s->seconds > CTRACE__CONTROL_MAX_SECONDS) {
-        fprintf(stderr, "ctrace record: --seconds %s: a number of seconds, more than 0 and at "
-                        "most %g\n%s", optarg, CTRACE__CONTROL_MAX_SECONDS, record_usage);
+      if (end == optarg || *end || !(s->seconds > 0) || s->seconds > CTRACE__CONTROL_MAX_SECONDS) {
+        fprintf(stderr,
+                "ctrace record: --seconds %s: a number of seconds, more than 0 and at "
+                "most %g\n%s",
+                optarg, CTRACE__CONTROL_MAX_SECONDS, record_usage);
         return 2;
       }
       break;
@@ -105,7 +104,8 @@ static int record_parse(int argc, char **argv, record_state *s) {
     case O_SOCKET: s->sock = optarg; break;
     case 'h': fputs(record_usage, stdout); return 0;
     case ':': /* (the leading ':' of the option string: a value is missing) */
-      fprintf(stderr, "ctrace record: option needs an argument: '%s'\n%s", argv[optind - 1], record_usage);
+      fprintf(stderr, "ctrace record: option needs an argument: '%s'\n%s", argv[optind - 1],
+              record_usage);
       return 2;
     default:
       fprintf(stderr, "ctrace record: unknown option '%s'\n%s", argv[optind - 1], record_usage);
@@ -192,14 +192,17 @@ static int record_wait(record_state *s) {
       continue;
     }
     if (r == -ETIMEDOUT) {
-      fprintf(stderr, "ctrace record: timeout: process %d did not end the recording within "
-                      "%g s\n", s->pid, s->seconds + 60);
+      fprintf(stderr,
+              "ctrace record: timeout: process %d did not end the recording within "
+              "%g s\n",
+              s->pid, s->seconds + 60);
       break;
     }
     if (r <= 0) {
-      fprintf(stderr, "ctrace record: process %d closed the connection before the recording "
-                      "ended (%s); %s may be incomplete\n", s->pid,
-              cc_proc_alive(s->pid) ? "it is still running" : "it exited", s->file);
+      fprintf(stderr,
+              "ctrace record: process %d closed the connection before the recording "
+              "ended (%s); %s may be incomplete\n",
+              s->pid, cc_proc_alive(s->pid) ? "it is still running" : "it exited", s->file);
       break;
     }
     if (!strncmp(line, "note: ", 6)) {

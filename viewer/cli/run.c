@@ -187,8 +187,16 @@ typedef struct run_opts {
 /* The options up to PROG, into o. @return RUN_GO_ON, 0 after --help, or 2
  * with a message printed. */
 static int run_parse(int argc, char **argv, run_opts *o) {
-  enum { O_SYSCALLS = 1000, O_NO_SYSCALLS, O_NO_SCHED, O_NO_HEAP, O_NO_LOCKS, O_NO_FOLLOW,
-         O_CONTROL, O_NO_RECORD };
+  enum {
+    O_SYSCALLS = 1000,
+    O_NO_SYSCALLS,
+    O_NO_SCHED,
+    O_NO_HEAP,
+    O_NO_LOCKS,
+    O_NO_FOLLOW,
+    O_CONTROL,
+    O_NO_RECORD
+  };
   enum { O_VIEW = 1100, O_PORT }; /* --view [--port N]: the live view (viewer/run_view.c) */
   enum { O_FLIGHT = 1200 };       /* --flight SPAN: the flight recorder (tracer/flight.c) */
   static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
@@ -205,8 +213,14 @@ static int run_parse(int argc, char **argv, run_opts *o) {
                                        {"flight", required_argument, NULL, O_FLIGHT},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
-  *o = (run_opts){.sysmode = "preload", .syscalls = 1, .sched = 1, .heap = 1, .locks = 1,
-                  .follow = 1, .record = 1, .view_port = -1};
+  *o = (run_opts){.sysmode = "preload",
+                  .syscalls = 1,
+                  .sched = 1,
+                  .heap = 1,
+                  .locks = 1,
+                  .follow = 1,
+                  .record = 1,
+                  .view_port = -1};
   int c;
   optind = 1;
   opterr = 0;
@@ -272,14 +286,19 @@ static int run_parse(int argc, char **argv, run_opts *o) {
  * message printed. */
 static int run_check(const run_opts *o) {
   if (!o->record && !o->control) {
-    fprintf(stderr, "ctrace run: --no-record needs --control PATH (else nothing could start "
-                    "the recording)\n%s", run_usage);
+    fprintf(stderr,
+            "ctrace run: --no-record needs --control PATH (else nothing could start "
+            "the recording)\n%s",
+            run_usage);
     return 2;
   }
   if (o->flight && (o->view || !o->record || !strcmp(o->sysmode, "kernel"))) {
-    fprintf(stderr, "ctrace run: --flight keeps the events in PROG's memory until a dump: "
-                    "not with %s\n%s",
-            o->view ? "--view" : !o->record ? "--no-record" : "--syscalls=kernel (FILE.kernel)",
+    fprintf(stderr,
+            "ctrace run: --flight keeps the events in PROG's memory until a dump: "
+            "not with %s\n%s",
+            o->view      ? "--view"
+            : !o->record ? "--no-record"
+                         : "--syscalls=kernel (FILE.kernel)",
             run_usage);
     return 2;
   }
@@ -354,17 +373,17 @@ static void flight_report(const char *file) {
 /* One `ctrace run`: what each step leaves for the next. */
 typedef struct run_state {
   run_opts o;
-  char *prog, *preload;       /* PROG's path, libctrace-preload.so's: owned */
-  char outbuf[PATH_MAX];      /* the default FILE (o.out then points here) */
-  char abs_out[RUN_ABS_MAX];  /* FILE, absolute */
+  char *prog, *preload;      /* PROG's path, libctrace-preload.so's: owned */
+  char outbuf[PATH_MAX];     /* the default FILE (o.out then points here) */
+  char abs_out[RUN_ABS_MAX]; /* FILE, absolute */
   char abs_control[PATH_MAX + 2];
-  ctrace_run_view rv;         /* --view */
-  pid_t pid;                  /* PROG's */
-  child_setup cs;             /* what the child is told before it execs */
-  ctrace__perf *perf;         /* PROG's kernel events, or NULL */
-  kt_writer *kt;              /* FILE.kernel, while perf */
+  ctrace_run_view rv; /* --view */
+  pid_t pid;          /* PROG's */
+  child_setup cs;     /* what the child is told before it execs */
+  ctrace__perf *perf; /* PROG's kernel events, or NULL */
+  kt_writer *kt;      /* FILE.kernel, while perf */
   char kpath[RUN_ABS_MAX + 16];
-  int status;                 /* PROG's, from waitpid */
+  int status; /* PROG's, from waitpid */
 } run_state;
 
 /* PROG and libctrace-preload.so found, FILE chosen, and the paths the
@@ -382,16 +401,19 @@ static int run_prepare(run_state *s) {
   }
   int st = is_static(s->prog, 0);
   if (st == 1) {
-    fprintf(stderr, "ctrace run: %s is statically linked: the dynamic loader never runs in it, "
-                    "so the recording wrappers (LD_PRELOAD) cannot be loaded. Link it "
-                    "dynamically, or build it with ctrace (CTRACE_OUT=FILE %s).\n",
+    fprintf(stderr,
+            "ctrace run: %s is statically linked: the dynamic loader never runs in it, "
+            "so the recording wrappers (LD_PRELOAD) cannot be loaded. Link it "
+            "dynamically, or build it with ctrace (CTRACE_OUT=FILE %s).\n",
             s->prog, prog_argv[0]);
     return 2;
   }
   s->preload = find_preload();
   if (!s->preload) {
-    fprintf(stderr, "ctrace run: libctrace-preload.so not found next to %s or in ../lib; set "
-                    "CTRACE_PRELOAD\n", "the ctrace binary");
+    fprintf(stderr,
+            "ctrace run: libctrace-preload.so not found next to %s or in ../lib; set "
+            "CTRACE_PRELOAD\n",
+            "the ctrace binary");
     return 1;
   }
   if (!o->out) {
@@ -471,10 +493,12 @@ static int run_open_kernel(run_state *s) {
   const run_opts *o = &s->o;
   child_setup *cs = &s->cs;
   memset(cs, 0, sizeof *cs);
-  unsigned want = !o->record || o->flight ? 0 /* (no FILE.kernel: sessions come and go, or
+  unsigned want =
+      !o->record || o->flight
+          ? 0 /* (no FILE.kernel: sessions come and go, or
                                                  a flight recorder keeps only a window) */
-                  : (o->sched ? CTRACE__PERF_SCHED : 0) |
-                        (o->syscalls && strcmp(o->sysmode, "preload") ? CTRACE__PERF_SYSCALLS : 0);
+          : (o->sched ? CTRACE__PERF_SCHED : 0) |
+                (o->syscalls && strcmp(o->sysmode, "preload") ? CTRACE__PERF_SYSCALLS : 0);
   unsigned got = 0;
   s->perf = want ? ctrace__perf_open_pid(s->pid, want, &got, cs->why, sizeof cs->why) : NULL;
   if (!strcmp(o->sysmode, "kernel") && o->syscalls && !(got & CTRACE__PERF_SYSCALLS)) {
@@ -492,10 +516,10 @@ static int run_open_kernel(run_state *s) {
   if (s->perf) {
     char cmdline[4096] = "", err[600];
     for (int i = 0; o->prog_argv[i]; i++)
-      snprintf(cmdline + strlen(cmdline), sizeof cmdline - strlen(cmdline), "%s%s",
-               i ? " " : "", o->prog_argv[i]);
-    s->kt = kt_open(s->kpath, s->pid, cmdline, cs->syscalls_kernel, cs->sched_kernel, cs->why,
-                    err, sizeof err);
+      snprintf(cmdline + strlen(cmdline), sizeof cmdline - strlen(cmdline), "%s%s", i ? " " : "",
+               o->prog_argv[i]);
+    s->kt = kt_open(s->kpath, s->pid, cmdline, cs->syscalls_kernel, cs->sched_kernel, cs->why, err,
+                    sizeof err);
     if (!s->kt) {
       fprintf(stderr, "ctrace run: cannot record kernel events: %s\n", err);
       ctrace__perf_close(s->perf);
@@ -527,8 +551,9 @@ static int run_spawn(run_state *s) {
   if (s->o.flight) {
     char second[sizeof s->abs_out + 16];
     ctrace__flight_nth_path(second, sizeof second, s->o.out, 2);
-    fprintf(stderr, "ctrace run: flight recorder (%s): dumps go to %s, then %s... on "
-                    "`kill -USR2 %d` (ctrace dump %d) or a crash\n",
+    fprintf(stderr,
+            "ctrace run: flight recorder (%s): dumps go to %s, then %s... on "
+            "`kill -USR2 %d` (ctrace dump %d) or a crash\n",
             s->o.flight, s->o.out, second, (int)s->pid, (int)s->pid);
   }
   int code = run_open_kernel(s);
@@ -607,8 +632,10 @@ static void run_close_kernel(run_state *s, char *kinfo, size_t len) {
   if (r)
     fprintf(stderr, "ctrace run: writing %s failed: %s\n", s->kpath, strerror(-r));
   if (lost)
-    fprintf(stderr, "ctrace run: the kernel lost %llu records (its buffers were full); the "
-                    "trace marks where\n", (unsigned long long)lost);
+    fprintf(stderr,
+            "ctrace run: the kernel lost %llu records (its buffers were full); the "
+            "trace marks where\n",
+            (unsigned long long)lost);
 }
 
 /* After PROG: FILE.kernel closed, what was recorded reported, --view

@@ -48,13 +48,13 @@ int ctrace_run_view_start(ctrace_run_view *rv, const char *trace, int port) {
     setpgid(0, 0);
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() != parent)
-      _exit(1); /* the launcher died already */
+      _exit(1);          /* the launcher died already */
     int fd = dup(sv[1]); /* (without FD_CLOEXEC: the viewer keeps it) */
     char port_s[16], fd_s[16];
     snprintf(port_s, sizeof port_s, "%d", port);
     snprintf(fd_s, sizeof fd_s, "%d", fd);
-    char *argv[] = {"ctrace", "view", "--follow", (char *)trace, "--port", port_s,
-                    "--run-fd", fd_s, NULL};
+    char *argv[] = {"ctrace", "view",     "--follow", (char *)trace, "--port",
+                    port_s,   "--run-fd", fd_s,       NULL};
     execv("/proc/self/exe", argv);
     fprintf(stderr, "ctrace run: --view: cannot start the viewer: %s\n", strerror(errno));
     _exit(127);
@@ -117,8 +117,10 @@ int ctrace_run_view_finish(ctrace_run_view *rv, int code, const char *prog) {
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGHUP, &sa, NULL);
-  fprintf(stderr, "ctrace run: %s exited (status %d); the live view stays at %s until "
-                  "Ctrl+C (SIGINT) or SIGTERM\n", prog, code, rv->url);
+  fprintf(stderr,
+          "ctrace run: %s exited (status %d); the live view stays at %s until "
+          "Ctrl+C (SIGINT) or SIGTERM\n",
+          prog, code, rv->url);
   /* Until a signal, or the viewer exits (EOF on the socket). */
   sigset_t wait_mask = old;
   sigdelset(&wait_mask, SIGINT);

@@ -91,8 +91,7 @@ static int stats_parse(int argc, char **argv, stats_state *s) {
     case 'j': s->json = 1; break;
     case 'h': fputs(stats_usage, stdout); return 0;
     case ':': /* (the leading ':' of the option string: a value is missing) */
-      fprintf(stderr, "ctrace stats: option '%s' needs a value\n%s", argv[optind - 1],
-              stats_usage);
+      fprintf(stderr, "ctrace stats: option '%s' needs a value\n%s", argv[optind - 1], stats_usage);
       return 2;
     default:
       fprintf(stderr, "ctrace stats: unknown option '%s'\n%s", argv[optind - 1], stats_usage);

@@ -266,8 +266,7 @@ static void write_slice_event(exporter *x, const te_event *ev) {
     flow_point(x, ev->pid, ev->tid, ev->ts, ev->u.flow.id, !(ev->flags & TE_F_FLOW_END),
                ev->depth == 0);
     break;
-  default:
-    break;
+  default: break;
   }
 }
 
@@ -460,9 +459,7 @@ static void write_dropped(exporter *x, const te_source *src, const te_event *ev)
     ob_u64(o, n);
     ob_lit(o, "}}");
     break;
-  default:
-    write_lttng_drop(x, ev);
-    break;
+  default: write_lttng_drop(x, ev); break;
   }
 }
 
@@ -515,9 +512,10 @@ static cJSON *other_data_ctrace(exporter *x, te_set *set) {
   char v[32];
   snprintf(v, sizeof v, "%d.%u", CTRACE_FMT_VERSION_MAJOR, rd_format_minor(tr));
   cJSON_AddStringToObject(od, "trace_format", v);
-  cJSON_AddStringToObject(od, "clock", rd_clock_kind(tr) == CTRACE_FMT_CLOCK_TSC
-                                           ? "tsc (mapped to CLOCK_MONOTONIC)"
-                                           : "CLOCK_MONOTONIC");
+  cJSON_AddStringToObject(od, "clock",
+                          rd_clock_kind(tr) == CTRACE_FMT_CLOCK_TSC
+                              ? "tsc (mapped to CLOCK_MONOTONIC)"
+                              : "CLOCK_MONOTONIC");
   cJSON_AddStringToObject(od, "timestamps", "CLOCK_MONOTONIC microseconds");
   cJSON_AddNumberToObject(od, "clock_sync_points", (double)rd_clock_points(tr));
   cJSON_AddNumberToObject(od, "start_realtime_ns", (double)rd_start_real_ns(tr));
@@ -617,7 +615,7 @@ static void write_other_data(exporter *x, te_set *set) {
   const te_source *first = te_set_source(set, 0);
   if (!x->main) /* only kernel streams: the first describes them */
     x->main = first->native ? first : NULL;
-  cJSON *od = x->main ? other_data_ctrace(x, set)
+  cJSON *od = x->main      ? other_data_ctrace(x, set)
               : first->ctf ? other_data_ctf(x, first)
                            : cJSON_CreateObject();
   char *s = od ? cJSON_PrintUnformatted(od) : NULL;

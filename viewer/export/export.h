@@ -18,12 +18,12 @@
 typedef int (*cj_sink)(void *arg, const char *data, size_t len);
 
 typedef struct cj_stats {
-  uint64_t events_read;     /* trace events decoded */
-  uint64_t json_events;     /* objects written to traceEvents */
-  uint64_t dropped;         /* events the tracer dropped (marked + reported) */
-  uint64_t unmatched_ends;  /* region ends with no open region (after drops) */
-  uint64_t open_regions;    /* regions never closed (truncated trace) */
-  uint64_t flow_anchors;    /* 1 ns slices added so a flow point binds */
+  uint64_t events_read;    /* trace events decoded */
+  uint64_t json_events;    /* objects written to traceEvents */
+  uint64_t dropped;        /* events the tracer dropped (marked + reported) */
+  uint64_t unmatched_ends; /* region ends with no open region (after drops) */
+  uint64_t open_regions;   /* regions never closed (truncated trace) */
+  uint64_t flow_anchors;   /* 1 ns slices added so a flow point binds */
 } cj_stats;
 
 /* A sink that write(2)s all of it to *(int *)fd, retrying on EINTR. */

@@ -70,8 +70,7 @@ static inline void ob_i64(ob *o, int64_t v) {
 /* Microseconds with nanosecond decimals: 1234567 ns -> 1234.567 */
 static inline void ob_us(ob *o, uint64_t ns) {
   ob_u64(o, ns / 1000);
-  char b[4] = {'.', (char)('0' + ns / 100 % 10), (char)('0' + ns / 10 % 10),
-               (char)('0' + ns % 10)};
+  char b[4] = {'.', (char)('0' + ns / 100 % 10), (char)('0' + ns / 10 % 10), (char)('0' + ns % 10)};
   ob_mem(o, b, 4);
 }
 
@@ -202,8 +201,7 @@ static inline void ob_syscall_args(ob *o, long nr, uint64_t arg, int64_t ret, in
 
 /* The rest of a thread-state slice after its "ts": duration, state name,
  * the CPU it ran on (if >= 0), and the closing brace. */
-static inline void ob_state_rest(ob *o, uint64_t start, uint64_t end, const char *state,
-                                 int cpu) {
+static inline void ob_state_rest(ob *o, uint64_t start, uint64_t end, const char *state, int cpu) {
   ob_lit(o, ",\"dur\":");
   ob_us(o, end > start ? end - start : 0);
   ob_lit(o, ",\"name\":\"");

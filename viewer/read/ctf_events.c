@@ -66,8 +66,9 @@ int te__ctf_read(const char *dir, te_source *src, ctf_stats *stats, te_handler f
   (void)arg;
   if (stats)
     memset(stats, 0, sizeof *stats);
-  snprintf(err, errlen, "an LTTng (CTF) trace directory, but ctrace was built without "
-                        "babeltrace2 (install libbabeltrace2-dev and rebuild to read it)");
+  snprintf(err, errlen,
+           "an LTTng (CTF) trace directory, but ctrace was built without "
+           "babeltrace2 (install libbabeltrace2-dev and rebuild to read it)");
   return -ENOTSUP;
 }
 
@@ -84,16 +85,49 @@ int ctf_supported(void) { return 1; }
 enum {
   K_OTHER = 0,
   /* ctrace:* (tracer/lttng/tracepoints.h) */
-  K_REGION_BEGIN, K_REGION_END, K_TASK_BEGIN, K_TASK_END, K_LOG, K_COUNTER, K_INSTANT,
-  K_FLOW_BEGIN, K_FLOW_END, K_THREAD_NAME, K_GC_BEGIN, K_GC_END, K_HEAP, K_HEAP_SET,
-  K_SCHED_CREATE, K_SCHED_RUN, K_SCHED_BLOCK, K_SCHED_UNBLOCK, K_SCHED_END, K_SYSCALL, K_WAIT,
-  K_THREAD_CREATE, K_THREAD_START, K_THREAD_EXIT, K_TASK_SWITCH,
+  K_REGION_BEGIN,
+  K_REGION_END,
+  K_TASK_BEGIN,
+  K_TASK_END,
+  K_LOG,
+  K_COUNTER,
+  K_INSTANT,
+  K_FLOW_BEGIN,
+  K_FLOW_END,
+  K_THREAD_NAME,
+  K_GC_BEGIN,
+  K_GC_END,
+  K_HEAP,
+  K_HEAP_SET,
+  K_SCHED_CREATE,
+  K_SCHED_RUN,
+  K_SCHED_BLOCK,
+  K_SCHED_UNBLOCK,
+  K_SCHED_END,
+  K_SYSCALL,
+  K_WAIT,
+  K_THREAD_CREATE,
+  K_THREAD_START,
+  K_THREAD_EXIT,
+  K_TASK_SWITCH,
   /* lttng_ust_libc:* (liblttng-ust-libc-wrapper.so) */
-  K_MALLOC, K_CALLOC, K_REALLOC, K_FREE, K_MEMALIGN, K_POSIX_MEMALIGN,
+  K_MALLOC,
+  K_CALLOC,
+  K_REALLOC,
+  K_FREE,
+  K_MEMALIGN,
+  K_POSIX_MEMALIGN,
   /* lttng_ust_pthread:* (liblttng-ust-pthread-wrapper.so) */
-  K_LOCK_REQ, K_LOCK_ACQ, K_UNLOCK,
+  K_LOCK_REQ,
+  K_LOCK_ACQ,
+  K_UNLOCK,
   /* the kernel (lttng-modules) */
-  K_SCHED_SWITCH, K_PROCESS_FORK, K_PROCESS_EXIT, K_STATEDUMP, K_SYS_ENTRY, K_SYS_EXIT,
+  K_SCHED_SWITCH,
+  K_PROCESS_FORK,
+  K_PROCESS_EXIT,
+  K_STATEDUMP,
+  K_SYS_ENTRY,
+  K_SYS_EXIT,
   K_COUNT_
 };
 
@@ -143,30 +177,30 @@ static const struct kind_def {
     [K_PROCESS_EXIT] = {"sched_process_exit", {"tid"}},
     [K_STATEDUMP] = {"lttng_statedump_process_state", {"tid", "pid", "name"}},
     [K_SYS_ENTRY] = {NULL, {NULL}}, /* syscall_entry_NAME: its first integer argument */
-    [K_SYS_EXIT] = {NULL, {"ret"}},  /* syscall_exit_NAME */
+    [K_SYS_EXIT] = {NULL, {"ret"}}, /* syscall_exit_NAME */
 };
 
 /* What we know of an event class (looked up once, by its address). */
 typedef struct evclass {
   uint8_t kind;
-  int16_t f[MAX_FIELDS];     /* payload member index of kinds[kind].fields[i], or -1 */
-  int16_t pid, tid;          /* payload members pid/tid (ctrace:*), or -1 */
+  int16_t f[MAX_FIELDS];           /* payload member index of kinds[kind].fields[i], or -1 */
+  int16_t pid, tid;                /* payload members pid/tid (ctrace:*), or -1 */
   int16_t cx_pid, cx_tid, cx_name; /* common context: vpid (pid), vtid (tid), procname */
-  int16_t first_int;         /* syscall_entry_*: first integer member (the fd, ...) */
-  long sysnr;                /* syscall events: the number, or -1 */
-  uint32_t sysname;          /* syscall events: interned name */
-  uint32_t name;             /* interned event name */
+  int16_t first_int;               /* syscall_entry_*: first integer member (the fd, ...) */
+  long sysnr;                      /* syscall events: the number, or -1 */
+  uint32_t sysname;                /* syscall events: interned name */
+  uint32_t name;                   /* interned event name */
   uint64_t count;
 } evclass;
 
 /* ---- Interned strings -------------------------------------------------------------- */
 
 typedef struct strtab {
-  char **s;      /* [0] unused: id 0 is "none" */
+  char **s; /* [0] unused: id 0 is "none" */
   uint32_t *len;
   uint32_t *next; /* chain of ids with the same hash */
   size_t n, cap;
-  vh_map ix;     /* hash -> first id */
+  vh_map ix; /* hash -> first id */
 } strtab;
 
 /* The id of s[0..n) (added if new), or 0 when out of memory. */
@@ -226,9 +260,9 @@ typedef struct cthread {
   int pid, tid;
   uint8_t pid_guessed; /* kernel only: pid = tid until a process claims it */
   uint8_t named_by_ctrace;
-  uint8_t announced;   /* its M thread_name was written */
-  uint8_t state_row;   /* its kernel state row was named */
-  uint32_t name;       /* the name written (interned), 0 = "thread N" */
+  uint8_t announced; /* its M thread_name was written */
+  uint8_t state_row; /* its kernel state row was named */
+  uint32_t name;     /* the name written (interned), 0 = "thread N" */
   uint32_t sort;
   rentry *stack;
   size_t depth, cap;
@@ -242,10 +276,10 @@ typedef struct cthread {
   uint32_t sys_class; /* evclass index + 1 of the pending syscall_entry, 0 none */
   uint64_t sys_ts, sys_arg;
   uint64_t k_since;
-  int8_t k_on;        /* -1 unseen, 0 off, 1 on a CPU, 2 exited */
-  uint8_t k_off;      /* off because preempted */
+  int8_t k_on;   /* -1 unseen, 0 off, 1 on a CPU, 2 exited */
+  uint8_t k_off; /* off because preempted */
   uint16_t k_cpu;
-  uint32_t comm;      /* the kernel's name for it (sched_switch, statedump) */
+  uint32_t comm; /* the kernel's name for it (sched_switch, statedump) */
 } cthread;
 
 typedef struct cheap {
@@ -253,7 +287,7 @@ typedef struct cheap {
   uint64_t allocated;
   uint64_t last_emit, last_ts;
   int dirty, last_tid;
-  vh_map ptrs;     /* block address -> index in sizes */
+  vh_map ptrs; /* block address -> index in sizes */
   uint64_t *sizes;
   size_t nsizes, cap_sizes;
   uint32_t *free_slots;
@@ -262,8 +296,8 @@ typedef struct cheap {
 
 typedef struct cproc {
   int pid;
-  uint32_t name;     /* best name so far (interned), 0 none */
-  uint32_t written;  /* the name its M process_name says */
+  uint32_t name;      /* best name so far (interned), 0 none */
+  uint32_t written;   /* the name its M process_name says */
   uint8_t main_named; /* the name came from its main thread or the trace environment */
   uint8_t announced;  /* its M process_name was written */
   uint64_t events, discarded;
@@ -275,13 +309,13 @@ typedef struct cmutex {
   uint64_t addr;
   int pid, tid; /* who released it last */
   uint64_t ts;
-  int owner;    /* who holds it (0: free, as far as the events say) */
+  int owner; /* who holds it (0: free, as far as the events say) */
 } cmutex;
 
 typedef struct ctrace_info {
   const bt_trace *trace;
   int kernel;
-  int vpid;      /* per-process buffers: the process, else 0 */
+  int vpid; /* per-process buffers: the process, else 0 */
   uint32_t procname;
 } ctrace_info;
 
@@ -289,7 +323,7 @@ typedef struct conv {
   te_handler fn;
   void *arg;
   te_source *src;
-  int err;           /* the handler's error: stops the graph */
+  int err; /* the handler's error: stops the graph */
   ctf_stats st;
   const char *dir;
   char **paths;
@@ -297,27 +331,27 @@ typedef struct conv {
   strtab strs;
   evclass *classes;
   size_t nclasses, cap_classes;
-  vh_map class_of;   /* event class address -> index */
+  vh_map class_of; /* event class address -> index */
   cthread *threads;
   size_t nthreads, cap_threads;
-  vh_map thread_of;  /* tid -> index */
+  vh_map thread_of; /* tid -> index */
   cproc *procs;
   size_t nprocs, cap_procs;
-  vh_map proc_of;    /* pid -> index */
-  vh_map tid_pid;    /* tid -> pid, as the kernel's statedump and forks say */
-  vh_map tasks;      /* open task id -> name */
-  vh_map items;      /* user-level item id -> name */
+  vh_map proc_of; /* pid -> index */
+  vh_map tid_pid; /* tid -> pid, as the kernel's statedump and forks say */
+  vh_map tasks;   /* open task id -> name */
+  vh_map items;   /* user-level item id -> name */
   cmutex *mutexes;
   size_t nmutexes, cap_mutexes;
-  vh_map mutex_of;   /* hash(pid, address) -> index */
+  vh_map mutex_of; /* hash(pid, address) -> index */
   ctrace_info *tinfo;
   size_t ntinfo, cap_tinfo;
   vh_map stream_pid; /* stream address -> pid of its last event */
   int *cpu_tid;      /* kernel: the thread on each CPU */
   size_t ncpus;
   uint64_t last_ts;
-  int failed;        /* out of memory in the sink */
-  int live;          /* an lttng-live URL */
+  int failed; /* out of memory in the sink */
+  int live;   /* an lttng-live URL */
 } conv;
 
 #define GROW VH_PUSH
@@ -721,16 +755,16 @@ static void heap_event(conv *c, const evclass *k, const bt_field *pl, cthread *t
   uint64_t a = (uint64_t)fint(member(pl, k->f[0])), b = (uint64_t)fint(member(pl, k->f[1])),
            d = (uint64_t)fint(member(pl, k->f[2]));
   switch (k->kind) {
-  case K_MALLOC: heap_add(c, h, b, a); break;          /* size, ptr */
-  case K_CALLOC: heap_add(c, h, d, a * b); break;      /* nmemb, size, ptr */
-  case K_REALLOC:                                       /* in_ptr, size, ptr */
+  case K_MALLOC: heap_add(c, h, b, a); break;     /* size, ptr */
+  case K_CALLOC: heap_add(c, h, d, a * b); break; /* nmemb, size, ptr */
+  case K_REALLOC:                                 /* in_ptr, size, ptr */
     if (d || !b)
       heap_del(c, h, a);
     heap_add(c, h, d, b);
     break;
-  case K_FREE: heap_del(c, h, a); break;               /* ptr */
-  case K_MEMALIGN: heap_add(c, h, b, a); break;        /* size, ptr */
-  case K_POSIX_MEMALIGN:                                /* size, out_ptr, result */
+  case K_FREE: heap_del(c, h, a); break;        /* ptr */
+  case K_MEMALIGN: heap_add(c, h, b, a); break; /* size, ptr */
+  case K_POSIX_MEMALIGN:                        /* size, out_ptr, result */
     if (!d)
       heap_add(c, h, b, a);
     break;
@@ -915,8 +949,7 @@ static void kernel_event(conv *c, const evclass *k, const bt_event *ev, const bt
   }
   case K_PROCESS_FORK:
   case K_STATEDUMP: {
-    int tid = (int)fint(member(pl, k->f[0])),
-        pid = (int)fint(member(pl, k->f[1]));
+    int tid = (int)fint(member(pl, k->f[0])), pid = (int)fint(member(pl, k->f[1]));
     if (tid > 0 && pid > 0 && vh_put(&c->tid_pid, (uint64_t)(uint32_t)tid, (uint32_t)pid))
       c->failed = 1;
     if (tid > 0 && pid > 0) {
@@ -943,11 +976,10 @@ static void kernel_event(conv *c, const evclass *k, const bt_event *ev, const bt
     }
     return;
   }
-  default:
-    break;
+  default: break;
   }
   /* System calls: on the thread of the context, else the CPU's. */
-  int tid = k->cx_tid >= 0 ? (int)fint(member(cx, k->cx_tid))
+  int tid = k->cx_tid >= 0                       ? (int)fint(member(cx, k->cx_tid))
             : cpu >= 0 && (size_t)cpu < c->ncpus ? c->cpu_tid[cpu]
                                                  : -1;
   if (tid <= 0)
@@ -968,8 +1000,8 @@ static void kernel_event(conv *c, const evclass *k, const bt_event *ev, const bt
     return; /* its entry was not seen */
   if (!t->announced)
     thread_name(c, t, t->comm, 0);
-  write_syscall(c, t, t->sys_ts, ts, k->sysnr, k->sysname, t->sys_arg,
-                fint(member(pl, k->f[0])), 1);
+  write_syscall(c, t, t->sys_ts, ts, k->sysnr, k->sysname, t->sys_arg, fint(member(pl, k->f[0])),
+                1);
 }
 
 /* ---- ctrace:* -------------------------------------------------------------------------- */
@@ -1049,15 +1081,12 @@ static void on_region(conv *c, const evclass *k, const bt_field *f[4], cthread *
     ev.u.counter.value = (double)ev.u.counter.ivalue;
     emit(c, &ev);
     break;
-  case K_INSTANT:
-    write_instant(c, t, ts, fstr(f[1], &n), "instant");
-    break;
+  case K_INSTANT: write_instant(c, t, ts, fstr(f[1], &n), "instant"); break;
   case K_FLOW_BEGIN:
   case K_FLOW_END:
     flow_point(c, t, ts, (uint64_t)fint(f[0]), k->kind == K_FLOW_BEGIN, TE_FLOW_USER);
     break;
-  default:
-    break;
+  default: break;
   }
 }
 
@@ -1088,9 +1117,7 @@ static void on_task(conv *c, const evclass *k, const bt_field *f[4], cthread *t,
     emit(c, &ev);
     break;
   }
-  case K_TASK_SWITCH:
-    t->task = (uint64_t)fint(f[0]);
-    break;
+  case K_TASK_SWITCH: t->task = (uint64_t)fint(f[0]); break;
   case K_LOG:
     ev = tev(t, TE_LOG, ts);
     ev.task = (uint64_t)fint(f[0]);
@@ -1103,8 +1130,7 @@ static void on_task(conv *c, const evclass *k, const bt_field *f[4], cthread *t,
     s = fstr(f[0], &n);
     thread_name(c, t, intern(&c->strs, s, n), 1);
     break;
-  default:
-    break;
+  default: break;
   }
 }
 
@@ -1153,8 +1179,7 @@ static void on_capture(conv *c, const evclass *k, const bt_field *f[4], cthread 
     ev.u.heap_set.goal = (uint64_t)fint(f[1]);
     emit(c, &ev);
     break;
-  default:
-    break;
+  default: break;
   }
 }
 
@@ -1194,13 +1219,11 @@ static void on_item(conv *c, const evclass *k, const bt_field *f[4], cthread *t,
       end_run(c, t, ts);
     break;
   }
-  default:
-    break;
+  default: break;
   }
 }
 
-static void ctrace_event(conv *c, const evclass *k, const bt_field *pl, cthread *t,
-                         uint64_t ts) {
+static void ctrace_event(conv *c, const evclass *k, const bt_field *pl, cthread *t, uint64_t ts) {
   const bt_field *f[4] = {member(pl, k->f[0]), member(pl, k->f[1]), member(pl, k->f[2]),
                           member(pl, k->f[3])};
   switch (k->kind) {
@@ -1211,26 +1234,18 @@ static void ctrace_event(conv *c, const evclass *k, const bt_field *pl, cthread 
   case K_COUNTER:
   case K_INSTANT:
   case K_FLOW_BEGIN:
-  case K_FLOW_END:
-    on_region(c, k, f, t, ts);
-    break;
+  case K_FLOW_END: on_region(c, k, f, t, ts); break;
   case K_TASK_BEGIN:
   case K_TASK_END:
   case K_TASK_SWITCH:
   case K_LOG:
-  case K_THREAD_NAME:
-    on_task(c, k, f, t, ts);
-    break;
+  case K_THREAD_NAME: on_task(c, k, f, t, ts); break;
   case K_SCHED_CREATE:
   case K_SCHED_RUN:
   case K_SCHED_BLOCK:
   case K_SCHED_UNBLOCK:
-  case K_SCHED_END:
-    on_item(c, k, f, t, ts);
-    break;
-  default:
-    on_capture(c, k, f, t, ts);
-    break;
+  case K_SCHED_END: on_item(c, k, f, t, ts); break;
+  default: on_capture(c, k, f, t, ts); break;
   }
 }
 
@@ -1324,7 +1339,8 @@ static void on_discarded(conv *c, const bt_message *msg, int packets) {
     stream = bt_message_discarded_packets_borrow_stream_const(msg);
     if (bt_stream_class_discarded_packets_have_default_clock_snapshots(
             bt_stream_borrow_class_const(stream))) {
-      since = snapshot_ns(bt_message_discarded_packets_borrow_beginning_default_clock_snapshot_const(msg));
+      since = snapshot_ns(
+          bt_message_discarded_packets_borrow_beginning_default_clock_snapshot_const(msg));
       ts = snapshot_ns(bt_message_discarded_packets_borrow_end_default_clock_snapshot_const(msg));
     }
   } else {
@@ -1332,7 +1348,8 @@ static void on_discarded(conv *c, const bt_message *msg, int packets) {
     stream = bt_message_discarded_events_borrow_stream_const(msg);
     if (bt_stream_class_discarded_events_have_default_clock_snapshots(
             bt_stream_borrow_class_const(stream))) {
-      since = snapshot_ns(bt_message_discarded_events_borrow_beginning_default_clock_snapshot_const(msg));
+      since = snapshot_ns(
+          bt_message_discarded_events_borrow_beginning_default_clock_snapshot_const(msg));
       ts = snapshot_ns(bt_message_discarded_events_borrow_end_default_clock_snapshot_const(msg));
     }
   }
@@ -1369,8 +1386,10 @@ static bt_graph_simple_sink_component_consume_func_status consume(bt_message_ite
   uint64_t n;
   switch (bt_message_iterator_next(it, &msgs, &n)) {
   case BT_MESSAGE_ITERATOR_NEXT_STATUS_OK: break;
-  case BT_MESSAGE_ITERATOR_NEXT_STATUS_END: return BT_GRAPH_SIMPLE_SINK_COMPONENT_CONSUME_FUNC_STATUS_END;
-  case BT_MESSAGE_ITERATOR_NEXT_STATUS_AGAIN: return BT_GRAPH_SIMPLE_SINK_COMPONENT_CONSUME_FUNC_STATUS_AGAIN;
+  case BT_MESSAGE_ITERATOR_NEXT_STATUS_END:
+    return BT_GRAPH_SIMPLE_SINK_COMPONENT_CONSUME_FUNC_STATUS_END;
+  case BT_MESSAGE_ITERATOR_NEXT_STATUS_AGAIN:
+    return BT_GRAPH_SIMPLE_SINK_COMPONENT_CONSUME_FUNC_STATUS_AGAIN;
   case BT_MESSAGE_ITERATOR_NEXT_STATUS_MEMORY_ERROR:
     return BT_GRAPH_SIMPLE_SINK_COMPONENT_CONSUME_FUNC_STATUS_MEMORY_ERROR;
   default: return BT_GRAPH_SIMPLE_SINK_COMPONENT_CONSUME_FUNC_STATUS_ERROR;
@@ -1582,8 +1601,8 @@ static int check_metadata(const char *trace, char *err, size_t errlen) {
     size_t n = fread(h, 1, sizeof h, f);
     if (n == 0)
       break;
-    uint32_t magic = (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 |
-                     (uint32_t)h[3] << 24;
+    uint32_t magic =
+        (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24;
     if (off == 0 && magic != 0x75d11d57u)
       break; /* text metadata */
     uint32_t content = 0, packet = 0;
@@ -1599,8 +1618,10 @@ static int check_metadata(const char *trace, char *err, size_t errlen) {
     }
     long next = off + (long)(packet / 8);
     if (fseek(f, next, SEEK_SET) != 0 || (fseek(f, 0, SEEK_END) == 0 && ftell(f) < next)) {
-      snprintf(err, errlen, "%s: metadata truncated: the packet at byte %ld needs %u bytes, "
-               "%ld remain", path, off, packet / 8, ftell(f) - off);
+      snprintf(err, errlen,
+               "%s: metadata truncated: the packet at byte %ld needs %u bytes, "
+               "%ld remain",
+               path, off, packet / 8, ftell(f) - off);
       r = CTRACE_ECORRUPT;
       break;
     }

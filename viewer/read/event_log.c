@@ -117,7 +117,8 @@ static int keep_source(te_log *l, const te_source *src, const te_event *ev) {
 
 int te_log_append(te_log *l, const te_source *src, const te_event *ev) {
   if (l->n == l->nchunks * LOG_CHUNK) {
-    if (l->nchunks == LOG_CHUNKS || !(l->chunks[l->nchunks] = malloc(LOG_CHUNK * sizeof(log_entry))))
+    if (l->nchunks == LOG_CHUNKS ||
+        !(l->chunks[l->nchunks] = malloc(LOG_CHUNK * sizeof(log_entry))))
       return CTRACE_ENOMEM;
     l->nchunks++;
   }

@@ -54,9 +54,11 @@
 #include "read.h"
 #include "common.h"
 
+/* clang-format off */
 #define STATE_TID_BASE 1000000000 /* chrome_json.c's state rows: tid + 10^9 */
 #define ERR_UNKNOWN 4095 /* -ret of an error whose name is not known ("?"): no
                             errno has this number, so it is written back as "?" */
+/* clang-format on */
 
 /* ---- Names ----------------------------------------------------------------------------- */
 
@@ -164,9 +166,7 @@ static uint64_t jid_num(const cJSON *o, const char *k) {
   return 0;
 }
 
-static uint64_t fnv1a(const char *s) {
-  return ctrace__fnv1a(s, strlen(s), 0);
-}
+static uint64_t fnv1a(const char *s) { return ctrace__fnv1a(s, strlen(s), 0); }
 
 /* An async or flow event's id: see the top of the file. */
 static uint64_t jid(const cJSON *e) {
@@ -194,7 +194,7 @@ typedef struct jr {
   vh_map thread_of; /* (pid, tid) -> index in th */
   char *name;       /* counter names "NAME KEY" */
   size_t cap_name;
-  int oom;          /* the reader (not the handler) ran out of memory */
+  int oom; /* the reader (not the handler) ran out of memory */
 } jr;
 
 static int nomem(jr *r) {
@@ -228,8 +228,7 @@ static int print_args(const cJSON *args, char **out) {
 }
 
 /* TE_BEGIN or TE_SLICE: label, args and task from the event. */
-static int emit_region(jr *r, te_event *ev, const char *name, const char *cat,
-                       const cJSON *args) {
+static int emit_region(jr *r, te_event *ev, const char *name, const char *cat, const cJSON *args) {
   te_label l = {.name = name, .cat = cat ? cat : "region"};
   char *a;
   if (print_args(args, &a))
@@ -284,8 +283,8 @@ static int jr_meta(jr *r, te_event *ev, const char *name, const cJSON *args) {
 }
 
 /* X: a slice, or one of the typed shapes ctrace's exporter writes. */
-static int jr_complete(jr *r, te_event *ev, const char *name, const char *cat,
-                       const cJSON *args, uint64_t dur) {
+static int jr_complete(jr *r, te_event *ev, const char *name, const char *cat, const cJSON *args,
+                       uint64_t dur) {
   ev->dur = dur;
   const cJSON *nr = jget(args, "nr");
   if (cat && !strcmp(cat, "syscall") && cJSON_IsNumber(nr)) {
@@ -398,8 +397,7 @@ static int jr_instant(jr *r, te_event *ev, const cJSON *e, const char *name, con
 }
 
 /* C: heap, heap_set or one counter per numeric member. */
-static int jr_counter(jr *r, te_event *ev, const char *name, const char *cat,
-                      const cJSON *args) {
+static int jr_counter(jr *r, te_event *ev, const char *name, const char *cat, const cJSON *args) {
   if (cat && !strcmp(cat, "heap") && !strcmp(name, "heap")) {
     ev->type = TE_HEAP;
     ev->u.heap.live = to_i64(jnum(args, "live", 0));
@@ -457,8 +455,7 @@ static int jr_event(jr *r, const cJSON *e) {
   ev.tid = to_int(jnum(e, "tid", 0));
   ev.ts = ts_ns(jnum(e, "ts", 0));
   switch (ph[0]) {
-  case 'M':
-    return jr_meta(r, &ev, name, args);
+  case 'M': return jr_meta(r, &ev, name, args);
   case 'B': {
     r->src->events++;
     jr_thread *t = jr_thread_get(r, ev.pid, ev.tid);
@@ -491,12 +488,8 @@ static int jr_event(jr *r, const cJSON *e) {
   case 'i':
   case 'I':
   case 'n':
-  case 'R':
-    r->src->events++;
-    return jr_instant(r, &ev, e, name, cat, args);
-  case 'C':
-    r->src->events++;
-    return jr_counter(r, &ev, name, cat, args);
+  case 'R': r->src->events++; return jr_instant(r, &ev, e, name, cat, args);
+  case 'C': r->src->events++; return jr_counter(r, &ev, name, cat, args);
   case 'b':
   case 'S':
   case 'e':
@@ -532,8 +525,7 @@ static int jr_event(jr *r, const cJSON *e) {
   case 't':
     r->src->events++; /* (a flow's middle: counted, as the index does, not shown) */
     return 0;
-  default:
-    return 0;
+  default: return 0;
   }
 }
 
@@ -551,8 +543,8 @@ static void line_col(const char *s, size_t off, size_t *line, size_t *col) {
   }
 }
 
-int te_json_read(const char *text, size_t len, te_source *src, te_handler fn, void *arg,
-                 char *err, size_t errlen) {
+int te_json_read(const char *text, size_t len, te_source *src, te_handler fn, void *arg, char *err,
+                 size_t errlen) {
   src->format = "chrome-json";
   src->complete = 1;
   src->process = "";
@@ -566,8 +558,7 @@ int te_json_read(const char *text, size_t len, te_source *src, te_handler fn, vo
     size_t off = end ? (size_t)(end - text) : 0, line, col;
     line_col(text, off, &line, &col);
     if (err && errlen)
-      snprintf(err, errlen, "malformed JSON at line %zu, column %zu (byte %zu)", line, col,
-               off);
+      snprintf(err, errlen, "malformed JSON at line %zu, column %zu (byte %zu)", line, col, off);
     return CTRACE_EFORMAT;
   }
   const cJSON *evs =

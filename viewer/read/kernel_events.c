@@ -29,7 +29,7 @@ typedef struct kdec {
   int pid;
   kthread *ks;
   size_t nks, cap_ks;
-  vh_map kt; /* tid -> index in ks */
+  vh_map kt;   /* tid -> index in ks */
   vh_map seen; /* tids announced (TE_THREAD, implicit) */
   int err;
 } kdec;
@@ -165,8 +165,7 @@ static void kevent(kdec *k, const rd_event *ev) {
     if (ev->arg[1] <= INT32_MAX)
       te__tid_claim(k->ctx, tid, (int)ev->arg[1]);
     return;
-  default:
-    break;
+  default: break;
   }
   if (te__spans_cover(k->ctx, tid, 0) == 2)
     return; /* the tracer's writer thread */
@@ -196,9 +195,8 @@ int te__kernel_read(te_set_ctx *ctx, rd_trace *tr, te_source *src, te_handler fn
   /* Still on or off at the end: to the end of the trace. */
   for (size_t i = 0; !k.err && i < k.nks; i++)
     if (k.ks[i].on == 0 || k.ks[i].on == 1)
-      kstate(&k, &k.ks[i], k.ks[i].since,
-             k.ks[i].on == 1 ? TE_ST_RUNNING : k.ks[i].off_state, k.ks[i].on == 1 ? k.ks[i].cpu : -1,
-             TE_F_TO_END);
+      kstate(&k, &k.ks[i], k.ks[i].since, k.ks[i].on == 1 ? TE_ST_RUNNING : k.ks[i].off_state,
+             k.ks[i].on == 1 ? k.ks[i].cpu : -1, TE_F_TO_END);
   free(k.ks);
   vh_free(&k.kt);
   vh_free(&k.seen);

@@ -8,6 +8,7 @@
 
 const char *te_syscall_name(long nr) {
 #if defined(__x86_64__)
+  /* clang-format off */ /* (the table laid out by hand) */
   static const char *const names[] = {
       [0] = "read", [1] = "write", [2] = "open", [3] = "close", [4] = "stat", [5] = "fstat",
       [6] = "lstat", [7] = "poll", [8] = "lseek", [9] = "mmap", [10] = "mprotect",
@@ -32,6 +33,7 @@ const char *te_syscall_name(long nr) {
       [302] = "prlimit64", [318] = "getrandom", [319] = "memfd_create", [326] = "copy_file_range",
       [332] = "statx", [334] = "rseq", [435] = "clone3", [439] = "faccessat2",
   };
+  /* clang-format on */
   if (nr >= 0 && (size_t)nr < sizeof names / sizeof names[0])
     return names[nr];
 #endif

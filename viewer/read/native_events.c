@@ -56,13 +56,13 @@ typedef struct ndec {
   int pid;
   nthread *threads;
   size_t nthreads;
-  nlabel *sites;  /* by rd_site index */
+  nlabel *sites; /* by rd_site index */
   size_t nsites;
-  nlabel *strs;   /* by string index (dynamic region names) */
+  nlabel *strs; /* by string index (dynamic region names) */
   size_t nstrs;
-  vh_map tasks;   /* open task id -> its name's string id */
-  vh_map serials; /* thread serial -> index (wakers) */
-  vh_map items;   /* work item id -> its name's string id */
+  vh_map tasks;                       /* open task id -> its name's string id */
+  vh_map serials;                     /* thread serial -> index (wakers) */
+  vh_map items;                       /* work item id -> its name's string id */
   char name[CTRACE_FMT_NAME_MAX + 1]; /* a thread name being handed out */
   int err;
 } ndec;
@@ -109,8 +109,8 @@ static const te_label *site_label(ndec *d, uint64_t id) {
         free(n->owned[i]), n->owned[i] = NULL;
       return &unknown_label;
     }
-    n->l = (te_label){n->owned[0], site_cat(s->kind), n->owned[2], n->owned[3], s->line,
-                      KEY_SITE(s->index)};
+    n->l = (te_label){n->owned[0], site_cat(s->kind), n->owned[2],
+                      n->owned[3], s->line,           KEY_SITE(s->index)};
   }
   return &n->l;
 }
@@ -281,8 +281,7 @@ static void on_region(ndec *d, nthread *t, const rd_event *ev) {
   case CTRACE_FMT_EV_FLOW_END:
     emit_flow(d, t, ev->ts, ev->arg[0], TE_FLOW_USER, ev->type == CTRACE_FMT_EV_FLOW_END);
     break;
-  default:
-    break;
+  default: break;
   }
 }
 
@@ -306,9 +305,7 @@ static void on_task(ndec *d, nthread *t, const rd_event *ev) {
     emit(d, &e);
     break;
   }
-  case CTRACE_FMT_EV_TASK_SWITCH:
-    t->task = ev->arg[0];
-    break;
+  case CTRACE_FMT_EV_TASK_SWITCH: t->task = ev->arg[0]; break;
   case CTRACE_FMT_EV_LOG: {
     te_event e = ev_at(d, t, TE_LOG, ev->ts);
     size_t n;
@@ -338,8 +335,7 @@ static void on_task(ndec *d, nthread *t, const rd_event *ev) {
     emit(d, &e);
     break;
   }
-  default:
-    break;
+  default: break;
   }
 }
 
@@ -401,8 +397,7 @@ static void on_capture(ndec *d, nthread *t, const rd_event *ev) {
     emit(d, &e);
     break;
   }
-  default:
-    break;
+  default: break;
   }
 }
 
@@ -410,9 +405,7 @@ static void on_capture(ndec *d, nthread *t, const rd_event *ev) {
  * from whoever unblocked one to its next run. */
 static void on_item(ndec *d, nthread *t, const rd_event *ev) {
   switch (ev->type) {
-  case CTRACE_FMT_EV_SCHED_CREATE:
-    vh_put(&d->items, ev->arg[0], (uint32_t)ev->arg[1]);
-    break;
+  case CTRACE_FMT_EV_SCHED_CREATE: vh_put(&d->items, ev->arg[0], (uint32_t)ev->arg[1]); break;
   case CTRACE_FMT_EV_SCHED_RUN: {
     item_stop(d, t, ev->ts);
     t->run_item = ev->arg[0] ? ev->arg[0] : 1;
@@ -438,8 +431,7 @@ static void on_item(ndec *d, nthread *t, const rd_event *ev) {
     if (t->run_item == ev->arg[0] || !ev->arg[0])
       item_stop(d, t, ev->ts);
     break;
-  default:
-    break;
+  default: break;
   }
 }
 
@@ -456,27 +448,19 @@ static void on_event(ndec *d, const rd_event *ev) {
   case CTRACE_FMT_EV_INSTANT:
   case CTRACE_FMT_EV_COUNTER:
   case CTRACE_FMT_EV_FLOW_BEGIN:
-  case CTRACE_FMT_EV_FLOW_END:
-    on_region(d, t, ev);
-    break;
+  case CTRACE_FMT_EV_FLOW_END: on_region(d, t, ev); break;
   case CTRACE_FMT_EV_TASK_BEGIN:
   case CTRACE_FMT_EV_TASK_END:
   case CTRACE_FMT_EV_TASK_SWITCH:
   case CTRACE_FMT_EV_LOG:
   case CTRACE_FMT_EV_THREAD_NAME:
-  case CTRACE_FMT_EV_DROPPED:
-    on_task(d, t, ev);
-    break;
+  case CTRACE_FMT_EV_DROPPED: on_task(d, t, ev); break;
   case CTRACE_FMT_EV_SCHED_CREATE:
   case CTRACE_FMT_EV_SCHED_RUN:
   case CTRACE_FMT_EV_SCHED_BLOCK:
   case CTRACE_FMT_EV_SCHED_UNBLOCK:
-  case CTRACE_FMT_EV_SCHED_END:
-    on_item(d, t, ev);
-    break;
-  default:
-    on_capture(d, t, ev);
-    break;
+  case CTRACE_FMT_EV_SCHED_END: on_item(d, t, ev); break;
+  default: on_capture(d, t, ev); break;
   }
 }
 

@@ -45,7 +45,7 @@ typedef struct rd_clock_pt {
 } rd_clock_pt;
 
 struct rd_trace {
-  int fd;                 /* -1 for memory */
+  int fd; /* -1 for memory */
   const uint8_t *mem;
   uint64_t size;
   unsigned flags;
@@ -448,7 +448,8 @@ static int add_clock(rd_trace *tr, uint64_t tick, uint64_t mono) {
 }
 
 static void finish_clock(rd_trace *tr) {
-  double nominal = tr->clock == CTRACE_FMT_CLOCK_MONOTONIC || tr->hz == 0 ? 1.0 : 1e9 / (double)tr->hz;
+  double nominal =
+      tr->clock == CTRACE_FMT_CLOCK_MONOTONIC || tr->hz == 0 ? 1.0 : 1e9 / (double)tr->hz;
   for (size_t i = 0; i < tr->nclock; i++) {
     rd_clock_pt *a = &tr->clock_pts[i];
     if (tr->clock == CTRACE_FMT_CLOCK_MONOTONIC)
@@ -522,16 +523,16 @@ static int scan_file_header(rd_trace *tr, uint32_t *hsize, char *err, size_t err
     return CTRACE_EFORMAT;
   }
   if (have < sizeof fh) {
-    fmt(err, errlen, "trace truncated at byte %zu: file header incomplete (%zu of %d bytes)",
-        have, have, CTRACE_FMT_FILE_HEADER_SIZE);
+    fmt(err, errlen, "trace truncated at byte %zu: file header incomplete (%zu of %d bytes)", have,
+        have, CTRACE_FMT_FILE_HEADER_SIZE);
     return CTRACE_ETRUNC;
   }
   /* The version first: another major version may lay its header out
    * differently, so its CRC means nothing to us. */
   unsigned major = ctrace_fmt_get_u16(fh + CTRACE_FMT_FH_VERSION_MAJOR);
   if (major != CTRACE_FMT_VERSION_MAJOR) {
-    fmt(err, errlen, "trace format version %u.%u is not supported (this reader reads %d.x)",
-        major, ctrace_fmt_get_u16(fh + CTRACE_FMT_FH_VERSION_MINOR), CTRACE_FMT_VERSION_MAJOR);
+    fmt(err, errlen, "trace format version %u.%u is not supported (this reader reads %d.x)", major,
+        ctrace_fmt_get_u16(fh + CTRACE_FMT_FH_VERSION_MINOR), CTRACE_FMT_VERSION_MAJOR);
     return CTRACE_EVERSION;
   }
   if (!(tr->flags & RD_OPEN_NO_CRC) &&
@@ -551,8 +552,8 @@ static int scan_file_header(rd_trace *tr, uint32_t *hsize, char *err, size_t err
   if (*hsize < CTRACE_FMT_FILE_HEADER_SIZE || *hsize > CTRACE_FMT_FILE_HEADER_MAX ||
       (tr->clock != CTRACE_FMT_CLOCK_TSC && tr->clock != CTRACE_FMT_CLOCK_MONOTONIC) ||
       (tr->clock == CTRACE_FMT_CLOCK_TSC && tr->hz == 0)) {
-    fmt(err, errlen, "file header corrupt: header size %u, clock %d, %" PRIu64 " ticks/s",
-        *hsize, tr->clock, tr->hz);
+    fmt(err, errlen, "file header corrupt: header size %u, clock %d, %" PRIu64 " ticks/s", *hsize,
+        tr->clock, tr->hz);
     return CTRACE_ECORRUPT;
   }
   add_clock(tr, t0, m0);
@@ -564,8 +565,8 @@ static int scan_file_header(rd_trace *tr, uint32_t *hsize, char *err, size_t err
  * (rd_problem), which ends the pass there. */
 typedef struct rd_scan {
   rd_trace *tr;
-  uint64_t off; /* of the current record */
-  size_t nrec;  /* its index: records read before it */
+  uint64_t off;                             /* of the current record */
+  size_t nrec;                              /* its index: records read before it */
   uint8_t h[CTRACE_FMT_RECORD_HEADER_SIZE]; /* its header... */
   uint32_t stored, raw_size;                /* ...and what it says */
   unsigned type, codec;
@@ -580,15 +581,15 @@ static int rec_header(rd_scan *sc) {
   rd_trace *tr = sc->tr;
   uint64_t off = sc->off, left = tr->size - off;
   if (left < sizeof sc->h) {
-    note_problem(tr, RD_PROBLEM_TRUNCATED, "trace truncated at byte %" PRIu64 ": record %zu "
-                 "at byte %" PRIu64 " has only %" PRIu64 " of its %d header bytes", tr->size,
-                 sc->nrec, off, left, CTRACE_FMT_RECORD_HEADER_SIZE);
+    note_problem(tr, RD_PROBLEM_TRUNCATED,
+                 "trace truncated at byte %" PRIu64 ": record %zu "
+                 "at byte %" PRIu64 " has only %" PRIu64 " of its %d header bytes",
+                 tr->size, sc->nrec, off, left, CTRACE_FMT_RECORD_HEADER_SIZE);
     return CTRACE_ETRUNC;
   }
   int r = read_at(tr, off, sc->h, sizeof sc->h);
   if (r) {
-    note_problem(tr, RD_PROBLEM_IO, "read error at byte %" PRIu64 ": %s", off,
-                 ctrace_strerror(r));
+    note_problem(tr, RD_PROBLEM_IO, "read error at byte %" PRIu64 ": %s", off, ctrace_strerror(r));
     return r;
   }
   sc->stored = ctrace_fmt_get_u32(sc->h + CTRACE_FMT_RH_STORED_SIZE);
@@ -596,20 +597,25 @@ static int rec_header(rd_scan *sc) {
   sc->type = sc->h[CTRACE_FMT_RH_TYPE];
   sc->codec = sc->h[CTRACE_FMT_RH_CODEC];
   if (ctrace_fmt_get_u32(sc->h + CTRACE_FMT_RH_SYNC) != CTRACE_FMT_RECORD_SYNC) {
-    note_problem(tr, RD_PROBLEM_CORRUPT, "record %zu at byte %" PRIu64 " is corrupt: bad sync "
-                 "word", sc->nrec, off);
+    note_problem(tr, RD_PROBLEM_CORRUPT,
+                 "record %zu at byte %" PRIu64 " is corrupt: bad sync "
+                 "word",
+                 sc->nrec, off);
     return CTRACE_ECORRUPT;
   }
   if (sc->stored > CTRACE_FMT_RECORD_MAX_STORED || sc->raw_size > CTRACE_FMT_RECORD_MAX_RAW ||
       sc->codec > CTRACE_FMT_CODEC_ZSTD) {
-    note_problem(tr, RD_PROBLEM_CORRUPT, "record %zu at byte %" PRIu64 " is corrupt: %u stored "
-                 "/ %u raw bytes, codec %u", sc->nrec, off, sc->stored, sc->raw_size, sc->codec);
+    note_problem(tr, RD_PROBLEM_CORRUPT,
+                 "record %zu at byte %" PRIu64 " is corrupt: %u stored "
+                 "/ %u raw bytes, codec %u",
+                 sc->nrec, off, sc->stored, sc->raw_size, sc->codec);
     return CTRACE_ECORRUPT;
   }
   if (left - sizeof sc->h < sc->stored) {
-    note_problem(tr, RD_PROBLEM_TRUNCATED, "trace truncated at byte %" PRIu64 ": record %zu at "
-                 "byte %" PRIu64 " needs %u payload bytes, %" PRIu64 " remain", tr->size,
-                 sc->nrec, off, sc->stored, left - sizeof sc->h);
+    note_problem(tr, RD_PROBLEM_TRUNCATED,
+                 "trace truncated at byte %" PRIu64 ": record %zu at "
+                 "byte %" PRIu64 " needs %u payload bytes, %" PRIu64 " remain",
+                 tr->size, sc->nrec, off, sc->stored, left - sizeof sc->h);
     return CTRACE_ETRUNC;
   }
   return 0;
@@ -638,8 +644,10 @@ static int rec_payload(rd_scan *sc) {
     uint32_t want = ctrace_fmt_get_u32(sc->h + CTRACE_FMT_RH_CRC);
     uint32_t got = ctrace_fmt_record_crc(sc->h, tr->rbuf, sc->stored);
     if (want != got) {
-      note_problem(tr, RD_PROBLEM_CORRUPT, "record %zu at byte %" PRIu64 " is corrupt: checksum "
-                   "mismatch (stored %08x, computed %08x)", sc->nrec, sc->off, want, got);
+      note_problem(tr, RD_PROBLEM_CORRUPT,
+                   "record %zu at byte %" PRIu64 " is corrupt: checksum "
+                   "mismatch (stored %08x, computed %08x)",
+                   sc->nrec, sc->off, want, got);
       return CTRACE_ECORRUPT;
     }
   }
@@ -746,7 +754,8 @@ static int scan_finish(rd_scan *sc, int stop, char *err, size_t errlen) {
     return stop;
   }
   if (!stop && !tr->has_end)
-    note_problem(tr, RD_PROBLEM_NO_END, "trace has no end record: the program did not stop "
+    note_problem(tr, RD_PROBLEM_NO_END,
+                 "trace has no end record: the program did not stop "
                  "tracing (killed or still running?); read %zu records up to byte %" PRIu64,
                  sc->nrec, sc->off);
   return 0;
@@ -758,8 +767,8 @@ static int scan(rd_trace *tr, char *err, size_t errlen) {
   if (r)
     return r;
   if (hsize > tr->size) {
-    fmt(err, errlen, "trace truncated at byte %" PRIu64 ": file header claims %u bytes",
-        tr->size, hsize);
+    fmt(err, errlen, "trace truncated at byte %" PRIu64 ": file header claims %u bytes", tr->size,
+        hsize);
     return CTRACE_ETRUNC;
   }
   rd_scan sc = {.tr = tr, .off = hsize};
@@ -1014,7 +1023,8 @@ void rd_stream_close(rd_stream *s) {
 static int stream_fail(rd_stream *s, const rd_batch *b, rd_problem_kind kind, const char *why,
                        uint64_t at) {
   rd_thread *t = &s->tr->threads[s->thread].pub;
-  note_problem(s->tr, kind, "thread %u (tid %d): batch at byte %" PRIu64 " is corrupt: %s at "
+  note_problem(s->tr, kind,
+               "thread %u (tid %d): batch at byte %" PRIu64 " is corrupt: %s at "
                "payload byte %" PRIu64 "; its later events are missing",
                t->serial, t->tid, b->offset - CTRACE_FMT_RECORD_HEADER_SIZE, why, at);
   s->failed = 1;
@@ -1079,8 +1089,7 @@ int rd_stream_next(rd_stream *s, rd_event *ev) {
   ev->str = (const char *)str;
   ev->str_len = (uint32_t)slen;
   if (s->tick + delta < s->tick)
-    return stream_fail(s, b, RD_PROBLEM_DECODE, "timestamp overflows",
-                       (uint64_t)(s->p - s->buf));
+    return stream_fail(s, b, RD_PROBLEM_DECODE, "timestamp overflows", (uint64_t)(s->p - s->buf));
   s->tick += delta;
   s->p = p;
   ev->type = (uint8_t)type;
@@ -1100,9 +1109,9 @@ typedef struct rd_merge_src {
 
 struct rd_merge {
   rd_merge_src *src;
-  size_t *heap; /* indices into src */
-  size_t n;    /* sources still in the heap */
-  size_t nsrc; /* sources (one per thread) */
+  size_t *heap;   /* indices into src */
+  size_t n;       /* sources still in the heap */
+  size_t nsrc;    /* sources (one per thread) */
   size_t pending; /* source popped last time: advance before the next pop */
   int has_pending;
   uint64_t seq;

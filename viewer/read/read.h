@@ -40,7 +40,7 @@ typedef struct rd_site {
   uint32_t id;
   uint32_t kind; /* CTRACE_FMT_SITE_* */
   uint32_t line;
-  int defined;   /* 0: referenced but never defined (placeholder name) */
+  int defined;    /* 0: referenced but never defined (placeholder name) */
   uint32_t index; /* dense: 0, 1, 2... in order of first sight (for caches) */
   const char *name;
   const char *file;
@@ -48,13 +48,13 @@ typedef struct rd_site {
 } rd_site;
 
 typedef struct rd_thread {
-  uint32_t serial;   /* unique in the process */
-  int tid;           /* kernel thread id (0 if never defined) */
-  const char *name;  /* name when it first recorded ("" if none) */
-  int defined;       /* DEF_THREAD seen */
-  int ended;         /* DEF_THREAD_END seen: the thread exited */
-  int kernel;        /* the kernel stream (serial 0): K_* events, by tid */
-  uint64_t dropped;  /* dropped events per THREAD_END / END (0 if unknown) */
+  uint32_t serial;  /* unique in the process */
+  int tid;          /* kernel thread id (0 if never defined) */
+  const char *name; /* name when it first recorded ("" if none) */
+  int defined;      /* DEF_THREAD seen */
+  int ended;        /* DEF_THREAD_END seen: the thread exited */
+  int kernel;       /* the kernel stream (serial 0): K_* events, by tid */
+  uint64_t dropped; /* dropped events per THREAD_END / END (0 if unknown) */
   size_t nbatches;
   uint64_t raw_bytes; /* decoded size of its batches */
 } rd_thread;
@@ -193,7 +193,7 @@ typedef struct ctf_count {
 
 typedef struct ctf_process {
   int pid;
-  char *name;     /* procname (LTTng's context or trace environment), or "" */
+  char *name; /* procname (LTTng's context or trace environment), or "" */
   uint64_t events;
   uint32_t threads;
   uint64_t discarded; /* events LTTng discarded that are attributed to it */
@@ -264,22 +264,24 @@ typedef enum te_type {
 } te_type;
 
 /* te_event.flags */
-#define TE_F_SORT 0x1       /* TE_THREAD: sort is set (the thread's first announcement) */
-#define TE_F_IMPLICIT 0x2   /* TE_THREAD: not declared by its source (see above) */
-#define TE_F_PROCESS 0x4    /* TE_INSTANT, TE_DROPPED: process-wide, on no thread (tid 0) */
-#define TE_F_KERNEL 0x8     /* TE_SYSCALL: recorded by the kernel, not a wrapper */
-#define TE_F_FLOW_END 0x10  /* TE_FLOW: the arrow's end (else its start) */
-#define TE_F_RELEASE 0x20   /* TE_WAIT: wait.release_ts is known (an arrow can be drawn) */
-#define TE_F_AT_EXIT 0x40   /* TE_STATE: ended by the thread's own exit */
+#define TE_F_SORT 0x1        /* TE_THREAD: sort is set (the thread's first announcement) */
+#define TE_F_IMPLICIT 0x2    /* TE_THREAD: not declared by its source (see above) */
+#define TE_F_PROCESS 0x4     /* TE_INSTANT, TE_DROPPED: process-wide, on no thread (tid 0) */
+#define TE_F_KERNEL 0x8      /* TE_SYSCALL: recorded by the kernel, not a wrapper */
+#define TE_F_FLOW_END 0x10   /* TE_FLOW: the arrow's end (else its start) */
+#define TE_F_RELEASE 0x20    /* TE_WAIT: wait.release_ts is known (an arrow can be drawn) */
+#define TE_F_AT_EXIT 0x40    /* TE_STATE: ended by the thread's own exit */
 #define TE_F_GROUP_EXIT 0x80 /* TE_STATE: ended because its whole process exited */
-#define TE_F_TO_END 0x100   /* TE_STATE: still so at the end of the source (dur unknown) */
-#define TE_F_CUT 0x200      /* TE_LOG: the message was cut to the format's limit */
+#define TE_F_TO_END 0x100    /* TE_STATE: still so at the end of the source (dur unknown) */
+#define TE_F_CUT 0x200       /* TE_LOG: the message was cut to the format's limit */
 
 /* Where a slice goes among the thread's others (te_event.depth). */
+/* clang-format off */
 #define TE_DEPTH_NEST 0xffffu   /* not known: nest it by time among the thread's slices of
                                    its source (Chrome JSON) */
 #define TE_DEPTH_INSIDE 0xfffeu /* inside whatever regions hold it, once all are known (the
                                    kernel's system calls) */
+/* clang-format on */
 
 /* What a slice or an instant is called and where it comes from. */
 typedef struct te_label {
@@ -288,7 +290,7 @@ typedef struct te_label {
   const char *file; /* call site ("" or NULL: none) */
   const char *func;
   uint32_t line;
-  uint32_t key;     /* nonzero: the same key is the same label for the whole source (a call
+  uint32_t key; /* nonzero: the same key is the same label for the whole source (a call
                        site, or an interned name); 0: known by name and cat only */
 } te_label;
 
@@ -317,37 +319,78 @@ typedef enum te_drop_kind {
 } te_drop_kind;
 
 typedef struct te_event {
-  uint8_t type;   /* TE_* */
-  uint16_t flags; /* TE_F_* */
-  uint16_t depth; /* open regions on the thread when it happened: TE_BEGIN, TE_SLICE,
+  uint8_t type;          /* TE_* */
+  uint16_t flags;        /* TE_F_* */
+  uint16_t depth;        /* open regions on the thread when it happened: TE_BEGIN, TE_SLICE,
                      TE_SYSCALL, TE_WAIT (the depth it goes at), TE_FLOW (0: outside any),
                      or TE_DEPTH_* */
-  int pid, tid;   /* tid 0: the process's (TE_F_PROCESS) */
-  uint64_t ts;    /* when it happened, or began */
-  uint64_t dur;   /* TE_SLICE, TE_SYSCALL, TE_WAIT, TE_STATE */
+  int pid, tid;          /* tid 0: the process's (TE_F_PROCESS) */
+  uint64_t ts;           /* when it happened, or began */
+  uint64_t dur;          /* TE_SLICE, TE_SYSCALL, TE_WAIT, TE_STATE */
   const te_label *label; /* TE_BEGIN, TE_END, TE_SLICE, TE_INSTANT */
   const char *args;      /* TE_BEGIN, TE_SLICE: the JSON object of a JSON event's args, or NULL */
   uint64_t task;         /* TE_BEGIN, TE_SLICE, TE_LOG: the task it belongs to (0: none) */
   union {
-    struct { const char *name; int sort; } thread;         /* TE_PROCESS, TE_THREAD */
-    struct { const char *category, *message; size_t len; } log;
-    struct { const char *name; double value; int64_t ivalue; } counter; /* ivalue: value as
+    struct {
+      const char *name;
+      int sort;
+    } thread; /* TE_PROCESS, TE_THREAD */
+    struct {
+      const char *category, *message;
+      size_t len;
+    } log;
+    struct {
+      const char *name;
+      double value;
+      int64_t ivalue;
+    } counter; /* ivalue: value as
                                                               an integer, when it is one */
-    struct { int64_t live; uint64_t allocated, thread_bytes; } heap; /* thread_bytes: what
+    struct {
+      int64_t live;
+      uint64_t allocated, thread_bytes;
+    } heap; /* thread_bytes: what
                                    this thread allocated since its previous TE_HEAP */
-    struct { uint64_t live, goal; } heap_set;
-    struct { uint64_t id, parent; const char *name; } task_ev; /* TE_TASK_BEGIN, TE_TASK_END */
-    struct { uint64_t id; uint8_t kind; } flow;              /* te_flow_kind */
-    struct { long nr; const char *name; uint64_t arg; int64_t ret; } syscall; /* name: the
+    struct {
+      uint64_t live, goal;
+    } heap_set;
+    struct {
+      uint64_t id, parent;
+      const char *name;
+    } task_ev; /* TE_TASK_BEGIN, TE_TASK_END */
+    struct {
+      uint64_t id;
+      uint8_t kind;
+    } flow; /* te_flow_kind */
+    struct {
+      long nr;
+      const char *name;
+      uint64_t arg;
+      int64_t ret;
+    } syscall; /* name: the
                                    source's own name when te_syscall_name(nr) has none, else
                                    NULL; nr -1: not known */
-    struct { unsigned kind; uint64_t object; int waker_pid, waker_tid; uint64_t release_ts; }
-        wait; /* kind: CTRACE_FMT_WAIT_* (0: not known); waker_tid 0: who released it is
+    struct {
+      unsigned kind;
+      uint64_t object;
+      int waker_pid, waker_tid;
+      uint64_t release_ts;
+    } wait; /* kind: CTRACE_FMT_WAIT_* (0: not known); waker_tid 0: who released it is
                  not known */
-    struct { uint8_t state; int cpu; } state; /* te_state; cpu -1: not known */
-    struct { uint64_t id; const char *name; } item; /* name NULL: never named */
-    struct { uint8_t kind; uint64_t n, since; const char *stream; int shared; } drop;
-        /* since 0: unknown; stream, shared: LTTng's (shared: per-user buffers, whose
+    struct {
+      uint8_t state;
+      int cpu;
+    } state; /* te_state; cpu -1: not known */
+    struct {
+      uint64_t id;
+      const char *name;
+    } item; /* name NULL: never named */
+    struct {
+      uint8_t kind;
+      uint64_t n, since;
+      const char *stream;
+      int shared;
+    } drop;
+    /* since 0: unknown; stream, shared: LTTng's (shared: per-user buffers, whose
            events they were is not known) */
   } u;
 } te_event;
@@ -356,24 +399,24 @@ typedef struct te_event {
  * one Chrome JSON file. Fields marked (end) are final at TE_SOURCE_END. */
 typedef struct te_source {
   const char *path;
-  const char *format;   /* "ctrace", "ctrace-kernel" (ctrace run's FILE.kernel), "lttng-ctf",
+  const char *format;  /* "ctrace", "ctrace-kernel" (ctrace run's FILE.kernel), "lttng-ctf",
                            "lttng-live", "chrome-json" */
-  int pid;              /* its process (0: several or unknown) (end) */
-  const char *process;  /* its name ("" unknown) (end; Chrome JSON's is valid until its
+  int pid;             /* its process (0: several or unknown) (end) */
+  const char *process; /* its name ("" unknown) (end; Chrome JSON's is valid until its
                            TE_SOURCE_END returns: copy it) */
-  rd_capture capture;   /* what was recorded besides the program's own events */
-  uint64_t events;      /* events read from it (end) */
-  uint64_t dropped;     /* events its tracer lost, as it reported them (end) */
-  int complete;         /* read to its end, nothing lost (end) */
-  const char *problem;  /* why not, or NULL (end) */
+  rd_capture capture;  /* what was recorded besides the program's own events */
+  uint64_t events;     /* events read from it (end) */
+  uint64_t dropped;    /* events its tracer lost, as it reported them (end) */
+  int complete;        /* read to its end, nothing lost (end) */
+  const char *problem; /* why not, or NULL (end) */
   rd_problem_kind problem_kind; /* RD_PROBLEM_* (end) */
-  uint64_t first_ts, last_ts; /* the span of what it recorded, when it says (end; 0 0: from
+  uint64_t first_ts, last_ts;   /* the span of what it recorded, when it says (end; 0 0: from
                                  the events) */
-  uint64_t unmatched_ends; /* region ends with no open region (end) */
-  uint64_t open_regions;   /* regions never closed (end) */
-  rd_trace *native;     /* ctrace files: the reader, for what only they say (file layout,
+  uint64_t unmatched_ends;      /* region ends with no open region (end) */
+  uint64_t open_regions;        /* regions never closed (end) */
+  rd_trace *native;             /* ctrace files: the reader, for what only they say (file layout,
                            clock, command line); NULL for the others */
-  const ctf_stats *ctf; /* LTTng: what the converter counted (end), else NULL */
+  const ctf_stats *ctf;         /* LTTng: what the converter counted (end), else NULL */
 } te_source;
 
 /* The handler: 0 to go on, or a negative error that stops te_set_read. */
@@ -434,8 +477,8 @@ long te_syscall_nr(const char *name);
  * @return 0, the handler's error, or CTRACE_EFORMAT with a message naming
  * where (malformed JSON: line, column and byte; no traceEvents array), or
  * CTRACE_ENOMEM. */
-int te_json_read(const char *text, size_t len, te_source *src, te_handler fn, void *arg,
-                 char *err, size_t errlen);
+int te_json_read(const char *text, size_t len, te_source *src, te_handler fn, void *arg, char *err,
+                 size_t errlen);
 
 /* ---- An event log: events kept in memory, to be read again ------------------------ */
 /* The LTTng live view keeps what arrived in one, and indexes it again as it

@@ -44,7 +44,7 @@ int te__kernel_read(te_set_ctx *c, rd_trace *tr, te_source *src, te_handler fn, 
  * CTRACE_EFORMAT, CTRACE_ECORRUPT, CTRACE_ENOMEM, -ENOTSUP with a message in
  * err (not naming dir: the caller prefixes it). */
 struct ctf_stats;
-int te__ctf_read(const char *dir, te_source *src, struct ctf_stats *stats, te_handler fn,
-                 void *arg, char *err, size_t errlen);
+int te__ctf_read(const char *dir, te_source *src, struct ctf_stats *stats, te_handler fn, void *arg,
+                 char *err, size_t errlen);
 
 #endif /* CTRACE_VIEWER_EVENTS_INTERNAL_H */

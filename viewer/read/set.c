@@ -94,8 +94,8 @@ static int sniff_file(const char *path, char *err, size_t errlen) {
   if (n >= CTRACE_FMT_MAGIC_LEN && memcmp(head, CTRACE_FMT_MAGIC, CTRACE_FMT_MAGIC_LEN) == 0)
     return SRC_NATIVE;
   size_t k = 0;
-  while (k < (size_t)(n > 0 ? n : 0) && (head[k] == ' ' || head[k] == '\n' || head[k] == '\r' ||
-                                          head[k] == '\t'))
+  while (k < (size_t)(n > 0 ? n : 0) &&
+         (head[k] == ' ' || head[k] == '\n' || head[k] == '\r' || head[k] == '\t'))
     k++;
   if (n <= 0 || k >= (size_t)n || (head[k] != '{' && head[k] != '[')) {
     snprintf(err, errlen, "%s: %s", path,
@@ -347,12 +347,8 @@ int te_set_read(te_set *s, te_handler fn, void *arg, char *err, size_t errlen) {
     char why[1024];
     switch (s->kind[i]) {
     case SRC_NATIVE:
-    case SRC_KERNEL:
-      r = read_native(s, i, fn, arg);
-      break;
-    case SRC_JSON:
-      r = read_json(s, i, fn, arg, err, errlen);
-      break;
+    case SRC_KERNEL: r = read_native(s, i, fn, arg); break;
+    case SRC_JSON: r = read_json(s, i, fn, arg, err, errlen); break;
     default:
       why[0] = '\0';
       r = te__ctf_read(s->paths[i], &s->c.srcs[i], &s->ctf[i], fn, arg, why, sizeof why);

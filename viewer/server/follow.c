@@ -105,8 +105,8 @@ static void follow_discover(follow *f) {
       /* base.PID or base.PID.N */
       const char *q = n + bl + 1;
       size_t d1 = strspn(q, "0123456789");
-      if (!d1 || (q[d1] && (q[d1] != '.' || !q[d1 + 1] ||
-                            q[d1 + 1 + strspn(q + d1 + 1, "0123456789")])))
+      if (!d1 ||
+          (q[d1] && (q[d1] != '.' || !q[d1 + 1] || q[d1 + 1 + strspn(q + d1 + 1, "0123456789")])))
         continue;
       snprintf(p, sizeof p, "%s/%s", dir, n);
       follow_add(f, p, 1);
@@ -147,8 +147,10 @@ static void follow_problem(view *v, const char *why) {
       v->ctx.live_problem = f->problems[i];
       return;
     }
-  fprintf(stderr, "ctrace view: cannot index the trace yet (still serving the previous state): "
-                  "%s\n", why);
+  fprintf(stderr,
+          "ctrace view: cannot index the trace yet (still serving the previous state): "
+          "%s\n",
+          why);
   if (f->nproblems < FOLLOW_MAX_PROBLEMS) {
     char *p = strdup(why);
     if (p) {
@@ -201,8 +203,9 @@ static void follow_end(view *v) {
   f->ended = 1;
   uv_timer_stop(&f->timer);
   const vx_index *x = v->ctx.index;
-  fprintf(stderr, "ctrace view: the trace ended: %" PRIu64 " events from %zu file%s; still "
-                  "serving the timeline\n",
+  fprintf(stderr,
+          "ctrace view: the trace ended: %" PRIu64 " events from %zu file%s; still "
+          "serving the timeline\n",
           vx_events(x), v->ctx.npaths, v->ctx.npaths == 1 ? "" : "s");
   for (size_t i = 0; i < vx_source_count(x); i++) {
     const vx_source *s = vx_source_get(x, i);

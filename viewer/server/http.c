@@ -603,8 +603,9 @@ static void stream_run(uv_work_t *w) {
     if (s.z)
       ZSTD_CCtx_setParameter(s.z, ZSTD_c_compressionLevel, 1);
   }
-  int r = (c->accept_zstd && (!s.z || !s.zbuf)) ? CTRACE_ENOMEM
-                                                : c->resp.stream(&c->snap, c->resp.stream_path, sink_write, &s);
+  int r = (c->accept_zstd && (!s.z || !s.zbuf))
+              ? CTRACE_ENOMEM
+              : c->resp.stream(&c->snap, c->resp.stream_path, sink_write, &s);
   if (!r && s.z)
     r = zstd_push(&s, NULL, 0, ZSTD_e_end);
   if (!r)
@@ -765,7 +766,8 @@ static void events_start(conn *c) {
   http_server *s = c->srv;
   if (s->nevents >= HTTP_MAX_EVENT_CLIENTS) {
     char msg[160];
-    snprintf(msg, sizeof msg, "too many /api/events streams open (%u): close one, or poll /api/meta",
+    snprintf(msg, sizeof msg,
+             "too many /api/events streams open (%u): close one, or poll /api/meta",
              HTTP_MAX_EVENT_CLIENTS);
     send_error_msg(c, 503, msg);
     return;

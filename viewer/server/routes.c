@@ -38,9 +38,9 @@ typedef struct arena_block {
   char data[];
 } arena_block;
 
-static __thread arena_block *arena;  /* blocks in use, newest first */
-static __thread arena_block *spare;  /* blocks kept from the last handler */
-static __thread int arena_on;        /* in a handler */
+static __thread arena_block *arena; /* blocks in use, newest first */
+static __thread arena_block *spare; /* blocks kept from the last handler */
+static __thread int arena_on;       /* in a handler */
 
 static void *hook_malloc(size_t n) {
   if (!arena_on)
@@ -214,7 +214,8 @@ static int stream_trace(const rt_context *ctx, const char *path,
       return -errno;
     n = read(fd, head, sizeof head);
   }
-  if (fd < 0 || (n == CTRACE_FMT_MAGIC_LEN && !memcmp(head, CTRACE_FMT_MAGIC, CTRACE_FMT_MAGIC_LEN))) {
+  if (fd < 0 ||
+      (n == CTRACE_FMT_MAGIC_LEN && !memcmp(head, CTRACE_FMT_MAGIC, CTRACE_FMT_MAGIC_LEN))) {
     /* a ctrace trace or an LTTng directory: exported */
     if (fd >= 0)
       close(fd);
@@ -266,8 +267,9 @@ static const char *mime_type(const char *path) {
  * out, a directory, a non-regular file) is "not found". */
 static void static_file(const rt_context *ctx, const char *path, rt_response *r) {
   if (!ctx->web_root) {
-    rt__respond_error(r, 404, "the web UI was not found (web/ next to the ctrace binary); "
-                              "set CTRACE_WEB_DIR");
+    rt__respond_error(r, 404,
+                      "the web UI was not found (web/ next to the ctrace binary); "
+                      "set CTRACE_WEB_DIR");
     return;
   }
   if (!strcmp(path, "/"))

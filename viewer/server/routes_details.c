@@ -162,8 +162,9 @@ static void state_details(const vx_track *t, size_t i, rt_response *r) {
   cJSON *a = cJSON_AddObjectToObject(o, "args");
   if (s->cpu != 0xffff)
     cJSON_AddNumberToObject(a, "cpu", s->cpu);
-  cJSON_AddStringToObject(a, "from", s->derived ? "the wrappers' spans (no scheduler data)"
-                                                : "context switches (perf_event_open)");
+  cJSON_AddStringToObject(a, "from",
+                          s->derived ? "the wrappers' spans (no scheduler data)"
+                                     : "context switches (perf_event_open)");
   rt__respond_json(r, 200, o);
 }
 
@@ -223,10 +224,12 @@ static void task_details(const rt_context *ctx, const vx_track *t, size_t i, rt_
     cJSON_AddNullToObject(o, "parent_task");
   cJSON_AddNumberToObject(o, "start", (double)k->start);
   int open = k->end == UINT64_MAX;
-  cJSON_AddNumberToObject(o, "dur", open ? (double)(vx_t1(x) - k->start) : (double)(k->end - k->start));
+  cJSON_AddNumberToObject(o, "dur",
+                          open ? (double)(vx_t1(x) - k->start) : (double)(k->end - k->start));
   cJSON_AddBoolToObject(o, "unfinished", open);
   cJSON_AddStringToObject(o, "thread", thread_name(x, k->thread));
-  cJSON_AddStringToObject(o, "end_thread", k->end_thread == UINT32_MAX ? "" : thread_name(x, k->end_thread));
+  cJSON_AddStringToObject(o, "end_thread",
+                          k->end_thread == UINT32_MAX ? "" : thread_name(x, k->end_thread));
   cJSON_AddNumberToObject(o, "lane", k->lane);
   cJSON_AddObjectToObject(o, "args");
   cJSON_AddNullToObject(o, "site");

@@ -62,9 +62,10 @@ static void meta_live(cJSON *o, const rt_context *ctx) {
 static cJSON *meta_track(const vx_track *t) {
   cJSON *j = cJSON_CreateObject();
   cJSON_AddNumberToObject(j, "id", t->id);
-  cJSON_AddStringToObject(j, "kind", t->kind == VX_THREAD    ? "thread"
-                                     : t->kind == VX_COUNTER ? "counter"
-                                                             : "tasks");
+  cJSON_AddStringToObject(j, "kind",
+                          t->kind == VX_THREAD    ? "thread"
+                          : t->kind == VX_COUNTER ? "counter"
+                                                  : "tasks");
   cJSON_AddNumberToObject(j, "pid", t->pid);
   cJSON_AddStringToObject(j, "name", t->name);
   cJSON_AddNumberToObject(j, "sort", t->sort);
@@ -143,7 +144,8 @@ char *rt_live_event(const rt_context *ctx, size_t *len) {
   size_t cap = strlen(data) + 64;
   char *out = malloc(cap);
   if (out) {
-    int n = snprintf(out, cap, "id: %" PRIu64 "\nevent: update\ndata: %s\n\n", ctx->generation, data);
+    int n =
+        snprintf(out, cap, "id: %" PRIu64 "\nevent: update\ndata: %s\n\n", ctx->generation, data);
     *len = (size_t)n;
   }
   free(data);
@@ -152,8 +154,9 @@ char *rt_live_event(const rt_context *ctx, size_t *len) {
 
 void rt__api_events(const rt_context *ctx, rt_response *r) {
   if (!ctx->live) {
-    rt__respond_error(r, 404, "/api/events: this trace is not live (ctrace view --follow TRACE, "
-                              "ctrace run --view or ctrace view --lttng-live URL push updates)");
+    rt__respond_error(r, 404,
+                      "/api/events: this trace is not live (ctrace view --follow TRACE, "
+                      "ctrace run --view or ctrace view --lttng-live URL push updates)");
     return;
   }
   r->status = 200;

@@ -161,7 +161,7 @@ static void window_lane(cJSON *evs, const vx_index *x, const vx_track *t, int la
                         const vx_slice *a, size_t n, const window *win) {
   uint64_t cur = UINT64_MAX, merged = 0;
   size_t best = 0;
-#define EMIT(i, m)                                                             \
+#define EMIT(i, m) \
   (lane == LANE_REGION ? emit_slice(evs, x, t, d, &a[i], i, m) : emit_run(evs, x, t, &a[i], i, m))
   for (size_t i = vx_slice_lower(a, n, win->t0); i < n && a[i].start <= win->t1; i++) {
     if (a[i].dur >= win->w) {
@@ -191,7 +191,7 @@ static void window_lane(cJSON *evs, const vx_index *x, const vx_track *t, int la
 }
 
 const char *rt__state_name(int st) {
-  static const char *const names[VX_ST_COUNT_] = {"?", "running", "runnable", "syscall",
+  static const char *const names[VX_ST_COUNT_] = {"?",    "running",  "runnable", "syscall",
                                                   "lock", "sleeping", "blocked"};
   return st > 0 && st < VX_ST_COUNT_ ? names[st] : "?";
 }
@@ -341,8 +341,7 @@ static void window_counter(cJSON *evs, const vx_track *t, const window *win) {
   }
 }
 
-static void emit_task(cJSON *evs, const vx_index *x, const vx_track *t, size_t i,
-                      uint64_t merged) {
+static void emit_task(cJSON *evs, const vx_index *x, const vx_track *t, size_t i, uint64_t merged) {
   const vx_task *k = &t->tasks[i];
   const vx_label *l = vx_label_get(x, k->label);
   char id[48], hex[24];
@@ -350,8 +349,8 @@ static void emit_task(cJSON *evs, const vx_index *x, const vx_track *t, size_t i
   snprintf(hex, sizeof hex, "0x%" PRIx64, k->id);
   for (int end = 0; end < 2; end++) {
     cJSON *e = cJSON_CreateObject();
-    const vx_track *th = vx_track_get(x, end && k->end_thread != UINT32_MAX ? k->end_thread
-                                                                             : k->thread);
+    const vx_track *th =
+        vx_track_get(x, end && k->end_thread != UINT32_MAX ? k->end_thread : k->thread);
     uint64_t ts = end ? (k->end == UINT64_MAX ? vx_t1(x) : k->end) : k->start;
     add_common(e, end ? "e" : "b", th ? th : t, ts);
     ADD_STR_REF(e, "name", l->name);

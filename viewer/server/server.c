@@ -103,7 +103,8 @@ static void report_first(view *v) {
     if (s->problem && !(v->fw.on && rt_still_writing(s)))
       fprintf(stderr, "ctrace view: %s: warning: %s\n", s->path, s->problem);
   }
-  fprintf(stderr, "ctrace view: indexed %" PRIu64 " events from %zu file%s in %.0f ms (%.1f MiB, "
+  fprintf(stderr,
+          "ctrace view: indexed %" PRIu64 " events from %zu file%s in %.0f ms (%.1f MiB, "
           "%.1f bytes/event)\n",
           vx_events(v->first), v->npaths, v->npaths == 1 ? "" : "s", v->build_ms,
           (double)vx_memory(v->first) / 1048576.0,

@@ -32,7 +32,7 @@ typedef struct rt_context {
    * text that never changes once published. */
   const char *live;
   uint64_t generation;
-  const char *live_mode; /* "follow" (native files being written) or "lttng-live" */
+  const char *live_mode;    /* "follow" (native files being written) or "lttng-live" */
   const char *live_problem; /* why the latest rebuild failed (the previous index is
                                still served), or NULL */
 } rt_context;
@@ -51,8 +51,8 @@ typedef struct rt_response {
   const char *allow; /* for 405 */
   int cacheable;     /* static file: may be cached by the browser */
   /* Streamed body: called on a worker thread with a sink; NULL if body. */
-  int (*stream)(const rt_context *ctx, const char *path,
-                int (*sink)(void *, const char *, size_t), void *arg);
+  int (*stream)(const rt_context *ctx, const char *path, int (*sink)(void *, const char *, size_t),
+                void *arg);
   const char *stream_path; /* what to stream */
   /* /api/events: the connection becomes a Server-Sent Events stream that
    * http.c keeps open and writes to when the live index changes. */
@@ -86,9 +86,9 @@ int rt_url_decode(char *s);
 #define HTTP_MAX_URL (8u << 10)      /* else 414 */
 #define HTTP_MAX_BODY (64u << 10)    /* a GET has no business with more: else 413 */
 
-#define HTTP_MAX_EVENT_CLIENTS 32u     /* /api/events streams open at once: beyond, 503 */
-#define HTTP_EVENTS_HEARTBEAT_MS 15000 /* a comment line on every stream this often */
-#define HTTP_EVENTS_RETRY_MS 2000      /* the reconnection delay suggested to clients */
+#define HTTP_MAX_EVENT_CLIENTS 32u        /* /api/events streams open at once: beyond, 503 */
+#define HTTP_EVENTS_HEARTBEAT_MS 15000    /* a comment line on every stream this often */
+#define HTTP_EVENTS_RETRY_MS 2000         /* the reconnection delay suggested to clients */
 #define HTTP_EVENTS_MAX_QUEUED (1u << 20) /* bytes unsent to a stream: beyond, it is dropped */
 
 struct http_conn;
@@ -138,7 +138,7 @@ int http_feed_for_test(rt_context *ctx, const char *data, size_t len);
 
 /* What `ctrace view` shows. */
 typedef struct sv_options {
-  char *const *paths;     /* the traces (FILE.kernel beside FILE: the caller adds it), or
+  char *const *paths; /* the traces (FILE.kernel beside FILE: the caller adds it), or
                              with follow, the files to follow as they appear */
   size_t npaths;
   const char *host;       /* address to listen on */

@@ -81,14 +81,14 @@ typedef struct live {
   uv_mutex_t mu;
   te_log *log; /* what arrived (appends and its count guarded by mu) */
   size_t len;  /* events in it (guarded by mu) */
-  int done;  /* the session ended (or failed: err) */
+  int done;    /* the session ended (or failed: err) */
   int rc;
   char err[1024];
   char state[1100]; /* "failed: WHY", written once before ctx.live points to it */
   int said;         /* the end was announced */
   size_t built_len; /* what the current index holds (loop thread) */
   int built_done;
-  int busy;          /* a rebuild is queued */
+  int busy; /* a rebuild is queued */
   uv_timer_t timer;
   uv_work_t work;
   vx_index *next;
