@@ -125,11 +125,10 @@ int main(int argc, char **argv) {
       worst = res[i].wall_ns;
   }
   /* Process CPU minus the loops' CPU: what the writer (and the rest) used. */
-  double other_cpu = (double)(cpu_ns(CLOCK_PROCESS_CPUTIME_ID) - proc0) -
-                     cpu * (double)n_events;
+  double other_cpu = (double)(cpu_ns(CLOCK_PROCESS_CPUTIME_ID) - proc0) - cpu * (double)n_events;
   double wall_total = (double)(now_ns() - wall0);
   char flight_figures[512] = "";
-  if (flight) { /* the window as it is now, then a dump of it */
+  if (flight) {     /* the window as it is now, then a dump of it */
     ctrace_flush(); /* (the writer has taken everything) */
     ctrace__flight_stats st;
     ctrace__flight_stats_get(&st);
@@ -160,9 +159,12 @@ int main(int argc, char **argv) {
   printf("mode=%s threads=%d events_per_thread=%ld ns_per_event=%.3f worst_thread_ns=%.3f "
          "cpu_ns_per_event=%.3f writer_cpu_ns_per_event=%.3f writer_cpu_share=%.3f "
          "stop_ms=%.1f file_bytes=%lld bytes_per_event=%.4f dropped=%llu status=%s%s\n",
-         lttng ? "lttng" : off ? "off" : flight ? "flight" : "on", threads, n_events, sum / threads, worst, cpu / threads,
-         other_cpu / total, other_cpu / (wall_total * threads), stop_ms, bytes,
-         off ? 0.0 : (double)bytes / total, (unsigned long long)dropped,
-         r ? ctrace_err_name(r) : "ok", flight_figures);
+         lttng    ? "lttng"
+         : off    ? "off"
+         : flight ? "flight"
+                  : "on",
+         threads, n_events, sum / threads, worst, cpu / threads, other_cpu / total,
+         other_cpu / (wall_total * threads), stop_ms, bytes, off ? 0.0 : (double)bytes / total,
+         (unsigned long long)dropped, r ? ctrace_err_name(r) : "ok", flight_figures);
   return r && r != CTRACE_ELOST ? 1 : 0;
 }

@@ -22,8 +22,8 @@
 #define QUEUE_CAP 16
 
 typedef struct item {
-  int index;        /* -1: no more items */
-  uint64_t task;    /* ctrace task of this item */
+  int index;     /* -1: no more items */
+  uint64_t task; /* ctrace task of this item */
   uint32_t data[1024];
   uint32_t checksum;
 } item;
@@ -202,9 +202,7 @@ int main(int argc, char **argv) {
     case 'n': n_items = atoi(optarg); break;
     case 'w': n_workers = atoi(optarg); break;
     case 'o': out_path = optarg; break;
-    default:
-      fprintf(stderr, "usage: %s [-n ITEMS] [-w WORKERS] [-o FILE]\n", argv[0]);
-      return 2;
+    default: fprintf(stderr, "usage: %s [-n ITEMS] [-w WORKERS] [-o FILE]\n", argv[0]); return 2;
     }
   }
   if (n_items < 0 || n_workers < 1 || n_workers > 64) {

@@ -163,9 +163,7 @@ int main(int argc, char **argv) {
     switch (c) {
     case 'n': n_items = atoi(optarg); break;
     case 'w': n_workers = atoi(optarg); break;
-    default:
-      fprintf(stderr, "usage: %s [-n ITEMS] [-w WORKERS]\n", argv[0]);
-      return 2;
+    default: fprintf(stderr, "usage: %s [-n ITEMS] [-w WORKERS]\n", argv[0]); return 2;
     }
   }
   if (n_items < 1 || n_workers < 1 || n_workers > 64) {
