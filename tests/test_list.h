@@ -12,6 +12,8 @@
   XX(api_errors)                                                               \
   XX(api_restart_and_flush)                                                    \
   XX(api_fork)                                                                 \
+  XX(clock_skew_falls_back)                                                    \
+  XX(clock_tracks_monotonic)                                                   \
   XX(roundtrip)                                                                \
   XX(sample_pipeline)                                                          \
   XX(stress_threads)                                                           \

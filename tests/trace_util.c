@@ -16,6 +16,7 @@ static void th_push(tthread *th, const rd_event *ev) {
   }
   tev *e = &th->ev[th->n++];
   e->ts = ev->ts;
+  e->tick = ev->tick;
   e->type = ev->type;
   memcpy(e->arg, ev->arg, sizeof e->arg);
   e->str = ev->str ? strndup(ev->str, ev->str_len) : NULL;

@@ -9,6 +9,7 @@
 
 typedef struct tev {
   uint64_t ts;
+  uint64_t tick; /* the raw timestamp */
   uint8_t type;
   uint64_t arg[CTRACE_FMT_EVENT_MAX_VARINTS];
   char *str; /* copy of the string argument, or NULL */

@@ -107,6 +107,9 @@ extern "C" {
                                         from..to): the tracer's own work on that
                                         thread, whose system calls are not the
                                         program's */
+#define CTRACE_FMT_DEF_CLOCK 8       /* varint kind (CTRACE_FMT_CLOCK_*, as the header's);
+                                        str why: the session's choice of clock and
+                                        its reason (unknown kinds are skipped) */
 
 /* DEF_CAPTURE modes: how the kernel-side events were captured. */
 #define CTRACE_FMT_CAP_OFF 0

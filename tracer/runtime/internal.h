@@ -89,9 +89,13 @@ typedef struct ctrace__clock_point {
   uint64_t real_ns;
 } ctrace__clock_point;
 
-/* Chooses the clock (TSC when invariant and trusted by the kernel, unless
- * force_mono or $CTRACE_CLOCK=monotonic). @return the clock kind. */
-CTRACE__HIDDEN int ctrace__clock_init(int force_mono);
+/* Chooses the clock: the TSC when it is invariant and keeps time with
+ * CLOCK_MONOTONIC on every CPU of the process (the kernel's clocksource, or
+ * checked here: within CTRACE__TSC_SKEW_NS), unless force_mono or
+ * $CTRACE_CLOCK says otherwise. why gets the choice and its reason ("tsc:
+ * ..." / "monotonic: ..."). @return the clock kind. */
+#define CTRACE__TSC_SKEW_NS 1000.0
+CTRACE__HIDDEN int ctrace__clock_init(int force_mono, char *why, size_t n);
 /* Reads tick, CLOCK_MONOTONIC and CLOCK_REALTIME at (nearly) one instant. */
 CTRACE__HIDDEN void ctrace__clock_sync(ctrace__clock_point *p);
 /* Ticks per second, measured over ~200 us from `start` (header estimate). */
@@ -363,6 +367,7 @@ typedef struct ctrace__session {
   uint32_t flush_ms;
   int zstd_level;
   int clock_kind;
+  char clock_why[256]; /* why this clock (ctrace__clock_init), written as DEF_CLOCK */
   uint64_t ticks_per_sec;
   ctrace__clock_point start;
 

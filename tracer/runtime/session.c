@@ -313,7 +313,8 @@ static int start_settings(ctrace__session *s, start_req *q) {
   s->flush_ms = o->flush_ms;
   s->zstd_level = o->zstd_level;
   s->writer_delay_ms = (uint64_t)env_long("CTRACE__TEST_WRITER_DELAY_MS", 0, 3600000);
-  s->clock_kind = ctrace__clock_init(o->flags & CTRACE_OPT_CLOCK_MONOTONIC);
+  s->clock_kind =
+      ctrace__clock_init(o->flags & CTRACE_OPT_CLOCK_MONOTONIC, s->clock_why, sizeof s->clock_why);
   ctrace__clock_sync(&s->start);
   s->ticks_per_sec = ctrace__clock_estimate_hz(&s->start);
   if (q->flight)

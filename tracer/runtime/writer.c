@@ -223,6 +223,9 @@ static void defs_process(writer *w) {
   wbuf_str(&w->scratch, comm);
   wbuf_str(&w->scratch, cmdline);
   def_add(w, CTRACE_FMT_DEF_PROCESS);
+  wbuf_varint(&w->scratch, (uint64_t)w->s->clock_kind);
+  wbuf_str(&w->scratch, w->s->clock_why);
+  def_add(w, CTRACE_FMT_DEF_CLOCK);
 }
 
 static void def_span(writer *w, int tid, uint64_t from, uint64_t to, int whole) {

@@ -136,6 +136,8 @@ static void info_print_header(const info_state *s) {
   printf("process:   %s (pid %d): %s\n", rd_process_name(tr), rd_pid(tr), rd_command_line(tr));
   printf("clock:     %s, %zu sync points\n",
          rd_clock_kind(tr) == CTRACE_FMT_CLOCK_TSC ? "tsc" : "monotonic", rd_clock_points(tr));
+  if (rd_clock_why(tr))
+    printf("           %s\n", rd_clock_why(tr));
   printf("span:      %.6f s\n", s->total ? (double)(s->last - s->first) / 1e9 : 0.0);
   printf("events:    %" PRIu64 " in %zu batches\n", s->total, rd_batch_count(tr));
   for (unsigned t = 1; t < CTRACE_FMT_EV_COUNT_; t++)

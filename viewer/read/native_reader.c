@@ -53,6 +53,7 @@ struct rd_trace {
   unsigned minor;
   uint32_t file_flags; /* CTRACE_FMT_FF_* */
   int clock;
+  char *clock_why; /* DEF_CLOCK's (NULL: the trace does not say) */
   int pid;
   uint64_t hz;
   uint64_t start_real;
@@ -382,6 +383,18 @@ static int parse_defs(rd_trace *tr, const uint8_t *p, size_t n, char *why, size_
         free(tr->cap_why);
         tr->cap_why = note;
         tr->cap.why = note;
+      }
+      break;
+    }
+    case CTRACE_FMT_DEF_CLOCK: {
+      cur_varint(&body); /* (the kind: the file header's) */
+      char *said = cur_str(&body);
+      if (body.bad) {
+        free(said);
+        r = -1;
+      } else {
+        free(tr->clock_why);
+        tr->clock_why = said;
       }
       break;
     }
@@ -867,6 +880,7 @@ void rd_close(rd_trace *tr) {
   free(tr->proc_name);
   free(tr->cmdline);
   free(tr->cap_why);
+  free(tr->clock_why);
   free(tr->rbuf);
   ZSTD_freeDCtx(tr->dctx);
   free(tr);
@@ -884,6 +898,7 @@ int rd_pid(const rd_trace *tr) { return tr->pid; }
 const char *rd_process_name(const rd_trace *tr) { return tr->proc_name ? tr->proc_name : ""; }
 const char *rd_command_line(const rd_trace *tr) { return tr->cmdline ? tr->cmdline : ""; }
 int rd_clock_kind(const rd_trace *tr) { return tr->clock; }
+const char *rd_clock_why(const rd_trace *tr) { return tr->clock_why; }
 unsigned rd_format_minor(const rd_trace *tr) { return tr->minor; }
 uint32_t rd_file_flags(const rd_trace *tr) { return tr->file_flags; }
 uint64_t rd_start_ns(const rd_trace *tr) { return tr->nclock ? tr->clock_pts[0].mono : 0; }

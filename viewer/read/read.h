@@ -121,6 +121,9 @@ int rd_pid(const rd_trace *tr);
 const char *rd_process_name(const rd_trace *tr);
 const char *rd_command_line(const rd_trace *tr);
 int rd_clock_kind(const rd_trace *tr);
+/* Why the tracer chose its clock ("tsc: invariant ...", "monotonic: ..."),
+ * or NULL when the trace does not say (traces before DEF_CLOCK). */
+const char *rd_clock_why(const rd_trace *tr);
 unsigned rd_format_minor(const rd_trace *tr);
 /* The file header's CTRACE_FMT_FF_* flags (CTRACE_FMT_FF_FLIGHT: a flight
  * recorder's dump, the last window of a longer session). */
