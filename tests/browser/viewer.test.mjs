@@ -149,7 +149,12 @@ async function main() {
     window.__ctrace.ready, new Promise((r) => setTimeout(() => r('timeout'), 10_000))]));
   check(ready === true, 'timeline ready (first frame with data drawn)', String(ready));
   const firstPaint = await page.evaluate(() => window.__ctrace.firstPaintMs);
-  check(firstPaint != null && firstPaint <= 3000, `first paint ${firstPaint && firstPaint.toFixed(0)} ms after navigation (≤ 3000)`);
+  // A figure for the bench (bench/viewer.sh prints it); here only a bound
+  // that a working page meets with room to spare, even served by a
+  // sanitizer build (CTRACE_TEST_NO_RUN=1: 3.2 s seen under TSan).
+  const paintBound = process.env.CTRACE_TEST_NO_RUN === '1' ? 10000 : 3000;
+  check(firstPaint != null && firstPaint <= paintBound,
+    `first paint ${firstPaint && firstPaint.toFixed(0)} ms after navigation (≤ ${paintBound})`);
   const fetchMs = await page.evaluate(() => window.__ctrace.lastFetchMs);
 
   // ---- Header and thread names ----
