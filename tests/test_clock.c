@@ -75,8 +75,8 @@ static size_t check_clock(const char *path, const char *clock_env, int nthreads,
   ttrace *t = tt_load(path);
   const char *why = rd_clock_why(t->tr);
   fprintf(stderr, "%s: clock %s (%s), %zu sync points\n", clock_env ? clock_env : "auto",
-         rd_clock_kind(t->tr) == CTRACE_FMT_CLOCK_TSC ? "tsc" : "monotonic", why ? why : "?",
-         rd_clock_points(t->tr));
+          rd_clock_kind(t->tr) == CTRACE_FMT_CLOCK_TSC ? "tsc" : "monotonic", why ? why : "?",
+          rd_clock_points(t->tr));
   ASSERT(why != NULL);
   if (want_tsc >= 0)
     ASSERT_EQ(rd_clock_kind(t->tr) == CTRACE_FMT_CLOCK_TSC, want_tsc);
@@ -114,9 +114,10 @@ static size_t check_clock(const char *path, const char *clock_env, int nthreads,
       i++;
     }
   }
-  fprintf(stderr, "  %zu pairs on %d migrating threads; worst: %" PRId64 " ns early, %" PRId64
-         " ns late (the read itself included)\n",
-         checked, nthreads, worst_early, worst_late);
+  fprintf(stderr,
+          "  %zu pairs on %d migrating threads; worst: %" PRId64 " ns early, %" PRId64
+          " ns late (the read itself included)\n",
+          checked, nthreads, worst_early, worst_late);
   tt_free(t);
   ASSERT_GT(checked, 10000);
   return checked;
