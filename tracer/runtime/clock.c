@@ -48,13 +48,14 @@ static void kernel_clocksource(char *buf, size_t n) {
  * TSC is invariant: the kernel keeps its own clock for live migration's sake,
  * but the TSC is usable and 2.5x cheaper to read than clock_gettime there.
  * Before trusting it, the TSC is read beside CLOCK_MONOTONIC on every CPU
- * this process may run on: each CPU's TSC, mapped through one rate, must
- * agree with CLOCK_MONOTONIC within CTRACE__TSC_SKEW_NS. Afterwards the
- * writer's clock sync points (every cut) keep mapping ticks to
- * CLOCK_MONOTONIC, piecewise, so a drift of the rate is corrected too. */
+ * this process may run on, each time between two reads on the first CPU:
+ * where the first CPU's TSC was at that instant (interpolated between its
+ * two reads, ~0.1 ms apart, so the rate's error does not matter) must be
+ * within CTRACE__TSC_SKEW_NS of the other CPU's. Afterwards the writer's
+ * clock sync points (every cut) keep mapping ticks to CLOCK_MONOTONIC,
+ * piecewise, so a drift of the rate is corrected too. */
 
-#define TSC_RATE_NS 1000000u /* the rate is measured over 1 ms */
-#define TSC_MAX_CPUS 1024    /* CPUs checked at most */
+#define TSC_MAX_CPUS 16 /* CPUs checked at most, spread over the mask */
 
 typedef struct tsc_sample {
   uint64_t tick, mono; /* the TSC and CLOCK_MONOTONIC at (nearly) one instant */
@@ -74,76 +75,93 @@ static tsc_sample tsc_read(void) {
   return best;
 }
 
-static int pin(int cpu) {
+/* A read of the TSC on `cpu` (the thread moved there); err -1 if it cannot
+ * run there. */
+static int tsc_read_on(int cpu, tsc_sample *s) {
   cpu_set_t one;
   CPU_ZERO(&one);
   CPU_SET(cpu, &one);
-  return sched_setaffinity(0, sizeof one, &one);
-}
-
-/* How far (ns) CPU cpu's TSC is from where the rate measured on the first
- * CPU puts it; or -1 if the thread cannot run there. */
-static int64_t tsc_skew(int cpu, const tsc_sample *ref, double ns_per_tick, uint64_t *err) {
-  if (pin(cpu))
+  if (sched_setaffinity(0, sizeof one, &one))
     return -1;
-  tsc_sample s = tsc_read();
-  double want = (double)ref->tick + (double)(int64_t)(s.mono - ref->mono) / ns_per_tick;
-  *err = s.err + ref->err;
-  int64_t d = (int64_t)(((double)s.tick - want) * ns_per_tick);
-  return d < 0 ? -d : d;
+  *s = tsc_read();
+  return 0;
 }
 
-/* 0 when the TSC agrees with CLOCK_MONOTONIC on every CPU of the process's
+/* How far (ns) s's TSC is from the first CPU's at the same instant, given
+ * the first CPU's reads a before it and b after it. */
+static uint64_t tsc_skew(const tsc_sample *a, const tsc_sample *s, const tsc_sample *b) {
+  double f = (double)(int64_t)(s->mono - a->mono) / (double)(int64_t)(b->mono - a->mono);
+  double want = (double)a->tick + f * (double)(int64_t)(b->tick - a->tick);
+  double ns_per_tick = (double)(int64_t)(b->mono - a->mono) / (double)(int64_t)(b->tick - a->tick);
+  double d = ((double)s->tick - want) * ns_per_tick;
+  uint64_t skew = (uint64_t)(d < 0 ? -d : d), err = a->err + s->err + b->err;
+  return skew > err ? skew - err : 0;
+}
+
+/* The CPUs to check: all of the mask's, or TSC_MAX_CPUS spread over it. */
+static int tsc_cpus(const cpu_set_t *mask, int *cpus, int *total) {
+  int all[CPU_SETSIZE], n = 0;
+  for (int c = 0; c < CPU_SETSIZE; c++)
+    if (CPU_ISSET(c, mask))
+      all[n++] = c;
+  *total = n;
+  int k = n < TSC_MAX_CPUS ? n : TSC_MAX_CPUS;
+  for (int i = 0; i < k; i++)
+    cpus[i] = all[k > 1 ? (int)((int64_t)i * (n - 1) / (k - 1)) : 0];
+  return k;
+}
+
+/* 0 when the TSC agrees with CLOCK_MONOTONIC on the CPUs of the process's
  * affinity mask (restored after), else -1 with why. */
 static int tsc_check(char *why, size_t n) {
   cpu_set_t mask;
+  int cpus[TSC_MAX_CPUS], total = 0;
   if (sched_getaffinity(0, sizeof mask, &mask)) {
     snprintf(why, n, "cannot read the CPUs this process runs on");
     return -1;
   }
-  int cpus[TSC_MAX_CPUS], ncpu = 0;
-  for (int c = 0; c < CPU_SETSIZE && ncpu < TSC_MAX_CPUS; c++)
-    if (CPU_ISSET(c, &mask))
-      cpus[ncpu++] = c;
-  if (ncpu == 0 || pin(cpus[0])) {
+  int ncpu = tsc_cpus(&mask, cpus, &total), rc = 0, worst_cpu = cpus[0];
+  uint64_t worst = 0;
+  tsc_sample a, s, b;
+  if (ncpu == 0 || tsc_read_on(cpus[0], &a)) {
     snprintf(why, n, "cannot run on the CPUs of its own affinity mask");
     sched_setaffinity(0, sizeof mask, &mask);
     return -1;
   }
-  /* The rate, on the first CPU, over 1 ms. */
-  tsc_sample a = tsc_read(), b;
-  do
-    b = tsc_read();
-  while (b.mono - a.mono < TSC_RATE_NS);
-  double ns_per_tick = (double)(b.mono - a.mono) / (double)(b.tick - a.tick);
-  int rc = 0;
-  uint64_t worst = 0;
-  int worst_cpu = cpus[0];
   /* Tests plant a skew on the last CPU checked (the fall-back path). */
   const char *plant = getenv("CTRACE__TEST_TSC_SKEW_NS");
   uint64_t planted = plant ? strtoull(plant, NULL, 10) : 0;
-  /* Every CPU, then the first again (the rate over the whole check). */
-  for (int i = 1; i <= ncpu && !rc; i++) {
-    int cpu = cpus[i % ncpu];
-    uint64_t err;
-    int64_t d = tsc_skew(cpu, &b, ns_per_tick, &err);
-    if (d < 0)
+  uint64_t err = 0;
+  /* Each other CPU between two reads on the first (one CPU: itself). */
+  for (int i = ncpu > 1 ? 1 : 0; i < ncpu; i++) {
+    if (tsc_read_on(cpus[i], &s) || tsc_read_on(cpus[0], &b))
       continue; /* (not allowed there after all: it will not run there either) */
-    uint64_t skew = (uint64_t)d > err ? (uint64_t)d - err : 0;
-    if (i == ncpu)
-      skew += planted;
+    uint64_t skew = tsc_skew(&a, &s, &b) + (i == ncpu - 1 ? planted : 0);
+    if (a.err + s.err + b.err > err)
+      err = a.err + s.err + b.err;
     if (skew > worst)
-      worst = skew, worst_cpu = cpu;
-    if (skew > CTRACE__TSC_SKEW_NS) {
-      snprintf(why, n, "the TSC of CPU %d is %.1f us off CLOCK_MONOTONIC (over %.1f us)", cpu,
+      worst = skew, worst_cpu = cpus[i];
+    if (skew > (uint64_t)CTRACE__TSC_SKEW_NS) {
+      snprintf(why, n, "the TSC of CPU %d is %.1f us off CLOCK_MONOTONIC (over %.1f us)", cpus[i],
                (double)skew / 1e3, CTRACE__TSC_SKEW_NS / 1e3);
       rc = -1;
+      break;
     }
+    a = b;
   }
   sched_setaffinity(0, sizeof mask, &mask);
-  if (!rc)
-    snprintf(why, n, "%d CPU%s checked, within %" PRIu64 " ns of CLOCK_MONOTONIC (CPU %d)", ncpu,
-             ncpu == 1 ? "" : "s", worst, worst_cpu);
+  if (!rc) {
+    char checked[64], off[96];
+    if (ncpu < total)
+      snprintf(checked, sizeof checked, "%d of %d CPUs", ncpu, total);
+    else
+      snprintf(checked, sizeof checked, "%d CPU%s", ncpu, ncpu == 1 ? "" : "s");
+    if (worst)
+      snprintf(off, sizeof off, "%" PRIu64 " ns at most (CPU %d)", worst, worst_cpu);
+    else
+      snprintf(off, sizeof off, "the reads' own +-%" PRIu64 " ns", err);
+    snprintf(why, n, "%s checked, within %s of CLOCK_MONOTONIC", checked, off);
+  }
   return rc;
 }
 
