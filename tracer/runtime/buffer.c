@@ -5,7 +5,6 @@
  * the pages that are touched stay few when the writer keeps up. */
 #include <errno.h>
 #include <stddef.h>
-#include <stdlib.h>
 #include <sys/mman.h>
 
 #include "internal.h"
@@ -17,6 +16,10 @@ static size_t nchunks;
 static _Atomic size_t bump; /* chunks [0, bump) have been handed out once */
 static ctrace__istack free_chunks;
 
+/* Descriptors and memory are both mapped untouched (zero pages): a
+ * descriptor is set up when its chunk is first handed out, so starting a
+ * session costs no page faults for chunks it never uses (each fault is
+ * several microseconds on a VM; 2048 descriptors were 64 pages). */
 int ctrace__pool_init(size_t cap_bytes) {
   size_t n = cap_bytes / CTRACE__CHUNK_SIZE;
   if (n < 4)
@@ -25,7 +28,7 @@ int ctrace__pool_init(size_t cap_bytes) {
     return -EINVAL;
   if (pool_mem && n != nchunks) {
     munmap(pool_mem, pool_mem_size);
-    free(chunks);
+    munmap(chunks, nchunks * sizeof *chunks);
     pool_mem = NULL;
     chunks = NULL;
   }
@@ -35,20 +38,16 @@ int ctrace__pool_init(size_t cap_bytes) {
                    -1, 0);
     if (m == MAP_FAILED)
       return -errno;
-    if (posix_memalign((void **)&chunks, 128, n * sizeof *chunks) != 0) {
+    void *d = mmap(NULL, n * sizeof *chunks, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (d == MAP_FAILED) {
       munmap(m, size);
       return -ENOMEM;
     }
     pool_mem = m;
     pool_mem_size = size;
+    chunks = d;
     nchunks = n;
-  }
-  for (size_t i = 0; i < n; i++) {
-    atomic_init(&chunks[i].head, 0);
-    atomic_init(&chunks[i].free_next, 0);
-    atomic_init(&chunks[i].next, NULL);
-    chunks[i].base_tick = 0;
-    chunks[i].data = pool_mem + i * CTRACE__CHUNK_SIZE;
   }
   atomic_store(&bump, 0);
   atomic_store(&free_chunks.top, 0);
@@ -74,7 +73,9 @@ ctrace__chunk *ctrace__pool_get(void) {
   size_t i = atomic_fetch_add_explicit(&bump, 1, memory_order_relaxed);
   if (i >= nchunks)
     return NULL;
-  chunk_reset(&chunks[i]);
+  chunk_reset(&chunks[i]); /* (a descriptor of an earlier session's) */
+  chunks[i].base_tick = 0;
+  chunks[i].data = pool_mem + i * CTRACE__CHUNK_SIZE;
   return &chunks[i];
 }
 
