@@ -29,6 +29,7 @@
   XX(cli_usage)                                                                \
   XX(run_errors)                                                               \
   XX(run_transparent)                                                          \
+  XX(run_leaves_nothing)                                                       \
   XX(run_contended_mutex)                                                      \
   XX(run_sleeper_offcpu)                                                       \
   XX(run_heap_counts)                                                          \

@@ -40,6 +40,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/perf_event.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,10 +50,6 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
-
-/* Internal, but called by the test runner, the launcher and the preload
- * library. */
-#define CTRACE__PERF_EXPORT __attribute__((visibility("default")))
 
 /* Data pages of each ring (a power of 2; one more page holds the header).
  * 64 pages = 256 KiB hold ~8000 switch records (32 bytes each): two
@@ -469,7 +466,6 @@ static int open_syscalls(open_ctx *c) {
  * (other than pid itself) are not covered. Unprivileged, the caller must be
  * allowed to ptrace pid (same user). The drain delivers the records of pid
  * and of its descendants. */
-CTRACE__PERF_EXPORT
 ctrace__perf *ctrace__perf_open_pid(int pid, unsigned want, unsigned *got, char *why,
                                     size_t whylen) {
   if (got)
@@ -525,7 +521,6 @@ ctrace__perf *ctrace__perf_open_pid(int pid, unsigned want, unsigned *got, char 
   return p;
 }
 
-CTRACE__PERF_EXPORT
 ctrace__perf *ctrace__perf_open(unsigned want, unsigned *got, char *why, size_t whylen) {
   return ctrace__perf_open_pid(0, want, got, why, whylen);
 }
@@ -781,7 +776,6 @@ static pkey *sort_keys(ctrace__perf *p, size_t n) {
   return src;
 }
 
-CTRACE__PERF_EXPORT
 size_t ctrace__perf_drain(ctrace__perf *p, uint64_t up_to_ns,
                           void (*emit)(void *arg, const ctrace__kevent *ev), void *arg) {
   if (!p)
@@ -836,12 +830,32 @@ size_t ctrace__perf_drain(ctrace__perf *p, uint64_t up_to_ns,
   return d;
 }
 
-CTRACE__PERF_EXPORT
+static void *ring_unmap_thread(void *r) {
+  ring_unmap(r);
+  return NULL;
+}
+
+/* Closing the last event of a tracepoint waits for the kernel to unregister
+ * it (RCU grace periods: 15-25 ms each on the VMs measured, once per
+ * tracepoint when closed one after the other): the tracepoints' rings are
+ * closed on threads of their own, all at once, and waited for, so the wait
+ * is about one grace period and nothing is left running after. Context
+ * switch events close at once. */
 void ctrace__perf_close(ctrace__perf *p) {
   if (!p)
     return;
-  for (size_t i = 0; i < p->nrings; i++)
-    ring_unmap(&p->rings[i]);
+  pthread_t th[64];
+  size_t nth = 0;
+  for (size_t i = 0; i < p->nrings; i++) {
+    perf_ring *r = &p->rings[i];
+    if (r->kind == RING_SCHED || nth == sizeof th / sizeof th[0] ||
+        pthread_create(&th[nth], NULL, ring_unmap_thread, r) != 0)
+      ring_unmap(r);
+    else
+      nth++;
+  }
+  for (size_t i = 0; i < nth; i++)
+    pthread_join(th[i], NULL);
   free(p->rings);
   free(p->ev);
   free(p->ev2);

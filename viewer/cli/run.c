@@ -324,33 +324,6 @@ static uint64_t mono_ns(void) {
 static volatile sig_atomic_t forward_sig;
 static void on_forward(int sig) { forward_sig = sig; }
 
-/* Closing the last perf fds of a tracepoint waits for the kernel to
- * unregister it (RCU grace periods: 35-50 ms each here, nearly 0.1 s in
- * all). FILE.kernel is complete by now: a forked process holds the fds,
- * this one closes its own (not the last: no wait) and returns PROG's
- * status at once; the closer closes the last ones when it sees this
- * process gone (EOF on a pipe). It keeps nothing else of ours open: it
- * must not hold a caller's pipe on stdout or stderr. */
-static void close_in_background(ctrace__perf *perf) {
-  int gone[2];
-  pid_t c = pipe2(gone, O_CLOEXEC) == 0 ? fork() : -1;
-  if (c == 0) {
-    close(gone[1]);
-    int null = open("/dev/null", O_RDWR);
-    for (int fd = 0; fd < 3; fd++)
-      if (null >= 0)
-        dup2(null, fd);
-    char b;
-    while (read(gone[0], &b, 1) < 0 && errno == EINTR) {
-    }
-    ctrace__perf_close(perf);
-    _exit(0);
-  }
-  ctrace__perf_close(perf);
-  if (c > 0)
-    close(gone[0]); /* gone[1] closes as this process exits */
-}
-
 /* --flight, at the end: the dumps PROG left. */
 static void flight_report(const char *file) {
   char p[PATH_MAX + 32];
@@ -628,7 +601,8 @@ static void run_close_kernel(run_state *s, char *kinfo, size_t len) {
            (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
                (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
   int r = kt_close(s->kt);
-  close_in_background(s->perf);
+  ctrace__perf_close(s->perf); /* (waits ~1 RCU grace period with --syscalls=kernel) */
+  s->perf = NULL;
   if (r)
     fprintf(stderr, "ctrace run: writing %s failed: %s\n", s->kpath, strerror(-r));
   if (lost)
