@@ -1,25 +1,27 @@
 /* LTTng-UST in the runtime (built with CTRACE_WITH_LTTNG).
  *
- * The tracepoints of provider `ctrace` are defined here with dynamic
- * linkage: libctrace does not link liblttng-ust, and a program that never
- * meets an LTTng session daemon carries no LTTng thread or socket. Where one
+ * libctrace defines no tracepoint and does not link liblttng-ust: the
+ * tracepoints of provider `ctrace` are defined, registered and fired in
+ * libctrace-lttng.so (tracer/lttng/probes.c), which exports a table of
+ * functions, one per tracepoint (ctrace_lttng_probes); libctrace copies it
+ * when it loads the library and fires events through its copy
+ * (CTRACE__TP, lttng.h). A program that never meets an LTTng session daemon
+ * thus loads nothing of LTTng's: no library, thread or socket. Where one
  * runs (its application socket exists: the root daemon's in /var/run/lttng,
- * or the user's in $LTTNG_HOME or $HOME/.lttng), libctrace loads the probes,
- * libctrace-lttng.so, from its own directory at load time; liblttng-ust then
+ * or the user's in $LTTNG_HOME or $HOME/.lttng), libctrace loads
+ * libctrace-lttng.so from its own directory at load time; liblttng-ust then
  * registers the process with the daemon, which enables what sessions ask.
  * CTRACE_LTTNG=1 loads the probes in any case, CTRACE_LTTNG=0 never.
  *
  * The public macros call into the library only while ctrace__active is
  * non-zero. LTTng says nothing when a session enables or disables a
- * tracepoint, so a thread ("ctrace-lttng") looks every 100 ms whether any
- * ctrace:* tracepoint is enabled and keeps the CTRACE__ON_LTTNG bit of
- * ctrace__active in step. The first look happens at load, after
+ * tracepoint, so a thread ("ctrace-lttng") asks the probes every 100 ms
+ * whether any ctrace:* tracepoint is enabled and keeps the CTRACE__ON_LTTNG
+ * bit of ctrace__active in step. The first look happens at load, after
  * liblttng-ust has registered (it waits for the daemon's enablers), so a
  * session started before the program sees its events from the start; one
  * enabled later, within 100 ms. */
 #define _GNU_SOURCE
-#define LTTNG_UST_TRACEPOINT_DEFINE
-#define LTTNG_UST_TRACEPOINT_PROBE_DYNAMIC_LINKAGE
 #include "lttng.h"
 
 #include <dlfcn.h>
@@ -34,24 +36,13 @@
 
 int ctrace__lttng_pid;
 
-#define TP(name) &lttng_ust_tracepoint_ctrace___##name
-static struct lttng_ust_tracepoint *const points[] = {
-    TP(region_begin), TP(region_end),    TP(task_begin),    TP(task_end),    TP(log),
-    TP(counter),      TP(instant),       TP(flow_begin),    TP(flow_end),    TP(thread_name),
-    TP(gc_begin),     TP(gc_end),        TP(heap),          TP(heap_set),    TP(sched_create),
-    TP(sched_run),    TP(sched_block),   TP(sched_unblock), TP(sched_end),   TP(syscall),
-    TP(wait),         TP(thread_create), TP(thread_start),  TP(thread_exit), TP(task_switch),
-};
-#undef TP
+ctrace_lttng_probes ctrace__lttng_tp;
 
 static int probes_loaded;
 
 /* Sets or clears CTRACE__ON_LTTNG: is any ctrace:* tracepoint enabled? */
 static void update(void) {
-  int on = 0;
-  for (size_t i = 0; i < sizeof points / sizeof points[0] && !on; i++)
-    on = __atomic_load_n(&points[i]->state, __ATOMIC_RELAXED) != 0;
-  if (on)
+  if (ctrace__lttng_tp.any_enabled())
     __atomic_fetch_or(&ctrace__active, CTRACE__ON_LTTNG, __ATOMIC_SEQ_CST);
   else
     __atomic_fetch_and(&ctrace__active, ~CTRACE__ON_LTTNG, __ATOMIC_SEQ_CST);
@@ -144,6 +135,24 @@ static void *load_probes(char *why, size_t whylen) {
   return h;
 }
 
+/* Copies the table of the probes H into ctrace__lttng_tp. @return 0, or -1
+ * with the reason in why (a libctrace-lttng.so of another build). */
+static int take_probes(void *h, char *why, size_t whylen) {
+  const ctrace_lttng_probes *t = dlsym(h, CTRACE__LTTNG_PROBES_NAME);
+  if (!t || t->struct_size != sizeof *t) {
+    snprintf(why, whylen, "no " CTRACE__LTTNG_PROBES_NAME " of this libctrace's build in it");
+    return -1;
+  }
+  /* (any_enabled is read by update(): here, and on the watcher thread,
+   * started after this) */
+  ctrace__lttng_tp.any_enabled = t->any_enabled;
+#define CTRACE__TP_TAKE(name, args, fields) \
+  __atomic_store_n(&ctrace__lttng_tp.tp_##name, t->tp_##name, __ATOMIC_RELAXED);
+  CTRACE_TP_LIST(CTRACE__TP_TAKE)
+#undef CTRACE__TP_TAKE
+  return 0;
+}
+
 __attribute__((constructor)) static void lttng_init(void) {
   ctrace__lttng_pid = (int)getpid();
   const char *env = getenv("CTRACE_LTTNG");
@@ -161,7 +170,7 @@ __attribute__((constructor)) static void lttng_init(void) {
     resolve_all();
   void *h = load_probes(why, sizeof why);
   ctrace__tls.guard = guard;
-  if (!h) {
+  if (!h || take_probes(h, why, sizeof why) != 0) {
     if (env && *env) /* asked for: say why not */
       fprintf(stderr, "ctrace: CTRACE_LTTNG=%s: cannot load the LTTng probes: %s\n", env, why);
     return;
