@@ -107,3 +107,48 @@ TEST_IMPL(cli_usage) {
   test_proc_free(&p);
   return 0;
 }
+
+/* LTTng traces are read by a module, libctrace-ctf.so (viewer/read/ctf_load.c),
+ * that the executable loads from beside itself when it first reads one. A
+ * module that cannot be loaded is an error that names it and why. */
+TEST_IMPL(cli_ctf_module) {
+  const char *dir = test_tmp_path("ctf");
+  char sh[2048], trace[1024];
+  snprintf(sh, sizeof sh,
+           "mkdir -p '%s' && zstd -qdc '%s/../golden/data/lttng-run.tar.zst' | tar -xf - -C '%s'",
+           dir, test_data_dir, dir);
+  char *untar[] = {"/bin/sh", "-c", sh, NULL};
+  test_proc p = test_run(untar, NULL);
+  ASSERT_EQ(p.status, 0);
+  test_proc_free(&p);
+  snprintf(trace, sizeof trace, "%s/lttng-run", dir);
+
+  char *missing[] = {"CTRACE_CTF_MODULE=/nonexistent/libctrace-ctf.so", NULL};
+  char *info[] = {(char *)test_ctrace_bin, "info", trace, NULL};
+  p = test_run(info, missing);
+  ASSERT_EQ(p.status, 1);
+  ASSERT_CONTAINS(p.err, "lttng-run: an LTTng (CTF) trace directory, but ");
+  ASSERT_CONTAINS(p.err, ctf_supported() ? "could not be loaded from CTRACE_CTF_MODULE: "
+                                           "/nonexistent/libctrace-ctf.so: cannot open shared "
+                                           "object file"
+                                         : "built without babeltrace2 (install libbabeltrace2-dev");
+  test_proc_free(&p);
+  char *export[] = {(char *)test_ctrace_bin, "export", trace, "-o", "/dev/null", NULL};
+  p = test_run(export, missing);
+  ASSERT_EQ(p.status, 1);
+  ASSERT_CONTAINS(p.err, "libctrace-ctf.so");
+  test_proc_free(&p);
+
+  /* Unset (empty): found beside the executable, whatever ctest set. */
+  if (ctf_supported()) {
+    char *unset[] = {"CTRACE_CTF_MODULE=", NULL};
+    p = test_run(info, unset);
+    ASSERT_EQ(p.status, 0);
+    ASSERT_CONTAINS(p.out, "(LTTng, 1 CTF trace)");
+    test_proc_free(&p);
+  }
+  snprintf(sh, sizeof sh, "rm -rf '%s'", dir);
+  p = test_run(untar, NULL);
+  test_proc_free(&p);
+  return 0;
+}

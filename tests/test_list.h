@@ -27,6 +27,7 @@
   XX(corrupt_problem_kinds)                                                    \
   XX(cli_golden_files)                                                         \
   XX(cli_usage)                                                                \
+  XX(cli_ctf_module)                                                           \
   XX(run_errors)                                                               \
   XX(run_transparent)                                                          \
   XX(run_leaves_nothing)                                                       \

@@ -1,5 +1,7 @@
 /* LTTng traces (CTF) as typed events (read.h, te__ctf_read): the reader
- * behind a set's LTTng sources.
+ * behind a set's LTTng sources. Built alone as libctrace-ctf.so, the one
+ * part of ctrace that links libbabeltrace2, and loaded by ctf_load.c when
+ * an LTTng trace is first read (ctf_module.h).
  *
  * A babeltrace2 graph reads them: one src.ctf.fs per trace directory found
  * under the given one, all into a flt.utils.muxer (time order), into a
@@ -32,53 +34,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "read.h"
-#include "ctrace/ctrace.h"
-#include "read_internal.h"
-
-void ctf_stats_free(ctf_stats *st) {
-  if (!st)
-    return;
-  for (size_t i = 0; i < st->nnames; i++)
-    free(st->by_name[i].name);
-  free(st->by_name);
-  for (size_t i = 0; i < st->nprocs; i++)
-    free(st->procs[i].name);
-  free(st->procs);
-  for (size_t i = 0; i < st->ntraces; i++)
-    free(st->paths[i]);
-  free(st->paths);
-  st->by_name = NULL;
-  st->procs = NULL;
-  st->paths = NULL;
-  st->nnames = st->nprocs = st->ntraces = 0;
-}
-
-#if !defined(CTRACE_WITH_BABELTRACE2)
-
-int ctf_supported(void) { return 0; }
-
-int te__ctf_read(const char *dir, te_source *src, ctf_stats *stats, te_handler fn, void *arg,
-                 char *err, size_t errlen) {
-  (void)dir;
-  (void)src;
-  (void)fn;
-  (void)arg;
-  if (stats)
-    memset(stats, 0, sizeof *stats);
-  snprintf(err, errlen,
-           "an LTTng (CTF) trace directory, but ctrace was built without "
-           "babeltrace2 (install libbabeltrace2-dev and rebuild to read it)");
-  return -ENOTSUP;
-}
-
-#else /* CTRACE_WITH_BABELTRACE2 */
-
 #include <babeltrace2/babeltrace.h>
 
 #include "common.h"
+#include "ctf_module.h"
+#include "ctrace/ctrace.h"
+#include "read.h"
+#include "read_internal.h"
 
-int ctf_supported(void) { return 1; }
+/* What the tools give the module (ctf_module.h): kept from CTF_MODULE_ENTRY
+ * on, before any read. */
+static const ctf_host *host;
 
 /* ---- What we read: event kinds and the payload fields each needs ---------------- */
 
@@ -602,7 +568,7 @@ static int16_t member_index(const bt_field_class *fc, const char *name) {
 }
 
 /* x86-64 number of a system call name, or -1. */
-static long syscall_nr(const char *name) { return te_syscall_nr(name); }
+static long syscall_nr(const char *name) { return host->syscall_nr(name); }
 
 static const ctrace_info *trace_info(conv *c, const bt_trace *tr) {
   for (size_t i = 0; i < c->ntinfo; i++)
@@ -1737,7 +1703,7 @@ static int graph_run(conv *c, graph *gr, char *err, size_t errlen) {
       return 0;
     if (c->err) {
       bt_current_thread_clear_error();
-      snprintf(err, errlen, "%s", ctrace_strerror(c->err));
+      snprintf(err, errlen, "%s", host->error_text(c->err));
       return c->err;
     }
     if (c->failed || s == BT_GRAPH_RUN_STATUS_MEMORY_ERROR)
@@ -1800,8 +1766,10 @@ static void describe(const ctf_stats *st, te_source *src) {
   src->process = st->nprocs == 1 && st->procs[0].name ? st->procs[0].name : "";
 }
 
-int te__ctf_read(const char *dir, te_source *src, ctf_stats *stats, te_handler fn, void *arg,
-                 char *err, size_t errlen) {
+/* te__ctf_read's contract (read_internal.h): ctf_load.c calls it through
+ * the pointer CTF_MODULE_ENTRY gives. */
+static int ctf_read(const char *dir, te_source *src, ctf_stats *stats, te_handler fn, void *arg,
+                    char *err, size_t errlen) {
   conv *c = calloc(1, sizeof *c);
   memset(stats, 0, sizeof *stats);
   if (!c) {
@@ -1845,4 +1813,13 @@ int te__ctf_read(const char *dir, te_source *src, ctf_stats *stats, te_handler f
   return r;
 }
 
-#endif /* CTRACE_WITH_BABELTRACE2 */
+/* ---- The module's entry ---------------------------------------------------------- */
+
+/* CTF_MODULE_ENTRY (ctf_module.h): the one symbol the module exports. */
+__attribute__((visibility("default"))) ctf_read_fn ctrace_ctf_module_open(const ctf_host *h) {
+  if (h->abi != CTF_MODULE_ABI || h->event_size != sizeof(te_event) ||
+      h->source_size != sizeof(te_source) || h->stats_size != sizeof(ctf_stats))
+    return NULL;
+  host = h;
+  return ctf_read;
+}
