@@ -31,6 +31,7 @@
   XX(run_errors)                                                               \
   XX(run_transparent)                                                          \
   XX(run_leaves_nothing)                                                       \
+  XX(run_replaces_old_trace)                                                   \
   XX(run_contended_mutex)                                                      \
   XX(run_sleeper_offcpu)                                                       \
   XX(run_heap_counts)                                                          \

@@ -350,11 +350,12 @@ typedef struct run_state {
   char outbuf[PATH_MAX];     /* the default FILE (o.out then points here) */
   char abs_out[RUN_ABS_MAX]; /* FILE, absolute */
   char abs_control[PATH_MAX + 2];
-  ctrace_run_view rv; /* --view */
-  pid_t pid;          /* PROG's */
-  child_setup cs;     /* what the child is told before it execs */
-  ctrace__perf *perf; /* PROG's kernel events, or NULL */
-  kt_writer *kt;      /* FILE.kernel, while perf */
+  ctrace_run_view rv;              /* --view */
+  pid_t pid;                       /* PROG's */
+  child_setup cs;                  /* what the child is told before it execs */
+  ctrace__perf *perf;              /* PROG's kernel events, or NULL */
+  char aside[2][RUN_ABS_MAX + 48]; /* an earlier run's FILE, FILE.kernel, renamed: see set_aside */
+  kt_writer *kt;                   /* FILE.kernel, while perf */
   char kpath[RUN_ABS_MAX + 16];
   int status; /* PROG's, from waitpid */
 } run_state;
@@ -414,6 +415,36 @@ static int run_prepare(run_state *s) {
       snprintf(s->abs_control, sizeof s->abs_control, "%.*s/%s", PATH_MAX / 2, cwd, o->control);
   }
   return RUN_GO_ON;
+}
+
+/* An earlier run's FILE and FILE.kernel are renamed out of the way before
+ * PROG starts (~20 us each) and removed once it is on its way (remove_aside,
+ * while it execs): removing a file that holds data takes ~0.3 ms on this
+ * kind of disk (ext4 mounted with discard), and both would be removed on
+ * the way to PROG's first instruction (FILE truncated by the runtime,
+ * FILE.kernel by the launcher). The new names are hidden (.ctrace-old-*),
+ * so that FILE* never matches one left by a launcher that was killed. */
+static void set_aside(run_state *s) {
+  s->aside[0][0] = s->aside[1][0] = '\0';
+  if (!s->o.record || s->o.flight)
+    return;
+  const char *slash = strrchr(s->abs_out, '/'); /* (abs_out is absolute) */
+  for (int i = 0; i < 2; i++) {
+    char from[sizeof s->aside[0]];
+    snprintf(from, sizeof from, "%s%s", s->abs_out, i ? ".kernel" : "");
+    int n = snprintf(s->aside[i], sizeof s->aside[i], "%.*s/.ctrace-old-%d-%s",
+                     (int)(slash - s->abs_out), s->abs_out, (int)getpid(), i ? "kernel" : "trace");
+    if (n < 0 || (size_t)n >= sizeof s->aside[i] || rename(from, s->aside[i]) != 0)
+      s->aside[i][0] = '\0'; /* (none there: the usual case) */
+  }
+}
+
+static void remove_aside(run_state *s) {
+  for (int i = 0; i < 2; i++)
+    if (s->aside[i][0]) {
+      unlink(s->aside[i]);
+      s->aside[i][0] = '\0';
+    }
 }
 
 /* The child: waits on the pipe until the launcher has opened its kernel
@@ -486,23 +517,31 @@ static int run_open_kernel(run_state *s) {
   cs->sched_kernel = (got & CTRACE__PERF_SCHED) != 0;
   snprintf(s->kpath, sizeof s->kpath, "%s.kernel", s->abs_out);
   s->kt = NULL;
-  if (s->perf) {
-    char cmdline[4096] = "", err[600];
-    for (int i = 0; o->prog_argv[i]; i++)
-      snprintf(cmdline + strlen(cmdline), sizeof cmdline - strlen(cmdline), "%s%s", i ? " " : "",
-               o->prog_argv[i]);
-    s->kt = kt_open(s->kpath, s->pid, cmdline, cs->syscalls_kernel, cs->sched_kernel, cs->why, err,
-                    sizeof err);
-    if (!s->kt) {
-      fprintf(stderr, "ctrace run: cannot record kernel events: %s\n", err);
-      ctrace__perf_close(s->perf);
-      s->perf = NULL;
-      cs->syscalls_kernel = cs->sched_kernel = 0;
-    }
-  } else {
+  if (!s->perf)
     unlink(s->kpath); /* a stale one from an earlier run would be shown */
-  }
   return RUN_GO_ON;
+}
+
+/* FILE.kernel, opened while PROG execs (its events wait in the kernel's
+ * buffers meanwhile). Should that fail (the directory was writable a moment
+ * ago), PROG has been told that the kernel records its switches: they are
+ * lost, and the message says so. */
+static void run_open_kernel_file(run_state *s) {
+  if (!s->perf)
+    return;
+  const run_opts *o = &s->o;
+  char cmdline[4096] = "", err[600];
+  for (int i = 0; o->prog_argv[i]; i++)
+    snprintf(cmdline + strlen(cmdline), sizeof cmdline - strlen(cmdline), "%s%s", i ? " " : "",
+             o->prog_argv[i]);
+  s->kt = kt_open(s->kpath, s->pid, cmdline, s->cs.syscalls_kernel, s->cs.sched_kernel, s->cs.why,
+                  err, sizeof err);
+  if (!s->kt) {
+    fprintf(stderr, "ctrace run: cannot record kernel events (the context switches are lost): %s\n",
+            err);
+    ctrace__perf_close(s->perf);
+    s->perf = NULL;
+  }
 }
 
 /* PROG forked, held on a pipe until its kernel events are open, then let
@@ -537,6 +576,8 @@ static int run_spawn(run_state *s) {
     return 1;
   }
   close(go[1]);
+  run_open_kernel_file(s);
+  remove_aside(s);
   return RUN_GO_ON;
 }
 
@@ -651,6 +692,8 @@ int ctrace_cmd_run(int argc, char **argv) {
     code = run_check(&s.o);
   if (code == RUN_GO_ON)
     code = run_prepare(&s);
+  if (code == RUN_GO_ON)
+    set_aside(&s);
   /* --view: the viewer serves before PROG starts. */
   if (code == RUN_GO_ON && s.o.view &&
       ctrace_run_view_start(&s.rv, s.abs_out, s.o.view_port >= 0 ? s.o.view_port : 8080) != 0)
@@ -661,6 +704,7 @@ int ctrace_cmd_run(int argc, char **argv) {
     run_capture(&s);
     code = run_finish(&s);
   }
+  remove_aside(&s); /* (when PROG did not start) */
   free(s.prog);
   free(s.preload);
   return code;
