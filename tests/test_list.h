@@ -46,6 +46,8 @@
   XX(perf_pending_cap)                                                         \
   XX(perf_ring_wrap)                                                           \
   XX(perf_open_pid)                                                            \
+  XX(cpu_samples_stacks) XX(cpu_samples_partial) XX(cpu_samples_self)         \
+  XX(cpu_samples_unprivileged)                                                 \
   XX(lttng_native_equal)                                                       \
   XX(lttng_only)                                                               \
   XX(lttng_run_preloaded)                                                      \
@@ -58,6 +60,9 @@
   XX(stats_cli_json)                                                           \
   XX(analyses_synth_trace) XX(analyses_regions) XX(analyses_tasks) XX(analyses_items) XX(analyses_mmu) XX(analyses_heap) XX(analyses_window) XX(analyses_thread) XX(analyses_json) XX(analyses_processes) XX(analyses_task_regions) \
   XX(stats_cli_errors)                                                         \
+  XX(symbols_pie) XX(symbols_nopie) XX(symbols_unknown) XX(symbols_build_id)   \
+  XX(symbols_debug_dirs) XX(symbols_mappings_overlap) XX(symbols_speed)        \
+  XX(cpu_profile_top) XX(cpu_profile_go_pprof) XX(cpu_profile_region)         \
   XX(pprof_known_answers)                                                      \
   XX(pprof_cli_decode)                                                         \
   XX(pprof_cli_errors)                                                         \

@@ -110,6 +110,16 @@ extern "C" {
 #define CTRACE_FMT_DEF_CLOCK 8       /* varint kind (CTRACE_FMT_CLOCK_*, as the header's);
                                         str why: the session's choice of clock and
                                         its reason (unknown kinds are skipped) */
+/* CPU profiles (FILE.kernel of `ctrace run --cpu-hz N`): */
+#define CTRACE_FMT_DEF_SAMPLING 9 /* varint hz, period ns (CPU time per sample);
+                                     str method ("perf task-clock, DWARF
+                                     unwinding (libdw)") */
+#define CTRACE_FMT_DEF_MAPPING 10 /* varint pid, start, end (exclusive), file
+                                     offset of start; str path, str build id
+                                     (hex, "" unknown): code mapped in pid */
+#define CTRACE_FMT_DEF_STACK 11   /* varint id (1..), n, then n varints: the
+                                     addresses, innermost first (the sampled
+                                     instruction, then return addresses) */
 
 /* DEF_CAPTURE modes: how the kernel-side events were captured. */
 #define CTRACE_FMT_CAP_OFF 0
@@ -129,6 +139,9 @@ extern "C" {
 #define CTRACE_FMT_SWITCH_IN 1          /* starts running on the CPU */
 #define CTRACE_FMT_SWITCH_OUT 2         /* leaves the CPU, blocked */
 #define CTRACE_FMT_SWITCH_OUT_PREEMPT 3 /* leaves the CPU, still runnable */
+
+/* K_SAMPLE flags. */
+#define CTRACE_FMT_SAMPLE_PARTIAL 1 /* unwinding stopped before the outermost frame */
 
 /* HEAP flags. */
 #define CTRACE_FMT_HEAP_PEAK 1 /* live bytes reached a new peak */
@@ -188,7 +201,9 @@ extern "C" {
   XX(K_TASK,           30,  2,  0) /* tid, pid: its process (before its first   */  \
                                    /* other kernel event in the file)           */  \
   XX(K_EXIT,           31,  1,  0) /* tid: the thread exits (no switch follows)  */  \
-  XX(TASK_SWITCH,      32,  1,  0) /* task id now current on this thread (0: none) */
+  XX(TASK_SWITCH,      32,  1,  0) /* task id now current on this thread (0: none) */ \
+  XX(K_SAMPLE,         33,  3,  0) /* tid, stack id (DEF_STACK; 0: no frame),     */  \
+                                   /* CTRACE_FMT_SAMPLE_* flags                     */
 
 enum {
 #define CTRACE__FMT_EV_ENUM(name, code, nvar, nstr) CTRACE_FMT_EV_##name = (code),
@@ -253,6 +268,7 @@ static inline const char *ctrace_fmt_event_name(unsigned type) {
   case CTRACE_FMT_EV_K_LOST: return "k_lost";
   case CTRACE_FMT_EV_K_TASK: return "k_task";
   case CTRACE_FMT_EV_K_EXIT: return "k_exit";
+  case CTRACE_FMT_EV_K_SAMPLE: return "k_sample";
   case CTRACE_FMT_EV_TASK_SWITCH: return "task_switch";
   default: return NULL;
   }

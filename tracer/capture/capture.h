@@ -22,6 +22,13 @@
  * buffer. Timestamps are CLOCK_MONOTONIC ns (use_clockid). Unprivileged
  * (perf_event_paranoid = 2) context switches need exclude_kernel = 1;
  * tracepoints need root and tracefs (mounted here if it is not).
+ *
+ * CPU samples (x86-64): task-clock samples carrying the user registers and
+ * stack, unwound in the drain with libdw (unwind.c) from the .eh_frame of
+ * the code mapped. Every K_SAMPLE comes after the K_MAPPINGs that cover its
+ * pcs (a process's mappings at the open, and a forked child's inherited
+ * ones, are delivered just before its first sample, or at the fork) and
+ * after the K_EXEC that made older mappings of its pid stale.
  */
 
 enum {
@@ -32,7 +39,12 @@ enum {
   CTRACE__K_SYS_EXIT = 5,           /* tid leaves syscall nr with ret */
   CTRACE__K_LOST = 6,               /* the kernel lost `lost` records on cpu (ring full) */
   CTRACE__K_EXIT = 7,               /* tid exits (with context switches) */
+  CTRACE__K_SAMPLE = 8,             /* tid was on cpu: a CPU-time sample and its call stack */
+  CTRACE__K_MAPPING = 9,            /* pid mapped code: [start, end) is path from offset */
+  CTRACE__K_EXEC = 10,              /* pid exec'd: its earlier K_MAPPINGs are gone */
 };
+/* K_SAMPLE flags. */
+#define CTRACE__SAMPLE_PARTIAL 0x1 /* the unwinding stopped before the outermost frame */
 
 typedef struct ctrace__kevent {
   uint64_t ns; /* CLOCK_MONOTONIC */
@@ -42,12 +54,31 @@ typedef struct ctrace__kevent {
   long ret;         /* SYS_EXIT */
   uint64_t args[2]; /* SYS_ENTER: first two arguments */
   uint64_t lost;    /* K_LOST */
+  /* K_SAMPLE: the user call stack, innermost first: the sampled
+   * instruction's address, then each caller's return address (as found on
+   * the stack: a symbolizer looks up pc - 1 for those). Valid during the
+   * callback only. */
+  const uint64_t *pcs;
+  unsigned npcs;         /* 0..CTRACE__STACK_MAX */
+  unsigned sample_flags; /* CTRACE__SAMPLE_* */
+  uint64_t period_ns;    /* CPU time the sample stands for (1e9 / hz) */
+  /* K_MAPPING (pid: the process): code of path, bytes [offset, offset +
+   * end - start) of the file, at [start, end); build_id in hex ("" when the
+   * kernel did not give one). Valid during the callback only. */
+  uint64_t start, end, offset;
+  const char *path;
+  const char *build_id;
 } ctrace__kevent;
+#define CTRACE__STACK_MAX 127 /* frames kept of a sample's stack */
 
 typedef struct ctrace__perf ctrace__perf;
 
 #define CTRACE__PERF_SCHED 0x1    /* context switches */
 #define CTRACE__PERF_SYSCALLS 0x2 /* raw_syscalls tracepoints (complete mode) */
+#define CTRACE__PERF_CPU 0x4      /* CPU samples with call stacks (ctrace__perf_set_cpu_hz) */
+/* The sampling rate for CTRACE__PERF_CPU (task-clock, per thread), for the
+ * opens that follow; default 99. */
+void ctrace__perf_set_cpu_hz(unsigned hz);
 
 /* Opens what `want` asks for that the kernel allows. Never fails as a
  * whole: *got says what was opened, and `why` (if not NULL) explains what
@@ -87,5 +118,10 @@ void kt_cut(kt_writer *k);
 /* Finishes the file (END record). @return 0 or -errno. Accepts NULL. */
 int kt_close(kt_writer *k);
 void kt_counts(const kt_writer *k, uint64_t *switches, uint64_t *syscalls, uint64_t *lost);
+/* DEF_SAMPLING: CPU samples are taken at hz, each standing for period_ns
+ * of CPU time, by method ("perf task-clock, DWARF unwinding (libdw)"). */
+void kt_sampling(kt_writer *k, unsigned hz, uint64_t period_ns, const char *method);
+/* CPU samples written, and in *stacks (if not NULL) their distinct stacks. */
+uint64_t kt_samples(const kt_writer *k, size_t *stacks);
 
 #endif /* CTRACE_CAPTURE_H */

@@ -4,7 +4,13 @@
  * FILE.kernel, a ctrace trace (docs/format.md) holding only kernel batches
  * (CTRACE_FMT_RF_KERNEL: K_SWITCH, K_SYSCALL, K_LOST, K_TASK, K_EXIT, in CLOCK_MONOTONIC
  * ns). Readers attach its events to the threads of the processes' own
- * traces by thread id. */
+ * traces by thread id.
+ *
+ * CPU samples (K_SAMPLE) carry their thread and the id of their call
+ * stack; each distinct stack is written once, as a DEF_STACK, and each code
+ * mapping of the processes as a DEF_MAPPING (with DEF_SAMPLING: the rate
+ * and the method), in a DEFS record written before the batch whose events
+ * use them. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +25,7 @@
 #include "ctrace/ctrace.h"
 #include "ctrace/format.h"
 #include "capture.h"
+#include "stack_intern.h"
 
 #define PENDING_SLOTS 4096 /* syscalls entered, not yet exited, by tid */
 #define TASK_SLOTS 8192    /* tids whose K_TASK was written */
@@ -40,7 +47,10 @@ struct kt_writer {
   size_t out_cap;
   pending pend[PENDING_SLOTS];
   int tasks[TASK_SLOTS]; /* open addressing; full: K_TASK written again */
-  uint64_t switches, syscalls, lost;
+  uint64_t switches, syscalls, lost, samples;
+  si_table *stacks; /* CPU samples' stacks, interned */
+  uint8_t *defs;    /* definitions not written yet (DEF_STACK, DEF_MAPPING...) */
+  size_t defs_len, defs_cap;
   int pid;    /* the launcher's child, PROG once it execs */
   int execed; /* its execve returned: calls before are the launcher's */
   int err;
@@ -102,7 +112,15 @@ static void record(kt_writer *k, unsigned type, unsigned flags, uint64_t base, c
   put_all(k, h, CTRACE_FMT_RECORD_HEADER_SIZE + stored);
 }
 
+/* The definitions gathered so far, as one DEFS record. */
+static void flush_defs(kt_writer *k) {
+  if (k->defs_len)
+    record(k, CTRACE_FMT_REC_DEFS, 0, 0, k->defs, k->defs_len);
+  k->defs_len = 0;
+}
+
 static void flush_batch(kt_writer *k) {
+  flush_defs(k); /* (what the batch's events name comes first) */
   if (k->len)
     record(k, CTRACE_FMT_REC_BATCH, CTRACE_FMT_RF_KERNEL, k->base, k->raw, k->len);
   k->len = 0;
@@ -139,10 +157,96 @@ static void def_str(uint8_t **p, const char *s) {
   *p += n;
 }
 
+/* Room for a definition of up to n bytes in k->defs. @return where it
+ * goes, or NULL (out of memory, noted in k->err). */
+static uint8_t *defs_room(kt_writer *k, size_t n) {
+  if (k->defs_len + n > k->defs_cap) {
+    size_t cap = k->defs_cap ? k->defs_cap * 2 : 4096;
+    while (cap < k->defs_len + n)
+      cap *= 2;
+    uint8_t *d = realloc(k->defs, cap);
+    if (!d) {
+      k->err = -ENOMEM;
+      return NULL;
+    }
+    k->defs = d;
+    k->defs_cap = cap;
+  }
+  return k->defs + k->defs_len;
+}
+
+/* Queues definition `kind` whose body is body[0..n). */
+static void def_queue(kt_writer *k, unsigned kind, const uint8_t *body, size_t n) {
+  uint8_t *p = defs_room(k, 1 + CTRACE_FMT_VARINT_MAX + n);
+  if (!p)
+    return;
+  uint8_t *start = p;
+  def_add(&p, kind, body, n);
+  k->defs_len += (size_t)(p - start);
+  if (k->defs_len > BATCH_BYTES)
+    flush_defs(k);
+}
+
+/* DEF_STACK of id: the addresses, innermost first. */
+static void def_stack(kt_writer *k, uint32_t id, const uint64_t *pcs, unsigned n) {
+  uint8_t body[(2 + CTRACE__STACK_MAX) * CTRACE_FMT_VARINT_MAX], *b = body;
+  b = ctrace_fmt_put_varint(b, id);
+  b = ctrace_fmt_put_varint(b, n);
+  for (unsigned i = 0; i < n; i++)
+    b = ctrace_fmt_put_varint(b, pcs[i]);
+  def_queue(k, CTRACE_FMT_DEF_STACK, body, (size_t)(b - body));
+}
+
+/* DEF_MAPPING of a K_MAPPING event. */
+static void def_mapping(kt_writer *k, const ctrace__kevent *ev) {
+  const char *path = ev->path ? ev->path : "", *bid = ev->build_id ? ev->build_id : "";
+  size_t pl = strnlen(path, 4096), bl = strnlen(bid, 128);
+  uint8_t body[6 * CTRACE_FMT_VARINT_MAX + 4096 + 128], *b = body;
+  b = ctrace_fmt_put_varint(b, (uint64_t)ev->pid);
+  b = ctrace_fmt_put_varint(b, ev->start);
+  b = ctrace_fmt_put_varint(b, ev->end);
+  b = ctrace_fmt_put_varint(b, ev->offset);
+  b = ctrace_fmt_put_varint(b, pl);
+  memcpy(b, path, pl);
+  b += pl;
+  b = ctrace_fmt_put_varint(b, bl);
+  memcpy(b, bid, bl);
+  b += bl;
+  def_queue(k, CTRACE_FMT_DEF_MAPPING, body, (size_t)(b - body));
+}
+
+void kt_sampling(kt_writer *k, unsigned hz, uint64_t period_ns, const char *method) {
+  size_t ml = strnlen(method, 400);
+  uint8_t body[3 * CTRACE_FMT_VARINT_MAX + 400], *b = body;
+  b = ctrace_fmt_put_varint(b, hz);
+  b = ctrace_fmt_put_varint(b, period_ns);
+  b = ctrace_fmt_put_varint(b, ml);
+  memcpy(b, method, ml);
+  b += ml;
+  def_queue(k, CTRACE_FMT_DEF_SAMPLING, body, (size_t)(b - body));
+}
+
+/* A CPU sample: its stack interned (and defined the first time), the
+ * event names it. */
+static void kt_sample(kt_writer *k, const ctrace__kevent *ev) {
+  unsigned n = ev->npcs < CTRACE__STACK_MAX ? ev->npcs : CTRACE__STACK_MAX;
+  int is_new = 0;
+  uint32_t id = k->stacks ? si_intern(k->stacks, ev->pcs, n, &is_new) : 0;
+  if (is_new)
+    def_stack(k, id, ev->pcs, n);
+  uint64_t a[3] = {(uint64_t)ev->tid, id,
+                   ev->sample_flags & CTRACE__SAMPLE_PARTIAL ? CTRACE_FMT_SAMPLE_PARTIAL : 0};
+  append(k, CTRACE_FMT_EV_K_SAMPLE, ev->ns, a, 3);
+  k->samples++;
+}
+
 kt_writer *kt_open(const char *path, int pid, const char *cmdline, int syscalls, int sched,
                    const char *why, char *err, size_t errlen) {
   kt_writer *k = calloc(1, sizeof *k);
-  if (!k || !(k->raw = malloc(BATCH_BYTES)) || !(k->z = ZSTD_createCCtx())) {
+  if (k)
+    k->fd = -1; /* (kt_close below: no file yet) */
+  if (!k || !(k->raw = malloc(BATCH_BYTES)) || !(k->z = ZSTD_createCCtx()) ||
+      !(k->stacks = si_new())) {
     snprintf(err, errlen, "out of memory");
     kt_close(k);
     return NULL;
@@ -151,9 +255,7 @@ kt_writer *kt_open(const char *path, int pid, const char *cmdline, int syscalls,
   k->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (k->fd < 0) {
     snprintf(err, errlen, "%s: %s", path, strerror(errno));
-    free(k->raw);
-    ZSTD_freeCCtx(k->z);
-    free(k);
+    kt_close(k);
     return NULL;
   }
   uint64_t mono = clock_ns(CLOCK_MONOTONIC), real = clock_ns(CLOCK_REALTIME);
@@ -233,7 +335,7 @@ void kt_event(void *arg, const ctrace__kevent *ev) {
   kt_writer *k = arg;
   uint64_t a[5];
   pending *p;
-  if (ev->kind != CTRACE__K_LOST)
+  if (ev->kind != CTRACE__K_LOST && ev->kind != CTRACE__K_MAPPING)
     note_task(k, ev);
   switch (ev->kind) {
   case CTRACE__K_SWITCH_IN:
@@ -292,6 +394,8 @@ void kt_event(void *arg, const ctrace__kevent *ev) {
     a[0] = (uint64_t)ev->tid;
     append(k, CTRACE_FMT_EV_K_EXIT, ev->ns, a, 1);
     break;
+  case CTRACE__K_SAMPLE: kt_sample(k, ev); break;
+  case CTRACE__K_MAPPING: def_mapping(k, ev); break;
   case CTRACE__K_LOST:
     a[0] = (uint64_t)ev->cpu;
     a[1] = ev->lost;
@@ -322,8 +426,16 @@ int kt_close(kt_writer *k) {
   ZSTD_freeCCtx(k->z);
   free(k->raw);
   free(k->out);
+  free(k->defs);
+  si_free(k->stacks);
   free(k);
   return r;
+}
+
+uint64_t kt_samples(const kt_writer *k, size_t *stacks) {
+  if (stacks)
+    *stacks = si_count(k->stacks);
+  return k->samples;
 }
 
 void kt_counts(const kt_writer *k, uint64_t *switches, uint64_t *syscalls, uint64_t *lost) {

@@ -1,12 +1,18 @@
 /* Kernel events of the traced process through perf_event_open(2): context
- * switches and the raw_syscalls tracepoints (see capture.h).
+ * switches, the raw_syscalls tracepoints and CPU samples with their call
+ * stacks (see capture.h).
  *
  * Layout: one event per (kind, CPU), each with its own mmapped ring:
  *   - sched: a PERF_COUNT_SW_DUMMY event with context_switch = 1, which
  *     emits only PERF_RECORD_SWITCH side-band records;
  *   - syscalls: raw_syscalls:sys_enter and raw_syscalls:sys_exit
  *     tracepoints, sample_period = 1, PERF_SAMPLE_RAW payload decoded with
- *     the offsets of the tracepoint's format file.
+ *     the offsets of the tracepoint's format file;
+ *   - cpu: a PERF_COUNT_SW_TASK_CLOCK sampling event (open_cpu() says why
+ *     each field) whose samples carry the user registers and a copy of the
+ *     top of the user stack, and whose side-band records say what code each
+ *     process maps (MMAP2, with build ids), when it execs (COMM) and forks
+ *     (FORK).
  * All are pid = 0 (this process), cpu = c, inherit = 1 so threads created
  * later are covered. inherit_thread = 1 (Linux >= 5.13) keeps the events out
  * of fork()ed children; on older kernels children inherit them too and
@@ -23,19 +29,39 @@
  * merge sort of (ns, index) keys, delivers those older than the watermark
  * and keeps the rest, in order, for the next call. Pending records are
  * capped (CTRACE__PERF_PENDING_MAX): beyond it the oldest are delivered
- * early and counted (`early`). Buffers only grow (doubling); nothing is
- * allocated per record.
+ * early and counted (`early`). Buffers only grow (doubling). Samples and
+ * mappings carry a payload (the stack copy, the path) in a buffer of a
+ * small free list, reused: nothing is allocated per record once it holds
+ * buffers large enough.
+ *
+ * CPU samples are unwound when delivered, not when read: in time order,
+ * after every mapping, exec and fork of the process older than them,
+ * whatever ring (CPU) each came on (unwind.c keeps each process's mappings
+ * and its Dwfl). A process whose mappings existed before the events were
+ * opened (the target itself, or this process) is read from /proc/PID/maps
+ * at open; those mappings are delivered (as K_MAPPING, with the time of
+ * the sample) before its first sample, and never if it execs first: the
+ * launcher's child shows only the program's mappings, not the launcher's
+ * that it ran between fork and exec. A process met without its fork record
+ * (lost) is read from /proc at its first sample.
  *
  * Test hooks (environment, read when opening):
  *   CTRACE__TEST_PERF_FAIL=1         every perf_event_open "fails" with EACCES;
  *   CTRACE__TEST_PERF_INHERIT_ALL=1  no inherit_thread: children inherit the
  *                                    events (as on kernels < 5.13), so the
  *                                    pid filter of the drain is exercised;
- *   CTRACE__TEST_PERF_PENDING_MAX=N  the pending cap, in records.
+ *   CTRACE__TEST_PERF_PENDING_MAX=N  the pending cap, in records;
+ *   CTRACE__TEST_PERF_STACK_BYTES=N  the user stack copied per CPU sample
+ *                                    (a multiple of 8): a short copy cuts
+ *                                    the walks (CTRACE__SAMPLE_PARTIAL).
  */
 #define _GNU_SOURCE
 #include "capture.h"
+#include "unwind.h"
 
+#if defined(__x86_64__)
+#include <asm/perf_regs.h>
+#endif
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -68,12 +94,60 @@
 /* A ring that cannot be mapped (mlock limit of unprivileged users) is
  * retried at half the size, down to this. */
 #define CTRACE__PERF_RING_MIN_PAGES 8
+/* Data pages of each CPU-sample ring. A sample is ~16.6 KB (the stack copy
+ * takes its full size in the ring, however little of it is used); a CPU
+ * gives at most hz samples a second, whatever the threads on it (task
+ * clock), so 128 pages (512 KiB, 31 samples) hold 31 ms of samples at
+ * 999 Hz: three drains' worth at `ctrace run`'s 10 ms. */
+#ifndef CTRACE__PERF_CPU_RING_PAGES
+#define CTRACE__PERF_CPU_RING_PAGES 128
+#endif
+/* User stack copied per sample (PERF_SAMPLE_STACK_USER), from the stack
+ * pointer up. 16 KiB: perf's default of 8 KiB cuts walks short under a
+ * frame holding a PATH_MAX buffer or two (common; `ctrace run`'s own child
+ * has 12 KiB of them); the kernel copies only what lies below the stack's
+ * top, the payload kept keeps only that, but the ring reserves the full
+ * size per sample. */
+#ifndef CTRACE__PERF_STACK_BYTES
+#define CTRACE__PERF_STACK_BYTES 16384
+#endif
+/* Spare payload buffers kept for reuse. */
+#define CTRACE__PERF_POOL 256
 /* Records kept between drains at most (72 bytes each, twice, plus keys). */
 #ifndef CTRACE__PERF_PENDING_MAX
 #define CTRACE__PERF_PENDING_MAX (1u << 17)
 #endif
 
-enum { RING_SCHED, RING_SYS_ENTER, RING_SYS_EXIT };
+enum { RING_SCHED, RING_SYS_ENTER, RING_SYS_EXIT, RING_CPU };
+
+/* Pending records that are not delivered as such: they update the
+ * unwinder's view of a process, in time order with its samples. */
+enum {
+  PK_EXEC = -1, /* pid exec'd: its mappings are gone (delivered as K_EXEC) */
+  PK_FORK = -2, /* pid was forked from process nr: it has its mappings */
+  PK_GONE = -3, /* pid's main thread exited */
+  PK_HELD = -4, /* a mapping of pid that /proc listed at the open: shown
+                 * (as K_MAPPING) only if pid is sampled before it execs */
+};
+
+/* A record's payload: a sample's registers and stack, or a mapping's path
+ * and build id ("path\0hex\0": K_MAPPING, PK_HELD). */
+typedef struct blob {
+  size_t cap; /* bytes of data */
+  uint64_t data[];
+} blob;
+
+typedef struct sample_payload {
+  uint64_t regs[CTRACE__UW_NREGS]; /* DWARF numbering (unwind.h) */
+  uint32_t has_regs;               /* 0: no 64-bit user registers (kernel thread, 32-bit task) */
+  uint32_t stack_len;
+  unsigned char stack[]; /* from regs[SP] up */
+} sample_payload;
+
+typedef struct pevent {
+  ctrace__kevent e;
+  blob *b; /* K_SAMPLE, K_MAPPING, PK_HELD: the payload; else NULL */
+} pevent;
 
 typedef struct perf_ring {
   int fd;
@@ -106,7 +180,7 @@ struct ctrace__perf {
 
   /* Pending records (not delivered yet), in arrival order until sorted;
    * ev2, keys2 and runs are scratch space of the same capacity. */
-  ctrace__kevent *ev, *ev2;
+  pevent *ev, *ev2;
   pkey *keys, *keys2;
   size_t *runs; /* cap + 1 */
   size_t n, cap;
@@ -116,6 +190,13 @@ struct ctrace__perf {
   uint64_t nomem;     /* dropped: buffer growth failed; reported as K_LOST */
   uint64_t malformed; /* records that did not parse (never seen) */
   uint64_t lost_ns;   /* time of the last delivered record (for nomem) */
+
+  /* CPU samples. */
+  ctrace__unwinder *uw;
+  uint64_t period_ns; /* 1e9 / hz */
+  blob *pool[CTRACE__PERF_POOL];
+  size_t npool;
+  uint64_t pcs[CTRACE__STACK_MAX]; /* the stack of the sample being delivered */
 
   _Alignas(8) unsigned char tmp[65536]; /* a record that wraps the ring end */
 };
@@ -179,6 +260,12 @@ static const char *paranoid_text(char *buf, size_t cap) {
   return sysctl_text("/proc/sys/kernel/perf_event_paranoid", buf, cap);
 }
 
+static uint64_t mono_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 /* ---- Opening ----------------------------------------------------------------- */
 
 typedef struct open_ctx {
@@ -190,6 +277,7 @@ typedef struct open_ctx {
   int ncpu;
   char *why;
   size_t whylen;
+  int err; /* errno of open_rings' failure */
 } open_ctx;
 
 static int perf_event_open_fd(open_ctx *c, struct perf_event_attr *attr, int cpu) {
@@ -234,11 +322,12 @@ static int open_rings(open_ctx *c, struct perf_event_attr *attr, int kind, unsig
       int e = errno;
       if (e == ENODEV) /* offline CPU */
         continue;
+      c->err = e;
       if (e == EACCES || e == EPERM)
         why_add(c->why, c->whylen,
                 "%s: perf_event_open%s: %s (kernel.perf_event_paranoid = %s; %s)", what, event_name,
                 strerror(e), paranoid_text(pbuf, sizeof pbuf),
-                kind == RING_SCHED ? "run as root or lower it" : "needs root");
+                kind == RING_SCHED || kind == RING_CPU ? "run as root or lower it" : "needs root");
       else if (e == ESRCH)
         why_add(c->why, c->whylen, "%s: perf_event_open%s: process %d: %s", what, event_name,
                 c->target, strerror(e));
@@ -258,6 +347,7 @@ static int open_rings(open_ctx *c, struct perf_event_attr *attr, int kind, unsig
     }
     if (m == MAP_FAILED) {
       int e = errno;
+      c->err = e;
       char mbuf[32];
       why_add(c->why, c->whylen, "%s: mmap of a %zu KiB ring: %s (kernel.perf_event_mlock_kb = %s)",
               what, len / 1024, strerror(e),
@@ -281,6 +371,7 @@ static int open_rings(open_ctx *c, struct perf_event_attr *attr, int kind, unsig
     r->tail = r->meta->data_tail;
   }
   if (p->nrings == first) {
+    c->err = ENODEV;
     why_add(c->why, c->whylen, "%s: no CPU accepted the event", what);
     return -1;
   }
@@ -460,6 +551,148 @@ static int open_syscalls(open_ctx *c) {
   return 0;
 }
 
+/* ---- CPU samples --------------------------------------------------------------- */
+
+static unsigned cpu_hz = 99; /* ctrace__perf_set_cpu_hz (read by the opens) */
+
+void ctrace__perf_set_cpu_hz(unsigned hz) { cpu_hz = hz ? hz : 99; }
+
+#if defined(__x86_64__)
+/* The user registers sampled: the 16 general-purpose ones and rip. An
+ * unwinder needs rip and rsp for the first frame, rbp for functions that
+ * keep their frame in it, and any callee-saved register (rbx, rbp,
+ * r12-r15) that a caller's CFI may name (stack realignment in main uses
+ * rbp or r10 as its CFA base): all 17 cost 136 bytes of a 16 KiB sample.
+ * The record lists them by increasing bit (AX BX CX DX SI DI BP SP IP
+ * R8..R15); rec_to_dwarf[] is where each goes in DWARF numbering. */
+#define CPU_REGS_MASK                                                                     \
+  ((1ull << PERF_REG_X86_AX) | (1ull << PERF_REG_X86_BX) | (1ull << PERF_REG_X86_CX) |    \
+   (1ull << PERF_REG_X86_DX) | (1ull << PERF_REG_X86_SI) | (1ull << PERF_REG_X86_DI) |    \
+   (1ull << PERF_REG_X86_BP) | (1ull << PERF_REG_X86_SP) | (1ull << PERF_REG_X86_IP) |    \
+   (1ull << PERF_REG_X86_R8) | (1ull << PERF_REG_X86_R9) | (1ull << PERF_REG_X86_R10) |   \
+   (1ull << PERF_REG_X86_R11) | (1ull << PERF_REG_X86_R12) | (1ull << PERF_REG_X86_R13) | \
+   (1ull << PERF_REG_X86_R14) | (1ull << PERF_REG_X86_R15))
+static const unsigned char rec_to_dwarf[CTRACE__UW_NREGS] = {
+    0 /* ax */, 3 /* bx */, 2 /* cx */,  1 /* dx */, 4 /* si */, 5 /* di */,
+    6 /* bp */, 7 /* sp */, 16 /* ip */, 8,          9,          10,
+    11,         12,         13,          14,         15 /* r8..r15 */};
+_Static_assert(__builtin_popcountll(CPU_REGS_MASK) == CTRACE__UW_NREGS,
+               "one DWARF slot per register");
+#endif
+
+/* The CPU-sample events: a task-clock sampling event per CPU.
+ *   - PERF_COUNT_SW_TASK_CLOCK: CPU time of the thread, whatever the CPU
+ *     model (an hrtimer; no PMU needed, works in VMs); freq = hz is turned
+ *     by the kernel into a fixed period of 1e9 / hz ns of CPU time.
+ *   - sample_type: who, when, where, the period, the user registers and
+ *     the user stack (DWARF unwinding in the launcher: Debian's code has no
+ *     frame pointers, so PERF_SAMPLE_CALLCHAIN would give the leaf and
+ *     garbage; it is not asked for).
+ *   - exclude_kernel only when not root (paranoid 2 refuses it otherwise):
+ *     as root, CPU time spent in system calls is sampled too, with the
+ *     user stack that made the call.
+ *   - mmap2 + build_id: every executable mapping (exec'd image, ld.so,
+ *     libraries, dlopen, the vDSO) with its path and build id (Linux >=
+ *     5.12; without it, retried without: no build ids); comm + comm_exec:
+ *     exec; task: fork (a child starts with its parent's mappings) and
+ *     exit.
+ * @return 0, or -1 with `why` filled. */
+static int open_cpu(open_ctx *c, unsigned hz) {
+#if !defined(__x86_64__)
+  (void)hz;
+  why_add(c->why, c->whylen, "cpu samples: call stacks are unwound on x86-64 only");
+  return -1;
+#else
+  char buf[32];
+  long max = atol(sysctl_text("/proc/sys/kernel/perf_event_max_sample_rate", buf, sizeof buf));
+  if (max > 0 && hz > (unsigned long)max) {
+    why_add(c->why, c->whylen,
+            "cpu samples: %u Hz is above kernel.perf_event_max_sample_rate = %ld", hz, max);
+    return -1;
+  }
+  struct perf_event_attr a;
+  memset(&a, 0, sizeof a);
+  a.size = sizeof a;
+  a.type = PERF_TYPE_SOFTWARE;
+  a.config = PERF_COUNT_SW_TASK_CLOCK;
+  a.freq = 1;
+  a.sample_freq = hz;
+  a.sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_CPU | PERF_SAMPLE_PERIOD |
+                  PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
+  a.sample_regs_user = CPU_REGS_MASK;
+  a.sample_stack_user = CTRACE__PERF_STACK_BYTES;
+  const char *v = getenv("CTRACE__TEST_PERF_STACK_BYTES");
+  if (v && atoi(v) > 0)
+    a.sample_stack_user = (uint32_t)atoi(v) & ~7u;
+  a.sample_id_all = 1;
+  a.mmap = 1;
+  a.mmap2 = 1;
+  a.build_id = 1;
+  a.comm = 1;
+  a.comm_exec = 1;
+  a.task = 1;
+  a.inherit = 1;
+  a.use_clockid = 1;
+  a.clockid = CLOCK_MONOTONIC;
+  a.exclude_kernel = geteuid() != 0;
+  a.exclude_hv = 1;
+  size_t keep = c->why ? strnlen(c->why, c->whylen) : 0;
+  if (open_rings(c, &a, RING_CPU, CTRACE__PERF_CPU_RING_PAGES, "cpu samples", "") == 0)
+    return 0;
+  if (c->err != EINVAL)
+    return -1;
+  if (c->why && c->whylen) /* a kernel before 5.12: no build ids in MMAP2 */
+    c->why[keep < c->whylen ? keep : c->whylen - 1] = '\0';
+  a.build_id = 0;
+  return open_rings(c, &a, RING_CPU, CTRACE__PERF_CPU_RING_PAGES, "cpu samples", "");
+#endif
+}
+
+/* Calls fn for each executable file mapping listed in /proc/PID/maps.
+ * @return their number, or -errno. */
+static int proc_maps(int pid, void (*fn)(void *arg, const ctrace__uw_mapping *m), void *arg) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/maps", pid);
+  FILE *f = fopen(path, "re");
+  if (!f)
+    return -errno;
+  char *line = NULL;
+  size_t cap = 0;
+  int n = 0;
+  while (getline(&line, &cap, f) > 0) {
+    unsigned long long start, end, off;
+    char perms[8];
+    int pos = -1;
+    if (sscanf(line, "%llx-%llx %7s %llx %*x:%*x %*u %n", &start, &end, perms, &off, &pos) < 4 ||
+        pos < 0 || strlen(perms) < 3 || perms[2] != 'x')
+      continue;
+    char *name = line + pos;
+    name[strcspn(name, "\n")] = '\0';
+    if (!name[0]) /* anonymous code (a JIT): nothing to unwind it with */
+      continue;
+    ctrace__uw_mapping m = {start, end, off, name, ""};
+    fn(arg, &m);
+    n++;
+  }
+  free(line);
+  fclose(f);
+  return n;
+}
+
+static ctrace__kevent *new_mapping(ctrace__perf *p, int kind, int pid, int tid, uint64_t ns,
+                                   int cpu, const ctrace__uw_mapping *m, size_t pathlen);
+
+typedef struct queue_ctx {
+  ctrace__perf *p;
+  int pid;
+  uint64_t ns;
+} queue_ctx;
+
+static void queue_mapping(void *arg, const ctrace__uw_mapping *m) {
+  queue_ctx *q = arg;
+  new_mapping(q->p, PK_HELD, q->pid, q->pid, q->ns, -1, m, strlen(m->path));
+}
+
 /* Like ctrace__perf_open, for process `pid` and the processes it forks
  * later (pid <= 0: this process only, as ctrace__perf_open). Meant for a
  * child of the caller opened before it execs: threads that exist already
@@ -486,14 +719,15 @@ ctrace__perf *ctrace__perf_open_pid(int pid, unsigned want, unsigned *got, char 
   long ncpu = sysconf(_SC_NPROCESSORS_CONF);
   c.ncpu = ncpu > 0 ? (int)ncpu : 1;
 
-  if (want & ~(unsigned)(CTRACE__PERF_SCHED | CTRACE__PERF_SYSCALLS))
+  const unsigned known = CTRACE__PERF_SCHED | CTRACE__PERF_SYSCALLS | CTRACE__PERF_CPU;
+  if (want & ~known)
     why_add(why, whylen, "perf: unknown request bits 0x%x", want);
-  if (!(want & (CTRACE__PERF_SCHED | CTRACE__PERF_SYSCALLS)))
+  if (!(want & known))
     return NULL;
 
   ctrace__perf *p = calloc(1, sizeof *p);
   if (p)
-    p->rings = calloc(3 * (size_t)c.ncpu, sizeof *p->rings);
+    p->rings = calloc(4 * (size_t)c.ncpu, sizeof *p->rings);
   if (!p || !p->rings) {
     free(p);
     why_add(why, whylen, "perf: out of memory");
@@ -512,6 +746,26 @@ ctrace__perf *ctrace__perf_open_pid(int pid, unsigned want, unsigned *got, char 
     ok |= CTRACE__PERF_SCHED;
   if ((want & CTRACE__PERF_SYSCALLS) && open_syscalls(&c) == 0)
     ok |= CTRACE__PERF_SYSCALLS;
+  if (want & CTRACE__PERF_CPU) {
+    unsigned hz = cpu_hz;
+    p->period_ns = 1000000000u / hz;
+    /* The mappings that exist now are stamped before the first sample can be. */
+    queue_ctx q = {p, p->pid, mono_now()};
+    size_t first = p->nrings;
+    if (open_cpu(&c, hz) == 0) {
+      p->uw = ctrace__unwinder_new();
+      if (!p->uw) {
+        why_add(why, whylen, "cpu samples: out of memory (or libelf too old)");
+        while (p->nrings > first)
+          ring_unmap(&p->rings[--p->nrings]);
+      } else {
+        int n = proc_maps(p->pid, queue_mapping, &q);
+        if (n < 0)
+          why_add(why, whylen, "cpu samples: /proc/%d/maps: %s", p->pid, strerror(-n));
+        ok |= CTRACE__PERF_CPU;
+      }
+    }
+  }
   if (got)
     *got = ok;
   if (!ok) {
@@ -529,7 +783,7 @@ ctrace__perf *ctrace__perf_open(unsigned want, unsigned *got, char *why, size_t 
 
 /* Room for one more pending record (amortised doubling). NULL if memory
  * ran out: the record is counted in nomem. */
-static ctrace__kevent *pending_slot(ctrace__perf *p) {
+static pevent *pending_slot(ctrace__perf *p) {
   if (p->n == p->cap) {
     size_t cap = p->cap ? p->cap * 2 : 4096;
     /* Each array is kept when its realloc succeeds; cap moves only when
@@ -551,7 +805,34 @@ static ctrace__kevent *pending_slot(ctrace__perf *p) {
     }
     p->cap = cap;
   }
-  return &p->ev[p->n++];
+  pevent *pe = &p->ev[p->n++];
+  pe->b = NULL;
+  return pe;
+}
+
+/* A payload buffer of at least len bytes, from the free list when it has
+ * one (grown if needed). NULL if memory ran out (counted in nomem). */
+static blob *blob_get(ctrace__perf *p, size_t len) {
+  blob *b = p->npool ? p->pool[--p->npool] : NULL;
+  if (!b || b->cap < len) {
+    size_t cap = len < 512 ? 512 : len;
+    blob *q = realloc(b, sizeof *b + cap);
+    if (!q) {
+      free(b);
+      p->nomem++;
+      return NULL;
+    }
+    b = q;
+    b->cap = cap;
+  }
+  return b;
+}
+
+static void blob_put(ctrace__perf *p, blob *b) {
+  if (b && p->npool < CTRACE__PERF_POOL)
+    p->pool[p->npool++] = b;
+  else
+    free(b);
 }
 
 static uint64_t rd64(const unsigned char *b) {
@@ -585,24 +866,186 @@ static int raw_field(const unsigned char *raw, uint32_t rawlen, const tp_field *
 /* The sample_id trailer of non-sample records: pid, tid, time, cpu, res. */
 #define SAMPLE_ID_LEN 24
 
-/* A new pending event, zeroed but for who, when and where (NULL: the
- * pending set is full, counted there). */
+/* A new pending event, zeroed but for who, when and where, with a payload
+ * of `len` bytes when len > 0 (NULL: memory ran out, counted in nomem). */
+static pevent *new_pevent(ctrace__perf *p, int kind, int pid, int tid, uint64_t ns, int cpu,
+                          size_t len) {
+  blob *b = NULL;
+  if (len > 0 && !(b = blob_get(p, len)))
+    return NULL;
+  pevent *pe = pending_slot(p);
+  if (!pe) {
+    blob_put(p, b);
+    return NULL;
+  }
+  ctrace__kevent *e = &pe->e;
+  memset(e, 0, sizeof *e);
+  e->kind = kind;
+  e->pid = pid;
+  e->tid = tid;
+  e->ns = ns;
+  e->cpu = cpu;
+  pe->b = b;
+  return pe;
+}
+
 static ctrace__kevent *new_event(ctrace__perf *p, int kind, int pid, int tid, uint64_t ns,
                                  int cpu) {
-  ctrace__kevent *e = pending_slot(p);
-  if (e) {
-    memset(e, 0, sizeof *e);
-    e->kind = kind;
-    e->pid = pid;
-    e->tid = tid;
-    e->ns = ns;
-    e->cpu = cpu;
+  pevent *pe = new_pevent(p, kind, pid, tid, ns, cpu, 0);
+  return pe ? &pe->e : NULL;
+}
+
+/* A pending K_MAPPING (or PK_HELD) of m (path: pathlen bytes, not
+ * terminated). */
+static ctrace__kevent *new_mapping(ctrace__perf *p, int kind, int pid, int tid, uint64_t ns,
+                                   int cpu, const ctrace__uw_mapping *m, size_t pathlen) {
+  size_t idlen = strlen(m->build_id);
+  pevent *pe = new_pevent(p, kind, pid, tid, ns, cpu, pathlen + idlen + 2);
+  if (!pe)
+    return NULL;
+  char *d = (char *)pe->b->data;
+  memcpy(d, m->path, pathlen);
+  d[pathlen] = '\0';
+  memcpy(d + pathlen + 1, m->build_id, idlen + 1);
+  pe->e.start = m->start;
+  pe->e.end = m->end;
+  pe->e.offset = m->offset;
+  return &pe->e;
+}
+
+/* The records of the CPU-sample rings. */
+static void parse_cpu_record(ctrace__perf *p, const perf_ring *r, const unsigned char *rec,
+                             uint32_t size) {
+  struct perf_event_header h;
+  memcpy(&h, rec, sizeof h);
+  const unsigned char *b = rec + sizeof h, *end = rec + size;
+  const unsigned char *id = rec + size - SAMPLE_ID_LEN; /* (non-sample records) */
+  switch (h.type) {
+  case PERF_RECORD_SAMPLE: {
+    /* pid, tid | time | cpu, res | period | abi, regs[17] | size, data[size], dyn_size */
+    if (end - b < 40) {
+      p->malformed++;
+      return;
+    }
+    int pid = (int)rd32(b);
+    if (pid != p->pid && !p->tree)
+      return;
+    int tid = (int)rd32(b + 4), cpu = (int)rd32(b + 16);
+    uint64_t ns = rd64(b + 8), period = rd64(b + 24), abi = rd64(b + 32);
+    const unsigned char *q = b + 40, *regs = NULL;
+    size_t nregs = abi != PERF_SAMPLE_REGS_ABI_NONE ? CTRACE__UW_NREGS : 0;
+    if ((size_t)(end - q) < 8 * nregs + 8) {
+      p->malformed++;
+      return;
+    }
+    if (nregs) {
+      regs = q;
+      q += 8 * nregs;
+    }
+    uint64_t ssize = rd64(q), dyn = 0;
+    const unsigned char *stack = q + 8;
+    if (ssize > 0) {
+      if ((uint64_t)(end - stack) < ssize + 8) {
+        p->malformed++;
+        return;
+      }
+      dyn = rd64(stack + ssize);
+      if (dyn > ssize)
+        dyn = ssize;
+    }
+    pevent *pe =
+        new_pevent(p, CTRACE__K_SAMPLE, pid, tid, ns, cpu, sizeof(sample_payload) + (size_t)dyn);
+    if (!pe)
+      return;
+    pe->e.period_ns = period ? period : p->period_ns;
+    sample_payload *sp = (sample_payload *)pe->b->data;
+    sp->has_regs = regs && abi == PERF_SAMPLE_REGS_ABI_64;
+    sp->stack_len = (uint32_t)dyn;
+#if defined(__x86_64__)
+    for (unsigned i = 0; sp->has_regs && i < CTRACE__UW_NREGS; i++)
+      sp->regs[rec_to_dwarf[i]] = rd64(regs + 8 * i);
+#endif
+    memcpy(sp->stack, stack, (size_t)dyn);
+    return;
   }
-  return e;
+  case PERF_RECORD_MMAP2: {
+    /* pid, tid | addr | len | pgoff | maj, min, ino, ino_gen or build id |
+     * prot, flags | filename | sample_id */
+    if (end - b < 64 + SAMPLE_ID_LEN) {
+      p->malformed++;
+      return;
+    }
+    int pid = (int)rd32(b);
+    if ((pid != p->pid && !p->tree) || !(rd32(b + 56) & PROT_EXEC))
+      return;
+    char idhex[2 * 20 + 1] = "";
+    if (h.misc & PERF_RECORD_MISC_MMAP_BUILD_ID) {
+      static const char digits[] = "0123456789abcdef";
+      unsigned n = b[32] < 20 ? b[32] : 20;
+      for (unsigned i = 0; i < n; i++) {
+        idhex[2 * i] = digits[b[36 + i] >> 4];
+        idhex[2 * i + 1] = digits[b[36 + i] & 15];
+      }
+      idhex[2 * n] = '\0';
+    }
+    const char *name = (const char *)b + 64;
+    size_t namelen = strnlen(name, (size_t)(id - (const unsigned char *)name));
+    ctrace__uw_mapping m = {rd64(b + 8), rd64(b + 8) + rd64(b + 16), rd64(b + 24), name, idhex};
+    new_mapping(p, CTRACE__K_MAPPING, pid, (int)rd32(b + 4), rd64(id + 8), (int)rd32(id + 16), &m,
+                namelen);
+    return;
+  }
+  case PERF_RECORD_COMM: {
+    /* pid, tid | comm | sample_id: an exec when flagged so (not prctl) */
+    if (end - b < 8 + SAMPLE_ID_LEN) {
+      p->malformed++;
+      return;
+    }
+    int pid = (int)rd32(b);
+    if ((h.misc & PERF_RECORD_MISC_COMM_EXEC) && (pid == p->pid || p->tree))
+      new_event(p, PK_EXEC, pid, (int)rd32(b + 4), rd64(id + 8), (int)rd32(id + 16));
+    return;
+  }
+  case PERF_RECORD_FORK:
+  case PERF_RECORD_EXIT: {
+    /* pid, ppid, tid, ptid, time | sample_id */
+    if (end - b < 24 + SAMPLE_ID_LEN) {
+      p->malformed++;
+      return;
+    }
+    int pid = (int)rd32(b), ppid = (int)rd32(b + 4), tid = (int)rd32(b + 8);
+    if (pid != p->pid && !p->tree)
+      return;
+    if (h.type == PERF_RECORD_FORK && pid != ppid) { /* a process, not a thread */
+      ctrace__kevent *e = new_event(p, PK_FORK, pid, tid, rd64(id + 8), (int)rd32(id + 16));
+      if (e)
+        e->nr = ppid;
+    } else if (h.type == PERF_RECORD_EXIT && pid == tid) { /* (K_EXIT comes from RING_SCHED) */
+      new_event(p, PK_GONE, pid, tid, rd64(id + 8), (int)rd32(id + 16));
+    }
+    return;
+  }
+  case PERF_RECORD_LOST: {
+    if (size < sizeof h + 16 + SAMPLE_ID_LEN) {
+      p->malformed++;
+      return;
+    }
+    ctrace__kevent *e =
+        new_event(p, CTRACE__K_LOST, (int)rd32(id), (int)rd32(id + 4), rd64(id + 8), r->cpu);
+    if (e)
+      e->lost = rd64(rec + sizeof h + 8);
+    return;
+  }
+  default: /* THROTTLE, UNTHROTTLE, ...: skipped by their size */ return;
+  }
 }
 
 static void parse_record(ctrace__perf *p, const perf_ring *r, const unsigned char *rec,
                          uint32_t size) {
+  if (r->kind == RING_CPU) {
+    parse_cpu_record(p, r, rec, size);
+    return;
+  }
   struct perf_event_header h;
   memcpy(&h, rec, sizeof h);
   switch (h.type) {
@@ -776,6 +1219,113 @@ static pkey *sort_keys(ctrace__perf *p, size_t n) {
   return src;
 }
 
+typedef struct emit_ctx {
+  void (*emit)(void *arg, const ctrace__kevent *ev);
+  void *arg;
+  int pid;
+  uint64_t ns;
+  size_t n; /* events emitted */
+} emit_ctx;
+
+static void emit_one(emit_ctx *c, const ctrace__kevent *e) {
+  if (c->emit)
+    c->emit(c->arg, e);
+  c->n++;
+}
+
+/* Emits m as a K_MAPPING of c->pid at c->ns (after fork or from /proc). */
+static void emit_mapping(void *arg, const ctrace__uw_mapping *m) {
+  emit_ctx *c = arg;
+  ctrace__kevent e;
+  memset(&e, 0, sizeof e);
+  e.kind = CTRACE__K_MAPPING;
+  e.ns = c->ns;
+  e.pid = e.tid = c->pid;
+  e.cpu = -1;
+  e.start = m->start;
+  e.end = m->end;
+  e.offset = m->offset;
+  e.path = m->path;
+  e.build_id = m->build_id;
+  emit_one(c, &e);
+}
+
+typedef struct fallback_ctx {
+  ctrace__unwinder *uw;
+  emit_ctx *c;
+} fallback_ctx;
+
+static void fallback_mapping(void *arg, const ctrace__uw_mapping *m) {
+  fallback_ctx *f = arg;
+  char id[CTRACE__UW_BUILD_ID_HEX + 1];
+  ctrace__unwinder_map(f->uw, f->c->pid, m, 0, id);
+  ctrace__uw_mapping with_id = *m;
+  with_id.build_id = id;
+  emit_mapping(f->c, &with_id);
+}
+
+/* Delivers one pending record (internal ones update the unwinder and emit
+ * what follows from them) and recycles its payload. */
+static void deliver(ctrace__perf *p, pevent *pe, emit_ctx *c) {
+  ctrace__kevent *e = &pe->e;
+  c->pid = e->pid;
+  c->ns = e->ns;
+  switch (e->kind) {
+  case CTRACE__K_MAPPING:
+  case PK_HELD: {
+    const char *path = (const char *)pe->b->data;
+    ctrace__uw_mapping m = {e->start, e->end, e->offset, path, path + strlen(path) + 1};
+    char id[CTRACE__UW_BUILD_ID_HEX + 1];
+    ctrace__unwinder_map(p->uw, e->pid, &m, e->kind == PK_HELD, id);
+    e->path = path;
+    e->build_id = id;
+    if (e->kind == CTRACE__K_MAPPING)
+      emit_one(c, e);
+    break;
+  }
+  case CTRACE__K_SAMPLE: {
+    if (!ctrace__unwinder_known(p->uw, e->pid)) {
+      /* Its fork record was lost, or it came before: what /proc says now. */
+      fallback_ctx f = {p->uw, c};
+      if (proc_maps(e->pid, fallback_mapping, &f) <= 0)
+        ctrace__unwinder_exec(p->uw, e->pid); /* gone: known, with no mappings */
+    }
+    ctrace__unwinder_release(p->uw, e->pid, emit_mapping, c); /* (from the open's /proc) */
+    const sample_payload *sp = (const sample_payload *)pe->b->data;
+    e->pcs = p->pcs;
+    if (!c->emit) { /* (counted only: not worth a walk) */
+      e->npcs = 0;
+    } else if (sp->has_regs) {
+      ctrace__uw_sample s;
+      s.pid = e->pid;
+      s.tid = e->tid;
+      memcpy(s.regs, sp->regs, sizeof s.regs);
+      s.stack = sp->stack;
+      s.stack_len = sp->stack_len;
+      e->npcs = ctrace__unwinder_unwind(p->uw, &s, p->pcs, CTRACE__STACK_MAX, &e->sample_flags);
+    } else {
+      e->npcs = 0;
+      e->sample_flags |= CTRACE__SAMPLE_PARTIAL;
+    }
+    emit_one(c, e);
+    break;
+  }
+  case PK_EXEC:
+    ctrace__unwinder_exec(p->uw, e->pid);
+    e->kind = CTRACE__K_EXEC;
+    emit_one(c, e);
+    break;
+  case PK_FORK:
+    ctrace__unwinder_fork(p->uw, (int)e->nr, e->pid);
+    ctrace__unwinder_mappings(p->uw, e->pid, emit_mapping, c);
+    break;
+  case PK_GONE: ctrace__unwinder_exit(p->uw, e->pid); break;
+  default: emit_one(c, e);
+  }
+  blob_put(p, pe->b);
+  pe->b = NULL;
+}
+
 size_t ctrace__perf_drain(ctrace__perf *p, uint64_t up_to_ns,
                           void (*emit)(void *arg, const ctrace__kevent *ev), void *arg) {
   if (!p)
@@ -783,9 +1333,10 @@ size_t ctrace__perf_drain(ctrace__perf *p, uint64_t up_to_ns,
   for (size_t i = 0; i < p->nrings; i++)
     ring_read(p, &p->rings[i]);
   size_t n = p->n, d = 0;
+  emit_ctx c = {emit, arg, 0, 0, 0};
   if (n > 0) {
     for (size_t i = 0; i < n; i++) {
-      p->keys[i].ns = p->ev[i].ns;
+      p->keys[i].ns = p->ev[i].e.ns;
       p->keys[i].idx = i;
     }
     pkey *k = sort_keys(p, n);
@@ -803,13 +1354,12 @@ size_t ctrace__perf_drain(ctrace__perf *p, uint64_t up_to_ns,
       d = n - p->pending_max;
     }
     for (size_t i = 0; i < d; i++)
-      if (emit)
-        emit(arg, &p->ev[k[i].idx]);
+      deliver(p, &p->ev[k[i].idx], &c);
     if (d > 0)
       p->lost_ns = k[d - 1].ns;
     for (size_t i = d; i < n; i++) /* the rest, in order, for next time */
       p->ev2[i - d] = p->ev[k[i].idx];
-    ctrace__kevent *t = p->ev;
+    pevent *t = p->ev;
     p->ev = p->ev2;
     p->ev2 = t;
     p->n = n - d;
@@ -823,11 +1373,9 @@ size_t ctrace__perf_drain(ctrace__perf *p, uint64_t up_to_ns,
     e.cpu = -1;
     e.lost = p->nomem;
     p->nomem = 0;
-    if (emit)
-      emit(arg, &e);
-    d++;
+    emit_one(&c, &e);
   }
-  return d;
+  return c.n;
 }
 
 static void *ring_unmap_thread(void *r) {
@@ -857,6 +1405,11 @@ void ctrace__perf_close(ctrace__perf *p) {
   for (size_t i = 0; i < nth; i++)
     pthread_join(th[i], NULL);
   free(p->rings);
+  for (size_t i = 0; i < p->n; i++)
+    free(p->ev[i].b);
+  for (size_t i = 0; i < p->npool; i++)
+    free(p->pool[i]);
+  ctrace__unwinder_free(p->uw);
   free(p->ev);
   free(p->ev2);
   free(p->keys);

@@ -127,6 +127,9 @@ void vh_free(vh_map *m);
 /* A growable array: room for one more element at the end of *a (doubling),
  * NULL when out of memory. VH_PUSH(arr, n, cap) is the typed form. */
 void *vh_grow(void **a, size_t *n, size_t *cap, size_t elem);
+/* Room for need elements in *a (capacity doubled as needed). @return 0, or
+ * -1 when out of memory (*a unchanged). */
+int vh_reserve(void **a, size_t *cap, size_t need, size_t elem);
 #define VH_PUSH(arr, n, cap) \
   ((__typeof__(arr))vh_grow((void **)&(arr), &(n), &(cap), sizeof *(arr)))
 

@@ -107,6 +107,20 @@ void vh_free(vh_map *m) {
   m->has_zero = 0;
 }
 
+int vh_reserve(void **a, size_t *cap, size_t need, size_t elem) {
+  if (need <= *cap)
+    return 0;
+  size_t c = *cap ? *cap * 2 : 64;
+  while (c < need)
+    c *= 2;
+  void *p = realloc(*a, c * elem);
+  if (!p)
+    return -1;
+  *a = p;
+  *cap = c;
+  return 0;
+}
+
 void *vh_grow(void **a, size_t *n, size_t *cap, size_t elem) {
   if (*n == *cap) {
     size_t c = *cap ? *cap * 2 : 16;

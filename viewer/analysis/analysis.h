@@ -135,6 +135,15 @@ typedef struct vx_info {
   uint32_t pad2;
 } vx_info;
 
+/* A CPU sample on a thread (FILE.kernel of `ctrace run --cpu-hz N`): its
+ * time, and its call stack (vx_stack). */
+typedef struct vx_cpu_sample {
+  uint64_t ts;
+  uint32_t stack; /* vx_stack's id (0: no frame) */
+  uint32_t flags; /* VX_CPU_PARTIAL */
+} vx_cpu_sample;
+#define VX_CPU_PARTIAL 0x1 /* the stack was not unwound to its outermost frame */
+
 typedef struct vx_track {
   int kind;
   uint32_t id;
@@ -154,6 +163,8 @@ typedef struct vx_track {
   size_t nstates;
   vx_alloc *allocs; /* what this thread allocated, by HEAP event */
   size_t nallocs;
+  vx_cpu_sample *cpu; /* its CPU samples, by time */
+  size_t ncpu;
   /* VX_COUNTER */
   vx_sample *samples;
   size_t nsamples;
@@ -162,7 +173,7 @@ typedef struct vx_track {
   vx_task *tasks;
   size_t ntasks;
   unsigned lanes;
-  size_t cap_inst, cap_samples, cap_tasks, cap_runs, cap_states, cap_allocs; /* internal */
+  size_t cap_inst, cap_samples, cap_tasks, cap_runs, cap_states, cap_allocs, cap_cpu; /* internal */
   vx_state *blocks; /* internal, while building: the wrappers' blocking spans */
   size_t nblocks, cap_blocks;
 } vx_track;
@@ -196,6 +207,26 @@ void vx_errf(char *err, size_t n, const char *fmt, ...) __attribute__((format(pr
 
 size_t vx_track_count(const vx_index *x);
 const vx_track *vx_track_get(const vx_index *x, size_t i);
+
+/* CPU samples (index_samples.c): how they were taken (hz 0: the traces
+ * have none), the stacks (addresses, innermost first, of process *pid),
+ * and the code mapped in each process, as the traces recorded it. */
+typedef struct vx_cpu_info {
+  unsigned hz;
+  uint64_t period_ns; /* CPU time a sample stands for */
+  const char *method; /* NULL: not said */
+  uint64_t samples, partial;
+} vx_cpu_info;
+typedef struct vx_mapping {
+  int pid;
+  uint64_t start, end, offset; /* [start, end) maps the file from offset */
+  const char *path, *build_id; /* build_id: hex, "" unknown */
+} vx_mapping;
+vx_cpu_info vx_cpu(const vx_index *x);
+const uint64_t *vx_stack(const vx_index *x, uint32_t stack, unsigned *n, int *pid);
+size_t vx_stack_count(const vx_index *x); /* ids are 1..count */
+size_t vx_mapping_count(const vx_index *x);
+const vx_mapping *vx_mapping_get(const vx_index *x, size_t i);
 size_t vx_source_count(const vx_index *x);
 const vx_source *vx_source_get(const vx_index *x, size_t i);
 const vx_label *vx_label_get(const vx_index *x, uint32_t label);
@@ -549,6 +580,9 @@ typedef struct pf_profile {
  * out of memory. */
 int pf_compute(const vx_index *x, pf_type type, const st_options *o, pf_profile *out, char *err,
                size_t errlen);
+/* gzip (RFC 1952) of in[0..n) into *out (free it): pprof files are
+ * gzipped. @return 0, or -1 out of memory. */
+int pf_gzip(const uint8_t *in, size_t n, unsigned char **out, size_t *len);
 /* Frees what pf_compute allocated; accepts a zeroed profile. */
 void pf_free(pf_profile *p);
 
@@ -562,5 +596,90 @@ int pf_encode_pprof(const pf_profile *p, unsigned char **gz, size_t *len, char *
  * when out of memory. */
 struct cJSON;
 struct cJSON *pf_json(const pf_profile *p, size_t top);
+
+/* ==== CPU profiles ====================================================================== */
+
+/* The CPU samples of a window, threads and region (cpu_profile.c), their
+ * stacks named with the binaries' symbols and debug information
+ * (symbols.c), for `ctrace top`, `ctrace pprof --type cpu` (cpu_pprof.c)
+ * and the viewer. */
+typedef struct cp_options {
+  st_options w;       /* --thread, --since, --until */
+  const char *region; /* only samples taken inside a region of this name on their thread */
+  const char *const *debug_dirs; /* --debug-dir, searched before the standard places */
+  size_t ndebug_dirs;
+} cp_options;
+
+/* One frame of a location (several when calls were inlined there). */
+typedef struct cp_line {
+  const char *function; /* NULL: not known (then module+0xOFFSET names it) */
+  const char *file;     /* NULL: not known */
+  int line, func_line;
+} cp_line;
+
+/* A distinct (process, address) in the samples' stacks. */
+typedef struct cp_location {
+  uint64_t addr;
+  uint32_t mapping; /* 1-based in cp_profile.maps; 0: in no recorded mapping */
+  uint64_t module_offset;
+  size_t first, n; /* its frames: cp_profile.lines[first .. first + n), innermost first */
+} cp_location;
+
+/* A recorded mapping that a sample's address fell in. */
+typedef struct cp_mapping {
+  uint64_t start, end, offset;
+  const char *path, *build_id;
+  int has_functions, has_lines;
+} cp_mapping;
+
+/* A distinct stack of the counted samples, leaf first. */
+typedef struct cp_stack {
+  size_t first, n; /* cp_profile.stack_locs[first .. first + n): location indexes */
+  uint64_t count;
+} cp_stack;
+
+typedef struct cp_profile {
+  vx_cpu_info info;          /* how the samples were taken */
+  uint64_t t0, t1;           /* the window */
+  uint64_t samples, partial; /* counted; of which not unwound to their end */
+  cp_location *locs;
+  size_t nlocs;
+  cp_line *lines;
+  size_t nlines;
+  cp_mapping *maps;
+  size_t nmaps;
+  cp_stack *stacks;
+  size_t nstacks;
+  uint32_t *stack_locs;
+  size_t nstack_locs;
+  char *problems;        /* what could not be symbolized and why ("" none) */
+  struct sym_table *sym; /* (owns the names) */
+} cp_profile;
+
+/* Computes the profile of x's samples selected by o into *out (cp_free it).
+ * @return 0, or -1 with a message in err: the traces hold no CPU samples,
+ * no thread or region of that name (naming the nearest), out of memory. */
+int cp_compute(const vx_index *x, const cp_options *o, cp_profile *out, char *err, size_t errlen);
+void cp_free(cp_profile *p); /* accepts a zeroed profile */
+
+/* What `ctrace top` prints: per function (or per source line), the samples
+ * where it is the leaf (flat) and those where it is anywhere on the stack
+ * (cum), largest flat first (or cum, by_cum). */
+typedef struct cp_top_row {
+  const char *name; /* the function; NULL unknown: cp_location_name(loc) names it */
+  const char *file; /* NULL unknown */
+  int line;         /* by_line: the line; else the function's first line (0 unknown) */
+  uint32_t loc;     /* a location where it was seen */
+  uint64_t flat, cum;
+} cp_top_row;
+/* "libfoo.so+0x1234" for a location in a mapping, "[unknown 0x...]" outside
+ * every mapping, "[stack not unwound]" for a sample with no frame. */
+void cp_location_name(const cp_profile *p, uint32_t loc, char *buf, size_t len);
+/* @return the rows in *rows (free it), or (size_t)-1 out of memory. */
+size_t cp_top(const cp_profile *p, int by_line, int by_cum, cp_top_row **rows);
+
+/* The profile in pprof's format (profile.proto, gzipped): sample types
+ * samples/count and cpu/nanoseconds. @return 0, or -1 with a message. */
+int cp_encode_pprof(const cp_profile *p, unsigned char **gz, size_t *len, char *err, size_t errlen);
 
 #endif /* CTRACE_ANALYSIS_H */

@@ -31,6 +31,7 @@ void vx_free(vx_index *x) {
     free(t->states);
     free(t->allocs);
     free(t->blocks);
+    free(t->cpu);
   }
   free(x->tracks);
   for (size_t i = 0; i < x->nlabels; i++) {
@@ -56,6 +57,7 @@ void vx_free(vx_index *x) {
     free(x->sources[i].cap_why);
   }
   free(x->infos);
+  vx__cpu_free(x);
   free(x->sources);
   free(x);
 }

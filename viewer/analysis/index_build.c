@@ -693,6 +693,8 @@ static void source_begin(builder *b, const te_source *src) {
   b->nsrc++;
   b->counted = 0;
   b->json = !strcmp(src->format, "chrome-json");
+  if (vx__cpu_source(x, b->nsrc, src) != 0)
+    b->failed = 1;
   if (b->nkeyed) /* keys are the source's own */
     memset(b->keyed, 0, b->nkeyed * sizeof *b->keyed);
 }
@@ -875,6 +877,10 @@ static int on_event(void *arg, const te_source *src, const te_event *ev) {
   case TE_FLOW: on_flow(b, ti, t, ev); break;
   case TE_ITEM_RUN:
   case TE_ITEM_STOP: on_item(b, ti, t, ev); break;
+  case TE_SAMPLE:
+    if (vx__cpu_sample(b->x, b->nsrc, tr, ev) != 0)
+      b->failed = 1;
+    break;
   default: on_point(b, ti, t, ev); break;
   }
   return b->failed ? CTRACE_ENOMEM : 0;

@@ -29,7 +29,14 @@ struct vx_index {
   size_t ninfos, cap_infos;
   vx_task_region *tregs;
   size_t ntregs, cap_tregs;
-  uint32_t drop_label; /* dropped-events markers */
+  uint32_t drop_label;      /* dropped-events markers */
+  struct vx_cpu_store *cpu; /* CPU samples' stacks and mappings (index_samples.c), or NULL */
 };
+
+/* index_samples.c, called by index_build.c as sources and samples come,
+ * and by vx_free. @return 0, or -1 out of memory. */
+int vx__cpu_source(vx_index *x, uint32_t source, const te_source *src);
+int vx__cpu_sample(vx_index *x, uint32_t source, vx_track *t, const te_event *ev);
+void vx__cpu_free(vx_index *x);
 
 #endif /* CTRACE_VIEWER_INDEX_INTERNAL_H */

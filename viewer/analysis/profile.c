@@ -524,8 +524,7 @@ typedef Perftools__Profiles__Location PLocation;
 typedef Perftools__Profiles__Line PLine;
 typedef Perftools__Profiles__Function PFunction;
 
-/* gzip (RFC 1952) of in[0..n) into *out. @return 0 or -1. */
-static int gzip(const uint8_t *in, size_t n, unsigned char **out, size_t *len) {
+int pf_gzip(const uint8_t *in, size_t n, unsigned char **out, size_t *len) {
   z_stream z;
   memset(&z, 0, sizeof z);
   if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY) != Z_OK)
@@ -726,7 +725,7 @@ static int pprof_pack(const pprof_msg *m, unsigned char **gz, size_t *len) {
   pr.default_sample_type = PF_STR_DELAY;
   size_t n = perftools__profiles__profile__get_packed_size(&pr);
   uint8_t *raw = malloc(n ? n : 1);
-  int ok = raw && perftools__profiles__profile__pack(&pr, raw) == n && !gzip(raw, n, gz, len);
+  int ok = raw && perftools__profiles__profile__pack(&pr, raw) == n && !pf_gzip(raw, n, gz, len);
   free(raw);
   return ok ? 0 : -1;
 }

@@ -13,6 +13,7 @@ int ctrace_cmd_export(int argc, char **argv); /* export.c */
 int ctrace_cmd_info(int argc, char **argv);   /* info.c */
 int ctrace_cmd_stats(int argc, char **argv);  /* stats.c */
 int ctrace_cmd_pprof(int argc, char **argv);  /* pprof.c */
+int ctrace_cmd_top(int argc, char **argv);    /* top.c */
 
 /* ---- Shared by the commands (args.c) ----------------------------------------------- */
 
@@ -29,6 +30,25 @@ char **cli_with_kernel(const char *cmd, char **paths, size_t n, size_t *nout, in
  * printed ("ctrace CMD: ..."). */
 struct vx_index;
 struct vx_index *cli_index(const char *cmd, char **traces, size_t n);
+
+/* ---- CPU profiles: what top and pprof --type cpu share (top.c) -------------------- */
+
+#include "analysis.h"
+
+/* --thread, --region, --since, --until, --debug-dir as they were given. */
+typedef struct cpu_args {
+  cp_options o;
+  const char *dirs[16];
+  size_t ndirs;
+} cpu_args;
+/* Takes option c ('t' thread, 'r' region, 'a' since, 'b' until, 'd'
+ * debug-dir) with its value. @return 0 taken, 2 bad value (message
+ * printed), -1 not one of these. */
+int cpu_option(cpu_args *a, int c, const char *arg, const char *cmd, const char *usage);
+/* The traces indexed into *x and their profile into *p (both to free, also
+ * on failure). @return 0, or 1 with a message printed. */
+int cpu_compute(const char *cmd, char **traces, size_t n, const cpu_args *a, struct vx_index **x,
+                cp_profile *p);
 
 /* ---- The control socket's client (control_client.c) ------------------------------- */
 

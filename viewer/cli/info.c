@@ -174,6 +174,14 @@ static void info_print_capture(const info_state *s) {
            modes[cap->sched % 3], cap->heap ? "on" : "off", cap->locks ? "on" : "off",
            cap->why && cap->why[0] ? "; " : "", cap->why ? cap->why : "");
   }
+  uint64_t period;
+  const char *method;
+  unsigned hz = rd_sampling(tr, &period, &method);
+  const rd_mapping *maps;
+  size_t nmaps = rd_mappings(tr, &maps);
+  if (hz)
+    printf("samples:   CPU at %u Hz (%.3f ms of CPU each), %s; %zu code mappings\n", hz,
+           (double)period / 1e6, method ? method : "method not recorded", nmaps);
   const rd_span *sp;
   size_t nsp = rd_tracer_spans(tr, &sp);
   for (size_t i = 0; i < nsp; i++) {

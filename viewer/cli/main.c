@@ -33,6 +33,9 @@ static const struct command {
      "stats TRACE... [--json]       threads, top regions, blocking, syscalls, heap (--help)"},
     {"pprof", ctrace_cmd_pprof,
      "pprof --type T TRACE... [-o F] blocking profile for pprof: sync|syscall|sched|io (--help)"},
+    {"top", ctrace_cmd_top,
+     "top TRACE... [--lines] [--region R] where the CPU time went (ctrace run --cpu-hz N) "
+     "(--help)"},
     {"version", cmd_version, "version                       print the version"},
 };
 

@@ -15,11 +15,16 @@
 #include "common.h"
 
 static const char pprof_usage[] =
-    "usage: ctrace pprof --type sync|syscall|sched|io TRACE... [-o FILE.pb.gz]\n"
-    "                    [--thread NAME] [--since T] [--until T]\n"
+    "usage: ctrace pprof --type cpu|sync|syscall|sched|io TRACE... [-o FILE.pb.gz]\n"
+    "                    [--thread NAME] [--since T] [--until T] [--region NAME]\n"
+    "                    [--debug-dir DIR]\n"
     "  A blocking profile in pprof's format (go tool pprof, pprof -http), like\n"
     "  go tool trace's: each event's stack is the regions it happened in, under\n"
     "  its thread; values are [contentions (count), delay (ns)].\n"
+    "  --type cpu       CPU samples with their call stacks (ctrace run --cpu-hz N):\n"
+    "                   samples/count and cpu/nanoseconds, functions, files and lines\n"
+    "                   from the binaries' debug information (--debug-dir DIR: also there)\n"
+    "                   --region NAME: only samples taken inside that region\n"
     "  --type sync      lock, condvar, rwlock, semaphore and join waits\n"
     "         syscall   system calls\n"
     "         sched     runnable, waiting for a CPU (needs the kernel's context switches)\n"
@@ -79,6 +84,9 @@ static int write_file(const char *path, const unsigned char *p, size_t n) {
 typedef struct pprof_state {
   st_options o;            /* --thread, --since, --until */
   pf_type type;            /* --type */
+  int cpu;                 /* --type cpu */
+  cpu_args ca;             /* its options */
+  cp_profile cp;           /* its profile (owned) */
   int has_type, has_until; /* --type and --until were given */
   const char *out;         /* -o FILE, else def_out */
   char def_out[32];        /* TYPE.pb.gz */
@@ -99,14 +107,25 @@ static int pprof_parse(int argc, char **argv, pprof_state *s) {
                                        {"thread", required_argument, NULL, 't'},
                                        {"since", required_argument, NULL, 'a'},
                                        {"until", required_argument, NULL, 'b'},
+                                       {"region", required_argument, NULL, 'r'},
+                                       {"debug-dir", required_argument, NULL, 'd'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   int c;
   optind = 1;
   opterr = 0;
   while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
+    int r = cpu_option(&s->ca, c, optarg, "pprof", pprof_usage); /* (cpu's copy) */
+    if (r > 0)
+      return r;
     switch (c) {
+    case 'r':
+    case 'd': break; /* (cpu only: checked below) */
     case 'y':
+      if (!strcmp(optarg, "cpu")) {
+        s->cpu = s->has_type = 1;
+        break;
+      }
       if (pf_type_parse(optarg, &s->type)) {
         fprintf(stderr, "ctrace pprof: --type is sync, syscall, sched or io, not '%s'\n%s", optarg,
                 pprof_usage);
@@ -145,7 +164,13 @@ static int pprof_parse(int argc, char **argv, pprof_state *s) {
  * go on, or 2 with a message printed. */
 static int pprof_check(pprof_state *s) {
   if (!s->has_type) {
-    fprintf(stderr, "ctrace pprof: missing --type (sync, syscall, sched or io)\n%s", pprof_usage);
+    fprintf(stderr, "ctrace pprof: missing --type (cpu, sync, syscall, sched or io)\n%s",
+            pprof_usage);
+    return 2;
+  }
+  if (!s->cpu && (s->ca.o.region || s->ca.ndirs)) {
+    fprintf(stderr, "ctrace pprof: --%s is for --type cpu\n%s",
+            s->ca.o.region ? "region" : "debug-dir", pprof_usage);
     return 2;
   }
   if (!s->ntraces) {
@@ -156,7 +181,7 @@ static int pprof_check(pprof_state *s) {
     fprintf(stderr, "ctrace pprof: --until must be after --since\n%s", pprof_usage);
     return 2;
   }
-  snprintf(s->def_out, sizeof s->def_out, "%s.pb.gz", pf_type_name(s->type));
+  snprintf(s->def_out, sizeof s->def_out, "%s.pb.gz", s->cpu ? "cpu" : pf_type_name(s->type));
   if (!s->out)
     s->out = s->def_out;
   return -1;
@@ -208,15 +233,40 @@ static int pprof_write(pprof_state *s) {
   return 0;
 }
 
+/* --type cpu: the CPU profile computed, encoded and written. @return 0,
+ * or 1 with a message printed. */
+static int pprof_cpu(pprof_state *s) {
+  if (cpu_compute("pprof", s->traces, s->ntraces, &s->ca, &s->x, &s->cp))
+    return 1;
+  if (cp_encode_pprof(&s->cp, &s->gz, &s->len, s->err, sizeof s->err)) {
+    fprintf(stderr, "ctrace pprof: %s\n", s->err);
+    return 1;
+  }
+  if (write_file(s->out, s->gz, s->len)) {
+    fprintf(stderr, "ctrace pprof: cannot write %s: %s\n", s->out, strerror(errno));
+    return 1;
+  }
+  int to_stdout = !strcmp(s->out, "-");
+  fprintf(to_stdout ? stderr : stdout,
+          "wrote %s: %" PRIu64 " CPU samples at %u Hz (%.2f s of CPU), %zu stacks, %zu "
+          "locations\n",
+          to_stdout ? "stdout" : s->out, s->cp.samples, s->cp.info.hz,
+          (double)(s->cp.samples * s->cp.info.period_ns) / 1e9, s->cp.nstacks, s->cp.nlocs);
+  return 0;
+}
+
 int ctrace_cmd_pprof(int argc, char **argv) {
-  pprof_state s = {0};
+  pprof_state s;
+  memset(&s, 0, sizeof s);
   int code = pprof_parse(argc, argv, &s);
   if (code < 0)
     code = pprof_check(&s);
   if (code >= 0)
     return code;
-  int status = pprof_compute(&s) || pprof_write(&s) ? 1 : 0;
+  s.ca.o.w = s.o;
+  int status = s.cpu ? pprof_cpu(&s) : pprof_compute(&s) || pprof_write(&s) ? 1 : 0;
   free(s.gz);
+  cp_free(&s.cp);
   pf_free(&s.p);
   vx_free(s.x);
   return status;

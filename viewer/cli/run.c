@@ -47,6 +47,8 @@ static const char run_usage[] =
     "                    call); auto: kernel when allowed, else preload\n"
     "  --no-syscalls --no-sched --no-heap --no-locks  leave those out\n"
     "  --no-follow       do not trace forked or exec'd children\n"
+    "  --cpu-hz N        CPU samples with call stacks, N a second per thread (0: none;\n"
+    "                    default 0), into FILE.kernel: ctrace top, ctrace pprof --type cpu\n"
     "  --flight SPAN     flight recorder: keep only the last SPAN (30s, 500ms) or at\n"
     "                    most SPAN bytes (256MB, 64KiB), or both (30s,256MB), in\n"
     "                    memory; FILE is written only on SIGUSR2 (ctrace dump PID),\n"
@@ -181,8 +183,24 @@ typedef struct run_opts {
   int record;          /* not --no-record */
   int view, view_port;
   const char *flight; /* --flight SPAN */
+  unsigned cpu_hz;    /* --cpu-hz N: CPU samples per second and thread (0: none) */
   char **prog_argv;   /* PROG ARGS..., in argv */
 } run_opts;
+
+#define CTRACE_RUN_CPU_HZ_MAX 10000 /* (the kernel's own cap is lower where it is busy) */
+
+/* arg, the value of option opt, as a whole number in [0, max]; else -1
+ * with a message naming the option and what it wants. */
+static long run_number(const char *opt, const char *arg, long max, const char *what) {
+  char *end;
+  errno = 0;
+  long v = strtol(arg, &end, 10);
+  if (*end || end == arg || errno || v < 0 || v > max) {
+    fprintf(stderr, "ctrace run: %s %s: not %s (0..%ld)\n%s", opt, arg, what, max, run_usage);
+    return -1;
+  }
+  return v;
+}
 
 /* The options up to PROG, into o. @return RUN_GO_ON, 0 after --help, or 2
  * with a message printed. */
@@ -199,6 +217,7 @@ static int run_parse(int argc, char **argv, run_opts *o) {
   };
   enum { O_VIEW = 1100, O_PORT }; /* --view [--port N]: the live view (viewer/run_view.c) */
   enum { O_FLIGHT = 1200 };       /* --flight SPAN: the flight recorder (tracer/flight.c) */
+  enum { O_CPU_HZ = 1300 };       /* --cpu-hz N: CPU samples with call stacks */
   static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
                                        {"syscalls", required_argument, NULL, O_SYSCALLS},
                                        {"no-syscalls", no_argument, NULL, O_NO_SYSCALLS},
@@ -211,6 +230,7 @@ static int run_parse(int argc, char **argv, run_opts *o) {
                                        {"view", no_argument, NULL, O_VIEW},
                                        {"port", required_argument, NULL, O_PORT},
                                        {"flight", required_argument, NULL, O_FLIGHT},
+                                       {"cpu-hz", required_argument, NULL, O_CPU_HZ},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   *o = (run_opts){.sysmode = "preload",
@@ -253,15 +273,15 @@ static int run_parse(int argc, char **argv, run_opts *o) {
       o->flight = optarg;
       break;
     }
-    case O_PORT: {
-      char *end;
-      long p = strtol(optarg, &end, 10);
-      if (*end || end == optarg || p < 0 || p > 65535) {
-        fprintf(stderr, "ctrace run: --port %s: not a port number (0..65535)\n%s", optarg,
-                run_usage);
+    case O_PORT:
+      if ((o->view_port = (int)run_number("--port", optarg, 65535, "a port number")) < 0)
         return 2;
-      }
-      o->view_port = (int)p;
+      break;
+    case O_CPU_HZ: {
+      long hz = run_number("--cpu-hz", optarg, CTRACE_RUN_CPU_HZ_MAX, "samples per second");
+      if (hz < 0)
+        return 2;
+      o->cpu_hz = (unsigned)hz;
       break;
     }
     case 'h': fputs(run_usage, stdout); return 0;
@@ -290,6 +310,13 @@ static int run_check(const run_opts *o) {
             "ctrace run: --no-record needs --control PATH (else nothing could start "
             "the recording)\n%s",
             run_usage);
+    return 2;
+  }
+  if (o->cpu_hz && (o->flight || !o->record)) {
+    fprintf(stderr,
+            "ctrace run: --cpu-hz: the samples go to FILE.kernel, which %s does not write "
+            "(not supported yet)\n%s",
+            o->flight ? "--flight" : "--no-record", run_usage);
     return 2;
   }
   if (o->flight && (o->view || !o->record || !strcmp(o->sysmode, "kernel"))) {
@@ -356,6 +383,7 @@ typedef struct run_state {
   ctrace__perf *perf;              /* PROG's kernel events, or NULL */
   char aside[2][RUN_ABS_MAX + 48]; /* an earlier run's FILE, FILE.kernel, renamed: see set_aside */
   kt_writer *kt;                   /* FILE.kernel, while perf */
+  int cpu_sampled;                 /* the CPU samples asked for are being taken */
   char kpath[RUN_ABS_MAX + 16];
   int status; /* PROG's, from waitpid */
 } run_state;
@@ -502,7 +530,10 @@ static int run_open_kernel(run_state *s) {
           ? 0 /* (no FILE.kernel: sessions come and go, or
                                                  a flight recorder keeps only a window) */
           : (o->sched ? CTRACE__PERF_SCHED : 0) |
-                (o->syscalls && strcmp(o->sysmode, "preload") ? CTRACE__PERF_SYSCALLS : 0);
+                (o->syscalls && strcmp(o->sysmode, "preload") ? CTRACE__PERF_SYSCALLS : 0) |
+                (o->cpu_hz ? CTRACE__PERF_CPU : 0);
+  if (o->cpu_hz)
+    ctrace__perf_set_cpu_hz(o->cpu_hz);
   unsigned got = 0;
   s->perf = want ? ctrace__perf_open_pid(s->pid, want, &got, cs->why, sizeof cs->why) : NULL;
   if (!strcmp(o->sysmode, "kernel") && o->syscalls && !(got & CTRACE__PERF_SYSCALLS)) {
@@ -515,6 +546,9 @@ static int run_open_kernel(run_state *s) {
   }
   cs->syscalls_kernel = (got & CTRACE__PERF_SYSCALLS) != 0;
   cs->sched_kernel = (got & CTRACE__PERF_SCHED) != 0;
+  s->cpu_sampled = (got & CTRACE__PERF_CPU) != 0;
+  if (o->cpu_hz && !s->cpu_sampled)
+    fprintf(stderr, "ctrace run: --cpu-hz %u: no CPU samples: %s\n", o->cpu_hz, cs->why);
   snprintf(s->kpath, sizeof s->kpath, "%s.kernel", s->abs_out);
   s->kt = NULL;
   if (!s->perf)
@@ -536,6 +570,9 @@ static void run_open_kernel_file(run_state *s) {
              o->prog_argv[i]);
   s->kt = kt_open(s->kpath, s->pid, cmdline, s->cs.syscalls_kernel, s->cs.sched_kernel, s->cs.why,
                   err, sizeof err);
+  if (s->kt && s->cpu_sampled)
+    kt_sampling(s->kt, o->cpu_hz, 1000000000u / o->cpu_hz,
+                "perf task-clock; user stacks unwound from their DWARF CFI (elfutils libdw)");
   if (!s->kt) {
     fprintf(stderr, "ctrace run: cannot record kernel events (the context switches are lost): %s\n",
             err);
@@ -636,9 +673,15 @@ static void run_close_kernel(run_state *s, char *kinfo, size_t len) {
   kt_counts(s->kt, &sw, &sc, &lost);
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
+  size_t nstacks = 0;
+  uint64_t samples = kt_samples(s->kt, &nstacks);
+  char cpu[96] = "";
+  if (s->cpu_sampled)
+    snprintf(cpu, sizeof cpu, ", %llu CPU samples (%zu distinct stacks)",
+             (unsigned long long)samples, nstacks);
   snprintf(kinfo, len,
-           " and .kernel (%llu switch records, %llu system calls; %.2f s of CPU to record them)",
-           (unsigned long long)sw, (unsigned long long)sc,
+           " and .kernel (%llu switch records, %llu system calls%s; %.2f s of CPU to record them)",
+           (unsigned long long)sw, (unsigned long long)sc, cpu,
            (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
                (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
   int r = kt_close(s->kt);
@@ -667,7 +710,7 @@ static int run_finish(run_state *s) {
   } else {
     code = 1;
   }
-  char kinfo[160] = "";
+  char kinfo[256] = "";
   if (s->perf)
     run_close_kernel(s, kinfo, sizeof kinfo);
   /* What was not captured is in the trace too (DEF_CAPTURE). */

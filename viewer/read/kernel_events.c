@@ -149,6 +149,20 @@ static void ksyscall(kdec *k, const rd_event *ev, int tid) {
     kexit(k, tid, ev->arg[1] == SYS_exit_group, ev->ts);
 }
 
+/* A CPU sample: its stack's addresses come from the trace's definitions. */
+static void ksample(kdec *k, const rd_event *ev, int tid) {
+  kannounce(k, tid);
+  te_event e = kev(k, TE_SAMPLE, tid, ev->ts);
+  uint64_t period = 0;
+  rd_sampling(k->tr, &period, NULL);
+  e.u.sample.stack = ev->arg[1] <= UINT32_MAX ? (uint32_t)ev->arg[1] : 0;
+  e.u.sample.pcs = rd_stack(k->tr, e.u.sample.stack, &e.u.sample.n);
+  e.u.sample.period = period;
+  if (ev->arg[2] & CTRACE_FMT_SAMPLE_PARTIAL)
+    e.flags |= TE_F_PARTIAL;
+  kemit(k, &e);
+}
+
 static void kevent(kdec *k, const rd_event *ev) {
   int tid = (int)ev->arg[0];
   switch (ev->type) {
@@ -177,6 +191,8 @@ static void kevent(kdec *k, const rd_event *ev) {
     ksyscall(k, ev, tid);
   } else if (ev->type == CTRACE_FMT_EV_K_SWITCH) {
     kswitch(k, ev, tid);
+  } else if (ev->type == CTRACE_FMT_EV_K_SAMPLE) {
+    ksample(k, ev, tid);
   }
 }
 

@@ -13,6 +13,7 @@
 #include <zstd.h>
 
 #include "common.h"
+#include "native_samples.h"
 #include "read.h"
 
 #define RD_MAX_ID CTRACE_FMT_MAX_ID
@@ -80,7 +81,8 @@ struct rd_trace {
   size_t nbatches;
   rd_capture cap;
   char *cap_why;
-  rd_span spans[64]; /* the tracer's own work (DEF_TRACER_SPAN) */
+  rd_samples *samples; /* CPU-profile definitions (native_samples.c), or NULL */
+  rd_span spans[64];   /* the tracer's own work (DEF_TRACER_SPAN) */
   size_t nspans;
   int has_end;
   uint64_t dropped_end;
@@ -412,6 +414,11 @@ static int parse_defs(rd_trace *tr, const uint8_t *p, size_t n, char *why, size_
       }
       break;
     }
+    case CTRACE_FMT_DEF_SAMPLING:
+    case CTRACE_FMT_DEF_MAPPING:
+    case CTRACE_FMT_DEF_STACK:
+      r = rd__samples_def(&tr->samples, kind, body.p, (size_t)(body.end - body.p));
+      break;
     default: break; /* a newer minor version's definition: skip */
     }
     if (r) {
@@ -881,6 +888,7 @@ void rd_close(rd_trace *tr) {
   free(tr->cmdline);
   free(tr->cap_why);
   free(tr->clock_why);
+  rd__samples_free(tr->samples);
   free(tr->rbuf);
   ZSTD_freeDCtx(tr->dctx);
   free(tr);
@@ -1217,4 +1225,16 @@ void rd_merge_close(rd_merge *m) {
   free(m->src);
   free(m->heap);
   free(m);
+}
+
+unsigned rd_sampling(const rd_trace *tr, uint64_t *period_ns, const char **method) {
+  return rd__samples_rate(tr->samples, period_ns, method);
+}
+
+size_t rd_mappings(const rd_trace *tr, const rd_mapping **out) {
+  return rd__samples_mappings(tr->samples, out);
+}
+
+const uint64_t *rd_stack(const rd_trace *tr, uint32_t id, unsigned *n) {
+  return rd__samples_stack(tr->samples, id, n);
 }

@@ -35,6 +35,7 @@
 typedef struct rd_trace rd_trace;
 typedef struct rd_stream rd_stream;
 typedef struct rd_merge rd_merge;
+typedef struct rd_samples rd_samples; /* (native_samples.c) */
 
 typedef struct rd_site {
   uint32_t id;
@@ -124,6 +125,23 @@ int rd_clock_kind(const rd_trace *tr);
 /* Why the tracer chose its clock ("tsc: invariant ...", "monotonic: ..."),
  * or NULL when the trace does not say (traces before DEF_CLOCK). */
 const char *rd_clock_why(const rd_trace *tr);
+
+/* CPU samples (FILE.kernel of `ctrace run --cpu-hz N`): the rate (0: the
+ * trace has none), the CPU time each stands for and how they were taken
+ * (NULL: not said). */
+unsigned rd_sampling(const rd_trace *tr, uint64_t *period_ns, const char **method);
+/* Code mapped in the traced processes, as recorded: what symbolizes the
+ * samples' addresses. */
+typedef struct rd_mapping {
+  int pid;
+  uint64_t start, end, offset; /* [start, end) maps the file from offset */
+  const char *path;
+  const char *build_id; /* hex; "" not known */
+} rd_mapping;
+size_t rd_mappings(const rd_trace *tr, const rd_mapping **out);
+/* The addresses of stack id, innermost first (the sampled instruction, then
+ * return addresses), in *n; NULL and 0 for id 0 or an unknown id. */
+const uint64_t *rd_stack(const rd_trace *tr, uint32_t id, unsigned *n);
 unsigned rd_format_minor(const rd_trace *tr);
 /* The file header's CTRACE_FMT_FF_* flags (CTRACE_FMT_FF_FLIGHT: a flight
  * recorder's dump, the last window of a longer session). */
@@ -263,6 +281,8 @@ typedef enum te_type {
   TE_ITEM_RUN,         /* item: a user-level work item starts running on the thread */
   TE_ITEM_STOP,        /* item: it stops running there */
   TE_DROPPED,          /* dropped: events the tracer lost, and how it knows */
+  TE_SAMPLE,           /* sample: the thread was on a CPU at ts, with this call stack
+                          (TE_F_PARTIAL: not unwound to its outermost frame) */
   TE_TYPE_COUNT_
 } te_type;
 
@@ -277,6 +297,7 @@ typedef enum te_type {
 #define TE_F_GROUP_EXIT 0x80 /* TE_STATE: ended because its whole process exited */
 #define TE_F_TO_END 0x100    /* TE_STATE: still so at the end of the source (dur unknown) */
 #define TE_F_CUT 0x200       /* TE_LOG: the message was cut to the format's limit */
+#define TE_F_PARTIAL 0x400   /* TE_SAMPLE: the stack was not unwound to its end */
 
 /* Where a slice goes among the thread's others (te_event.depth). */
 /* clang-format off */
@@ -395,6 +416,13 @@ typedef struct te_event {
     } drop;
     /* since 0: unknown; stream, shared: LTTng's (shared: per-user buffers, whose
            events they were is not known) */
+    struct {
+      const uint64_t *pcs; /* innermost first: the sampled instruction, then return
+                              addresses (te_source's native trace owns them) */
+      unsigned n;
+      uint32_t stack;  /* its id in the trace (0: empty) */
+      uint64_t period; /* CPU ns the sample stands for */
+    } sample;
   } u;
 } te_event;
 

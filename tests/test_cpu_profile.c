@@ -1,0 +1,187 @@
+/* CPU profiles end to end: `ctrace run --cpu-hz` records a program of
+ * known shape (tests/progs/cpu_burn.c: hot_a does 7 units of work of every
+ * 10, hot_b 3, both under middle, outer and main, built without frame
+ * pointers), `ctrace top` names its functions with their shares,
+ * `ctrace pprof --type cpu` writes a profile that `go tool pprof` (Debian's
+ * golang-go) reads with -top, -list and -traces, and --region keeps the
+ * samples taken inside a region of the instrumented pipeline sample. */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "test.h"
+
+#define BURN TEST_PROGS_DIR "/cpu_burn"
+
+/* `ctrace run --cpu-hz 999 -o out -- cmd...`; 0, or 1 when this machine
+ * refuses CPU samples (said on stdout: the rest cannot be checked). */
+static int record(const char *out, char *const cmd[]) {
+  char *argv[32] = {(char *)test_ctrace_bin, "run", "--cpu-hz", "999", "-o", (char *)out, "--"};
+  int n = 7;
+  for (int i = 0; cmd[i] && n < 30; i++)
+    argv[n++] = cmd[i];
+  argv[n] = NULL;
+  test_proc p = test_run(argv, NULL);
+  if (p.status != 0)
+    TEST_FAIL("ctrace run --cpu-hz failed (%d): %s", p.status, p.err);
+  int refused = strstr(p.err, "no CPU samples") != NULL;
+  if (refused)
+    printf("CPU samples refused here: %s", p.err);
+  else
+    ASSERT_CONTAINS(p.err, "CPU samples (");
+  test_proc_free(&p);
+  return refused;
+}
+
+/* The flat% and cum% of function name in `ctrace top` output; 0 if it is
+ * not there. */
+static int top_row(const char *out, const char *name, double *flat, double *cum) {
+  for (const char *l = out; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+    double f, fp, sp, c, cp;
+    char fn[256];
+    if (sscanf(l, "%lfs %lf%% %lf%% %lfs %lf%% %255s", &f, &fp, &sp, &c, &cp, fn) == 6 &&
+        !strcmp(fn, name)) {
+      *flat = fp;
+      *cum = cp;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* go, from PATH or Debian's golang-go; NULL when not installed. */
+static const char *go_bin(void) {
+  static const char *const places[] = {"/usr/bin/go", "/usr/lib/go/bin/go",
+                                       "/usr/lib/go-1.19/bin/go", "/usr/local/go/bin/go"};
+  for (size_t i = 0; i < sizeof places / sizeof places[0]; i++)
+    if (access(places[i], X_OK) == 0)
+      return places[i];
+  return NULL;
+}
+
+TEST_IMPL(cpu_profile_top) {
+  const char *out = test_tmp_path("burn.ctrace");
+  char *cmd[] = {BURN, "700", NULL};
+  if (record(out, cmd))
+    return 0;
+  char *top[] = {(char *)test_ctrace_bin, "top", (char *)out, "-n", "0", NULL};
+  test_proc p = test_run(top, NULL);
+  ASSERT_EQ(p.status, 0);
+  printf("%s", p.out);
+  double af, ac, bf, bc, mf, mc, of, oc, nf, nc;
+  ASSERT(top_row(p.out, "hot_a", &af, &ac));
+  ASSERT(top_row(p.out, "hot_b", &bf, &bc));
+  ASSERT(top_row(p.out, "middle", &mf, &mc));
+  ASSERT(top_row(p.out, "outer", &of, &oc));
+  ASSERT(top_row(p.out, "main", &nf, &nc));
+  /* 7 : 3 of the work; ~700 samples, so +-10 points is several sigmas */
+  ASSERT(af > 58 && af < 82);
+  ASSERT(bf > 18 && bf < 42);
+  /* every hot sample unwound through its callers, without frame pointers */
+  ASSERT(mc >= af + bf - 2);
+  ASSERT(oc >= mc - 1);
+  ASSERT(nc >= oc - 1);
+  ASSERT(mf < 5);
+  test_proc_free(&p);
+  /* per line: the hot loops' lines of cpu_burn.c */
+  char *lines[] = {(char *)test_ctrace_bin, "top", "--lines", (char *)out, NULL};
+  p = test_run(lines, NULL);
+  ASSERT_EQ(p.status, 0);
+  ASSERT_CONTAINS(p.out, "hot_a ");
+  ASSERT_CONTAINS(p.out, "cpu_burn.c:");
+  test_proc_free(&p);
+  return 0;
+}
+
+TEST_IMPL(cpu_profile_go_pprof) {
+  const char *go = go_bin();
+  if (!go)
+    TEST_FAIL("go tool pprof is needed (apt-get install golang-go)");
+  const char *out = test_tmp_path("gp.ctrace");
+  char *cmd[] = {BURN, "400", NULL};
+  if (record(out, cmd))
+    return 0;
+  char pb[1100];
+  snprintf(pb, sizeof pb, "%s.pb.gz", out);
+  char *pprof[] = {(char *)test_ctrace_bin, "pprof", "--type", "cpu", (char *)out, "-o", pb, NULL};
+  test_proc p = test_run(pprof, NULL);
+  ASSERT_EQ(p.status, 0);
+  ASSERT_CONTAINS(p.out, "CPU samples at 999 Hz");
+  test_proc_free(&p);
+  char *gotop[] = {(char *)go, "tool", "pprof", "-top", pb, NULL};
+  p = test_run(gotop, NULL);
+  printf("%s%s", p.out, p.err);
+  ASSERT_EQ(p.status, 0);
+  ASSERT_CONTAINS(p.out, "File: cpu_burn");
+  ASSERT_CONTAINS(p.out, "Type: cpu");
+  ASSERT_CONTAINS(p.out, "hot_a");
+  ASSERT_CONTAINS(p.out, "hot_b");
+  test_proc_free(&p);
+  /* -list finds the source through the debug info's file and line (run
+   * from the trace's directory: pprof first tries the file's path relative
+   * to its working directory, and ctest's has a progs/ of its own) */
+  char sh[2400];
+  snprintf(sh, sizeof sh, "cd \"$(dirname '%s')\" && exec '%s' tool pprof -list '^hot_a$' '%s'", pb,
+           go, pb);
+  char *golist[] = {"/bin/sh", "-c", sh, NULL};
+  p = test_run(golist, NULL);
+  ASSERT_EQ(p.status, 0);
+  ASSERT_CONTAINS(p.out, "ROUTINE ======================== hot_a in ");
+  ASSERT_CONTAINS(p.out, "cpu_burn.c");
+  ASSERT_CONTAINS(p.out, "x = (x ^ (x >> 29))");
+  test_proc_free(&p);
+  /* -traces: whole stacks, leaf first */
+  char *gotraces[] = {(char *)go, "tool", "pprof", "-traces", pb, NULL};
+  p = test_run(gotraces, NULL);
+  ASSERT_EQ(p.status, 0);
+  const char *a = strstr(p.out, "hot_a\n");
+  ASSERT(a != NULL);
+  const char *m = strstr(a, "middle\n"), *o = strstr(a, "outer\n"), *n = strstr(a, "main\n");
+  ASSERT(m && o && n && m < o && o < n);
+  test_proc_free(&p);
+  return 0;
+}
+
+TEST_IMPL(cpu_profile_region) {
+  const char *out = test_tmp_path("plcpu.ctrace");
+  char *cmd[] = {(char *)test_pipeline_bin, "-n", "6000", "-w", "2", NULL};
+  if (record(out, cmd))
+    return 0;
+  char *all[] = {(char *)test_ctrace_bin, "top", (char *)out, NULL};
+  test_proc p = test_run(all, NULL);
+  ASSERT_EQ(p.status, 0);
+  unsigned long total = strtoul(p.out, NULL, 10);
+  test_proc_free(&p);
+  /* inside `process`: its own work (transform's mix), fewer samples */
+  char *in[] = {(char *)test_ctrace_bin, "top", (char *)out, "--region", "process", NULL};
+  p = test_run(in, NULL);
+  ASSERT_EQ(p.status, 0);
+  printf("all: %lu samples; in process:\n%s", total, p.out);
+  unsigned long inside = strtoul(p.out, NULL, 10);
+  ASSERT(inside > 0 && inside < total);
+  double f, c;
+  ASSERT(top_row(p.out, "transform", &f, &c));
+  ASSERT(c > 50);
+  ASSERT(!top_row(p.out, "producer", &f, &c)); /* (the producer thread's own loop) */
+  test_proc_free(&p);
+  /* a region that is not there: an error naming the nearest */
+  char *bad[] = {(char *)test_ctrace_bin, "top", (char *)out, "--region", "proces", NULL};
+  p = test_run(bad, NULL);
+  ASSERT_EQ(p.status, 1);
+  ASSERT_CONTAINS(p.err, "no region named 'proces' in the trace; regions: 'process'");
+  test_proc_free(&p);
+  /* a trace without samples says how to get them */
+  const char *plain = test_tmp_path("nocpu.ctrace");
+  char *norec[] = {(char *)test_ctrace_bin, "run", "-o", (char *)plain, "--", "/bin/true", NULL};
+  p = test_run(norec, NULL);
+  ASSERT_EQ(p.status, 0);
+  test_proc_free(&p);
+  char *none[] = {(char *)test_ctrace_bin, "top", (char *)plain, NULL};
+  p = test_run(none, NULL);
+  ASSERT_EQ(p.status, 1);
+  ASSERT_CONTAINS(p.err, "hold no CPU samples (record them with ctrace run --cpu-hz N");
+  test_proc_free(&p);
+  return 0;
+}

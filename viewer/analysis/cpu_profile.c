@@ -1,0 +1,248 @@
+/* CPU profiles (analysis.h: cp_*): the samples of the index that a window,
+ * a thread name and a region select, their distinct stacks counted, each
+ * address named once with the binaries' symbols (symbols.c), and the
+ * per-function table `ctrace top` prints. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "analysis.h"
+#include "common.h"
+#include "symbols.h"
+
+/* What the steps share. */
+typedef struct cp_build {
+  const vx_index *x;
+  const cp_options *o;
+  cp_profile *p;
+  st_window w;
+  uint8_t *region_label; /* per label: 1 when it is o->region (NULL: no region asked) */
+  uint64_t *counts;      /* per index stack id (0: empty stacks) */
+  vh_map loc_of;         /* mix(pid, address, return) -> location index + 1 */
+  uint32_t *map_of;      /* per symbols mapping id: cp mapping + 1 (0: not yet) */
+  size_t nmap_of;
+  size_t cap_locs, cap_lines, cap_stacks, cap_stack_locs, cap_maps;
+} cp_build;
+
+/* ---- Which samples ---------------------------------------------------------------------- */
+
+/* The labels named o->region; or an error naming the region names nearest
+ * to it (those that contain it or that it contains, else the first few). */
+static int region_labels(cp_build *b, char *err, size_t errlen) {
+  const char *want = b->o->region;
+  size_t nl = vx_label_count(b->x), found = 0;
+  if (!(b->region_label = calloc(nl ? nl : 1, 1)))
+    return -1;
+  for (size_t l = 0; l < nl; l++)
+    if (!strcmp(vx_label_get(b->x, (uint32_t)l)->name, want)) {
+      b->region_label[l] = 1;
+      found++;
+    }
+  if (found)
+    return 0;
+  char near[600] = "";
+  size_t len = 0, shown = 0;
+  for (int pass = 0; pass < 2 && shown < 8; pass++)
+    for (size_t l = 0; l < nl && shown < 8; l++) {
+      const vx_label *lb = vx_label_get(b->x, (uint32_t)l);
+      if (strcmp(lb->cat, "region") || !lb->name[0])
+        continue;
+      int close = strstr(lb->name, want) || strstr(want, lb->name);
+      if (pass == 0 ? !close : close)
+        continue;
+      len += (size_t)snprintf(near + len, len < sizeof near ? sizeof near - len : 0, "%s'%s'",
+                              shown ? ", " : "", lb->name);
+      shown++;
+    }
+  vx_errf(err, errlen, "no region named '%s' in the trace%s%s", want,
+          shown ? "; regions: " : " (it has no regions)", near);
+  return -1;
+}
+
+/* Whether thread t was inside a region of the asked name at ts. */
+static int in_region(const cp_build *b, const vx_track *t, uint64_t ts) {
+  for (size_t d = 0; d < t->depths; d++) {
+    const vx_slice *a = t->depth[d];
+    size_t n = t->ndepth[d], i = vx_slice_lower(a, n, ts);
+    if (i >= n || a[i].start > ts)
+      return 0; /* nothing open at this depth: none deeper either */
+    if (b->region_label[a[i].label])
+      return 1;
+  }
+  return 0;
+}
+
+/* Counts the selected samples by stack. @return 0, or -1 with err set. */
+static int select_samples(cp_build *b, char *err, size_t errlen) {
+  const vx_index *x = b->x;
+  const char *thread = b->o->w.thread;
+  size_t nthreads = 0;
+  if (!(b->counts = calloc(vx_stack_count(x) + 1, sizeof *b->counts)))
+    return -1;
+  for (size_t i = 0; i < vx_track_count(x); i++) {
+    const vx_track *t = vx_track_get(x, i);
+    if (t->kind != VX_THREAD || (thread && strcmp(t->name, thread)))
+      continue;
+    nthreads++;
+    for (size_t k = 0; k < t->ncpu; k++) {
+      const vx_cpu_sample *s = &t->cpu[k];
+      if (s->ts < b->w.w0 || s->ts >= b->w.w1 || (b->region_label && !in_region(b, t, s->ts)))
+        continue;
+      b->counts[s->stack]++;
+      b->p->samples++;
+      b->p->partial += (s->flags & VX_CPU_PARTIAL) != 0;
+    }
+  }
+  if (thread && !nthreads) {
+    vx_errf(err, errlen, "no thread named '%s' in the trace", thread);
+    return -1;
+  }
+  return 0;
+}
+
+/* ---- Naming addresses ------------------------------------------------------------------- */
+
+/* The cp mapping of symbols mapping id (added the first time). @return
+ * its 1-based index, 0 for none, or UINT32_MAX out of memory. */
+static uint32_t mapping_of(cp_build *b, int id) {
+  cp_profile *p = b->p;
+  if (id <= 0)
+    return 0;
+  if ((size_t)id >= b->nmap_of) {
+    size_t n = (size_t)id * 2;
+    uint32_t *m = realloc(b->map_of, n * sizeof *m);
+    if (!m)
+      return UINT32_MAX;
+    memset(m + b->nmap_of, 0, (n - b->nmap_of) * sizeof *m);
+    b->map_of = m;
+    b->nmap_of = n;
+  }
+  if (b->map_of[id])
+    return b->map_of[id];
+  const sym_mapping *sm = sym_mapping_info(p->sym, id);
+  if (!sm)
+    return 0;
+  if (vh_reserve((void **)&p->maps, &b->cap_maps, p->nmaps + 1, sizeof *p->maps))
+    return UINT32_MAX;
+  p->maps[p->nmaps++] = (cp_mapping){sm->start,
+                                     sm->end,
+                                     sm->offset,
+                                     sm->path,
+                                     sm->build_id,
+                                     sm->has_functions,
+                                     sm->has_lines && sm->usable};
+  return b->map_of[id] = (uint32_t)p->nmaps;
+}
+
+/* The location of address addr of pid (a return address when ret),
+ * named the first time. @return its index, or SIZE_MAX out of memory. */
+static size_t location(cp_build *b, int pid, uint64_t addr, int ret) {
+  cp_profile *p = b->p;
+  uint64_t key = ctrace__mix64(ctrace__mix64((uint64_t)(uint32_t)pid, addr), (uint64_t)ret);
+  uint32_t *v = vh_get(&b->loc_of, key);
+  if (v)
+    return *v - 1;
+  const sym_frame *f;
+  size_t nf = sym_lookup(p->sym, pid, addr, ret, &f);
+  if (!nf || vh_reserve((void **)&p->locs, &b->cap_locs, p->nlocs + 1, sizeof *p->locs) ||
+      vh_reserve((void **)&p->lines, &b->cap_lines, p->nlines + nf, sizeof *p->lines))
+    return SIZE_MAX;
+  uint32_t map = mapping_of(b, f[0].mapping);
+  if (map == UINT32_MAX)
+    return SIZE_MAX;
+  p->locs[p->nlocs] = (cp_location){addr, map, f[0].module_offset, p->nlines, nf};
+  for (size_t i = 0; i < nf; i++)
+    p->lines[p->nlines++] = (cp_line){f[i].function, f[i].file, f[i].line, f[i].func_line};
+  if (vh_put(&b->loc_of, key, (uint32_t)(p->nlocs + 1)))
+    return SIZE_MAX;
+  return p->nlocs++;
+}
+
+/* The counted stacks as lists of locations. @return 0 or -1 (memory). */
+static int name_stacks(cp_build *b) {
+  cp_profile *p = b->p;
+  const vx_index *x = b->x;
+  for (uint32_t id = 0; id <= vx_stack_count(x); id++) {
+    if (!b->counts[id])
+      continue;
+    int pid = 0;
+    unsigned n = 0;
+    const uint64_t *pcs = vx_stack(x, id, &n, &pid);
+    if (vh_reserve((void **)&p->stacks, &b->cap_stacks, p->nstacks + 1, sizeof *p->stacks) ||
+        vh_reserve((void **)&p->stack_locs, &b->cap_stack_locs, p->nstack_locs + (n ? n : 1),
+                   sizeof *p->stack_locs))
+      return -1;
+    cp_stack *s = &p->stacks[p->nstacks++];
+    s->first = p->nstack_locs;
+    s->count = b->counts[id];
+    if (n == 0) { /* not unwound at all: one location that says so */
+      size_t l = location(b, 0, 0, 0);
+      if (l == SIZE_MAX)
+        return -1;
+      p->stack_locs[p->nstack_locs++] = (uint32_t)l;
+    }
+    for (unsigned i = 0; i < n; i++) {
+      size_t l = location(b, pid, pcs[i], i > 0);
+      if (l == SIZE_MAX)
+        return -1;
+      p->stack_locs[p->nstack_locs++] = (uint32_t)l;
+    }
+    s->n = p->nstack_locs - s->first;
+  }
+  return 0;
+}
+
+/* Every recorded mapping into the symbol table, in the trace's order. */
+static int add_mappings(cp_build *b) {
+  for (size_t i = 0; i < vx_mapping_count(b->x); i++) {
+    const vx_mapping *m = vx_mapping_get(b->x, i);
+    int r = sym_add_mapping(b->p->sym, m->pid, m->start, m->end, m->offset, m->path, m->build_id);
+    if (r == CTRACE_ENOMEM)
+      return -1;
+  }
+  return 0;
+}
+
+int cp_compute(const vx_index *x, const cp_options *o, cp_profile *out, char *err, size_t errlen) {
+  memset(out, 0, sizeof *out);
+  out->info = vx_cpu(x);
+  if (!out->info.samples) {
+    vx_errf(err, errlen,
+            "the traces hold no CPU samples (record them with ctrace run --cpu-hz N; "
+            "they go to FILE.kernel, read with FILE)");
+    return -1;
+  }
+  cp_build b = {.x = x, .o = o, .p = out};
+  int r = st_window_of(x, &o->w, &b.w, err, errlen);
+  if (!r && o->region)
+    r = region_labels(&b, err, errlen);
+  if (!r)
+    r = select_samples(&b, err, errlen);
+  if (!r) {
+    out->t0 = b.w.w0;
+    out->t1 = b.w.w1 < vx_t1(x) ? b.w.w1 : vx_t1(x);
+    out->sym = sym_new(o->debug_dirs, o->ndebug_dirs);
+    if (!out->sym || add_mappings(&b) || name_stacks(&b) ||
+        !(out->problems = strdup(sym_problems(out->sym)))) {
+      vx_errf(err, errlen, "out of memory while naming the samples' stacks");
+      r = -1;
+    }
+  }
+  free(b.region_label);
+  free(b.counts);
+  free(b.map_of);
+  vh_free(&b.loc_of);
+  if (r)
+    cp_free(out);
+  return r;
+}
+
+void cp_free(cp_profile *p) {
+  free(p->locs);
+  free(p->lines);
+  free(p->maps);
+  free(p->stacks);
+  free(p->stack_locs);
+  free(p->problems);
+  sym_free(p->sym);
+  memset(p, 0, sizeof *p);
+}
