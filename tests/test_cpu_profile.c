@@ -92,6 +92,49 @@ TEST_IMPL(cpu_profile_top) {
   ASSERT_CONTAINS(p.out, "hot_a ");
   ASSERT_CONTAINS(p.out, "cpu_burn.c:");
   test_proc_free(&p);
+  /* list: hot_a's source, its loop body the line with the most samples */
+  char *list[] = {(char *)test_ctrace_bin, "list", (char *)out, "^hot_a$", NULL};
+  p = test_run(list, NULL);
+  ASSERT_EQ(p.status, 0);
+  printf("%s", p.out);
+  ASSERT_CONTAINS(p.out, "ROUTINE ======================== hot_a in ");
+  const char *body = strstr(p.out, "x = (x ^ (x >> 29))");
+  ASSERT(body != NULL);
+  const char *row = body;
+  while (row > p.out && row[-1] != '\n')
+    row--;
+  double secs = 0;
+  ASSERT_EQ(sscanf(row, "%lfs", &secs), 1);
+  ASSERT(secs > 0.2); /* most of hot_a's ~0.5 s */
+  test_proc_free(&p);
+  /* --asm: hot_a's instructions (capstone) under their source lines, the
+   * samples on the loop's instructions */
+  char *asmv[] = {(char *)test_ctrace_bin, "list", "--asm", (char *)out, "^hot_a$", NULL};
+  p = test_run(asmv, NULL);
+  ASSERT_EQ(p.status, 0);
+  printf("%s", p.out);
+  ASSERT_CONTAINS(p.out, "ROUTINE ======================== hot_a (");
+  ASSERT_CONTAINS(p.out, "cpu_burn.c:43\n");
+  ASSERT_CONTAINS(p.out, "imul ");
+  double on_insns = 0;
+  for (const char *l = p.out; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+    double f;
+    unsigned long long at;
+    if (sscanf(l, "%lfs %*s %llx:", &f, &at) == 2)
+      on_insns += f;
+  }
+  ASSERT(on_insns > 0.3); /* hot_a's ~0.5 s, on its own instructions */
+  test_proc_free(&p);
+  char *nomatch[] = {(char *)test_ctrace_bin, "list", (char *)out, "^no_such_fn$", NULL};
+  p = test_run(nomatch, NULL);
+  ASSERT_EQ(p.status, 1);
+  ASSERT_CONTAINS(p.err, "no sampled function matches '^no_such_fn$'");
+  test_proc_free(&p);
+  char *badre[] = {(char *)test_ctrace_bin, "list", (char *)out, "hot_a(", NULL};
+  p = test_run(badre, NULL);
+  ASSERT_EQ(p.status, 2);
+  ASSERT_CONTAINS(p.err, "is not a regular expression");
+  test_proc_free(&p);
   return 0;
 }
 
@@ -182,6 +225,43 @@ TEST_IMPL(cpu_profile_region) {
   p = test_run(none, NULL);
   ASSERT_EQ(p.status, 1);
   ASSERT_CONTAINS(p.err, "hold no CPU samples (record them with ctrace run --cpu-hz N");
+  test_proc_free(&p);
+  return 0;
+}
+
+/* A committed FILE.kernel with 1003 samples of cpu_burn (tests/data):
+ * top, pprof --type cpu and list --asm read it in every build, sanitizers
+ * included (the tests above record, which sanitizer builds cannot). Its
+ * binaries were those of the build that recorded it: where they are not on
+ * disk (or another build is), names give way to module+0xOFF and a
+ * warning names the binary, never a wrong name. */
+TEST_IMPL(profile_recorded_trace) {
+  char trace[1024], pb[1100];
+  snprintf(trace, sizeof trace, "%s/samples.ctrace.kernel", test_data_dir);
+  snprintf(pb, sizeof pb, "%s", test_tmp_path("rec.pb.gz"));
+  char *top[] = {(char *)test_ctrace_bin, "top", trace, NULL};
+  test_proc p = test_run(top, NULL);
+  ASSERT_EQ(p.status, 0);
+  ASSERT_CONTAINS(p.out, "1003 samples at 999 Hz (1.00 s of CPU)");
+  int named = strstr(p.out, " hot_a\n") != NULL;
+  if (!named)
+    ASSERT_CONTAINS(p.err, "cpu_burn");
+  printf("%s%s", p.out, p.err);
+  test_proc_free(&p);
+  char *pprof[] = {(char *)test_ctrace_bin, "pprof", "--type", "cpu", trace, "-o", pb, NULL};
+  p = test_run(pprof, NULL);
+  ASSERT_EQ(p.status, 0);
+  ASSERT_CONTAINS(p.out, "1003 CPU samples at 999 Hz");
+  test_proc_free(&p);
+  char *asmv[] = {(char *)test_ctrace_bin, "list", "--asm", trace, "^hot_a$", NULL};
+  p = test_run(asmv, NULL);
+  if (named) {
+    ASSERT_EQ(p.status, 0);
+    ASSERT_CONTAINS(p.out, "imul ");
+  } else {
+    ASSERT_EQ(p.status, 1); /* no function of that name: said */
+    ASSERT_CONTAINS(p.err, "no sampled function matches");
+  }
   test_proc_free(&p);
   return 0;
 }

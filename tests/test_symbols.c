@@ -376,7 +376,7 @@ TEST_IMPL(symbols_build_id) {
   }
   ASSERT_EQ(sym_lookup(t, PID, o.leaf, 0, &f), 1);
   ASSERT(f[0].function == NULL);
-  char expect[1024];
+  char expect[4096 + 1024];
   snprintf(expect, sizeof expect,
            "%s: build id %s in the trace, %s on disk: its frames are shown as addresses\n",
            exe->path, wrong, exe->bid);

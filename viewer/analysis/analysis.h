@@ -623,6 +623,12 @@ typedef struct cp_location {
   uint32_t mapping; /* 1-based in cp_profile.maps; 0: in no recorded mapping */
   uint64_t module_offset;
   size_t first, n; /* its frames: cp_profile.lines[first .. first + n), innermost first */
+  int pid;
+  /* In the file's own addresses (as objdump shows them; 0 unknown): the
+   * instruction looked up (addr, or addr - 1 for a return address), and
+   * the out-of-line function holding it. */
+  uint64_t file_addr, func_start, func_size;
+  int ret; /* addr is a return address (file_addr is of the call, addr - 1) */
 } cp_location;
 
 /* A recorded mapping that a sample's address fell in. */
@@ -677,6 +683,39 @@ typedef struct cp_top_row {
 void cp_location_name(const cp_profile *p, uint32_t loc, char *buf, size_t len);
 /* @return the rows in *rows (free it), or (size_t)-1 out of memory. */
 size_t cp_top(const cp_profile *p, int by_line, int by_cum, cp_top_row **rows);
+
+/* What `ctrace list` shows of one function: its samples per source line
+ * (arrays indexed by line number, nlines long), flat and cum. */
+typedef struct cp_list_fn {
+  const char *name, *file;
+  int first_line, last_line; /* its declaration's (or first sampled) line .. last sampled */
+  uint64_t flat, cum;
+  uint64_t *line_flat, *line_cum;
+  size_t nlines;
+} cp_list_fn;
+/* The functions whose names match the extended regular expression
+ * pattern, in *out (cp_list_free). @return their count, or (size_t)-1 with
+ * a message (a bad expression, out of memory). */
+size_t cp_list(const cp_profile *p, const char *pattern, cp_list_fn **out, char *err,
+               size_t errlen);
+void cp_list_free(cp_list_fn *f, size_t n);
+
+/* `ctrace list --asm`: the machine code of function name (or, where it
+ * was only inlined, of the function it was inlined into: *container), each
+ * instruction with its samples and its innermost source frame (another
+ * function where code was inlined), disassembled with capstone from the
+ * binary the trace names. */
+typedef struct cp_insn {
+  uint64_t addr;  /* in the file's own addresses */
+  char text[128]; /* mnemonic and operands (cut at 80 characters) */
+  uint64_t flat, cum;
+  const char *function, *file; /* innermost frame (NULL unknown) */
+  int line;
+} cp_insn;
+/* @return the count in *out (free it), or (size_t)-1 with a message (not
+ * sampled out of line, the binary cannot be read, out of memory). */
+size_t cp_disasm(cp_profile *p, const char *name, const char **container, cp_insn **out, char *err,
+                 size_t errlen);
 
 /* The profile in pprof's format (profile.proto, gzipped): sample types
  * samples/count and cpu/nanoseconds. @return 0, or -1 with a message. */

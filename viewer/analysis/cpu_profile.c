@@ -149,7 +149,16 @@ static size_t location(cp_build *b, int pid, uint64_t addr, int ret) {
   uint32_t map = mapping_of(b, f[0].mapping);
   if (map == UINT32_MAX)
     return SIZE_MAX;
-  p->locs[p->nlocs] = (cp_location){addr, map, f[0].module_offset, p->nlines, nf};
+  p->locs[p->nlocs] = (cp_location){.addr = addr,
+                                    .mapping = map,
+                                    .module_offset = f[0].module_offset,
+                                    .first = p->nlines,
+                                    .n = nf,
+                                    .pid = pid,
+                                    .file_addr = f[0].file_addr,
+                                    .func_start = f[0].func_start,
+                                    .func_size = f[0].func_size,
+                                    .ret = ret};
   for (size_t i = 0; i < nf; i++)
     p->lines[p->nlines++] = (cp_line){f[i].function, f[i].file, f[i].line, f[i].func_line};
   if (vh_put(&b->loc_of, key, (uint32_t)(p->nlocs + 1)))

@@ -14,6 +14,7 @@ int ctrace_cmd_info(int argc, char **argv);   /* info.c */
 int ctrace_cmd_stats(int argc, char **argv);  /* stats.c */
 int ctrace_cmd_pprof(int argc, char **argv);  /* pprof.c */
 int ctrace_cmd_top(int argc, char **argv);    /* top.c */
+int ctrace_cmd_list(int argc, char **argv);   /* list.c */
 
 /* ---- Shared by the commands (args.c) ----------------------------------------------- */
 

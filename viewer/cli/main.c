@@ -36,6 +36,8 @@ static const struct command {
     {"top", ctrace_cmd_top,
      "top TRACE... [--lines] [--region R] where the CPU time went (ctrace run --cpu-hz N) "
      "(--help)"},
+    {"list", ctrace_cmd_list,
+     "list TRACE... REGEX           a function's source with its CPU samples per line (--help)"},
     {"version", cmd_version, "version                       print the version"},
 };
 
