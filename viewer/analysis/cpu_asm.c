@@ -59,7 +59,8 @@ static uint8_t *read_code(const char *path, uint64_t addr, uint64_t size, char *
           addr + size > ph.p_vaddr + ph.p_filesz)
         continue;
       code = malloc(size);
-      if (code && pread(fd, code, size, (off_t)(ph.p_offset + addr - ph.p_vaddr)) != (ssize_t)size) {
+      if (code &&
+          pread(fd, code, size, (off_t)(ph.p_offset + addr - ph.p_vaddr)) != (ssize_t)size) {
         free(code);
         code = NULL;
         vx_errf(err, errlen, "%s: cannot read the function's %llu bytes", path,
@@ -109,8 +110,8 @@ static void count_samples(const cp_profile *p, const cp_location *fn, cp_insn *i
   free(seen);
 }
 
-size_t cp_disasm(cp_profile *p, const char *name, const char **container, cp_insn **out,
-                 char *err, size_t errlen) {
+size_t cp_disasm(cp_profile *p, const char *name, const char **container, cp_insn **out, char *err,
+                 size_t errlen) {
   err[0] = '\0';
   const cp_location *fn = function_location(p, name);
   if (!fn) {

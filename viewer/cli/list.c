@@ -109,12 +109,14 @@ static int print_asm(cp_profile *p, const cp_list_fn *f) {
 }
 
 int ctrace_cmd_list(int argc, char **argv) {
-  static const struct option opts[] = {
-      {"thread", required_argument, NULL, 't'}, {"region", required_argument, NULL, 'r'},
-      {"since", required_argument, NULL, 'a'},  {"until", required_argument, NULL, 'b'},
-      {"debug-dir", required_argument, NULL, 'd'}, {"asm", no_argument, NULL, 's'},
-      {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0}};
+  static const struct option opts[] = {{"thread", required_argument, NULL, 't'},
+                                       {"region", required_argument, NULL, 'r'},
+                                       {"since", required_argument, NULL, 'a'},
+                                       {"until", required_argument, NULL, 'b'},
+                                       {"debug-dir", required_argument, NULL, 'd'},
+                                       {"asm", no_argument, NULL, 's'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
   cpu_args a;
   memset(&a, 0, sizeof a);
   int c, asm_view = 0;
