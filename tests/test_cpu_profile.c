@@ -209,6 +209,15 @@ TEST_IMPL(cpu_profile_region) {
   ASSERT(c > 50);
   ASSERT(!top_row(p.out, "producer", &f, &c)); /* (the producer thread's own loop) */
   test_proc_free(&p);
+  /* ctrace stats: the top functions and the samples per innermost region */
+  char *stats[] = {(char *)test_ctrace_bin, "stats", (char *)out, NULL};
+  p = test_run(stats, NULL);
+  ASSERT_EQ(p.status, 0);
+  ASSERT_CONTAINS(p.out, "top functions (ctrace top):");
+  const char *by_region = strstr(p.out, "on-CPU samples by innermost region:");
+  ASSERT(by_region != NULL);
+  ASSERT(strstr(by_region, "transform:") != NULL);
+  test_proc_free(&p);
   /* a region that is not there: an error naming the nearest */
   char *bad[] = {(char *)test_ctrace_bin, "top", (char *)out, "--region", "proces", NULL};
   p = test_run(bad, NULL);

@@ -717,6 +717,16 @@ typedef struct cp_insn {
 size_t cp_disasm(cp_profile *p, const char *name, const char **container, cp_insn **out, char *err,
                  size_t errlen);
 
+/* The samples of the threads and window of o by the innermost region open
+ * on their thread (name NULL: outside every region), most first: `ctrace
+ * stats`'s on-CPU time per region. @return the rows in *rows (free it),
+ * or (size_t)-1 (out of memory, an empty window). */
+typedef struct cp_region_row {
+  const char *name;
+  uint64_t samples;
+} cp_region_row;
+size_t cp_regions(const vx_index *x, const st_options *o, cp_region_row **rows);
+
 /* The profile in pprof's format (profile.proto, gzipped): sample types
  * samples/count and cpu/nanoseconds. @return 0, or -1 with a message. */
 int cp_encode_pprof(const cp_profile *p, unsigned char **gz, size_t *len, char *err, size_t errlen);

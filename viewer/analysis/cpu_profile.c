@@ -255,3 +255,65 @@ void cp_free(cp_profile *p) {
   sym_free(p->sym);
   memset(p, 0, sizeof *p);
 }
+
+/* ---- Samples by region ------------------------------------------------------------------ */
+
+/* The innermost region open on t at ts, or UINT32_MAX. */
+static uint32_t innermost(const vx_track *t, uint64_t ts) {
+  uint32_t label = UINT32_MAX;
+  for (size_t d = 0; d < t->depths; d++) {
+    const vx_slice *a = t->depth[d];
+    size_t n = t->ndepth[d], i = vx_slice_lower(a, n, ts);
+    if (i >= n || a[i].start > ts)
+      break;
+    label = a[i].label;
+  }
+  return label;
+}
+
+static int by_samples(const void *a, const void *b) {
+  const cp_region_row *x = a, *y = b;
+  return x->samples > y->samples ? -1 : x->samples < y->samples;
+}
+
+size_t cp_regions(const vx_index *x, const st_options *o, cp_region_row **rows) {
+  st_window w;
+  char err[200];
+  size_t nl = vx_label_count(x), n = 0;
+  uint64_t *count = calloc(nl + 1, sizeof *count); /* [nl]: outside any region */
+  if (!count || st_window_of(x, o, &w, err, sizeof err)) {
+    free(count);
+    return (size_t)-1;
+  }
+  for (size_t i = 0; i < vx_track_count(x); i++) {
+    const vx_track *t = vx_track_get(x, i);
+    if (t->kind != VX_THREAD || (o->thread && strcmp(t->name, o->thread)))
+      continue;
+    for (size_t k = 0; k < t->ncpu; k++)
+      if (t->cpu[k].ts >= w.w0 && t->cpu[k].ts < w.w1) {
+        uint32_t l = innermost(t, t->cpu[k].ts);
+        count[l < nl ? l : nl]++;
+      }
+  }
+  cp_region_row *r = calloc(nl + 1, sizeof *r);
+  if (!r) {
+    free(count);
+    return (size_t)-1;
+  }
+  /* labels of one name (a region from several sites) add up */
+  for (size_t l = 0; l <= nl; l++) {
+    if (!count[l])
+      continue;
+    const char *name = l < nl ? vx_label_get(x, (uint32_t)l)->name : NULL;
+    size_t j = 0;
+    while (j < n && !(name ? r[j].name && !strcmp(r[j].name, name) : !r[j].name))
+      j++;
+    if (j == n)
+      r[n++].name = name;
+    r[j].samples += count[l];
+  }
+  free(count);
+  qsort(r, n, sizeof *r, by_samples);
+  *rows = r;
+  return n;
+}

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +118,49 @@ static int stats_check(const stats_state *s) {
   return -1;
 }
 
+/* With CPU samples (ctrace run --cpu-hz): the top functions, and the
+ * samples per innermost region (text only). */
+static void stats_cpu(stats_state *s, FILE *f) {
+  vx_cpu_info ci = vx_cpu(s->x);
+  if (!ci.samples || s->json)
+    return;
+  cp_options o = {.w = s->o};
+  cp_profile p;
+  char err[400];
+  if (cp_compute(s->x, &o, &p, err, sizeof err)) {
+    fprintf(stderr, "ctrace stats: CPU samples: %s\n", err);
+    return;
+  }
+  cp_top_row *rows;
+  size_t n = cp_top(&p, 0, 0, &rows);
+  uint64_t total = p.samples ? p.samples : 1;
+  fprintf(f, "\nCPU samples: %" PRIu64 " at %u Hz (%.2f s of CPU); top functions (ctrace top):\n",
+          p.samples, ci.hz, (double)(p.samples * ci.period_ns) / 1e9);
+  fprintf(f, "  %6s %6s  %s\n", "flat%", "cum%", "function");
+  for (size_t i = 0; n != (size_t)-1 && i < n && i < s->top && i < 10; i++) {
+    char name[320];
+    if (rows[i].name)
+      snprintf(name, sizeof name, "%s", rows[i].name);
+    else
+      cp_location_name(&p, rows[i].loc, name, sizeof name);
+    fprintf(f, "  %5.1f%% %5.1f%%  %s\n", 100.0 * (double)rows[i].flat / (double)total,
+            100.0 * (double)rows[i].cum / (double)total, name);
+  }
+  if (n != (size_t)-1)
+    free(rows);
+  cp_free(&p);
+  cp_region_row *reg;
+  size_t nr = cp_regions(s->x, &s->o, &reg);
+  if (nr == (size_t)-1 || !nr)
+    return;
+  fprintf(f, "on-CPU samples by innermost region:\n  %10s %6s  %s\n", "samples", "share", "region");
+  for (size_t i = 0; i < nr && i < s->top; i++)
+    fprintf(f, "  %10" PRIu64 " %5.1f%%  %s\n", reg[i].samples,
+            100.0 * (double)reg[i].samples / (double)total,
+            reg[i].name ? reg[i].name : "(outside every region)");
+  free(reg);
+}
+
 /* The traces (and their FILE.kernel) opened and indexed, the report
  * computed and printed. @return 0, or 1 with a message printed. */
 static int stats_report(stats_state *s) {
@@ -139,6 +183,7 @@ static int stats_report(stats_state *s) {
     fprintf(stderr, "ctrace stats: writing the report failed: %s\n", strerror(errno));
     status = 1;
   }
+  stats_cpu(s, stdout);
   st_free(&r);
   return status;
 }
