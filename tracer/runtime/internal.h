@@ -234,6 +234,9 @@ typedef struct ctrace__tls_block {
   int nest;
   int tid;        /* this thread's id, once asked (ctrace__tid); reset after fork */
   void *altstack; /* the signal stack flight.c gave this thread (crash dumps) */
+  /* 1 while this thread is in ctrace__thread_slow: an event a signal handler
+   * records meanwhile cannot go in, and is counted as dropped. */
+  int slow;
 } ctrace__tls_block;
 
 #if defined(__x86_64__) || defined(__i386__)

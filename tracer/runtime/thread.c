@@ -15,9 +15,8 @@
 #include "internal.h"
 
 ctrace__thread ctrace__no_thread; /* limit 0: every event takes the slow path */
-__thread ctrace__tls_block ctrace__tls
-    __attribute__((tls_model("initial-exec"), visibility("default"))) = {&ctrace__no_thread, 0, 0,
-                                                                         0, NULL};
+__thread ctrace__tls_block ctrace__tls __attribute__((
+    tls_model("initial-exec"), visibility("default"))) = {&ctrace__no_thread, 0, 0, 0, NULL, 0};
 _Atomic(ctrace__thread *) ctrace__threads;
 
 static _Atomic uint32_t next_serial = 1;
@@ -147,9 +146,16 @@ void ctrace__thread_write_dropped(ctrace__thread *t) {
 
 ctrace__thread *ctrace__thread_slow(size_t need) {
   ctrace__tls_block *tls = &ctrace__tls;
-  if (tls->guard || !CTRACE__ACTIVE())
+  if (tls->guard || !CTRACE__ACTIVE()) {
+    /* A signal handler's event while this thread was in here (setting up
+     * its state or a chunk): lost, so counted. (Other guarded threads, the
+     * tracer's own, never record and count nothing.) */
+    if (tls->slow && CTRACE__ACTIVE())
+      atomic_fetch_add_explicit(&ctrace__dropped_total, 1, memory_order_relaxed);
     return NULL;
+  }
   tls->guard = 1;
+  tls->slow = 1;
   int saved_errno = errno; /* the wrappers' callers see theirs: only here can it change */
   uint32_t gen = atomic_load(&ctrace__gen);
   ctrace__thread *t = tls->thread == &ctrace__no_thread ? NULL : tls->thread;
@@ -200,6 +206,8 @@ ctrace__thread *ctrace__thread_slow(size_t need) {
   ret = t;
 out:
   errno = saved_errno;
-  tls->guard = 0;
+  tls->guard = 0; /* (then slow: a signal in between finds the way open) */
+  atomic_signal_fence(memory_order_seq_cst);
+  tls->slow = 0;
   return ret;
 }
