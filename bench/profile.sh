@@ -25,7 +25,11 @@ cmds=("plain=sh -c '$prog >/dev/null'"
 perf_ok=no
 if command -v perf >/dev/null && perf record -q -F 999 -o "$tmp/probe.data" -- true 2>/dev/null; then
   perf_ok=yes
-  cmds+=("perf_999hz=perf record -q -F 999 --call-graph dwarf -o $tmp/p.data -- sh -c '$prog >/dev/null'")
+  # (its data, ~50 MB of stack copies, on tmpfs: written to disk it would
+  # slow the next command down while the kernel writes it back)
+  pdata=$(mktemp -p /dev/shm ctrace-bench-perf.XXXXXX)
+  trap 'rm -rf "$tmp" "$pdata"' EXIT
+  cmds+=("perf_999hz=perf record -q -F 999 --call-graph dwarf -o $pdata -- sh -c '$prog >/dev/null'")
 fi
 echo "CPU-profile benchmark: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $runs alternated runs, medians"
 echo "program: $prog"

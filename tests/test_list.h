@@ -63,6 +63,7 @@
   XX(symbols_pie) XX(symbols_nopie) XX(symbols_unknown) XX(symbols_build_id)   \
   XX(symbols_debug_dirs) XX(symbols_mappings_overlap) XX(symbols_speed)        \
   XX(cpu_profile_top) XX(cpu_profile_go_pprof) XX(cpu_profile_region)         \
+  XX(cpu_profile_api)                                                          \
   XX(profile_recorded_trace)                                                   \
   XX(pprof_known_answers)                                                      \
   XX(pprof_cli_decode)                                                         \

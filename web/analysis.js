@@ -12,8 +12,9 @@ import { fmtDur, fmtInt, fmtTime } from './format.js';
 import { TIME_TABS } from './analysis_time.js';
 import { BLOCKING_TAB } from './analysis_blocking.js';
 import { MEMORY_TABS } from './analysis_memory.js';
+import { CPU_TAB } from './analysis_cpu.js';
 
-const TABS = [...TIME_TABS, BLOCKING_TAB, ...MEMORY_TABS];
+const TABS = [...TIME_TABS, BLOCKING_TAB, CPU_TAB, ...MEMORY_TABS];
 const DEBOUNCE_MS = 150;
 const LIVE_MS = 1000; // a growing trace is analysed again at most this often
 const TOP = 500; // regions asked for (the table shows "N of M")
@@ -250,6 +251,7 @@ export class Analysis {
     const ctx = {
       a: this.answer, meta: this.meta, state: this.state[tab.id],
       hooks: { ...this.hooks, pprofUrl: (type) => this.pprofUrl(type) },
+      query: () => this.windowParams(), // for tabs that ask the server themselves (CPU)
     };
     let node;
     try {
@@ -267,15 +269,20 @@ export class Analysis {
     this.renderMs = performance.now() - t0;
   }
 
-  /** /api/pprof for this window (and thread). */
-  pprofUrl(type) {
-    const p = { type };
+  /** The window (absolute ns) and thread of the panel as query parameters. */
+  windowParams() {
+    const p = {};
     if (this.range) {
       p.t0 = this.meta.t0 + Math.max(0, Math.floor(this.range.t0));
       p.t1 = this.meta.t0 + Math.max(0, Math.ceil(this.range.t1));
     }
     if (this.els.thread.value) p.thread = this.els.thread.value;
-    return `/api/pprof?${new URLSearchParams(p)}`;
+    return p;
+  }
+
+  /** /api/pprof for this window (and thread). */
+  pprofUrl(type) {
+    return `/api/pprof?${new URLSearchParams({ type, ...this.windowParams() })}`;
   }
 }
 

@@ -5,7 +5,8 @@
  * web/ and the /api/trace.json stream. The endpoints are one file per
  * group: routes_meta.c (/api/meta, the live view's /api/events),
  * routes_timeline.c (/api/slices, /api/search), routes_details.c
- * (/api/slice), routes_analysis.c (/api/analysis, /api/pprof). Every JSON
+ * (/api/slice), routes_analysis.c (/api/analysis, /api/pprof),
+ * routes_cpu.c (/api/cpu). Every JSON
  * answer is built with cJSON, except the bulk /api/trace.json stream,
  * which is the exporter's. */
 #define _GNU_SOURCE
@@ -347,6 +348,8 @@ static void handle(const rt_context *ctx, const rt_request *req, rt_response *r)
     rt__api_analysis(ctx, q, r);
   else if (!strcmp(p, "/api/pprof"))
     rt__api_pprof(ctx, q, r);
+  else if (!strcmp(p, "/api/cpu"))
+    rt__api_cpu(ctx, q, r);
   else if (!strcmp(p, "/api/events"))
     rt__api_events(ctx, r);
   else if (!strcmp(p, "/api/trace.json")) {

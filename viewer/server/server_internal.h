@@ -64,6 +64,9 @@ void rt__api_analysis(const rt_context *ctx, const char *q, rt_response *r);
 /* /api/pprof: a blocking profile of a window, gzipped pprof (routes_analysis.c). */
 void rt__api_pprof(const rt_context *ctx, const char *q, rt_response *r);
 
+/* /api/cpu: the CPU samples of a window as a top-down call tree (routes_cpu.c). */
+void rt__api_cpu(const rt_context *ctx, const char *q, rt_response *r);
+
 /* The name of a thread state (VX_ST_*), "?" if unknown (routes_timeline.c;
  * the details use it too). */
 const char *rt__state_name(int st);

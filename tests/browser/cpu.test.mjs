@@ -1,0 +1,198 @@
+#!/usr/bin/env node
+// Browser test of the Analyses panel's CPU tab (web/analysis_cpu.js): the
+// pipeline sample recorded by `ctrace run --cpu-hz 999`, served by
+// `ctrace view`, the tab opened in headless Chromium (playwright-core, the
+// system /usr/bin/chromium): the flame graph's boxes drawn (the workers'
+// `worker` and `transform` among them, with their tooltips), a click zooms
+// into a box and "reset" goes back, the thread menu restricts it; and on a
+// trace without CPU samples the tab says how to record them.
+//
+//   node cpu.test.mjs CTRACE_BIN PIPELINE_BIN OUTDIR
+//
+// Exit status 0 when every check passes (also when this machine refuses
+// CPU samples, or CTRACE_TEST_NO_RUN=1: said, nothing checked).
+
+import { spawn, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+const [ctraceBin, pipelineBin, outDir] = process.argv.slice(2);
+if (!ctraceBin || !pipelineBin || !outDir) {
+  console.error('usage: node cpu.test.mjs CTRACE_BIN PIPELINE_BIN OUTDIR');
+  process.exit(2);
+}
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+  '--disable-component-update', '--no-first-run', '--disable-quic', '--disable-sync'];
+
+const servers = [];
+let context = null, userDataDir = null, failures = 0;
+const t0 = Date.now();
+const log = (msg) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1)}s] ${msg}`);
+function check(ok, what, detail = '') {
+  if (ok) log(`ok   ${what}`);
+  else {
+    failures++;
+    log(`FAIL ${what}${detail ? `: ${detail}` : ''}`);
+  }
+  return ok;
+}
+
+async function cleanup() {
+  if (context) await context.close().catch(() => {});
+  context = null;
+  for (const s of servers.splice(0)) if (s.exitCode == null) s.kill('SIGTERM');
+  if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
+  userDataDir = null;
+}
+const watchdog = setTimeout(async () => {
+  log('FAIL the test took longer than 90 s');
+  await cleanup();
+  process.exit(1);
+}, 90_000);
+
+/** `ctrace view TRACE --port 0`: resolves to the URL it prints. */
+function startServer(trace) {
+  return new Promise((resolve, reject) => {
+    const server = spawn(ctraceBin, ['view', trace, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    servers.push(server);
+    let out = '', err = '';
+    const timer = setTimeout(() => reject(new Error(`no URL from ctrace view after 10 s: ${out} ${err}`)), 10_000);
+    server.stdout.on('data', (d) => {
+      out += d;
+      const m = /timeline: (http:\/\/\S+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    server.stderr.on('data', (d) => { err += d; });
+    server.on('exit', (code) => { clearTimeout(timer); reject(new Error(`ctrace view exited (${code}): ${err}`)); });
+    server.on('error', reject);
+  });
+}
+
+/** `ctrace run [--cpu-hz 999] -o trace -- PIPELINE -n 20000 -w 2`. */
+function record(trace, cpu) {
+  for (const f of [trace, `${trace}.kernel`]) fs.rmSync(f, { force: true });
+  const args = ['run', ...(cpu ? ['--cpu-hz', '999'] : []), '-o', trace, '--', pipelineBin, '-n', '20000', '-w', '2'];
+  execFileSync(ctraceBin, args, { stdio: ['ignore', 'ignore', 'inherit'], timeout: 30_000 });
+}
+
+/** Opens the page at url and its CPU tab; resolves once the tab shows something other than "Loading". */
+async function openCpuTab(url) {
+  const page = await context.newPage();
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  await page.goto(url, { waitUntil: 'load' });
+  const ready = await page.evaluate(() => Promise.race([
+    window.__ctrace.ready, new Promise((r) => setTimeout(() => r('timeout'), 10_000))]));
+  check(ready === true, 'timeline ready', String(ready));
+  await page.waitForFunction(() => window.__ctrace.analysis && window.__ctrace.analysis.answer, null, { timeout: 10_000 });
+  await page.click('#analysis-tabs button[data-tab="cpu"]');
+  await page.waitForSelector('#analysis-body[data-tab="cpu"] .cpu-tab', { timeout: 3000 });
+  await waitDrawn(page);
+  return { page, problems };
+}
+
+const waitDrawn = (page) => page.waitForFunction(() => {
+  const t = document.querySelector('#analysis-body .cpu-tab');
+  return t && !/Loading the CPU samples/.test(t.textContent);
+}, null, { timeout: 15_000 }).then(() => page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))));
+
+const graphInfo = (page) => page.evaluate(() => {
+  const g = document.querySelector('#analysis-body .fg');
+  const boxes = g ? [...g.querySelectorAll('.fg-box')] : [];
+  const named = (n) => boxes.filter((b) => b.dataset.name === n).map((b) => {
+    const r = b.getBoundingClientRect();
+    return { w: r.width, h: r.height, text: b.textContent, title: b.title, x: r.x + r.width / 2, y: r.y + r.height / 2 };
+  });
+  return { boxes: boxes.length, worker: named('worker'), transform: named('transform'), top: boxes[0] && boxes[0].dataset.name,
+    facts: (document.querySelector('#analysis-body .an-facts') || {}).textContent || '',
+    crumbs: [...document.querySelectorAll('#analysis-body .fg-crumbs button')].map((b) => b.textContent) };
+});
+
+async function main() {
+  if (process.env.CTRACE_TEST_NO_RUN === '1') {
+    log('skipped: a sanitizer build (ctrace run cannot preload its wrappers into sanitized programs)');
+    return;
+  }
+  if (!fs.existsSync(CHROMIUM)) throw new Error(`no browser at ${CHROMIUM}`);
+  fs.mkdirSync(outDir, { recursive: true });
+  const trace = path.join(outDir, 'cpu.ctrace');
+  record(trace, true);
+  userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctrace-chromium-'));
+  context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1440, height: 900 }, deviceScaleFactor: 1,
+  });
+
+  const url = await startServer(trace);
+  log(`server at ${url}`);
+  const { page, problems } = await openCpuTab(url);
+  let g = await graphInfo(page);
+  if (/not in this trace/.test(await page.locator('#analysis-body').innerText())) {
+    log('CPU samples refused on this machine (perf_event_open): nothing to check');
+    await page.close();
+    return;
+  }
+  check(g.boxes > 20 && g.top === 'all', `flame graph drawn (${g.boxes} boxes, top row "${g.top}"); ${g.facts}`);
+  const w = g.worker.sort((a, b) => b.w - a.w)[0];
+  check(w && w.w > 300 && w.text === 'worker', `a wide box "worker" with its name (${w && w.w.toFixed(0)} px)`, JSON.stringify(g.worker));
+  check(g.transform.length > 0 && g.transform.some((b) => /inlined/.test(b.title) || /pipeline\.c:\d+/.test(b.title)),
+    `a box "transform" with its tooltip (${g.transform.length})`, JSON.stringify(g.transform.map((b) => b.title)));
+  check(w && /pipeline\.c:\d+/.test(w.title) && /samples, [\d.]+% of all/.test(w.title), 'worker tooltip: file:line, samples, share',
+    w && w.title);
+  const timing = await page.evaluate(() => {
+    const s = window.__ctrace.analysis.state.cpu;
+    return { serverMs: s.serverMs, fetchMs: s.fetchMs, renderMs: s.renderMs, drawn: s.drawn };
+  });
+  log(`/api/cpu: ${timing.serverMs} ms on the server, ${timing.fetchMs.toFixed(0)} ms fetched, drawn in ${timing.renderMs.toFixed(1)} ms (${timing.drawn} boxes)`);
+
+  // zoom into worker: it becomes the top row, full width; reset goes back
+  await page.mouse.click(w.x, w.y);
+  await page.waitForFunction(() => document.querySelector('#analysis-body .fg .fg-box')?.dataset.name === 'worker', null, { timeout: 3000 }).catch(() => {});
+  g = await graphInfo(page);
+  const gw = await page.evaluate(() => document.querySelector('#analysis-body .fg').clientWidth);
+  check(g.top === 'worker' && g.worker[0] && g.worker[0].w >= gw - 2 && g.crumbs.at(-1) === 'worker',
+    `click zooms into worker (top row ${g.top}, path ${g.crumbs.join(' › ')})`);
+  check(g.transform.length > 0 && g.transform[0].w > w.w * 0.2, 'transform, under worker, wider once zoomed');
+  await page.click('#analysis-body .fg-crumbs button:text-is("reset")');
+  await page.waitForFunction(() => document.querySelector('#analysis-body .fg .fg-box')?.dataset.name === 'all', null, { timeout: 3000 }).catch(() => {});
+  g = await graphInfo(page);
+  check(g.top === 'all', `reset goes back to all (top row ${g.top})`);
+
+  // one thread: the producer's samples, no worker box
+  const before = g.facts;
+  await page.selectOption('#analysis-thread', 'producer');
+  await page.waitForFunction(() => {
+    const f = document.querySelector('#analysis-body .an-facts');
+    return f && window.__ctrace.analysis.state.cpu.key && window.__ctrace.analysis.state.cpu.key.includes('producer') &&
+      !document.querySelector('#analysis-body .fg-box[data-name="worker"]');
+  }, null, { timeout: 10_000 }).catch(() => {});
+  await waitDrawn(page);
+  g = await graphInfo(page);
+  check(g.worker.length === 0 && g.boxes > 2, `thread "producer": no worker box (${g.boxes} boxes; ${g.facts}; all threads: ${before})`);
+  await page.selectOption('#analysis-thread', '');
+  check(problems.length === 0, 'no page errors', problems.join('\n  '));
+  await page.screenshot({ path: path.join(outDir, 'cpu.png') });
+  await page.close();
+
+  // a trace without CPU samples: the tab says how to record them
+  const plain = path.join(outDir, 'nocpu.ctrace');
+  record(plain, false);
+  const url2 = await startServer(plain);
+  const second = await openCpuTab(url2);
+  const text = await second.page.locator('#analysis-body').innerText();
+  check(/not in this trace/.test(text) && /--cpu-hz/.test(text), `no samples: the tab says how to record them (${text.slice(0, 80)}…)`);
+  check(second.problems.length === 0, 'no page errors (no samples)', second.problems.join('\n  '));
+  await second.page.close();
+}
+
+main().catch((e) => { failures++; log(`FAIL ${e.stack || e}`); }).finally(async () => {
+  clearTimeout(watchdog);
+  await cleanup();
+  log(failures ? `${failures} check(s) failed` : 'all checks passed');
+  process.exit(failures ? 1 : 0);
+});
