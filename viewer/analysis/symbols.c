@@ -893,6 +893,23 @@ static int inline_walk(sym_table *t, Dwarf_Die *die, Dwarf_Addr pc, int depth) {
   return 0;
 }
 
+/* The compile unit holding module address a, and its bias. libdw 0.188
+ * finds it through .debug_aranges, which clang does not emit: then the
+ * units' own ranges are looked through (once per address: results are
+ * cached). */
+static Dwarf_Die *cu_of(sym_file *f, Dwarf_Addr a, Dwarf_Addr *dbias) {
+  Dwarf_Die *cu = dwfl_module_addrdie(f->mod, a, dbias);
+  if (cu)
+    return cu;
+  Dwarf_Addr b = 0;
+  for (cu = dwfl_module_nextcu(f->mod, NULL, &b); cu; cu = dwfl_module_nextcu(f->mod, cu, &b))
+    if (dwarf_haspc(cu, a - b) > 0) {
+      *dbias = b;
+      return cu;
+    }
+  return NULL;
+}
+
 /* The frames of ELF address vaddr of f into t->tmp (which holds none yet),
  * each a copy of *base with its own names and lines. @return 0, or -1 when
  * out of memory. */
@@ -906,7 +923,7 @@ static int describe(sym_table *t, sym_file *f, uint64_t vaddr, const sym_frame *
     proto.func_size = fs->size;
   }
   Dwarf_Addr dbias = 0;
-  Dwarf_Die *cu = f->has_dwarf ? dwfl_module_addrdie(f->mod, a, &dbias) : NULL;
+  Dwarf_Die *cu = f->has_dwarf ? cu_of(f, a, &dbias) : NULL;
   const char *file = NULL;
   int line = 0, col = 0;
   Dwarf_Die *scopes = NULL; /* (t->chain) */
