@@ -12,11 +12,12 @@
 // Exit status 0 when every check passes (also when this machine refuses
 // CPU samples, or CTRACE_TEST_NO_RUN=1: said, nothing checked).
 
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
+import { startServer as startServerOf } from './view_server.mjs';
 
 const [ctraceBin, pipelineBin, outDir] = process.argv.slice(2);
 if (!ctraceBin || !pipelineBin || !outDir) {
@@ -53,26 +54,8 @@ const watchdog = setTimeout(async () => {
   process.exit(1);
 }, 90_000);
 
-/** `ctrace view TRACE --port 0`: resolves to the URL it prints. */
-function startServer(trace) {
-  return new Promise((resolve, reject) => {
-    const server = spawn(ctraceBin, ['view', trace, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    servers.push(server);
-    let out = '', err = '';
-    const timer = setTimeout(() => reject(new Error(`no URL from ctrace view after 10 s: ${out} ${err}`)), 10_000);
-    server.stdout.on('data', (d) => {
-      out += d;
-      const m = /timeline: (http:\/\/\S+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    server.stderr.on('data', (d) => { err += d; });
-    server.on('exit', (code) => { clearTimeout(timer); reject(new Error(`ctrace view exited (${code}): ${err}`)); });
-    server.on('error', reject);
-  });
-}
+/** `ctrace view TRACE --port 0` (view_server.mjs): resolves to its URL. */
+const startServer = (trace) => startServerOf(ctraceBin, trace, servers);
 
 /** `ctrace run [--cpu-hz 999] -o trace -- PIPELINE -n 20000 -w 2`. */
 function record(trace, cpu) {

@@ -205,6 +205,16 @@ static int pprof_compute(pprof_state *s) {
   return 0;
 }
 
+/* s->gz written to s->out. @return the stream the report goes to (stderr
+ * when the profile itself went to stdout), or NULL with a message. */
+static FILE *pprof_put(pprof_state *s) {
+  if (write_file(s->out, s->gz, s->len)) {
+    fprintf(stderr, "ctrace pprof: cannot write %s: %s\n", s->out, strerror(errno));
+    return NULL;
+  }
+  return !strcmp(s->out, "-") ? stderr : stdout;
+}
+
 /* The profile encoded and written to s->out, or why there is none.
  * @return 0, or 1 with a message printed. */
 static int pprof_write(pprof_state *s) {
@@ -220,15 +230,12 @@ static int pprof_write(pprof_state *s) {
     fprintf(stderr, "ctrace pprof: %s\n", s->err);
     return 1;
   }
-  if (write_file(s->out, s->gz, s->len)) {
-    fprintf(stderr, "ctrace pprof: cannot write %s: %s\n", s->out, strerror(errno));
+  FILE *f = pprof_put(s);
+  if (!f)
     return 1;
-  }
-  /* (to stderr when the profile itself goes to stdout) */
-  int to_stdout = !strcmp(s->out, "-");
   char d[32];
-  fprintf(to_stdout ? stderr : stdout, "wrote %s: %zu samples (%" PRIu64 " events), %s delay\n",
-          to_stdout ? "stdout" : s->out, s->p.nsamples, s->p.count,
+  fprintf(f, "wrote %s: %zu samples (%" PRIu64 " events), %s delay\n",
+          f == stderr ? "stdout" : s->out, s->p.nsamples, s->p.count,
           st_fmt_dur(d, sizeof d, s->p.delay));
   return 0;
 }
@@ -242,15 +249,13 @@ static int pprof_cpu(pprof_state *s) {
     fprintf(stderr, "ctrace pprof: %s\n", s->err);
     return 1;
   }
-  if (write_file(s->out, s->gz, s->len)) {
-    fprintf(stderr, "ctrace pprof: cannot write %s: %s\n", s->out, strerror(errno));
+  FILE *f = pprof_put(s);
+  if (!f)
     return 1;
-  }
-  int to_stdout = !strcmp(s->out, "-");
-  fprintf(to_stdout ? stderr : stdout,
+  fprintf(f,
           "wrote %s: %" PRIu64 " CPU samples at %u Hz (%.2f s of CPU), %zu stacks, %zu "
           "locations\n",
-          to_stdout ? "stdout" : s->out, s->cp.samples, s->cp.info.hz,
+          f == stderr ? "stdout" : s->out, s->cp.samples, s->cp.info.hz,
           (double)(s->cp.samples * s->cp.info.period_ns) / 1e9, s->cp.nstacks, s->cp.nlocs);
   return 0;
 }
