@@ -910,6 +910,33 @@ static Dwarf_Die *cu_of(sym_file *f, Dwarf_Addr a, Dwarf_Addr *dbias) {
   return NULL;
 }
 
+/* The function holding pc, and the subroutines inlined into it that hold
+ * pc, innermost first, into t->chain (*scopes, *n; none when the CU's
+ * functions do not cover pc). (dwarf_getscopes() would walk the CU from its
+ * start at each address, and leaves out the function an inlined subroutine
+ * was inlined into.) @return 0, or -1 out of memory. */
+static int chain_at(sym_table *t, sym_file *f, Dwarf_Die *cu, Dwarf_Addr pc, Dwarf_Die **scopes,
+                    int *n) {
+  const fn_range *fn = cu_find(f, cu, pc);
+  if (!fn)
+    return 0;
+  t->nchain = 0;
+  Dwarf_Die *d = VH_PUSH(t->chain, t->nchain, t->cap_chain);
+  if (!d)
+    return -1;
+  *d = fn->die;
+  if (inline_walk(t, d, pc, 0) < 0)
+    return -1;
+  for (size_t i = 0; i < t->nchain / 2; i++) {
+    Dwarf_Die x = t->chain[i];
+    t->chain[i] = t->chain[t->nchain - 1 - i];
+    t->chain[t->nchain - 1 - i] = x;
+  }
+  *scopes = t->chain;
+  *n = (int)t->nchain;
+  return 0;
+}
+
 /* The frames of ELF address vaddr of f into t->tmp (which holds none yet),
  * each a copy of *base with its own names and lines. @return 0, or -1 when
  * out of memory. */
@@ -938,27 +965,8 @@ static int describe(sym_table *t, sym_file *f, uint64_t vaddr, const sym_frame *
       dwarf_lineno(row, &line);
       dwarf_linecol(row, &col);
     }
-    /* The function holding pc, and the subroutines inlined into it that
-     * hold pc, innermost first in scopes. (dwarf_getscopes() would walk
-     * the CU from its start at each address, and leaves out the function
-     * an inlined subroutine was inlined into.) */
-    const fn_range *fn = cu_find(f, cu, pc);
-    if (fn) {
-      t->nchain = 0;
-      Dwarf_Die *d = VH_PUSH(t->chain, t->nchain, t->cap_chain);
-      if (!d)
-        return -1;
-      *d = fn->die;
-      if (inline_walk(t, d, pc, 0) < 0)
-        return -1;
-      for (size_t i = 0; i < t->nchain / 2; i++) {
-        Dwarf_Die x = t->chain[i];
-        t->chain[i] = t->chain[t->nchain - 1 - i];
-        t->chain[t->nchain - 1 - i] = x;
-      }
-      scopes = t->chain;
-      nscopes = (int)t->nchain;
-    }
+    if (chain_at(t, f, cu, pc, &scopes, &nscopes) < 0)
+      return -1;
     if (dwarf_getsrcfiles(cu, &files, &nfiles) != 0)
       files = NULL;
   }
