@@ -269,7 +269,11 @@ TEST_IMPL(flight_byte_cap) {
   ASSERT_UGE(size, cap / 2); /* and nearly filled */
   uint64_t first, last;
   ttrace *t = check_dump(path, &first, &last);
-  ASSERT_GT(t->nmerged, 100000);
+  /* filled with events, not overhead: at most 4 bytes an event on average
+   * (the bound was 100 000 events; with TSC ticks, whose deltas take more
+   * varint bytes when a sanitized build runs slowly, a CI run held 99 403
+   * in 245 084 bytes) */
+  ASSERT_GT(t->nmerged, size / 4);
   ASSERT_GE(t->nth, 2);
   tt_free(t);
   test_proc_free(&p);
