@@ -589,9 +589,10 @@ TEST_IMPL(cpu_samples_self) {
     sleep_ms(10);
   }
   pthread_join(t, NULL);
-  uint64_t t1 = clock_ns(CLOCK_MONOTONIC);
   cbuf_drain(p, &b, UINT64_MAX);
   ctrace__perf_close(p);
+  /* After the close: this thread is sampled too, while it drains. */
+  uint64_t t1 = clock_ns(CLOCK_MONOTONIC);
 
   static const Dwfl_Callbacks proc_callbacks = {
       .find_elf = dwfl_linux_proc_find_elf,
