@@ -80,7 +80,8 @@ static int select_samples(cp_build *b, char *err, size_t errlen) {
     return -1;
   for (size_t i = 0; i < vx_track_count(x); i++) {
     const vx_track *t = vx_track_get(x, i);
-    if (t->kind != VX_THREAD || (thread && strcmp(t->name, thread)))
+    if (t->kind != VX_THREAD || (thread && strcmp(t->name, thread)) ||
+        (b->o->track && t != b->o->track))
       continue;
     nthreads++;
     for (size_t k = 0; k < t->ncpu; k++) {
