@@ -1,14 +1,14 @@
 /* What `ctrace run` records beside the preloaded wrappers (tracer/capture):
  * the kernel's events of the traced process, through perf_event_open
- * (perf.c), and the file they go to, FILE.kernel, a ctrace trace of its own
- * (kernel_trace.c). Used by the `ctrace` command, never by libctrace. */
+ * (perf.c, perf_sched.c, perf_cpu.c), and the file they go to,
+ * FILE.kernel, a ctrace trace of its own (kernel_trace.c). Used by the `ctrace` command, never by libctrace. */
 #ifndef CTRACE_CAPTURE_H
 #define CTRACE_CAPTURE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-/* ---- Kernel events (perf.c) --------------------------------------------------------
+/* ---- Kernel events (perf*.c) --------------------------------------------------------
  *
  * Kernel events of the traced process through perf_event_open(2), read by
  * `ctrace run`'s capture loop (cli/run.c): context switches of every thread (scheduling: when a

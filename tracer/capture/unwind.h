@@ -1,5 +1,5 @@
 /* This file is private to tracer/capture: the DWARF unwinder of CPU samples
- * (unwind.c), used by perf.c only.
+ * (unwind.c), used by perf_cpu.c only.
  *
  * A sample is the user registers and a copy of the top of the user stack
  * that the kernel took when a thread was interrupted (PERF_SAMPLE_REGS_USER,

@@ -1,0 +1,456 @@
+/* CPU samples of the traced process with their call stacks (capture.h's
+ * CTRACE__PERF_CPU): the sampling event, how its records read, and their
+ * delivery through the unwinder; perf.c opens the rings and orders the
+ * records.
+ *
+ * One PERF_COUNT_SW_TASK_CLOCK sampling event per CPU (open_cpu() says why
+ * each field) whose samples carry the user registers and a copy of the top
+ * of the user stack, and whose side-band records say what code each
+ * process maps (MMAP2, with build ids), when it execs (COMM) and forks
+ * (FORK).
+ *
+ * CPU samples are unwound when delivered, not when read: in time order,
+ * after every mapping, exec and fork of the process older than them,
+ * whatever ring (CPU) each came on (unwind.c keeps each process's mappings
+ * and its Dwfl). A process whose mappings existed before the events were
+ * opened (the target itself, or this process) is read from /proc/PID/maps
+ * at open; those mappings are delivered (as K_MAPPING, with the time of
+ * the sample) before its first sample, and never if it execs first: the
+ * launcher's child shows only the program's mappings, not the launcher's
+ * that it ran between fork and exec. A process met without its fork record
+ * (lost) is read from /proc at its first sample.
+ *
+ * Test hook (environment, read when opening):
+ *   CTRACE__TEST_PERF_STACK_BYTES=N  the user stack copied per CPU sample
+ *                                    (a multiple of 8): a short copy cuts
+ *                                    the walks (CTRACE__SAMPLE_PARTIAL).
+ */
+#define _GNU_SOURCE
+#include "perf_internal.h"
+
+#if defined(__x86_64__)
+#include <asm/perf_regs.h>
+#endif
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Data pages of each CPU-sample ring. A sample is ~16.6 KB (the stack copy
+ * takes its full size in the ring, however little of it is used); a CPU
+ * gives at most hz samples a second, whatever the threads on it (task
+ * clock), so 128 pages (512 KiB, 31 samples) hold 31 ms of samples at
+ * 999 Hz: three drains' worth at `ctrace run`'s 10 ms. */
+#ifndef CTRACE__PERF_CPU_RING_PAGES
+#define CTRACE__PERF_CPU_RING_PAGES 128
+#endif
+/* User stack copied per sample (PERF_SAMPLE_STACK_USER), from the stack
+ * pointer up. 16 KiB: perf's default of 8 KiB cuts walks short under a
+ * frame holding a PATH_MAX buffer or two (common; `ctrace run`'s own child
+ * has 12 KiB of them); the kernel copies only what lies below the stack's
+ * top, the payload kept keeps only that, but the ring reserves the full
+ * size per sample. */
+#ifndef CTRACE__PERF_STACK_BYTES
+#define CTRACE__PERF_STACK_BYTES 16384
+#endif
+
+/* A K_SAMPLE's payload (a blob's data). */
+typedef struct sample_payload {
+  uint64_t regs[CTRACE__UW_NREGS]; /* DWARF numbering (unwind.h) */
+  uint32_t has_regs;               /* 0: no 64-bit user registers (kernel thread, 32-bit task) */
+  uint32_t stack_len;
+  unsigned char stack[]; /* from regs[SP] up */
+} sample_payload;
+
+/* ---- Opening --------------------------------------------------------------------- */
+
+static unsigned cpu_hz = 99; /* ctrace__perf_set_cpu_hz (read by the opens) */
+
+void ctrace__perf_set_cpu_hz(unsigned hz) { cpu_hz = hz ? hz : 99; }
+
+#if defined(__x86_64__)
+/* The user registers sampled: the 16 general-purpose ones and rip. An
+ * unwinder needs rip and rsp for the first frame, rbp for functions that
+ * keep their frame in it, and any callee-saved register (rbx, rbp,
+ * r12-r15) that a caller's CFI may name (stack realignment in main uses
+ * rbp or r10 as its CFA base): all 17 cost 136 bytes of a 16 KiB sample.
+ * The record lists them by increasing bit (AX BX CX DX SI DI BP SP IP
+ * R8..R15); rec_to_dwarf[] is where each goes in DWARF numbering. */
+#define CPU_REGS_MASK                                                                     \
+  ((1ull << PERF_REG_X86_AX) | (1ull << PERF_REG_X86_BX) | (1ull << PERF_REG_X86_CX) |    \
+   (1ull << PERF_REG_X86_DX) | (1ull << PERF_REG_X86_SI) | (1ull << PERF_REG_X86_DI) |    \
+   (1ull << PERF_REG_X86_BP) | (1ull << PERF_REG_X86_SP) | (1ull << PERF_REG_X86_IP) |    \
+   (1ull << PERF_REG_X86_R8) | (1ull << PERF_REG_X86_R9) | (1ull << PERF_REG_X86_R10) |   \
+   (1ull << PERF_REG_X86_R11) | (1ull << PERF_REG_X86_R12) | (1ull << PERF_REG_X86_R13) | \
+   (1ull << PERF_REG_X86_R14) | (1ull << PERF_REG_X86_R15))
+static const unsigned char rec_to_dwarf[CTRACE__UW_NREGS] = {
+    0 /* ax */, 3 /* bx */, 2 /* cx */,  1 /* dx */, 4 /* si */, 5 /* di */,
+    6 /* bp */, 7 /* sp */, 16 /* ip */, 8,          9,          10,
+    11,         12,         13,          14,         15 /* r8..r15 */};
+_Static_assert(__builtin_popcountll(CPU_REGS_MASK) == CTRACE__UW_NREGS,
+               "one DWARF slot per register");
+#endif
+
+/* The CPU-sample events: a task-clock sampling event per CPU.
+ *   - PERF_COUNT_SW_TASK_CLOCK: CPU time of the thread, whatever the CPU
+ *     model (an hrtimer; no PMU needed, works in VMs); freq = hz is turned
+ *     by the kernel into a fixed period of 1e9 / hz ns of CPU time.
+ *   - sample_type: who, when, where, the period, the user registers and
+ *     the user stack (DWARF unwinding in the launcher: Debian's code has no
+ *     frame pointers, so PERF_SAMPLE_CALLCHAIN would give the leaf and
+ *     garbage; it is not asked for).
+ *   - exclude_kernel only when not root (paranoid 2 refuses it otherwise):
+ *     as root, CPU time spent in system calls is sampled too, with the
+ *     user stack that made the call.
+ *   - mmap2 + build_id: every executable mapping (exec'd image, ld.so,
+ *     libraries, dlopen, the vDSO) with its path and build id (Linux >=
+ *     5.12; without it, retried without: no build ids); comm + comm_exec:
+ *     exec; task: fork (a child starts with its parent's mappings) and
+ *     exit.
+ * @return 0, or -1 with `why` filled. */
+static int open_cpu(open_ctx *c, unsigned hz) {
+#if !defined(__x86_64__)
+  (void)hz;
+  pr_why_add(c->why, c->whylen, "cpu samples: call stacks are unwound on x86-64 only");
+  return -1;
+#else
+  char buf[32];
+  long max = atol(pr_sysctl_text("/proc/sys/kernel/perf_event_max_sample_rate", buf, sizeof buf));
+  if (max > 0 && hz > (unsigned long)max) {
+    pr_why_add(c->why, c->whylen,
+               "cpu samples: %u Hz is above kernel.perf_event_max_sample_rate = %ld", hz, max);
+    return -1;
+  }
+  struct perf_event_attr a;
+  memset(&a, 0, sizeof a);
+  a.size = sizeof a;
+  a.type = PERF_TYPE_SOFTWARE;
+  a.config = PERF_COUNT_SW_TASK_CLOCK;
+  a.freq = 1;
+  a.sample_freq = hz;
+  a.sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_CPU | PERF_SAMPLE_PERIOD |
+                  PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
+  a.sample_regs_user = CPU_REGS_MASK;
+  a.sample_stack_user = CTRACE__PERF_STACK_BYTES;
+  const char *v = getenv("CTRACE__TEST_PERF_STACK_BYTES");
+  if (v && atoi(v) > 0)
+    a.sample_stack_user = (uint32_t)atoi(v) & ~7u;
+  a.sample_id_all = 1;
+  a.mmap = 1;
+  a.mmap2 = 1;
+  a.build_id = 1;
+  a.comm = 1;
+  a.comm_exec = 1;
+  a.task = 1;
+  a.inherit = 1;
+  a.use_clockid = 1;
+  a.clockid = CLOCK_MONOTONIC;
+  a.exclude_kernel = geteuid() != 0;
+  a.exclude_hv = 1;
+  size_t keep = c->why ? strnlen(c->why, c->whylen) : 0;
+  if (pr_open_rings(c, &a, RING_CPU, CTRACE__PERF_CPU_RING_PAGES, "cpu samples", "") == 0)
+    return 0;
+  if (c->err != EINVAL)
+    return -1;
+  if (c->why && c->whylen) /* a kernel before 5.12: no build ids in MMAP2 */
+    c->why[keep < c->whylen ? keep : c->whylen - 1] = '\0';
+  a.build_id = 0;
+  return pr_open_rings(c, &a, RING_CPU, CTRACE__PERF_CPU_RING_PAGES, "cpu samples", "");
+#endif
+}
+
+/* Calls fn for each executable file mapping listed in /proc/PID/maps.
+ * @return their number, or -errno. */
+static int proc_maps(int pid, void (*fn)(void *arg, const ctrace__uw_mapping *m), void *arg) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/maps", pid);
+  FILE *f = fopen(path, "re");
+  if (!f)
+    return -errno;
+  char *line = NULL;
+  size_t cap = 0;
+  int n = 0;
+  while (getline(&line, &cap, f) > 0) {
+    unsigned long long start, end, off;
+    char perms[8];
+    int pos = -1;
+    if (sscanf(line, "%llx-%llx %7s %llx %*x:%*x %*u %n", &start, &end, perms, &off, &pos) < 4 ||
+        pos < 0 || strlen(perms) < 3 || perms[2] != 'x')
+      continue;
+    char *name = line + pos;
+    name[strcspn(name, "\n")] = '\0';
+    if (!name[0]) /* anonymous code (a JIT): nothing to unwind it with */
+      continue;
+    ctrace__uw_mapping m = {start, end, off, name, ""};
+    fn(arg, &m);
+    n++;
+  }
+  free(line);
+  fclose(f);
+  return n;
+}
+
+typedef struct queue_ctx {
+  ctrace__perf *p;
+  int pid;
+  uint64_t ns;
+} queue_ctx;
+
+static void queue_mapping(void *arg, const ctrace__uw_mapping *m) {
+  queue_ctx *q = arg;
+  pr_new_mapping(q->p, PK_HELD, q->pid, q->pid, q->ns, -1, m, strlen(m->path));
+}
+
+static uint64_t mono_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int pr_cpu_open(open_ctx *c) {
+  ctrace__perf *p = c->p;
+  unsigned hz = cpu_hz;
+  p->period_ns = 1000000000u / hz;
+  /* The mappings that exist now are stamped before the first sample can be. */
+  queue_ctx q = {p, p->pid, mono_now()};
+  size_t first = p->nrings;
+  if (open_cpu(c, hz) != 0)
+    return -1;
+  p->uw = ctrace__unwinder_new();
+  if (!p->uw) {
+    pr_why_add(c->why, c->whylen, "cpu samples: out of memory (or libelf too old)");
+    while (p->nrings > first)
+      pr_ring_unmap(&p->rings[--p->nrings]);
+    return -1;
+  }
+  int n = proc_maps(p->pid, queue_mapping, &q);
+  if (n < 0)
+    pr_why_add(c->why, c->whylen, "cpu samples: /proc/%d/maps: %s", p->pid, strerror(-n));
+  return 0;
+}
+
+/* ---- Reading --------------------------------------------------------------------- */
+
+/* A sample: pid, tid | time | cpu, res | period | abi, regs[17] | size,
+ * data[size], dyn_size. b: after the header; end: the record's end. */
+static void parse_sample(ctrace__perf *p, const unsigned char *b, const unsigned char *end) {
+  if (end - b < 40) {
+    p->malformed++;
+    return;
+  }
+  int pid = (int)rd32(b);
+  if (pid != p->pid && !p->tree)
+    return;
+  int tid = (int)rd32(b + 4), cpu = (int)rd32(b + 16);
+  uint64_t ns = rd64(b + 8), period = rd64(b + 24), abi = rd64(b + 32);
+  const unsigned char *q = b + 40, *regs = NULL;
+  size_t nregs = abi != PERF_SAMPLE_REGS_ABI_NONE ? CTRACE__UW_NREGS : 0;
+  if ((size_t)(end - q) < 8 * nregs + 8) {
+    p->malformed++;
+    return;
+  }
+  if (nregs) {
+    regs = q;
+    q += 8 * nregs;
+  }
+  uint64_t ssize = rd64(q), dyn = 0;
+  const unsigned char *stack = q + 8;
+  if (ssize > 0) {
+    if ((uint64_t)(end - stack) < ssize + 8) {
+      p->malformed++;
+      return;
+    }
+    dyn = rd64(stack + ssize);
+    if (dyn > ssize)
+      dyn = ssize;
+  }
+  pevent *pe =
+      pr_new_pevent(p, CTRACE__K_SAMPLE, pid, tid, ns, cpu, sizeof(sample_payload) + (size_t)dyn);
+  if (!pe)
+    return;
+  pe->e.period_ns = period ? period : p->period_ns;
+  sample_payload *sp = (sample_payload *)pe->b->data;
+  sp->has_regs = regs && abi == PERF_SAMPLE_REGS_ABI_64;
+  sp->stack_len = (uint32_t)dyn;
+#if defined(__x86_64__)
+  for (unsigned i = 0; sp->has_regs && i < CTRACE__UW_NREGS; i++)
+    sp->regs[rec_to_dwarf[i]] = rd64(regs + 8 * i);
+#endif
+  memcpy(sp->stack, stack, (size_t)dyn);
+}
+
+void pr_cpu_parse(ctrace__perf *p, const perf_ring *r, const unsigned char *rec, uint32_t size) {
+  struct perf_event_header h;
+  memcpy(&h, rec, sizeof h);
+  const unsigned char *b = rec + sizeof h, *end = rec + size;
+  const unsigned char *id = rec + size - SAMPLE_ID_LEN; /* (non-sample records) */
+  switch (h.type) {
+  case PERF_RECORD_SAMPLE: parse_sample(p, b, end); return;
+  case PERF_RECORD_MMAP2: {
+    /* pid, tid | addr | len | pgoff | maj, min, ino, ino_gen or build id |
+     * prot, flags | filename | sample_id */
+    if (end - b < 64 + SAMPLE_ID_LEN) {
+      p->malformed++;
+      return;
+    }
+    int pid = (int)rd32(b);
+    if ((pid != p->pid && !p->tree) || !(rd32(b + 56) & PROT_EXEC))
+      return;
+    char idhex[2 * 20 + 1] = "";
+    if (h.misc & PERF_RECORD_MISC_MMAP_BUILD_ID) {
+      static const char digits[] = "0123456789abcdef";
+      unsigned n = b[32] < 20 ? b[32] : 20;
+      for (unsigned i = 0; i < n; i++) {
+        idhex[2 * i] = digits[b[36 + i] >> 4];
+        idhex[2 * i + 1] = digits[b[36 + i] & 15];
+      }
+      idhex[2 * n] = '\0';
+    }
+    const char *name = (const char *)b + 64;
+    size_t namelen = strnlen(name, (size_t)(id - (const unsigned char *)name));
+    ctrace__uw_mapping m = {rd64(b + 8), rd64(b + 8) + rd64(b + 16), rd64(b + 24), name, idhex};
+    pr_new_mapping(p, CTRACE__K_MAPPING, pid, (int)rd32(b + 4), rd64(id + 8), (int)rd32(id + 16),
+                   &m, namelen);
+    return;
+  }
+  case PERF_RECORD_COMM: {
+    /* pid, tid | comm | sample_id: an exec when flagged so (not prctl) */
+    if (end - b < 8 + SAMPLE_ID_LEN) {
+      p->malformed++;
+      return;
+    }
+    int pid = (int)rd32(b);
+    if ((h.misc & PERF_RECORD_MISC_COMM_EXEC) && (pid == p->pid || p->tree))
+      pr_new_event(p, PK_EXEC, pid, (int)rd32(b + 4), rd64(id + 8), (int)rd32(id + 16));
+    return;
+  }
+  case PERF_RECORD_FORK:
+  case PERF_RECORD_EXIT: {
+    /* pid, ppid, tid, ptid, time | sample_id */
+    if (end - b < 24 + SAMPLE_ID_LEN) {
+      p->malformed++;
+      return;
+    }
+    int pid = (int)rd32(b), ppid = (int)rd32(b + 4), tid = (int)rd32(b + 8);
+    if (pid != p->pid && !p->tree)
+      return;
+    if (h.type == PERF_RECORD_FORK && pid != ppid) { /* a process, not a thread */
+      ctrace__kevent *e = pr_new_event(p, PK_FORK, pid, tid, rd64(id + 8), (int)rd32(id + 16));
+      if (e)
+        e->nr = ppid;
+    } else if (h.type == PERF_RECORD_EXIT && pid == tid) { /* (K_EXIT comes from RING_SCHED) */
+      pr_new_event(p, PK_GONE, pid, tid, rd64(id + 8), (int)rd32(id + 16));
+    }
+    return;
+  }
+  case PERF_RECORD_LOST: {
+    if (size < sizeof h + 16 + SAMPLE_ID_LEN) {
+      p->malformed++;
+      return;
+    }
+    ctrace__kevent *e =
+        pr_new_event(p, CTRACE__K_LOST, (int)rd32(id), (int)rd32(id + 4), rd64(id + 8), r->cpu);
+    if (e)
+      e->lost = rd64(rec + sizeof h + 8);
+    return;
+  }
+  default: /* THROTTLE, UNTHROTTLE, ...: skipped by their size */ return;
+  }
+}
+
+/* ---- Delivering ------------------------------------------------------------------ */
+
+/* Emits m as a K_MAPPING of c->pid at c->ns (after fork or from /proc). */
+static void emit_mapping(void *arg, const ctrace__uw_mapping *m) {
+  emit_ctx *c = arg;
+  ctrace__kevent e;
+  memset(&e, 0, sizeof e);
+  e.kind = CTRACE__K_MAPPING;
+  e.ns = c->ns;
+  e.pid = e.tid = c->pid;
+  e.cpu = -1;
+  e.start = m->start;
+  e.end = m->end;
+  e.offset = m->offset;
+  e.path = m->path;
+  e.build_id = m->build_id;
+  pr_emit(c, &e);
+}
+
+typedef struct fallback_ctx {
+  ctrace__unwinder *uw;
+  emit_ctx *c;
+} fallback_ctx;
+
+static void fallback_mapping(void *arg, const ctrace__uw_mapping *m) {
+  fallback_ctx *f = arg;
+  char id[CTRACE__UW_BUILD_ID_HEX + 1];
+  ctrace__unwinder_map(f->uw, f->c->pid, m, 0, id);
+  ctrace__uw_mapping with_id = *m;
+  with_id.build_id = id;
+  emit_mapping(f->c, &with_id);
+}
+
+/* A sample: the mappings that /proc listed at the open (or now, for a
+ * process met without its fork) first, then its stack, unwound. */
+static void deliver_sample(ctrace__perf *p, ctrace__kevent *e, const sample_payload *sp,
+                           emit_ctx *c) {
+  if (!ctrace__unwinder_known(p->uw, e->pid)) {
+    /* Its fork record was lost, or it came before: what /proc says now. */
+    fallback_ctx f = {p->uw, c};
+    if (proc_maps(e->pid, fallback_mapping, &f) <= 0)
+      ctrace__unwinder_exec(p->uw, e->pid); /* gone: known, with no mappings */
+  }
+  ctrace__unwinder_release(p->uw, e->pid, emit_mapping, c); /* (from the open's /proc) */
+  e->pcs = p->pcs;
+  if (!c->emit) { /* (counted only: not worth a walk) */
+    e->npcs = 0;
+  } else if (sp->has_regs) {
+    ctrace__uw_sample s;
+    s.pid = e->pid;
+    s.tid = e->tid;
+    memcpy(s.regs, sp->regs, sizeof s.regs);
+    s.stack = sp->stack;
+    s.stack_len = sp->stack_len;
+    e->npcs = ctrace__unwinder_unwind(p->uw, &s, p->pcs, CTRACE__STACK_MAX, &e->sample_flags);
+  } else {
+    e->npcs = 0;
+    e->sample_flags |= CTRACE__SAMPLE_PARTIAL;
+  }
+  pr_emit(c, e);
+}
+
+int pr_cpu_deliver(ctrace__perf *p, pevent *pe, emit_ctx *c) {
+  ctrace__kevent *e = &pe->e;
+  switch (e->kind) {
+  case CTRACE__K_MAPPING:
+  case PK_HELD: {
+    const char *path = (const char *)pe->b->data;
+    ctrace__uw_mapping m = {e->start, e->end, e->offset, path, path + strlen(path) + 1};
+    char id[CTRACE__UW_BUILD_ID_HEX + 1];
+    ctrace__unwinder_map(p->uw, e->pid, &m, e->kind == PK_HELD, id);
+    if (e->kind == CTRACE__K_MAPPING) {
+      ctrace__kevent shown = *e;
+      shown.path = path;
+      shown.build_id = id;
+      pr_emit(c, &shown);
+    }
+    return 1;
+  }
+  case CTRACE__K_SAMPLE: deliver_sample(p, e, (const sample_payload *)pe->b->data, c); return 1;
+  case PK_EXEC:
+    ctrace__unwinder_exec(p->uw, e->pid);
+    e->kind = CTRACE__K_EXEC;
+    pr_emit(c, e);
+    return 1;
+  case PK_FORK:
+    ctrace__unwinder_fork(p->uw, (int)e->nr, e->pid);
+    ctrace__unwinder_mappings(p->uw, e->pid, emit_mapping, c);
+    return 1;
+  case PK_GONE: ctrace__unwinder_exit(p->uw, e->pid); return 1;
+  default: return 0;
+  }
+}
