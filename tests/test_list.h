@@ -65,6 +65,7 @@
   XX(cpu_profile_top) XX(cpu_profile_go_pprof) XX(cpu_profile_region)         \
   XX(cpu_profile_api)                                                          \
   XX(profile_recorded_trace)                                                   \
+  XX(samples_timeline_api)                                                     \
   XX(pprof_known_answers)                                                      \
   XX(pprof_cli_decode)                                                         \
   XX(pprof_cli_errors)                                                         \

@@ -1,10 +1,11 @@
 // The details panel: what was clicked (a slice, a system call, a wait, a
-// thread state, a work item's run, an instant, log, task, counter point, or
-// a time range). Marks with an id are described by /api/slice?id=; counter
+// thread state, a work item's run, a CPU sample, an instant, log, task,
+// counter point, or a time range). Marks with an id are described by /api/slice?id=; counter
 // points and ranges from what the view holds. Fields carry data-field (and
 // data-ns for times) for tests.
 
 import { api } from './api.js';
+import { sampleStack, sliceCpu } from './details_cpu.js';
 import { CATEGORY, fmtBytes, fmtDur, fmtInt, fmtTime, sliceColor, stateInfo } from './format.js';
 
 function node(tag, cls, text) {
@@ -94,11 +95,13 @@ export class Details {
       add('meaning', derived && d.name === 'running' ? 'not in a blocking call (no scheduler data)' : stateInfo(d.name).text, 'meaning');
     } else if (d.kind === 'sched') {
       add('meaning', 'a user-level work item running on this thread', 'meaning');
+    } else if (d.kind === 'sample') {
+      add('meaning', `where the thread was when it had used ${fmtDur(d.period_ns)} more CPU (ctrace run --cpu-hz)`, 'meaning');
     } else if (CATEGORY[d.cat]) {
       add('category', CATEGORY[d.cat].label, 'category');
     }
     add('start', this.when(d.start), 'start', d.start - this.meta.t0);
-    if (d.kind !== 'instant' && d.kind !== 'log') {
+    if (d.kind !== 'instant' && d.kind !== 'log' && d.kind !== 'sample') {
       add('duration', `${fmtDur(d.dur)}${d.unfinished ? ' (unfinished: never ended)' : ''}`, 'dur', d.dur);
     }
     if (d.self != null) add('self time', `${fmtDur(d.self)}  (${d.children} child${d.children === 1 ? '' : 'ren'})`, 'self', d.self);
@@ -152,14 +155,18 @@ export class Details {
       const inner = this.list();
       for (const [k, v] of rest) inner.add(k, typeof v === 'object' ? JSON.stringify(v) : String(v));
       add('args', inner.dl, 'args');
-    } else if (!CATEGORY[d.cat] && d.kind !== 'state' && d.kind !== 'sched') {
+    } else if (!CATEGORY[d.cat] && d.kind !== 'state' && d.kind !== 'sched' && d.kind !== 'sample') {
       add('args', '{}', 'args').classList.add('muted');
     }
     add('id', d.id, 'id').classList.add('mono', 'muted');
     this.box.append(dl);
+    if (d.kind === 'sample') this.box.append(sampleStack(d));
+    if (d.cpu) this.box.append(sliceCpu(d));
     if (mark && mark.merged > 1) {
+      const what = { state: 'states', sched: 'runs', sample: 'samples' }[mark.kind] || 'slices';
+      const which = mark.kind === 'sample' ? 'first' : 'longest';
       this.box.append(node('p', 'note',
-        `At this zoom level the mark stands for ${fmtInt(mark.merged)} ${mark.kind === 'state' ? 'states' : mark.kind === 'sched' ? 'runs' : 'slices'}; this is the longest of them. Zoom in to see them all.`));
+        `At this zoom level the mark stands for ${fmtInt(mark.merged)} ${what}; this is the ${which} of them. Zoom in to see them all.`));
     }
   }
 

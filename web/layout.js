@@ -4,13 +4,16 @@
 // once from /api/meta; y is in CSS pixels from the top of the track area.
 //
 // A thread row, top to bottom: the thread-state band (when the thread has
-// states), the strip of instant markers, the lane of user-level work items
+// states), the strip of CPU samples (when it has any), the strip of instant
+// markers, the lane of user-level work items
 // (when it ran any), then one level per region depth (regions, system
 // calls, waits, GC phases).
 
 export const PROCESS_H = 22;   // process header row
 export const STATE_H = 7;      // the thread-state band
 export const STATE_GAP = 2;    // between the band and the instant strip
+export const SAMPLE_H = 5;     // the strip of CPU samples (ctrace run --cpu-hz)
+export const SAMPLE_GAP = 1;   // below it
 export const INSTANT_H = 10;   // strip of instant markers above the slices
 export const DEPTH_H = 18;     // one nesting level of slices
 export const SLICE_H = 16;     // drawn height of a slice (DEPTH_H minus a gap)
@@ -62,7 +65,8 @@ export function processList(meta) {
 /**
  * Rows from meta: { rows, byTrack: Map(track id → row), height }.
  * Thread rows have `instY` (instant strip) and `sliceY` (top of depth 0),
- * `stateY` (the state band) when the thread has states, `schedY` (the
+ * `stateY` (the state band) when the thread has states, `sampleY` (the
+ * strip of CPU samples) when it has samples, `schedY` (the
  * work-item lane) when it ran items, and `empty` when it holds nothing.
  */
 export function buildLayout(meta) {
@@ -87,13 +91,17 @@ export function buildLayout(meta) {
         const depth = t.depth || 0;
         row = {
           kind: 'thread', track: t.id, pid, tid: t.tid, name: t.name || `thread ${t.tid}`,
-          depth, y, stateY: null, schedY: null,
-          empty: !depth && !t.states && !t.sched_runs && !t.instants,
+          depth, y, stateY: null, sampleY: null, schedY: null,
+          empty: !depth && !t.states && !t.sched_runs && !t.instants && !t.cpu_samples,
         };
         let cy = y + ROW_PAD;
         if (t.states) {
           row.stateY = cy;
           cy += STATE_H + STATE_GAP;
+        }
+        if (t.cpu_samples) {
+          row.sampleY = cy;
+          cy += SAMPLE_H + SAMPLE_GAP;
         }
         row.instY = cy;
         cy += INSTANT_H;

@@ -8,8 +8,9 @@
 //   view         { t0, t1, span } visible window, ns relative to the trace start
 //   idle         true when the drawn data is that of the current view
 //   visibleSlices() drawn slices with client coordinates (also visibleStates(),
-//                visibleRuns()); stats: figures of the last frame (slices,
-//                statesDrawn, runsDrawn, syscallsDrawn, waitsDrawn, ...)
+//                visibleRuns(), visibleSamples()); stats: figures of the last
+//                frame (slices, statesDrawn, runsDrawn, samplesDrawn,
+//                syscallsDrawn, waitsDrawn, ...)
 //   liveGeneration, liveState  of a live view (--follow, run --view,
 //                --lttng-live): the index generation shown and its state
 //                ("following", "ended"...); null otherwise
@@ -45,6 +46,7 @@ const test = {
   visibleSlices: () => [],
   visibleStates: () => [],
   visibleRuns: () => [],
+  visibleSamples: () => [],
   liveGeneration: null,
   liveState: null,
   live: null,
@@ -95,6 +97,7 @@ async function start() {
   test.visibleSlices = () => tl.visibleSlices();
   test.visibleStates = () => tl.visibleMarks('state');
   test.visibleRuns = () => tl.visibleMarks('sched');
+  test.visibleSamples = () => tl.visibleMarks('sample');
   test.timeline = tl;
 
   // ---- panels ----

@@ -3,7 +3,7 @@
 // to the trace start, every mark knows its row's y, and slices are grouped
 // by fill colour so a frame sets each fillStyle once.
 
-import { DEPTH_H, SLICE_H, STATE_H } from './layout.js';
+import { DEPTH_H, SAMPLE_H, SLICE_H, STATE_H } from './layout.js';
 import { colorOf, sliceColor } from './format.js';
 
 /** Binary search: index of the first element whose start is > t. */
@@ -28,7 +28,8 @@ function trackOf(args) {
 /**
  * scene = {
  *   window: { t0, t1, bucket, px },         // what was asked (relative ns)
- *   threads: Map(track → { depths: [[slice]], instants: [instant], states: [state], runs: [run] }),
+ *   threads: Map(track → { depths: [[slice]], instants: [instant], states: [state], runs: [run],
+ *                          samples: [sample] }),
  *   groups: Map(key → { name, cat, style, slices: [slice] }),   // one fill per group
  *   stateGroups: Map(key → { name, derived, states: [state] }),
  *   runGroups: Map(fillStyle → { name, runs: [run] }),
@@ -36,10 +37,11 @@ function trackOf(args) {
  *   tasks: Map(track → { lanes: [[task]] }),
  *   taskGroups: Map(fillStyle → { name, tasks: [task] }),
  *   flows: [{ t0, track0, depth0, t1, track1, depth1 }],
- *   counts: { slices, states, runs, instants, counters, tasks, flows }, flowsTruncated }
+ *   counts: { slices, states, runs, samples, instants, counters, tasks, flows }, flowsTruncated }
  *
  * Thread events (X) are told apart by args.lane: "state" (the thread-state
- * band), "sched" (runs of user-level work items), else a region depth
+ * band), "sched" (runs of user-level work items), "samples" (CPU samples:
+ * the first of a bucket, args.merged of them), else a region depth
  * (args.depth), whatever the category (region, syscall, wait, gc).
  */
 export function buildScene(answer, meta, layout) {
@@ -56,12 +58,12 @@ export function buildScene(answer, meta, layout) {
     tasks: new Map(),
     taskGroups: new Map(),
     flows: [],
-    counts: { slices: 0, states: 0, runs: 0, instants: 0, counters: 0, tasks: 0, flows: 0 },
+    counts: { slices: 0, states: 0, runs: 0, samples: 0, instants: 0, counters: 0, tasks: 0, flows: 0 },
     flowsTruncated: !!win.flows_truncated,
   };
   const thread = (track) => {
     let th = scene.threads.get(track);
-    if (!th) scene.threads.set(track, (th = { depths: [], instants: [], states: [], runs: [] }));
+    if (!th) scene.threads.set(track, (th = { depths: [], instants: [], states: [], runs: [], samples: [] }));
     return th;
   };
   const openTasks = new Map();
@@ -89,6 +91,15 @@ export function buildScene(answer, meta, layout) {
           if (!g) scene.stateGroups.set(key, (g = { name: e.name, derived, states: [] }));
           g.states.push(m);
           scene.counts.states++;
+          break;
+        }
+        if (args.lane === 'samples') {
+          if (row.sampleY == null) break;
+          thread(track).samples.push({
+            kind: 'sample', id: args.id, name: e.name, cat: 'sample', track, start, dur: 0, merged,
+            partial: !!args.partial, y: row.sampleY, h: SAMPLE_H,
+          });
+          scene.counts.samples++;
           break;
         }
         if (args.lane === 'sched') {
@@ -197,6 +208,7 @@ export function buildScene(answer, meta, layout) {
     th.instants.sort(byStart);
     th.states.sort(byStart);
     th.runs.sort(byStart);
+    th.samples.sort(byStart);
   }
   for (const tt of scene.tasks.values()) for (const l of tt.lanes) if (l) l.sort(byStart);
   return scene;

@@ -14,6 +14,7 @@
 // of the view (zoom, pan, a jump) pauses it: a 'follow' event says so.
 
 import { rowAt, SLICE_H, INSTANT_H, DEPTH_H, STATE_H } from './layout.js';
+import { drawSamples } from './samples_lane.js';
 import { upperBound } from './scene.js';
 import { CATEGORY, colorOf, fmtBytes, fmtDur, fmtInt, niceStep, paler, stateInfo, tickFormat } from './format.js';
 
@@ -244,6 +245,7 @@ export class Timeline extends EventTarget {
     this.stats = {
       slices: 0, labels: 0, highlighted: 0, instants: 0, tasks: 0, counters: 0, flows: 0,
       statesDrawn: 0, derivedDrawn: 0, runsDrawn: 0, syscallsDrawn: 0, waitsDrawn: 0, gcDrawn: 0,
+      samplesDrawn: 0,
     };
     ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, -top * this.dpr);
     ctx.clearRect(0, top, this.width, this.height);
@@ -258,6 +260,7 @@ export class Timeline extends EventTarget {
       this.drawCounters(ctx, top, bottom);
       this.drawTasks(ctx, top, bottom);
       this.drawStates(ctx, top, bottom);
+      this.stats.samplesDrawn = drawSamples(this, ctx, top, bottom);
       this.drawRuns(ctx, top, bottom);
       this.drawSlices(ctx, top, bottom);
       this.drawInstants(ctx, top, bottom);
@@ -865,6 +868,9 @@ export class Timeline extends EventTarget {
     if (row.kind === 'thread') {
       const th = this.scene.threads.get(row.track);
       if (!th) return null;
+      if (row.sampleY != null && ly >= row.sampleY - 1 && ly < row.instY) {
+        return this.nearest(th.samples, t, tol, true);
+      }
       if (row.stateY != null && ly < row.instY) {
         // the band is thin: the gap below it and a pixel above count too
         return ly >= row.stateY - 1 ? this.nearest(th.states, t, tol, false) : null;
@@ -937,14 +943,15 @@ export class Timeline extends EventTarget {
     return out;
   }
 
-  /** States (kind "state") or work-item runs (kind "sched") drawn now, in client coordinates. */
+  /** States (kind "state"), work-item runs (kind "sched") or CPU samples
+   * (kind "sample") drawn now, in client coordinates. */
   visibleMarks(kind) {
     if (!this.scene) return [];
     const r = this.els.canvas.getBoundingClientRect();
     const top = this.els.scroller.scrollTop;
     const out = [];
     for (const th of this.scene.threads.values()) {
-      for (const m of kind === 'state' ? th.states : th.runs) {
+      for (const m of kind === 'state' ? th.states : kind === 'sample' ? th.samples : th.runs) {
         const [x0, x1] = this.extent(m);
         const y = m.y - top;
         if (x1 < 0 || x0 > this.width || y < 0 || y + m.h > this.height) continue;

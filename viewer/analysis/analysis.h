@@ -604,8 +604,8 @@ struct cJSON *pf_json(const pf_profile *p, size_t top);
  * (symbols.c), for `ctrace top`, `ctrace pprof --type cpu` (cpu_pprof.c)
  * and the viewer. */
 typedef struct cp_options {
-  st_options w;       /* --thread, --since, --until */
-  const char *region; /* only samples taken inside a region of this name on their thread */
+  st_options w;          /* --thread, --since, --until */
+  const char *region;    /* only samples taken inside a region of this name on their thread */
   const vx_track *track; /* only this thread's samples (NULL: any; with w.thread, both apply) */
   const char *const *debug_dirs; /* --debug-dir, searched before the standard places */
   size_t ndebug_dirs;

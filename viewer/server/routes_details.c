@@ -1,8 +1,8 @@
 /* The routes' details (docs/viewer-api.md): /api/slice?id=, everything
  * about one item of the timeline, named by the id /api/slices gave it:
  * a slice (s.TRACK.DEPTH.INDEX), an instant or log line (i.TRACK.INDEX), a
- * task (t.TRACK.INDEX), a scheduler run (g.TRACK.INDEX) or a thread state
- * (st.TRACK.INDEX). */
+ * task (t.TRACK.INDEX), a scheduler run (g.TRACK.INDEX), a thread state
+ * (st.TRACK.INDEX) or a CPU sample (sm.TRACK.INDEX, routes_samples.c). */
 #define _GNU_SOURCE
 #include <inttypes.h>
 #include <stdio.h>
@@ -117,6 +117,7 @@ static void slice_details(const rt_context *ctx, const vx_track *t, size_t d, si
   cJSON_AddBoolToObject(o, "unfinished", s->args == UINT32_MAX);
   slice_family(o, x, t, d, s);
   add_site(o, l);
+  rt__slice_cpu(o, ctx, t, s->start, s->dur);
   const vx_info *in = vx_info_get(x, s->args);
   if (in)
     info_args(o, x, in);
@@ -246,9 +247,9 @@ void rt__api_slice(const rt_context *ctx, const char *q, rt_response *r) {
   size_t a, b;
   char kind;
   int n;
-  if (!strncmp(id, "st.", 3)) { /* st.TRACK.INDEX */
+  if (!strncmp(id, "st.", 3) || !strncmp(id, "sm.", 3)) { /* st. / sm.TRACK.INDEX */
     n = sscanf(id + 3, "%u.%zu", &track, &a) + 1;
-    kind = 'S';
+    kind = id[1] == 't' ? 'S' : 'M';
   } else {
     n = sscanf(id, "%c.%u.%zu.%zu", &kind, &track, &a, &b);
   }
@@ -263,6 +264,8 @@ void rt__api_slice(const rt_context *ctx, const char *q, rt_response *r) {
     run_details(ctx, t, a, r);
   else if (t && kind == 'S' && n == 3 && t->kind == VX_THREAD && a < t->nstates)
     state_details(t, a, r);
+  else if (t && kind == 'M' && n == 3 && t->kind == VX_THREAD && a < t->ncpu)
+    rt__sample_details(ctx, t, a, r);
   else
     rt__respond_error(r, 404, "no such slice");
 }

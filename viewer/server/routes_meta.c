@@ -76,6 +76,8 @@ static cJSON *meta_track(const vx_track *t) {
     cJSON_AddNumberToObject(j, "instants", (double)t->ninst);
     cJSON_AddNumberToObject(j, "sched_runs", (double)t->nruns);
     cJSON_AddNumberToObject(j, "states", (double)t->nstates);
+    if (t->ncpu)
+      cJSON_AddNumberToObject(j, "cpu_samples", (double)t->ncpu);
   } else if (t->kind == VX_COUNTER) {
     cJSON_AddNumberToObject(j, "samples", (double)t->nsamples);
     cJSON_AddNumberToObject(j, "min", t->nsamples ? t->min : 0);
@@ -108,6 +110,14 @@ void rt__api_meta(const rt_context *ctx, rt_response *r) {
     cJSON_AddNumberToObject(p, "pid", s->pid);
     cJSON_AddStringToObject(p, "name", s->process ? s->process : "");
     cJSON_AddItemToArray(procs, p);
+  }
+  vx_cpu_info cpu = vx_cpu(x);
+  if (cpu.samples) {
+    cJSON *c = cJSON_AddObjectToObject(o, "cpu");
+    cJSON_AddNumberToObject(c, "hz", cpu.hz);
+    cJSON_AddNumberToObject(c, "period_ns", (double)cpu.period_ns);
+    cJSON_AddNumberToObject(c, "samples", (double)cpu.samples);
+    cJSON_AddNumberToObject(c, "partial", (double)cpu.partial);
   }
   cJSON *tracks = cJSON_AddArrayToObject(o, "tracks");
   for (size_t i = 0; i < vx_track_count(x); i++)

@@ -1,6 +1,6 @@
 /* The routes' timeline (docs/viewer-api.md): /api/slices, a window of
  * every track (slices by depth, scheduler runs, thread states, instants,
- * counters, tasks, flows) at the level of detail of its pixels, and
+ * CPU samples, counters, tasks, flows) at the level of detail of its pixels, and
  * /api/search, the earliest slices whose names hold a text.
  *
  * Level of detail (/api/slices): for a window [t0, t1] drawn on px pixels
@@ -9,7 +9,7 @@
  * is, with the number it stands for (as Perfetto's slice mipmap does).
  * Slices at one depth do not overlap, so the answer holds at most ~2 px
  * slices per depth however many the window contains. Counters give
- * min / max / last per bucket, instants one per bucket. */
+ * min / max / last per bucket, instants and CPU samples one per bucket. */
 #define _GNU_SOURCE
 #include <inttypes.h>
 #include <math.h>
@@ -258,27 +258,52 @@ static void window_states(cJSON *evs, const vx_track *t, const window *win) {
     emit_state(evs, t, &a[best], best, merged);
 }
 
-static void window_thread(cJSON *evs, const vx_index *x, const vx_track *t, const window *win) {
-  for (size_t d = 0; d < t->depths; d++)
-    window_lane(evs, x, t, LANE_REGION, d, t->depth[d], t->ndepth[d], win);
-  window_lane(evs, x, t, LANE_SCHED, 0, t->runs, t->nruns, win);
-  window_states(evs, t, win);
-  /* Instants: the first per bucket, and how many it stands for. */
-  size_t lo = 0, hi = t->ninst;
+/* A CPU sample (cat "sample", lane "samples"): the first of its bucket on
+ * the thread, with how many it stands for. */
+static void emit_sample(cJSON *evs, const vx_track *t, size_t i, uint64_t merged) {
+  const vx_cpu_sample *c = &t->cpu[i];
+  cJSON *e = cJSON_CreateObject();
+  add_common(e, "X", t, c->ts);
+  add_us(e, "dur", 0);
+  ADD_STR_REF(e, "name", "cpu sample");
+  ADD_STR_REF(e, "cat", "sample");
+  cJSON *a = cJSON_CreateObject();
+  cJSON_AddItemToObjectCS(e, "args", a);
+  char id[48];
+  snprintf(id, sizeof id, "sm.%u.%zu", t->id, i);
+  cJSON_AddItemToObjectCS(a, "id", cJSON_CreateString(id));
+  ADD_NUM(a, "track", t->id);
+  ADD_STR_REF(a, "lane", "samples");
+  if (merged > 1)
+    ADD_NUM(a, "merged", merged);
+  if (c->flags & VX_CPU_PARTIAL)
+    cJSON_AddItemToObjectCS(a, "partial", cJSON_CreateTrue());
+  cJSON_AddItemToArray(evs, e);
+}
+
+/* Points of a thread (its instants, or its CPU samples): the first per
+ * bucket, and how many it stands for. */
+static void window_points(cJSON *evs, const vx_index *x, const vx_track *t, const window *win,
+                          int samples) {
+  size_t n = samples ? t->ncpu : t->ninst, lo = 0, hi = n;
+#define TS(i) (samples ? t->cpu[i].ts : t->inst[i].ts)
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
-    if (t->inst[mid].ts < win->t0)
+    if (TS(mid) < win->t0)
       lo = mid + 1;
     else
       hi = mid;
   }
   uint64_t cur = UINT64_MAX, merged = 0;
   size_t first = 0;
-  for (size_t i = lo; i <= t->ninst; i++) {
-    int end = i == t->ninst || t->inst[i].ts > win->t1;
-    uint64_t b = end ? UINT64_MAX : (t->inst[i].ts - win->t0) / win->w;
+  for (size_t i = lo; i <= n; i++) {
+    int end = i == n || TS(i) > win->t1;
+    uint64_t b = end ? UINT64_MAX : (TS(i) - win->t0) / win->w;
     if (merged && (end || b != cur)) {
-      emit_instant(evs, x, t, first, merged);
+      if (samples)
+        emit_sample(evs, t, first, merged);
+      else
+        emit_instant(evs, x, t, first, merged);
       merged = 0;
     }
     if (end)
@@ -289,6 +314,16 @@ static void window_thread(cJSON *evs, const vx_index *x, const vx_track *t, cons
     }
     merged++;
   }
+#undef TS
+}
+
+static void window_thread(cJSON *evs, const vx_index *x, const vx_track *t, const window *win) {
+  for (size_t d = 0; d < t->depths; d++)
+    window_lane(evs, x, t, LANE_REGION, d, t->depth[d], t->ndepth[d], win);
+  window_lane(evs, x, t, LANE_SCHED, 0, t->runs, t->nruns, win);
+  window_states(evs, t, win);
+  window_points(evs, x, t, win, 0);
+  window_points(evs, x, t, win, 1);
 }
 
 static void window_counter(cJSON *evs, const vx_track *t, const window *win) {

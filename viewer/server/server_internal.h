@@ -67,6 +67,14 @@ void rt__api_pprof(const rt_context *ctx, const char *q, rt_response *r);
 /* /api/cpu: the CPU samples of a window as a top-down call tree (routes_cpu.c). */
 void rt__api_cpu(const rt_context *ctx, const char *q, rt_response *r);
 
+/* /api/slice's CPU samples (routes_samples.c): the details of sample i of
+ * thread t (its stack, named), and a slice's on-CPU samples on t in
+ * [start, start + dur) added to its details o as "cpu" (nothing when t has
+ * no samples). */
+void rt__sample_details(const rt_context *ctx, const vx_track *t, size_t i, rt_response *r);
+void rt__slice_cpu(cJSON *o, const rt_context *ctx, const vx_track *t, uint64_t start,
+                   uint64_t dur);
+
 /* The name of a thread state (VX_ST_*), "?" if unknown (routes_timeline.c;
  * the details use it too). */
 const char *rt__state_name(int st);
