@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "test.h"
 
 #define BURN TEST_PROGS_DIR "/cpu_burn"
@@ -244,6 +246,38 @@ TEST_IMPL(cpu_profile_region) {
  * binaries were those of the build that recorded it: where they are not on
  * disk (or another build is), names give way to module+0xOFF and a
  * warning names the binary, never a wrong name. */
+/* `ctrace stats --json` of the recorded trace: its "cpu" object counts
+ * every sample, its functions' flat samples add up to them (--top 0: all
+ * of them listed), and so do its regions'. */
+static void stats_json_cpu(const char *trace, int named) {
+  char *argv[] = {(char *)test_ctrace_bin, "stats", "--json", "--top", "0", (char *)trace, NULL};
+  test_proc p = test_run(argv, NULL);
+  ASSERT_EQ(p.status, 0);
+  cJSON *root = cJSON_Parse(p.out);
+  ASSERT(root);
+  const cJSON *cpu = cJSON_GetObjectItemCaseSensitive(root, "cpu");
+  ASSERT(cpu);
+  ASSERT_EQ(cJSON_GetObjectItem(cpu, "samples")->valuedouble, 1003);
+  ASSERT_EQ(cJSON_GetObjectItem(cpu, "hz")->valuedouble, 999);
+  double flat = 0, regions = 0, hot_a = 0;
+  const cJSON *e;
+  cJSON_ArrayForEach(e, cJSON_GetObjectItem(cpu, "functions")) {
+    flat += cJSON_GetObjectItem(e, "flat")->valuedouble;
+    ASSERT_LE(cJSON_GetObjectItem(e, "flat")->valuedouble,
+              cJSON_GetObjectItem(e, "cum")->valuedouble);
+    if (!strcmp(cJSON_GetObjectItem(e, "name")->valuestring, "hot_a"))
+      hot_a = cJSON_GetObjectItem(e, "flat")->valuedouble;
+  }
+  cJSON_ArrayForEach(e, cJSON_GetObjectItem(cpu, "regions")) regions +=
+      cJSON_GetObjectItem(e, "samples")->valuedouble;
+  ASSERT_EQ(flat, 1003);
+  ASSERT_EQ(regions, 1003);
+  if (named) /* (the binaries of the recording still match) */
+    ASSERT_GT(hot_a, 500);
+  cJSON_Delete(root);
+  test_proc_free(&p);
+}
+
 TEST_IMPL(profile_recorded_trace) {
   char trace[1024], pb[1100];
   snprintf(trace, sizeof trace, "%s/samples.ctrace.kernel", test_data_dir);
@@ -272,5 +306,6 @@ TEST_IMPL(profile_recorded_trace) {
     ASSERT_CONTAINS(p.err, "no sampled function matches");
   }
   test_proc_free(&p);
+  stats_json_cpu(trace, named);
   return 0;
 }

@@ -728,6 +728,16 @@ typedef struct cp_region_row {
 } cp_region_row;
 size_t cp_regions(const vx_index *x, const st_options *o, cp_region_row **rows);
 
+/* The tables as JSON (cpu_json.c). cp_top_json: the first `top` functions
+ * of cp_top (by flat samples; flat_only: only those with flat samples), as
+ * [{"name", "file", "line", "flat", "cum"}]. cp_json: `ctrace stats
+ * --json`'s "cpu": {"hz", "period_ns", "samples", "partial", "cpu_ns",
+ * "functions": cp_top_json, "regions": [{"name" (null: outside every
+ * region), "samples"}] (cp_regions of x and o), "problems"}. NULL when out
+ * of memory. */
+struct cJSON *cp_top_json(const cp_profile *p, size_t top, int flat_only);
+struct cJSON *cp_json(const vx_index *x, const st_options *o, const cp_profile *p, size_t top);
+
 /* The profile in pprof's format (profile.proto, gzipped): sample types
  * samples/count and cpu/nanoseconds. @return 0, or -1 with a message. */
 int cp_encode_pprof(const cp_profile *p, unsigned char **gz, size_t *len, char *err, size_t errlen);

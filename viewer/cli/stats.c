@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "analysis.h"
 #include "cli.h"
 
@@ -118,47 +120,74 @@ static int stats_check(const stats_state *s) {
   return -1;
 }
 
-/* With CPU samples (ctrace run --cpu-hz): the top functions, and the
- * samples per innermost region (text only). */
-static void stats_cpu(stats_state *s, FILE *f) {
-  vx_cpu_info ci = vx_cpu(s->x);
-  if (!ci.samples || s->json)
-    return;
+/* With CPU samples (ctrace run --cpu-hz): their profile over the window
+ * and threads asked for. @return 0, or -1 (none, or said on stderr). */
+static int stats_cpu_profile(stats_state *s, cp_profile *p) {
+  if (!vx_cpu(s->x).samples)
+    return -1;
   cp_options o = {.w = s->o};
-  cp_profile p;
   char err[400];
-  if (cp_compute(s->x, &o, &p, err, sizeof err)) {
+  if (cp_compute(s->x, &o, p, err, sizeof err)) {
     fprintf(stderr, "ctrace stats: CPU samples: %s\n", err);
-    return;
+    return -1;
   }
+  return 0;
+}
+
+/* The top functions, and the samples per innermost region (text). */
+static void stats_cpu_text(stats_state *s, const cp_profile *p, FILE *f) {
+  size_t top = s->top ? s->top : SIZE_MAX; /* (--top 0: all) */
   cp_top_row *rows;
-  size_t n = cp_top(&p, 0, 0, &rows);
-  uint64_t total = p.samples ? p.samples : 1;
+  size_t n = cp_top(p, 0, 0, &rows);
+  uint64_t total = p->samples ? p->samples : 1;
   fprintf(f, "\nCPU samples: %" PRIu64 " at %u Hz (%.2f s of CPU); top functions (ctrace top):\n",
-          p.samples, ci.hz, (double)(p.samples * ci.period_ns) / 1e9);
+          p->samples, p->info.hz, (double)(p->samples * p->info.period_ns) / 1e9);
   fprintf(f, "  %6s %6s  %s\n", "flat%", "cum%", "function");
-  for (size_t i = 0; n != (size_t)-1 && i < n && i < s->top && i < 10; i++) {
+  for (size_t i = 0; n != (size_t)-1 && i < n && i < top && i < 10; i++) {
     char name[320];
     if (rows[i].name)
       snprintf(name, sizeof name, "%s", rows[i].name);
     else
-      cp_location_name(&p, rows[i].loc, name, sizeof name);
+      cp_location_name(p, rows[i].loc, name, sizeof name);
     fprintf(f, "  %5.1f%% %5.1f%%  %s\n", 100.0 * (double)rows[i].flat / (double)total,
             100.0 * (double)rows[i].cum / (double)total, name);
   }
   if (n != (size_t)-1)
     free(rows);
-  cp_free(&p);
   cp_region_row *reg;
   size_t nr = cp_regions(s->x, &s->o, &reg);
   if (nr == (size_t)-1 || !nr)
     return;
   fprintf(f, "on-CPU samples by innermost region:\n  %10s %6s  %s\n", "samples", "share", "region");
-  for (size_t i = 0; i < nr && i < s->top; i++)
+  for (size_t i = 0; i < nr && i < top; i++)
     fprintf(f, "  %10" PRIu64 " %5.1f%%  %s\n", reg[i].samples,
             100.0 * (double)reg[i].samples / (double)total,
             reg[i].name ? reg[i].name : "(outside every region)");
   free(reg);
+}
+
+/* The report as one JSON object, with "cpu" (cp_json) when the traces
+ * hold CPU samples. @return 0, or -1 (memory, or writing failed). */
+static int stats_json(stats_state *s, const st_report *r, FILE *f) {
+  cJSON *root = st_json(s->x, r, s->top, s->key);
+  cp_profile p;
+  if (root && !stats_cpu_profile(s, &p)) {
+    cJSON *c = cp_json(s->x, &s->o, &p, s->top ? s->top : SIZE_MAX);
+    cp_free(&p);
+    if (!c || !cJSON_AddItemToObject(root, "cpu", c)) {
+      cJSON_Delete(c);
+      cJSON_Delete(root);
+      return -1;
+    }
+  }
+  char *text = root ? cJSON_PrintUnformatted(root) : NULL;
+  cJSON_Delete(root);
+  if (!text)
+    return -1;
+  fputs(text, f);
+  fputc('\n', f);
+  cJSON_free(text);
+  return fflush(f) || ferror(f) ? -1 : 0;
 }
 
 /* The traces (and their FILE.kernel) opened and indexed, the report
@@ -178,12 +207,15 @@ static int stats_report(stats_state *s) {
   }
   st_sort(&r, s->key);
   int status = 0;
-  if (s->json ? st_print_json(stdout, s->x, &r, s->top, s->key)
-              : st_print_text(stdout, s->x, &r, s->top, s->key)) {
+  if (s->json ? stats_json(s, &r, stdout) : st_print_text(stdout, s->x, &r, s->top, s->key)) {
     fprintf(stderr, "ctrace stats: writing the report failed: %s\n", strerror(errno));
     status = 1;
   }
-  stats_cpu(s, stdout);
+  cp_profile p;
+  if (!s->json && !stats_cpu_profile(s, &p)) {
+    stats_cpu_text(s, &p, stdout);
+    cp_free(&p);
+  }
   st_free(&r);
   return status;
 }

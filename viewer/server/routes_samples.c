@@ -105,25 +105,8 @@ void rt__slice_cpu(cJSON *o, const rt_context *ctx, const vx_track *t, uint64_t 
   cJSON_AddNumberToObject(c, "samples", (double)p.samples);
   cJSON_AddNumberToObject(c, "partial", (double)p.partial);
   cJSON_AddNumberToObject(c, "period_ns", (double)p.info.period_ns);
-  cJSON *top = cJSON_AddArrayToObject(c, "top");
-  cp_top_row *rows = NULL;
-  size_t n = p.samples ? cp_top(&p, 0, 0, &rows) : 0;
-  /* (rows are by flat, largest first: those with none are callers only) */
-  for (size_t k = 0; n != (size_t)-1 && k < n && k < SLICE_TOP && rows[k].flat; k++) {
-    cJSON *f = cJSON_CreateObject();
-    if (rows[k].name) {
-      cJSON_AddStringToObject(f, "name", rows[k].name);
-    } else {
-      char name[256];
-      cp_location_name(&p, rows[k].loc, name, sizeof name);
-      cJSON_AddStringToObject(f, "name", name);
-    }
-    if (rows[k].file)
-      cJSON_AddStringToObject(f, "file", rows[k].file);
-    cJSON_AddNumberToObject(f, "flat", (double)rows[k].flat);
-    cJSON_AddNumberToObject(f, "cum", (double)rows[k].cum);
-    cJSON_AddItemToArray(top, f);
-  }
-  free(rows);
+  cJSON *top = cp_top_json(&p, SLICE_TOP, 1);
+  if (top)
+    cJSON_AddItemToObject(c, "top", top);
   cp_free(&p);
 }
