@@ -2,16 +2,20 @@
  * a "tick" region every PERIOD_MS milliseconds on its main thread for
  * SECONDS seconds; halfway through it starts a thread named "late" that
  * records "late tick" regions at the same pace (a row that appears while
- * the page follows). Exits with STATUS (default 0). */
+ * the page follows). Exits with STATUS (default 0). With PULSE_TICKS_FILE
+ * set, it writes there how many "tick" and "late tick" regions it recorded
+ * (the test checks the page holds every one). */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include <ctrace/ctrace.h>
 
 static atomic_int stop;
+static atomic_long late_ticks;
 static long period_ms = 100;
 
 static void pause_period(void) {
@@ -24,6 +28,7 @@ static void *late(void *arg) {
   ctrace_thread_set_name("late");
   while (!atomic_load(&stop)) {
     { CTRACE_SCOPE("late tick"); }
+    atomic_fetch_add(&late_ticks, 1);
     pause_period();
   }
   return NULL;
@@ -45,7 +50,8 @@ int main(int argc, char **argv) {
   clock_gettime(CLOCK_MONOTONIC, &start);
   pthread_t th;
   int started = 0;
-  for (long i = 0; since(&start) < seconds; i++) {
+  long i;
+  for (i = 0; since(&start) < seconds; i++) {
     {
       CTRACE_SCOPE("tick");
       CTRACE_COUNTER("ticks", i);
@@ -57,5 +63,11 @@ int main(int argc, char **argv) {
   atomic_store(&stop, 1);
   if (started)
     pthread_join(th, NULL);
+  const char *count = getenv("PULSE_TICKS_FILE");
+  FILE *f = count ? fopen(count, "w") : NULL;
+  if (f) {
+    fprintf(f, "%ld\n", i + atomic_load(&late_ticks));
+    fclose(f);
+  }
   return status;
 }
