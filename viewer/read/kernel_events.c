@@ -158,6 +158,8 @@ static void ksample(kdec *k, const rd_event *ev, int tid) {
   e.u.sample.stack = ev->arg[1] <= UINT32_MAX ? (uint32_t)ev->arg[1] : 0;
   e.u.sample.pcs = rd_stack(k->tr, e.u.sample.stack, &e.u.sample.n);
   e.u.sample.period = period;
+  const kthread *t = kthread_of(k, tid, 0); /* (on a CPU since a switch in) */
+  e.u.sample.cpu = t && t->on == 1 ? t->cpu : -1;
   if (ev->arg[2] & CTRACE_FMT_SAMPLE_PARTIAL)
     e.flags |= TE_F_PARTIAL;
   kemit(k, &e);

@@ -422,6 +422,7 @@ typedef struct te_event {
       unsigned n;
       uint32_t stack;  /* its id in the trace (0: empty) */
       uint64_t period; /* CPU ns the sample stands for */
+      int cpu;         /* the CPU it ran on (its last switch in), -1 not known */
     } sample;
   } u;
 } te_event;
