@@ -64,6 +64,8 @@
   XX(symbols_debug_dirs) XX(symbols_mappings_overlap) XX(symbols_speed)        \
   XX(cpu_profile_top) XX(cpu_profile_go_pprof) XX(cpu_profile_region)         \
   XX(cpu_profile_api)                                                          \
+  XX(cpu_profile_export)                                                       \
+  XX(export_samples_recorded) XX(export_samples_no_namer)                      \
   XX(profile_recorded_trace)                                                   \
   XX(samples_timeline_api)                                                     \
   XX(pprof_known_answers)                                                      \

@@ -682,6 +682,9 @@ typedef struct cp_top_row {
 /* "libfoo.so+0x1234" for a location in a mapping, "[unknown 0x...]" outside
  * every mapping, "[stack not unwound]" for a sample with no frame. */
 void cp_location_name(const cp_profile *p, uint32_t loc, char *buf, size_t len);
+/* The same for an address (cpu_names.c): path NULL outside every mapping. */
+void cp_address_name(const char *path, uint64_t module_offset, uint64_t addr, char *buf,
+                     size_t len);
 /* @return the rows in *rows (free it), or (size_t)-1 out of memory. */
 size_t cp_top(const cp_profile *p, int by_line, int by_cum, cp_top_row **rows);
 
@@ -741,5 +744,27 @@ struct cJSON *cp_json(const vx_index *x, const st_options *o, const cp_profile *
 /* The profile in pprof's format (profile.proto, gzipped): sample types
  * samples/count and cpu/nanoseconds. @return 0, or -1 with a message. */
 int cp_encode_pprof(const cp_profile *p, unsigned char **gz, size_t *len, char *err, size_t errlen);
+
+/* Sampled addresses named one at a time (cpu_names.c), for what streams
+ * the samples rather than indexing them (`ctrace export`): the mappings
+ * recorded in a set's ctrace traces (open: te_set_open), symbolized as
+ * cp_compute does. Not thread-safe. */
+typedef struct cp_namer cp_namer;
+typedef struct cp_frame_name {
+  const char *name;   /* the function, or cp_address_name's module+0xOFFSET */
+  const char *module; /* the binary's file name; "" outside every mapping */
+} cp_frame_name;
+/* @return the namer, or NULL when out of memory. */
+cp_namer *cp_namer_new(te_set *set, const char *const *debug_dirs, size_t ndirs);
+void cp_namer_free(cp_namer *n); /* accepts NULL */
+/* The frames at address pc of process pid (a return address when
+ * is_return: the call at pc - 1 is looked up), innermost (most inlined)
+ * first, at most max into out; pc 0: a sample with no frame at all. The
+ * strings are valid until the next call. @return the count (>= 1 when max
+ * is), 0 when out of memory. */
+size_t cp_namer_frames(cp_namer *n, int pid, uint64_t pc, int is_return, cp_frame_name *out,
+                       size_t max);
+/* What could not be symbolized so far ("" or one line per problem). */
+const char *cp_namer_problems(const cp_namer *n);
 
 #endif /* CTRACE_ANALYSIS_H */

@@ -122,11 +122,6 @@ size_t cp_top(const cp_profile *p, int by_line, int cum_first, cp_top_row **rows
 
 void cp_location_name(const cp_profile *p, uint32_t loc, char *buf, size_t len) {
   const cp_location *l = &p->locs[loc];
-  if (!l->mapping) {
-    snprintf(buf, len, l->addr ? "[unknown 0x%llx]" : "[stack not unwound]",
-             (unsigned long long)l->addr);
-    return;
-  }
-  const char *path = p->maps[l->mapping - 1].path, *base = strrchr(path, '/');
-  snprintf(buf, len, "%s+0x%llx", base ? base + 1 : path, (unsigned long long)l->module_offset);
+  cp_address_name(l->mapping ? p->maps[l->mapping - 1].path : NULL, l->module_offset, l->addr, buf,
+                  len);
 }

@@ -7,7 +7,9 @@
  * since Perfetto and Catapult drop unbound flow points. Dropped events
  * become an instant on their thread and a count in otherData. Thread
  * states go on a row of their own beside each thread ("tid N state"):
- * they do not nest with regions. */
+ * they do not nest with regions. CPU samples: cj_samples.c, written after
+ * otherData; a sampled thread the trace does not name is named then, so
+ * that Catapult finds the thread of each sample. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <inttypes.h>
@@ -20,6 +22,7 @@
 
 #include "export.h"
 #include "read.h"
+#include "cj_samples.h"
 #include "common.h"
 #include "json_out.h"
 
@@ -51,6 +54,14 @@ typedef struct exporter {
   const te_source *main;
   vh_map marked; /* tid -> events marked dropped (main's) */
   int complete;
+  /* CPU samples */
+  cj_samples *samples;
+  uint32_t source;  /* the source being read: its number in the set */
+  int named_frames; /* a namer names the frames (else they are addresses) */
+  vh_map named;     /* tids with a thread_name written */
+  vh_map implicit;  /* tid -> the reader's name for it (implicit_names) + 1 */
+  char **implicit_names;
+  size_t nimplicit, cap_implicit;
 } exporter;
 
 /* ---- Writing ----------------------------------------------------------------------- */
@@ -195,9 +206,30 @@ static void flow_point(exporter *x, int pid, int tid, uint64_t ts, uint64_t id, 
 
 /* ---- Events, one writer per family ----------------------------------------------------- */
 
+/* The reader's name for a thread the trace does not name, kept for when it
+ * has samples (sample_thread). */
+static void keep_implicit(exporter *x, const te_event *ev) {
+  uint64_t tid = (uint64_t)(uint32_t)ev->tid;
+  if (!ev->u.thread.name)
+    return;
+  char *name = strdup(ev->u.thread.name);
+  char **slot = name ? VH_PUSH(x->implicit_names, x->nimplicit, x->cap_implicit) : NULL;
+  if (slot)
+    *slot = name;
+  else
+    free(name);
+  if (!slot || vh_put(&x->implicit, tid, (uint32_t)x->nimplicit))
+    x->o.err = -ENOMEM;
+}
+
 static void write_thread(exporter *x, const te_event *ev) {
-  if (ev->flags & TE_F_IMPLICIT)
-    return; /* the kernel's guess at a name: not the trace's */
+  if (ev->flags & TE_F_IMPLICIT) { /* the kernel's guess at a name: not the trace's */
+    if (!vh_get(&x->named, (uint64_t)(uint32_t)ev->tid))
+      keep_implicit(x, ev);
+    return;
+  }
+  if (vh_put(&x->named, (uint64_t)(uint32_t)ev->tid, 1))
+    x->o.err = -ENOMEM;
   meta_open(x, "thread_name", ev->pid, ev->tid, "name");
   if (ev->u.thread.name) {
     ob_cstr(&x->o, ev->u.thread.name);
@@ -463,6 +495,32 @@ static void write_dropped(exporter *x, const te_source *src, const te_event *ev)
   }
 }
 
+/* A sample's thread gets a name where the trace gave it none: Catapult
+ * drops the samples of a thread it has not seen. */
+static void sample_thread(exporter *x, const te_event *ev) {
+  uint64_t tid = (uint64_t)(uint32_t)ev->tid;
+  if (vh_get(&x->named, tid))
+    return;
+  uint32_t *i = vh_get(&x->implicit, tid);
+  meta_open(x, "thread_name", ev->pid, ev->tid, "name");
+  if (i) {
+    ob_cstr(&x->o, x->implicit_names[*i - 1]);
+  } else {
+    ob_lit(&x->o, "\"tid ");
+    ob_i64(&x->o, ev->tid);
+    ob_lit(&x->o, "\"");
+  }
+  ob_lit(&x->o, "}}");
+  if (vh_put(&x->named, tid, 1))
+    x->o.err = -ENOMEM;
+}
+
+static int on_sample(exporter *x, const te_event *ev) {
+  sample_thread(x, ev);
+  int r = cjs_add(x->samples, x->source, ev);
+  return r ? r : x->o.err;
+}
+
 static int on_event(void *arg, const te_source *src, const te_event *ev) {
   exporter *x = arg;
   switch (ev->type) {
@@ -470,7 +528,9 @@ static int on_event(void *arg, const te_source *src, const te_event *ev) {
     if (!x->main && src->native && strcmp(src->format, "ctrace-kernel"))
       x->main = src;
     break;
+  case TE_SAMPLE: return on_sample(x, ev);
   case TE_SOURCE_END:
+    x->source++;
     x->st.events_read += src->events;
     x->st.unmatched_ends += src->unmatched_ends;
     x->st.open_regions += src->open_regions;
@@ -502,6 +562,24 @@ static int on_event(void *arg, const te_source *src, const te_event *ev) {
 }
 
 /* ---- otherData ------------------------------------------------------------------------ */
+
+/* What became of the CPU samples (only when there were some). */
+static void other_data_samples(exporter *x, te_set *set, cJSON *od) {
+  cJSON *c = cJSON_AddObjectToObject(od, "cpu_samples");
+  unsigned hz = 0;
+  for (size_t k = 0; !hz && k < te_set_count(set); k++) {
+    const te_source *s = te_set_source(set, k);
+    hz = s->native ? rd_sampling(s->native, NULL, NULL) : 0;
+  }
+  cJSON_AddNumberToObject(c, "hz", hz);
+  cJSON_AddNumberToObject(c, "samples", (double)x->st.samples);
+  cJSON_AddNumberToObject(c, "partial", (double)x->st.partial);
+  cJSON_AddNumberToObject(c, "stack_frames", (double)x->st.stack_frames);
+  cJSON_AddStringToObject(c, "frames", x->named_frames ? "symbols" : "addresses");
+  cJSON_AddStringToObject(c, "note",
+                          "partial: the stack was not unwound to its outermost frame (its "
+                          "frames found are kept); in stackFrames and samples, after otherData");
+}
 
 /* ctrace traces: the first one that has threads, and every trace's state. */
 static cJSON *other_data_ctrace(exporter *x, te_set *set) {
@@ -565,6 +643,8 @@ static cJSON *other_data_ctrace(exporter *x, te_set *set) {
     cJSON_AddNumberToObject(od, "unmatched_region_ends", (double)x->st.unmatched_ends);
   if (x->st.open_regions)
     cJSON_AddNumberToObject(od, "regions_never_closed", (double)x->st.open_regions);
+  if (x->st.samples)
+    other_data_samples(x, set, od);
   return od;
 }
 
@@ -631,25 +711,48 @@ static void write_other_data(exporter *x, te_set *set) {
 
 /* ---- The export ----------------------------------------------------------------------- */
 
-int cj_export(te_set *set, cj_sink sink, void *arg, cj_stats *stats, char *err, size_t errlen) {
+/* What the exporter holds, freed. */
+static void exporter_free(exporter *x) {
+  for (size_t i = 0; i < x->nfrags; i++) {
+    free(x->frags[i].name);
+    free(x->frags[i].args);
+  }
+  free(x->frags);
+  vh_free(&x->state_rows);
+  vh_free(&x->marked);
+  vh_free(&x->named);
+  vh_free(&x->implicit);
+  for (size_t i = 0; i < x->nimplicit; i++)
+    free(x->implicit_names[i]);
+  free(x->implicit_names);
+  cjs_free(x->samples);
+  free(x->o.p);
+}
+
+int cj_export_with(te_set *set, const cj_options *opt, cj_sink sink, void *arg, cj_stats *stats,
+                   char *err, size_t errlen) {
   exporter x = {.first = 1, .complete = 1};
   x.o.sink = sink;
   x.o.arg = arg;
   x.o.cap = 1 << 20;
   x.o.p = malloc(x.o.cap);
-  if (!x.o.p || !te_set_count(set)) {
-    free(x.o.p);
-    snprintf(err, errlen, x.o.p ? "no trace" : "out of memory");
+  x.samples = cjs_new(opt);
+  x.named_frames = opt && opt->namer;
+  if (!x.o.p || !x.samples || !te_set_count(set)) {
+    snprintf(err, errlen, x.o.p && x.samples ? "no trace" : "out of memory");
+    exporter_free(&x);
     return CTRACE_ENOMEM;
   }
   ob_lit(&x.o, "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n");
   char why[1024] = "";
   int r = te_set_read(set, on_event, &x, why, sizeof why);
+  cjs_counts(x.samples, &x.st.samples, &x.st.partial, &x.st.stack_frames);
   if (r && !x.o.err) {
-    snprintf(err, errlen, "%s", why);
+    snprintf(err, errlen, "%s", why[0] ? why : "out of memory while naming the samples' stacks");
   } else if (!r) {
     ob_lit(&x.o, "\n]");
     write_other_data(&x, set);
+    cjs_write(x.samples, &x.o);
     ob_lit(&x.o, "}\n");
     ob_flush(&x.o);
   }
@@ -657,15 +760,12 @@ int cj_export(te_set *set, cj_sink sink, void *arg, cj_stats *stats, char *err, 
     r = x.o.err;
     snprintf(err, errlen, "write failed: %s", strerror(-r));
   }
-  for (size_t i = 0; i < x.nfrags; i++) {
-    free(x.frags[i].name);
-    free(x.frags[i].args);
-  }
-  free(x.frags);
-  vh_free(&x.state_rows);
-  vh_free(&x.marked);
-  free(x.o.p);
+  exporter_free(&x);
   if (stats)
     *stats = x.st;
   return r;
+}
+
+int cj_export(te_set *set, cj_sink sink, void *arg, cj_stats *stats, char *err, size_t errlen) {
+  return cj_export_with(set, NULL, sink, arg, stats, err, errlen);
 }
