@@ -63,6 +63,7 @@
   XX(symbols_pie) XX(symbols_nopie) XX(symbols_unknown) XX(symbols_build_id)   \
   XX(symbols_debug_dirs) XX(symbols_mappings_overlap) XX(symbols_speed)        \
   XX(cpu_profile_top) XX(cpu_profile_go_pprof) XX(cpu_profile_region)         \
+  XX(cpu_profile_flight)                                                       \
   XX(cpu_profile_api)                                                          \
   XX(cpu_profile_export)                                                       \
   XX(export_samples_recorded) XX(export_samples_no_namer)                      \

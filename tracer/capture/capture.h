@@ -124,4 +124,24 @@ void kt_sampling(kt_writer *k, unsigned hz, uint64_t period_ns, const char *meth
 /* CPU samples written, and in *stacks (if not NULL) their distinct stacks. */
 uint64_t kt_samples(const kt_writer *k, size_t *stacks);
 
+/* ---- FILE.kernel of a flight recorder (kernel_flight.c) ----------------------------- */
+
+typedef struct kf_store kf_store;
+
+/* A store of the kernel events of process pid for a flight recorder: the
+ * CPU samples (and K_LOST) of the last window_ms (0: no time limit), at
+ * most about max_bytes of them in memory (0: no cap), with every stack and
+ * code mapping they may name. NULL: out of memory. */
+kf_store *kf_new(int pid, const char *cmdline, uint64_t window_ms, uint64_t max_bytes,
+                 const char *why);
+/* As kt_sampling, for every dump. */
+void kf_sampling(kf_store *f, unsigned hz, uint64_t period_ns, const char *method);
+/* ctrace__perf_drain's callback (arg: the kf_store). */
+void kf_event(void *arg, const ctrace__kevent *ev);
+/* Writes what the store holds as a FILE.kernel at path; *samples: how many
+ * samples. @return 0, or -1 with a message in err. */
+int kf_dump(const kf_store *f, const char *path, uint64_t *samples, char *err, size_t errlen);
+/* Frees everything. Accepts NULL. */
+void kf_free(kf_store *f);
+
 #endif /* CTRACE_CAPTURE_H */

@@ -122,3 +122,13 @@ uint32_t si_intern(si_table *t, const uint64_t *pcs, unsigned n, int *is_new) {
 }
 
 size_t si_count(const si_table *t) { return t->nentries; }
+
+const uint64_t *si_stack(const si_table *t, uint32_t id, unsigned *n) {
+  if (id == 0 || id > t->nentries) {
+    *n = 0;
+    return NULL;
+  }
+  const si_entry *e = &t->entries[id - 1];
+  *n = e->n;
+  return t->pool + e->at;
+}

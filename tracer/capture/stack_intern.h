@@ -14,5 +14,8 @@ void si_free(si_table *t);
  * stack, or when out of memory (then *is_new is 0). */
 uint32_t si_intern(si_table *t, const uint64_t *pcs, unsigned n, int *is_new);
 size_t si_count(const si_table *t); /* distinct stacks */
+/* The addresses of stack id (n of them; NULL and 0 for id 0 or an id not
+ * given out). Valid until the next si_intern. */
+const uint64_t *si_stack(const si_table *t, uint32_t id, unsigned *n);
 
 #endif /* CTRACE_CAPTURE_STACK_INTERN_H */

@@ -112,4 +112,19 @@ int ctrace_run_view_start(ctrace_run_view *rv, const char *trace, int port);
  * SIGHUP (then stops it). @return code. */
 int ctrace_run_view_finish(ctrace_run_view *rv, int code, const char *prog);
 
+/* `ctrace run --flight SPAN --cpu-hz N` (run_flight.c): the CPU samples of
+ * the last SPAN kept by the launcher, written as DUMP.kernel beside each
+ * dump PROG writes (FILE, FILE-2...: abs_out's names). */
+typedef struct ctrace_run_flight ctrace_run_flight;
+struct ctrace__perf; /* (capture.h) */
+/* @return the store, or NULL with a message printed (no samples then). */
+ctrace_run_flight *ctrace_run_flight_start(const char *abs_out, const char *spec, int pid,
+                                           const char *cmdline, unsigned hz, const char *why);
+/* Writes DUMP.kernel for each dump PROG closed since the last call (the
+ * samples drained from perf first). Accepts NULL. */
+void ctrace_run_flight_poll(ctrace_run_flight *f, struct ctrace__perf *perf);
+/* PROG is gone: the last samples, the last dumps, and the store freed.
+ * Accepts NULL. */
+void ctrace_run_flight_finish(ctrace_run_flight *f, struct ctrace__perf *perf);
+
 #endif /* CTRACE_CLI_H */

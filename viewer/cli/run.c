@@ -11,7 +11,9 @@
  * is missed; it then writes those events to FILE.kernel while PROG runs,
  * and exits with PROG's status. With --flight SPAN, PROG runs the flight
  * recorder instead (CTRACE_MODE=flight: FILE is written only when a dump
- * is asked) and no FILE.kernel is recorded. */
+ * is asked) and no FILE.kernel is recorded, but with --cpu-hz the samples
+ * of the last SPAN are kept here and written beside each dump
+ * (run_flight.c). */
 #define _GNU_SOURCE
 #include <elf.h>
 #include <errno.h>
@@ -49,6 +51,7 @@ static const char run_usage[] =
     "  --no-follow       do not trace forked or exec'd children\n"
     "  --cpu-hz N        CPU samples with call stacks, N a second per thread (0: none;\n"
     "                    default 0), into FILE.kernel: ctrace top, ctrace pprof --type cpu\n"
+    "                    (with --flight: into DUMP.kernel beside each dump)\n"
     "  --flight SPAN     flight recorder: keep only the last SPAN (30s, 500ms) or at\n"
     "                    most SPAN bytes (256MB, 64KiB), or both (30s,256MB), in\n"
     "                    memory; FILE is written only on SIGUSR2 (ctrace dump PID),\n"
@@ -312,11 +315,11 @@ static int run_check(const run_opts *o) {
             run_usage);
     return 2;
   }
-  if (o->cpu_hz && (o->flight || !o->record)) {
+  if (o->cpu_hz && !o->record) {
     fprintf(stderr,
-            "ctrace run: --cpu-hz: the samples go to FILE.kernel, which %s does not write "
-            "(not supported yet)\n%s",
-            o->flight ? "--flight" : "--no-record", run_usage);
+            "ctrace run: --cpu-hz: the samples go to FILE.kernel, which --no-record does not "
+            "write (not supported yet)\n%s",
+            run_usage);
     return 2;
   }
   if (o->flight && (o->view || !o->record || !strcmp(o->sysmode, "kernel"))) {
@@ -382,7 +385,8 @@ typedef struct run_state {
   child_setup cs;                  /* what the child is told before it execs */
   ctrace__perf *perf;              /* PROG's kernel events, or NULL */
   char aside[2][RUN_ABS_MAX + 48]; /* an earlier run's FILE, FILE.kernel, renamed: see set_aside */
-  kt_writer *kt;                   /* FILE.kernel, while perf */
+  kt_writer *kt;                   /* FILE.kernel, while perf (not --flight) */
+  ctrace_run_flight *fl;           /* --flight --cpu-hz: the samples kept for the dumps */
   int cpu_sampled;                 /* the CPU samples asked for are being taken */
   char kpath[RUN_ABS_MAX + 16];
   int status; /* PROG's, from waitpid */
@@ -525,13 +529,15 @@ static int run_open_kernel(run_state *s) {
   const run_opts *o = &s->o;
   child_setup *cs = &s->cs;
   memset(cs, 0, sizeof *cs);
+  /* No FILE.kernel without --record (sessions come and go); a flight
+   * recorder keeps only a window: of the kernel's events, the samples. */
+  unsigned cpu = o->cpu_hz ? CTRACE__PERF_CPU : 0;
   unsigned want =
-      !o->record || o->flight
-          ? 0 /* (no FILE.kernel: sessions come and go, or
-                                                 a flight recorder keeps only a window) */
+      !o->record ? 0
+      : o->flight
+          ? cpu
           : (o->sched ? CTRACE__PERF_SCHED : 0) |
-                (o->syscalls && strcmp(o->sysmode, "preload") ? CTRACE__PERF_SYSCALLS : 0) |
-                (o->cpu_hz ? CTRACE__PERF_CPU : 0);
+                (o->syscalls && strcmp(o->sysmode, "preload") ? CTRACE__PERF_SYSCALLS : 0) | cpu;
   if (o->cpu_hz)
     ctrace__perf_set_cpu_hz(o->cpu_hz);
   unsigned got = 0;
@@ -551,7 +557,7 @@ static int run_open_kernel(run_state *s) {
     fprintf(stderr, "ctrace run: --cpu-hz %u: no CPU samples: %s\n", o->cpu_hz, cs->why);
   snprintf(s->kpath, sizeof s->kpath, "%s.kernel", s->abs_out);
   s->kt = NULL;
-  if (!s->perf)
+  if (!s->perf || o->flight)
     unlink(s->kpath); /* a stale one from an earlier run would be shown */
   return RUN_GO_ON;
 }
@@ -568,6 +574,14 @@ static void run_open_kernel_file(run_state *s) {
   for (int i = 0; o->prog_argv[i]; i++)
     snprintf(cmdline + strlen(cmdline), sizeof cmdline - strlen(cmdline), "%s%s", i ? " " : "",
              o->prog_argv[i]);
+  if (o->flight) {
+    s->fl = ctrace_run_flight_start(s->abs_out, o->flight, s->pid, cmdline, o->cpu_hz, s->cs.why);
+    if (!s->fl) {
+      ctrace__perf_close(s->perf);
+      s->perf = NULL;
+    }
+    return;
+  }
   s->kt = kt_open(s->kpath, s->pid, cmdline, s->cs.syscalls_kernel, s->cs.sched_kernel, s->cs.why,
                   err, sizeof err);
   if (s->kt && s->cpu_sampled)
@@ -645,7 +659,9 @@ static void run_capture(run_state *s) {
       kill(s->pid, forward_sig);
       forward_sig = 0;
     }
-    if (s->perf) {
+    if (s->fl) {
+      ctrace_run_flight_poll(s->fl, s->perf);
+    } else if (s->perf) {
       uint64_t now = mono_ns();
       ctrace__perf_drain(s->perf, now - 20000000u, kt_event, s->kt); /* 20 ms watermark */
       if (now - last_cut > 100000000u) {
@@ -711,8 +727,14 @@ static int run_finish(run_state *s) {
     code = 1;
   }
   char kinfo[256] = "";
-  if (s->perf)
+  if (s->fl) {
+    ctrace_run_flight_finish(s->fl, s->perf);
+    s->fl = NULL;
+    ctrace__perf_close(s->perf);
+    s->perf = NULL;
+  } else if (s->perf) {
     run_close_kernel(s, kinfo, sizeof kinfo);
+  }
   /* What was not captured is in the trace too (DEF_CAPTURE). */
   if (s->cs.why[0])
     fprintf(stderr, "ctrace run: note: %s\n", s->cs.why);
