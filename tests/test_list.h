@@ -65,6 +65,7 @@
   XX(cpu_profile_top) XX(cpu_profile_go_pprof) XX(cpu_profile_region)         \
   XX(cpu_profile_flight)                                                       \
   XX(cpu_profile_api)                                                          \
+  XX(cpu_profile_source_api) XX(cpu_symbols_shared)                            \
   XX(cpu_profile_export)                                                       \
   XX(export_samples_recorded) XX(export_samples_no_namer)                      \
   XX(profile_recorded_trace)                                                   \

@@ -603,13 +603,33 @@ struct cJSON *pf_json(const pf_profile *p, size_t top);
  * stacks named with the binaries' symbols and debug information
  * (symbols.c), for `ctrace top`, `ctrace pprof --type cpu` (cpu_pprof.c)
  * and the viewer. */
+typedef struct cp_symbols cp_symbols;
 typedef struct cp_options {
   st_options w;          /* --thread, --since, --until */
   const char *region;    /* only samples taken inside a region of this name on their thread */
   const vx_track *track; /* only this thread's samples (NULL: any; with w.thread, both apply) */
   const char *const *debug_dirs; /* --debug-dir, searched before the standard places */
   size_t ndebug_dirs;
+  cp_symbols *symbols; /* names the stacks (with its own debug directories); NULL: a table
+                          of the profile's own */
 } cp_options;
+
+/* A symbolizer kept across profiles (the viewer keeps one per view), so
+ * that the binaries' symbols and debug information are read once, not at
+ * every profile. A profile made with it (cp_options.symbols) names its
+ * stacks with its table, which holds the mappings of the index asked
+ * about: an index whose mappings extend those the table has (the same
+ * trace, or a live one that grew) adds the new ones; one whose mappings are
+ * only a part of them (an older index of a live view) gets a table of its
+ * own; one whose mappings differ replaces the table (the old one is freed
+ * with the last profile using it). Thread-safe: profiles computed at once
+ * take turns naming their stacks. @return NULL when out of memory (the
+ * strings are copied). */
+cp_symbols *cp_symbols_new(const char *const *debug_dirs, size_t ndirs);
+/* Frees s; every profile made with it must be freed first. NULL is fine. */
+void cp_symbols_free(cp_symbols *s);
+/* Tables s has made so far (1 while the mappings only grew; tests). */
+unsigned cp_symbols_tables(cp_symbols *s);
 
 /* One frame of a location (several when calls were inlined there). */
 typedef struct cp_line {
@@ -661,6 +681,7 @@ typedef struct cp_profile {
   size_t nstack_locs;
   char *problems;        /* what could not be symbolized and why ("" none) */
   struct sym_table *sym; /* (owns the names) */
+  cp_symbols *shared;    /* sym is this one's (counted), or NULL: the profile's own */
 } cp_profile;
 
 /* Computes the profile of x's samples selected by o into *out (cp_free it).

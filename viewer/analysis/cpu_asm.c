@@ -141,6 +141,8 @@ size_t cp_disasm(cp_profile *p, const char *name, const char **container, cp_ins
   cp_insn *ins = calloc(n ? n : 1, sizeof *ins);
   /* runtime = file address + bias, as the location was looked up */
   uint64_t bias = fn->addr - (uint64_t)fn->ret - fn->file_addr;
+  if (p->shared) /* (a table other profiles name with: they take turns) */
+    cp__symbols_lock(p->shared);
   for (size_t i = 0; ins && i < n; i++) {
     ins[i].addr = ci[i].address;
     snprintf(ins[i].text, sizeof ins[i].text, "%.31s %.80s", ci[i].mnemonic, ci[i].op_str);
@@ -151,6 +153,8 @@ size_t cp_disasm(cp_profile *p, const char *name, const char **container, cp_ins
       ins[i].line = f[0].line;
     }
   }
+  if (p->shared)
+    cp__symbols_unlock(p->shared);
   cs_free(ci, n);
   cs_close(&cs);
   if (!ins) {

@@ -212,6 +212,25 @@ static int add_mappings(cp_build *b) {
   return 0;
 }
 
+/* The stacks named with a table of the profile's own, or o->symbols's
+ * (taken, locked while naming). @return 0, or -1 out of memory. */
+static int name_all(cp_build *b) {
+  cp_profile *p = b->p;
+  int own = 1, r;
+  if (b->o->symbols) {
+    if (!(p->sym = cp__symbols_take(b->o->symbols, b->x, &own)))
+      return -1;
+    if (!own)
+      p->shared = b->o->symbols;
+  } else if (!(p->sym = sym_new(b->o->debug_dirs, b->o->ndebug_dirs))) {
+    return -1;
+  }
+  r = (own && add_mappings(b)) || name_stacks(b) || !(p->problems = strdup(sym_problems(p->sym)));
+  if (b->o->symbols)
+    cp__symbols_unlock(b->o->symbols);
+  return r ? -1 : 0;
+}
+
 int cp_compute(const vx_index *x, const cp_options *o, cp_profile *out, char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
   out->info = vx_cpu(x);
@@ -230,12 +249,9 @@ int cp_compute(const vx_index *x, const cp_options *o, cp_profile *out, char *er
   if (!r) {
     out->t0 = b.w.w0;
     out->t1 = b.w.w1 < vx_t1(x) ? b.w.w1 : vx_t1(x);
-    out->sym = sym_new(o->debug_dirs, o->ndebug_dirs);
-    if (!out->sym || add_mappings(&b) || name_stacks(&b) ||
-        !(out->problems = strdup(sym_problems(out->sym)))) {
+    r = name_all(&b);
+    if (r)
       vx_errf(err, errlen, "out of memory while naming the samples' stacks");
-      r = -1;
-    }
   }
   free(b.region_label);
   free(b.counts);
@@ -253,7 +269,10 @@ void cp_free(cp_profile *p) {
   free(p->stacks);
   free(p->stack_locs);
   free(p->problems);
-  sym_free(p->sym);
+  if (p->shared)
+    cp__symbols_release(p->shared, p->sym);
+  else
+    sym_free(p->sym);
   memset(p, 0, sizeof *p);
 }
 

@@ -112,4 +112,21 @@ const sym_mapping *sym_mapping_info(sym_table *t, int id);
  * are shown as addresses". Valid until the next call on t. */
 const char *sym_problems(const sym_table *t);
 
+/* ---- A table kept across profiles (cpu_symbols.c: analysis.h's cp_symbols) ---------- */
+
+struct cp_symbols;
+struct vx_index;
+
+/* The table a profile of x names its stacks with, s locked (the caller
+ * names, then cp__symbols_unlock): s's own, holding x's mappings, counted
+ * until cp__symbols_release (*own 0); or, for an index whose mappings are
+ * only a part of the table's, a new table of the caller's (*own 1: it adds
+ * x's mappings and sym_frees it). @return NULL when out of memory (s not
+ * locked). */
+sym_table *cp__symbols_take(struct cp_symbols *s, const struct vx_index *x, int *own);
+void cp__symbols_lock(struct cp_symbols *s);
+void cp__symbols_unlock(struct cp_symbols *s);
+/* A profile that named with s's table t is freed. */
+void cp__symbols_release(struct cp_symbols *s, sym_table *t);
+
 #endif /* CTRACE_VIEWER_SYMBOLS_H */

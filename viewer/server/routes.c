@@ -6,7 +6,7 @@
  * group: routes_meta.c (/api/meta, the live view's /api/events),
  * routes_timeline.c (/api/slices, /api/search), routes_details.c
  * (/api/slice), routes_analysis.c (/api/analysis, /api/pprof),
- * routes_cpu.c (/api/cpu). Every JSON
+ * routes_cpu.c (/api/cpu), routes_source.c (/api/source). Every JSON
  * answer is built with cJSON, except the bulk /api/trace.json stream,
  * which is the exporter's. */
 #define _GNU_SOURCE
@@ -350,6 +350,8 @@ static void handle(const rt_context *ctx, const rt_request *req, rt_response *r)
     rt__api_pprof(ctx, q, r);
   else if (!strcmp(p, "/api/cpu"))
     rt__api_cpu(ctx, q, r);
+  else if (!strcmp(p, "/api/source"))
+    rt__api_source(ctx, q, r);
   else if (!strcmp(p, "/api/events"))
     rt__api_events(ctx, r);
   else if (!strcmp(p, "/api/trace.json")) {

@@ -307,22 +307,30 @@ static int cpu_query(const vx_index *x, const char *q, cp_options *o, char *thre
   return 0;
 }
 
-void rt__api_cpu(const rt_context *ctx, const char *q, rt_response *r) {
+int rt__cpu_profile(const rt_context *ctx, const char *q, cp_profile *p, rt_response *r) {
   const vx_index *x = ctx->index;
   char thread[256], region[256], err[1024];
   cp_options o;
   if (cpu_query(x, q, &o, thread, region, r))
-    return;
+    return -1;
   if (!vx_cpu(x).samples) {
     rt__respond_error(r, 404,
                       "the traces hold no CPU samples (record them with ctrace run --cpu-hz N)");
-    return;
+    return -1;
   }
-  cp_profile p;
-  if (cp_compute(x, &o, &p, err, sizeof err)) {
+  o.symbols = ctx->symbols; /* (the view's: debug information read once) */
+  if (cp_compute(x, &o, p, err, sizeof err)) {
     rt__respond_error(r, 400, err);
-    return;
+    return -1;
   }
+  return 0;
+}
+
+void rt__api_cpu(const rt_context *ctx, const char *q, rt_response *r) {
+  const vx_index *x = ctx->index;
+  cp_profile p;
+  if (rt__cpu_profile(ctx, q, &p, r))
+    return;
   cpu_tree t;
   cJSON *root = NULL;
   if (!tree_build(&t, &p))

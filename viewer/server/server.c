@@ -185,6 +185,7 @@ int sv_view(const sv_options *o) {
   v.ctx.web_root = web;
   v.ctx.paths = v.paths;
   v.ctx.npaths = v.npaths;
+  v.ctx.symbols = cp_symbols_new(NULL, 0); /* (NULL: each request names with its own) */
   uv_signal_init(v.loop, &v.sigint);
   uv_signal_init(v.loop, &v.sigterm);
   v.sigint.data = v.sigterm.data = &v;
@@ -193,8 +194,10 @@ int sv_view(const sv_options *o) {
   v.work.data = &v;
   uv_queue_work(v.loop, &v.work, build, built);
   uv_run(v.loop, UV_RUN_DEFAULT);
-  if (!v.http.holds) /* (else requests still read it on the thread pool: left to the exit) */
+  if (!v.http.holds) { /* (else requests still read them on the thread pool: left to the exit) */
     vx_free(v.ctx.index ? v.ctx.index : v.first);
+    cp_symbols_free(v.ctx.symbols);
+  }
   free(web);
   /* (v.fw's paths and problem texts are left to the exit: requests may
    * still be reading them on the thread pool) */

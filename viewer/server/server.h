@@ -35,6 +35,10 @@ typedef struct rt_context {
   const char *live_mode;    /* "follow" (native files being written) or "lttng-live" */
   const char *live_problem; /* why the latest rebuild failed (the previous index is
                                still served), or NULL */
+  /* Names the CPU samples' stacks for every request (the view's, kept for
+   * as long as it serves: debug information is read once, and again only
+   * for mappings a live trace adds); NULL: each request reads its own. */
+  cp_symbols *symbols;
 } rt_context;
 
 typedef struct rt_request {

@@ -67,6 +67,16 @@ void rt__api_pprof(const rt_context *ctx, const char *q, rt_response *r);
 /* /api/cpu: the CPU samples of a window as a top-down call tree (routes_cpu.c). */
 void rt__api_cpu(const rt_context *ctx, const char *q, rt_response *r);
 
+/* The CPU profile of the samples query q selects (t0, t1, thread or tid,
+ * region, as /api/cpu takes them) into *p (cp_free it), named with
+ * ctx->symbols. @return 0, or -1 with r answered (400 naming a bad
+ * parameter, 404 without samples). */
+int rt__cpu_profile(const rt_context *ctx, const char *q, cp_profile *p, rt_response *r);
+
+/* /api/source?fn=: a sampled function's source lines (and instructions)
+ * with their samples (routes_source.c). */
+void rt__api_source(const rt_context *ctx, const char *q, rt_response *r);
+
 /* /api/slice's CPU samples (routes_samples.c): the details of sample i of
  * thread t (its stack, named), and a slice's on-CPU samples on t in
  * [start, start + dur) added to its details o as "cpu" (nothing when t has
