@@ -7,9 +7,15 @@
 // "reset" goes back. The tree is fetched by the tab itself (the panel's
 // /api/analysis answer does not hold it), once per window and thread, and
 // kept in the tab's state; boxes are DOM elements, laid out in percent.
+// A region menu keeps only the samples taken inside regions of one name.
+// Below the graph, the same samples bottom up (cpu_bottomup.js), and the
+// source view (cpu_source.js) of the function last clicked, in the graph
+// (which also zooms) or in the table.
 
 import { fmtInt, hash32 } from './format.js';
-import { el, empty, section } from './analysis_ui.js';
+import { el, empty, section, split } from './analysis_ui.js';
+import { bottomUpTable, injectBottomUpStyle } from './cpu_bottomup.js';
+import { openSource, refreshSource, sourceView } from './cpu_source.js';
 
 const ROW = 18;          // px per row of the graph
 const MIN_SHARE = 1 / 4000; // boxes narrower than this share of the shown root are not drawn
@@ -19,9 +25,17 @@ const HOW = 'Record them with `ctrace run --cpu-hz 999 -o FILE -- PROGRAM`: the 
 
 function renderCpu({ a, state, query }) {
   injectStyle();
-  const q = query ? query() : {};
+  injectBottomUpStyle();
+  const q = query ? { ...query() } : {};
+  state.regions = regionNames(a);
+  if (state.region && !state.regions.includes(state.region)) state.region = '';
+  if (state.region) q.region = state.region;
+  state.q = q;
+  state.source = state.source || {};
   // asked again when the window, the thread or the analysed trace (a live one grows) changes
-  const key = JSON.stringify([q, a && a.window ? a.window.until_ns : null, a ? a.events : null]);
+  const rest = [a && a.window ? a.window.until_ns : null, a ? a.events : null];
+  state.keyOf = (qq) => JSON.stringify([qq, ...rest]);
+  const key = state.keyOf(q);
   const box = el('div', 'cpu-tab');
   state.target = box;
   if (state.key === key && (state.answer || state.error)) {
@@ -78,7 +92,8 @@ function draw(box, state) {
     (state.serverMs != null ? ` · ${state.serverMs.toFixed(0)} ms on the server` : ''));
   if (c.problems) facts.title = c.problems;
   if (!c.samples || !c.root || !c.root.children.length) {
-    box.append(section('CPU flame graph', facts, empty('No CPU sample in this window (or of this thread).')));
+    box.append(section('CPU flame graph', facts, regionMenu(state, box),
+      empty('No CPU sample in this window (or of this thread, or region).')));
     return;
   }
   const path = zoomPath(c.root, state.zoom || []);
@@ -95,12 +110,17 @@ function draw(box, state) {
     const b = e.target.closest('.fg-box');
     if (!b || b.dataset.index == null) return;
     const n = boxes[Number(b.dataset.index)].node;
-    if (n === shown || n.name === '(other)') return;
-    state.zoom = [...state.zoom, ...pathTo(shown, n).map(ident)];
+    if (n.name === '(other)') return;
+    if (n.name !== 'all') openSource(state.source, n, state.q);
+    if (n !== shown) state.zoom = [...state.zoom, ...pathTo(shown, n).map(ident)];
     draw(box, state);
   });
-  box.append(section('CPU flame graph', facts, crumbs(path, state, box), graph,
-    el('p', 'muted an-note', 'Top down: the outermost frames first, under each box what it called; width: share of the samples. Paler: inlined. Click a box to zoom into it.')));
+  refreshSource(state.source, state.q);
+  const table = bottomUpTable(c.root, c.samples, (r) => openSource(state.source, r, state.q));
+  box.append(section('CPU flame graph', facts, regionMenu(state, box), crumbs(path, state, box), graph,
+    el('p', 'muted an-note', 'Top down: the outermost frames first, under each box what it called; width: share of the samples. Paler: inlined. Click a box to zoom into it and see its source.')),
+  split(section('Bottom up', table, el('p', 'muted an-note', 'Functions by flat samples (the innermost frame); cum: on the stack. Click a row: its callers, and its source.')),
+    sourceView(state.source)));
   // names where they fit, once the graph has its width
   requestAnimationFrame(() => label(graph, boxes));
   state.renderMs = performance.now() - t;
@@ -130,6 +150,35 @@ function layout(graph, boxes, n, d, x, w, shownTotal, allTotal) {
 function label(graph, boxes) {
   const px = graph.clientWidth;
   for (const b of boxes) if (b.w * px >= LABEL_PX) b.el.textContent = b.node.name;
+}
+
+/** Names of the regions of the analysed window, most time first (at most 200). */
+function regionNames(a) {
+  const rs = a && Array.isArray(a.regions) ? a.regions : [];
+  return [...new Set(rs.map((r) => r.name).filter(Boolean))].slice(0, 200);
+}
+
+/** The region menu: only the samples taken inside regions of that name. */
+function regionMenu(state, box) {
+  if (!state.regions.length) return null;
+  const bar = el('label', 'an-seg cpu-region', 'Region: ');
+  const sel = el('select');
+  sel.id = 'cpu-region';
+  sel.append(new Option('every sample', ''));
+  for (const n of state.regions) sel.append(new Option(n, n));
+  sel.value = state.region || '';
+  sel.title = 'Only the samples taken while a region of this name was open on their thread';
+  sel.addEventListener('change', () => {
+    state.region = sel.value;
+    const q = { ...state.q };
+    delete q.region;
+    if (state.region) q.region = state.region;
+    state.q = q;
+    box.replaceChildren(empty('Loading the CPU samples…'));
+    load(state, state.keyOf(q), q);
+  });
+  bar.append(sel);
+  return bar;
 }
 
 const depthOf = (boxes) => boxes.reduce((m, b) => Math.max(m, b.d), 0);

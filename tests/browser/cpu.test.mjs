@@ -4,8 +4,13 @@
 // `ctrace view`, the tab opened in headless Chromium (playwright-core, the
 // system /usr/bin/chromium): the flame graph's boxes drawn (the workers'
 // `worker` and `transform` among them, with their tooltips), a click zooms
-// into a box and "reset" goes back, the thread menu restricts it; and on a
-// trace without CPU samples the tab says how to record them.
+// into a box and "reset" goes back, the thread menu restricts it; the
+// bottom-up table lists functions by flat samples and a row opens to its
+// callers; a click on a box opens its source view (/api/source) with its
+// hot line and counts, and "assembly" its instructions; a copy of
+// tests/progs/cpu_burn.c built here, recorded, and its source deleted:
+// the source view says the file is not here and still lists the sampled
+// lines; and on a trace without CPU samples the tab says how to record them.
 //
 //   node cpu.test.mjs CTRACE_BIN PIPELINE_BIN OUTDIR
 //
@@ -16,6 +21,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { startServer as startServerOf } from './view_server.mjs';
 
@@ -97,6 +103,40 @@ const graphInfo = (page) => page.evaluate(() => {
     crumbs: [...document.querySelectorAll('#analysis-body .fg-crumbs button')].map((b) => b.textContent) };
 });
 
+const sourceInfo = (page) => page.evaluate(() => {
+  const v = document.querySelector('#analysis-body .cpu-src');
+  const lines = v ? [...v.querySelectorAll('.src-line')] : [];
+  const hot = v && v.querySelector('.src-line.hot');
+  return { fn: (v && v.querySelector('.src-fn') || {}).textContent || '', lines: lines.length,
+    counted: lines.filter((l) => Number(l.dataset.flat) + Number(l.dataset.cum) > 0).length,
+    hot: hot ? { line: Number(hot.dataset.line), flat: Number(hot.dataset.flat), cum: Number(hot.dataset.cum),
+      text: hot.querySelector('.src-text').textContent } : null,
+    missing: (v && v.querySelector('.src-missing') || {}).textContent || '',
+    error: (v && v.querySelector('.src-error') || {}).textContent || '',
+    insns: v ? [...v.querySelectorAll('.src-insn')].map((r) => r.lastChild.textContent) : [] };
+});
+
+const waitSource = (page, what) => page.waitForFunction((w) => {
+  const v = document.querySelector('#analysis-body .cpu-src');
+  return v && (w === 'asm' ? v.querySelector('.src-insn, .src-asm-error') : v.querySelector('.src-line, .src-error'));
+}, what, { timeout: 15_000 }).catch(() => {});
+
+/** The bottom-up table's rows: name, depth, flat. */
+const tableRows = (page) => page.evaluate(() => [...document.querySelectorAll('#analysis-body .cpu-bu tbody tr')]
+  .map((r) => ({ name: r.dataset.name, depth: Number(r.dataset.depth), flat: Number(r.children[1].textContent.replace(/\D/g, '')) })));
+
+/** cpu_burn.c copied into dir/src, built -O2 -g, recorded burning 300 ms; the source then deleted. */
+function burnWithoutSource(dir) {
+  const src = path.join(dir, 'src', 'cpu_burn.c'), bin = path.join(dir, 'burn'), trace = path.join(dir, 'burn.ctrace');
+  fs.mkdirSync(path.dirname(src), { recursive: true });
+  fs.copyFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'progs', 'cpu_burn.c'), src);
+  execFileSync('cc', ['-O2', '-g', '-fomit-frame-pointer', '-o', bin, src], { stdio: ['ignore', 'ignore', 'inherit'] });
+  for (const f of [trace, `${trace}.kernel`]) fs.rmSync(f, { force: true });
+  execFileSync(ctraceBin, ['run', '--cpu-hz', '999', '-o', trace, '--', bin, '300'], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 30_000 });
+  fs.rmSync(src);
+  return { trace, src };
+}
+
 async function main() {
   if (process.env.CTRACE_TEST_NO_RUN === '1') {
     log('skipped: a sanitizer build (ctrace run cannot preload its wrappers into sanitized programs)');
@@ -146,6 +186,34 @@ async function main() {
   g = await graphInfo(page);
   check(g.top === 'all', `reset goes back to all (top row ${g.top})`);
 
+  // a click on transform's box: its source, the hot line with its count
+  const tb = g.transform.sort((a, b) => b.w - a.w)[0];
+  await page.mouse.click(tb.x, tb.y);
+  await waitSource(page, 'lines');
+  let src = await sourceInfo(page);
+  check(src.fn === 'transform' && src.lines > 5 && src.counted > 0 && !src.missing,
+    `click on transform: its source (${src.lines} lines, ${src.counted} with samples)`, JSON.stringify(src).slice(0, 300));
+  check(src.hot && src.hot.flat + src.hot.cum > 0 && /data\[k|for \(int k/.test(src.hot.text),
+    `transform's hot line ${src.hot && src.hot.line}: "${src.hot && src.hot.text.trim()}" (flat ${src.hot && src.hot.flat}, cum ${src.hot && src.hot.cum})`);
+  await page.click('#analysis-body .cpu-src button[data-asm]');
+  await waitSource(page, 'asm');
+  src = await sourceInfo(page);
+  check(src.insns.length > 10 && src.insns.some((t) => /^(mov|imul|xor|add|lea|cmp)/.test(t)),
+    `assembly: ${src.insns.length} instructions (${src.insns.slice(0, 3).join('; ')})`);
+  await page.locator('#analysis-body .an-split').screenshot({ path: path.join(outDir, 'cpu_source.png') }).catch(() => {});
+  await page.click('#analysis-body .fg-crumbs button:text-is("reset")');
+  await page.waitForFunction(() => document.querySelector('#analysis-body .fg .fg-box')?.dataset.name === 'all', null, { timeout: 3000 }).catch(() => {});
+
+  // the bottom-up table: functions by flat; a row opens to its callers (and shows its source)
+  let rows = await tableRows(page);
+  check(rows.length > 5 && rows.every((r) => r.depth === 0) && rows.every((r, i) => !i || rows[i - 1].flat >= r.flat),
+    `bottom-up table: ${rows.length} functions by flat (${rows.slice(0, 4).map((r) => `${r.name} ${r.flat}`).join(', ')})`);
+  await page.click('#analysis-body .cpu-bu tr[data-depth="0"][data-name="transform"]');
+  rows = await tableRows(page);
+  const at = rows.findIndex((r) => r.name === 'transform' && r.depth === 0);
+  check(at >= 0 && rows[at + 1] && rows[at + 1].depth === 1 && rows.some((r) => r.depth === 1 && r.name === 'worker'),
+    `transform's row opens to its callers (${rows.filter((r) => r.depth === 1).map((r) => r.name).join(', ')})`);
+
   // one thread: the producer's samples, no worker box
   const before = g.facts;
   await page.selectOption('#analysis-thread', 'producer');
@@ -161,6 +229,19 @@ async function main() {
   check(problems.length === 0, 'no page errors', problems.join('\n  '));
   await page.screenshot({ path: path.join(outDir, 'cpu.png') });
   await page.close();
+
+  // a program whose source file is gone: the source view says so, and lists the sampled lines
+  const burn = burnWithoutSource(path.join(outDir, 'nosrc'));
+  const url3 = await startServer(burn.trace);
+  const third = await openCpuTab(url3);
+  await third.page.click('#analysis-body .cpu-bu tr[data-depth="0"][data-name="hot_a"]');
+  await waitSource(third.page, 'lines');
+  const gone = await sourceInfo(third.page);
+  check(gone.fn === 'hot_a' && gone.missing.includes(burn.src) && /not here/.test(gone.missing) && gone.lines > 0 &&
+    gone.counted === gone.lines && gone.hot, `source gone: "${gone.missing.slice(0, 120)}…", ${gone.lines} sampled lines listed`,
+  JSON.stringify(gone).slice(0, 300));
+  check(third.problems.length === 0, 'no page errors (source gone)', third.problems.join('\n  '));
+  await third.page.close();
 
   // a trace without CPU samples: the tab says how to record them
   const plain = path.join(outDir, 'nocpu.ctrace');
