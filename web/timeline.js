@@ -869,7 +869,7 @@ export class Timeline extends EventTarget {
       const th = this.scene.threads.get(row.track);
       if (!th) return null;
       if (row.sampleY != null && ly >= row.sampleY - 1 && ly < row.instY) {
-        return this.nearest(th.samples, t, tol, true);
+        return this.nearest(th.samples, t, tol, false); // (a merged mark covers its bucket)
       }
       if (row.stateY != null && ly < row.instY) {
         // the band is thin: the gap below it and a pixel above count too

@@ -18,10 +18,11 @@
 #define SLICE_TOP 8 /* functions listed in a slice's "cpu": where its samples were */
 
 /* The profile of t's samples in [t0, t1). @return 0, or -1 with err set. */
-static int thread_profile(const vx_index *x, const vx_track *t, uint64_t t0, uint64_t t1,
+static int thread_profile(const rt_context *ctx, const vx_track *t, uint64_t t0, uint64_t t1,
                           cp_profile *p, char *err, size_t errlen) {
+  const vx_index *x = ctx->index;
   uint64_t base = vx_t0(x);
-  cp_options o = {.track = t};
+  cp_options o = {.track = t, .symbols = ctx->symbols}; /* (the view's: read once) */
   o.w.since = t0 > base ? t0 - base : 0;
   o.w.until = t1 > base ? t1 - base : 1;
   if (o.w.until <= o.w.since)
@@ -56,11 +57,10 @@ static cJSON *frame_json(const cp_profile *p, uint32_t loc, size_t k) {
 }
 
 void rt__sample_details(const rt_context *ctx, const vx_track *t, size_t i, rt_response *r) {
-  const vx_index *x = ctx->index;
   const vx_cpu_sample *s = &t->cpu[i];
   cp_profile p;
   char err[512];
-  if (thread_profile(x, t, s->ts, s->ts + 1, &p, err, sizeof err)) {
+  if (thread_profile(ctx, t, s->ts, s->ts + 1, &p, err, sizeof err)) {
     rt__respond_error(r, 500, err);
     return;
   }
@@ -92,12 +92,11 @@ void rt__sample_details(const rt_context *ctx, const vx_track *t, size_t i, rt_r
 
 void rt__slice_cpu(cJSON *o, const rt_context *ctx, const vx_track *t, uint64_t start,
                    uint64_t dur) {
-  const vx_index *x = ctx->index;
   if (!t->ncpu)
     return;
   cp_profile p;
   char err[512];
-  if (thread_profile(x, t, start, start + (dur ? dur : 1), &p, err, sizeof err)) {
+  if (thread_profile(ctx, t, start, start + (dur ? dur : 1), &p, err, sizeof err)) {
     cJSON_AddStringToObject(o, "cpu_error", err);
     return;
   }
