@@ -64,6 +64,7 @@
   XX(symbols_debug_dirs) XX(symbols_mappings_overlap) XX(symbols_speed)        \
   XX(cpu_profile_top) XX(cpu_profile_go_pprof) XX(cpu_profile_region)         \
   XX(cpu_profile_flight)                                                       \
+  XX(cpu_profile_vs_perf)                                                      \
   XX(cpu_profile_api)                                                          \
   XX(cpu_profile_source_api) XX(cpu_symbols_shared)                            \
   XX(cpu_profile_export)                                                       \
