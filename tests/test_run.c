@@ -214,27 +214,36 @@ TEST_IMPL(run_contended_mutex) {
   vx_index *x = load(out);
   const vx_track *holder = thread_named(x, "holder"), *waiter = thread_named(x, "waiter");
   ASSERT(holder && waiter);
-  /* The wait: one "mutex wait" slice on the waiter, most of the 30 ms. */
+  /* The wait: one "mutex wait" slice on the waiter. (How long depends on
+   * how the machine runs the two threads: not checked; its place is.) */
   int waits = 0;
+  const vx_slice *wait = NULL;
   for (size_t d = 0; d < waiter->depths; d++)
     for (size_t i = 0; i < waiter->ndepth[d]; i++) {
       const vx_slice *s = &waiter->depth[d][i];
       if (strcmp(vx_label_get(x, s->label)->name, "mutex wait") != 0)
         continue;
       waits++;
-      ASSERT_GT(s->dur, 15000000);
-      ASSERT_LT(s->dur, 40000000);
+      wait = s;
+      ASSERT_GT(s->dur, 0);
       const vx_info *in = vx_info_get(x, s->args);
       ASSERT(in && in->is_wait);
       ASSERT_EQ(in->waker, holder->id); /* released by the holder */
     }
   ASSERT_EQ(waits, 1);
-  /* The arrow: from the holder's thread to the waiter's, ending at the wake. */
+  /* The arrow: from the holder's thread, released while the waiter waited,
+   * to the waiter's, at the end of its wait. */
   size_t n;
   const vx_flow *f = vx_flows(x, &n);
   int arrows = 0;
-  for (size_t i = 0; i < n; i++)
-    arrows += f[i].from_track == holder->id && f[i].to_track == waiter->id;
+  for (size_t i = 0; i < n; i++) {
+    if (f[i].from_track != holder->id || f[i].to_track != waiter->id)
+      continue;
+    arrows++;
+    ASSERT_UGE(f[i].from_ts, wait->start);
+    ASSERT_ULE(f[i].from_ts, wait->start + wait->dur);
+    ASSERT_EQ(f[i].to_ts, wait->start + wait->dur);
+  }
   ASSERT_EQ(arrows, 1);
   vx_free(x);
   return 0;
