@@ -295,6 +295,22 @@ TEST_IMPL(cpu_profile_region) {
   ASSERT_EQ(p.status, 0);
   unsigned long total = strtoul(p.out, NULL, 10);
   test_proc_free(&p);
+  /* every sample recorded is counted: those of the tracer's own writer
+   * thread too (its CPU cost), on a thread named so */
+  char kernel[1100];
+  snprintf(kernel, sizeof kernel, "%s.kernel", out);
+  char *info[] = {(char *)test_ctrace_bin, "info", kernel, NULL};
+  p = test_run(info, NULL);
+  ASSERT_EQ(p.status, 0);
+  const char *ks = strstr(p.out, "k_sample");
+  ASSERT(ks != NULL);
+  ASSERT_EQ(strtoul(ks + strlen("k_sample"), NULL, 10), total);
+  test_proc_free(&p);
+  char *tracer[] = {(char *)test_ctrace_bin,      "top", (char *)out, "--thread",
+                    "ctrace writer (the tracer)", NULL};
+  p = test_run(tracer, NULL);
+  printf("the tracer's writer (%d): %s%s", p.status, p.out, p.err); /* (a fast one: none) */
+  test_proc_free(&p);
   /* inside `process`: its own work (transform's mix), fewer samples */
   char *in[] = {(char *)test_ctrace_bin, "top", (char *)out, "--region", "process", NULL};
   p = test_run(in, NULL);

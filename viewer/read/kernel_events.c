@@ -65,6 +65,20 @@ static void kannounce(kdec *k, int tid) {
   kemit(k, &ev);
 }
 
+/* The tracer's own writer thread (compressing and writing the trace), whose
+ * CPU samples are kept: the tracer's CPU cost, on a thread named so. */
+#define TRACER_THREAD "ctrace writer (the tracer)"
+static void kannounce_tracer(kdec *k, int tid) {
+  if (te__tid_known(k->ctx, tid) || vh_get(&k->seen, (uint64_t)(uint32_t)tid))
+    return;
+  vh_put(&k->seen, (uint64_t)(uint32_t)tid, 1);
+  te_event ev = kev(k, TE_THREAD, tid, 0);
+  ev.flags = TE_F_IMPLICIT | TE_F_SORT;
+  ev.u.thread.name = TRACER_THREAD;
+  ev.u.thread.sort = tid;
+  kemit(k, &ev);
+}
+
 static kthread *kthread_of(kdec *k, int tid, int create) {
   uint32_t *i = vh_get(&k->kt, (uint64_t)(uint32_t)tid);
   if (i)
@@ -183,8 +197,13 @@ static void kevent(kdec *k, const rd_event *ev) {
     return;
   default: break;
   }
-  if (te__spans_cover(k->ctx, tid, 0) == 2)
-    return; /* the tracer's writer thread */
+  if (te__spans_cover(k->ctx, tid, 0) == 2) { /* the tracer's writer thread: */
+    if (ev->type == CTRACE_FMT_EV_K_SAMPLE) { /* its CPU time is the tracer's cost */
+      kannounce_tracer(k, tid);
+      ksample(k, ev, tid);
+    }
+    return; /* (its switches and system calls are the tracer's own work) */
+  }
   if (ev->type != CTRACE_FMT_EV_K_EXIT)
     te__span_note(k->src, ev->ts); /* (the tracer's own calls too: they are in the trace) */
   if (ev->type == CTRACE_FMT_EV_K_EXIT) {
