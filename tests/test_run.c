@@ -275,9 +275,11 @@ TEST_IMPL(run_sleeper_offcpu) {
     uint64_t d = s->end - s->start;
     printf("off CPU, sleeping: %.3f ms%s; the program measured %.3f ms\n", (double)d / 1e6,
            s->derived ? " (derived)" : "", (double)slept[sleeps] / 1e6);
+    /* at least the 20 ms asked for, at most what the program measured
+     * around its call (which also holds, on a busy machine, the waits for a
+     * CPU around the sleep: 3 ms in a CI run) */
     ASSERT_GE(d, 19000000);
     ASSERT_LE(d, slept[sleeps] + 1000000);
-    ASSERT_GE(d + 1000000, slept[sleeps]);
     sleeps++;
   }
   ASSERT_EQ(sleeps, 5);
