@@ -65,6 +65,8 @@
   XX(cpu_profile_top) XX(cpu_profile_go_pprof) XX(cpu_profile_region)         \
   XX(cpu_profile_flight)                                                       \
   XX(cpu_profile_vs_perf)                                                      \
+  XX(cpu_profile_record_pid) XX(record_pid_cpu_errors)                        \
+  XX(perf_attach_threads_once)                                                 \
   XX(cpu_profile_api)                                                          \
   XX(cpu_profile_source_api) XX(cpu_symbols_shared)                            \
   XX(cpu_profile_export)                                                       \

@@ -19,7 +19,8 @@
  *
  * One event per CPU (pid = 0, cpu = c, inherit = 1: threads created later
  * are covered; inherit with cpu = -1 cannot be mmapped), each with a ring
- * buffer. Timestamps are CLOCK_MONOTONIC ns (use_clockid). Unprivileged
+ * buffer; for a process that runs already, one per thread and CPU writing
+ * into one ring per CPU (ctrace__perf_attach). Timestamps are CLOCK_MONOTONIC ns (use_clockid). Unprivileged
  * (perf_event_paranoid = 2) context switches need exclude_kernel = 1;
  * tracepoints need root and tracefs (mounted here if it is not).
  *
@@ -90,6 +91,21 @@ ctrace__perf *ctrace__perf_open(unsigned want, unsigned *got, char *why, size_t 
  * launcher, before its child execs): records of the whole tree are kept. */
 ctrace__perf *ctrace__perf_open_pid(int pid, unsigned want, unsigned *got, char *why,
                                     size_t whylen);
+
+/* CPU samples (want: CTRACE__PERF_CPU; nothing else is taken of a running
+ * process) of every thread of process pid, which runs already (`ctrace
+ * record --pid`), and of the threads they start later; not of the
+ * processes it forks. One event per thread and CPU, the threads read from
+ * /proc/PID/task until they stop changing (perf_attach.c); its code
+ * mappings from /proc/PID/maps, later ones as they are mapped. The caller
+ * must be allowed to ptrace pid (its user, or root): another user's
+ * process fails saying so, as does a process that has exited. */
+ctrace__perf *ctrace__perf_attach(int pid, unsigned want, unsigned *got, char *why, size_t whylen);
+/* Of ctrace__perf_attach: the threads attached at the open, and the
+ * records dropped because their thread was covered twice (its own event
+ * and one it inherited while the threads were attached) and kept from the
+ * other. Zeros for other opens. */
+void ctrace__perf_attached(const ctrace__perf *p, unsigned *threads, uint64_t *dups);
 
 /* Delivers, in time order, every record of this process (pid == getpid())
  * older than `up_to_ns` that has not been delivered yet; newer records stay

@@ -112,14 +112,14 @@ static const char *paranoid_text(char *buf, size_t cap) {
 
 /* ---- Opening ----------------------------------------------------------------- */
 
-static int perf_event_open_fd(open_ctx *c, struct perf_event_attr *attr, int cpu) {
+int pr_event_open(open_ctx *c, struct perf_event_attr *attr, int target, int cpu) {
   if (c->test_fail) {
     errno = EACCES;
     return -1;
   }
   for (;;) {
     attr->inherit_thread = (unsigned)c->inherit_thread;
-    long fd = syscall(SYS_perf_event_open, attr, c->target, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+    long fd = syscall(SYS_perf_event_open, attr, target, cpu, -1, PERF_FLAG_FD_CLOEXEC);
     if (fd >= 0)
       return (int)fd;
     /* Kernels before 5.13 do not know inherit_thread (a reserved bit). */
@@ -140,65 +140,78 @@ void pr_ring_unmap(perf_ring *r) {
   r->fd = -1;
 }
 
+void pr_open_failed(open_ctx *c, int e, int kind, const char *what, const char *event_name,
+                    int target, int cpu) {
+  char pbuf[32];
+  c->err = e;
+  if (e == EACCES || e == EPERM)
+    pr_why_add(c->why, c->whylen, "%s: perf_event_open%s: %s (kernel.perf_event_paranoid = %s; %s)",
+               what, event_name, strerror(e), paranoid_text(pbuf, sizeof pbuf),
+               kind == RING_SCHED || kind == RING_CPU ? "run as root or lower it" : "needs root");
+  else if (e == ESRCH)
+    pr_why_add(c->why, c->whylen, "%s: perf_event_open%s: process %d: %s", what, event_name, target,
+               strerror(e));
+  else
+    pr_why_add(c->why, c->whylen, "%s: perf_event_open%s on cpu %d: %s", what, event_name, cpu,
+               strerror(e));
+}
+
+int pr_map_ring(open_ctx *c, int fd, int cpu, int kind, unsigned pages, const char *what) {
+  ctrace__perf *p = c->p;
+  void *m = MAP_FAILED;
+  size_t len = 0;
+  for (unsigned n = pages;; n /= 2) {
+    len = (1 + (size_t)n) * c->page;
+    m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (m != MAP_FAILED || (errno != EPERM && errno != ENOMEM) ||
+        n / 2 < CTRACE__PERF_RING_MIN_PAGES)
+      break;
+  }
+  if (m == MAP_FAILED) {
+    int e = errno;
+    c->err = e;
+    char mbuf[32];
+    pr_why_add(c->why, c->whylen,
+               "%s: mmap of a %zu KiB ring: %s (kernel.perf_event_mlock_kb = %s)", what, len / 1024,
+               strerror(e),
+               pr_sysctl_text("/proc/sys/kernel/perf_event_mlock_kb", mbuf, sizeof mbuf));
+    close(fd);
+    return -1;
+  }
+  perf_ring *r = &p->rings[p->nrings++];
+  memset(r, 0, sizeof *r);
+  r->fd = fd;
+  r->cpu = cpu;
+  r->kind = kind;
+  r->meta = m;
+  r->map_len = len;
+  /* data_offset / data_size exist since Linux 4.1; before, data follows
+   * the first page. */
+  uint64_t off = r->meta->data_offset ? r->meta->data_offset : c->page;
+  uint64_t size = r->meta->data_size ? r->meta->data_size : len - c->page;
+  r->data = (const unsigned char *)m + off;
+  r->size = size;
+  r->tail = r->meta->data_tail;
+  return 0;
+}
+
 int pr_open_rings(open_ctx *c, struct perf_event_attr *attr, int kind, unsigned pages,
                   const char *what, const char *event_name) {
+  if (c->attach)
+    return pr_attach_rings(c, attr, kind, pages, what, event_name);
   ctrace__perf *p = c->p;
   size_t first = p->nrings;
-  char pbuf[32];
   for (int cpu = 0; cpu < c->ncpu; cpu++) {
-    int fd = perf_event_open_fd(c, attr, cpu);
+    int fd = pr_event_open(c, attr, c->target, cpu);
     if (fd < 0) {
       int e = errno;
       if (e == ENODEV) /* offline CPU */
         continue;
-      c->err = e;
-      if (e == EACCES || e == EPERM)
-        pr_why_add(
-            c->why, c->whylen, "%s: perf_event_open%s: %s (kernel.perf_event_paranoid = %s; %s)",
-            what, event_name, strerror(e), paranoid_text(pbuf, sizeof pbuf),
-            kind == RING_SCHED || kind == RING_CPU ? "run as root or lower it" : "needs root");
-      else if (e == ESRCH)
-        pr_why_add(c->why, c->whylen, "%s: perf_event_open%s: process %d: %s", what, event_name,
-                   c->target, strerror(e));
-      else
-        pr_why_add(c->why, c->whylen, "%s: perf_event_open%s on cpu %d: %s", what, event_name, cpu,
-                   strerror(e));
+      pr_open_failed(c, e, kind, what, event_name, c->target, cpu);
       goto fail;
     }
-    void *m = MAP_FAILED;
-    size_t len = 0;
-    for (unsigned n = pages;; n /= 2) {
-      len = (1 + (size_t)n) * c->page;
-      m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-      if (m != MAP_FAILED || (errno != EPERM && errno != ENOMEM) ||
-          n / 2 < CTRACE__PERF_RING_MIN_PAGES)
-        break;
-    }
-    if (m == MAP_FAILED) {
-      int e = errno;
-      c->err = e;
-      char mbuf[32];
-      pr_why_add(c->why, c->whylen,
-                 "%s: mmap of a %zu KiB ring: %s (kernel.perf_event_mlock_kb = %s)", what,
-                 len / 1024, strerror(e),
-                 pr_sysctl_text("/proc/sys/kernel/perf_event_mlock_kb", mbuf, sizeof mbuf));
-      close(fd);
+    if (pr_map_ring(c, fd, cpu, kind, pages, what) != 0)
       goto fail;
-    }
-    perf_ring *r = &p->rings[p->nrings++];
-    memset(r, 0, sizeof *r);
-    r->fd = fd;
-    r->cpu = cpu;
-    r->kind = kind;
-    r->meta = m;
-    r->map_len = len;
-    /* data_offset / data_size exist since Linux 4.1; before, data follows
-     * the first page. */
-    uint64_t off = r->meta->data_offset ? r->meta->data_offset : c->page;
-    uint64_t size = r->meta->data_size ? r->meta->data_size : len - c->page;
-    r->data = (const unsigned char *)m + off;
-    r->size = size;
-    r->tail = r->meta->data_tail;
   }
   if (p->nrings == first) {
     c->err = ENODEV;
@@ -212,14 +225,12 @@ fail:
   return -1;
 }
 
-/* Like ctrace__perf_open, for process `pid` and the processes it forks
- * later (pid <= 0: this process only, as ctrace__perf_open). Meant for a
- * child of the caller opened before it execs: threads that exist already
- * (other than pid itself) are not covered. Unprivileged, the caller must be
- * allowed to ptrace pid (same user). The drain delivers the records of pid
- * and of its descendants. */
-ctrace__perf *ctrace__perf_open_pid(int pid, unsigned want, unsigned *got, char *why,
-                                    size_t whylen) {
+/* What ctrace__perf_open, _open_pid and _attach share: pid <= 0 this
+ * process; else pid and, with attach = 0, the processes it forks later
+ * (a child not exec'd yet: only pid's own thread is covered), or with
+ * attach = 1 every thread pid has (perf_attach.c) and those they start. */
+static ctrace__perf *perf_open(int pid, int attach, unsigned want, unsigned *got, char *why,
+                               size_t whylen) {
   if (got)
     *got = 0;
   if (why && whylen)
@@ -231,16 +242,21 @@ ctrace__perf *ctrace__perf_open_pid(int pid, unsigned want, unsigned *got, char 
   const char *v = getenv("CTRACE__TEST_PERF_FAIL");
   c.test_fail = v && *v && strcmp(v, "0") != 0;
   v = getenv("CTRACE__TEST_PERF_INHERIT_ALL");
-  c.inherit_thread = !(v && *v && strcmp(v, "0") != 0) && pid <= 0;
+  c.inherit_thread = !(v && *v && strcmp(v, "0") != 0) && (pid <= 0 || attach);
   c.target = pid > 0 ? pid : 0;
+  c.attach = attach;
   long page = sysconf(_SC_PAGESIZE);
   c.page = page > 0 ? (size_t)page : 4096;
   long ncpu = sysconf(_SC_NPROCESSORS_CONF);
   c.ncpu = ncpu > 0 ? (int)ncpu : 1;
 
-  const unsigned known = CTRACE__PERF_SCHED | CTRACE__PERF_SYSCALLS | CTRACE__PERF_CPU;
+  const unsigned known =
+      attach ? CTRACE__PERF_CPU : CTRACE__PERF_SCHED | CTRACE__PERF_SYSCALLS | CTRACE__PERF_CPU;
   if (want & ~known)
-    pr_why_add(why, whylen, "perf: unknown request bits 0x%x", want);
+    pr_why_add(why, whylen, "perf: %s 0x%x",
+               attach ? "only CPU samples are taken of a running process, not"
+                      : "unknown request bits",
+               want & ~known);
   if (!(want & known))
     return NULL;
 
@@ -254,16 +270,16 @@ ctrace__perf *ctrace__perf_open_pid(int pid, unsigned want, unsigned *got, char 
   }
   c.p = p;
   p->pid = pid > 0 ? pid : (int)getpid();
-  p->tree = pid > 0;
+  p->tree = pid > 0 && !attach;
   p->pending_max = CTRACE__PERF_PENDING_MAX;
   v = getenv("CTRACE__TEST_PERF_PENDING_MAX");
   if (v && atol(v) > 0)
     p->pending_max = (size_t)atol(v);
 
   unsigned ok = 0;
-  if ((want & CTRACE__PERF_SCHED) && pr_sched_open(&c) == 0)
+  if ((want & known & CTRACE__PERF_SCHED) && pr_sched_open(&c) == 0)
     ok |= CTRACE__PERF_SCHED;
-  if ((want & CTRACE__PERF_SYSCALLS) && pr_syscalls_open(&c) == 0)
+  if ((want & known & CTRACE__PERF_SYSCALLS) && pr_syscalls_open(&c) == 0)
     ok |= CTRACE__PERF_SYSCALLS;
   if ((want & CTRACE__PERF_CPU) && pr_cpu_open(&c) == 0)
     ok |= CTRACE__PERF_CPU;
@@ -276,8 +292,30 @@ ctrace__perf *ctrace__perf_open_pid(int pid, unsigned want, unsigned *got, char 
   return p;
 }
 
+/* Like ctrace__perf_open, for process `pid` and the processes it forks
+ * later (pid <= 0: this process only, as ctrace__perf_open). Meant for a
+ * child of the caller opened before it execs: threads that exist already
+ * (other than pid itself) are not covered. Unprivileged, the caller must be
+ * allowed to ptrace pid (same user). The drain delivers the records of pid
+ * and of its descendants. */
+ctrace__perf *ctrace__perf_open_pid(int pid, unsigned want, unsigned *got, char *why,
+                                    size_t whylen) {
+  return perf_open(pid, 0, want, got, why, whylen);
+}
+
+ctrace__perf *ctrace__perf_attach(int pid, unsigned want, unsigned *got, char *why, size_t whylen) {
+  if (pid <= 0) {
+    if (got)
+      *got = 0;
+    if (why && whylen)
+      snprintf(why, whylen, "perf: attach: %d is not a process id", pid);
+    return NULL;
+  }
+  return perf_open(pid, 1, want, got, why, whylen);
+}
+
 ctrace__perf *ctrace__perf_open(unsigned want, unsigned *got, char *why, size_t whylen) {
-  return ctrace__perf_open_pid(0, want, got, why, whylen);
+  return perf_open(0, 0, want, got, why, whylen);
 }
 
 /* ---- Reading ----------------------------------------------------------------- */
@@ -543,6 +581,11 @@ static void *ring_unmap_thread(void *r) {
 void ctrace__perf_close(ctrace__perf *p) {
   if (!p)
     return;
+  for (size_t i = 0; i < p->ntfds; i++) /* (before the rings they write into) */
+    close(p->tfds[i]);
+  free(p->tfds);
+  vh_free(&p->owner_of);
+  vh_free(&p->kept_from);
   pthread_t th[64];
   size_t nth = 0;
   for (size_t i = 0; i < p->nrings; i++) {

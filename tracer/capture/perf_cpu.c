@@ -150,6 +150,9 @@ static int open_cpu(open_ctx *c, unsigned hz) {
   a.clockid = CLOCK_MONOTONIC;
   a.exclude_kernel = geteuid() != 0;
   a.exclude_hv = 1;
+  if (c->attach) /* a thread may be covered twice (perf_attach.c): which event wrote a record */
+    a.sample_type |= PERF_SAMPLE_IDENTIFIER;
+  c->p->ident = c->attach;
   size_t keep = c->why ? strnlen(c->why, c->whylen) : 0;
   if (pr_open_rings(c, &a, RING_CPU, CTRACE__PERF_CPU_RING_PAGES, "cpu samples", "") == 0)
     return 0;
@@ -234,9 +237,15 @@ int pr_cpu_open(open_ctx *c) {
 
 /* ---- Reading --------------------------------------------------------------------- */
 
-/* A sample: pid, tid | time | cpu, res | period | abi, regs[17] | size,
- * data[size], dyn_size. b: after the header; end: the record's end. */
+/* A sample: [id |] pid, tid | time | cpu, res | period | abi, regs[17] |
+ * size, data[size], dyn_size (id with p->ident). b: after the header; end:
+ * the record's end. */
 static void parse_sample(ctrace__perf *p, const unsigned char *b, const unsigned char *end) {
+  uint64_t id = 0;
+  if (p->ident && end - b >= 8) {
+    id = rd64(b);
+    b += 8;
+  }
   if (end - b < 40) {
     p->malformed++;
     return;
@@ -245,6 +254,8 @@ static void parse_sample(ctrace__perf *p, const unsigned char *b, const unsigned
   if (pid != p->pid && !p->tree)
     return;
   int tid = (int)rd32(b + 4), cpu = (int)rd32(b + 16);
+  if (!pr_attach_keep(p, tid, id))
+    return;
   uint64_t ns = rd64(b + 8), period = rd64(b + 24), abi = rd64(b + 32);
   const unsigned char *q = b + 40, *regs = NULL;
   size_t nregs = abi != PERF_SAMPLE_REGS_ABI_NONE ? CTRACE__UW_NREGS : 0;
@@ -286,18 +297,23 @@ void pr_cpu_parse(ctrace__perf *p, const perf_ring *r, const unsigned char *rec,
   struct perf_event_header h;
   memcpy(&h, rec, sizeof h);
   const unsigned char *b = rec + sizeof h, *end = rec + size;
-  const unsigned char *id = rec + size - SAMPLE_ID_LEN; /* (non-sample records) */
+  /* (non-sample records) the sample_id trailer: pid, tid | time | cpu, res
+   * [| id with p->ident]; idl its length */
+  const size_t idl = SAMPLE_ID_LEN + (p->ident ? 8 : 0);
+  const unsigned char *id = size >= sizeof h + idl ? rec + size - idl : b;
+  uint64_t ident = p->ident && size >= sizeof h + idl ? rd64(end - 8) : 0;
   switch (h.type) {
   case PERF_RECORD_SAMPLE: parse_sample(p, b, end); return;
   case PERF_RECORD_MMAP2: {
     /* pid, tid | addr | len | pgoff | maj, min, ino, ino_gen or build id |
      * prot, flags | filename | sample_id */
-    if (end - b < 64 + SAMPLE_ID_LEN) {
+    if ((size_t)(end - b) < 64 + idl) {
       p->malformed++;
       return;
     }
     int pid = (int)rd32(b);
-    if ((pid != p->pid && !p->tree) || !(rd32(b + 56) & PROT_EXEC))
+    if ((pid != p->pid && !p->tree) || !(rd32(b + 56) & PROT_EXEC) ||
+        !pr_attach_keep(p, (int)rd32(b + 4), ident))
       return;
     char idhex[2 * 20 + 1] = "";
     if (h.misc & PERF_RECORD_MISC_MMAP_BUILD_ID) {
@@ -318,24 +334,25 @@ void pr_cpu_parse(ctrace__perf *p, const perf_ring *r, const unsigned char *rec,
   }
   case PERF_RECORD_COMM: {
     /* pid, tid | comm | sample_id: an exec when flagged so (not prctl) */
-    if (end - b < 8 + SAMPLE_ID_LEN) {
+    if ((size_t)(end - b) < 8 + idl) {
       p->malformed++;
       return;
     }
     int pid = (int)rd32(b);
-    if ((h.misc & PERF_RECORD_MISC_COMM_EXEC) && (pid == p->pid || p->tree))
+    if ((h.misc & PERF_RECORD_MISC_COMM_EXEC) && (pid == p->pid || p->tree) &&
+        pr_attach_keep(p, (int)rd32(b + 4), ident))
       pr_new_event(p, PK_EXEC, pid, (int)rd32(b + 4), rd64(id + 8), (int)rd32(id + 16));
     return;
   }
   case PERF_RECORD_FORK:
   case PERF_RECORD_EXIT: {
     /* pid, ppid, tid, ptid, time | sample_id */
-    if (end - b < 24 + SAMPLE_ID_LEN) {
+    if ((size_t)(end - b) < 24 + idl) {
       p->malformed++;
       return;
     }
     int pid = (int)rd32(b), ppid = (int)rd32(b + 4), tid = (int)rd32(b + 8);
-    if (pid != p->pid && !p->tree)
+    if ((pid != p->pid && !p->tree) || !pr_attach_keep(p, tid, ident))
       return;
     if (h.type == PERF_RECORD_FORK && pid != ppid) { /* a process, not a thread */
       ctrace__kevent *e = pr_new_event(p, PK_FORK, pid, tid, rd64(id + 8), (int)rd32(id + 16));
@@ -347,7 +364,7 @@ void pr_cpu_parse(ctrace__perf *p, const perf_ring *r, const unsigned char *rec,
     return;
   }
   case PERF_RECORD_LOST: {
-    if (size < sizeof h + 16 + SAMPLE_ID_LEN) {
+    if (size < sizeof h + 16 + idl) {
       p->malformed++;
       return;
     }

@@ -9,7 +9,11 @@
  *                 events and the parsing of their records;
  *   perf_cpu.c    CPU samples: the task-clock sampling event, its records
  *                 (samples, MMAP2, COMM, FORK, EXIT) and their delivery
- *                 through the unwinder (unwind.h).
+ *                 through the unwinder (unwind.h);
+ *   perf_attach.c a process that runs already (ctrace__perf_attach): an
+ *                 event on each of its threads on each CPU, funnelled into
+ *                 one ring per CPU, and the records of a thread seen
+ *                 through two events kept from one.
  *
  * Names here are pr_* ("perf rings"). One thread (the caller of
  * ctrace__perf_drain) uses a ctrace__perf at a time. */
@@ -23,6 +27,7 @@
 #include <sys/types.h>
 
 #include "capture.h"
+#include "common.h"
 #include "unwind.h"
 
 /* A ring that cannot be mapped (mlock limit of unprivileged users) is
@@ -106,6 +111,16 @@ struct ctrace__perf {
   size_t npool;
   uint64_t pcs[CTRACE__STACK_MAX]; /* the stack of the sample being delivered */
 
+  /* A running process (ctrace__perf_attach, perf_attach.c). */
+  int *tfds; /* its threads' events beyond each CPU's first: they write
+              * into that CPU's ring (PERF_EVENT_IOC_SET_OUTPUT) */
+  size_t ntfds, tfds_cap;
+  int ident;        /* the CPU rings' records carry PERF_SAMPLE_IDENTIFIER */
+  vh_map owner_of;  /* event id -> the thread it was opened on */
+  vh_map kept_from; /* tid -> the owner whose records of it are kept */
+  unsigned threads; /* threads attached */
+  uint64_t dups;    /* records dropped: their thread is kept from another event */
+
   _Alignas(8) unsigned char tmp[65536]; /* a record that wraps the ring end */
 };
 
@@ -117,6 +132,7 @@ typedef struct open_ctx {
   int target;         /* perf_event_open's pid: 0 (this process) or a pid */
   int test_fail;      /* CTRACE__TEST_PERF_FAIL */
   int inherit_thread; /* cleared when the kernel rejects it */
+  int attach;         /* ctrace__perf_attach: every thread of target */
   size_t page;
   int ncpu;
   char *why;
@@ -133,10 +149,24 @@ ssize_t pr_read_small(const char *path, char *buf, size_t cap);
 const char *pr_sysctl_text(const char *path, char *buf, size_t cap);
 
 /* Opens one event per CPU of `kind` and maps its ring (pages data pages,
- * fewer if the mlock limit says so). On failure closes what this call
- * opened, explains in `why` (prefixed by `what`) and returns -1. */
+ * fewer if the mlock limit says so); with c->attach, through
+ * pr_attach_rings. On failure closes what this call opened, explains in
+ * `why` (prefixed by `what`) and returns -1. */
 int pr_open_rings(open_ctx *c, struct perf_event_attr *attr, int kind, unsigned pages,
                   const char *what, const char *event_name);
+/* perf_event_open(attr) on thread or process target (0: this one) and
+ * cpu. @return the fd, or -1 with errno. */
+int pr_event_open(open_ctx *c, struct perf_event_attr *attr, int target, int cpu);
+/* Maps fd's ring as the next of c->p->rings. @return 0, or -1 with `why`
+ * filled and fd closed. */
+int pr_map_ring(open_ctx *c, int fd, int cpu, int kind, unsigned pages, const char *what);
+/* Explains in `why` that perf_event_open failed with errno e. */
+void pr_open_failed(open_ctx *c, int e, int kind, const char *what, const char *event_name,
+                    int target, int cpu);
+/* pr_open_rings for every thread of the running process c->target
+ * (perf_attach.c). */
+int pr_attach_rings(open_ctx *c, struct perf_event_attr *attr, int kind, unsigned pages,
+                    const char *what, const char *event_name);
 /* Unmaps and closes one ring. */
 void pr_ring_unmap(perf_ring *r);
 
@@ -177,6 +207,11 @@ ctrace__kevent *pr_new_mapping(ctrace__perf *p, int kind, int pid, int tid, uint
 /* The records of each kind of ring, into pending events. */
 void pr_sched_parse(ctrace__perf *p, const perf_ring *r, const unsigned char *rec, uint32_t size);
 void pr_cpu_parse(ctrace__perf *p, const perf_ring *r, const unsigned char *rec, uint32_t size);
+
+/* With p->ident: whether a record of thread tid from the event whose id
+ * is id is kept (a thread covered by two events, its own and one it
+ * inherited, is kept from the first one seen). Always 1 otherwise. */
+int pr_attach_keep(ctrace__perf *p, int tid, uint64_t id);
 
 /* ---- Delivering (perf.c) --------------------------------------------------------- */
 

@@ -96,6 +96,24 @@ void cc_absolute(const char *path, char *out, size_t len);
 extern volatile sig_atomic_t cc_interrupted;
 void cc_on_interrupt(int sig);
 
+/* `ctrace record --pid PID --cpu-hz N` (record_cpu.c): the process's CPU
+ * samples, taken by ctrace record, into FILE.kernel. In this order: */
+typedef struct record_cpu record_cpu;
+/* Attaches the sampling events to every thread of pid. NULL with a message
+ * printed ("ctrace record: --cpu-hz N: cannot sample process PID: why"). */
+record_cpu *record_cpu_open(int pid, unsigned hz);
+/* Creates FILE.kernel beside file; samples are kept from now on. @return
+ * 0, or 1 with a message printed. */
+int record_cpu_start(record_cpu *rc, const char *file);
+/* Reads and writes what the events gave (every ~20 ms while recording). */
+void record_cpu_poll(record_cpu *rc);
+/* The recording ended: the last samples, the events closed, FILE.kernel
+ * finished beside file (where the process wrote it; NULL: where it was
+ * made) and reported on stdout. @return 0, or 1 with a message printed. */
+int record_cpu_finish(record_cpu *rc, const char *file);
+/* Frees rc (NULL too); FILE.kernel, if not finished, is removed. */
+void record_cpu_close(record_cpu *rc);
+
 /* `ctrace run --view` (run_view.c): the live viewer of the trace being
  * written, a child process (`ctrace view --follow`). */
 typedef struct ctrace_run_view {

@@ -1,7 +1,9 @@
-/* `ctrace record --pid PID [--seconds N] [-o FILE] [--socket PATH]`: traces
- * a running process for N seconds through its control socket
- * (control_client.c). The trace is written by the process itself, so FILE
- * is made absolute here and must be writable by the process's user. */
+/* `ctrace record --pid PID [--seconds N] [-o FILE] [--socket PATH]
+ * [--cpu-hz N]`: traces a running process for N seconds through its
+ * control socket (control_client.c). The trace is written by the process
+ * itself, so FILE is made absolute here and must be writable by the
+ * process's user. With --cpu-hz, ctrace record samples the process's
+ * threads meanwhile and writes FILE.kernel itself (record_cpu.c). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
@@ -20,13 +22,19 @@
 #include "read.h"
 
 static const char record_usage[] =
-    "usage: ctrace record --pid PID [--seconds N] [-o FILE] [--socket PATH]\n"
+    "usage: ctrace record --pid PID [--seconds N] [-o FILE] [--socket PATH] [--cpu-hz N]\n"
     "  Traces a running process for N seconds (default 5) into FILE (default\n"
     "  PID.ctrace), through its control socket: the process must run with\n"
     "  CTRACE_CONTROL=PATH and libctrace loaded (linked, or by ctrace run --control).\n"
     "  The process writes FILE itself. ^C stops the recording early.\n"
     "  --socket PATH     the socket (default: CTRACE_CONTROL from the process's\n"
-    "                    environment, %p replaced by PID)\n";
+    "                    environment, %p replaced by PID)\n"
+    "  --cpu-hz N        also CPU samples with call stacks, N per second of each\n"
+    "                    thread's CPU time (0..10000, default 0), of every thread\n"
+    "                    of the process, into FILE.kernel (ctrace top, ctrace view);\n"
+    "                    the process must be yours (or ctrace run by root)\n";
+
+#define RECORD_CPU_HZ_MAX 10000 /* (as ctrace run --cpu-hz) */
 
 /* ---- ctrace record ------------------------------------------------------------------------------ */
 
@@ -64,16 +72,21 @@ typedef struct record_state {
   cc_lines l;                        /* the connection, and what was read ahead on it */
   unsigned long long bytes, dropped; /* as the process reported them */
   double took;                       /* seconds from the start to the end of the recording */
+  unsigned cpu_hz;                   /* --cpu-hz N (0: no samples) */
+  record_cpu *cpu;                   /* the samples, with --cpu-hz */
 } record_state;
 
 /* The options, into s. @return -1 to go on, 0 after --help, or 2 with a
  * message printed. */
 static int record_parse(int argc, char **argv, record_state *s) {
-  enum { O_PID = 1000, O_SECONDS, O_SOCKET };
-  static const struct option opts[] = {
-      {"pid", required_argument, NULL, O_PID},  {"seconds", required_argument, NULL, O_SECONDS},
-      {"output", required_argument, NULL, 'o'}, {"socket", required_argument, NULL, O_SOCKET},
-      {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+  enum { O_PID = 1000, O_SECONDS, O_SOCKET, O_CPU_HZ };
+  static const struct option opts[] = {{"pid", required_argument, NULL, O_PID},
+                                       {"seconds", required_argument, NULL, O_SECONDS},
+                                       {"output", required_argument, NULL, 'o'},
+                                       {"socket", required_argument, NULL, O_SOCKET},
+                                       {"cpu-hz", required_argument, NULL, O_CPU_HZ},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
   memset(s, 0, sizeof *s);
   s->pid = -1;
   s->seconds = 5;
@@ -100,6 +113,18 @@ static int record_parse(int argc, char **argv, record_state *s) {
       }
       break;
     }
+    case O_CPU_HZ: {
+      char *end;
+      errno = 0;
+      long hz = strtol(optarg, &end, 10);
+      if (end == optarg || *end || errno || hz < 0 || hz > RECORD_CPU_HZ_MAX) {
+        fprintf(stderr, "ctrace record: --cpu-hz %s: not samples per second (0..%d)\n%s", optarg,
+                RECORD_CPU_HZ_MAX, record_usage);
+        return 2;
+      }
+      s->cpu_hz = (unsigned)hz;
+      break;
+    }
     case 'o': s->out = optarg; break;
     case O_SOCKET: s->sock = optarg; break;
     case 'h': fputs(record_usage, stdout); return 0;
@@ -122,13 +147,17 @@ static int record_parse(int argc, char **argv, record_state *s) {
   return -1;
 }
 
-/* FILE made cc_absolute (the process writes it) and the process's control
- * socket connected (s->l.fd). @return 0, or 1 with a message printed. */
+/* FILE made cc_absolute (the process writes it), the sampling events
+ * attached with --cpu-hz (first: a process that may not be sampled is
+ * refused before anything starts), and the process's control socket
+ * connected (s->l.fd). @return 0, or 1 with a message printed. */
 static int record_connect(record_state *s) {
   if (!cc_proc_alive(s->pid)) {
     fprintf(stderr, "ctrace record: no such process: %d\n", s->pid);
     return 1;
   }
+  if (s->cpu_hz && !(s->cpu = record_cpu_open(s->pid, s->cpu_hz)))
+    return 1;
   char path[PATH_MAX], defname[64];
   if (cc_find_socket("record", s->pid, s->sock, path, sizeof path))
     return 1;
@@ -138,6 +167,11 @@ static int record_connect(record_state *s) {
     out = defname;
   }
   cc_absolute(out, s->file, sizeof s->file);
+  if (!s->cpu) { /* an earlier FILE.kernel beside FILE would be read with it */
+    char kpath[PATH_MAX + 16];
+    snprintf(kpath, sizeof kpath, "%s.kernel", s->file);
+    unlink(kpath);
+  }
   int fd = cc_connect_to("record", s->pid, path);
   if (fd < 0)
     return 1;
@@ -149,6 +183,10 @@ static int record_connect(record_state *s) {
  * has started it, or 1 with a message printed (the connection closed). */
 static int record_start(record_state *s) {
   char cmd[PATH_MAX + 64], line[PATH_MAX + 1024];
+  if (record_cpu_start(s->cpu, s->file)) {
+    close(s->l.fd);
+    return 1;
+  }
   snprintf(cmd, sizeof cmd, "record %.17g %s\n", s->seconds, s->file);
   cc_send_line(s->l.fd, cmd); /* (if refused, the reply is there to read all the same) */
   int r = cc_next_line(&s->l, line, sizeof line, cc_mono_ms() + 10000);
@@ -186,7 +224,13 @@ static int record_wait(record_state *s) {
   int done = 0;
   char line[PATH_MAX + 1024];
   while (!done) {
-    int r = cc_next_line(&s->l, line, sizeof line, deadline);
+    /* (with samples, a turn every 20 ms to read them) */
+    uint64_t turn = s->cpu ? cc_mono_ms() + 20 : deadline;
+    int r = cc_next_line(&s->l, line, sizeof line, turn < deadline ? turn : deadline);
+    if (r == -ETIMEDOUT && turn < deadline) {
+      record_cpu_poll(s->cpu);
+      continue;
+    }
     if (r == -EINTR) {
       cc_send_line(s->l.fd, "stop\n");
       continue;
@@ -259,7 +303,16 @@ int ctrace_cmd_record(int argc, char **argv) {
   int code = record_parse(argc, argv, &s);
   if (code >= 0)
     return code;
-  if (record_connect(&s) || record_start(&s) || record_wait(&s))
+  if (record_connect(&s) || record_start(&s)) {
+    record_cpu_close(s.cpu);
     return 1;
-  return record_report(&s);
+  }
+  code = record_wait(&s);
+  if (!code)
+    code = record_report(&s);
+  /* (the samples of a recording that went wrong are kept all the same) */
+  if (record_cpu_finish(s.cpu, s.file[0] ? s.file : NULL) && !code)
+    code = 1;
+  record_cpu_close(s.cpu);
+  return code;
 }
