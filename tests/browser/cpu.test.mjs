@@ -19,10 +19,9 @@
 
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { harness } from './harness.mjs';
 import { startServer as startServerOf } from './view_server.mjs';
 
 const [ctraceBin, pipelineBin, outDir] = process.argv.slice(2);
@@ -30,35 +29,8 @@ if (!ctraceBin || !pipelineBin || !outDir) {
   console.error('usage: node cpu.test.mjs CTRACE_BIN PIPELINE_BIN OUTDIR');
   process.exit(2);
 }
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-  '--disable-component-update', '--no-first-run', '--disable-quic', '--disable-sync'];
-
-const servers = [];
-let context = null, userDataDir = null, failures = 0;
-const t0 = Date.now();
-const log = (msg) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1)}s] ${msg}`);
-function check(ok, what, detail = '') {
-  if (ok) log(`ok   ${what}`);
-  else {
-    failures++;
-    log(`FAIL ${what}${detail ? `: ${detail}` : ''}`);
-  }
-  return ok;
-}
-
-async function cleanup() {
-  if (context) await context.close().catch(() => {});
-  context = null;
-  for (const s of servers.splice(0)) if (s.exitCode == null) s.kill('SIGTERM');
-  if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
-  userDataDir = null;
-}
-const watchdog = setTimeout(async () => {
-  log('FAIL the test took longer than 90 s');
-  await cleanup();
-  process.exit(1);
-}, 90_000);
+const h = harness(90);
+const { log, check, servers } = h;
 
 /** `ctrace view TRACE --port 0` (view_server.mjs): resolves to its URL. */
 const startServer = (trace) => startServerOf(ctraceBin, trace, servers);
@@ -72,7 +44,7 @@ function record(trace, cpu) {
 
 /** Opens the page at url and its CPU tab; resolves once the tab shows something other than "Loading". */
 async function openCpuTab(url) {
-  const page = await context.newPage();
+  const page = await h.context.newPage();
   const problems = [];
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   await page.goto(url, { waitUntil: 'load' });
@@ -142,14 +114,10 @@ async function main() {
     log('skipped: a sanitizer build (ctrace run cannot preload its wrappers into sanitized programs)');
     return;
   }
-  if (!fs.existsSync(CHROMIUM)) throw new Error(`no browser at ${CHROMIUM}`);
   fs.mkdirSync(outDir, { recursive: true });
   const trace = path.join(outDir, 'cpu.ctrace');
   record(trace, true);
-  userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctrace-chromium-'));
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1440, height: 900 }, deviceScaleFactor: 1,
-  });
+  await h.launch();
 
   const url = await startServer(trace);
   log(`server at ${url}`);
@@ -254,9 +222,4 @@ async function main() {
   await second.page.close();
 }
 
-main().catch((e) => { failures++; log(`FAIL ${e.stack || e}`); }).finally(async () => {
-  clearTimeout(watchdog);
-  await cleanup();
-  log(failures ? `${failures} check(s) failed` : 'all checks passed');
-  process.exit(failures ? 1 : 0);
-});
+h.run(main);
