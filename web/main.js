@@ -441,10 +441,15 @@ function describe(m) {
   let what;
   if (m.kind === 'counter') {
     what = `= ${/ bytes\b/.test(m.name) ? fmtBytes(m.value) : m.value}`;
-  } else if (m.kind === 'instant') {
+  } else if (m.kind === 'instant' || m.kind === 'sample') {
     what = fmtTime(m.start);
   } else {
     what = fmtDur(m.dur);
+  }
+  if (m.kind === 'sample') {
+    extra.push(m.merged > 1 ? `${fmtInt(m.merged)} CPU samples in this bucket (the first shown)` : 'where the thread was on CPU: click for its stack');
+    if (m.partial && m.merged === 1) extra.push('stack not unwound to its outermost frame');
+    return [what, extra];
   }
   const noun = m.kind === 'state' ? 'states' : m.kind === 'sched' ? 'runs' : 'slices';
   if (m.merged > 1) extra.push(`${fmtInt(m.merged)} ${noun} (the longest shown)`);

@@ -8,8 +8,9 @@ import { SAMPLE_H } from './layout.js';
 import { upperBound } from './scene.js';
 
 const LEVELS = 4;
-const SHADES = ['rgba(234, 88, 12, 0.3)', 'rgba(234, 88, 12, 0.5)', 'rgba(234, 88, 12, 0.75)', 'rgb(194, 65, 12)'];
-const PARTIAL = 'rgb(148, 163, 184)'; // a lone sample whose stack was not unwound to its end
+// near-black, by share (the bands around it are coloured: states, instants)
+const SHADES = ['rgba(15, 23, 42, 0.25)', 'rgba(15, 23, 42, 0.45)', 'rgba(15, 23, 42, 0.7)', 'rgb(15, 23, 42)'];
+const PARTIAL = 'rgb(203, 213, 225)'; // a lone sample whose stack was not unwound to its end
 const TICK_PX = 2;
 
 /** Share of the time a mark covers that its samples stand for, 0..1. */
