@@ -317,8 +317,9 @@ static int run_check(const run_opts *o) {
   }
   if (o->cpu_hz && !o->record) {
     fprintf(stderr,
-            "ctrace run: --cpu-hz: the samples go to FILE.kernel, which --no-record does not "
-            "write (not supported yet)\n%s",
+            "ctrace run: --cpu-hz with --no-record: ask for the samples when a recording is "
+            "started, with it: ctrace record --pid PID --cpu-hz N (it samples every thread of "
+            "the process while it records)\n%s",
             run_usage);
     return 2;
   }
