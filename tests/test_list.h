@@ -64,6 +64,7 @@
   XX(symbols_debug_dirs) XX(symbols_mappings_overlap) XX(symbols_speed)        \
   XX(cpu_profile_top) XX(cpu_profile_go_pprof) XX(cpu_profile_region)         \
   XX(cpu_profile_flight)                                                       \
+  XX(cpu_profile_kernel) XX(cpu_profile_kernel_hidden) XX(symbols_kernel)      \
   XX(cpu_profile_vs_perf)                                                      \
   XX(cpu_profile_record_pid) XX(record_pid_cpu_errors)                        \
   XX(perf_attach_threads_once)                                                 \

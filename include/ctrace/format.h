@@ -119,7 +119,17 @@ extern "C" {
                                      (hex, "" unknown): code mapped in pid */
 #define CTRACE_FMT_DEF_STACK 11   /* varint id (1..), n, then n varints: the
                                      addresses, innermost first (the sampled
-                                     instruction, then return addresses) */
+                                     instruction, then return addresses);
+                                     kernel frames (addresses >=
+                                     CTRACE_FMT_KERNEL_ADDR_MIN) come first */
+#define CTRACE_FMT_DEF_KSYM 12    /* varint start, size; str name, str module
+                                     ("" the kernel itself): a kernel function
+                                     that a stack's kernel frame is in,
+                                     [start, start + size), from the
+                                     recording machine's /proc/kallsyms */
+/* Addresses at or above this in a DEF_STACK are the kernel's (x86-64's
+ * upper half); user addresses are below it. */
+#define CTRACE_FMT_KERNEL_ADDR_MIN 0x8000000000000000ull
 
 /* DEF_CAPTURE modes: how the kernel-side events were captured. */
 #define CTRACE_FMT_CAP_OFF 0

@@ -55,10 +55,11 @@ typedef struct ctrace__kevent {
   long ret;         /* SYS_EXIT */
   uint64_t args[2]; /* SYS_ENTER: first two arguments */
   uint64_t lost;    /* K_LOST */
-  /* K_SAMPLE: the user call stack, innermost first: the sampled
-   * instruction's address, then each caller's return address (as found on
-   * the stack: a symbolizer looks up pc - 1 for those). Valid during the
-   * callback only. */
+  /* K_SAMPLE: the call stack, innermost first: the sampled instruction's
+   * address, then each caller's return address (as found on the stack: a
+   * symbolizer looks up pc - 1 for those). Kernel frames (addresses >=
+   * CTRACE_FMT_KERNEL_ADDR_MIN, where the kernel allows them) come before
+   * the user frames of the same stack. Valid during the callback only. */
   const uint64_t *pcs;
   unsigned npcs;         /* 0..CTRACE__STACK_MAX */
   unsigned sample_flags; /* CTRACE__SAMPLE_* */
@@ -115,6 +116,11 @@ void ctrace__perf_attached(const ctrace__perf *p, unsigned *threads, uint64_t *d
  * Returns the number delivered. Called from one thread (the writer). */
 size_t ctrace__perf_drain(ctrace__perf *p, uint64_t up_to_ns,
                           void (*emit)(void *arg, const ctrace__kevent *ev), void *arg);
+
+/* How p takes its CPU samples, for kt_sampling's method: whether kernel
+ * frames are recorded (root, or kernel.perf_event_paranoid <= 1) or why
+ * not. A static string; NULL p gives the latter. */
+const char *ctrace__perf_cpu_method(const ctrace__perf *p);
 
 /* Closes the events and frees everything. Accepts NULL. */
 void ctrace__perf_close(ctrace__perf *p);

@@ -10,7 +10,14 @@
  * stack; each distinct stack is written once, as a DEF_STACK, and each code
  * mapping of the processes as a DEF_MAPPING (with DEF_SAMPLING: the rate
  * and the method), in a DEFS record written before the batch whose events
- * use them. */
+ * use them.
+ *
+ * A stack's kernel frames (where the kernel gave them: CTRACE_FMT_KERNEL_
+ * ADDR_MIN and up) are named here, from this machine's /proc/kallsyms
+ * (ksyms.c, read in a thread of its own at the first kernel frame): a
+ * DEF_KSYM for each kernel function a stack is in, the first time. Frames
+ * met while the table is being read wait in kpend and are named once it is
+ * (at a later sample, a cut or the close, which waits for it). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +32,8 @@
 #include "ctrace/ctrace.h"
 #include "ctrace/format.h"
 #include "capture.h"
+#include "common.h"
+#include "ksyms.h"
 #include "stack_intern.h"
 
 #define PENDING_SLOTS 4096 /* syscalls entered, not yet exited, by tid */
@@ -51,8 +60,16 @@ struct kt_writer {
   si_table *stacks; /* CPU samples' stacks, interned */
   uint8_t *defs;    /* definitions not written yet (DEF_STACK, DEF_MAPPING...) */
   size_t defs_len, defs_cap;
-  int pid;    /* the launcher's child, PROG once it execs */
-  int execed; /* its execve returned: calls before are the launcher's */
+  /* Kernel frames: the addresses looked up (the instruction, or the call
+   * of a return address) waiting for the kernel's symbols, and which of
+   * them (ks_find's index) have their DEF_KSYM. */
+  uint64_t *kpend;
+  size_t nkpend, cap_kpend;
+  uint8_t *ksym_done;
+  uint64_t ksyms;  /* DEF_KSYMs written */
+  int kernel_seen; /* a kernel frame was met: the symbols were asked for */
+  int pid;         /* the launcher's child, PROG once it execs */
+  int execed;      /* its execve returned: calls before are the launcher's */
   int err;
 };
 
@@ -226,14 +243,72 @@ void kt_sampling(kt_writer *k, unsigned hz, uint64_t period_ns, const char *meth
   def_queue(k, CTRACE_FMT_DEF_SAMPLING, body, (size_t)(b - body));
 }
 
+/* DEF_KSYM of the kernel function holding a (once per function). */
+static void def_ksym(kt_writer *k, const ks_table *t, uint64_t a) {
+  ks_sym s;
+  long i = ks_find(t, a, &s);
+  if (i < 0 || (k->ksym_done[i / 8] & (1u << (i % 8))))
+    return;
+  k->ksym_done[i / 8] |= (uint8_t)(1u << (i % 8));
+  size_t nl = strnlen(s.name, 512), ml = strnlen(s.module, 128);
+  uint8_t body[4 * CTRACE_FMT_VARINT_MAX + 512 + 128], *b = body;
+  b = ctrace_fmt_put_varint(b, s.start);
+  b = ctrace_fmt_put_varint(b, s.size);
+  b = ctrace_fmt_put_varint(b, nl);
+  memcpy(b, s.name, nl);
+  b += nl;
+  b = ctrace_fmt_put_varint(b, ml);
+  memcpy(b, s.module, ml);
+  b += ml;
+  def_queue(k, CTRACE_FMT_DEF_KSYM, body, (size_t)(b - body));
+  k->ksyms++;
+}
+
+/* Names the kernel frames waiting, if the symbols are read (wait: until
+ * they are); forgets them if they cannot be. */
+static void name_kernel_frames(kt_writer *k, int wait) {
+  if (!k->nkpend)
+    return;
+  const ks_table *t;
+  int st = ks_state(wait, &t, NULL);
+  if (st == KS_LOADING)
+    return;
+  if (st == KS_READY && !k->ksym_done && !(k->ksym_done = calloc(ks_count(t) / 8 + 1, 1)))
+    k->err = -ENOMEM;
+  for (size_t i = 0; st == KS_READY && k->ksym_done && i < k->nkpend; i++)
+    def_ksym(k, t, k->kpend[i]);
+  k->nkpend = 0;
+}
+
+/* The kernel frames of a new stack (the first ones), to be named. */
+static void note_kernel_frames(kt_writer *k, const uint64_t *pcs, unsigned n) {
+  for (unsigned i = 0; i < n && pcs[i] >= CTRACE_FMT_KERNEL_ADDR_MIN; i++) {
+    if (!k->kernel_seen) {
+      k->kernel_seen = 1;
+      ks_request();
+    }
+    uint64_t *slot = VH_PUSH(k->kpend, k->nkpend, k->cap_kpend);
+    if (!slot) {
+      k->err = -ENOMEM;
+      return;
+    }
+    *slot = i > 0 ? pcs[i] - 1 : pcs[i]; /* (a return address: its call) */
+  }
+  name_kernel_frames(k, 0);
+}
+
 /* A CPU sample: its stack interned (and defined the first time), the
  * event names it. */
 static void kt_sample(kt_writer *k, const ctrace__kevent *ev) {
   unsigned n = ev->npcs < CTRACE__STACK_MAX ? ev->npcs : CTRACE__STACK_MAX;
   int is_new = 0;
   uint32_t id = k->stacks ? si_intern(k->stacks, ev->pcs, n, &is_new) : 0;
-  if (is_new)
+  if (is_new) {
     def_stack(k, id, ev->pcs, n);
+    note_kernel_frames(k, ev->pcs, n);
+  } else if (k->nkpend) {
+    name_kernel_frames(k, 0);
+  }
   uint64_t a[3] = {(uint64_t)ev->tid, id,
                    ev->sample_flags & CTRACE__SAMPLE_PARTIAL ? CTRACE_FMT_SAMPLE_PARTIAL : 0};
   append(k, CTRACE_FMT_EV_K_SAMPLE, ev->ns, a, 3);
@@ -406,13 +481,17 @@ void kt_event(void *arg, const ctrace__kevent *ev) {
   }
 }
 
-void kt_cut(kt_writer *k) { flush_batch(k); }
+void kt_cut(kt_writer *k) {
+  name_kernel_frames(k, 0);
+  flush_batch(k);
+}
 
 int kt_close(kt_writer *k) {
   if (!k)
     return 0;
   int r = 0;
   if (k->fd >= 0) {
+    name_kernel_frames(k, 1);
     flush_batch(k);
     uint8_t end[3 * CTRACE_FMT_VARINT_MAX], *p = end;
     p = ctrace_fmt_put_varint(p, clock_ns(CLOCK_MONOTONIC));
@@ -428,6 +507,8 @@ int kt_close(kt_writer *k) {
   free(k->out);
   free(k->defs);
   si_free(k->stacks);
+  free(k->kpend);
+  free(k->ksym_done);
   free(k);
   return r;
 }

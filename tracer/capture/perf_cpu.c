@@ -20,6 +20,13 @@
  * that it ran between fork and exec. A process met without its fork record
  * (lost) is read from /proc at its first sample.
  *
+ * Where the kernel allows kernel samples (root, or kernel.perf_event_
+ * paranoid <= 1), a sample taken in the kernel (a system call, a page
+ * fault) also carries the kernel's own call chain (PERF_SAMPLE_CALLCHAIN,
+ * exclude_callchain_user: the user part is unwound from the stack copy):
+ * those frames come first in the sample's stack, innermost first, then
+ * the user frames, within CTRACE__STACK_MAX (kernel_trace.c names them).
+ *
  * Test hook (environment, read when opening):
  *   CTRACE__TEST_PERF_STACK_BYTES=N  the user stack copied per CPU sample
  *                                    (a multiple of 8): a short copy cuts
@@ -27,6 +34,7 @@
  */
 #define _GNU_SOURCE
 #include "perf_internal.h"
+#include "ctrace/format.h"
 
 #if defined(__x86_64__)
 #include <asm/perf_regs.h>
@@ -62,8 +70,14 @@ typedef struct sample_payload {
   uint64_t regs[CTRACE__UW_NREGS]; /* DWARF numbering (unwind.h) */
   uint32_t has_regs;               /* 0: no 64-bit user registers (kernel thread, 32-bit task) */
   uint32_t stack_len;
-  unsigned char stack[]; /* from regs[SP] up */
+  uint32_t nkernel; /* kernel frames, innermost first, at the start of data */
+  uint32_t pad;
+  unsigned char data[]; /* nkernel u64 addresses, then the stack copy from regs[SP] up */
 } sample_payload;
+
+static const unsigned char *payload_stack(const sample_payload *sp) {
+  return sp->data + 8 * (size_t)sp->nkernel;
+}
 
 /* ---- Opening --------------------------------------------------------------------- */
 
@@ -94,6 +108,22 @@ _Static_assert(__builtin_popcountll(CPU_REGS_MASK) == CTRACE__UW_NREGS,
                "one DWARF slot per register");
 #endif
 
+/* Whether the kernel lets this process sample the kernel: root, or
+ * kernel.perf_event_paranoid <= 1. */
+static int kernel_allowed(void) {
+  char buf[32];
+  const char *v = pr_sysctl_text("/proc/sys/kernel/perf_event_paranoid", buf, sizeof buf);
+  return geteuid() == 0 || (v[0] != '?' && atoi(v) <= 1);
+}
+
+const char *ctrace__perf_cpu_method(const ctrace__perf *p) {
+  return p && p->kchain ? "perf task-clock; user stacks unwound from their DWARF CFI (elfutils "
+                          "libdw); kernel frames from the kernel's call chains"
+                        : "perf task-clock; user stacks unwound from their DWARF CFI (elfutils "
+                          "libdw); no kernel frames (they need root or "
+                          "kernel.perf_event_paranoid <= 1)";
+}
+
 /* The CPU-sample events: a task-clock sampling event per CPU.
  *   - PERF_COUNT_SW_TASK_CLOCK: CPU time of the thread, whatever the CPU
  *     model (an hrtimer; no PMU needed, works in VMs); freq = hz is turned
@@ -102,9 +132,11 @@ _Static_assert(__builtin_popcountll(CPU_REGS_MASK) == CTRACE__UW_NREGS,
  *     the user stack (DWARF unwinding in the launcher: Debian's code has no
  *     frame pointers, so PERF_SAMPLE_CALLCHAIN would give the leaf and
  *     garbage; it is not asked for).
- *   - exclude_kernel only when not root (paranoid 2 refuses it otherwise):
- *     as root, CPU time spent in system calls is sampled too, with the
- *     user stack that made the call.
+ *   - exclude_kernel unless kernel samples are allowed (kernel_allowed:
+ *     paranoid 2 refuses them to users): then CPU time spent in system
+ *     calls and faults is sampled too, with the user stack that made the
+ *     call and, PERF_SAMPLE_CALLCHAIN with exclude_callchain_user, the
+ *     kernel's frames (the kernel's own unwinder: ORC or frame pointers).
  *   - mmap2 + build_id: every executable mapping (exec'd image, ld.so,
  *     libraries, dlopen, the vDSO) with its path and build id (Linux >=
  *     5.12; without it, retried without: no build ids); comm + comm_exec:
@@ -148,14 +180,30 @@ static int open_cpu(open_ctx *c, unsigned hz) {
   a.inherit = 1;
   a.use_clockid = 1;
   a.clockid = CLOCK_MONOTONIC;
-  a.exclude_kernel = geteuid() != 0;
+  a.exclude_kernel = 1;
   a.exclude_hv = 1;
+  if (kernel_allowed()) {
+    a.exclude_kernel = 0;
+    a.sample_type |= PERF_SAMPLE_CALLCHAIN;
+    a.exclude_callchain_user = 1;
+  }
   if (c->attach) /* a thread may be covered twice (perf_attach.c): which event wrote a record */
     a.sample_type |= PERF_SAMPLE_IDENTIFIER;
   c->p->ident = c->attach;
   size_t keep = c->why ? strnlen(c->why, c->whylen) : 0;
+  c->p->kchain = !a.exclude_kernel;
   if (pr_open_rings(c, &a, RING_CPU, CTRACE__PERF_CPU_RING_PAGES, "cpu samples", "") == 0)
     return 0;
+  if (c->p->kchain && (c->err == EACCES || c->err == EPERM)) { /* (an LSM, a capability) */
+    if (c->why && c->whylen)
+      c->why[keep < c->whylen ? keep : c->whylen - 1] = '\0';
+    a.exclude_kernel = 1;
+    a.sample_type &= ~(uint64_t)PERF_SAMPLE_CALLCHAIN;
+    a.exclude_callchain_user = 0;
+    c->p->kchain = 0;
+    if (pr_open_rings(c, &a, RING_CPU, CTRACE__PERF_CPU_RING_PAGES, "cpu samples", "") == 0)
+      return 0;
+  }
   if (c->err != EINVAL)
     return -1;
   if (c->why && c->whylen) /* a kernel before 5.12: no build ids in MMAP2 */
@@ -237,9 +285,28 @@ int pr_cpu_open(open_ctx *c) {
 
 /* ---- Reading --------------------------------------------------------------------- */
 
-/* A sample: [id |] pid, tid | time | cpu, res | period | abi, regs[17] |
- * size, data[size], dyn_size (id with p->ident). b: after the header; end:
- * the record's end. */
+/* The kernel frames of a call chain (chain[0..n): PERF_CONTEXT_KERNEL, then
+ * the kernel's addresses, innermost first; empty for a sample taken in user
+ * mode), into out[CTRACE__STACK_MAX]. @return how many. */
+static unsigned kernel_frames(const unsigned char *chain, uint64_t n, uint64_t *out) {
+  unsigned k = 0;
+  for (uint64_t i = 0; i < n && k < CTRACE__STACK_MAX; i++) {
+    uint64_t ip = rd64(chain + 8 * i);
+    if (ip >= (uint64_t)PERF_CONTEXT_MAX) { /* a context marker */
+      if (ip != (uint64_t)PERF_CONTEXT_KERNEL)
+        break; /* (user or guest frames: not asked for) */
+      continue;
+    }
+    if (ip < CTRACE_FMT_KERNEL_ADDR_MIN)
+      break;
+    out[k++] = ip;
+  }
+  return k;
+}
+
+/* A sample: [id |] pid, tid | time | cpu, res | period | [nr, ips[nr] |]
+ * abi, regs[17] | size, data[size], dyn_size (id with p->ident, the call
+ * chain with p->kchain). b: after the header; end: the record's end. */
 static void parse_sample(ctrace__perf *p, const unsigned char *b, const unsigned char *end) {
   uint64_t id = 0;
   if (p->ident && end - b >= 8) {
@@ -256,8 +323,20 @@ static void parse_sample(ctrace__perf *p, const unsigned char *b, const unsigned
   int tid = (int)rd32(b + 4), cpu = (int)rd32(b + 16);
   if (!pr_attach_keep(p, tid, id))
     return;
-  uint64_t ns = rd64(b + 8), period = rd64(b + 24), abi = rd64(b + 32);
-  const unsigned char *q = b + 40, *regs = NULL;
+  uint64_t ns = rd64(b + 8), period = rd64(b + 24);
+  const unsigned char *q = b + 32, *chain = NULL, *regs = NULL;
+  uint64_t nchain = 0;
+  if (p->kchain) {
+    nchain = rd64(q); /* (room for it and abi after it) */
+    if (end - q < 16 || nchain > (uint64_t)(end - q - 16) / 8) {
+      p->malformed++;
+      return;
+    }
+    chain = q + 8;
+    q = chain + 8 * nchain;
+  }
+  uint64_t abi = rd64(q);
+  q += 8;
   size_t nregs = abi != PERF_SAMPLE_REGS_ABI_NONE ? CTRACE__UW_NREGS : 0;
   if ((size_t)(end - q) < 8 * nregs + 8) {
     p->malformed++;
@@ -278,19 +357,23 @@ static void parse_sample(ctrace__perf *p, const unsigned char *b, const unsigned
     if (dyn > ssize)
       dyn = ssize;
   }
-  pevent *pe =
-      pr_new_pevent(p, CTRACE__K_SAMPLE, pid, tid, ns, cpu, sizeof(sample_payload) + (size_t)dyn);
+  uint64_t kips[CTRACE__STACK_MAX];
+  unsigned nk = kernel_frames(chain, nchain, kips);
+  pevent *pe = pr_new_pevent(p, CTRACE__K_SAMPLE, pid, tid, ns, cpu,
+                             sizeof(sample_payload) + 8 * (size_t)nk + (size_t)dyn);
   if (!pe)
     return;
   pe->e.period_ns = period ? period : p->period_ns;
   sample_payload *sp = (sample_payload *)pe->b->data;
   sp->has_regs = regs && abi == PERF_SAMPLE_REGS_ABI_64;
   sp->stack_len = (uint32_t)dyn;
+  sp->nkernel = nk;
 #if defined(__x86_64__)
   for (unsigned i = 0; sp->has_regs && i < CTRACE__UW_NREGS; i++)
     sp->regs[rec_to_dwarf[i]] = rd64(regs + 8 * i);
 #endif
-  memcpy(sp->stack, stack, (size_t)dyn);
+  memcpy(sp->data, kips, 8 * (size_t)nk);
+  memcpy(sp->data + 8 * (size_t)nk, stack, (size_t)dyn);
 }
 
 void pr_cpu_parse(ctrace__perf *p, const perf_ring *r, const unsigned char *rec, uint32_t size) {
@@ -423,18 +506,21 @@ static void deliver_sample(ctrace__perf *p, ctrace__kevent *e, const sample_payl
   }
   ctrace__unwinder_release(p->uw, e->pid, emit_mapping, c); /* (from the open's /proc) */
   e->pcs = p->pcs;
+  unsigned nk = sp->nkernel; /* (kernel frames first) */
+  memcpy(p->pcs, sp->data, 8 * (size_t)nk);
   if (!c->emit) { /* (counted only: not worth a walk) */
     e->npcs = 0;
-  } else if (sp->has_regs) {
+  } else if (sp->has_regs && nk < CTRACE__STACK_MAX) {
     ctrace__uw_sample s;
     s.pid = e->pid;
     s.tid = e->tid;
     memcpy(s.regs, sp->regs, sizeof s.regs);
-    s.stack = sp->stack;
+    s.stack = payload_stack(sp);
     s.stack_len = sp->stack_len;
-    e->npcs = ctrace__unwinder_unwind(p->uw, &s, p->pcs, CTRACE__STACK_MAX, &e->sample_flags);
+    e->npcs = nk + ctrace__unwinder_unwind(p->uw, &s, p->pcs + nk, CTRACE__STACK_MAX - nk,
+                                           &e->sample_flags);
   } else {
-    e->npcs = 0;
+    e->npcs = nk;
     e->sample_flags |= CTRACE__SAMPLE_PARTIAL;
   }
   pr_emit(c, e);

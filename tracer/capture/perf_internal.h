@@ -107,6 +107,7 @@ struct ctrace__perf {
   /* CPU samples. */
   ctrace__unwinder *uw;
   uint64_t period_ns; /* 1e9 / hz */
+  int kchain;         /* samples carry the kernel's call chain (kernel frames) */
   blob *pool[CTRACE__PERF_POOL];
   size_t npool;
   uint64_t pcs[CTRACE__STACK_MAX]; /* the stack of the sample being delivered */

@@ -222,11 +222,19 @@ typedef struct vx_mapping {
   uint64_t start, end, offset; /* [start, end) maps the file from offset */
   const char *path, *build_id; /* build_id: hex, "" unknown */
 } vx_mapping;
+/* A kernel function that kernel frames (addresses >= CTRACE_FMT_KERNEL_
+ * ADDR_MIN) are in, as the recording machine named it (rd_ksym). */
+typedef struct vx_ksym {
+  uint64_t start, size;
+  const char *name, *module; /* module: "" the kernel itself */
+} vx_ksym;
 vx_cpu_info vx_cpu(const vx_index *x);
 const uint64_t *vx_stack(const vx_index *x, uint32_t stack, unsigned *n, int *pid);
 size_t vx_stack_count(const vx_index *x); /* ids are 1..count */
 size_t vx_mapping_count(const vx_index *x);
 const vx_mapping *vx_mapping_get(const vx_index *x, size_t i);
+size_t vx_ksym_count(const vx_index *x);
+const vx_ksym *vx_ksym_get(const vx_index *x, size_t i);
 size_t vx_source_count(const vx_index *x);
 const vx_source *vx_source_get(const vx_index *x, size_t i);
 const vx_label *vx_label_get(const vx_index *x, uint32_t label);

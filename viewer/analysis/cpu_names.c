@@ -2,7 +2,9 @@
  * what streams a trace's samples instead of indexing them (`ctrace export`):
  * the mappings of a set's ctrace traces in a symbol table (symbols.c), and
  * how an address that no function names is shown, the same everywhere
- * (cp_address_name: `ctrace top`, pprof, the viewer, the export). */
+ * (cp_address_name: `ctrace top`, pprof, the viewer, the export). Kernel
+ * frames are named by the functions the trace recorded ("[kernel]
+ * do_sys_openat2", symbols.c), or "[kernel]+0xADDR" when none holds them. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,10 @@ void cp_address_name(const char *path, uint64_t module_offset, uint64_t addr, ch
                      size_t len) {
   if (!path) {
     snprintf(buf, len, addr ? "[unknown 0x%llx]" : "[stack not unwound]", (unsigned long long)addr);
+    return;
+  }
+  if (!strcmp(path, SYM_KERNEL_PATH)) { /* (its module offset is the address) */
+    snprintf(buf, len, "[kernel]+0x%llx", (unsigned long long)module_offset);
     return;
   }
   const char *base = strrchr(path, '/');
@@ -39,6 +45,14 @@ cp_namer *cp_namer_new(te_set *set, const char *const *debug_dirs, size_t ndirs)
     for (size_t k = 0; k < nm; k++)
       if (sym_add_mapping(n->sym, m[k].pid, m[k].start, m[k].end, m[k].offset, m[k].path,
                           m[k].build_id) == CTRACE_ENOMEM) {
+        cp_namer_free(n);
+        return NULL;
+      }
+    const rd_ksym *ks;
+    size_t nk = src->native ? rd_kernel_symbols(src->native, &ks) : 0;
+    for (size_t k = 0; k < nk; k++)
+      if (sym_add_kernel_symbol(n->sym, ks[k].start, ks[k].size, ks[k].name, ks[k].module) ==
+          CTRACE_ENOMEM) {
         cp_namer_free(n);
         return NULL;
       }

@@ -201,12 +201,18 @@ static int name_stacks(cp_build *b) {
   return 0;
 }
 
-/* Every recorded mapping into the symbol table, in the trace's order. */
+/* Every recorded mapping into the symbol table, in the trace's order, and
+ * the kernel functions recorded. */
 static int add_mappings(cp_build *b) {
   for (size_t i = 0; i < vx_mapping_count(b->x); i++) {
     const vx_mapping *m = vx_mapping_get(b->x, i);
     int r = sym_add_mapping(b->p->sym, m->pid, m->start, m->end, m->offset, m->path, m->build_id);
     if (r == CTRACE_ENOMEM)
+      return -1;
+  }
+  for (size_t i = 0; i < vx_ksym_count(b->x); i++) {
+    const vx_ksym *k = vx_ksym_get(b->x, i);
+    if (sym_add_kernel_symbol(b->p->sym, k->start, k->size, k->name, k->module) == CTRACE_ENOMEM)
       return -1;
   }
   return 0;

@@ -9,7 +9,8 @@
  * part of them (an older index still answering a request: a table of its
  * own, as cp_compute makes without cp_symbols) or differ (the table is
  * replaced; the old one lives on until the last profile naming with it is
- * freed, since the profile's names point into it). One mutex orders
+ * freed, since the profile's names point into it). The kernel functions
+ * recorded are added the same way (a live trace's grow). One mutex orders
  * everything: symbols.c is not thread-safe, so profiles take turns naming. */
 #include <pthread.h>
 #include <stdlib.h>
@@ -40,6 +41,7 @@ struct cp_symbols {
   size_t cur_refs; /* profiles naming with cur */
   map_copy *maps;  /* cur's mappings, in the order added */
   size_t nmaps, cap_maps;
+  size_t nksyms; /* the index's kernel functions cur has (the first ones) */
   retired *old;
   size_t nold, cap_old;
   unsigned tables;
@@ -116,6 +118,7 @@ static int replace(cp_symbols *s) {
   s->cur_refs = 0;
   s->tables++;
   maps_clear(s);
+  s->nksyms = 0;
   return 0;
 }
 
@@ -137,6 +140,11 @@ static int extend(cp_symbols *s, const vx_index *x) {
       return -1; /* (the table has what it has: the next index compares with that) */
     }
     s->nmaps++;
+  }
+  for (; s->nksyms < vx_ksym_count(x); s->nksyms++) {
+    const vx_ksym *k = vx_ksym_get(x, s->nksyms);
+    if (sym_add_kernel_symbol(s->cur, k->start, k->size, k->name, k->module) == CTRACE_ENOMEM)
+      return -1;
   }
   return 0;
 }

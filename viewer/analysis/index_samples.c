@@ -1,7 +1,8 @@
 /* CPU samples in the index: each thread's samples (vx_track.cpu), and what
  * names their addresses later (symbols.c): the stacks, copied out of the
  * traces and given index-wide ids (a stack of one trace keeps one id), and
- * the code mappings of every process. */
+ * the code mappings of every process, and the kernel functions the
+ * recording machine named (DEF_KSYM). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +25,8 @@ struct vx_cpu_store {
   vh_map ids; /* mix(source, the trace's stack id) -> index id */
   vx_mapping *maps;
   size_t nmaps, cap_maps;
+  vx_ksym *ksyms;
+  size_t nksyms, cap_ksyms;
 };
 
 static struct vx_cpu_store *store(vx_index *x) {
@@ -41,6 +44,8 @@ int vx__cpu_source(vx_index *x, uint32_t source, const te_source *src) {
   unsigned hz = rd_sampling(src->native, &period, &method);
   const rd_mapping *m;
   size_t nm = rd_mappings(src->native, &m);
+  const rd_ksym *ks;
+  size_t nk = rd_kernel_symbols(src->native, &ks);
   if (!hz && !nm)
     return 0;
   struct vx_cpu_store *c = store(x);
@@ -65,6 +70,18 @@ int vx__cpu_source(vx_index *x, uint32_t source, const te_source *src) {
       return -1;
     }
     c->nmaps++;
+  }
+  if (vh_reserve((void **)&c->ksyms, &c->cap_ksyms, c->nksyms + nk, sizeof *c->ksyms))
+    return -1;
+  for (size_t i = 0; i < nk; i++) {
+    vx_ksym *v = &c->ksyms[c->nksyms];
+    *v = (vx_ksym){ks[i].start, ks[i].size, strdup(ks[i].name), strdup(ks[i].module)};
+    if (!v->name || !v->module) {
+      free((char *)v->name);
+      free((char *)v->module);
+      return -1;
+    }
+    c->nksyms++;
   }
   return 0;
 }
@@ -118,6 +135,11 @@ void vx__cpu_free(vx_index *x) {
     free((char *)c->maps[i].build_id);
   }
   free(c->maps);
+  for (size_t i = 0; i < c->nksyms; i++) {
+    free((char *)c->ksyms[i].name);
+    free((char *)c->ksyms[i].module);
+  }
+  free(c->ksyms);
   free(c);
   x->cpu = NULL;
 }
@@ -148,4 +170,10 @@ size_t vx_mapping_count(const vx_index *x) { return x->cpu ? x->cpu->nmaps : 0; 
 
 const vx_mapping *vx_mapping_get(const vx_index *x, size_t i) {
   return x->cpu && i < x->cpu->nmaps ? &x->cpu->maps[i] : NULL;
+}
+
+size_t vx_ksym_count(const vx_index *x) { return x->cpu ? x->cpu->nksyms : 0; }
+
+const vx_ksym *vx_ksym_get(const vx_index *x, size_t i) {
+  return x->cpu && i < x->cpu->nksyms ? &x->cpu->ksyms[i] : NULL;
 }

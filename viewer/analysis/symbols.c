@@ -15,7 +15,11 @@
  * DW_TAG_inlined_subroutines inside it that hold it: each is a frame at the
  * current position, whose caller continues at the subroutine's
  * DW_AT_call_file and DW_AT_call_line, up to the out-of-line function. The
- * first position is the line table's row for the address. */
+ * first position is the line table's row for the address.
+ *
+ * Kernel addresses are named from the functions the trace recorded
+ * (sym_add_kernel_symbol), kept sorted by address, in one pseudo-mapping
+ * of every process. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +36,7 @@
 #include <gelf.h>
 
 #include "common.h"
+#include "ctrace/format.h"
 #include "symbols.h"
 
 #define ARENA_CHUNK (64 * 1024)
@@ -198,8 +203,14 @@ typedef struct sym_pid {
 
 typedef struct map_rec {
   sym_mapping info;
-  int file; /* index into files */
+  int file; /* index into files; -1: the kernel's pseudo-mapping */
 } map_rec;
+
+/* A kernel function (sym_add_kernel_symbol). */
+typedef struct ksym {
+  uint64_t start, size;
+  const char *label; /* interned: "[kernel] NAME [MODULE]" */
+} ksym;
 
 /* ---- The cache: (mapping or pid, address, is_return) -> frames ------------------------ */
 
@@ -243,6 +254,11 @@ struct sym_table {
   size_t nchain, cap_chain;
   char *problems;
   size_t plen, pcap;
+  ksym *ksyms; /* sorted by start when ksorted */
+  size_t nksyms, cap_ksyms;
+  int ksorted;
+  int kernel_map;    /* the kernel's pseudo-mapping id, 0 until a kernel address is looked up */
+  int kernel_cached; /* the cache holds kernel lookups */
 };
 
 static void problem(sym_table *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -347,6 +363,7 @@ void sym_free(sym_table *t) {
   free(t->debuginfo_path);
   str_free(&t->strs);
   free(t->problems);
+  free(t->ksyms);
   free(t);
 }
 
@@ -1082,8 +1099,133 @@ static const sym_frame *frames_store(sym_table *t) {
   return out;
 }
 
+/* ---- Kernel addresses ------------------------------------------------------------------ */
+
+/* The cache without the kernel's lookups (a kernel function came after
+ * them: they may be named now). @return 0, or -1 out of memory. */
+static int cache_forget_kernel(sym_table *t) {
+  cache_ent *old = t->cache, *c = calloc(t->cache_cap, sizeof *c);
+  if (!c)
+    return -1;
+  t->cache = c;
+  t->cache_n = 0;
+  for (size_t i = 0; i < t->cache_cap; i++)
+    if (old[i].kind && !(old[i].owner == (uint32_t)t->kernel_map && !(old[i].kind & 2u))) {
+      *cache_slot(t, old[i].addr, old[i].owner, old[i].kind) = old[i];
+      t->cache_n++;
+    }
+  free(old);
+  t->kernel_cached = 0;
+  return 0;
+}
+
+int sym_add_kernel_symbol(sym_table *t, uint64_t start, uint64_t size, const char *name,
+                          const char *module) {
+  if (!t || !name || !name[0] || size == 0 || start < CTRACE_FMT_KERNEL_ADDR_MIN ||
+      start + size < start)
+    return CTRACE_EINVAL;
+  size_t n = strlen(name) + (module ? strlen(module) : 0) + 16;
+  char *label = malloc(n);
+  if (!label)
+    return CTRACE_ENOMEM;
+  snprintf(label, n, module && module[0] ? "[kernel] %s [%s]" : "[kernel] %s", name, module);
+  ksym *k = VH_PUSH(t->ksyms, t->nksyms, t->cap_ksyms);
+  const char *in = k ? str_intern(&t->strs, label) : NULL;
+  free(label);
+  if (!in) {
+    if (k)
+      t->nksyms--;
+    return CTRACE_ENOMEM;
+  }
+  *k = (ksym){start, size, in};
+  t->ksorted = 0;
+  if (t->kernel_cached && cache_forget_kernel(t) < 0)
+    return CTRACE_ENOMEM;
+  return 0;
+}
+
+static int ksym_cmp(const void *a, const void *b) {
+  const ksym *x = a, *y = b;
+  return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* The function holding kernel address a, or NULL. */
+static const ksym *ksym_find(sym_table *t, uint64_t a) {
+  if (!t->ksorted) {
+    qsort(t->ksyms, t->nksyms, sizeof *t->ksyms, ksym_cmp);
+    t->ksorted = 1;
+  }
+  size_t lo = 0, hi = t->nksyms;
+  while (lo < hi) { /* the first function starting above a */
+    size_t mid = lo + (hi - lo) / 2;
+    if (t->ksyms[mid].start <= a)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  const ksym *k = lo ? &t->ksyms[lo - 1] : NULL;
+  return k && a - k->start < k->size ? k : NULL;
+}
+
+/* The kernel's pseudo-mapping (made at its first use). @return its id, or
+ * 0 out of memory. */
+static int kernel_mapping(sym_table *t) {
+  if (t->kernel_map)
+    return t->kernel_map;
+  const char *path = str_intern(&t->strs, SYM_KERNEL_PATH), *bid = str_intern(&t->strs, "");
+  map_rec *m = path && bid ? VH_PUSH(t->maps, t->nmaps, t->cap_maps) : NULL;
+  if (!m)
+    return 0;
+  m->file = -1;
+  m->info = (sym_mapping){.pid = 0,
+                          .start = CTRACE_FMT_KERNEL_ADDR_MIN,
+                          .end = UINT64_MAX,
+                          .path = path,
+                          .build_id = bid,
+                          .usable = 1};
+  return t->kernel_map = (int)t->nmaps;
+}
+
+/* sym_lookup of a kernel address (a: the one looked up, addr - 1 for a
+ * return address): one frame, its function the recorded one holding a. */
+static size_t kernel_lookup(sym_table *t, uint64_t addr, uint64_t a, int is_return,
+                            const sym_frame **frames) {
+  int id = kernel_mapping(t);
+  if (!id || ((t->cache_n + 1) * 4 > t->cache_cap * 3 && cache_grow(t) < 0))
+    return 0;
+  uint32_t kind = KIND_USED | (is_return ? 1u : 0u);
+  cache_ent *e = cache_slot(t, addr, (uint32_t)id, kind);
+  if (e->kind) {
+    *frames = e->frames;
+    return e->n;
+  }
+  const ksym *k = ksym_find(t, a);
+  t->ntmp = 0;
+  sym_frame *fr = tmp_push(t);
+  if (!fr)
+    return 0;
+  *fr = (sym_frame){.function = k ? k->label : NULL,
+                    .mapping = id,
+                    .func_start = k ? k->start : 0,
+                    .func_size = k ? k->size : 0,
+                    .file_addr = a,
+                    .module_offset = addr};
+  const sym_frame *stored = frames_store(t);
+  if (!stored)
+    return 0;
+  *e = (cache_ent){addr, (uint32_t)id, kind, stored, 1};
+  t->cache_n++;
+  t->kernel_cached = 1;
+  *frames = stored;
+  return 1;
+}
+
+/* ---- Lookups --------------------------------------------------------------------------- */
+
 size_t sym_lookup(sym_table *t, int pid, uint64_t addr, int is_return, const sym_frame **frames) {
   uint64_t a = is_return && addr > 0 ? addr - 1 : addr;
+  if (addr >= CTRACE_FMT_KERNEL_ADDR_MIN)
+    return kernel_lookup(t, addr, a, is_return, frames);
   const sym_pid *p = pid_get(t, pid, 0);
   int id = p ? span_find(p, a) : 0;
   uint32_t owner = id ? (uint32_t)id : (uint32_t)pid;
@@ -1130,6 +1272,10 @@ const sym_mapping *sym_mapping_info(sym_table *t, int id) {
   if (!t || id < 1 || (size_t)id > t->nmaps)
     return NULL;
   map_rec *m = &t->maps[id - 1];
+  if (m->file < 0) { /* the kernel's: named by what the trace recorded */
+    m->info.has_functions = t->nksyms > 0;
+    return &m->info;
+  }
   sym_file *f = &t->files[m->file];
   file_open(t, f);
   m->info.usable = f->state == FS_OK && (f->has_symtab || f->has_dwarf);

@@ -58,6 +58,22 @@ void sym_free(sym_table *t);
 int sym_add_mapping(sym_table *t, int pid, uint64_t start, uint64_t end, uint64_t offset,
                     const char *path, const char *build_id_hex);
 
+/* The pseudo-mapping of kernel addresses (pprof's and perf's name for it). */
+#define SYM_KERNEL_PATH "[kernel.kallsyms]"
+
+/* A kernel function, as the recording machine named it (DEF_KSYM): a
+ * kernel address (>= CTRACE_FMT_KERNEL_ADDR_MIN) of any process in
+ * [start, start + size) is named "[kernel] NAME", or "[kernel] NAME
+ * [MODULE]" for a module's (module "" or NULL: the kernel itself). Kernel
+ * addresses belong to one mapping, SYM_KERNEL_PATH (pid 0, the kernel's
+ * half of the address space); one in no function given has no name there
+ * (cp_address_name shows "[kernel]+0xADDR"). Functions may be added after
+ * lookups (a live trace): the next lookups see them. The strings are
+ * copied. @return 0, CTRACE_EINVAL (size 0, not a kernel address, no
+ * name), CTRACE_ENOMEM. */
+int sym_add_kernel_symbol(sym_table *t, uint64_t start, uint64_t size, const char *name,
+                          const char *module);
+
 /* One frame of an address. Inlined calls give several frames per address.
  * The strings are interned: equal strings are the same pointer. */
 typedef struct sym_frame {

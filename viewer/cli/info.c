@@ -179,9 +179,12 @@ static void info_print_capture(const info_state *s) {
   unsigned hz = rd_sampling(tr, &period, &method);
   const rd_mapping *maps;
   size_t nmaps = rd_mappings(tr, &maps);
+  const rd_ksym *ksyms;
+  size_t nksyms = rd_kernel_symbols(tr, &ksyms);
   if (hz)
-    printf("samples:   CPU at %u Hz (%.3f ms of CPU each), %s; %zu code mappings\n", hz,
-           (double)period / 1e6, method ? method : "method not recorded", nmaps);
+    printf("samples:   CPU at %u Hz (%.3f ms of CPU each), %s; %zu code mappings, %zu kernel "
+           "functions named\n",
+           hz, (double)period / 1e6, method ? method : "method not recorded", nmaps, nksyms);
   const rd_span *sp;
   size_t nsp = rd_tracer_spans(tr, &sp);
   for (size_t i = 0; i < nsp; i++) {

@@ -88,8 +88,7 @@ int record_cpu_start(record_cpu *rc, const char *file) {
     fprintf(stderr, "ctrace record: --cpu-hz: cannot write the samples: %s\n", err);
     return 1;
   }
-  kt_sampling(rc->kt, rc->hz, 1000000000u / rc->hz,
-              "perf task-clock; user stacks unwound from their DWARF CFI (elfutils libdw)");
+  kt_sampling(rc->kt, rc->hz, 1000000000u / rc->hz, ctrace__perf_cpu_method(rc->perf));
   rc->t0 = rc->last_cut = now_ns();
   return 0;
 }

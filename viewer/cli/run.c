@@ -586,8 +586,7 @@ static void run_open_kernel_file(run_state *s) {
   s->kt = kt_open(s->kpath, s->pid, cmdline, s->cs.syscalls_kernel, s->cs.sched_kernel, s->cs.why,
                   err, sizeof err);
   if (s->kt && s->cpu_sampled)
-    kt_sampling(s->kt, o->cpu_hz, 1000000000u / o->cpu_hz,
-                "perf task-clock; user stacks unwound from their DWARF CFI (elfutils libdw)");
+    kt_sampling(s->kt, o->cpu_hz, 1000000000u / o->cpu_hz, ctrace__perf_cpu_method(s->perf));
   if (!s->kt) {
     fprintf(stderr, "ctrace run: cannot record kernel events (the context switches are lost): %s\n",
             err);

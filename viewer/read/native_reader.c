@@ -417,6 +417,7 @@ static int parse_defs(rd_trace *tr, const uint8_t *p, size_t n, char *why, size_
     case CTRACE_FMT_DEF_SAMPLING:
     case CTRACE_FMT_DEF_MAPPING:
     case CTRACE_FMT_DEF_STACK:
+    case CTRACE_FMT_DEF_KSYM:
       r = rd__samples_def(&tr->samples, kind, body.p, (size_t)(body.end - body.p));
       break;
     default: break; /* a newer minor version's definition: skip */
@@ -1237,4 +1238,8 @@ size_t rd_mappings(const rd_trace *tr, const rd_mapping **out) {
 
 const uint64_t *rd_stack(const rd_trace *tr, uint32_t id, unsigned *n) {
   return rd__samples_stack(tr->samples, id, n);
+}
+
+size_t rd_kernel_symbols(const rd_trace *tr, const rd_ksym **out) {
+  return rd__samples_ksyms(tr->samples, out);
 }

@@ -1,7 +1,7 @@
 /* The CPU-profile definitions of a ctrace file (FILE.kernel of `ctrace run
- * --cpu-hz N`): DEF_SAMPLING, DEF_MAPPING and DEF_STACK, taken in while
- * native_reader.c scans the file (rd__samples_def) and answered through
- * read.h (rd_sampling, rd_mappings, rd_stack). */
+ * --cpu-hz N`): DEF_SAMPLING, DEF_MAPPING, DEF_STACK and DEF_KSYM, taken in
+ * while native_reader.c scans the file (rd__samples_def) and answered
+ * through read.h (rd_sampling, rd_mappings, rd_stack, rd_kernel_symbols). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +24,8 @@ struct rd_samples {
   size_t nstacks, cap_stacks;
   uint64_t *pool;
   size_t pool_len, pool_cap;
+  rd_ksym *ksyms;
+  size_t nksyms, cap_ksyms;
 };
 
 /* A definition body being read. */
@@ -106,6 +108,19 @@ static int def_stack(rd_samples *s, body *b) {
   return 0;
 }
 
+static int def_ksym(rd_samples *s, body *b) {
+  uint64_t start = get_varint(b), size = get_varint(b);
+  char *name = get_str(b), *module = get_str(b);
+  if (b->bad || start < CTRACE_FMT_KERNEL_ADDR_MIN || size == 0 || start + size < start ||
+      !name[0] || vh_reserve((void **)&s->ksyms, &s->cap_ksyms, s->nksyms + 1, sizeof *s->ksyms)) {
+    free(name);
+    free(module);
+    return -1;
+  }
+  s->ksyms[s->nksyms++] = (rd_ksym){start, size, name, module};
+  return 0;
+}
+
 int rd__samples_def(rd_samples **sp, unsigned kind, const uint8_t *p, size_t n) {
   if (!*sp && !(*sp = calloc(1, sizeof **sp)))
     return -1;
@@ -114,6 +129,7 @@ int rd__samples_def(rd_samples **sp, unsigned kind, const uint8_t *p, size_t n) 
   case CTRACE_FMT_DEF_SAMPLING: return def_sampling(*sp, &b);
   case CTRACE_FMT_DEF_MAPPING: return def_mapping(*sp, &b);
   case CTRACE_FMT_DEF_STACK: return def_stack(*sp, &b);
+  case CTRACE_FMT_DEF_KSYM: return def_ksym(*sp, &b);
   default: return 0;
   }
 }
@@ -129,6 +145,11 @@ void rd__samples_free(rd_samples *s) {
   free(s->maps);
   free(s->stacks);
   free(s->pool);
+  for (size_t i = 0; i < s->nksyms; i++) {
+    free((char *)s->ksyms[i].name);
+    free((char *)s->ksyms[i].module);
+  }
+  free(s->ksyms);
   free(s);
 }
 
@@ -143,6 +164,11 @@ unsigned rd__samples_rate(const rd_samples *s, uint64_t *period_ns, const char *
 size_t rd__samples_mappings(const rd_samples *s, const rd_mapping **out) {
   *out = s ? s->maps : NULL;
   return s ? s->nmaps : 0;
+}
+
+size_t rd__samples_ksyms(const rd_samples *s, const rd_ksym **out) {
+  *out = s ? s->ksyms : NULL;
+  return s ? s->nksyms : 0;
 }
 
 const uint64_t *rd__samples_stack(const rd_samples *s, uint32_t id, unsigned *n) {

@@ -17,5 +17,6 @@ void rd__samples_free(rd_samples *s); /* accepts NULL */
 unsigned rd__samples_rate(const rd_samples *s, uint64_t *period_ns, const char **method);
 size_t rd__samples_mappings(const rd_samples *s, const rd_mapping **out);
 const uint64_t *rd__samples_stack(const rd_samples *s, uint32_t id, unsigned *n);
+size_t rd__samples_ksyms(const rd_samples *s, const rd_ksym **out);
 
 #endif /* CTRACE_VIEWER_NATIVE_SAMPLES_H */

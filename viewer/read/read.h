@@ -140,8 +140,17 @@ typedef struct rd_mapping {
 } rd_mapping;
 size_t rd_mappings(const rd_trace *tr, const rd_mapping **out);
 /* The addresses of stack id, innermost first (the sampled instruction, then
- * return addresses), in *n; NULL and 0 for id 0 or an unknown id. */
+ * return addresses; kernel frames, at CTRACE_FMT_KERNEL_ADDR_MIN and up,
+ * before the user ones), in *n; NULL and 0 for id 0 or an unknown id. */
 const uint64_t *rd_stack(const rd_trace *tr, uint32_t id, unsigned *n);
+/* The kernel functions the stacks' kernel frames are in, as the recording
+ * machine's /proc/kallsyms named them (DEF_KSYM), in the order recorded. */
+typedef struct rd_ksym {
+  uint64_t start, size; /* [start, start + size) */
+  const char *name;
+  const char *module; /* "" the kernel itself */
+} rd_ksym;
+size_t rd_kernel_symbols(const rd_trace *tr, const rd_ksym **out);
 unsigned rd_format_minor(const rd_trace *tr);
 /* The file header's CTRACE_FMT_FF_* flags (CTRACE_FMT_FF_FLIGHT: a flight
  * recorder's dump, the last window of a longer session). */
