@@ -71,6 +71,8 @@
   XX(cpu_profile_api)                                                          \
   XX(cpu_profile_source_api) XX(cpu_symbols_shared)                            \
   XX(cpu_profile_export)                                                       \
+  XX(cpu_self_api) XX(cpu_self_env) XX(cpu_self_no_module)                     \
+  XX(cpu_self_old_options) XX(run_cpu_self_launcher)                           \
   XX(export_samples_recorded) XX(export_samples_no_namer)                      \
   XX(profile_recorded_trace)                                                   \
   XX(samples_timeline_api)                                                     \

@@ -109,6 +109,14 @@ typedef struct ctrace_options {
                                 alone is capped at 256 MiB; bytes alone: no
                                 time limit. In FLIGHT mode `path` is where
                                 dumps go (see ctrace_flight_dump) */
+  /* Added with CPU samples; a smaller struct_size leaves it 0. */
+  uint32_t cpu_hz;     /* CPU samples per second of each thread's CPU time, with
+                      call stacks, into FILE.kernel beside the trace file
+                      (ctrace top, ctrace view); 0 = $CTRACE_CPU_HZ, else
+                      off. At most 10000. Needs libctrace-cpu.so beside
+                      libctrace and perf_event_open; without them the
+                      session starts and stderr says why there are none */
+  uint32_t reserved2_; /* must be 0 */
 } ctrace_options;
 
 #define CTRACE_OPT_CLOCK_MONOTONIC 0x1u /* clock_gettime instead of the TSC */
@@ -121,7 +129,7 @@ typedef struct ctrace_options {
 /* clang-format on */
 
 #define CTRACE_OPTIONS_INIT \
-  { sizeof(ctrace_options), 0, NULL, 0, 0, 0, 0, 0, 0, 0 }
+  { sizeof(ctrace_options), 0, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
 
 /*! ctrace_start() : opens the trace file and starts recording on every
  *  thread (in flight-recorder mode, opens no file: events stay in memory

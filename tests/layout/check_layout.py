@@ -24,9 +24,10 @@ import tempfile
 ROOMS = {
     "tracer/common": ("common.h", []),
     "tracer/lttng": ("tracepoints.h", []),
-    "tracer/runtime": ("record_fast.h", ["tracer/common", "tracer/lttng"]),
+    "tracer/runtime": ("record_fast.h", ["tracer/common", "tracer/lttng", "tracer/cpu"]),
     "tracer/preload": (None, ["tracer/runtime", "tracer/common", "tracer/lttng"]),
     "tracer/capture": ("capture.h", ["tracer/common"]),
+    "tracer/cpu": ("cpu_module.h", ["tracer/capture", "tracer/common"]),
     "viewer/read": ("read.h", ["tracer/common"]),
     "viewer/export": ("export.h", ["viewer/read", "tracer/common"]),
     "viewer/analysis": ("analysis.h", ["viewer/read", "tracer/common"]),

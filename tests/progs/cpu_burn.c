@@ -71,9 +71,31 @@ static double cpu_ms(void) {
   return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+/* Built with WITH_CTRACE (cpu_burn_lib: linked with libctrace, sampling
+ * itself, tests/test_cpu_self.c): CTRACE_OUT starts the trace at load (and
+ * CTRACE_CPU_HZ its samples), or "cpu_burn_lib MS api HZ FILE" calls
+ * ctrace_start with cpu_hz = HZ and path FILE, and ctrace_stop at the end.
+ * (Here, below the hot functions: tests look for their lines.) */
+#if defined(WITH_CTRACE)
+#include "ctrace/ctrace.h"
+#endif
+
 int main(int argc, char **argv) {
   double ms = argc > 1 ? atof(argv[1]) : 500;
   int forked = argc > 2 && !strcmp(argv[2], "fork");
+#if defined(WITH_CTRACE)
+  int api = argc > 4 && !strcmp(argv[2], "api");
+  if (api) {
+    ctrace_options o = CTRACE_OPTIONS_INIT;
+    o.cpu_hz = (uint32_t)atoi(argv[3]);
+    o.path = argv[4];
+    int r = ctrace_start(&o);
+    if (r) {
+      fprintf(stderr, "ctrace_start: %s\n", ctrace_strerror(r));
+      return 1;
+    }
+  }
+#endif
   pid_t child = forked ? fork() : -1;
   if (forked && child < 0) {
     perror("fork");
@@ -92,6 +114,10 @@ int main(int argc, char **argv) {
                    (uintptr_t)hot_a, (uintptr_t)hot_b);
   if (write(1, line, (size_t)n) != n) /* one write: the two processes' lines stay whole */
     return 1;
+#if defined(WITH_CTRACE)
+  if (api && ctrace_stop() != 0)
+    return 1;
+#endif
   if (child > 0) {
     int status;
     if (waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status) != 0)

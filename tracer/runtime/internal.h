@@ -536,6 +536,17 @@ CTRACE__HIDDEN void ctrace__flight_thread_exit(void);
  * control socket's `dump`). @return as ctrace_flight_dump. */
 CTRACE__HIDDEN int ctrace__flight_dump_path(const char *path, char *chosen, size_t len);
 
+/* ---- cpu.c: CPU samples of the process itself (libctrace-cpu.so) ---------------- */
+
+/* Fills o->cpu_hz from $CTRACE_CPU_HZ when 0. @return 0 or CTRACE_EINVAL
+ * (said on stderr for the variable). */
+CTRACE__HIDDEN int ctrace__cpu_options(ctrace_options *o);
+/* A session starts writing path (NULL: no file yet): samples at hz into
+ * path.kernel, or why not in the capture note. */
+CTRACE__HIDDEN void ctrace__cpu_start(unsigned hz, const char *path, int flight, int on_demand);
+/* ctrace_stop: sampling stops, path.kernel is finished. */
+CTRACE__HIDDEN void ctrace__cpu_stop(void);
+
 /* What the flight recorder holds (tests, bench/bench_record). */
 typedef struct ctrace__flight_stats {
   uint64_t window_ms, cap_bytes; /* the settings */

@@ -244,6 +244,8 @@ static int start_options(const ctrace_options *opts, start_req *q) {
         o->buffer_mb > 1u << 20)
       return CTRACE_EINVAL;
   }
+  if (ctrace__cpu_options(o))
+    return CTRACE_EINVAL;
   q->given_path = o->path && *o->path ? o->path : NULL;
   int fr = ctrace__flight_options(o);
   if (fr)
@@ -329,9 +331,11 @@ static int start_recording(ctrace__session *s, const start_req *q) {
   s->gen = atomic_load(&ctrace__gen) + 1;
   atomic_store(&ctrace__dropped_total, 0);
   capture_setup();
+  ctrace__cpu_start(q->o.cpu_hz, s->path, q->flight, on_demand_gen != NULL);
   s->span_to = 0; /* the writer defines the start span once it is set */
   int r = ctrace__writer_start(s);
   if (r) {
+    ctrace__cpu_stop();
     if (q->fd >= 0)
       close(q->fd);
     s->fd = -1;
@@ -426,6 +430,7 @@ int ctrace_stop(void) {
     ctrace__flight_end(); /* the previous handlers back */
   s->stop_tid = (int)syscall(SYS_gettid);
   s->stop_from = mono_now();
+  ctrace__cpu_stop();         /* (its last samples: before the writer's end) */
   r = ctrace__writer_stop(s); /* (closes the file, releases the pool) */
   if (!r && atomic_load(&ctrace__dropped_total))
     r = CTRACE_ELOST;

@@ -513,6 +513,9 @@ static _Noreturn void run_child(const run_state *s, const int go[2]) {
   setenv("CTRACE_SCHED", cs.sched_kernel ? "kernel" : o->sched ? "wrappers" : "off", 1);
   setenv("CTRACE_HEAP", o->heap ? "1" : "0", 1);
   setenv("CTRACE_LOCKS", o->locks ? "1" : "0", 1);
+  /* CPU samples are the launcher's (FILE.kernel is its file): PROG's
+   * libctrace takes none of its own, whatever CTRACE_CPU_HZ says */
+  setenv("CTRACE__CPU_SAMPLER", "launcher", 1);
   if (cs.why[0])
     setenv("CTRACE_CAPTURE_WHY", cs.why, 1);
   else
