@@ -18,6 +18,8 @@
 //                ('events' or 'polling'), messages, refreshes, feed }, or null
 //   analysis     the Analyses panel (analysis.js): answer, window, loads,
 //                serverMs, renderMs, tab, select(tab), setRange(range | null)
+//   select(id)   selects the slice of that id (s.TRACK.DEPTH.INDEX) as a
+//                click on it does, zooming to it if it is not in view
 
 import { api, timings } from './api.js';
 import { buildLayout } from './layout.js';
@@ -102,6 +104,7 @@ async function start() {
 
   // ---- panels ----
   const details = new Details($('details-body'), meta, { select: (id) => selectById(id) });
+  test.select = (id) => selectById(id);
   const search = new Search({
     form: $('search'), input: $('search-input'), prev: $('search-prev'), next: $('search-next'),
     count: $('search-count'), list: $('results-body'), total: $('results-total'),

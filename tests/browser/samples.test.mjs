@@ -129,25 +129,37 @@ async function main() {
   check(pickMarks.length >= 3 && ended === pickMarks.length, `samples' stacks end at the thread's start (${ended} of ${pickMarks.length})`, seen.join('\n  '));
   check(inWorker > 0, `a sample in worker, under start_thread (${inWorker} of ${pickMarks.length}): ${seen.find((x) => /worker/.test(x))}`);
 
-  // region slices of the workers with samples inside: their on-CPU count
-  // is the timeline's count of samples inside them on that thread
-  const slices = await page.evaluate(() => window.__ctrace.visibleSlices());
+  // region slices of the workers with samples inside (found from the
+  // samples: the outermost region open at a sample's time), selected as a
+  // click selects them: their on-CPU count is the timeline's count of
+  // samples inside them on that thread
   const picked = [];
-  for (const s of slices.filter((x) => workers.includes(x.track) && x.cat === 'region' && x.merged === 1 && x.w >= 3)
-    .sort((a, b) => b.dur - a.dur).slice(0, 200)) {
-    const want = await samplesIn(page, s.track, meta.t0 + s.start, meta.t0 + s.start + s.dur - 1);
-    if (want > 0) picked.push({ s, want });
+  for (const m of ws.filter((_, i) => i % Math.max(1, Math.floor(ws.length / 40)) === 0)) {
+    const at = await page.evaluate(async ([id, track]) => {
+      const d = await (await fetch(`/api/slice?id=${id}`)).json();
+      const r = await (await fetch(`/api/slices?t0=${d.start}&t1=${d.start + 1}&px=1&tracks=${track}`)).json();
+      const s = r.traceEvents.find((e) => e.cat === 'region' && e.args.depth === 0 && !e.args.merged);
+      return s ? { id: s.args.id, name: s.name, start: Math.round(s.ts * 1000), dur: Math.round(s.dur * 1000) } : null;
+    }, [m.id, m.track]);
+    if (at && !picked.some((p) => p.s.id === at.id)) {
+      const want = await samplesIn(page, m.track, at.start, at.start + at.dur - 1);
+      if (want > 0) picked.push({ s: at, want });
+    }
     if (picked.length === 3) break;
   }
   let tried = 0, matched = 0;
   for (const { s, want } of picked) {
     tried++;
-    await clickAndWait(page, s.x, s.y, s.id);
+    await page.evaluate((id) => window.__ctrace.select(id), s.id);
+    await page.waitForFunction((id) => {
+      const b = document.getElementById('details-body');
+      return b.dataset.id === id && b.querySelector('.cpu-samples');
+    }, s.id, { timeout: 10_000 }).catch(() => {});
     const shown = await page.evaluate(() => {
       const c = document.querySelector('#details-body .cpu-samples');
       return c ? { n: Number(c.dataset.samples), rows: [...c.querySelectorAll('tr[data-fn]')].map((r) => r.dataset.fn) } : null;
     });
-    if (check(shown && shown.n === want, `slice ${s.name} (${(s.dur / 1e6).toFixed(1)} ms): ${shown && shown.n} on-CPU samples, the timeline has ${want}`)) {
+    if (check(shown && shown.n === want, `slice ${s.name} (${(s.dur / 1e6).toFixed(2)} ms): ${shown && shown.n} on-CPU samples, the timeline has ${want}`)) {
       matched++;
       check(shown.rows.length > 0, `its functions listed (${shown.rows.join(', ')})`);
     }
