@@ -73,6 +73,8 @@
   XX(cpu_profile_export)                                                       \
   XX(cpu_self_api) XX(cpu_self_env) XX(cpu_self_no_module)                     \
   XX(cpu_self_old_options) XX(run_cpu_self_launcher)                           \
+  XX(cpu_self_sigprof) XX(cpu_self_sigprof_taken) XX(run_cpu_sigprof)          \
+  XX(stress_signals_sigprof)                                                   \
   XX(export_samples_recorded) XX(export_samples_no_namer)                      \
   XX(profile_recorded_trace)                                                   \
   XX(samples_timeline_api)                                                     \

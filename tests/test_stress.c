@@ -132,8 +132,9 @@ static void *sig_target(void *arg) {
   return NULL;
 }
 
-TEST_IMPL(stress_signals) {
-  const char *path = test_tmp_path("signals.ctrace");
+/* cpu_hz: the session also samples the process at that rate (SIGPROF
+ * timers, stress_signals_sigprof). */
+static void signals_run(const char *path, unsigned cpu_hz) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_signal;
@@ -142,6 +143,7 @@ TEST_IMPL(stress_signals) {
   ctrace_options o = CTRACE_OPTIONS_INIT;
   o.path = path;
   o.buffer_mb = 256;
+  o.cpu_hz = cpu_hz;
   ASSERT_EQ(ctrace_start(&o), 0);
   pthread_t th;
   pthread_create(&th, NULL, sig_target, NULL);
@@ -186,5 +188,42 @@ TEST_IMPL(stress_signals) {
   ASSERT_UEQ(in_handler + ctrace_dropped_events(), (uint64_t)handled);
   ASSERT_ULE(tt->info->dropped, ctrace_dropped_events());
   tt_free(t);
+}
+
+TEST_IMPL(stress_signals) {
+  signals_run(test_tmp_path("signals.ctrace"), 0);
+  return 0;
+}
+
+/* The same while the process samples itself by SIGPROF timers at their
+ * highest rate (perf refused by the test hook): a SIGPROF landing anywhere,
+ * in the middle of an event or of the SIGUSR1 handler's, changes nothing
+ * of the stream, and the signalled thread has its samples. */
+TEST_IMPL(stress_signals_sigprof) {
+  const char *path = test_tmp_path("signals_prof.ctrace");
+  setenv("CTRACE__TEST_PERF_FAIL", "1", 1);
+  signals_run(path, 10000);
+  unsetenv("CTRACE__TEST_PERF_FAIL");
+  char kernel[1100], top[1400];
+  snprintf(kernel, sizeof kernel, "%s.kernel", path);
+  ttrace *k = tt_load(kernel);
+  ASSERT(rd_complete(k->tr));
+  ASSERT_EQ(k->stream_errors, 0);
+  size_t samples = 0;
+  for (size_t i = 0; i < k->nth; i++)
+    samples += tt_count(&k->th[i], CTRACE_FMT_EV_K_SAMPLE);
+  tt_free(k);
+  printf("%zu CPU samples\n", samples);
+  ASSERT_GT(samples, 100);
+#if defined(__SANITIZE_THREAD__)
+  return 0; /* (TSan defers signals: the stacks copied are not the registers') */
+#endif
+  snprintf(top, sizeof top, "%s top %s --thread signalled -n 0", test_ctrace_bin, path);
+  char *argv[] = {"/bin/sh", "-c", top, NULL};
+  test_proc p = test_run(argv, NULL);
+  printf("%s%s", p.out, p.err);
+  ASSERT_EQ(p.status, 0);
+  ASSERT_CONTAINS(p.out, "sig_target");
+  test_proc_free(&p);
   return 0;
 }

@@ -125,6 +125,39 @@ const char *ctrace__perf_cpu_method(const ctrace__perf *p);
 /* Closes the events and frees everything. Accepts NULL. */
 void ctrace__perf_close(ctrace__perf *p);
 
+/* ---- CPU samples a process takes of itself (self_samples.c) -------------------------
+ *
+ * For a sampler inside the process (tracer/cpu's SIGPROF timers, where
+ * perf_event_open is refused): each sample is the registers of the
+ * interrupted thread and a copy of the top of its stack, unwound here as
+ * perf's are (unwind.c), with the process's code mappings from
+ * /proc/self/maps (read at the first sample and again when a pc is in none
+ * read so far). One thread uses a ctrace__self_samples. */
+
+typedef struct ctrace__self_samples ctrace__self_samples;
+
+/* Registers in DWARF numbering (x86-64): rax rdx rcx rbx rsi rdi rbp rsp
+ * r8..r15, then 16 = the interrupted rip. */
+#define CTRACE__SELF_NREGS 17
+typedef struct ctrace__self_sample {
+  uint64_t ns; /* CLOCK_MONOTONIC */
+  int tid, cpu;
+  uint64_t regs[CTRACE__SELF_NREGS];
+  const unsigned char *stack; /* a copy of the stack from regs[7] (rsp) up */
+  size_t stack_len;
+} ctrace__self_sample;
+
+/* Samples of this process, each standing for period_ns of CPU time. NULL:
+ * out of memory. */
+ctrace__self_samples *ctrace__self_samples_new(uint64_t period_ns);
+/* Unwinds one sample and emits it (K_SAMPLE), after the K_MAPPINGs of the
+ * code mapped since the last it emitted. In time order, best (FILE.kernel
+ * writes an older one at the time of the one before). */
+void ctrace__self_samples_add(ctrace__self_samples *s, const ctrace__self_sample *smp,
+                              void (*emit)(void *arg, const ctrace__kevent *ev), void *arg);
+/* Accepts NULL. */
+void ctrace__self_samples_free(ctrace__self_samples *s);
+
 /* ---- FILE.kernel (kernel_trace.c) --------------------------------------------------- */
 
 typedef struct kt_writer kt_writer;

@@ -10,7 +10,7 @@
  *   its name alone        (dlopen's own search: LD_LIBRARY_PATH, ld.so.cache)
  * The module samples every thread of the process into FILE.kernel beside
  * the session's FILE (FILE.PID.kernel beside FILE.PID); its thread here,
- * "ctrace-cpu", reads and unwinds the samples every 20 ms and is one of the
+ * "ctrace-cpu", reads and unwinds the samples every 10 ms and is one of the
  * tracer's own (its samples are the tracer's CPU cost, as the writer's).
  * Sampling stops at ctrace_stop, or at exit (atexit) when the program does
  * not stop the session.
@@ -18,7 +18,11 @@
  * No samples are taken here when the session is a flight recorder, a
  * forked child's (its file is created later, if ever), or one that
  * `ctrace record` asked for; nor under `ctrace run`, whose launcher samples
- * the process and writes FILE.kernel itself (it sets CTRACE__CPU_SAMPLER).
+ * the process and writes FILE.kernel itself (it sets
+ * CTRACE__CPU_SAMPLER=launcher), unless the kernel refused it its events:
+ * then it sets CTRACE__CPU_SAMPLER=self and CTRACE_CPU_HZ, and the program
+ * samples itself (by SIGPROF timers, tracer/cpu/sigprof.c, where perf is
+ * refused to it too).
  * When samples cannot be taken (no module, the kernel refuses), stderr and
  * the trace's capture note (ctrace info) say why, and tracing goes on. */
 #define _GNU_SOURCE
@@ -39,11 +43,12 @@
 #define CPU_HZ_MAX 10000 /* as `ctrace run --cpu-hz` */
 
 static pthread_mutex_t cpu_mu = PTHREAD_MUTEX_INITIALIZER;
-static const ctrace__cpu_module *mod; /* loaded (under cpu_mu) */
-static ctrace__cpu_sampler *sampler;  /* sampling (under cpu_mu) */
+static ctrace__cpu_module *mod;      /* loaded (under cpu_mu) */
+static ctrace__cpu_sampler *sampler; /* sampling (under cpu_mu) */
 static pthread_t poller;
 static int stopping; /* (atomic) the poller ends */
 static char sampler_kpath[PATH_MAX];
+static char close_msg[600]; /* the poller's, once it closed the sampler */
 
 int ctrace__cpu_options(ctrace_options *o) {
   if (o->cpu_hz > CPU_HZ_MAX)
@@ -84,7 +89,7 @@ static void why_add2(char *why, size_t len, const char *head, const char *text) 
 static void why_add(char *why, size_t len, const char *text) { why_add2(why, len, text, ""); }
 
 /* Tries the module at path. @return its table, or NULL with a note in why. */
-static const ctrace__cpu_module *try_path(const char *path, char *why, size_t len) {
+static ctrace__cpu_module *try_path(const char *path, char *why, size_t len) {
   char note[700];
   void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
   if (!h) {
@@ -100,7 +105,7 @@ static const ctrace__cpu_module *try_path(const char *path, char *why, size_t le
   }
   ctrace__cpu_module_open_fn entry =
       (ctrace__cpu_module_open_fn)(uintptr_t)dlsym(h, CTRACE__CPU_MODULE_ENTRY);
-  const ctrace__cpu_module *m = entry ? entry(CTRACE__CPU_MODULE_ABI) : NULL;
+  ctrace__cpu_module *m = entry ? entry(CTRACE__CPU_MODULE_ABI) : NULL;
   if (!m || m->size < sizeof *m) {
     snprintf(note, sizeof note, "%s: %s", path,
              entry ? "of another ctrace build"
@@ -113,12 +118,14 @@ static const ctrace__cpu_module *try_path(const char *path, char *why, size_t le
 }
 
 /* The module (see the top), or NULL with every place tried and why. */
-static const ctrace__cpu_module *load_module(char *why, size_t len) {
+static ctrace__cpu_module *load_module(char *why, size_t len) {
   const char *env = getenv("CTRACE_CPU_MODULE");
   if (env && *env) {
-    const ctrace__cpu_module *m = try_path(env, why, len);
+    ctrace__cpu_module *m = try_path(env, why, len);
     if (!m)
       why_add(why, len, "(from CTRACE_CPU_MODULE)");
+    else
+      m->own_thread = ctrace__own_tid_add;
     return m;
   }
   Dl_info info;
@@ -126,26 +133,35 @@ static const ctrace__cpu_module *load_module(char *why, size_t len) {
     char p[PATH_MAX];
     int n = snprintf(p, sizeof p, "%.*s/" CTRACE__CPU_MODULE_FILE,
                      (int)(strrchr(info.dli_fname, '/') - info.dli_fname), info.dli_fname);
-    const ctrace__cpu_module *m = n > 0 && (size_t)n < sizeof p ? try_path(p, why, len) : NULL;
+    ctrace__cpu_module *m = n > 0 && (size_t)n < sizeof p ? try_path(p, why, len) : NULL;
+    if (m)
+      m->own_thread = ctrace__own_tid_add;
     if (m)
       return m;
   }
-  const ctrace__cpu_module *m = try_path(CTRACE__CPU_MODULE_FILE, why, len);
+  ctrace__cpu_module *m = try_path(CTRACE__CPU_MODULE_FILE, why, len);
   if (!m)
     why_add(why, len, "(CTRACE_CPU_MODULE may name it)");
+  if (m)
+    m->own_thread = ctrace__own_tid_add; /* (the sampler's threads are the tracer's) */
   return m;
 }
 
+/* The sampler's thread: polls every 10 ms, and closes the sampler when
+ * told to stop (so that every thread the module starts, even to close its
+ * events, has this thread's name: the tracer's, see own_thread). */
 static void *poll_main(void *arg) {
   ctrace__cpu_sampler *s = arg;
   ctrace__tls.guard = 1; /* never records */
-  prctl(PR_SET_NAME, "ctrace-cpu", 0, 0, 0);
+  prctl(PR_SET_NAME, CTRACE__CPU_THREAD_NAME, 0, 0, 0);
   ctrace__own_tid_add(ctrace__tid());
   while (!__atomic_load_n(&stopping, __ATOMIC_ACQUIRE)) {
     mod->poll(s);
-    struct timespec ts = {0, 20 * 1000000};
+    struct timespec ts = {0, 10 * 1000000};
     nanosleep(&ts, NULL);
   }
+  if (mod->close(s, close_msg, sizeof close_msg) != 0 && !close_msg[0])
+    snprintf(close_msg, sizeof close_msg, "cannot finish the file");
   return NULL;
 }
 
@@ -166,13 +182,9 @@ static void stop_locked(void) {
   if (!sampler)
     return;
   __atomic_store_n(&stopping, 1, __ATOMIC_RELEASE);
-  pthread_join(poller, NULL);
-  char msg[600];
-  int guard = ctrace__tls.guard;
-  ctrace__tls.guard = 1; /* (the module's closing and writing are not the program's) */
-  if (mod->close(sampler, msg, sizeof msg) != 0 || msg[0])
-    fprintf(stderr, "ctrace: CPU samples (%s): %s\n", sampler_kpath, msg);
-  ctrace__tls.guard = guard;
+  pthread_join(poller, NULL); /* (it closed the sampler) */
+  if (close_msg[0])
+    fprintf(stderr, "ctrace: CPU samples (%s): %s\n", sampler_kpath, close_msg);
   sampler = NULL;
 }
 
@@ -212,6 +224,7 @@ static int start_locked(unsigned hz, const char *path, char *why, size_t len) {
   ctrace__tls.guard = guard;
   if (!sampler)
     return -1;
+  close_msg[0] = '\0';
   int r = start_poller(sampler);
   if (r) {
     char msg[256];
@@ -225,9 +238,10 @@ static int start_locked(unsigned hz, const char *path, char *why, size_t len) {
 }
 
 void ctrace__cpu_start(unsigned hz, const char *path, int flight, int on_demand) {
-  const char *by = getenv("CTRACE__CPU_SAMPLER");
-  if ((by && *by) || on_demand || !path || flight) {
-    if (hz && flight && !(by && *by))
+  const char *by = getenv("CTRACE__CPU_SAMPLER"); /* "launcher", or "self" (see the top) */
+  int launcher = by && *by && strcmp(by, "self") != 0;
+  if (launcher || on_demand || !path || flight) {
+    if (hz && flight && !launcher)
       why_add(ctrace__capture_state.why, sizeof ctrace__capture_state.why,
               "CPU samples: not taken in flight mode by libctrace (ctrace run --flight SPAN "
               "--cpu-hz N takes them)");

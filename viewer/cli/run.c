@@ -51,7 +51,8 @@ static const char run_usage[] =
     "  --no-follow       do not trace forked or exec'd children\n"
     "  --cpu-hz N        CPU samples with call stacks, N a second per thread (0: none;\n"
     "                    default 0), into FILE.kernel: ctrace top, ctrace pprof --type cpu\n"
-    "                    (with --flight: into DUMP.kernel beside each dump)\n"
+    "                    (with --flight: into DUMP.kernel beside each dump); where\n"
+    "                    perf_event_open is refused, PROG samples itself (SIGPROF)\n"
     "  --flight SPAN     flight recorder: keep only the last SPAN (30s, 500ms) or at\n"
     "                    most SPAN bytes (256MB, 64KiB), or both (30s,256MB), in\n"
     "                    memory; FILE is written only on SIGUSR2 (ctrace dump PID),\n"
@@ -343,6 +344,7 @@ static int run_check(const run_opts *o) {
 
 typedef struct child_setup {
   int syscalls_kernel, sched_kernel;
+  unsigned cpu_self_hz; /* perf refused: PROG's libctrace samples itself (SIGPROF timers) */
   char why[400];
 } child_setup;
 
@@ -514,8 +516,15 @@ static _Noreturn void run_child(const run_state *s, const int go[2]) {
   setenv("CTRACE_HEAP", o->heap ? "1" : "0", 1);
   setenv("CTRACE_LOCKS", o->locks ? "1" : "0", 1);
   /* CPU samples are the launcher's (FILE.kernel is its file): PROG's
-   * libctrace takes none of its own, whatever CTRACE_CPU_HZ says */
-  setenv("CTRACE__CPU_SAMPLER", "launcher", 1);
+   * libctrace takes none of its own, whatever CTRACE_CPU_HZ says; unless
+   * the kernel refused the launcher's perf events: then PROG's libctrace
+   * samples itself (SIGPROF timers where perf is refused) into FILE.kernel */
+  setenv("CTRACE__CPU_SAMPLER", cs.cpu_self_hz ? "self" : "launcher", 1);
+  if (cs.cpu_self_hz) {
+    char hz[16];
+    snprintf(hz, sizeof hz, "%u", cs.cpu_self_hz);
+    setenv("CTRACE_CPU_HZ", hz, 1);
+  }
   if (cs.why[0])
     setenv("CTRACE_CAPTURE_WHY", cs.why, 1);
   else
@@ -557,7 +566,15 @@ static int run_open_kernel(run_state *s) {
   cs->syscalls_kernel = (got & CTRACE__PERF_SYSCALLS) != 0;
   cs->sched_kernel = (got & CTRACE__PERF_SCHED) != 0;
   s->cpu_sampled = (got & CTRACE__PERF_CPU) != 0;
-  if (o->cpu_hz && !s->cpu_sampled)
+  /* Nothing of perf's (no FILE.kernel of the launcher's): PROG samples
+   * itself, by SIGPROF timers if perf is refused there too. */
+  cs->cpu_self_hz = o->cpu_hz && !s->perf && !o->flight ? o->cpu_hz : 0;
+  if (cs->cpu_self_hz)
+    fprintf(stderr,
+            "ctrace run: --cpu-hz %u: the launcher may not sample (%s): PROG samples itself "
+            "(its libctrace; SIGPROF timers where perf is refused)\n",
+            o->cpu_hz, cs->why);
+  else if (o->cpu_hz && !s->cpu_sampled)
     fprintf(stderr, "ctrace run: --cpu-hz %u: no CPU samples: %s\n", o->cpu_hz, cs->why);
   snprintf(s->kpath, sizeof s->kpath, "%s.kernel", s->abs_out);
   s->kt = NULL;
@@ -737,6 +754,8 @@ static int run_finish(run_state *s) {
     s->perf = NULL;
   } else if (s->perf) {
     run_close_kernel(s, kinfo, sizeof kinfo);
+  } else if (s->cs.cpu_self_hz) {
+    snprintf(kinfo, sizeof kinfo, " and .kernel (PROG's own CPU samples)");
   }
   /* What was not captured is in the trace too (DEF_CAPTURE). */
   if (s->cs.why[0])
