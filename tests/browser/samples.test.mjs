@@ -187,13 +187,13 @@ const tabSamples = (page) => page.evaluate(() => {
   return s && s.answer ? s.answer.samples : -1;
 });
 
-/** `ctrace run --view --cpu-hz 999 -- cpu_burn 6000`: while it runs, the
+/** `ctrace run --view --cpu-hz 999 -- cpu_burn 4000`: while it runs, the
  * CPU tab's flame graph is asked again as the trace grows and counts more
  * samples, hot_a among its boxes. */
 async function liveFlameGraph() {
   const trace = path.join(outDir, 'live-cpu.ctrace');
   for (const f of [trace, `${trace}.kernel`]) fs.rmSync(f, { force: true });
-  const run = spawn(ctraceBin, ['run', '--view', '--port', '0', '--cpu-hz', '999', '-o', trace, '--', burnBin, '6000'],
+  const run = spawn(ctraceBin, ['run', '--view', '--port', '0', '--cpu-hz', '999', '-o', trace, '--', burnBin, '4000'],
     { stdio: ['ignore', 'pipe', 'pipe'] });
   servers.push(run);
   let out = '';
