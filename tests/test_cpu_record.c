@@ -398,7 +398,7 @@ TEST_IMPL(record_pid_cpu_errors) {
 typedef struct churn {
   atomic_uint n, done;
   atomic_int go, wake;
-  int tid[CHURN_MAX];
+  atomic_int tid[CHURN_MAX]; /* (read by the drain as threads start: atomic) */
   uint64_t cpu_ns[CHURN_MAX];
   uint64_t samples[CHURN_MAX];
 } churn;
@@ -409,7 +409,7 @@ static uint64_t thread_cpu_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static volatile uint64_t churn_sink;
+static _Atomic uint64_t churn_sink;
 
 static void sleep_us(long us) {
   struct timespec ts = {0, us * 1000};
@@ -422,12 +422,12 @@ static void *churn_burn(void *arg) {
   unsigned i = atomic_fetch_add(&c->n, 1);
   if (i >= CHURN_MAX)
     return NULL;
-  c->tid[i] = (int)syscall(SYS_gettid);
+  atomic_store(&c->tid[i], (int)syscall(SYS_gettid));
   uint64_t x = (uint64_t)i, t0 = thread_cpu_ns();
   while (thread_cpu_ns() - t0 < CHURN_CPU_MS * 1000000ull)
     for (int k = 0; k < 1000; k++)
       x = (x ^ (x >> 29)) * 0x9e3779b97f4a7c15ull + 1;
-  churn_sink = x;
+  atomic_store_explicit(&churn_sink, x, memory_order_relaxed);
   c->cpu_ns[i] = thread_cpu_ns();
   atomic_fetch_add(&c->done, 1);
   return NULL;
@@ -488,7 +488,7 @@ static void churn_count(void *arg, const ctrace__kevent *e) {
     return;
   unsigned n = atomic_load(&c->n);
   for (unsigned i = 0; i < n && i < CHURN_MAX; i++)
-    if (c->tid[i] == e->tid) {
+    if (atomic_load(&c->tid[i]) == e->tid) {
       c->samples[i]++;
       return;
     }
@@ -545,8 +545,8 @@ TEST_IMPL(perf_attach_threads_once) {
   for (unsigned i = 0; i < n && i < CHURN_MAX; i++) {
     uint64_t cpu_ms = c->cpu_ns[i] / 1000000u;
     if (c->samples[i] > cpu_ms * 3 / 2 + 3)
-      TEST_FAIL("thread %d: %" PRIu64 " samples for %" PRIu64 " ms of CPU at 999 Hz", c->tid[i],
-                c->samples[i], cpu_ms);
+      TEST_FAIL("thread %d: %" PRIu64 " samples for %" PRIu64 " ms of CPU at 999 Hz",
+                atomic_load(&c->tid[i]), c->samples[i], cpu_ms);
     sampled += c->samples[i] > 0;
     most = c->samples[i] > most ? c->samples[i] : most;
     total += c->samples[i];
