@@ -39,8 +39,15 @@ void ctrace__own_tid_add(int tid) {
 /* A signal handler recorded while this thread was writing an event. */
 __attribute__((cold)) void ctrace__ev_nested(void) {
   ctrace__thread *t = ctrace__tls.thread;
-  if (t != &ctrace__no_thread && CTRACE__ACTIVE_RELAXED()) {
+  if (!CTRACE__ACTIVE_RELAXED())
+    return;
+  if (t != &ctrace__no_thread) {
     atomic_fetch_add_explicit(&t->dropped, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&ctrace__dropped_total, 1, memory_order_relaxed);
+  } else if (ctrace__tls.slow) {
+    /* The outer event is registering this thread (a signal handler's event
+     * in thread_create: under TSan, at its gettid or prctl, where pending
+     * signals are delivered): no state to count it on yet, so the total. */
     atomic_fetch_add_explicit(&ctrace__dropped_total, 1, memory_order_relaxed);
   }
 }
