@@ -147,6 +147,36 @@ void synth_capture(synth *s, unsigned syscalls, unsigned sched, unsigned heap, u
 
 void synth_end_dropped(synth *s, uint64_t total) { s->dropped = total; }
 
+void synth_heap_sampling(synth *s, uint64_t rate, const char *method) {
+  buf b = {0};
+  buf_varint(&b, rate);
+  buf_str(&b, method);
+  def(&s->defs, CTRACE_FMT_DEF_HEAP_SAMPLING, &b);
+  free(b.p);
+}
+
+void synth_mapping(synth *s, uint64_t start, uint64_t end, uint64_t offset, const char *path) {
+  buf b = {0};
+  buf_varint(&b, (uint64_t)s->pid);
+  buf_varint(&b, start);
+  buf_varint(&b, end);
+  buf_varint(&b, offset);
+  buf_str(&b, path);
+  buf_str(&b, "");
+  def(&s->defs, CTRACE_FMT_DEF_MAPPING, &b);
+  free(b.p);
+}
+
+void synth_stack(synth *s, uint32_t id, const uint64_t *pcs, unsigned n) {
+  buf b = {0};
+  buf_varint(&b, id);
+  buf_varint(&b, n);
+  for (unsigned i = 0; i < n; i++)
+    buf_varint(&b, pcs[i]);
+  def(&s->defs, CTRACE_FMT_DEF_STACK, &b);
+  free(b.p);
+}
+
 static sy_thread *thread_of(synth *s, uint32_t serial) {
   for (size_t i = 0; i < s->nthreads; i++)
     if (s->threads[i].serial == serial)

@@ -36,6 +36,11 @@ void synth_capture(synth *s, unsigned syscalls, unsigned sched, unsigned heap, u
 /* Events dropped in the session (END's total; its per-thread list stays
  * empty). */
 void synth_end_dropped(synth *s, uint64_t total);
+/* Heap profiles: DEF_HEAP_SAMPLING, a DEF_MAPPING of this process (no
+ * build id), a DEF_STACK (ids 1, 2, ... in order). */
+void synth_heap_sampling(synth *s, uint64_t rate, const char *method);
+void synth_mapping(synth *s, uint64_t start, uint64_t end, uint64_t offset, const char *path);
+void synth_stack(synth *s, uint32_t id, const uint64_t *pcs, unsigned n);
 
 /* One event of thread `serial` (0 and the K_* events in a kernel trace) at
  * tick ts: nargs varints (as many as the event's shape has) and, for LOG

@@ -74,6 +74,10 @@ typedef struct test_proc {
 test_proc test_run(char *const argv[], char *const env[]);
 void test_proc_free(test_proc *p);
 
+/* go (for `go tool pprof`), from PATH or Debian's golang-go; NULL when not
+ * installed. */
+const char *test_go_bin(void);
+
 /* Whole file into memory (NUL-terminated); aborts on error. */
 char *test_read_file(const char *path, size_t *len);
 void test_write_file(const char *path, const void *data, size_t len);

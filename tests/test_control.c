@@ -310,11 +310,11 @@ TEST_IMPL(control_errors) {
   uint64_t idle_t0 = mono_ms();
 
   ASSERT_STR_EQ(command(sock, "bogus\n"),
-                "error: unknown command 'bogus' (record, stop, dump, status)\n");
+                "error: unknown command 'bogus' (record, stop, dump, status, stacks)\n");
   ASSERT_CONTAINS(command(sock, "status\n"), "ok pid=");
-  ASSERT_STR_EQ(command(sock, "\n"), "error: empty command (record, stop, dump, status)\n");
+  ASSERT_STR_EQ(command(sock, "\n"), "error: empty command (record, stop, dump, status, stacks)\n");
   ASSERT_STR_EQ(command(sock, "recordx 1 /tmp/x\n"),
-                "error: unknown command 'recordx' (record, stop, dump, status)\n");
+                "error: unknown command 'recordx' (record, stop, dump, status, stacks)\n");
   ASSERT_CONTAINS(command(sock, "record abc /tmp/x\n"),
                   "error: record: SECONDS must be a number of seconds");
   ASSERT_CONTAINS(command(sock, "record -1 /tmp/x\n"), "error: record: SECONDS");
@@ -340,7 +340,7 @@ TEST_IMPL(control_errors) {
   close(fd);
   /* Binary garbage is shown tamed. */
   ASSERT_STR_EQ(command(sock, "\x01\x02zz\n"),
-                "error: unknown command '??zz' (record, stop, dump, status)\n");
+                "error: unknown command '??zz' (record, stop, dump, status, stacks)\n");
 
   /* A recording, ended early by `stop` on another connection; meanwhile a
    * second record is refused. */

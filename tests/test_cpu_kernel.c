@@ -147,20 +147,10 @@ static double traces_share(const char *go, const char *pb, double *kernel_leaf) 
   return leaf > 0 ? good / leaf : 0;
 }
 
-/* go, from PATH or Debian's golang-go; NULL when not installed. */
-static const char *go_bin(void) {
-  static const char *const places[] = {"/usr/bin/go", "/usr/lib/go/bin/go",
-                                       "/usr/lib/go-1.19/bin/go", "/usr/local/go/bin/go"};
-  for (size_t i = 0; i < sizeof places / sizeof places[0]; i++)
-    if (access(places[i], X_OK) == 0)
-      return places[i];
-  return NULL;
-}
-
 TEST_IMPL(cpu_profile_kernel) {
   if (!kernel_samples_allowed())
     return 0;
-  const char *go = go_bin();
+  const char *go = test_go_bin();
   if (!go)
     TEST_FAIL("go tool pprof is needed (apt-get install golang-go)");
   const char *out = test_tmp_path("sys.ctrace");

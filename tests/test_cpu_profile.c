@@ -54,16 +54,6 @@ static int top_row(const char *out, const char *name, double *flat, double *cum)
   return 0;
 }
 
-/* go, from PATH or Debian's golang-go; NULL when not installed. */
-static const char *go_bin(void) {
-  static const char *const places[] = {"/usr/bin/go", "/usr/lib/go/bin/go",
-                                       "/usr/lib/go-1.19/bin/go", "/usr/local/go/bin/go"};
-  for (size_t i = 0; i < sizeof places / sizeof places[0]; i++)
-    if (access(places[i], X_OK) == 0)
-      return places[i];
-  return NULL;
-}
-
 TEST_IMPL(cpu_profile_top) {
   const char *out = test_tmp_path("burn.ctrace");
   char *cmd[] = {BURN, "700", NULL};
@@ -173,7 +163,7 @@ static void go_disasm(const char *go) {
 }
 
 TEST_IMPL(cpu_profile_go_pprof) {
-  const char *go = go_bin();
+  const char *go = test_go_bin();
   if (!go)
     TEST_FAIL("go tool pprof is needed (apt-get install golang-go)");
   const char *out = test_tmp_path("gp.ctrace");

@@ -57,7 +57,8 @@ static pid_t spawn_threads(const char *seconds, const char *sock, const char *lo
   env[k++] = env_ctl;
   env[k++] = env_pre;
   for (size_t i = 0; i < ne; i++)
-    if (strncmp(environ[i], "CTRACE_", 7) && strncmp(environ[i], "LD_PRELOAD=", 11))
+    if ((strncmp(environ[i], "CTRACE_", 7) || !strncmp(environ[i], "CTRACE_LTTNG=", 13)) &&
+        strncmp(environ[i], "LD_PRELOAD=", 11))
       env[k++] = environ[i];
   int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   ASSERT(fd >= 0);
@@ -186,6 +187,60 @@ static int parse_ready(const char *l, int *burners, int *idle) {
 }
 
 /* `ctrace record --pid PID --seconds 2 --cpu-hz 499` of cpu_threads. */
+/* The samples of files out and out.kernel: every burning thread's checked
+ * against the CPU time it burned (cpu[b]), the idle one's nearly none, all
+ * within the 2 s recording. */
+static void check_record_pid(const char *out, const char *kout, const int burners[3],
+                             const double cpu[3], int idle) {
+  char *paths[] = {(char *)out, (char *)kout};
+  char err[512];
+  vx_index *x = vx_build(paths, 2, err, sizeof err);
+  if (!x)
+    TEST_FAIL("%s", err);
+  uint64_t first = UINT64_MAX, last = 0, idle_samples = 0;
+  unsigned seen = 0;
+  for (size_t i = 0; i < vx_track_count(x); i++) {
+    const vx_track *t = vx_track_get(x, i);
+    for (size_t j = 0; j < t->ncpu; j++) {
+      first = t->cpu[j].ts < first ? t->cpu[j].ts : first;
+      last = t->cpu[j].ts > last ? t->cpu[j].ts : last;
+    }
+    if (t->tid == idle)
+      idle_samples += t->ncpu;
+    for (int b = 0; b < 3; b++)
+      if (t->tid == burners[b] && t->ncpu) {
+        check_thread(x, t, cpu[b]);
+        seen |= 1u << b;
+      }
+  }
+  printf("idle thread: %" PRIu64 " samples; samples over %.3f s\n", idle_samples,
+         (double)(last - first) / 1e9);
+  ASSERT_EQ(seen, 7); /* every burning thread */
+  ASSERT_ULE(idle_samples, 3);
+  ASSERT(last > first && last - first <= 2600000000u); /* within the 2 s recording */
+  vx_free(x);
+}
+
+/* ctrace top of out: hot_a first, as a user sees it. */
+static void check_record_pid_top(const char *out) {
+  char *top[] = {(char *)test_ctrace_bin, "top", (char *)out, NULL};
+  test_proc r = test_run(top, NULL);
+  printf("%s%s", r.out, r.err);
+  ASSERT_EQ(r.status, 0);
+  const char *row = NULL;
+  for (const char *l = r.out; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+    double f, fp, sp, c, cp;
+    char fn[256];
+    if (sscanf(l, "%lfs %lf%% %lf%% %lfs %lf%% %255s", &f, &fp, &sp, &c, &cp, fn) == 6) {
+      row = l;
+      ASSERT(!strncmp(fn, "hot_a", 6));
+      break;
+    }
+  }
+  ASSERT(row != NULL);
+  test_proc_free(&r);
+}
+
 TEST_IMPL(cpu_profile_record_pid) {
   char sock[800], out[800], log[800], kout[820];
   snprintf(sock, sizeof sock, "%s", test_tmp_path("rp.sock"));
@@ -232,52 +287,8 @@ TEST_IMPL(cpu_profile_record_pid) {
   ASSERT_CONTAINS(r.out, kout);
   test_proc_free(&r);
   ASSERT_EQ(access(kout, R_OK), 0);
-
-  char *paths[] = {out, kout};
-  char err[512];
-  vx_index *x = vx_build(paths, 2, err, sizeof err);
-  if (!x)
-    TEST_FAIL("%s", err);
-  uint64_t first = UINT64_MAX, last = 0, idle_samples = 0;
-  unsigned seen = 0;
-  for (size_t i = 0; i < vx_track_count(x); i++) {
-    const vx_track *t = vx_track_get(x, i);
-    for (size_t j = 0; j < t->ncpu; j++) {
-      first = t->cpu[j].ts < first ? t->cpu[j].ts : first;
-      last = t->cpu[j].ts > last ? t->cpu[j].ts : last;
-    }
-    if (t->tid == idle)
-      idle_samples += t->ncpu;
-    for (int b = 0; b < 3; b++)
-      if (t->tid == burners[b] && t->ncpu) {
-        check_thread(x, t, cpu[b]);
-        seen |= 1u << b;
-      }
-  }
-  printf("idle thread: %" PRIu64 " samples; samples over %.3f s\n", idle_samples,
-         (double)(last - first) / 1e9);
-  ASSERT_EQ(seen, 7); /* every burning thread */
-  ASSERT_ULE(idle_samples, 3);
-  ASSERT(last > first && last - first <= 2600000000u); /* within the 2 s recording */
-  vx_free(x);
-
-  /* ctrace top: hot_a first, as a user sees it */
-  char *top[] = {(char *)test_ctrace_bin, "top", out, NULL};
-  r = test_run(top, NULL);
-  printf("%s%s", r.out, r.err);
-  ASSERT_EQ(r.status, 0);
-  const char *row = NULL;
-  for (const char *l = r.out; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
-    double f, fp, sp, c, cp;
-    char fn[256];
-    if (sscanf(l, "%lfs %lf%% %lf%% %lfs %lf%% %255s", &f, &fp, &sp, &c, &cp, fn) == 6) {
-      row = l;
-      ASSERT(!strncmp(fn, "hot_a", 6));
-      break;
-    }
-  }
-  ASSERT(row != NULL);
-  test_proc_free(&r);
+  check_record_pid(out, kout, burners, cpu, idle);
+  check_record_pid_top(out);
 
   /* The process carries on, and a second record without --cpu-hz leaves
    * no FILE.kernel of the first beside its FILE. */

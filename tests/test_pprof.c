@@ -451,7 +451,7 @@ TEST_IMPL(pprof_cli_errors) {
   char *bad[] = {(char *)test_ctrace_bin, "pprof", "--type", "locks", (char *)path, NULL};
   test_proc p = test_run(bad, NULL);
   ASSERT_EQ(p.status, 2);
-  ASSERT_CONTAINS(p.err, "--type is sync, syscall, sched or io, not 'locks'");
+  ASSERT_CONTAINS(p.err, "--type is cpu, heap, allocs, sync, syscall, sched or io, not 'locks'");
   test_proc_free(&p);
   char *none[] = {(char *)test_ctrace_bin, "pprof", (char *)path, NULL};
   p = test_run(none, NULL);

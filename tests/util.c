@@ -250,6 +250,16 @@ void test_proc_free(test_proc *p) {
   free(p->err);
 }
 
+/* go, from PATH or Debian's golang-go; NULL when not installed. */
+const char *test_go_bin(void) {
+  static const char *const places[] = {"/usr/bin/go", "/usr/lib/go/bin/go",
+                                       "/usr/lib/go-1.19/bin/go", "/usr/local/go/bin/go"};
+  for (size_t i = 0; i < sizeof places / sizeof places[0]; i++)
+    if (access(places[i], X_OK) == 0)
+      return places[i];
+  return NULL;
+}
+
 char *test_read_file(const char *path, size_t *len) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)

@@ -6,25 +6,22 @@
 // zooms into its subtree (the path to it above, each part clickable),
 // "reset" goes back. The tree is fetched by the tab itself (the panel's
 // /api/analysis answer does not hold it), once per window and thread, and
-// kept in the tab's state; boxes are DOM elements, laid out in percent.
+// kept in the tab's state; the graph is flame.js's.
 // A region menu keeps only the samples taken inside regions of one name.
 // Below the graph, the same samples bottom up (cpu_bottomup.js), and the
 // source view (cpu_source.js) of the function last clicked, in the graph
 // (which also zooms) or in the table.
 
-import { fmtInt, hash32 } from './format.js';
+import { fmtInt } from './format.js';
 import { el, empty, section, split } from './analysis_ui.js';
+import { ROW, crumbs, depthOf, ident, injectFlameStyle, label, layout, pathTo, zoomPath } from './flame.js';
 import { bottomUpTable, injectBottomUpStyle } from './cpu_bottomup.js';
 import { openSource, refreshSource, sourceView } from './cpu_source.js';
-
-const ROW = 18;          // px per row of the graph
-const MIN_SHARE = 1 / 4000; // boxes narrower than this share of the shown root are not drawn
-const LABEL_PX = 34;     // a name is written inside a box at least this wide
 
 const HOW = 'Record them with `ctrace run --cpu-hz 999 -o FILE -- PROGRAM`: the samples go to FILE.kernel, which `ctrace view FILE` reads with FILE.';
 
 function renderCpu({ a, state, query }) {
-  injectStyle();
+  injectFlameStyle();
   injectBottomUpStyle();
   const q = query ? { ...query() } : {};
   state.regions = regionNames(a);
@@ -117,7 +114,7 @@ function draw(box, state) {
   });
   refreshSource(state.source, state.q);
   const table = bottomUpTable(c.root, c.samples, (r) => openSource(state.source, r, state.q));
-  box.append(section('CPU flame graph', facts, regionMenu(state, box), crumbs(path, state, box), graph,
+  box.append(section('CPU flame graph', facts, regionMenu(state, box), crumbs(path, (i) => { state.zoom = state.zoom.slice(0, i); draw(box, state); }), graph,
     el('p', 'muted an-note', 'Top down: the outermost frames first, under each box what it called; width: share of the samples. Paler: inlined. Click a box to zoom into it and see its source.')),
   split(section('Bottom up', table, el('p', 'muted an-note', 'Functions by flat samples (the innermost frame); cum: on the stack. Click a row: its callers, and its source.')),
     sourceView(state.source)));
@@ -125,31 +122,6 @@ function draw(box, state) {
   requestAnimationFrame(() => label(graph, boxes));
   state.renderMs = performance.now() - t;
   state.drawn = boxes.length;
-}
-
-/** Boxes of node n and its subtree at depth d, x and w as shares of the shown root. */
-function layout(graph, boxes, n, d, x, w, shownTotal, allTotal) {
-  const b = el('div', `fg-box${n.inlined ? ' inl' : ''}${n.name === '(other)' ? ' other' : ''}`);
-  b.style.left = `${(x * 100).toFixed(4)}%`;
-  b.style.width = `${(w * 100).toFixed(4)}%`;
-  b.style.top = `${d * ROW}px`;
-  b.style.background = colour(n);
-  b.dataset.name = n.name;
-  b.dataset.index = String(boxes.length);
-  b.title = tooltip(n, shownTotal, allTotal);
-  boxes.push({ el: b, node: n, w, d });
-  graph.append(b);
-  let cx = x;
-  for (const k of n.children || []) {
-    const kw = k.total / shownTotal;
-    if (kw >= MIN_SHARE) layout(graph, boxes, k, d + 1, cx, kw, shownTotal, allTotal);
-    cx += kw;
-  }
-}
-
-function label(graph, boxes) {
-  const px = graph.clientWidth;
-  for (const b of boxes) if (b.w * px >= LABEL_PX) b.el.textContent = b.node.name;
 }
 
 /** Names of the regions of the analysed window, most time first (at most 200). */
@@ -179,90 +151,6 @@ function regionMenu(state, box) {
   });
   bar.append(sel);
   return bar;
-}
-
-const depthOf = (boxes) => boxes.reduce((m, b) => Math.max(m, b.d), 0);
-
-function tooltip(n, shownTotal, allTotal) {
-  const pct = (v, of) => `${((100 * v) / Math.max(1, of)).toFixed(2)}%`;
-  const where = n.file ? `${n.file}${n.line ? `:${n.line}` : ''}` : 'source not known';
-  const lines = [`${n.name}${n.inlined ? ' (inlined)' : ''}`];
-  if (n.name === '(other)') lines.push(`${fmtInt(n.folded || 0)} calls, each under 0.1% of the samples`);
-  else lines.push(where);
-  lines.push(`${fmtInt(n.total)} samples, ${pct(n.total, allTotal)} of all` +
-    (shownTotal !== allTotal ? `, ${pct(n.total, shownTotal)} of the zoomed` : ''));
-  if (n.self) lines.push(`self: ${fmtInt(n.self)} samples (${pct(n.self, allTotal)})`);
-  return lines.join('\n');
-}
-
-/** Warm colours by function name; inlined frames paler, folded ones grey. */
-function colour(n) {
-  if (n.name === '(other)') return '#d4d4d8';
-  if (n.name === 'all') return '#c7d2e0';
-  const h = hash32(n.name);
-  const hue = 8 + (h % 48), sat = 62 + ((h >>> 8) % 25), light = 58 + ((h >>> 16) % 12);
-  return `hsl(${hue} ${sat}% ${n.inlined ? light + 14 : light}%)`;
-}
-
-// ---- Zoom: a path of nodes from the root, kept as names across answers ----
-
-const ident = (n) => `${n.name}\u0000${n.file || ''}\u0000${n.inlined ? 1 : 0}`;
-
-/** The nodes from root along the identities in zoom (as far as they go). */
-function zoomPath(root, zoom) {
-  const path = [root];
-  for (const id of zoom) {
-    const next = (path[path.length - 1].children || []).find((k) => ident(k) === id);
-    if (!next) break;
-    path.push(next);
-  }
-  return path;
-}
-
-/** The nodes below from down to n (n last), or [] if n is not under from. */
-function pathTo(from, n) {
-  for (const k of from.children || []) {
-    if (k === n) return [k];
-    const p = pathTo(k, n);
-    if (p.length) return [k, ...p];
-  }
-  return [];
-}
-
-function crumbs(path, state, box) {
-  const bar = el('div', 'an-seg fg-crumbs');
-  const reset = el('button', '', 'reset');
-  reset.type = 'button';
-  reset.title = 'Show every sample again';
-  reset.disabled = path.length === 1;
-  reset.addEventListener('click', () => { state.zoom = []; draw(box, state); });
-  bar.append(reset);
-  path.forEach((n, i) => {
-    if (i) bar.append(el('span', 'muted', '›'));
-    const b = el('button', i === path.length - 1 ? 'on' : '', n.name);
-    b.type = 'button';
-    b.title = `${tooltip(n, n.total, path[0].total)}\n(click: zoom here)`;
-    b.addEventListener('click', () => { state.zoom = state.zoom.slice(0, i); draw(box, state); });
-    bar.append(b);
-  });
-  return bar;
-}
-
-let styled = false;
-function injectStyle() {
-  if (styled) return;
-  styled = true;
-  const s = document.createElement('style');
-  s.textContent = `
-.fg { position: relative; width: 100%; min-width: 300px; margin: 4px 0; font-size: 11px; }
-.fg-box { position: absolute; height: ${ROW - 1}px; box-sizing: border-box; border-right: 1px solid rgba(255,255,255,.7);
-  overflow: hidden; white-space: nowrap; text-overflow: ellipsis; line-height: ${ROW - 1}px; padding: 0 3px;
-  color: #1f2328; cursor: pointer; }
-.fg-box:hover { outline: 1px solid #111; z-index: 1; }
-.fg-box.other { cursor: default; font-style: italic; }
-.fg-crumbs { flex-wrap: wrap; }
-.fg-crumbs button { max-width: 22em; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }`;
-  document.head.append(s);
 }
 
 export const CPU_TAB = { id: 'cpu', label: 'CPU', render: renderCpu };

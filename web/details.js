@@ -1,11 +1,14 @@
 // The details panel: what was clicked (a slice, a system call, a wait, a
 // thread state, a work item's run, a CPU sample, an instant, log, task,
 // counter point, or a time range). Marks with an id are described by /api/slice?id=; counter
-// points and ranges from what the view holds. Fields carry data-field (and
-// data-ns for times) for tests.
+// points and ranges from what the view holds. A heap counter's point shows
+// what was in use at the time clicked, a range offers what was allocated
+// in it (heap_flame.js). Fields carry data-field (and data-ns for times)
+// for tests.
 
 import { api } from './api.js';
 import { sampleStack, sliceCpu } from './details_cpu.js';
+import { hasHeap, heapFlame } from './heap_flame.js';
 import { CATEGORY, fmtBytes, fmtDur, fmtInt, fmtTime, sliceColor, stateInfo } from './format.js';
 
 function node(tag, cls, text) {
@@ -187,6 +190,7 @@ export class Details {
       this.box.append(node('p', 'note',
         `At this zoom level one point covers ${fmtDur(m.bucket)}: the value is the last in it, min and max its extremes. Zoom in for every sample.`));
     }
+    if (/^heap /.test(m.name)) this.box.append(heapFlame(this.meta, { at: m.at != null ? m.at : m.start }));
   }
 
   showRange(r) {
@@ -199,5 +203,12 @@ export class Details {
     add('from', this.when(this.meta.t0 + Math.round(r.t0)), 'start', r.t0);
     add('to', this.when(this.meta.t0 + Math.round(r.t1)), 'end', r.t1);
     this.box.append(dl, node('p', 'muted', 'Press Z (or “Zoom to selection”) to zoom to this range; Esc clears it.'));
+    if (hasHeap(this.meta)) {
+      const b = node('button', 'heap-range', 'allocated in this range');
+      b.type = 'button';
+      b.title = 'The heap flame graph of what was allocated in this range (ctrace run --heap-rate)';
+      b.addEventListener('click', () => b.replaceWith(heapFlame(this.meta, { t0: r.t0, t1: r.t1 })));
+      this.box.append(b);
+    }
   }
 }

@@ -20,6 +20,8 @@
 //                serverMs, renderMs, tab, select(tab), setRange(range | null)
 //   select(id)   selects the slice of that id (s.TRACK.DEPTH.INDEX) as a
 //                click on it does, zooming to it if it is not in view
+//   record       the "record N s" control (record.js) of ctrace view --pid,
+//                or undefined: last { t0, t1, bytes } of its latest profile
 
 import { api, timings } from './api.js';
 import { buildLayout } from './layout.js';
@@ -30,6 +32,7 @@ import { Details } from './details.js';
 import { Search } from './search.js';
 import { Analysis } from './analysis.js';
 import { LiveFeed } from './live.js';
+import { RecordControl } from './record.js';
 import { Banner, renderLegend, renderSources, traceWarnings } from './header.js';
 import { CATEGORY, fmtBytes, fmtDur, fmtInt, fmtTime, stateInfo } from './format.js';
 
@@ -142,6 +145,22 @@ async function start() {
   });
   test.analysis = analysis;
   attachGrip($('analysis-grip'), $('analysis'));
+
+  // ---- ctrace view --pid: record N s, then its CPU flame graph ----
+  if (meta.pprof) {
+    test.record = new RecordControl($('toolbar'), meta, {
+      show(t0, t1) {
+        tl.focus(t0, t1);
+        tl.range = { t0, t1 };
+        details.showRange(tl.range);
+        updateButtons();
+        analysis.setRange(tl.range);
+        analysis.select('cpu');
+        tl.invalidate();
+      },
+      error: (e) => fail('record', e),
+    });
+  }
 
   // ---- selection ----
   function select(mark) {

@@ -898,7 +898,7 @@ export class Timeline extends EventTarget {
       const next = i + 1 < pts.length ? pts[i + 1].start : Math.min(this.scene.window.t1, this.dur);
       if (t > next) return null;
       return { kind: 'counter', track: row.track, name: row.name, start: p.start, dur: next - p.start,
-        value: p.value, min: p.min, max: p.max, bucket: this.scene.window.bucket };
+        value: p.value, min: p.min, max: p.max, bucket: this.scene.window.bucket, at: t };
     }
     return null;
   }

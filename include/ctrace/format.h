@@ -127,6 +127,10 @@ extern "C" {
                                      that a stack's kernel frame is in,
                                      [start, start + size), from the
                                      recording machine's /proc/kallsyms */
+/* Heap profiles (FILE of `ctrace run`, or any process with the preload): */
+#define CTRACE_FMT_DEF_HEAP_SAMPLING 13 /* varint rate (mean bytes between two
+                                           samples; 1: every allocation); str
+                                           method (how stacks were taken) */
 /* Addresses at or above this in a DEF_STACK are the kernel's (x86-64's
  * upper half); user addresses are below it. */
 #define CTRACE_FMT_KERNEL_ADDR_MIN 0x8000000000000000ull
@@ -213,7 +217,9 @@ extern "C" {
   XX(K_EXIT,           31,  1,  0) /* tid: the thread exits (no switch follows)  */  \
   XX(TASK_SWITCH,      32,  1,  0) /* task id now current on this thread (0: none) */ \
   XX(K_SAMPLE,         33,  3,  0) /* tid, stack id (DEF_STACK; 0: no frame),     */  \
-                                   /* CTRACE_FMT_SAMPLE_* flags                     */
+                                   /* CTRACE_FMT_SAMPLE_* flags                     */ \
+  XX(HEAP_SAMPLE,      34,  3,  0) /* address, bytes asked, stack id (DEF_STACK)    */ \
+  XX(HEAP_FREE,        35,  1,  0) /* address of a sampled block, freed             */
 
 enum {
 #define CTRACE__FMT_EV_ENUM(name, code, nvar, nstr) CTRACE_FMT_EV_##name = (code),
@@ -280,6 +286,8 @@ static inline const char *ctrace_fmt_event_name(unsigned type) {
   case CTRACE_FMT_EV_K_EXIT: return "k_exit";
   case CTRACE_FMT_EV_K_SAMPLE: return "k_sample";
   case CTRACE_FMT_EV_TASK_SWITCH: return "task_switch";
+  case CTRACE_FMT_EV_HEAP_SAMPLE: return "heap_sample";
+  case CTRACE_FMT_EV_HEAP_FREE: return "heap_free";
   default: return NULL;
   }
 }

@@ -4,6 +4,10 @@
 good.ctrace was recorded with:
     CTRACE_OUT=tests/data/good.ctrace build/samples/pipeline -n 20 -w 2
 Re-run this script after re-recording it (python3 tests/data/make_golden.py).
+heap-samples.ctrace (heap samples with their stacks and mappings, a seed of
+the reader's fuzzing in .ci/run) was recorded with:
+    CTRACE_LTTNG=0 build/ctrace run --heap-rate 65536 --no-sched \
+        -o tests/data/heap-samples.ctrace -- build/tests/progs/heap_sites 10
 Each file below is what test_cli.c expects a clear error or warning for.
 """
 import os

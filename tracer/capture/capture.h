@@ -158,6 +158,31 @@ void ctrace__self_samples_add(ctrace__self_samples *s, const ctrace__self_sample
 /* Accepts NULL. */
 void ctrace__self_samples_free(ctrace__self_samples *s);
 
+/* ---- Stacks a process copied of itself (stacks_unwind.c) ---------------------------
+ *
+ * `ctrace stacks PID`: each thread's registers and the top of its stack, as
+ * the process's control socket sent them (tracer/runtime/stacks.c), unwound
+ * as the samples above, with the code mappings the process listed. One
+ * thread uses a ctrace__stacks. */
+
+typedef struct ctrace__stacks ctrace__stacks;
+/* Stacks of process pid. NULL: out of memory. */
+ctrace__stacks *ctrace__stacks_new(int pid);
+/* The process maps path from offset at [start, end) (all mappings before
+ * the first unwind). Its build id, read from the file, goes into
+ * build_id_out (65 bytes: 64 hex digits at most; "" unknown; may be
+ * NULL). */
+void ctrace__stacks_map(ctrace__stacks *s, uint64_t start, uint64_t end, uint64_t offset,
+                        const char *path, char *build_id_out);
+/* Walks one thread's copy (smp's ns and cpu unused): pcs[0] the
+ * interrupted pc, then each caller's return address, at most max.
+ * CTRACE__SAMPLE_PARTIAL in *flags when the walk stopped before the
+ * outermost frame. @return the number of pcs (>= 1). */
+unsigned ctrace__stacks_unwind(ctrace__stacks *s, const ctrace__self_sample *smp, uint64_t *pcs,
+                               unsigned max, unsigned *flags);
+/* Accepts NULL. */
+void ctrace__stacks_free(ctrace__stacks *s);
+
 /* ---- FILE.kernel (kernel_trace.c) --------------------------------------------------- */
 
 typedef struct kt_writer kt_writer;
@@ -198,5 +223,9 @@ void kf_event(void *arg, const ctrace__kevent *ev);
 int kf_dump(const kf_store *f, const char *path, uint64_t *samples, char *err, size_t errlen);
 /* Frees everything. Accepts NULL. */
 void kf_free(kf_store *f);
+
+/* Process pid's command line (0: this process's), NULs as spaces, into
+ * out (empty when it cannot be read), in proc.c. */
+void ctrace__proc_cmdline(int pid, char *out, size_t len);
 
 #endif /* CTRACE_CAPTURE_H */

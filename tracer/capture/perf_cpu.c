@@ -213,37 +213,6 @@ static int open_cpu(open_ctx *c, unsigned hz) {
 #endif
 }
 
-/* Calls fn for each executable file mapping listed in /proc/PID/maps.
- * @return their number, or -errno. */
-static int proc_maps(int pid, void (*fn)(void *arg, const ctrace__uw_mapping *m), void *arg) {
-  char path[64];
-  snprintf(path, sizeof path, "/proc/%d/maps", pid);
-  FILE *f = fopen(path, "re");
-  if (!f)
-    return -errno;
-  char *line = NULL;
-  size_t cap = 0;
-  int n = 0;
-  while (getline(&line, &cap, f) > 0) {
-    unsigned long long start, end, off;
-    char perms[8];
-    int pos = -1;
-    if (sscanf(line, "%llx-%llx %7s %llx %*x:%*x %*u %n", &start, &end, perms, &off, &pos) < 4 ||
-        pos < 0 || strlen(perms) < 3 || perms[2] != 'x')
-      continue;
-    char *name = line + pos;
-    name[strcspn(name, "\n")] = '\0';
-    if (!name[0]) /* anonymous code (a JIT): nothing to unwind it with */
-      continue;
-    ctrace__uw_mapping m = {start, end, off, name, ""};
-    fn(arg, &m);
-    n++;
-  }
-  free(line);
-  fclose(f);
-  return n;
-}
-
 typedef struct queue_ctx {
   ctrace__perf *p;
   int pid;
@@ -277,7 +246,7 @@ int pr_cpu_open(open_ctx *c) {
       pr_ring_unmap(&p->rings[--p->nrings]);
     return -1;
   }
-  int n = proc_maps(p->pid, queue_mapping, &q);
+  int n = ctrace__proc_maps(p->pid, queue_mapping, &q);
   if (n < 0)
     pr_why_add(c->why, c->whylen, "cpu samples: /proc/%d/maps: %s", p->pid, strerror(-n));
   return 0;
@@ -501,7 +470,7 @@ static void deliver_sample(ctrace__perf *p, ctrace__kevent *e, const sample_payl
   if (!ctrace__unwinder_known(p->uw, e->pid)) {
     /* Its fork record was lost, or it came before: what /proc says now. */
     fallback_ctx f = {p->uw, c};
-    if (proc_maps(e->pid, fallback_mapping, &f) <= 0)
+    if (ctrace__proc_maps(e->pid, fallback_mapping, &f) <= 0)
       ctrace__unwinder_exec(p->uw, e->pid); /* gone: known, with no mappings */
   }
   ctrace__unwinder_release(p->uw, e->pid, emit_mapping, c); /* (from the open's /proc) */

@@ -116,30 +116,21 @@ static void new_mapping(ctrace__self_samples *s, const ctrace__uw_mapping *m, co
   to->emit(to->arg, &e);
 }
 
+typedef struct scan_ctx {
+  ctrace__self_samples *s;
+  const emit_to *to;
+} scan_ctx;
+
+static void scanned_mapping(void *arg, const ctrace__uw_mapping *m) {
+  scan_ctx *c = arg;
+  new_mapping(c->s, m, c->to);
+}
+
 /* Reads /proc/self/maps: its executable file mappings not emitted yet. */
 static void scan_maps(ctrace__self_samples *s, const emit_to *to) {
   s->last_scan = to->ns ? to->ns : 1;
-  FILE *f = fopen("/proc/self/maps", "re");
-  if (!f)
-    return;
-  char *line = NULL;
-  size_t cap = 0;
-  while (getline(&line, &cap, f) > 0) {
-    unsigned long long start, end, off;
-    char perms[8];
-    int pos = -1;
-    if (sscanf(line, "%llx-%llx %7s %llx %*x:%*x %*u %n", &start, &end, perms, &off, &pos) < 4 ||
-        pos < 0 || strlen(perms) < 3 || perms[2] != 'x')
-      continue;
-    char *name = line + pos;
-    name[strcspn(name, "\n")] = '\0';
-    if (!name[0]) /* anonymous code: nothing to unwind it with */
-      continue;
-    ctrace__uw_mapping m = {start, end, off, name, ""};
-    new_mapping(s, &m, to);
-  }
-  free(line);
-  fclose(f);
+  scan_ctx c = {s, to};
+  ctrace__proc_maps(0, scanned_mapping, &c);
 }
 
 /* Whether /proc/self/maps may be read again for a pc in no mapping. */

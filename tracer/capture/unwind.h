@@ -27,6 +27,11 @@ typedef struct ctrace__uw_mapping {
   const char *build_id; /* hex, "" when unknown */
 } ctrace__uw_mapping;
 
+/* Calls fn for each executable file mapping that /proc/PID/maps lists (pid
+ * 0: this process's; anonymous code is left out), in proc.c. @return their
+ * number, or -errno. */
+int ctrace__proc_maps(int pid, void (*fn)(void *arg, const ctrace__uw_mapping *m), void *arg);
+
 /* Longest build id kept, in hex digits (ELF notes are 20 bytes, SHA-1,
  * in practice; the kernel gives at most 20). */
 #define CTRACE__UW_BUILD_ID_HEX 64

@@ -41,8 +41,8 @@ void ctrace__flight_nth_path(char *out, size_t cap, const char *base, uint32_t n
 /* ---- The control socket ------------------------------------------------------------ */
 
 /* The control socket's protocol, shared by the server in libctrace
- * (runtime/control.c) and its client, the `ctrace record` and `ctrace dump`
- * commands (cli/). Nothing here is API.
+ * (runtime/control.c) and its client, the `ctrace record`, `ctrace dump`
+ * and `ctrace stacks` commands (cli/). Nothing here is API.
  *
  * A process started with CTRACE_CONTROL=PATH (PATH may hold %p, replaced by
  * the pid) listens on a unix stream socket there, mode 0600. A client
@@ -62,6 +62,27 @@ void ctrace__flight_nth_path(char *out, size_t cap, const char *base, uint32_t n
  *                            wrappers=yes|no path=PATH" (left: seconds of
  *                            the record to go; path: the trace, or where
  *                            flight dumps go)
+ *   stacks               ->  every thread's registers and stack, now
+ *                            (runtime/stacks.c; for `ctrace stacks`):
+ *       "ok stacks pid=N threads=N signal=S window_ns=N paused_max_ns=N
+ *        paused_total_ns=N" (the signal each thread was interrupted with,
+ *        -1 none free; from the first signal to the last answer; the
+ *        longest and the sum of the threads' pauses), then the code
+ *        mappings, "map START END OFFSET PATH" (hex), then per thread:
+ *          "thread TID", "name COMM", "state C" (/proc's letter),
+ *          ["tracer 1"] (one of the tracer's threads: no stack),
+ *          ["syscall LINE"] (/proc/self/task/TID/syscall, read before the
+ *          signal: "running", or "NR ARG1..ARG6 SP PC"), ["wchan NAME"],
+ *          ["wait KIND OBJECT NS HOLDER"] (under the preload: a wait of
+ *          CTRACE_FMT_WAIT_* KIND on OBJECT (hex) for NS so far; a mutex's
+ *          holder or a rwlock's writer, a tid, 0 unknown), ["note TEXT"]
+ *          (why no stack),
+ *          ["paused_ns N"] (its handler's time),
+ *          ["regs signal|proc R0..R16" (hex, DWARF x86-64 order: rax rdx
+ *          rcx rbx rsi rdi rbp rsp r8..r15 rip; proc: only rsp and rip,
+ *          from /proc, of a thread that could not be signalled), then
+ *          "stack LEN" and LEN bytes (the stack from rsp up) and "\n"],
+ *        and "end" last
  *   anything else        ->  "error: ..." (the connection closes; the
  *                            process carries on)
  *

@@ -51,24 +51,6 @@ static uint64_t now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* This process's command line (NULs as spaces), for FILE.kernel. */
-static void self_cmdline(char *out, size_t len) {
-  out[0] = '\0';
-  int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return;
-  ssize_t n = read(fd, out, len - 1);
-  close(fd);
-  if (n <= 0)
-    return;
-  out[n] = '\0';
-  while (n > 0 && out[n - 1] == '\0')
-    n--;
-  for (ssize_t i = 0; i < n; i++)
-    if (out[i] == '\0')
-      out[i] = ' ';
-}
-
 /* perf's events on every thread, else SIGPROF timers. @return 0, or -1
  * with why (both refused). perf_why: why perf was not used ("" if it is). */
 static int start_sampling(ctrace__cpu_sampler *s, char *perf_why, size_t plen, char *why,
@@ -105,7 +87,7 @@ static ctrace__cpu_sampler *sampler_open(unsigned hz, const char *kpath, char *w
   if (s->sp)
     snprintf(note, sizeof note, "CPU samples by SIGPROF timers: %s", perf_why);
   char cmdline[4096], err[600];
-  self_cmdline(cmdline, sizeof cmdline);
+  ctrace__proc_cmdline(0, cmdline, sizeof cmdline);
   s->kt = kt_open(kpath, (int)getpid(), cmdline, 0, 0, note, err, sizeof err);
   if (!s->kt) {
     snprintf(why, whylen, "%s", err);

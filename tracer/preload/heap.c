@@ -77,6 +77,7 @@ typedef struct heap_tls {
   uint32_t calls;
   uint64_t last;       /* tick of this thread's last HEAP event */
   uint64_t unreported; /* bytes allocated by this thread since its last HEAP event */
+  int64_t sample_left; /* bytes asked until the next heap-profile sample */
 } heap_tls;
 
 static __thread heap_tls hs __attribute__((tls_model("initial-exec")));
@@ -143,11 +144,19 @@ static inline void account(int64_t delta, uint64_t allocated) {
     heap_flush();
 }
 
-static inline void on_alloc(void *p) {
+static inline void on_alloc(void *p, size_t asked) {
   if (p && heap_on()) {
     size_t n = real_usable(p);
     account((int64_t)n, n);
+    if (CTRACE__UNLIKELY((hs.sample_left -= (int64_t)asked) < 0))
+      hs.sample_left = ctrace__preload_heap_sample(p, asked);
   }
+}
+
+/* A block leaves: its free is recorded if it was sampled. */
+static inline void on_free(void *p) {
+  if (CTRACE__UNLIKELY(pl_heap_maybe_sampled(p)))
+    ctrace__preload_heap_freed(p);
 }
 
 /* ---- The wrappers ------------------------------------------------------------------------ */
@@ -155,7 +164,7 @@ void *malloc(size_t n) {
   if (CTRACE__UNLIKELY(!real_malloc) && !resolve_all())
     return boot_alloc(n);
   void *p = real_malloc(n);
-  on_alloc(p);
+  on_alloc(p, n);
   return p;
 }
 
@@ -166,7 +175,7 @@ void *calloc(size_t k, size_t n) {
     return boot_alloc(k * n); /* static memory is zero */
   }
   void *p = real_calloc(k, n);
-  on_alloc(p);
+  on_alloc(p, k * n);
   return p;
 }
 
@@ -177,6 +186,7 @@ void free(void *p) {
     return; /* freed during the lookup itself: leaked, harmlessly */
   if (heap_on())
     account(-(int64_t)real_usable(p), 0);
+  on_free(p);
   real_free(p);
 }
 
@@ -198,6 +208,12 @@ void *realloc(void *p, size_t n) {
     size_t after = q ? real_usable(q) : 0;
     account((int64_t)after - (int64_t)before, after > before ? after - before : 0);
   }
+  /* For the heap profile, a block that moved or grew is a free of the old
+   * one and an allocation of n bytes. */
+  if (p && (q || n == 0))
+    on_free(p);
+  if (q && on && CTRACE__UNLIKELY((hs.sample_left -= (int64_t)n) < 0))
+    hs.sample_left = ctrace__preload_heap_sample(q, n);
   return q;
 }
 
@@ -206,7 +222,7 @@ int posix_memalign(void **out, size_t align, size_t n) {
     return ENOMEM;
   int r = real_posix_memalign(out, align, n);
   if (r == 0)
-    on_alloc(*out);
+    on_alloc(*out, n);
   return r;
 }
 
@@ -214,7 +230,7 @@ void *aligned_alloc(size_t align, size_t n) {
   if (CTRACE__UNLIKELY(!real_malloc) && !resolve_all())
     return NULL;
   void *p = real_aligned_alloc(align, n);
-  on_alloc(p);
+  on_alloc(p, n);
   return p;
 }
 
@@ -222,6 +238,6 @@ void *memalign(size_t align, size_t n) {
   if (CTRACE__UNLIKELY(!real_malloc) && !resolve_all())
     return NULL;
   void *p = real_memalign(align, n);
-  on_alloc(p);
+  on_alloc(p, n);
   return p;
 }

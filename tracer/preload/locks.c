@@ -12,19 +12,27 @@
 
 #define WAIT_ON() pl_on(PL_LOCKS)
 
+/* The current wait of the calling thread, for the control socket's
+ * `stacks` ("waiting on mutex 0x... held by thread T"), tracing or not
+ * (ctrace__wait_begin: tracer/runtime/stacks.c). A few stores, only when a
+ * wait happens; not for the tracer's own calls. */
+#define TOLD(kind, obj) (ctrace__tls.guard ? 0 : (ctrace__wait_begin(kind, obj), 1))
+#define TOLD_END(told) ((told) ? ctrace__wait_end() : (void)0)
+
 /* ---- mutexes ----------------------------------------------------------------------- */
 int pthread_mutex_lock(pthread_mutex_t *m) {
   REAL(int, pthread_mutex_lock, (pthread_mutex_t *));
   REAL(int, pthread_mutex_trylock, (pthread_mutex_t *));
-  if (!WAIT_ON())
-    return real_pthread_mutex_lock(m);
   int r = real_pthread_mutex_trylock(m);
   if (r != EBUSY)
     return r == 0 ? 0 : real_pthread_mutex_lock(m); /* odd types: no tracing */
-  uint64_t t0 = pl_now();
+  int on = WAIT_ON(), told = TOLD(CTRACE_FMT_WAIT_MUTEX, m);
+  uint64_t t0 = on ? pl_now() : 0;
   r = real_pthread_mutex_lock(m);
   int e = errno;
-  ctrace__wait(CTRACE_FMT_WAIT_MUTEX, t0, m);
+  TOLD_END(told);
+  if (on)
+    ctrace__wait(CTRACE_FMT_WAIT_MUTEX, t0, m);
   errno = e;
   return r;
 }
@@ -32,15 +40,16 @@ int pthread_mutex_lock(pthread_mutex_t *m) {
 int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *t) {
   REAL(int, pthread_mutex_timedlock, (pthread_mutex_t *, const struct timespec *));
   REAL(int, pthread_mutex_trylock, (pthread_mutex_t *));
-  if (!WAIT_ON())
-    return real_pthread_mutex_timedlock(m, t);
   int r = real_pthread_mutex_trylock(m);
   if (r != EBUSY)
-    return r == 0 ? 0 : real_pthread_mutex_timedlock(m, t);
-  uint64_t t0 = pl_now();
+    return r == 0 ? 0 : real_pthread_mutex_timedlock(m, t); /* odd types: no tracing */
+  int on = WAIT_ON(), told = TOLD(CTRACE_FMT_WAIT_MUTEX, m);
+  uint64_t t0 = on ? pl_now() : 0;
   r = real_pthread_mutex_timedlock(m, t);
   int e = errno;
-  ctrace__wait(CTRACE_FMT_WAIT_MUTEX, t0, m);
+  TOLD_END(told);
+  if (on)
+    ctrace__wait(CTRACE_FMT_WAIT_MUTEX, t0, m);
   errno = e;
   return r;
 }
@@ -61,24 +70,26 @@ int pthread_mutex_unlock(pthread_mutex_t *m) {
 /* ---- condition variables ------------------------------------------------------------- */
 int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m) {
   REAL(int, pthread_cond_wait, (pthread_cond_t *, pthread_mutex_t *));
-  if (!WAIT_ON())
-    return real_pthread_cond_wait(c, m);
-  uint64_t t0 = pl_now();
+  int on = WAIT_ON(), told = TOLD(CTRACE_FMT_WAIT_COND, c);
+  uint64_t t0 = on ? pl_now() : 0;
   int r = real_pthread_cond_wait(c, m);
   int e = errno;
-  ctrace__wait(CTRACE_FMT_WAIT_COND, t0, c);
+  TOLD_END(told);
+  if (on)
+    ctrace__wait(CTRACE_FMT_WAIT_COND, t0, c);
   errno = e;
   return r;
 }
 
 int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *t) {
   REAL(int, pthread_cond_timedwait, (pthread_cond_t *, pthread_mutex_t *, const struct timespec *));
-  if (!WAIT_ON())
-    return real_pthread_cond_timedwait(c, m, t);
-  uint64_t t0 = pl_now();
+  int on = WAIT_ON(), told = TOLD(CTRACE_FMT_WAIT_COND, c);
+  uint64_t t0 = on ? pl_now() : 0;
   int r = real_pthread_cond_timedwait(c, m, t);
   int e = errno;
-  ctrace__wait(CTRACE_FMT_WAIT_COND, t0, c);
+  TOLD_END(told);
+  if (on)
+    ctrace__wait(CTRACE_FMT_WAIT_COND, t0, c);
   errno = e;
   return r;
 }
@@ -108,15 +119,16 @@ int pthread_cond_broadcast(pthread_cond_t *c) {
   int name(pthread_rwlock_t *l) {             \
     REAL(int, name, (pthread_rwlock_t *));    \
     REAL(int, tryname, (pthread_rwlock_t *)); \
-    if (!WAIT_ON())                           \
-      return real_##name(l);                  \
     int r = real_##tryname(l);                \
     if (r != EBUSY)                           \
       return r == 0 ? 0 : real_##name(l);     \
-    uint64_t t0 = pl_now();                   \
+    int on = WAIT_ON(), told = TOLD(kind, l); \
+    uint64_t t0 = on ? pl_now() : 0;          \
     r = real_##name(l);                       \
     int e = errno;                            \
-    ctrace__wait(kind, t0, l);                \
+    TOLD_END(told);                           \
+    if (on)                                   \
+      ctrace__wait(kind, t0, l);              \
     errno = e;                                \
     return r;                                 \
   }
@@ -137,16 +149,17 @@ int pthread_rwlock_unlock(pthread_rwlock_t *l) {
 int sem_wait(sem_t *s) {
   REAL(int, sem_wait, (sem_t *));
   REAL(int, sem_trywait, (sem_t *));
-  if (!WAIT_ON())
-    return real_sem_wait(s);
   if (real_sem_trywait(s) == 0)
     return 0;
   if (errno != EAGAIN)
     return real_sem_wait(s);
-  uint64_t t0 = pl_now();
+  int on = WAIT_ON(), told = TOLD(CTRACE_FMT_WAIT_SEM, s);
+  uint64_t t0 = on ? pl_now() : 0;
   int r = real_sem_wait(s);
   int e = errno;
-  ctrace__wait(CTRACE_FMT_WAIT_SEM, t0, s);
+  TOLD_END(told);
+  if (on)
+    ctrace__wait(CTRACE_FMT_WAIT_SEM, t0, s);
   errno = e;
   return r;
 }
@@ -154,16 +167,17 @@ int sem_wait(sem_t *s) {
 int sem_timedwait(sem_t *s, const struct timespec *t) {
   REAL(int, sem_timedwait, (sem_t *, const struct timespec *));
   REAL(int, sem_trywait, (sem_t *));
-  if (!WAIT_ON())
-    return real_sem_timedwait(s, t);
   if (real_sem_trywait(s) == 0)
     return 0;
   if (errno != EAGAIN)
     return real_sem_timedwait(s, t);
-  uint64_t t0 = pl_now();
+  int on = WAIT_ON(), told = TOLD(CTRACE_FMT_WAIT_SEM, s);
+  uint64_t t0 = on ? pl_now() : 0;
   int r = real_sem_timedwait(s, t);
   int e = errno;
-  ctrace__wait(CTRACE_FMT_WAIT_SEM, t0, s);
+  TOLD_END(told);
+  if (on)
+    ctrace__wait(CTRACE_FMT_WAIT_SEM, t0, s);
   errno = e;
   return r;
 }
@@ -182,12 +196,13 @@ int sem_post(sem_t *s) {
 /* The joined thread "releases" its pthread_t as it exits (threads.c). */
 int pthread_join(pthread_t t, void **ret) {
   REAL(int, pthread_join, (pthread_t, void **));
-  if (!WAIT_ON())
-    return real_pthread_join(t, ret);
-  uint64_t t0 = pl_now();
+  int on = WAIT_ON(), told = TOLD(CTRACE_FMT_WAIT_JOIN, (const void *)t);
+  uint64_t t0 = on ? pl_now() : 0;
   int r = real_pthread_join(t, ret);
   int e = errno;
-  ctrace__wait(CTRACE_FMT_WAIT_JOIN, t0, (const void *)t);
+  TOLD_END(told);
+  if (on)
+    ctrace__wait(CTRACE_FMT_WAIT_JOIN, t0, (const void *)t);
   errno = e;
   return r;
 }

@@ -16,6 +16,7 @@
 #endif
 #include <dlfcn.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "record_fast.h" /* the runtime's fast path and the state it reads */
@@ -81,6 +82,31 @@ static inline uint64_t pl_now(void) {
  * thread not inside the tracer. */
 static inline int pl_on(int what) {
   return __atomic_load_n(&ctrace__active, __ATOMIC_RELAXED) && what && !ctrace__tls.guard;
+}
+
+/* heap_sample.c: heap profiles. An allocation of `asked` bytes at p whose
+ * thread's countdown ran out: sampled (unless it is the thread's first,
+ * which only draws); @return the bytes until the next sample. The free
+ * of p: recorded if p was sampled (look only once something was, and only
+ * if p's filter slot counts a sampled block in use: pl_heap_maybe_sampled). */
+__attribute__((visibility("hidden"))) int64_t ctrace__preload_heap_sample(void *p, size_t asked);
+__attribute__((visibility("hidden"))) void ctrace__preload_heap_freed(void *p);
+extern __attribute__((visibility("hidden"))) _Atomic int ctrace__preload_heap_sampled_any;
+#define PL_HEAP_MARKS (1u << 20)
+extern
+    __attribute__((visibility("hidden"))) _Atomic uint8_t ctrace__preload_heap_marks[PL_HEAP_MARKS];
+
+/* p's slot in the filter: blocks are 16-byte aligned, so the blocks of a
+ * 16 MiB stretch of heap each have their own (two instructions, no
+ * multiply: every free asks). */
+static inline uint32_t pl_heap_mark(const void *p) {
+  return (uint32_t)((uintptr_t)p >> 4) & (PL_HEAP_MARKS - 1);
+}
+
+/* 0 if p is surely not a sampled block in use: what every free asks. */
+static inline int pl_heap_maybe_sampled(const void *p) {
+  return atomic_load_explicit(&ctrace__preload_heap_sampled_any, memory_order_relaxed) &&
+         atomic_load_explicit(&ctrace__preload_heap_marks[pl_heap_mark(p)], memory_order_acquire);
 }
 
 /* heap.c: a thread that ends flushes its heap counts. */

@@ -164,7 +164,7 @@ static void finish_recording(const char *note, char *done, size_t donelen) {
 
 /* ---- Commands ---------------------------------------------------------------------------------- */
 
-static const char commands[] = "record, stop, dump, status";
+static const char commands[] = "record, stop, dump, status, stacks";
 
 /* If a session records already, says so to fd. @return 1 if it does. */
 static int already(int fd, char *cur, size_t len) {
@@ -320,6 +320,8 @@ static int handle(conn *c, char *line) {
     cmd_dump(c, args);
   else if (!strcmp(line, "status"))
     cmd_status(c);
+  else if (!strcmp(line, "stacks"))
+    ctrace__stacks_serve(c->fd);
   else
     cmd_unknown(c, line);
   return 0;

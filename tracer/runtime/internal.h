@@ -305,6 +305,12 @@ typedef struct ctrace__string {
  * is full (the caller drops the event and counts it). Lock-free. */
 CTRACE__HIDDEN uint32_t ctrace__intern(const char *s, size_t len);
 CTRACE__HIDDEN ctrace__string *ctrace__strings_head(void);
+/* The call stacks of heap samples, interned the same way (an entry's text
+ * holds len / 8 addresses): the id (>= 1) a DEF_STACK gives it, or 0 when
+ * n is 0 or the table is full. At most CTRACE__STACK_MAX addresses are kept. */
+#define CTRACE__STACK_MAX 64
+CTRACE__EXPORT uint32_t ctrace__stack_intern(const uint64_t *pcs, unsigned n);
+CTRACE__HIDDEN ctrace__string *ctrace__stacks_head(void);
 
 /* ---- record.c: what the preload wrappers record ---------------------------------- */
 /* None of these changes errno (the slow path, where a chunk or a thread
@@ -342,6 +348,25 @@ CTRACE__EXPORT uint32_t ctrace__serial(void);
 /* Process-wide heap: live bytes and bytes allocated so far. */
 /* by_thread: bytes the calling thread allocated since its previous call. */
 CTRACE__EXPORT void ctrace__heap(int64_t live, uint64_t allocated, int peak, uint64_t by_thread);
+/* Heap profiles (the preload's sampler): the mean bytes between samples
+ * (0: none) and how stacks are taken, said once; a sampled block (its
+ * address, the bytes asked, its call stack: the first address inside the
+ * call to the allocator, then return addresses) @return 1 if recorded
+ * (a session records natively); and the free of a sampled block. */
+extern CTRACE__HIDDEN _Atomic uint64_t ctrace__heap_rate;
+extern CTRACE__HIDDEN const char *ctrace__heap_method;
+CTRACE__EXPORT void ctrace__heap_sampling(uint64_t rate, const char *method);
+CTRACE__EXPORT int ctrace__heap_sample(const void *addr, uint64_t bytes, const uint64_t *pcs,
+                                       unsigned n);
+CTRACE__EXPORT void ctrace__heap_free_sample(const void *addr);
+/* The code mapped into the process (mappings.c): fn is called for each
+ * executable segment of each loaded object with a file ([start, end) maps
+ * path from offset; build_id hex or ""). fn NULL only counts. @return the
+ * loader's count of objects added and removed: it changes when the list
+ * does. */
+typedef void (*ctrace__mapping_fn)(void *ctx, uint64_t start, uint64_t end, uint64_t offset,
+                                   const char *path, const char *build_id);
+CTRACE__HIDDEN unsigned long long ctrace__mappings_each(ctrace__mapping_fn fn, void *ctx);
 
 /* What the session captures; set by ctrace_start from the environment
  * ($CTRACE_SYSCALLS=off|preload|complete|auto, $CTRACE_SCHED=0|1,
@@ -462,6 +487,18 @@ CTRACE__EXPORT uint32_t ctrace__session_gen(void);
 /* Whether a session records (0 no, 1 to a file, 2 flight recorder), and
  * its file or flight dump path ("" if none), read under the session lock. */
 CTRACE__HIDDEN int ctrace__session_describe(char *path, size_t len);
+
+/* ---- stacks.c: the control socket's `stacks` ---------------------------------- */
+
+/* Replies to `stacks` on fd (common.h): every thread's state, registers
+ * and stack, each thread interrupted by a signal once. The control
+ * thread's. */
+CTRACE__HIDDEN void ctrace__stacks_serve(int fd);
+/* The calling thread waits on object (CTRACE_FMT_WAIT_* kind) from now /
+ * no more: the preload's lock wrappers tell `stacks` (a per-thread slot,
+ * a few stores; tracing or not). */
+CTRACE__EXPORT void ctrace__wait_begin(unsigned kind, const void *object);
+CTRACE__EXPORT void ctrace__wait_end(void);
 
 /* Writes the file header: what ctrace_start writes, with `flags`
  * (CTRACE_FMT_FF_*). Async-signal-safe. */

@@ -457,3 +457,27 @@ void ctrace__heap(int64_t live, uint64_t allocated, int peak, uint64_t by_thread
     ev_varints5(CTRACE_FMT_EV_HEAP, 4, ctrace_fmt_zigzag(live), allocated,
                 peak ? CTRACE_FMT_HEAP_PEAK : 0, by_thread, 0);
 }
+
+/* Heap profiles: the preload's sampler (tracer/preload/heap_sample.c) says
+ * its rate once, then records each sampled block with its call stack and
+ * the free of each sampled block. */
+_Atomic uint64_t ctrace__heap_rate;
+const char *ctrace__heap_method = "";
+
+void ctrace__heap_sampling(uint64_t rate, const char *method) {
+  ctrace__heap_method = method;
+  atomic_store_explicit(&ctrace__heap_rate, rate, memory_order_release);
+}
+
+int ctrace__heap_sample(const void *addr, uint64_t bytes, const uint64_t *pcs, unsigned n) {
+  if (!CTRACE__ACTIVE_RELAXED())
+    return 0;
+  uint32_t stack = ctrace__stack_intern(pcs, n < CTRACE__STACK_MAX ? n : CTRACE__STACK_MAX);
+  ev_varints(CTRACE_FMT_EV_HEAP_SAMPLE, 3, (uint64_t)(uintptr_t)addr, bytes, stack);
+  return 1;
+}
+
+void ctrace__heap_free_sample(const void *addr) {
+  if (CTRACE__ACTIVE_RELAXED())
+    ev_varints(CTRACE_FMT_EV_HEAP_FREE, 1, (uint64_t)(uintptr_t)addr, 0, 0);
+}

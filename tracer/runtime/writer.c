@@ -43,6 +43,11 @@ typedef struct writer {
   uint64_t stage_tick;     /* the tick the staged events' deltas count from */
   ctrace_site *sites_seen; /* list heads already written */
   ctrace__string *strings_seen;
+  ctrace__string *stacks_seen; /* heap samples' stacks already written */
+  unsigned long long maps_gen; /* the loader's count when mappings were last written */
+  uint64_t *maps_written;      /* the starts of the mappings written */
+  size_t nmaps, cap_maps;
+  int heap_rate_written;
   int process_written;
   int capture_written;
   int own_written; /* ctrace__own_tids declared so far */
@@ -284,6 +289,87 @@ static void defs_strings(writer *w) {
   w->strings_seen = head;
 }
 
+/* ---- Heap profiles: the rate, the code mappings and the samples' stacks ---------- */
+static int map_written(writer *w, uint64_t start) {
+  for (size_t i = 0; i < w->nmaps; i++)
+    if (w->maps_written[i] == start)
+      return 1;
+  if (w->nmaps == w->cap_maps) {
+    size_t cap = w->cap_maps ? 2 * w->cap_maps : 64;
+    uint64_t *m = realloc(w->maps_written, cap * sizeof *m);
+    if (!m)
+      return 1; /* (not written: its samples stay unnamed) */
+    w->maps_written = m;
+    w->cap_maps = cap;
+  }
+  w->maps_written[w->nmaps++] = start;
+  return 0;
+}
+
+static void def_mapping(void *ctx, uint64_t start, uint64_t end, uint64_t offset, const char *path,
+                        const char *build_id) {
+  writer *w = ctx;
+  if (map_written(w, start))
+    return;
+  wbuf_varint(&w->scratch, (uint64_t)getpid());
+  wbuf_varint(&w->scratch, start);
+  wbuf_varint(&w->scratch, end);
+  wbuf_varint(&w->scratch, offset);
+  wbuf_str(&w->scratch, path);
+  wbuf_str(&w->scratch, build_id);
+  def_add(w, CTRACE_FMT_DEF_MAPPING);
+}
+
+static int stack_by_id(const void *a, const void *b) {
+  uint32_t x = (*(ctrace__string *const *)a)->id, y = (*(ctrace__string *const *)b)->id;
+  return x < y ? -1 : x > y;
+}
+
+static void def_stack(writer *w, const ctrace__string *s) {
+  unsigned n = s->len / 8;
+  wbuf_varint(&w->scratch, s->id);
+  wbuf_varint(&w->scratch, n);
+  for (unsigned i = 0; i < n; i++) {
+    uint64_t pc;
+    memcpy(&pc, s->text + 8 * i, sizeof pc);
+    wbuf_varint(&w->scratch, pc);
+  }
+  def_add(w, CTRACE_FMT_DEF_STACK);
+}
+
+static void defs_heap(writer *w) {
+  uint64_t rate = atomic_load_explicit(&ctrace__heap_rate, memory_order_acquire);
+  if (rate && !w->heap_rate_written) {
+    wbuf_varint(&w->scratch, rate);
+    wbuf_str(&w->scratch, ctrace__heap_method);
+    def_add(w, CTRACE_FMT_DEF_HEAP_SAMPLING);
+    w->heap_rate_written = 1;
+  }
+  ctrace__string *head = ctrace__stacks_head();
+  if (head == w->stacks_seen)
+    return;
+  /* New stacks: first any code loaded since the mappings were written. */
+  if (!w->nmaps || ctrace__mappings_each(NULL, NULL) != w->maps_gen)
+    w->maps_gen = ctrace__mappings_each(def_mapping, w);
+  /* The list is newest first; readers want the ids in increasing order. */
+  size_t k = 0;
+  for (ctrace__string *s = head; s && s != w->stacks_seen; s = s->next)
+    k++;
+  ctrace__string **order = malloc(k * sizeof *order);
+  if (!order) {
+    set_err(w, -ENOMEM);
+    return;
+  }
+  k = 0;
+  for (ctrace__string *s = head; s && s != w->stacks_seen; s = s->next)
+    order[k++] = s;
+  qsort(order, k, sizeof *order, stack_by_id);
+  for (size_t j = 0; j < k; j++)
+    def_stack(w, order[j]);
+  free(order);
+  w->stacks_seen = head;
+}
+
 static void def_thread(writer *w, ctrace__thread *t) {
   wbuf_varint(&w->scratch, t->serial);
   wbuf_varint(&w->scratch, (uint64_t)t->tid);
@@ -511,10 +597,12 @@ static void cycle(writer *w, int cut, int span_set) {
         def_span(w, ctrace__own_tids[w->own_written], w->s->span_from, 0, 1);
   defs_sites(w);
   defs_strings(w);
+  defs_heap(w);
   defs_flush(w);
   if (w->s->flight)
     ctrace__flight_defined(w->sites_seen, w->strings_seen);
   drain_threads(w, cut);
+  defs_heap(w); /* stacks first used by what was just drained */
   defs_flush(w);
   if (cut && (w->s->fd >= 0 || w->has_batches)) /* no clock for a file not yet created */
     write_clock(w);
@@ -738,6 +826,7 @@ static void *writer_main(void *arg) {
   free(w->defs.p);
   free(w->scratch.p);
   free(w->stage.p);
+  free(w->maps_written);
   free(w);
   return NULL;
 }

@@ -1,6 +1,8 @@
-/* A CPU profile in pprof's format (analysis.h: cp_encode_pprof):
+/* A CPU or heap profile in pprof's format (analysis.h: cp_encode_pprof):
  * profile.proto, gzipped, as `go tool pprof` reads it. Sample types
- * samples/count and cpu/nanoseconds; one Location per distinct address with
+ * samples/count and cpu/nanoseconds (CPU), or Go's four of a heap profile
+ * (alloc_objects/count, alloc_space/bytes, inuse_objects/count,
+ * inuse_space/bytes, period space/bytes = the sampling rate); one Location per distinct address with
  * one Line per frame (inlined calls innermost first); Functions by (name,
  * file); Mappings with their file offsets and build ids, so that pprof's
  * -list and -disasm can find the binaries. */
@@ -78,7 +80,7 @@ static int alloc_msg(cpu_msg *m) {
   m->mapp = calloc(nm, sizeof *m->mapp);
   m->smp = calloc(ns, sizeof *m->smp);
   m->smpp = calloc(ns, sizeof *m->smpp);
-  m->values = calloc(2 * ns, sizeof *m->values);
+  m->values = calloc(4 * ns, sizeof *m->values);
   m->locids = calloc(p->nstack_locs ? p->nstack_locs : 1, sizeof *m->locids);
   m->owned = calloc(nloc, sizeof *m->owned);
   m->map_id = calloc(nm + 1, sizeof *m->map_id);
@@ -238,37 +240,74 @@ static void add_samples(cpu_msg *m) {
     perftools__profiles__sample__init(smp);
     smp->n_location_id = s->n;
     smp->location_id = &m->locids[s->first];
-    m->values[2 * i] = (int64_t)s->count;
-    m->values[2 * i + 1] = (int64_t)(s->count * p->info.period_ns);
-    smp->n_value = 2;
-    smp->value = &m->values[2 * i];
+    int64_t *v = &m->values[4 * i];
+    if (p->heap) { /* alloc_objects, alloc_space, inuse_objects, inuse_space */
+      for (int k = 0; k < 4; k++)
+        v[k] = (int64_t)(s->heap[k] + 0.5);
+      smp->n_value = 4;
+    } else {
+      v[0] = (int64_t)s->count;
+      v[1] = (int64_t)(s->count * p->info.period_ns);
+      smp->n_value = p->sample_type ? 1 : 2; /* (one count per stack, e.g. threads/count) */
+    }
+    smp->value = v;
     m->smpp[i] = smp;
   }
 }
 
+/* The sample types, the period and the comment of a CPU profile (2 types),
+ * a heap profile (Go's 4) or a profile of one count per stack (its
+ * sample_type, e.g. threads/count). @return how many types, or -1 (memory). */
+static int value_types(cpu_msg *m, PValueType vt[4], PValueType *period, char *text, size_t textlen,
+                       int64_t *comment, int64_t *dflt) {
+  const cp_profile *p = m->p;
+  static const char *const cpu[][2] = {{"samples", "count"}, {"cpu", "nanoseconds"}};
+  static const char *const heap[][2] = {{"alloc_objects", "count"},
+                                        {"alloc_space", "bytes"},
+                                        {"inuse_objects", "count"},
+                                        {"inuse_space", "bytes"}};
+  int n = p->heap ? 4 : p->sample_type ? 1 : 2;
+  for (int i = 0; i < n; i++) {
+    perftools__profiles__value_type__init(&vt[i]);
+    vt[i].type = str(m, p->heap ? heap[i][0] : p->sample_type ? p->sample_type : cpu[i][0]);
+    vt[i].unit = str(m, p->heap ? heap[i][1] : p->sample_type ? p->sample_unit : cpu[i][1]);
+    if (vt[i].type < 0 || vt[i].unit < 0)
+      return -1;
+  }
+  perftools__profiles__value_type__init(period);
+  if (p->heap) {
+    period->type = str(m, "space");
+    period->unit = str(m, "bytes");
+    snprintf(text, textlen, "ctrace: heap samples, one every %llu bytes on average (%s)",
+             (unsigned long long)p->heap_info.rate, "scaled by 1/(1-exp(-size/rate))");
+    *dflt = p->heap == CP_HEAP_ALLOCS ? vt[1].type : vt[3].type;
+  } else if (p->sample_type) {
+    period->type = vt[0].type;
+    period->unit = vt[0].unit;
+    snprintf(text, textlen, "ctrace: %s now", p->sample_type);
+    *dflt = vt[0].type;
+  } else {
+    period->type = vt[1].type;
+    period->unit = vt[1].unit;
+    snprintf(text, textlen, "ctrace: %u Hz CPU samples (%s)", p->info.hz,
+             p->info.method ? p->info.method : "method not recorded");
+    *dflt = vt[1].type;
+  }
+  *comment = str(m, text);
+  return period->type < 0 || period->unit < 0 || *comment < 0 ? -1 : n;
+}
+
 static int pack(cpu_msg *m, unsigned char **gz, size_t *len) {
   const cp_profile *p = m->p;
-  PValueType vt[2], period, *vtp[2] = {&vt[0], &vt[1]};
-  int64_t s_samples = str(m, "samples"), s_count = str(m, "count"), s_cpu = str(m, "cpu"),
-          s_ns = str(m, "nanoseconds");
-  char comment[200];
-  snprintf(comment, sizeof comment, "ctrace: %u Hz CPU samples (%s)", p->info.hz,
-           p->info.method ? p->info.method : "method not recorded");
-  int64_t s_comment = str(m, comment);
-  if (s_samples < 0 || s_count < 0 || s_cpu < 0 || s_ns < 0 || s_comment < 0)
+  PValueType vt[4], period, *vtp[4] = {&vt[0], &vt[1], &vt[2], &vt[3]};
+  int64_t s_comment, s_default;
+  char comment[240]; /* (the string table points to it until packed) */
+  int ntypes = value_types(m, vt, &period, comment, sizeof comment, &s_comment, &s_default);
+  if (ntypes < 0)
     return -1;
-  perftools__profiles__value_type__init(&vt[0]);
-  vt[0].type = s_samples;
-  vt[0].unit = s_count;
-  perftools__profiles__value_type__init(&vt[1]);
-  vt[1].type = s_cpu;
-  vt[1].unit = s_ns;
-  perftools__profiles__value_type__init(&period);
-  period.type = s_cpu;
-  period.unit = s_ns;
   PProfile pr;
   perftools__profiles__profile__init(&pr);
-  pr.n_sample_type = 2;
+  pr.n_sample_type = (size_t)ntypes;
   pr.sample_type = vtp;
   pr.n_sample = p->nstacks;
   pr.sample = m->smpp;
@@ -282,10 +321,12 @@ static int pack(cpu_msg *m, unsigned char **gz, size_t *len) {
   pr.string_table = m->strs;
   pr.duration_nanos = (int64_t)(p->t1 - p->t0);
   pr.period_type = &period;
-  pr.period = (int64_t)p->info.period_ns;
+  pr.period = p->heap          ? (int64_t)p->heap_info.rate
+              : p->sample_type ? 1
+                               : (int64_t)p->info.period_ns;
   pr.n_comment = 1;
   pr.comment = &s_comment;
-  pr.default_sample_type = s_cpu;
+  pr.default_sample_type = s_default;
   size_t n = perftools__profiles__profile__get_packed_size(&pr);
   uint8_t *raw = malloc(n ? n : 1);
   int ok = raw && perftools__profiles__profile__pack(&pr, raw) == n && !pf_gzip(raw, n, gz, len);

@@ -17,6 +17,7 @@ typedef struct cp_build {
   st_window w;
   uint8_t *region_label; /* per label: 1 when it is o->region (NULL: no region asked) */
   uint64_t *counts;      /* per index stack id (0: empty stacks) */
+  double (*heapv)[4];    /* heap profiles: per index stack id, cp_stack.heap */
   vh_map loc_of;         /* mix(pid, address, return) -> location index + 1 */
   uint32_t *map_of;      /* per symbols mapping id: cp mapping + 1 (0: not yet) */
   size_t nmap_of;
@@ -93,6 +94,56 @@ static int select_samples(cp_build *b, char *err, size_t errlen) {
       b->p->partial += (s->flags & VX_CPU_PARTIAL) != 0;
     }
   }
+  if (thread && !nthreads) {
+    vx_errf(err, errlen, "no thread named '%s' in the trace", thread);
+    return -1;
+  }
+  return 0;
+}
+
+/* Heap profiles: per stack, the allocations of the window and the blocks
+ * in use at its end. @return 0, or -1 with err set. */
+static int select_heap(cp_build *b, char *err, size_t errlen) {
+  const vx_index *x = b->x;
+  const char *thread = b->o->w.thread;
+  size_t nthreads = 0;
+  if (!(b->counts = calloc(vx_stack_count(x) + 1, sizeof *b->counts)) ||
+      !(b->heapv = calloc(vx_stack_count(x) + 1, sizeof *b->heapv)))
+    return -1;
+  uint8_t *chosen = calloc(vx_track_count(x) + 1, 1);
+  if (!chosen)
+    return -1;
+  for (size_t i = 0; i < vx_track_count(x); i++) {
+    const vx_track *t = vx_track_get(x, i);
+    chosen[i] = t->kind == VX_THREAD && (!thread || !strcmp(t->name, thread)) &&
+                (!b->o->track || t == b->o->track);
+    nthreads += chosen[i];
+  }
+  const vx_heap_sample *hs;
+  size_t n = vx_heap_samples(x, &hs);
+  for (size_t i = 0; i < n; i++) {
+    const vx_heap_sample *s = &hs[i];
+    if (!chosen[s->track] || s->ts >= b->w.w1)
+      continue;
+    const vx_track *t = vx_track_get(x, s->track);
+    if (b->region_label && !in_region(b, t, s->ts))
+      continue;
+    int alloc = s->ts >= b->w.w0, inuse = s->freed >= b->w.w1 || s->freed == UINT64_MAX;
+    if (!alloc && !inuse)
+      continue;
+    double *v = b->heapv[s->stack];
+    if (alloc) {
+      v[CP_ALLOC_OBJECTS] += s->weight;
+      v[CP_ALLOC_SPACE] += s->weight * (double)s->bytes;
+    }
+    if (inuse) {
+      v[CP_INUSE_OBJECTS] += s->weight;
+      v[CP_INUSE_SPACE] += s->weight * (double)s->bytes;
+    }
+    b->counts[s->stack]++;
+    b->p->samples++;
+  }
+  free(chosen);
   if (thread && !nthreads) {
     vx_errf(err, errlen, "no thread named '%s' in the trace", thread);
     return -1;
@@ -184,6 +235,9 @@ static int name_stacks(cp_build *b) {
     cp_stack *s = &p->stacks[p->nstacks++];
     s->first = p->nstack_locs;
     s->count = b->counts[id];
+    memset(s->heap, 0, sizeof s->heap);
+    for (int k = 0; b->heapv && k < 4; k++)
+      p->heap_total[k] += s->heap[k] = b->heapv[id][k];
     if (n == 0) { /* not unwound at all: one location that says so */
       size_t l = location(b, 0, 0, 0);
       if (l == SIZE_MAX)
@@ -240,7 +294,16 @@ static int name_all(cp_build *b) {
 int cp_compute(const vx_index *x, const cp_options *o, cp_profile *out, char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
   out->info = vx_cpu(x);
-  if (!out->info.samples) {
+  out->heap = o->heap;
+  out->heap_info = vx_heap(x);
+  if (o->heap && !out->heap_info.samples) {
+    vx_errf(err, errlen,
+            "the traces hold no heap samples (ctrace run records them, one every 512 KiB "
+            "allocated by default: --heap-rate BYTES; a program linked with libctrace needs "
+            "libctrace-preload.so loaded)");
+    return -1;
+  }
+  if (!o->heap && !out->info.samples) {
     vx_errf(err, errlen,
             "the traces hold no CPU samples (record them with ctrace run --cpu-hz N; "
             "they go to FILE.kernel, read with FILE)");
@@ -251,7 +314,7 @@ int cp_compute(const vx_index *x, const cp_options *o, cp_profile *out, char *er
   if (!r && o->region)
     r = region_labels(&b, err, errlen);
   if (!r)
-    r = select_samples(&b, err, errlen);
+    r = o->heap ? select_heap(&b, err, errlen) : select_samples(&b, err, errlen);
   if (!r) {
     out->t0 = b.w.w0;
     out->t1 = b.w.w1 < vx_t1(x) ? b.w.w1 : vx_t1(x);
@@ -261,6 +324,7 @@ int cp_compute(const vx_index *x, const cp_options *o, cp_profile *out, char *er
   }
   free(b.region_label);
   free(b.counts);
+  free(b.heapv);
   free(b.map_of);
   vh_free(&b.loc_of);
   if (r)
@@ -280,6 +344,52 @@ void cp_free(cp_profile *p) {
   else
     sym_free(p->sym);
   memset(p, 0, sizeof *p);
+}
+
+/* The given stacks, one cp_stack each. @return 0 or -1 (memory). */
+static int name_raw(cp_build *b, int pid, const cp_raw_stack *stacks, size_t n) {
+  cp_profile *p = b->p;
+  for (size_t i = 0; i < n; i++) {
+    const cp_raw_stack *r = &stacks[i];
+    if (vh_reserve((void **)&p->stacks, &b->cap_stacks, p->nstacks + 1, sizeof *p->stacks) ||
+        vh_reserve((void **)&p->stack_locs, &b->cap_stack_locs, p->nstack_locs + (r->n ? r->n : 1),
+                   sizeof *p->stack_locs))
+      return -1;
+    cp_stack *s = &p->stacks[p->nstacks++];
+    s->first = p->nstack_locs;
+    s->count = r->count;
+    p->samples += r->count;
+    for (unsigned k = 0; k < (r->n ? r->n : 1); k++) {
+      size_t l = r->n ? location(b, pid, r->pcs[k], k > 0) : location(b, 0, 0, 0);
+      if (l == SIZE_MAX)
+        return -1;
+      p->stack_locs[p->nstack_locs++] = (uint32_t)l;
+    }
+    s->n = p->nstack_locs - s->first;
+  }
+  return 0;
+}
+
+int cp_compute_stacks(int pid, const vx_mapping *maps, size_t nmaps, const cp_raw_stack *stacks,
+                      size_t n, const cp_options *o, cp_profile *out, char *err, size_t errlen) {
+  memset(out, 0, sizeof *out);
+  out->sample_type = "threads";
+  out->sample_unit = "count";
+  cp_build b = {.o = o, .p = out};
+  int r = !(out->sym = sym_new(o->debug_dirs, o->ndebug_dirs));
+  for (size_t i = 0; i < nmaps && !r; i++)
+    r = sym_add_mapping(out->sym, pid, maps[i].start, maps[i].end, maps[i].offset, maps[i].path,
+                        maps[i].build_id) == CTRACE_ENOMEM;
+  if (!r)
+    r = name_raw(&b, pid, stacks, n) || !(out->problems = strdup(sym_problems(out->sym)));
+  free(b.map_of);
+  vh_free(&b.loc_of);
+  if (r) {
+    vx_errf(err, errlen, "out of memory while naming the stacks");
+    cp_free(out);
+    return -1;
+  }
+  return 0;
 }
 
 /* ---- Samples by region ------------------------------------------------------------------ */

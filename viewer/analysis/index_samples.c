@@ -86,21 +86,25 @@ int vx__cpu_source(vx_index *x, uint32_t source, const te_source *src) {
   return 0;
 }
 
-/* The index id of the event's stack, copied in the first time. @return
- * the id (0: an empty stack), or UINT32_MAX out of memory. */
-static uint32_t stack_id(struct vx_cpu_store *c, uint32_t source, const te_event *ev) {
-  if (ev->u.sample.n == 0 || !ev->u.sample.pcs)
+/* The index id of stack `stack` of source `source` (pcs, n of process
+ * pid), copied in the first time. @return the id (0: an empty stack), or
+ * UINT32_MAX out of memory. */
+uint32_t vx__stack_id(vx_index *x, uint32_t source, uint32_t stack, const uint64_t *pcs, unsigned n,
+                      int pid) {
+  struct vx_cpu_store *c = store(x);
+  if (!c)
+    return UINT32_MAX;
+  if (n == 0 || !pcs)
     return 0;
-  uint64_t key = ctrace__mix64(source, ev->u.sample.stack);
+  uint64_t key = ctrace__mix64(source, stack);
   uint32_t *v = vh_get(&c->ids, key);
   if (v)
     return *v;
-  unsigned n = ev->u.sample.n;
   if (vh_reserve((void **)&c->stacks, &c->cap_stacks, c->nstacks + 1, sizeof *c->stacks) ||
       vh_reserve((void **)&c->pool, &c->pool_cap, c->pool_len + n, sizeof *c->pool))
     return UINT32_MAX;
-  memcpy(c->pool + c->pool_len, ev->u.sample.pcs, (size_t)n * sizeof *c->pool);
-  c->stacks[c->nstacks] = (cpu_stack){c->pool_len, n, ev->pid};
+  memcpy(c->pool + c->pool_len, pcs, (size_t)n * sizeof *c->pool);
+  c->stacks[c->nstacks] = (cpu_stack){c->pool_len, n, pid};
   c->pool_len += n;
   uint32_t id = (uint32_t)++c->nstacks;
   return vh_put(&c->ids, key, id) == 0 ? id : UINT32_MAX;
@@ -110,7 +114,8 @@ int vx__cpu_sample(vx_index *x, uint32_t source, vx_track *t, const te_event *ev
   struct vx_cpu_store *c = store(x);
   if (!c || vh_reserve((void **)&t->cpu, &t->cap_cpu, t->ncpu + 1, sizeof *t->cpu))
     return -1;
-  uint32_t id = stack_id(c, source, ev);
+  uint32_t id =
+      vx__stack_id(x, source, ev->u.sample.stack, ev->u.sample.pcs, ev->u.sample.n, ev->pid);
   if (id == UINT32_MAX)
     return -1;
   uint32_t flags = ev->flags & TE_F_PARTIAL ? VX_CPU_PARTIAL : 0;

@@ -1151,6 +1151,8 @@ static int ksym_cmp(const void *a, const void *b) {
 
 /* The function holding kernel address a, or NULL. */
 static const ksym *ksym_find(sym_table *t, uint64_t a) {
+  if (!t->nksyms) /* (none recorded yet: t->ksyms is NULL, which qsort may not take) */
+    return NULL;
   if (!t->ksorted) {
     qsort(t->ksyms, t->nksyms, sizeof *t->ksyms, ksym_cmp);
     t->ksorted = 1;

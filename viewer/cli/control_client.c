@@ -131,9 +131,7 @@ static void cc_expand(const char *spec, int pid, char *out, size_t len) {
   out[k] = '\0';
 }
 
-/* The process's control socket: --socket, else its CTRACE_CONTROL. 0, or
- * 1 with a message printed. */
-int cc_find_socket(const char *cmd, int pid, const char *given, char *out, size_t len) {
+int cc_find_socket_e(int pid, const char *given, char *out, size_t len, char *err, size_t errlen) {
   if (given) {
     cc_expand(given, pid, out, len);
     return 0;
@@ -141,17 +139,17 @@ int cc_find_socket(const char *cmd, int pid, const char *given, char *out, size_
   char spec[PATH_MAX];
   int r = cc_proc_env(pid, CTRACE__CONTROL_ENV, spec, sizeof spec);
   if (r < 0) {
-    fprintf(stderr,
-            "ctrace %s: cannot read the environment of process %d (/proc/%d/environ: "
-            "%s)%s; give the socket with --socket PATH\n",
-            cmd, pid, pid, strerror(-r), r == -EACCES ? ": another user's process" : "");
+    snprintf(err, errlen,
+             "cannot read the environment of process %d (/proc/%d/environ: "
+             "%s)%s; give the socket with --socket PATH",
+             pid, pid, strerror(-r), r == -EACCES ? ": another user's process" : "");
     return 1;
   }
   if (r == 0 || !spec[0]) {
-    fprintf(stderr,
-            "ctrace %s: process %d has no control socket: it was not started with "
-            "%s=PATH (e.g. ctrace run --control PATH --no-record -- PROG)\n",
-            cmd, pid, CTRACE__CONTROL_ENV);
+    snprintf(err, errlen,
+             "process %d has no control socket: it was not started with "
+             "%s=PATH (e.g. ctrace run --control PATH --no-record -- PROG)",
+             pid, CTRACE__CONTROL_ENV);
     return 1;
   }
   cc_expand(spec, pid, out, len);
@@ -169,32 +167,36 @@ int cc_find_socket(const char *cmd, int pid, const char *given, char *out, size_
   return 0;
 }
 
-/* Connects to the process's socket (with its uid when we are root and it
- * is not), and checks that the process listening is pid. @return the fd,
- * or -1 with a message printed. */
-int cc_connect_to(const char *cmd, int pid, const char *path) {
+int cc_find_socket(const char *cmd, int pid, const char *given, char *out, size_t len) {
+  char err[PATH_MAX + 256];
+  int r = cc_find_socket_e(pid, given, out, len, err, sizeof err);
+  if (r)
+    fprintf(stderr, "ctrace %s: %s\n", cmd, err);
+  return r;
+}
+
+int cc_connect_e(int pid, const char *path, char *err, size_t errlen) {
   struct sockaddr_un a = {.sun_family = AF_UNIX};
   if (strlen(path) >= sizeof a.sun_path) {
-    fprintf(stderr, "ctrace %s: %s: too long for a unix socket path\n", cmd, path);
+    snprintf(err, errlen, "%s: too long for a unix socket path", path);
     return -1;
   }
   snprintf(a.sun_path, sizeof a.sun_path, "%s", path);
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) {
-    fprintf(stderr, "ctrace %s: socket: %s\n", cmd, strerror(errno));
+    snprintf(err, errlen, "socket: %s", strerror(errno));
     return -1;
   }
   long uid = cc_proc_euid(pid);
   int as_target = geteuid() == 0 && uid > 0;
   if (as_target && seteuid((uid_t)uid) != 0) {
-    fprintf(stderr, "ctrace %s: cannot take uid %ld of process %d: %s\n", cmd, uid, pid,
-            strerror(errno));
+    snprintf(err, errlen, "cannot take uid %ld of process %d: %s", uid, pid, strerror(errno));
     close(fd);
     return -1;
   }
   int r = connect(fd, (struct sockaddr *)&a, sizeof a), e = errno;
   if (as_target && seteuid(0) != 0) {
-    fprintf(stderr, "ctrace %s: cannot return to uid 0: %s\n", cmd, strerror(errno));
+    snprintf(err, errlen, "cannot return to uid 0: %s", strerror(errno));
     close(fd);
     return -1;
   }
@@ -206,18 +208,26 @@ int cc_connect_to(const char *cmd, int pid, const char *path) {
                       : e == EACCES || e == EPERM
                           ? "permission denied: the socket belongs to another user"
                           : strerror(e);
-    fprintf(stderr, "ctrace %s: cannot connect to %s: %s\n", cmd, path, why);
+    snprintf(err, errlen, "cannot connect to %s: %s", path, why);
     close(fd);
     return -1;
   }
   struct ucred uc;
   socklen_t l = sizeof uc;
   if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &l) == 0 && uc.pid != pid) {
-    fprintf(stderr, "ctrace %s: %s is the control socket of process %d, not of %d\n", cmd, path,
-            (int)uc.pid, pid);
+    snprintf(err, errlen, "%s is the control socket of process %d, not of %d", path, (int)uc.pid,
+             pid);
     close(fd);
     return -1;
   }
+  return fd;
+}
+
+int cc_connect_to(const char *cmd, int pid, const char *path) {
+  char err[PATH_MAX + 256];
+  int fd = cc_connect_e(pid, path, err, sizeof err);
+  if (fd < 0)
+    fprintf(stderr, "ctrace %s: %s\n", cmd, err);
   return fd;
 }
 

@@ -185,6 +185,14 @@ static void info_print_capture(const info_state *s) {
     printf("samples:   CPU at %u Hz (%.3f ms of CPU each), %s; %zu code mappings, %zu kernel "
            "functions named\n",
            hz, (double)period / 1e6, method ? method : "method not recorded", nmaps, nksyms);
+  uint64_t heap_rate = rd_heap_sampling(tr, &method);
+  if (heap_rate == 1)
+    printf("samples:   heap, every allocation, %s; %zu code mappings\n",
+           method ? method : "method not recorded", nmaps);
+  else if (heap_rate)
+    printf("samples:   heap, one every %" PRIu64 " bytes allocated on average, %s; %zu code "
+           "mappings\n",
+           heap_rate, method ? method : "method not recorded", nmaps);
   const rd_span *sp;
   size_t nsp = rd_tracer_spans(tr, &sp);
   for (size_t i = 0; i < nsp; i++) {

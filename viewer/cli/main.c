@@ -32,12 +32,18 @@ static const struct command {
     {"stats", ctrace_cmd_stats,
      "stats TRACE... [--json]       threads, top regions, blocking, syscalls, heap (--help)"},
     {"pprof", ctrace_cmd_pprof,
-     "pprof --type T TRACE... [-o F] blocking profile for pprof: sync|syscall|sched|io (--help)"},
+     "pprof --type T TRACE... [-o F] profiles for pprof: cpu|heap|allocs|sync|syscall|sched|io "
+     "(--help)"},
     {"top", ctrace_cmd_top,
      "top TRACE... [--lines] [--region R] where the CPU time went (ctrace run --cpu-hz N) "
      "(--help)"},
+    {"leaks", ctrace_cmd_leaks,
+     "leaks TRACE... [--at T]        what was still allocated at exit, by call stack (--help)"},
     {"list", ctrace_cmd_list,
      "list TRACE... REGEX           a function's source with its CPU samples per line (--help)"},
+    {"stacks", ctrace_cmd_stacks,
+     "stacks PID [--json]           every thread's call stack of a running process, now "
+     "(--help)"},
     {"version", cmd_version, "version                       print the version"},
 };
 

@@ -1,4 +1,4 @@
-/* `ctrace pprof --type T TRACE... [-o FILE]`: a blocking profile (analysis.h)
+/* `ctrace pprof --type T TRACE... [-o FILE]`: a CPU or heap profile, or a blocking profile (analysis.h)
  * as a gzipped pprof file. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -15,9 +15,9 @@
 #include "common.h"
 
 static const char pprof_usage[] =
-    "usage: ctrace pprof --type cpu|sync|syscall|sched|io TRACE... [-o FILE.pb.gz]\n"
-    "                    [--thread NAME] [--since T] [--until T] [--region NAME]\n"
-    "                    [--debug-dir DIR]\n"
+    "usage: ctrace pprof --type cpu|heap|allocs|sync|syscall|sched|io TRACE...\n"
+    "                    [-o FILE.pb.gz] [--thread NAME] [--since T] [--until T]\n"
+    "                    [--at T] [--region NAME] [--debug-dir DIR]\n"
     "  A blocking profile in pprof's format (go tool pprof, pprof -http), like\n"
     "  go tool trace's: each event's stack is the regions it happened in, under\n"
     "  its thread; values are [contentions (count), delay (ns)].\n"
@@ -25,6 +25,12 @@ static const char pprof_usage[] =
     "                   samples/count and cpu/nanoseconds, functions, files and lines\n"
     "                   from the binaries' debug information (--debug-dir DIR: also there)\n"
     "                   --region NAME: only samples taken inside that region\n"
+    "  --type heap      the heap samples (ctrace run; --heap-rate BYTES), as Go's heap\n"
+    "                   profile: alloc_objects, alloc_space (allocated in the window),\n"
+    "                   inuse_objects, inuse_space (in use at its end: --at T), scaled\n"
+    "                   for sampling; pprof shows inuse_space first (-sample_index=...)\n"
+    "         allocs    the same, alloc_space first\n"
+    "  --at T           heap: in use at T (the same as --until T; default: the end)\n"
     "  --type sync      lock, condvar, rwlock, semaphore and join waits\n"
     "         syscall   system calls\n"
     "         sched     runnable, waiting for a CPU (needs the kernel's context switches)\n"
@@ -102,15 +108,12 @@ typedef struct pprof_state {
 /* The options, into s. @return -1 to go on, 0 after --help, or 2 with a
  * message printed. */
 static int pprof_parse(int argc, char **argv, pprof_state *s) {
-  static const struct option opts[] = {{"type", required_argument, NULL, 'y'},
-                                       {"output", required_argument, NULL, 'o'},
-                                       {"thread", required_argument, NULL, 't'},
-                                       {"since", required_argument, NULL, 'a'},
-                                       {"until", required_argument, NULL, 'b'},
-                                       {"region", required_argument, NULL, 'r'},
-                                       {"debug-dir", required_argument, NULL, 'd'},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {NULL, 0, NULL, 0}};
+  static const struct option opts[] = {
+      {"type", required_argument, NULL, 'y'},   {"output", required_argument, NULL, 'o'},
+      {"thread", required_argument, NULL, 't'}, {"since", required_argument, NULL, 'a'},
+      {"until", required_argument, NULL, 'b'},  {"at", required_argument, NULL, 'A'},
+      {"region", required_argument, NULL, 'r'}, {"debug-dir", required_argument, NULL, 'd'},
+      {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
   int c;
   optind = 1;
   opterr = 0;
@@ -122,13 +125,16 @@ static int pprof_parse(int argc, char **argv, pprof_state *s) {
     case 'r':
     case 'd': break; /* (cpu only: checked below) */
     case 'y':
-      if (!strcmp(optarg, "cpu")) {
+      if (!strcmp(optarg, "cpu") || !strcmp(optarg, "heap") || !strcmp(optarg, "allocs")) {
         s->cpu = s->has_type = 1;
+        s->ca.o.heap = optarg[0] == 'h' ? CP_HEAP_INUSE : optarg[0] == 'a' ? CP_HEAP_ALLOCS : 0;
         break;
       }
       if (pf_type_parse(optarg, &s->type)) {
-        fprintf(stderr, "ctrace pprof: --type is sync, syscall, sched or io, not '%s'\n%s", optarg,
-                pprof_usage);
+        fprintf(stderr,
+                "ctrace pprof: --type is cpu, heap, allocs, sync, syscall, sched or io, not "
+                "'%s'\n%s",
+                optarg, pprof_usage);
         return 2;
       }
       s->has_type = 1;
@@ -137,14 +143,18 @@ static int pprof_parse(int argc, char **argv, pprof_state *s) {
     case 't': s->o.thread = optarg; break;
     case 'a':
     case 'b':
+    case 'A': /* --at: the same as --until */
       if (st_parse_time(optarg, c == 'a' ? &s->o.since : &s->o.until)) {
         fprintf(stderr,
                 "ctrace pprof: --%s wants seconds after the trace's start (0.5, 20ms), "
                 "not '%s'\n%s",
-                c == 'a' ? "since" : "until", optarg, pprof_usage);
+                c == 'a'   ? "since"
+                : c == 'A' ? "at"
+                           : "until",
+                optarg, pprof_usage);
         return 2;
       }
-      s->has_until |= c == 'b';
+      s->has_until |= c != 'a';
       break;
     case 'h': fputs(pprof_usage, stdout); return 0;
     case ':': /* (the leading ':' of the option string: a value is missing) */
@@ -164,12 +174,13 @@ static int pprof_parse(int argc, char **argv, pprof_state *s) {
  * go on, or 2 with a message printed. */
 static int pprof_check(pprof_state *s) {
   if (!s->has_type) {
-    fprintf(stderr, "ctrace pprof: missing --type (cpu, sync, syscall, sched or io)\n%s",
+    fprintf(stderr,
+            "ctrace pprof: missing --type (cpu, heap, allocs, sync, syscall, sched or io)\n%s",
             pprof_usage);
     return 2;
   }
   if (!s->cpu && (s->ca.o.region || s->ca.ndirs)) {
-    fprintf(stderr, "ctrace pprof: --%s is for --type cpu\n%s",
+    fprintf(stderr, "ctrace pprof: --%s is for --type cpu, heap or allocs\n%s",
             s->ca.o.region ? "region" : "debug-dir", pprof_usage);
     return 2;
   }
@@ -181,7 +192,11 @@ static int pprof_check(pprof_state *s) {
     fprintf(stderr, "ctrace pprof: --until must be after --since\n%s", pprof_usage);
     return 2;
   }
-  snprintf(s->def_out, sizeof s->def_out, "%s.pb.gz", s->cpu ? "cpu" : pf_type_name(s->type));
+  const char *kind = s->ca.o.heap == CP_HEAP_INUSE    ? "heap"
+                     : s->ca.o.heap == CP_HEAP_ALLOCS ? "allocs"
+                     : s->cpu                         ? "cpu"
+                                                      : pf_type_name(s->type);
+  snprintf(s->def_out, sizeof s->def_out, "%s.pb.gz", kind);
   if (!s->out)
     s->out = s->def_out;
   return -1;
@@ -252,6 +267,15 @@ static int pprof_cpu(pprof_state *s) {
   FILE *f = pprof_put(s);
   if (!f)
     return 1;
+  if (s->cp.heap) {
+    const double *v = s->cp.heap_total;
+    fprintf(f,
+            "wrote %s: %" PRIu64 " heap samples (one every %" PRIu64 " bytes), %zu stacks: "
+            "%.0f bytes in %.0f objects in use, %.0f bytes in %.0f objects allocated\n",
+            f == stderr ? "stdout" : s->out, s->cp.samples, s->cp.heap_info.rate, s->cp.nstacks,
+            v[CP_INUSE_SPACE], v[CP_INUSE_OBJECTS], v[CP_ALLOC_SPACE], v[CP_ALLOC_OBJECTS]);
+    return 0;
+  }
   fprintf(f,
           "wrote %s: %" PRIu64 " CPU samples at %u Hz (%.2f s of CPU), %zu stacks, %zu "
           "locations\n",

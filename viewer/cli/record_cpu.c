@@ -57,31 +57,11 @@ record_cpu *record_cpu_open(int pid, unsigned hz) {
   return rc;
 }
 
-/* The process's command line (NULs as spaces), for FILE.kernel. */
-static void proc_cmdline(int pid, char *out, size_t len) {
-  char path[64];
-  snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
-  out[0] = '\0';
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return;
-  ssize_t n = read(fd, out, len - 1);
-  close(fd);
-  if (n <= 0)
-    return;
-  out[n] = '\0';
-  while (n > 0 && out[n - 1] == '\0')
-    n--;
-  for (ssize_t i = 0; i < n; i++)
-    if (out[i] == '\0')
-      out[i] = ' ';
-}
-
 int record_cpu_start(record_cpu *rc, const char *file) {
   if (!rc)
     return 0;
   char cmdline[4096], err[600];
-  proc_cmdline(rc->pid, cmdline, sizeof cmdline);
+  ctrace__proc_cmdline(rc->pid, cmdline, sizeof cmdline);
   snprintf(rc->kpath, sizeof rc->kpath, "%s.kernel", file);
   rc->kt = kt_open(rc->kpath, rc->pid, cmdline, 0, 0, rc->why, err, sizeof err);
   if (!rc->kt) {

@@ -48,6 +48,9 @@ static const char run_usage[] =
     "                    (root or perf_event_paranoid <= 1; costs about 1.2 us per\n"
     "                    call); auto: kernel when allowed, else preload\n"
     "  --no-syscalls --no-sched --no-heap --no-locks  leave those out\n"
+    "  --heap-rate BYTES heap profile: an allocation sampled, with its call stack, on\n"
+    "                    average every BYTES allocated (default 524288; 1: every one;\n"
+    "                    0: none): ctrace pprof --type heap|allocs, ctrace leaks\n"
     "  --no-follow       do not trace forked or exec'd children\n"
     "  --cpu-hz N        CPU samples with call stacks, N a second per thread (0: none;\n"
     "                    default 0), into FILE.kernel: ctrace top, ctrace pprof --type cpu\n"
@@ -59,7 +62,8 @@ static const char run_usage[] =
     "                    ctrace_flight_dump() or a crash; later dumps FILE-2...\n"
     "  --view [--port N] show the trace live in the browser while PROG runs (ctrace\n"
     "                    view --follow on port N, default 8080; 0: any free one); when\n"
-    "                    PROG exits the view stays until Ctrl+C\n"
+    "                    PROG exits the view stays until Ctrl+C (not after a SIGTERM\n"
+    "                    that was passed on to PROG)\n"
     "  --control PATH    PROG listens on a control socket at PATH (%p: its pid) for\n"
     "                    ctrace record / ctrace dump (CTRACE_CONTROL=PATH)\n"
     "  --no-record       with --control: do not trace from the start; only when\n"
@@ -188,6 +192,7 @@ typedef struct run_opts {
   int view, view_port;
   const char *flight; /* --flight SPAN */
   unsigned cpu_hz;    /* --cpu-hz N: CPU samples per second and thread (0: none) */
+  long heap_rate;     /* --heap-rate BYTES: heap profile sampling (-1: the default) */
   char **prog_argv;   /* PROG ARGS..., in argv */
 } run_opts;
 
@@ -222,6 +227,7 @@ static int run_parse(int argc, char **argv, run_opts *o) {
   enum { O_VIEW = 1100, O_PORT }; /* --view [--port N]: the live view (viewer/run_view.c) */
   enum { O_FLIGHT = 1200 };       /* --flight SPAN: the flight recorder (tracer/flight.c) */
   enum { O_CPU_HZ = 1300 };       /* --cpu-hz N: CPU samples with call stacks */
+  enum { O_HEAP_RATE = 1400 };    /* --heap-rate BYTES: heap profile samples */
   static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
                                        {"syscalls", required_argument, NULL, O_SYSCALLS},
                                        {"no-syscalls", no_argument, NULL, O_NO_SYSCALLS},
@@ -235,6 +241,7 @@ static int run_parse(int argc, char **argv, run_opts *o) {
                                        {"port", required_argument, NULL, O_PORT},
                                        {"flight", required_argument, NULL, O_FLIGHT},
                                        {"cpu-hz", required_argument, NULL, O_CPU_HZ},
+                                       {"heap-rate", required_argument, NULL, O_HEAP_RATE},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   *o = (run_opts){.sysmode = "preload",
@@ -244,7 +251,8 @@ static int run_parse(int argc, char **argv, run_opts *o) {
                   .locks = 1,
                   .follow = 1,
                   .record = 1,
-                  .view_port = -1};
+                  .view_port = -1,
+                  .heap_rate = -1};
   int c;
   optind = 1;
   opterr = 0;
@@ -288,6 +296,10 @@ static int run_parse(int argc, char **argv, run_opts *o) {
       o->cpu_hz = (unsigned)hz;
       break;
     }
+    case O_HEAP_RATE:
+      if ((o->heap_rate = run_number("--heap-rate", optarg, 1L << 40, "a number of bytes")) < 0)
+        return 2;
+      break;
     case 'h': fputs(run_usage, stdout); return 0;
     case ':': /* (the leading ':' of the option string: a value is missing) */
       fprintf(stderr, "ctrace run: option needs a value: '%s'\n%s", argv[optind - 1], run_usage);
@@ -355,7 +367,11 @@ static uint64_t mono_ns(void) {
 }
 
 static volatile sig_atomic_t forward_sig;
-static void on_forward(int sig) { forward_sig = sig; }
+static volatile sig_atomic_t terminated; /* a SIGTERM or SIGHUP was passed on to PROG */
+static void on_forward(int sig) {
+  forward_sig = sig;
+  terminated = 1;
+}
 
 /* --flight, at the end: the dumps PROG left. */
 static void flight_report(const char *file) {
@@ -514,6 +530,11 @@ static _Noreturn void run_child(const run_state *s, const int go[2]) {
     unsetenv("CTRACE_SYSCALLS");
   setenv("CTRACE_SCHED", cs.sched_kernel ? "kernel" : o->sched ? "wrappers" : "off", 1);
   setenv("CTRACE_HEAP", o->heap ? "1" : "0", 1);
+  if (o->heap_rate >= 0) {
+    char rate[24];
+    snprintf(rate, sizeof rate, "%ld", o->heap_rate);
+    setenv("CTRACE_HEAP_RATE", rate, 1);
+  }
   setenv("CTRACE_LOCKS", o->locks ? "1" : "0", 1);
   /* CPU samples are the launcher's (FILE.kernel is its file): PROG's
    * libctrace takes none of its own, whatever CTRACE_CPU_HZ says; unless
@@ -767,7 +788,7 @@ static int run_finish(run_state *s) {
   else if (o->record)
     fprintf(stderr, "ctrace run: trace: %s%s (view: ctrace view %s*)\n", o->out, kinfo, o->out);
   if (o->view)
-    code = ctrace_run_view_finish(&s->rv, code, o->prog_argv[0]);
+    code = ctrace_run_view_finish(&s->rv, code, o->prog_argv[0], !terminated);
   return code;
 }
 

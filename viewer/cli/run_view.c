@@ -99,9 +99,11 @@ int ctrace_run_view_start(ctrace_run_view *rv, const char *trace, int port) {
 static volatile sig_atomic_t stop_sig;
 static void on_stop(int sig) { stop_sig = sig; }
 
-int ctrace_run_view_finish(ctrace_run_view *rv, int code, const char *prog) {
+int ctrace_run_view_finish(ctrace_run_view *rv, int code, const char *prog, int linger) {
   if (rv->pid <= 0)
     return code;
+  if (!linger) /* (the launcher was told to terminate: the view goes with it) */
+    stop_sig = SIGTERM;
   /* (MSG_NOSIGNAL: a viewer that is gone is no reason to die) */
   if (send(rv->fd, "end\n", 4, MSG_NOSIGNAL) != 4 && errno != EPIPE && errno != ECONNRESET)
     fprintf(stderr, "ctrace run: --view: %s\n", strerror(errno));
@@ -117,10 +119,11 @@ int ctrace_run_view_finish(ctrace_run_view *rv, int code, const char *prog) {
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGHUP, &sa, NULL);
-  fprintf(stderr,
-          "ctrace run: %s exited (status %d); the live view stays at %s until "
-          "Ctrl+C (SIGINT) or SIGTERM\n",
-          prog, code, rv->url);
+  if (linger)
+    fprintf(stderr,
+            "ctrace run: %s exited (status %d); the live view stays at %s until "
+            "Ctrl+C (SIGINT) or SIGTERM\n",
+            prog, code, rv->url);
   /* Until a signal, or the viewer exits (EOF on the socket). */
   sigset_t wait_mask = old;
   sigdelset(&wait_mask, SIGINT);

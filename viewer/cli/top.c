@@ -44,10 +44,15 @@ int cpu_option(cpu_args *a, int c, const char *arg, const char *cmd, const char 
     return 0;
   case 'a':
   case 'b':
+  case 'A': /* --at: the same as --until, named as given */
     if (st_parse_time(arg, c == 'a' ? &a->o.w.since : &a->o.w.until)) {
       fprintf(stderr,
               "ctrace %s: --%s wants seconds after the trace's start (0.5, 20ms), not '%s'\n%s",
-              cmd, c == 'a' ? "since" : "until", arg, usage);
+              cmd,
+              c == 'a'   ? "since"
+              : c == 'A' ? "at"
+                         : "until",
+              arg, usage);
       return 2;
     }
     return 0;
@@ -77,7 +82,7 @@ int cpu_compute(const char *cmd, char **traces, size_t n, const cpu_args *a, str
     l = e ? e + 1 : l + len;
   }
   if (!p->samples) {
-    fprintf(stderr, "ctrace %s: no CPU samples%s%s%s%s%s\n", cmd,
+    fprintf(stderr, "ctrace %s: no %s samples%s%s%s%s%s\n", cmd, a->o.heap ? "heap" : "CPU",
             a->o.w.thread ? " of the threads named " : "", a->o.w.thread ? a->o.w.thread : "",
             a->o.region ? " inside region " : "", a->o.region ? a->o.region : "",
             a->o.w.since || a->o.w.until ? " in the window" : "");

@@ -10,6 +10,8 @@
 #include "native_samples.h"
 
 struct rd_samples {
+  uint64_t heap_rate; /* DEF_HEAP_SAMPLING */
+  char *heap_method;
   unsigned hz;
   uint64_t period_ns;
   char *method;
@@ -77,6 +79,19 @@ static int def_sampling(rd_samples *s, body *b) {
   return 0;
 }
 
+static int def_heap_sampling(rd_samples *s, body *b) {
+  uint64_t rate = get_varint(b);
+  char *method = get_str(b);
+  if (b->bad || rate == 0) {
+    free(method);
+    return -1;
+  }
+  free(s->heap_method);
+  s->heap_rate = rate;
+  s->heap_method = method;
+  return 0;
+}
+
 static int def_mapping(rd_samples *s, body *b) {
   uint64_t pid = get_varint(b), start = get_varint(b), end = get_varint(b), off = get_varint(b);
   char *path = get_str(b), *bid = get_str(b);
@@ -92,11 +107,17 @@ static int def_mapping(rd_samples *s, body *b) {
 
 static int def_stack(rd_samples *s, body *b) {
   uint64_t id = get_varint(b), n = get_varint(b);
-  /* Ids come in order, each once: anything else is damage. */
-  if (b->bad || id != s->nstacks + 1 || n == 0 || n > 1024 ||
-      vh_reserve((void **)&s->stacks, &s->cap_stacks, s->nstacks + 1, sizeof *s->stacks) ||
+  /* Ids increase, each once: anything else is damage. A process's ids may
+   * skip a few (an entry that lost its race for a slot): those have no
+   * frames. */
+  if (b->bad || id <= s->nstacks || id - s->nstacks > 4096 || n == 0 || n > 1024 ||
+      vh_reserve((void **)&s->stacks, &s->cap_stacks, id, sizeof *s->stacks) ||
       vh_reserve((void **)&s->pool, &s->pool_cap, s->pool_len + n, sizeof *s->pool))
     return -1;
+  while (s->nstacks + 1 < id) {
+    s->stacks[s->nstacks].at = s->pool_len;
+    s->stacks[s->nstacks++].n = 0;
+  }
   for (uint64_t i = 0; i < n; i++)
     s->pool[s->pool_len + i] = get_varint(b);
   if (b->bad)
@@ -130,6 +151,7 @@ int rd__samples_def(rd_samples **sp, unsigned kind, const uint8_t *p, size_t n) 
   case CTRACE_FMT_DEF_MAPPING: return def_mapping(*sp, &b);
   case CTRACE_FMT_DEF_STACK: return def_stack(*sp, &b);
   case CTRACE_FMT_DEF_KSYM: return def_ksym(*sp, &b);
+  case CTRACE_FMT_DEF_HEAP_SAMPLING: return def_heap_sampling(*sp, &b);
   default: return 0;
   }
 }
@@ -138,6 +160,7 @@ void rd__samples_free(rd_samples *s) {
   if (!s)
     return;
   free(s->method);
+  free(s->heap_method);
   for (size_t i = 0; i < s->nmaps; i++) {
     free((char *)s->maps[i].path);
     free((char *)s->maps[i].build_id);
@@ -171,8 +194,14 @@ size_t rd__samples_ksyms(const rd_samples *s, const rd_ksym **out) {
   return s ? s->nksyms : 0;
 }
 
+uint64_t rd__samples_heap_rate(const rd_samples *s, const char **method) {
+  if (method)
+    *method = s ? s->heap_method : NULL;
+  return s ? s->heap_rate : 0;
+}
+
 const uint64_t *rd__samples_stack(const rd_samples *s, uint32_t id, unsigned *n) {
-  if (!s || id == 0 || id > s->nstacks) {
+  if (!s || id == 0 || id > s->nstacks || s->stacks[id - 1].n == 0) {
     *n = 0;
     return NULL;
   }

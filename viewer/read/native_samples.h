@@ -18,5 +18,6 @@ unsigned rd__samples_rate(const rd_samples *s, uint64_t *period_ns, const char *
 size_t rd__samples_mappings(const rd_samples *s, const rd_mapping **out);
 const uint64_t *rd__samples_stack(const rd_samples *s, uint32_t id, unsigned *n);
 size_t rd__samples_ksyms(const rd_samples *s, const rd_ksym **out);
+uint64_t rd__samples_heap_rate(const rd_samples *s, const char **method);
 
 #endif /* CTRACE_VIEWER_NATIVE_SAMPLES_H */

@@ -4,9 +4,12 @@
  * sample; below it the outermost frames, and under each frame what it
  * called (frames inlined into a function are nodes of their own, marked
  * so). Nodes of less than 0.1% of the samples are folded into one
- * "(other)" child per parent, which bounds the answer. */
+ * "(other)" child per parent, which bounds the answer. The same tree
+ * weighs a heap profile's stacks by their bytes (rt__call_tree_json:
+ * /api/heap, routes_heap.c). */
 #define _GNU_SOURCE
 #include <inttypes.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,14 +28,16 @@ typedef struct cpu_node {
   int inlined;
   uint32_t parent, child, next; /* first child, next sibling (0: none) */
   uint64_t total, self;
+  uint64_t objects; /* heap: the objects of total (the tree's `objects` value) */
 } cpu_node;
 
 typedef struct cpu_tree {
   cpu_node *nodes;
   size_t n, cap;
-  uint32_t *slot;  /* open addressing: node index (0: empty), keyed by parent and name */
-  size_t nslot;    /* a power of two */
-  char **loc_name; /* per location: its name when made here (cp_location_name) */
+  uint32_t *slot;     /* open addressing: node index (0: empty), keyed by parent and name */
+  size_t nslot;       /* a power of two */
+  char **loc_name;    /* per location: its name when made here (cp_location_name) */
+  int value, objects; /* what a stack weighs: RT_TREE_COUNT or a cp_stack.heap index */
 } cpu_tree;
 
 static uint64_t node_hash(uint32_t parent, const char *name, const char *file, int inlined) {
@@ -84,7 +89,7 @@ static uint32_t child_of(cpu_tree *t, uint32_t parent, const char *name, const c
     t->cap = cap;
   }
   uint32_t i = (uint32_t)t->n++;
-  t->nodes[i] = (cpu_node){name, file, line, inlined, parent, 0, t->nodes[parent].child, 0, 0};
+  t->nodes[i] = (cpu_node){name, file, line, inlined, parent, 0, t->nodes[parent].child, 0, 0, 0};
   t->nodes[parent].child = i;
   t->slot[k] = i;
   return i;
@@ -103,10 +108,21 @@ static const char *frame_name(cpu_tree *t, const cp_profile *p, uint32_t loc, co
   return t->loc_name[loc];
 }
 
+/* What stack s weighs as value v: its count, or its heap value rounded. */
+static uint64_t weight(const cp_stack *s, int v) {
+  if (v < 0)
+    return v == RT_TREE_COUNT ? s->count : 0;
+  return s->heap[v] > 0 ? (uint64_t)llround(s->heap[v]) : 0;
+}
+
 /* Adds stack s (leaf first) from its outermost frame in. @return 0 or -1. */
 static int add_stack(cpu_tree *t, const cp_profile *p, const cp_stack *s) {
   uint32_t at = 0;
-  t->nodes[0].total += s->count;
+  uint64_t w = weight(s, t->value), objs = weight(s, t->objects);
+  if (!w && !objs)
+    return 0; /* (a heap stack of the other kind only) */
+  t->nodes[0].total += w;
+  t->nodes[0].objects += objs;
   for (size_t i = s->n; i-- > 0;) {
     uint32_t loc = p->stack_locs[s->first + i];
     const cp_location *l = &p->locs[loc];
@@ -118,10 +134,11 @@ static int add_stack(cpu_tree *t, const cp_profile *p, const cp_stack *s) {
       int line = f->func_line > 0 ? f->func_line : f->line;
       if (!(at = child_of(t, at, name, f->file, line, k + 1 < l->n)))
         return -1;
-      t->nodes[at].total += s->count;
+      t->nodes[at].total += w;
+      t->nodes[at].objects += objs;
     }
   }
-  t->nodes[at].self += s->count;
+  t->nodes[at].self += w;
   return 0;
 }
 
@@ -133,15 +150,18 @@ static void tree_free(cpu_tree *t, size_t nlocs) {
   free(t->nodes);
 }
 
-/* The call tree of p's samples. @return 0, or -1 out of memory. */
-static int tree_build(cpu_tree *t, const cp_profile *p) {
+/* The call tree of p's stacks, each weighing value (and objects).
+ * @return 0, or -1 out of memory. */
+static int tree_build(cpu_tree *t, const cp_profile *p, int value, int objects) {
   memset(t, 0, sizeof *t);
+  t->value = value;
+  t->objects = objects;
   if (!(t->loc_name = calloc(p->nlocs ? p->nlocs : 1, sizeof *t->loc_name)) ||
       !(t->nodes = malloc(256 * sizeof *t->nodes)) || grow_slots(t))
     return -1;
   t->cap = 256;
   t->n = 1;
-  t->nodes[0] = (cpu_node){"all", NULL, 0, 0, 0, 0, 0, 0, 0};
+  t->nodes[0] = (cpu_node){"all", NULL, 0, 0, 0, 0, 0, 0, 0, 0};
   for (size_t i = 0; i < p->nstacks; i++)
     if (add_stack(t, p, &p->stacks[i]))
       return -1;
@@ -175,12 +195,13 @@ static cJSON *children_json(const cpu_tree *t, const cpu_node *a, uint64_t all) 
   for (uint32_t c = a->child; c; c = t->nodes[c].next)
     kids[n++] = &t->nodes[c];
   qsort(kids, n, sizeof *kids, by_total);
-  uint64_t other = 0, folded = 0, small = 0;
+  uint64_t other = 0, other_objects = 0, folded = 0, small = 0;
   for (size_t i = 0; i < n; i++)
     small += kids[i]->total * 1000 < all;
   for (size_t i = 0; i < n; i++) {
     if (small > 1 && kids[i]->total * 1000 < all) { /* (one alone stays itself) */
       other += kids[i]->total;
+      other_objects += kids[i]->objects;
       folded++;
     } else {
       cJSON_AddItemToArray(arr, node_json(t, kids[i], all));
@@ -192,6 +213,8 @@ static cJSON *children_json(const cpu_tree *t, const cpu_node *a, uint64_t all) 
     cJSON_AddStringToObject(o, "name", "(other)");
     cJSON_AddNumberToObject(o, "total", (double)other);
     cJSON_AddNumberToObject(o, "self", (double)other);
+    if (t->objects != RT_TREE_NONE)
+      cJSON_AddNumberToObject(o, "objects", (double)other_objects);
     cJSON_AddNumberToObject(o, "folded", (double)folded);
     cJSON_AddItemToObject(o, "children", cJSON_CreateArray());
     cJSON_AddItemToArray(arr, o);
@@ -210,12 +233,23 @@ static cJSON *node_json(const cpu_tree *t, const cpu_node *a, uint64_t all) {
     cJSON_AddBoolToObject(o, "inlined", 1);
   cJSON_AddNumberToObject(o, "total", (double)a->total);
   cJSON_AddNumberToObject(o, "self", (double)a->self);
+  if (t->objects != RT_TREE_NONE)
+    cJSON_AddNumberToObject(o, "objects", (double)a->objects);
   cJSON_AddItemToObject(o, "children", children_json(t, a, all));
   return o;
 }
 
+cJSON *rt__call_tree_json(const cp_profile *p, int value, int objects) {
+  cpu_tree t;
+  cJSON *root = NULL;
+  if (!tree_build(&t, p, value, objects))
+    root = node_json(&t, &t.nodes[0], t.nodes[0].total);
+  tree_free(&t, p->nlocs);
+  return root;
+}
+
 /* The answer: how the samples were taken, their counts and the tree. */
-static cJSON *profile_json(const vx_index *x, const cp_profile *p, const cpu_tree *t) {
+static cJSON *profile_json(const vx_index *x, const cp_profile *p, cJSON *tree) {
   cJSON *o = cJSON_CreateObject();
   cJSON_AddNumberToObject(o, "hz", p->info.hz);
   cJSON_AddNumberToObject(o, "period_ns", (double)p->info.period_ns);
@@ -230,7 +264,7 @@ static cJSON *profile_json(const vx_index *x, const cp_profile *p, const cpu_tre
   cJSON_AddNumberToObject(w, "until_ns", (double)(p->t1 - vx_t0(x)));
   if (p->problems && *p->problems)
     cJSON_AddStringToObject(o, "problems", p->problems);
-  cJSON_AddItemToObject(o, "root", node_json(t, &t->nodes[0], p->samples));
+  cJSON_AddItemToObject(o, "root", tree);
   return o;
 }
 
@@ -331,11 +365,9 @@ void rt__api_cpu(const rt_context *ctx, const char *q, rt_response *r) {
   cp_profile p;
   if (rt__cpu_profile(ctx, q, &p, r))
     return;
-  cpu_tree t;
-  cJSON *root = NULL;
-  if (!tree_build(&t, &p))
-    root = profile_json(x, &p, &t);
-  tree_free(&t, p.nlocs);
+  cJSON *tree = rt__call_tree_json(&p, RT_TREE_COUNT, RT_TREE_NONE), *root = NULL;
+  if (tree)
+    root = profile_json(x, &p, tree);
   cp_free(&p);
   if (!root) {
     rt__respond_error(r, 500, "out of memory");

@@ -101,6 +101,11 @@ void rt__api_meta(const rt_context *ctx, rt_response *r) {
   cJSON_AddNumberToObject(o, "events", (double)vx_events(x));
   if (ctx->live)
     meta_live(o, ctx);
+  if (ctx->pprof) { /* ctrace view --pid: the process behind /debug/pprof/ */
+    cJSON *pp = cJSON_AddObjectToObject(o, "pprof");
+    cJSON_AddNumberToObject(pp, "pid", ctx->pprof->pid);
+    cJSON_AddNumberToObject(pp, "max_seconds", ctx->pprof->max_seconds);
+  }
   cJSON_AddNumberToObject(o, "dropped", (double)vx_dropped(x));
   cJSON_AddNumberToObject(o, "index_bytes", (double)vx_memory(x));
   cJSON *procs = cJSON_AddArrayToObject(o, "processes");
