@@ -14,7 +14,9 @@
 
 #define THREADS 4
 static long per_thread;
-volatile int gen_spin; /* work the compiler cannot remove */
+/* work the compiler cannot remove: each thread its own (a shared one is a
+ * data race), unsigned (it wraps) */
+static _Thread_local volatile unsigned gen_spin;
 
 static void *run(void *arg) {
   int id = (int)(intptr_t)arg;
@@ -37,7 +39,7 @@ static void *run(void *arg) {
     for (int k = 0; k < 3; k++) {
       CTRACE_REGION_BEGIN("step");
       for (int s = 0; s < 50 + (int)(i % 7) * 20; s++)
-        gen_spin += s;
+        gen_spin += (unsigned)s;
       CTRACE_REGION_END();
     }
     CTRACE_REGION_END();

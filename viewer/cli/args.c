@@ -1,8 +1,13 @@
 /* What the commands share in handling their arguments (cli.h). */
+#include <errno.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <string.h>
+#include <stdlib.h>
 
 #include "analysis.h"
 #include "cli.h"
+#include "ctrace/format.h"
 #include "read.h"
 
 char **cli_with_kernel(const char *cmd, char **paths, size_t n, size_t *nout, int **added) {
@@ -27,4 +32,34 @@ vx_index *cli_index(const char *cmd, char **traces, size_t n) {
     fprintf(stderr, "ctrace %s: %s\n", cmd, err[0] ? err : "indexing failed");
   te_paths_free(paths, np, added);
   return x;
+}
+
+int cli_scale(const char *cmd, const char *how, char *const *paths, size_t n) {
+  if (!how)
+    how = "auto";
+  if (!strcmp(how, "full"))
+    return 0;
+  struct stat st;
+  int one = n == 1 && stat(paths[0], &st) == 0 && S_ISREG(st.st_mode);
+  char magic[CTRACE_FMT_MAGIC_LEN] = ""; /* (a ctrace file, not JSON or CTF) */
+  FILE *f = one ? fopen(paths[0], "rb") : NULL;
+  int ctrace = f && fread(magic, 1, sizeof magic, f) == sizeof magic &&
+               !memcmp(magic, CTRACE_FMT_MAGIC, CTRACE_FMT_MAGIC_LEN);
+  if (f)
+    fclose(f);
+  if (!strcmp(how, "scale")) {
+    if (n == 1 && stat(paths[0], &st) != 0) {
+      fprintf(stderr, "ctrace %s: %s: %s\n", cmd, paths[0], strerror(errno));
+      return -1;
+    }
+    if (!one || !ctrace) {
+      fprintf(stderr, "ctrace %s: --index scale takes one ctrace file alone (%s)\n", cmd,
+              !one ? "no FILE.kernel beside it, no other trace" : "this one is not a ctrace file");
+      return -1;
+    }
+    return 1;
+  }
+  const char *mib = getenv("CTRACE_SCALE_MIB");
+  double min = mib && *mib ? atof(mib) : 32.0;
+  return one && ctrace && (double)st.st_size >= min * 1048576.0;
 }

@@ -12,10 +12,11 @@
 
 #include "analysis.h"
 #include "cli.h"
+#include "read.h"
 
 static const char stats_usage[] =
     "usage: ctrace stats TRACE... [--top N] [--sort total|self|count|p99] [--thread NAME]\n"
-    "                    [--since T] [--until T] [--json]\n"
+    "                    [--since T] [--until T] [--json] [--index auto|full|scale]\n"
     "  A terminal report: threads (time per state), top regions, tasks, work\n"
     "  items, blocking waits, syscalls, heap and who allocated, GC-like phases'\n"
     "  minimum mutator utilization, dropped events. FILE.kernel (ctrace run's\n"
@@ -25,7 +26,8 @@ static const char stats_usage[] =
     "  --thread NAME   only the threads of this name\n"
     "  --since T       window start, seconds after the trace's start (0.5, 20ms, 300us)\n"
     "  --until T       window end, the same way\n"
-    "  --json          the same as one JSON object (times in ns)\n";
+    "  --json          the same as one JSON object (times in ns)\n" CLI_INDEX_USAGE
+    "                  (through it: the threads and the regions only)\n";
 
 /* ---- ctrace stats ---------------------------------------------------------------------------- */
 
@@ -36,6 +38,7 @@ typedef struct stats_state {
   st_sort_key key;     /* --sort */
   size_t top;          /* --top */
   int json, has_until; /* --json; --until was given */
+  const char *index;   /* --index */
   char **traces;       /* TRACE... (in argv) */
   size_t ntraces;      /* their count */
   vx_index *x;         /* the traces indexed (owned) */
@@ -56,11 +59,15 @@ static int parse_top(const char *arg, size_t *top) {
 /* The options, into s. @return -1 to go on, 0 after --help, or 2 with a
  * message printed. */
 static int stats_parse(int argc, char **argv, stats_state *s) {
-  static const struct option opts[] = {
-      {"top", required_argument, NULL, 'n'},    {"sort", required_argument, NULL, 's'},
-      {"thread", required_argument, NULL, 't'}, {"since", required_argument, NULL, 'a'},
-      {"until", required_argument, NULL, 'b'},  {"json", no_argument, NULL, 'j'},
-      {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+  static const struct option opts[] = {{"top", required_argument, NULL, 'n'},
+                                       {"sort", required_argument, NULL, 's'},
+                                       {"thread", required_argument, NULL, 't'},
+                                       {"since", required_argument, NULL, 'a'},
+                                       {"until", required_argument, NULL, 'b'},
+                                       {"json", no_argument, NULL, 'j'},
+                                       {"index", required_argument, NULL, 'I'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
   int c;
   optind = 1;
   opterr = 0;
@@ -92,6 +99,13 @@ static int stats_parse(int argc, char **argv, stats_state *s) {
       s->has_until |= c == 'b';
       break;
     case 'j': s->json = 1; break;
+    case 'I':
+      if (strcmp(optarg, "auto") && strcmp(optarg, "full") && strcmp(optarg, "scale")) {
+        fprintf(stderr, "ctrace stats: --index %s: auto, full or scale\n%s", optarg, stats_usage);
+        return 2;
+      }
+      s->index = optarg;
+      break;
     case 'h': fputs(stats_usage, stdout); return 0;
     case ':': /* (the leading ':' of the option string: a value is missing) */
       fprintf(stderr, "ctrace stats: option '%s' needs a value\n%s", argv[optind - 1], stats_usage);
@@ -193,6 +207,16 @@ static int stats_json(stats_state *s, const st_report *r, FILE *f) {
 /* The traces (and their FILE.kernel) opened and indexed, the report
  * computed and printed. @return 0, or 1 with a message printed. */
 static int stats_report(stats_state *s) {
+  size_t n;
+  int *added;
+  char **all = te_paths_with_kernel(s->traces, s->ntraces, &n, &added);
+  int scale = all ? cli_scale("stats", s->index, all, n) : 0;
+  if (all)
+    te_paths_free(all, n, added);
+  if (scale < 0)
+    return 2;
+  if (scale)
+    return cli_stats_scale(s->traces[0], &s->o, s->top, s->key, s->json);
   if (!(s->x = cli_index("stats", s->traces, s->ntraces)))
     return 1;
   st_report r;

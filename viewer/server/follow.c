@@ -1,10 +1,15 @@
 /* `ctrace view --follow TRACE...`: native traces still being written.
  * Their sizes are polled every 100 ms, with FILE.kernel and the FILE.PID
- * of children as they appear; when something grew, the index is rebuilt
- * whole on the thread pool (at most about half of one core) and swapped
- * in (sv__swap_in). A rebuild that fails leaves the previous index served
- * and says why (ctx.live_problem). The trace has ended when every file has
- * its END record, or nothing grew for a while and its writers are gone.
+ * of children as they appear; when something grew, the index grows by
+ * what was appended (vx_grow, on the thread pool, under the write side of
+ * ctx.lock once it is served), or where the files cannot grow so (a
+ * kernel stream, JSON) is rebuilt whole; either takes at most about half
+ * of one core, and is swapped in (sv__swap_in). An update that fails
+ * leaves the previous index served and says why (ctx.live_problem). The
+ * trace has ended when every file has its END record, or nothing grew for
+ * a while and its writers are gone; before saying so, one last update
+ * takes every batch (a growing index waits for a batch's definitions and
+ * clock points: rd_settled).
  *
  * ctrace run --view: the launcher's socket (run_fd) gets the URL once
  * serving, and says when the run is over (or closes): what the files hold
@@ -16,6 +21,7 @@
 #include <inttypes.h>
 #include <libgen.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,6 +168,7 @@ static void follow_problem(view *v, const char *why) {
 
 void sv__follow_first(view *v) {
   follow *f = &v->fw;
+  f->all_done = 1; /* (the first index holds every byte there was) */
   f->tried_n = v->npaths;
   for (size_t i = 0; i < f->tried_n; i++) {
     struct stat st;
@@ -171,21 +178,66 @@ void sv__follow_first(view *v) {
     follow_problem(v, v->err);
 }
 
+/* The growing index takes what the files appended. @return 0, or -1 when
+ * they cannot grow so (built whole from now on). */
+static int follow_grow(follow *f) {
+  if (!f->grow && !(f->grow = vx_grow_open(f->paths, f->next_n, f->next_err, sizeof f->next_err))) {
+    f->grow_whole = 1; /* (JSON: built whole) */
+    return -1;
+  }
+  if (f->grow_served)
+    uv_rwlock_wrlock(&f->lock);
+  f->next_rc =
+      vx_grow_more(f->grow, f->paths, f->next_n, f->next_all, f->next_err, sizeof f->next_err);
+  if (f->grow_served)
+    uv_rwlock_wrunlock(&f->lock);
+  return f->next_rc == VX_GROW_WHOLE ? -1 : 0;
+}
+
 static void follow_build(uv_work_t *w) {
   view *v = w->data;
   follow *f = &v->fw;
   double t = sv__now_ms();
   f->next_err[0] = '\0';
-  f->next = vx_build(f->paths, f->next_n, f->next_err, sizeof f->next_err);
+  f->next = NULL;
+  if (f->grow_whole || follow_grow(f) != 0) {
+    f->next_err[0] = '\0';
+    f->next = vx_build(f->paths, f->next_n, f->next_err, sizeof f->next_err);
+  }
   f->next_ms = sv__now_ms() - t;
+}
+
+/* The growing index after an update: served (the first time, in place of
+ * the index built whole), or given up for good (VX_GROW_WHOLE). @return 1
+ * if the update was the growing index's. */
+static int follow_grown(view *v) {
+  follow *f = &v->fw;
+  if (!f->grow)
+    return 0;
+  if (f->next_rc == VX_GROW_WHOLE || f->next) { /* (built whole instead) */
+    fprintf(stderr, "ctrace view: the index is built whole at each update from now on%s%s\n",
+            f->next_rc == VX_GROW_WHOLE && f->next_err[0] ? ": " : "",
+            f->next_rc == VX_GROW_WHOLE ? f->next_err : "");
+    vx_grow_close(f->grow, !f->grow_served); /* (a served one is freed when swapped out) */
+    f->grow = NULL;
+    f->grow_whole = 1;
+    return 0;
+  }
+  follow_problem(v, f->next_rc ? f->next_err : NULL);
+  f->grow_served = 1;
+  sv__swap_in(v, vx_grow_index(f->grow), f->next_n);
+  return 1;
 }
 
 static void follow_built(uv_work_t *w, int status) {
   view *v = w->data;
   follow *f = &v->fw;
   f->busy = 0;
-  /* Rebuilding takes at most about half of one core. */
-  f->next_ok_ms = sv__now_ms() + f->next_ms;
+  /* Rebuilding takes at most about half of one core; growing costs what
+   * was appended, and waiting would only leave more for the next update. */
+  f->next_ok_ms = sv__now_ms() + (f->grow && !f->next ? 0 : f->next_ms);
+  if (status == 0 && follow_grown(v))
+    return;
   if (status == 0 && f->next) {
     follow_problem(v, NULL);
     sv__swap_in(v, f->next, f->next_n);
@@ -237,6 +289,20 @@ static int follow_finished(view *v, double now) {
   return !alive && now - f->grew_ms >= FOLLOW_QUIET_MS;
 }
 
+/* An update on the thread pool: the index grows, or is built again. */
+static void follow_update(view *v, int all) {
+  follow *f = &v->fw;
+  f->busy = 1;
+  f->next_n = f->npaths;
+  f->tried_n = f->npaths;
+  f->next_all = all;
+  f->all_done = all;
+  memcpy(f->tried, f->size, f->npaths * sizeof *f->size);
+  f->work.data = v;
+  if (uv_queue_work(v->loop, &f->work, follow_build, follow_built) != 0)
+    f->busy = 0;
+}
+
 static void follow_tick(uv_timer_t *t) {
   view *v = t->data;
   follow *f = &v->fw;
@@ -259,13 +325,13 @@ static void follow_tick(uv_timer_t *t) {
   if (changed) {
     if (now < f->next_ok_ms)
       return;
-    f->busy = 1;
-    f->next_n = f->npaths;
-    f->tried_n = f->npaths;
-    memcpy(f->tried, f->size, f->npaths * sizeof *f->size);
-    f->work.data = v;
-    if (uv_queue_work(v->loop, &f->work, follow_build, follow_built) != 0)
-      f->busy = 0;
+    follow_update(v, f->run_over);
+    return;
+  }
+  /* Quiet, or over: what the growing index left for its definitions and
+   * clock points comes now (once), before the end is said. */
+  if (!f->grow_whole && !f->all_done && (f->run_over || now - f->grew_ms >= 2 * FOLLOW_POLL_MS)) {
+    follow_update(v, 1);
     return;
   }
   if (follow_finished(v, now))
@@ -306,6 +372,16 @@ void sv__follow_start(view *v, const char *url) {
     fprintf(stderr, "ctrace view: following %s (the timeline grows as it is written)\n",
             f->bases[i]);
   f->grew_ms = sv__now_ms();
+  /* Writers first: requests that keep coming must not hold an update off
+   * (no one takes the read side twice). (uv_rwlock_t is pthread's here.) */
+  pthread_rwlockattr_t attr;
+  pthread_rwlockattr_init(&attr);
+  pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+  if (pthread_rwlock_init(&f->lock, &attr) == 0)
+    v->ctx.lock = &f->lock;
+  else
+    f->grow_whole = 1; /* (no lock: built whole, as swapped indexes need none) */
+  pthread_rwlockattr_destroy(&attr);
   uv_timer_init(v->loop, &f->timer);
   f->timer.data = v;
   uv_timer_start(&f->timer, follow_tick, FOLLOW_POLL_MS, FOLLOW_POLL_MS);

@@ -11,25 +11,25 @@
 
 /* ---- /api/analysis: ctrace stats's report (analysis.h) of a window --------------------------- */
 
-void rt__api_analysis(const rt_context *ctx, const char *q, rt_response *r) {
-  const vx_index *x = ctx->index;
-  uint64_t t0, t1, top, tx0 = vx_t0(x), tx1 = vx_t1(x);
-  char thread[256], sort[16], err[256];
-  int has_thread = rt__query_get(q, "thread", thread, sizeof thread);
+int rt__analysis_query(const char *q, uint64_t tx0, uint64_t tx1, st_options *o, char *thread,
+                       size_t cap, uint64_t *top, st_sort_key *key, rt_response *r) {
+  uint64_t t0, t1;
+  char sort[16];
+  int has_thread = rt__query_get(q, "thread", thread, cap);
   int has_sort = rt__query_get(q, "sort", sort, sizeof sort);
   if (rt__query_u64(q, "t0", tx0, &t0) || rt__query_u64(q, "t1", tx1, &t1) || t1 < t0) {
     rt__respond_error(r, 400, "t0 and t1 must be unsigned integers (ns), t0 <= t1");
-    return;
+    return -1;
   }
-  if (rt__query_u64(q, "top", 50, &top)) {
+  if (rt__query_u64(q, "top", 50, top)) {
     rt__respond_error(r, 400, "top must be an unsigned integer (0: all)");
-    return;
+    return -1;
   }
   if (has_thread < 0 || has_sort < 0) {
     rt__respond_error(r, 400, "thread or sort: malformed or too long");
-    return;
+    return -1;
   }
-  st_sort_key key = ST_SORT_TOTAL;
+  *key = ST_SORT_TOTAL;
   if (has_sort > 0) {
     static const char *const names[] = {"total", "self", "count", "p99"};
     size_t k = 0;
@@ -37,18 +37,29 @@ void rt__api_analysis(const rt_context *ctx, const char *q, rt_response *r) {
       k++;
     if (k == 4) {
       rt__respond_error(r, 400, "sort must be total, self, count or p99");
-      return;
+      return -1;
     }
-    key = (st_sort_key)k;
+    *key = (st_sort_key)k;
   }
-  st_options o = {0};
-  o.thread = has_thread > 0 ? thread : NULL;
+  memset(o, 0, sizeof *o);
+  o->thread = has_thread > 0 ? thread : NULL;
   /* st_options counts from the trace's first event; a window outside the
    * trace is clamped to it */
-  o.since = t0 > tx0 ? t0 - tx0 : 0;
-  o.until = t1 > tx0 ? t1 - tx0 : 1;
+  o->since = t0 > tx0 ? t0 - tx0 : 0;
+  o->until = t1 > tx0 ? t1 - tx0 : 1;
   if (t1 >= tx1 && t0 <= tx0)
-    o.since = o.until = 0; /* the whole trace */
+    o->since = o->until = 0; /* the whole trace */
+  return 0;
+}
+
+void rt__api_analysis(const rt_context *ctx, const char *q, rt_response *r) {
+  const vx_index *x = ctx->index;
+  char thread[256], err[256];
+  uint64_t top;
+  st_sort_key key;
+  st_options o;
+  if (rt__analysis_query(q, vx_t0(x), vx_t1(x), &o, thread, sizeof thread, &top, &key, r))
+    return;
   st_report rep;
   if (st_compute(x, &o, &rep, err, sizeof err)) {
     rt__respond_error(r, 400, err);

@@ -9,7 +9,11 @@
  * is, with the number it stands for (as Perfetto's slice mipmap does).
  * Slices at one depth do not overlap, so the answer holds at most ~2 px
  * slices per depth however many the window contains. Counters give
- * min / max / last per bucket, instants and CPU samples one per bucket. */
+ * min / max / last per bucket, instants and CPU samples one per bucket.
+ * Region depths, work-item runs, state bands and counters with many items
+ * in the window are answered from their time pyramids (viewer/analysis's
+ * pyramid.c, vx_lane_window and vx_counter_window): the work is bounded by
+ * the pixels, not by the items. */
 #define _GNU_SOURCE
 #include <inttypes.h>
 #include <math.h>
@@ -131,9 +135,6 @@ static void emit_instant(cJSON *evs, const vx_index *x, const vx_track *t, size_
   cJSON_AddItemToArray(evs, e);
 }
 
-/* Lanes of a thread besides its region depths. */
-enum { LANE_REGION = 0, LANE_SCHED = 1 };
-
 static void emit_run(cJSON *evs, const vx_index *x, const vx_track *t, const vx_slice *s,
                      size_t idx, uint64_t merged) {
   const vx_label *l = vx_label_get(x, s->label);
@@ -154,40 +155,36 @@ static void emit_run(cJSON *evs, const vx_index *x, const vx_track *t, const vx_
   cJSON_AddItemToArray(evs, e);
 }
 
-/* Non-overlapping slices sorted by start (a region depth, or the runs of
- * user-level items): each at least a bucket long, else the longest per
- * bucket with how many it stands for. */
-static void window_lane(cJSON *evs, const vx_index *x, const vx_track *t, int lane, size_t d,
-                        const vx_slice *a, size_t n, const window *win) {
-  uint64_t cur = UINT64_MAX, merged = 0;
-  size_t best = 0;
-#define EMIT(i, m) \
-  (lane == LANE_REGION ? emit_slice(evs, x, t, d, &a[i], i, m) : emit_run(evs, x, t, &a[i], i, m))
-  for (size_t i = vx_slice_lower(a, n, win->t0); i < n && a[i].start <= win->t1; i++) {
-    if (a[i].dur >= win->w) {
-      if (merged)
-        EMIT(best, merged);
-      merged = 0;
-      cur = UINT64_MAX;
-      EMIT(i, 1);
-      continue;
-    }
-    uint64_t b = a[i].start <= win->t0 ? 0 : (a[i].start - win->t0) / win->w;
-    if (b != cur) {
-      if (merged)
-        EMIT(best, merged);
-      cur = b;
-      best = i;
-      merged = 1;
-    } else {
-      merged++;
-      if (a[i].dur > a[best].dur)
-        best = i;
-    }
-  }
-  if (merged)
-    EMIT(best, merged);
-#undef EMIT
+/* A lane's marks (vx_lane_emit): a region depth's slices, the runs of
+ * user-level items, or the state band. */
+typedef struct lane_out {
+  cJSON *evs;
+  const vx_index *x;
+  const vx_track *t;
+  int lane; /* a depth, VX_LANE_RUNS or VX_LANE_STATES */
+} lane_out;
+
+static void emit_state(cJSON *evs, const vx_track *t, const vx_state *s, size_t idx,
+                       uint64_t merged);
+
+static void lane_emit(void *ctx, size_t i, uint64_t merged) {
+  const lane_out *o = ctx;
+  if (o->lane == VX_LANE_STATES)
+    emit_state(o->evs, o->t, &o->t->states[i], i, merged);
+  else if (o->lane == VX_LANE_RUNS)
+    emit_run(o->evs, o->x, o->t, &o->t->runs[i], i, merged);
+  else
+    emit_slice(o->evs, o->x, o->t, (size_t)o->lane, &o->t->depth[o->lane][i], i, merged);
+}
+
+/* Non-overlapping items sorted by start (a region depth, the runs of
+ * user-level items, the state band): each at least a bucket long, else
+ * the longest per bucket with how many it stands for. A window of many
+ * items is answered from the lane's time pyramid (vx_lane_window). */
+static void window_lane(cJSON *evs, const vx_index *x, const vx_track *t, int lane,
+                        const window *win, uint64_t px) {
+  lane_out o = {evs, x, t, lane};
+  vx_lane_window(x, t, lane, win->t0, win->t1, win->w, px, lane_emit, &o);
 }
 
 const char *rt__state_name(int st) {
@@ -217,45 +214,6 @@ static void emit_state(cJSON *evs, const vx_track *t, const vx_state *s, size_t 
   if (merged > 1)
     ADD_NUM(a, "merged", merged);
   cJSON_AddItemToArray(evs, e);
-}
-
-static void window_states(cJSON *evs, const vx_track *t, const window *win) {
-  const vx_state *a = t->states;
-  size_t n = t->nstates, lo = 0, hi = n;
-  while (lo < hi) { /* states do not overlap: ends are sorted */
-    size_t mid = lo + (hi - lo) / 2;
-    if (a[mid].end < win->t0)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  uint64_t cur = UINT64_MAX, merged = 0;
-  size_t best = 0;
-  for (size_t i = lo; i < n && a[i].start <= win->t1; i++) {
-    uint64_t dur = a[i].end - a[i].start;
-    if (dur >= win->w) {
-      if (merged)
-        emit_state(evs, t, &a[best], best, merged);
-      merged = 0;
-      cur = UINT64_MAX;
-      emit_state(evs, t, &a[i], i, 1);
-      continue;
-    }
-    uint64_t b = a[i].start <= win->t0 ? 0 : (a[i].start - win->t0) / win->w;
-    if (b != cur) {
-      if (merged)
-        emit_state(evs, t, &a[best], best, merged);
-      cur = b;
-      best = i;
-      merged = 1;
-    } else {
-      merged++;
-      if (dur > a[best].end - a[best].start)
-        best = i;
-    }
-  }
-  if (merged)
-    emit_state(evs, t, &a[best], best, merged);
 }
 
 /* A CPU sample (cat "sample", lane "samples"): the first of its bucket on
@@ -317,63 +275,43 @@ static void window_points(cJSON *evs, const vx_index *x, const vx_track *t, cons
 #undef TS
 }
 
-static void window_thread(cJSON *evs, const vx_index *x, const vx_track *t, const window *win) {
+static void window_thread(cJSON *evs, const vx_index *x, const vx_track *t, const window *win,
+                          uint64_t px) {
   for (size_t d = 0; d < t->depths; d++)
-    window_lane(evs, x, t, LANE_REGION, d, t->depth[d], t->ndepth[d], win);
-  window_lane(evs, x, t, LANE_SCHED, 0, t->runs, t->nruns, win);
-  window_states(evs, t, win);
+    window_lane(evs, x, t, (int)d, win, px);
+  window_lane(evs, x, t, VX_LANE_RUNS, win, px);
+  window_lane(evs, x, t, VX_LANE_STATES, win, px);
   window_points(evs, x, t, win, 0);
   window_points(evs, x, t, win, 1);
 }
 
-static void window_counter(cJSON *evs, const vx_track *t, const window *win) {
-  size_t lo = 0, hi = t->nsamples;
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    if (t->samples[mid].ts < win->t0)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  if (lo > 0)
-    lo--; /* the value in force when the window starts */
-  uint64_t cur = UINT64_MAX;
-  double mn = 0, mx = 0, lastv = 0;
-  uint64_t ts = 0;
-  int have = 0;
-  for (size_t i = lo; i <= t->nsamples; i++) {
-    int end = i == t->nsamples || t->samples[i].ts > win->t1;
-    uint64_t b = 0;
-    if (!end)
-      b = t->samples[i].ts <= win->t0 ? 0 : (t->samples[i].ts - win->t0) / win->w;
-    if (have && (end || b != cur)) {
-      cJSON *e = cJSON_CreateObject();
-      ADD_STR_REF(e, "ph", "C");
-      ADD_NUM(e, "pid", t->pid);
-      add_us(e, "ts", ts);
-      ADD_STR_REF(e, "name", t->name);
-      cJSON *a = cJSON_CreateObject();
-      cJSON_AddItemToObjectCS(e, "args", a);
-      ADD_NUM(a, "value", lastv);
-      ADD_NUM(a, "min", mn);
-      ADD_NUM(a, "max", mx);
-      ADD_NUM(a, "track", t->id);
-      cJSON_AddItemToArray(evs, e);
-      have = 0;
-    }
-    if (end)
-      break;
-    double v = t->samples[i].value;
-    if (!have) {
-      cur = b;
-      ts = t->samples[i].ts < win->t0 ? win->t0 : t->samples[i].ts;
-      mn = mx = v;
-      have = 1;
-    }
-    mn = v < mn ? v : mn;
-    mx = v > mx ? v : mx;
-    lastv = v;
-  }
+typedef struct counter_out {
+  cJSON *evs;
+  const vx_track *t;
+} counter_out;
+
+static void emit_counter(void *ctx, uint64_t ts, double mn, double mx, double last) {
+  const counter_out *o = ctx;
+  cJSON *e = cJSON_CreateObject();
+  ADD_STR_REF(e, "ph", "C");
+  ADD_NUM(e, "pid", o->t->pid);
+  add_us(e, "ts", ts);
+  ADD_STR_REF(e, "name", o->t->name);
+  cJSON *a = cJSON_CreateObject();
+  cJSON_AddItemToObjectCS(e, "args", a);
+  ADD_NUM(a, "value", last);
+  ADD_NUM(a, "min", mn);
+  ADD_NUM(a, "max", mx);
+  ADD_NUM(a, "track", o->t->id);
+  cJSON_AddItemToArray(o->evs, e);
+}
+
+/* Per bucket min / max / last, the value in force at t0 first; a window of
+ * many samples from the counter's pyramid (vx_counter_window). */
+static void window_counter(cJSON *evs, const vx_index *x, const vx_track *t, const window *win,
+                           uint64_t px) {
+  counter_out o = {evs, t};
+  vx_counter_window(x, t, win->t0, win->t1, win->w, px, emit_counter, &o);
 }
 
 static void emit_task(cJSON *evs, const vx_index *x, const vx_track *t, size_t i, uint64_t merged) {
@@ -552,9 +490,9 @@ void rt__api_slices(const rt_context *ctx, const char *q, rt_response *r) {
       continue;
     const vx_track *t = vx_track_get(x, i);
     if (t->kind == VX_THREAD)
-      window_thread(evs, x, t, &win);
+      window_thread(evs, x, t, &win, px);
     else if (t->kind == VX_COUNTER)
-      window_counter(evs, t, &win);
+      window_counter(evs, x, t, &win, px);
     else
       window_tasks(evs, x, t, &win);
   }

@@ -1,0 +1,152 @@
+/* This file is private to the scale index (scale_build.c, scale_file.c,
+ * scale_query.c): its layout in memory, which is also its layout in the
+ * index file (TRACE.idx, docs/format.md "The index file"): every array
+ * below is a run of the file, memory-mapped once built. */
+#ifndef CTRACE_VIEWER_SCALE_INTERNAL_H
+#define CTRACE_VIEWER_SCALE_INTERNAL_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "analysis.h"
+#include "read.h"
+
+#define VS_MAX_LEVELS 32
+#define VS_MAX_DEPTH 256         /* deeper regions are summarised at this depth */
+#define VS_LANE_INSTANTS 0xffffu /* vs_lane.depth of a thread's instants */
+#define VS_BUCKETS_SHIFT 20      /* level 0 has at most ~2^20 buckets over the span */
+/* A lane's level 0 is made 4 times coarser while it has more than
+ * VS_LANE_MIN buckets (CTRACE_SCALE_LANE_MIN, for tests) and fewer than
+ * VS_LANE_RATIO items a bucket: the file stays small with many threads,
+ * and a window decoded holds at most about VS_LANE_RATIO items a pixel. */
+#define VS_LANE_MIN 65536
+#define VS_LANE_RATIO 16
+
+/* A label: the begin event's type (REGION_BEGIN: a site id; REGION_BEGIN_STR:
+ * a string id; GC_BEGIN: a phase kind; INSTANT: a site id) and its id. */
+#define VS_KEY_IDS 0x3ffffffu /* ids past 2^26 - 1 share that one ("?") */
+#define VS_KEY(type, id) \
+  ((uint32_t)(type) << 26 | (uint32_t)((id) < VS_KEY_IDS ? (id) : VS_KEY_IDS))
+#define VS_KEY_TYPE(k) ((unsigned)((k) >> 26))
+#define VS_KEY_ID(k) ((k)&VS_KEY_IDS)
+
+/* One bucket of a level: how many items start in it, and the longest. */
+typedef struct vs_entry {
+  uint64_t start, dur;
+  uint32_t key;
+  uint32_t count; /* (saturates) */
+} vs_entry;
+
+typedef struct vs_level {
+  uint64_t off; /* in the file (entries) */
+  uint64_t n;
+  const vs_entry *e;
+} vs_level;
+
+/* One lane: a thread's regions at one depth, or its instants. */
+typedef struct vs_lane {
+  uint32_t thread; /* index in vs_index.threads */
+  uint32_t depth;  /* VS_LANE_INSTANTS: instants */
+  uint64_t items;
+  uint32_t nlevels;
+  uint32_t shift; /* level k: buckets of 2^(shift + 2k) ns */
+  vs_level lv[VS_MAX_LEVELS];
+} vs_lane;
+
+/* A raw event replayed before a batch's first event (the regions open
+ * when it begins, outermost first). */
+typedef struct vs_pre {
+  uint64_t ts, tick, arg0;
+  uint32_t type, pad;
+} vs_pre;
+
+typedef struct vs_batch {
+  uint64_t first, last; /* ns of its first and last events (0, 0: none) */
+  uint64_t events;
+  uint64_t pre; /* first vs_pre of its snapshot, in the thread's */
+  uint32_t npre, pad;
+} vs_batch;
+
+typedef struct vs_thread {
+  uint32_t rd; /* rd_thread_get index */
+  int32_t tid;
+  uint32_t serial, kernel;
+  uint64_t events, first; /* first: its first event's ns */
+  uint64_t nbatches, batches_off;
+  uint64_t npre, pre_off;
+  uint32_t lane0, nlanes; /* its lanes, depth order, instants last */
+  uint32_t maxdepth;
+  uint32_t shift_min;      /* its lanes' finest shift: windows of finer pixels are decoded */
+  char name[64];           /* its last THREAD_NAME ("": the name it first recorded with) */
+  const vs_batch *batches; /* (pointers: set when mapped; garbage in the file) */
+  const vs_pre *pre;
+  vs_lane *lanes_tmp; /* while building */
+} vs_thread;
+
+struct vs_index {
+  rd_trace *tr;         /* the trace, for names and for decoding windows */
+  pthread_mutex_t lock; /* rd_site_get / rd_string and the shared decoder */
+  char *path, *idx_path;
+  uint64_t t0, t1, events;
+  unsigned shift0;
+  vs_thread *threads;
+  size_t nthreads;
+  vs_lane *lanes;
+  size_t nlanes;
+  void *map; /* the index file, mapped */
+  size_t map_len;
+  int reused;     /* 1: read from an index file made before */
+  char why[1024]; /* why it was (re)built: "none", "stale: ...", "corrupt: ..." */
+};
+
+/* The first of thread t's batches that ends at or after ns (t->nbatches:
+ * none): where decoding a window that starts at ns begins. */
+static inline size_t vs__first_batch(const vs_thread *t, uint64_t ns) {
+  size_t lo = 0, hi = t->nbatches;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (t->batches[mid].last < ns)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+/* scale_query.c: thread t's regions and instants from its batches that
+ * [t0, t_stop] touches, with the regions open at the first replayed; fn
+ * gets each region as it ends (depth, start, dur, key; merged 1) and each
+ * instant (depth VS_LANE_INSTANTS), then those still open when decoding
+ * stopped (open 1): to open_end if an event past t_stop was met, else to
+ * the thread's last event. fn returns nonzero to stop. @return 0 or
+ * CTRACE_E*. */
+int vs__decode(vs_index *x, const vs_thread *t, uint64_t t0, uint64_t t_stop, uint64_t open_end,
+               int (*fn)(void *arg, const vs_item *it), void *arg);
+
+/* The index file being written: arrays are appended (8-byte aligned) by
+ * both workers; the header goes at offset 0 last. */
+typedef struct vs_out {
+  int fd;
+  uint64_t off;
+  pthread_mutex_t lock;
+  int err;
+} vs_out;
+/* Appends n bytes. @return their offset (errors: out->err set). */
+uint64_t vs__append(vs_out *out, const void *p, size_t n);
+
+/* scale_build.c: the pass over the trace: fills threads (their batches,
+ * snapshots and lanes appended to out), lanes, t0, t1, events, shift0.
+ * @return 0 or CTRACE_E*. */
+int vs__build(vs_index *x, vs_out *out, vs_progress progress, void *arg);
+/* scale_file.c: maps an index file and checks it against the trace.
+ * @return 0, or -1 with why ("stale: the trace grew", "corrupt: ..."). */
+#define VS_LOAD_UNCHECKED 0x1 /* (fuzzing: neither the trace's identity nor the hash) */
+int vs__load(vs_index *x, const char *path, unsigned flags, char *why, size_t whylen);
+void vs__unmap(vs_index *x); /* (and frees the tables) */
+/* Builds and writes the index file at path (a temporary file renamed),
+ * then maps it. @return 0 or a negative CTRACE_E* or -errno, with err. */
+int vs__make(vs_index *x, const char *path, vs_progress progress, void *arg, char *err,
+             size_t errlen);
+
+#endif /* CTRACE_VIEWER_SCALE_INTERNAL_H */
