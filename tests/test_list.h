@@ -60,6 +60,8 @@
   XX(stats_cli_json)                                                           \
   XX(analyses_synth_trace) XX(analyses_regions) XX(analyses_tasks) XX(analyses_items) XX(analyses_mmu) XX(analyses_heap) XX(analyses_window) XX(analyses_thread) XX(analyses_json) XX(analyses_processes) XX(analyses_task_regions) \
   XX(stats_cli_errors)                                                         \
+  XX(quantile_sketch_error) XX(quantile_sketch_merge)                          \
+  XX(quantile_dist_exact_then_estimated) XX(stats_percentiles_estimated)      \
   XX(symbols_pie) XX(symbols_nopie) XX(symbols_unknown) XX(symbols_build_id)   \
   XX(symbols_debug_dirs) XX(symbols_mappings_overlap) XX(symbols_speed)        \
   XX(cpu_profile_top) XX(cpu_profile_go_pprof) XX(cpu_profile_region)         \
@@ -67,10 +69,21 @@
   XX(cpu_profile_kernel) XX(cpu_profile_kernel_hidden) XX(symbols_kernel)      \
   XX(cpu_profile_vs_perf)                                                      \
   XX(cpu_profile_record_pid) XX(record_pid_cpu_errors)                        \
+  XX(view_pid_pprof) XX(view_pid_trace) XX(view_pid_errors)                    \
+  XX(grow_synth_pieces) XX(grow_own_trace_bursts) XX(grow_files_added)        \
   XX(perf_attach_threads_once)                                                 \
   XX(cpu_profile_api)                                                          \
   XX(cpu_profile_source_api) XX(cpu_symbols_shared)                            \
   XX(cpu_profile_export)                                                       \
+  XX(heap_run_every) XX(heap_run_sampled) XX(heap_run_pprof) XX(heap_run_leaks) \
+  XX(heap_run_estimates) XX(heap_run_api) XX(heap_api_synth)                  \
+  XX(heap_profile_synth)                                                       \
+  XX(scale_windows)                                                            \
+  XX(scale_index_file)                                                         \
+  XX(scale_bad_trace)                                                          \
+  XX(scale_routes)                                                             \
+  XX(scale_stats)                                                              \
+  XX(scale_cli)                                                                \
   XX(cpu_self_api) XX(cpu_self_env) XX(cpu_self_no_module)                     \
   XX(cpu_self_old_options) XX(run_cpu_self_launcher)                           \
   XX(cpu_self_sigprof) XX(cpu_self_sigprof_taken) XX(run_cpu_sigprof)          \
@@ -78,6 +91,7 @@
   XX(export_samples_recorded) XX(export_samples_no_namer)                      \
   XX(profile_recorded_trace)                                                   \
   XX(samples_timeline_api)                                                     \
+  XX(pyramid_windows) XX(pyramid_trace) XX(pyramid_counters)                 \
   XX(pprof_known_answers)                                                      \
   XX(pprof_cli_decode)                                                         \
   XX(pprof_cli_errors)                                                         \
@@ -96,6 +110,9 @@
   XX(run_flight)                                                              \
   XX(control_record) XX(control_errors) XX(control_preload) XX(control_peer)   \
   XX(control_socket_files) XX(control_dump)                                   \
+  XX(stacks_threads)                                                           \
+  XX(stacks_preload)                                                           \
+  XX(stacks_errors)                                                            \
   XX(json_read_events) XX(json_read_typed) XX(json_read_errors) XX(json_read_export)
 
 /* clang-format on */

@@ -263,6 +263,16 @@ export class Analysis {
       body.textContent = `This analysis could not be shown: ${e.message}`;
       return;
     }
+    if (this.answer.scale) { // (a trace opened through its scale index: its regions only)
+      const note = document.createElement('p');
+      note.className = 'muted an-note scale-note';
+      note.textContent = 'Read through the scale index: the regions are computed for any window; ' +
+        'threads\' states, tasks, work items, blocking, system calls, the heap and CPU samples ' +
+        'need ctrace view --index full TRACE (the whole trace in memory).';
+      const wrap = document.createElement('div');
+      wrap.append(note, node);
+      node = wrap;
+    }
     const top = body.scrollTop;
     body.replaceChildren(node);
     body.scrollTop = top;

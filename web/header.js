@@ -163,6 +163,11 @@ export function traceWarnings(meta) {
     if (s.dropped > 0) w.push(`${baseName(s.path)}: ${fmtInt(s.dropped)} events were dropped while recording (red markers on the timeline)`);
   }
   if (meta.events === 0 && !(meta.live && meta.live.state === 'following')) w.push('This trace holds no events.');
+  if (meta.scale) {
+    w.push(`opened through its scale index (${meta.scale.how}): the timeline shows its threads' regions and instants, ` +
+      'the Analyses its regions; counters, tasks, flows, search and the other analyses need ctrace view --index full TRACE ' +
+      '(the whole trace in memory)');
+  }
   return w;
 }
 

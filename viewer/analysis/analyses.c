@@ -13,6 +13,7 @@
 
 #include "common.h"
 #include "analysis.h"
+#include "quantile.h"
 
 static uint64_t clip2(uint64_t w0, uint64_t w1, uint64_t s, uint64_t e) {
   return st_clip(&(st_window){w0, w1}, s, e);
@@ -87,13 +88,6 @@ typedef struct task_ref {
   uint64_t dur;
   uint32_t group;
 } task_ref;
-
-static int cmp_ref_group(const void *a, const void *b) {
-  const task_ref *x = a, *y = b;
-  if (x->group != y->group)
-    return x->group < y->group ? -1 : 1;
-  return st_cmp_u64(&x->dur, &y->dur);
-}
 
 static int cmp_ref_dur(const void *a, const void *b) {
   const task_ref *x = a, *y = b;
@@ -197,27 +191,25 @@ static int collect_tasks(tasks_pass *p) {
   return ok ? 0 : -1;
 }
 
-/* Percentiles per group: sort by (group, duration). @return 0, or -1 when
- * out of memory. */
+/* Percentiles per group: exact up to QT_EXACT_MAX tasks, estimated beyond
+ * (quantile.h). @return 0, or -1 when out of memory. */
 static int group_percentiles(tasks_pass *p) {
-  task_ref *refs = p->refs;
-  size_t n = p->n;
-  qsort(refs, n, sizeof *refs, cmp_ref_group);
-  for (size_t i = 0; i < n;) {
-    size_t j = i;
-    uint64_t *d = malloc((p->r->task_groups[refs[i].group].count) * sizeof *d);
-    if (!d)
-      return -1;
-    for (; j < n && refs[j].group == refs[i].group; j++)
-      d[j - i] = refs[j].dur;
-    st_task_group *g = &p->r->task_groups[refs[i].group];
-    g->p50 = st_percentile(d, j - i, 50);
-    g->p90 = st_percentile(d, j - i, 90);
-    g->p99 = st_percentile(d, j - i, 99);
-    free(d);
-    i = j;
+  st_report *r = p->r;
+  qt_dist *d = calloc(r->ntask_groups, sizeof *d);
+  int ok = d != NULL;
+  for (size_t i = 0; ok && i < p->n; i++)
+    ok = qt_dist_add(&d[p->refs[i].group], p->refs[i].dur) == 0;
+  for (size_t g = 0; ok && g < r->ntask_groups; g++) {
+    st_task_group *q = &r->task_groups[g];
+    q->p50 = qt_dist_percentile(&d[g], 50);
+    q->p90 = qt_dist_percentile(&d[g], 90);
+    q->p99 = qt_dist_percentile(&d[g], 99);
+    q->estimated = qt_dist_estimated(&d[g]);
   }
-  return 0;
+  for (size_t g = 0; d && g < r->ntask_groups; g++)
+    qt_dist_free(&d[g]);
+  free(d);
+  return ok ? 0 : -1;
 }
 
 /* refs longest first; the first ST_TASKS of them become r->tasks, and

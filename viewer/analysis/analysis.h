@@ -231,6 +231,27 @@ typedef struct vx_ksym {
 vx_cpu_info vx_cpu(const vx_index *x);
 const uint64_t *vx_stack(const vx_index *x, uint32_t stack, unsigned *n, int *pid);
 size_t vx_stack_count(const vx_index *x); /* ids are 1..count */
+
+/* Heap samples (index_heap.c): every sampled allocation (ctrace run
+ * --heap-rate), in time order per trace, with when its block was freed
+ * (UINT64_MAX: not freed in the traces), the weight that scales it to the
+ * allocations it stands for, and its call stack (vx_stack's id). */
+typedef struct vx_heap_sample {
+  uint64_t ts, freed;
+  uint64_t bytes; /* asked of the allocator */
+  double weight;  /* 1 / (1 - exp(-bytes / rate)); 1 at rate 1 */
+  uint32_t stack;
+  uint32_t track; /* the thread that allocated (vx_track_get) */
+} vx_heap_sample;
+typedef struct vx_heap_info {
+  uint64_t rate; /* mean bytes between samples (1: every allocation; 0: no samples) */
+  uint64_t samples, frees;
+  uint64_t unseen_frees; /* a sampled address allocated again without a free seen */
+} vx_heap_info;
+size_t vx_heap_samples(const vx_index *x, const vx_heap_sample **out);
+vx_heap_info vx_heap(const vx_index *x);
+/* Go's scale of a sample of `bytes` at `rate`. */
+double vx_heap_weight(uint64_t bytes, uint64_t rate);
 size_t vx_mapping_count(const vx_index *x);
 const vx_mapping *vx_mapping_get(const vx_index *x, size_t i);
 size_t vx_ksym_count(const vx_index *x);
@@ -303,11 +324,6 @@ static inline int st_in_window(const st_window *w, uint64_t s, uint64_t e) {
   return s < e ? s < w->w1 && e > w->w0 : s >= w->w0 && s < w->w1;
 }
 
-/* Nearest rank: the value at rank ceil(p/100 * n) of the sorted v[0..n),
- * n > 0; and the comparison that sorts v. */
-uint64_t st_percentile(const uint64_t *v, size_t n, unsigned p);
-int st_cmp_u64(const void *a, const void *b);
-
 typedef enum { ST_SORT_TOTAL, ST_SORT_SELF, ST_SORT_COUNT, ST_SORT_P99 } st_sort_key;
 /* The key named s ("total", "self", "count", "p99"). @return 0, or -1. */
 int st_sort_parse(const char *s, st_sort_key *key);
@@ -323,7 +339,9 @@ typedef struct st_thread {
 /* Region slices of one label. Self is the total minus the time of the
  * direct children on the same thread (nested regions, syscalls, waits).
  * Percentiles are nearest-rank: the smallest duration with at least p%
- * of the slices at or below it. */
+ * of the slices at or below it; exact up to 4096 slices, beyond that
+ * estimated within 1/256 of it (quantile.h: memory does not grow with the
+ * count). */
 #define ST_HIST 48 /* latency buckets: [2^k, 2^(k+1)) ns; bucket 0 also holds 0 */
 typedef struct st_region {
   uint32_t label;
@@ -331,6 +349,7 @@ typedef struct st_region {
   uint64_t count, total, self, min, max, p50, p90, p99;
   uint64_t state[VX_ST_COUNT_]; /* where its time went: VX_ST_*; [0] no state known */
   uint64_t hist[ST_HIST];
+  int estimated; /* p50/p90/p99 are estimates (more than 4096 slices), else exact */
 } st_region;
 
 /* Waits (lock, condvar, join, ...) of one kind on one object; object 0
@@ -358,6 +377,7 @@ typedef struct st_task_group {
   const char *name;
   uint64_t count, unfinished, total, min, max, p50, p90, p99, logs;
   uint64_t regions, region_time; /* regions that began under its tasks (ctrace_task_switch) */
+  int estimated;                 /* as st_region's */
 } st_task_group;
 
 typedef struct st_log {
@@ -495,6 +515,10 @@ int st__allocs(const vx_index *x, const st_options *o, uint64_t w0, uint64_t w1,
  * /api/analysis answers with it. */
 struct cJSON;
 struct cJSON *st_json(const vx_index *x, const st_report *r, size_t top, st_sort_key key);
+/* Their regions' table alone (st_print_text's, st_json's "regions"): also
+ * what ctrace stats prints of a trace opened through its scale index. */
+void st_print_regions(FILE *f, const st_report *r, size_t top, st_sort_key key);
+void st_json_regions(struct cJSON *root, const st_report *r, size_t top, st_sort_key key);
 
 /* A duration in a unit that keeps 3-4 significant digits ("12.34 ms") into
  * buf. @return buf. */
@@ -620,7 +644,14 @@ typedef struct cp_options {
   size_t ndebug_dirs;
   cp_symbols *symbols; /* names the stacks (with its own debug directories); NULL: a table
                           of the profile's own */
+  int heap;            /* CP_HEAP_*: a heap profile of the heap samples instead (0: CPU) */
 } cp_options;
+/* Heap profiles: allocations in the window ([since, until)), and the
+ * blocks still in use at its end (allocated before it, whenever, and not
+ * freed by then), scaled for sampling as Go does. The kinds differ only in
+ * the sample type a pprof client shows first. */
+#define CP_HEAP_INUSE 1  /* `ctrace pprof --type heap`: inuse_space first */
+#define CP_HEAP_ALLOCS 2 /* `--type allocs`: alloc_space first */
 
 /* A symbolizer kept across profiles (the viewer keeps one per view), so
  * that the binaries' symbols and debug information are read once, not at
@@ -670,10 +701,15 @@ typedef struct cp_mapping {
 /* A distinct stack of the counted samples, leaf first. */
 typedef struct cp_stack {
   size_t first, n; /* cp_profile.stack_locs[first .. first + n): location indexes */
-  uint64_t count;
+  uint64_t count;  /* samples (heap: those counted in any of heap[]) */
+  double heap[4];  /* heap profiles: CP_ALLOC_OBJECTS..CP_INUSE_SPACE, scaled */
 } cp_stack;
+enum { CP_ALLOC_OBJECTS, CP_ALLOC_SPACE, CP_INUSE_OBJECTS, CP_INUSE_SPACE };
 
 typedef struct cp_profile {
+  int heap;                  /* CP_HEAP_* (0: CPU) */
+  vx_heap_info heap_info;    /* heap profiles: how the samples were taken */
+  double heap_total[4];      /* the stacks' heap[] summed */
   vx_cpu_info info;          /* how the samples were taken */
   uint64_t t0, t1;           /* the window */
   uint64_t samples, partial; /* counted; of which not unwound to their end */
@@ -690,6 +726,9 @@ typedef struct cp_profile {
   char *problems;        /* what could not be symbolized and why ("" none) */
   struct sym_table *sym; /* (owns the names) */
   cp_symbols *shared;    /* sym is this one's (counted), or NULL: the profile's own */
+  /* pprof's one sample type instead of samples/count and cpu/nanoseconds
+   * (cp_compute_stacks: "threads", "count"); NULL: a CPU profile. */
+  const char *sample_type, *sample_unit;
 } cp_profile;
 
 /* Computes the profile of x's samples selected by o into *out (cp_free it).
@@ -697,6 +736,21 @@ typedef struct cp_profile {
  * no thread or region of that name (naming the nearest), out of memory. */
 int cp_compute(const vx_index *x, const cp_options *o, cp_profile *out, char *err, size_t errlen);
 void cp_free(cp_profile *p); /* accepts a zeroed profile */
+
+/* The same of stacks given rather than of an index's samples (`ctrace
+ * stacks`: every thread's stack now, unwound by the caller), of process
+ * pid whose code maps[0..nmaps) maps (their pid field unused): stacks[i]
+ * becomes out->stacks[i] (none merged; one with no pc is one location,
+ * "[stack not unwound]"), named with the symbols of o->debug_dirs and the
+ * standard places (o's other fields unused). @return 0, or -1 with a
+ * message (out of memory). */
+typedef struct cp_raw_stack {
+  const uint64_t *pcs; /* innermost first: the pc, then each caller's return address */
+  unsigned n;
+  uint64_t count;
+} cp_raw_stack;
+int cp_compute_stacks(int pid, const vx_mapping *maps, size_t nmaps, const cp_raw_stack *stacks,
+                      size_t n, const cp_options *o, cp_profile *out, char *err, size_t errlen);
 
 /* What `ctrace top` prints: per function (or per source line), the samples
  * where it is the leaf (flat) and those where it is anywhere on the stack
@@ -771,7 +825,8 @@ struct cJSON *cp_top_json(const cp_profile *p, size_t top, int flat_only);
 struct cJSON *cp_json(const vx_index *x, const st_options *o, const cp_profile *p, size_t top);
 
 /* The profile in pprof's format (profile.proto, gzipped): sample types
- * samples/count and cpu/nanoseconds. @return 0, or -1 with a message. */
+ * samples/count and cpu/nanoseconds (or p's one sample_type, each stack's
+ * count its value). @return 0, or -1 with a message. */
 int cp_encode_pprof(const cp_profile *p, unsigned char **gz, size_t *len, char *err, size_t errlen);
 
 /* Sampled addresses named one at a time (cpu_names.c), for what streams
@@ -795,5 +850,180 @@ size_t cp_namer_frames(cp_namer *n, int pid, uint64_t pc, int is_return, cp_fram
                        size_t max);
 /* What could not be symbolized so far ("" or one line per problem). */
 const char *cp_namer_problems(const cp_namer *n);
+
+/* ==== The scale index: traces of any size (scale_build.c, scale_file.c, scale_query.c) ====
+ * For a ctrace file too big to index whole in memory: one pass (two
+ * threads) writes TRACE.idx (or, where the trace's folder is read-only, a
+ * file in $XDG_CACHE_HOME/ctrace), memory-mapped and reused by later opens
+ * while the trace is unchanged: per thread, its batches' time ranges and
+ * the regions open at each, and per depth a pyramid of time buckets (the
+ * count and the longest region of each). A window is answered from the
+ * coarsest level finer than its pixels, or by decoding only the batches it
+ * touches. docs/format.md, "The index file". */
+typedef struct vs_index vs_index;
+/* Called as threads are done: events read so far (from the pass's threads). */
+typedef void (*vs_progress)(void *arg, uint64_t events_done);
+/* Opens TRACE's index, reusing it or (re)building it. NULL with err. */
+vs_index *vs_open(const char *trace, vs_progress progress, void *arg, char *err, size_t errlen);
+void vs_close(vs_index *x); /* accepts NULL */
+/* For fuzzing the index file's reader: idx read for trace without checking
+ * that it was made from it, nor its tables' hash (every offset and count
+ * is still checked). NULL with err. */
+vs_index *vs_open_unchecked(const char *trace, const char *idx, char *err, size_t errlen);
+/* How it was had: "reused PATH", "built PATH", "rebuilt PATH (stale: the
+ * trace grew)", "rebuilt PATH (corrupt: ...)". */
+const char *vs_how(const vs_index *x);
+int vs_reused(const vs_index *x);
+const char *vs_index_path(const vs_index *x);
+rd_trace *vs_trace(vs_index *x);
+uint64_t vs_t0(const vs_index *x);
+uint64_t vs_t1(const vs_index *x);
+uint64_t vs_events(const vs_index *x);
+uint64_t vs_file_bytes(const vs_index *x); /* the index file's size */
+size_t vs_thread_count(const vs_index *x);
+typedef struct vs_thread_facts {
+  int tid, kernel;
+  uint32_t serial, depth;
+  const char *name;
+  uint64_t events, slices, instants;
+} vs_thread_facts;
+int vs_thread_info(vs_index *x, size_t i, vs_thread_facts *f);
+/* A region (or, depth VS_INSTANTS_DEPTH, an instant) as a window shows it:
+ * with the number of items it stands for (merged) and whether it was still
+ * open where decoding stopped (open). */
+#define VS_INSTANTS_DEPTH 0xffffu
+typedef struct vs_item {
+  uint32_t depth;
+  uint64_t start, dur;
+  uint32_t key; /* vs_label */
+  uint64_t merged;
+  int open;
+} vs_item;
+typedef void (*vs_emit)(void *arg, const vs_item *it);
+/* Thread i's regions and instants in [t0, t1] at pixel width w ns: per
+ * pixel and depth the longest, with merged; those of a pixel or more one by
+ * one. @return 0 or CTRACE_E*. Safe on several threads at once. */
+int vs_window(vs_index *x, size_t thread, uint64_t t0, uint64_t t1, uint64_t w, vs_emit fn,
+              void *arg);
+/* The region of thread i at depth that starts at start. @return 0,
+ * CTRACE_ENOENT. */
+int vs_find(vs_index *x, size_t thread, uint32_t depth, uint64_t start, vs_item *out);
+typedef struct vs_label_facts {
+  char name[256], file[256], func[128];
+  unsigned line;
+  const char *cat;
+} vs_label_facts;
+void vs_label(vs_index *x, uint32_t key, vs_label_facts *out);
+/* ctrace stats's regions of a window [w0, w1) (scale_stats.c): per region
+ * name as st_compute's (regions overlapping it, durations clipped to it;
+ * `label` is only an index), and per thread (vs_thread_count) its regions
+ * there; only threads named `thread` when not NULL. Decodes the batches
+ * the window touches. @return 0 or CTRACE_E* with err. */
+typedef struct vs_stats {
+  st_region *regions;
+  size_t nregions;
+  uint64_t *thread_regions;
+} vs_stats;
+int vs_compute_stats(vs_index *x, uint64_t w0, uint64_t w1, const char *thread, vs_stats *out,
+                     char *err, size_t errlen);
+void vs_stats_free(vs_stats *s);
+
+/* ==== Windows of a lane at screen resolution (pyramid.c) ============================== */
+
+/* A lane of non-overlapping items sorted by start (a region depth, the
+ * scheduler runs, the state band): item i's start, dur and label. */
+typedef struct vx_lane_src {
+  const void *items;
+  size_t n;
+  void (*get)(const void *items, size_t i, uint64_t *start, uint64_t *dur, uint32_t *label);
+} vx_lane_src;
+
+/* Called per mark of a window, in start order: item idx of the lane,
+ * standing for `merged` items (1: itself). */
+typedef void (*vx_lane_emit)(void *ctx, size_t idx, uint64_t merged);
+
+/* A lane's time pyramid (pyramid.h, private): per power-of-4 bucket width,
+ * how many items start in each bucket and the longest of them. */
+typedef struct vx_pyr vx_pyr;
+
+/* The marks of the items of src in [t0, t1] (end >= t0, start <= t1) at
+ * w ns per pixel over px pixels: every item at least w long on its own,
+ * and of the shorter ones per pixel the longest, with how many it stands
+ * for; the merged counts add up to the items in the window. When the
+ * window holds at most 4 * px items (or p is NULL, or holds other than
+ * src->n items, or has no level at most w wide) the items are walked one
+ * by one, as the timeline always did; else p's coarsest level of buckets
+ * at most w wide answers, finer levels and single items only at the
+ * window's two ends and beside items at least w long (at most ~2 marks per
+ * pixel plus the long items). p is only read.
+ * @return -1 when the items were walked, else the level's exponent e (its
+ * buckets 4^e ns wide). */
+int vx_pyr_window(const vx_pyr *p, const vx_lane_src *src, uint64_t t0, uint64_t t1, uint64_t w,
+                  uint64_t px, vx_lane_emit emit, void *ctx);
+
+/* A thread's lanes for vx_lane_window: a region depth (0, 1, ...) or these. */
+#define VX_LANE_RUNS (-1)   /* t->runs */
+#define VX_LANE_STATES (-2) /* t->states (dur = end - start) */
+
+/* vx_pyr_window over a lane of thread track t of x, with the lane's pyramid,
+ * built at the first window that needs one and extended when the lane
+ * grew; the pyramids belong to x (freed by vx_free). Thread-safe: any
+ * number of threads may ask at once (a lock guards the pyramids).
+ * @return as vx_pyr_window (-1 also when out of memory: then walked). */
+int vx_lane_window(const vx_index *x, const vx_track *t, int lane, uint64_t t0, uint64_t t1,
+                   uint64_t w, uint64_t px, vx_lane_emit emit, void *ctx);
+
+/* A counter's mark per pixel: from time ts (the first sample's, t0 for the
+ * value in force at t0) the minimum, maximum and last value. */
+typedef void (*vx_counter_emit)(void *ctx, uint64_t ts, double min, double max, double last);
+/* The marks of counter track t of x in [t0, t1] (the value in force at t0
+ * first) at w ns per pixel over px pixels, in time order: per pixel that
+ * samples start in, the min, max and last of its samples. A window of
+ * many samples is answered from the counter's pyramid (made at the first
+ * window that needs it, extended as it grew; freed with x): then a mark
+ * stands for the buckets of 4^k <= w ns whose first sample is in its
+ * pixel. Thread-safe. @return -1 when walked, else the level's exponent. */
+int vx_counter_window(const vx_index *x, const vx_track *t, uint64_t t0, uint64_t t1, uint64_t w,
+                      uint64_t px, vx_counter_emit emit, void *ctx);
+
+/* ==== A growing index (index_build.c) ================================================== */
+
+/* The index of ctrace traces still being written (`ctrace view --follow`),
+ * grown by what each file appended instead of built again: each
+ * vx_grow_more() reads only the records added since the last one and adds
+ * them to the same index (vx_grow_index), which then answers as vx_build
+ * of the same bytes would (a region still open shows as unfinished up to
+ * its thread's last event, until its end comes; the files' events are
+ * taken up to what rd_settled says, or all of them when `all`).
+ *
+ * The index changes in place: whoever reads it while vx_grow_more runs
+ * must hold a lock that vx_grow_more is called under. What can change for
+ * a reader between two calls: counts grow (arrays may move when they
+ * grow); the last slice at a depth of a thread, and its last run, may be
+ * an unfinished one that is replaced at the same place (same start); new
+ * tracks, labels and sources are appended. Not in start order: a counter's
+ * samples, the arrows (vx_flows) and a process's tasks (with their lanes)
+ * are kept sorted, so one from a thread whose events came later goes
+ * before others already there.
+ *
+ * Only ctrace files of a program's threads grow so: JSON, LTTng traces and
+ * kernel streams (FILE.kernel) are built whole (vx_grow_open fails, or
+ * vx_grow_more says VX_GROW_WHOLE). */
+typedef struct vx_grow vx_grow;
+#define VX_GROW_WHOLE 1 /* vx_grow_more: this set cannot grow: build it whole (vx_build) */
+/* NULL with a message: a file is not a ctrace trace, or out of memory. */
+vx_grow *vx_grow_open(char *const *paths, size_t n, char *err, size_t errlen);
+/* Reads what paths[0..n) appended (paths: the open's, and files found
+ * since after them). @return 0; VX_GROW_WHOLE (the set cannot grow, or
+ * out of memory: the index must not be used any more); or a negative error
+ * with a message naming the file (one that cannot be read yet: the others
+ * grew, and the index is whole as it stands). */
+int vx_grow_more(vx_grow *g, char *const *paths, size_t n, int all, char *err, size_t errlen);
+vx_index *vx_grow_index(const vx_grow *g);
+/* Decoded bytes of every batch read so far (each is read once), and in
+ * *events (if not NULL) the records' events. */
+uint64_t vx_grow_decoded(const vx_grow *g, uint64_t *events);
+/* free_index 0: the index stays the caller's (vx_free). */
+void vx_grow_close(vx_grow *g, int free_index);
 
 #endif /* CTRACE_ANALYSIS_H */

@@ -58,6 +58,8 @@ void vx_free(vx_index *x) {
   }
   free(x->infos);
   vx__cpu_free(x);
+  vx__heap_free(x);
+  vx__pyr_free(x); /* the pyramids of its lanes belong to this index */
   free(x->sources);
   free(x);
 }

@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -184,9 +185,16 @@ static int cmp_task(const void *a, const void *b) {
   return x->start < y->start ? -1 : x->start > y->start;
 }
 
+static void place_lanes(vx_track *t);
+
 static void assign_lanes(vx_track *t) {
   if (t->ntasks)
     qsort(t->tasks, t->ntasks, sizeof *t->tasks, cmp_task);
+  place_lanes(t);
+}
+
+/* Lanes of t's tasks, sorted by start. */
+static void place_lanes(vx_track *t) {
   uint64_t lane_end[MAX_LANES];
   unsigned lanes = 0;
   for (size_t i = 0; i < t->ntasks; i++) {
@@ -232,6 +240,8 @@ typedef struct bthread {
   uint32_t run_label;
   interval *iv; /* slices to nest by time (TE_DEPTH_NEST) */
   size_t niv, cap_iv;
+  uint64_t st_at; /* growing: where its derived state band has got to */
+  int st_begun;
 } bthread;
 
 /* A system call the kernel saw: placed once every region is known. */
@@ -240,6 +250,12 @@ typedef struct kcall {
   uint64_t start, end;
   uint32_t label, args;
 } kcall;
+
+/* A task's end that came before its beginning (growing). */
+struct tend {
+  uint64_t ts;
+  uint32_t thread;
+};
 
 typedef struct builder {
   vx_index *x;
@@ -265,6 +281,21 @@ typedef struct builder {
   size_t nto_end, cap_to_end;
   uint32_t drop_label;
   int failed;
+  /* A growing index (vx_grow): events of different threads come in time
+   * order within one read only, so what joins threads waits for its other
+   * half either way, and what is shared is kept sorted as it comes. */
+  int growing;
+  uint32_t cur;     /* the source being read (0-based) */
+  vh_map flow_ends; /* an arrow's end that came before its start -> index in ends */
+  vx_flow *ends;
+  size_t nends, cap_ends;
+  vh_map task_ends; /* a task's end that came before its beginning -> index in tends */
+  struct tend *tends;
+  size_t ntends, cap_tends;
+  uint64_t *ostart; /* open tasks' starts (open_tasks' values index it while growing) */
+  size_t nostart, cap_ostart;
+  uint8_t *lanes_dirty; /* by track: its tasks changed since the last publish */
+  size_t nlanes_dirty;
 } builder;
 
 static uint64_t thread_key(int pid, int tid) {
@@ -394,6 +425,39 @@ static int add_flow(vx_index *x, uint64_t id, uint32_t from, uint64_t from_ts, u
   return 0;
 }
 
+/* Growing: the last of n elements of `size` bytes (at most SETTLE_MAX),
+ * sorted by the uint64_t at key_off, goes where its key puts it (after its
+ * equals). */
+#define SETTLE_MAX 64
+_Static_assert(sizeof(vx_flow) <= SETTLE_MAX && sizeof(vx_sample) <= SETTLE_MAX, "settle_last");
+static void settle_last(void *base, size_t n, size_t size, size_t key_off) {
+  char *a = base, last[SETTLE_MAX];
+  if (n < 2)
+    return;
+  uint64_t key, k;
+  memcpy(&key, a + (n - 1) * size + key_off, sizeof key);
+  memcpy(&k, a + (n - 2) * size + key_off, sizeof k);
+  if (k <= key)
+    return;
+  size_t lo = 0, hi = n - 1;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    memcpy(&k, a + mid * size + key_off, sizeof k);
+    if (k <= key)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  memcpy(last, a + (n - 1) * size, size);
+  memmove(a + (lo + 1) * size, a + lo * size, (n - 1 - lo) * size);
+  memcpy(a + lo * size, last, size);
+}
+
+/* The last arrow, by its start. */
+static void settle_flow(vx_index *x) {
+  settle_last(x->flows, x->nflows, sizeof *x->flows, offsetof(vx_flow, from_ts));
+}
+
 /* Where an event's track stands: its region depth as the index counts it
  * (the depth at which an arrow binds: the innermost open region). */
 static uint16_t bind_depth(const bthread *t) {
@@ -497,10 +561,13 @@ static void on_wait(builder *b, uint32_t ti, bthread *t, const te_event *ev) {
     in.waker =
         thread_track(b, ev->u.wait.waker_pid, ev->u.wait.waker_tid, NULL, ev->u.wait.waker_tid);
     t = &b->bt[ti]; /* (the track array may have moved) */
-    if (in.waker != UINT32_MAX && (ev->flags & TE_F_RELEASE) &&
-        add_flow(x, (1ull << 62) | x->nflows, in.waker, ev->u.wait.release_ts, 0xffff, ti, end,
-                 ev->depth < TE_DEPTH_INSIDE ? (uint16_t)t->depth : 0xffff, VX_FLOW_WAKE))
-      b->failed = 1;
+    if (in.waker != UINT32_MAX && (ev->flags & TE_F_RELEASE)) {
+      if (add_flow(x, (1ull << 62) | x->nflows, in.waker, ev->u.wait.release_ts, 0xffff, ti, end,
+                   ev->depth < TE_DEPTH_INSIDE ? (uint16_t)t->depth : 0xffff, VX_FLOW_WAKE))
+        b->failed = 1;
+      else if (b->growing)
+        settle_flow(x);
+    }
   }
   if (add_block(&x->tracks[ti], ev->ts, end, VX_ST_LOCK))
     b->failed = 1;
@@ -546,10 +613,17 @@ static void on_point(builder *b, uint32_t ti, bthread *t, const te_event *ev) {
   }
 }
 
+/* The last sample, by its time. */
+static void settle_sample(vx_track *c) {
+  settle_last(c->samples, c->nsamples, sizeof *c->samples, offsetof(vx_sample, ts));
+}
+
 static void sample(builder *b, int pid, const char *name, uint64_t ts, double v) {
   uint32_t c = counter_track(b, pid, name);
   if (c == UINT32_MAX || add_sample(&b->x->tracks[c], ts, v))
     b->failed = 1;
+  else if (b->growing)
+    settle_sample(&b->x->tracks[c]);
 }
 
 static void on_counter(builder *b, const te_event *ev) {
@@ -566,8 +640,102 @@ static void on_counter(builder *b, const te_event *ev) {
   }
 }
 
+/* ---- Tasks of a growing index: sorted by start as they come ---- */
+
+static void lanes_dirty(builder *b, uint32_t track) {
+  if (track >= b->nlanes_dirty) {
+    size_t n = b->nlanes_dirty ? b->nlanes_dirty : 16;
+    while (n <= track)
+      n *= 2;
+    uint8_t *p = realloc(b->lanes_dirty, n);
+    if (!p) {
+      b->failed = 1;
+      return;
+    }
+    memset(p + b->nlanes_dirty, 0, n - b->nlanes_dirty);
+    b->lanes_dirty = p;
+    b->nlanes_dirty = n;
+  }
+  b->lanes_dirty[track] = 1;
+}
+
+/* The task of this start and id in t's sorted tasks, or NULL. */
+static vx_task *grow_task_find(vx_track *t, uint64_t start, uint64_t id) {
+  size_t lo = 0, hi = t->ntasks;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (t->tasks[mid].start < start)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  for (; lo < t->ntasks && t->tasks[lo].start == start; lo++)
+    if (t->tasks[lo].id == id)
+      return &t->tasks[lo];
+  return NULL;
+}
+
+/* The task just pushed at the end of t's goes where its start puts it. */
+static vx_task *grow_task_settle(vx_track *t) {
+  size_t n = t->ntasks - 1, lo = 0, hi = n;
+  vx_task k = t->tasks[n];
+  if (!n || t->tasks[n - 1].start <= k.start)
+    return &t->tasks[n];
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (t->tasks[mid].start <= k.start)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  memmove(&t->tasks[lo + 1], &t->tasks[lo], (n - lo) * sizeof *t->tasks);
+  t->tasks[lo] = k;
+  return &t->tasks[lo];
+}
+
+static void grow_task_begin(builder *b, uint32_t tt, vx_task *k, uint64_t key) {
+  vx_track *t = &b->x->tracks[tt];
+  k = grow_task_settle(t);
+  lanes_dirty(b, tt);
+  uint32_t e;
+  if (vh_del(&b->task_ends, key, &e)) { /* its end came first (another thread's) */
+    k->end = b->tends[e].ts;
+    k->end_thread = b->tends[e].thread;
+    return;
+  }
+  uint64_t *o = VPUSH(b->ostart, b->nostart, b->cap_ostart);
+  if (!o || vh_put(&b->open_tasks, key, (uint32_t)(b->nostart - 1))) {
+    b->failed = 1;
+    return;
+  }
+  *o = k->start;
+}
+
+static void grow_task_end(builder *b, uint32_t ti, const te_event *ev, uint64_t key) {
+  uint32_t i, *tt = vh_get(&b->tasks_track, (uint64_t)(uint32_t)ev->pid + 1);
+  vx_task *k = NULL;
+  if (tt && vh_del(&b->open_tasks, key, &i) &&
+      (k = grow_task_find(&b->x->tracks[*tt], b->ostart[i], ev->u.task_ev.id))) {
+    k->end = ev->ts;
+    k->end_thread = ti;
+    lanes_dirty(b, *tt);
+    return;
+  }
+  struct tend *e = VPUSH(b->tends, b->ntends, b->cap_tends); /* its beginning is to come */
+  if (!e || vh_put(&b->task_ends, key, (uint32_t)(b->ntends - 1))) {
+    b->failed = 1;
+    return;
+  }
+  *e = (struct tend){ev->ts, ti};
+}
+
 static void on_task(builder *b, uint32_t ti, const te_event *ev) {
   vx_index *x = b->x;
+  uint64_t key = ctrace__mix64((uint64_t)(uint32_t)ev->pid, ev->u.task_ev.id);
+  if (ev->type == TE_TASK_END && b->growing) {
+    grow_task_end(b, ti, ev, key);
+    return;
+  }
   uint32_t *known = vh_get(&b->tasks_track, (uint64_t)(uint32_t)ev->pid + 1);
   if (ev->type == TE_TASK_END && !known)
     return; /* no task of the process began */
@@ -575,10 +743,9 @@ static void on_task(builder *b, uint32_t ti, const te_event *ev) {
   if (tt == UINT32_MAX)
     return;
   vx_track *t = &x->tracks[tt];
-  uint64_t key = ctrace__mix64((uint64_t)(uint32_t)ev->pid, ev->u.task_ev.id);
   if (ev->type == TE_TASK_BEGIN) {
     vx_task *k = VPUSH(t->tasks, t->ntasks, t->cap_tasks);
-    if (!k || vh_put(&b->open_tasks, key, (uint32_t)(t->ntasks - 1))) {
+    if (!k || (!b->growing && vh_put(&b->open_tasks, key, (uint32_t)(t->ntasks - 1)))) {
       b->failed = 1;
       return;
     }
@@ -589,6 +756,8 @@ static void on_task(builder *b, uint32_t ti, const te_event *ev) {
                    .label = named_label(b, ev->u.task_ev.name ? ev->u.task_ev.name : "", "task"),
                    .thread = ti,
                    .end_thread = UINT32_MAX};
+    if (b->growing)
+      grow_task_begin(b, tt, k, key);
     return;
   }
   uint32_t i;
@@ -609,7 +778,17 @@ static uint8_t flow_kind(uint8_t k) {
 static void on_flow(builder *b, uint32_t ti, const bthread *t, const te_event *ev) {
   uint8_t kind = flow_kind(ev->u.flow.kind);
   uint64_t key = ctrace__mix64(ctrace__mix64(kind, (uint64_t)(uint32_t)ev->pid), ev->u.flow.id);
+  uint32_t i;
   if (!(ev->flags & TE_F_FLOW_END)) {
+    if (b->growing && vh_del(&b->flow_ends, key, &i)) { /* its end came first */
+      const vx_flow *e = &b->ends[i];
+      if (add_flow(b->x, ev->u.flow.id, ti, ev->ts, bind_depth(t), e->to_track, e->to_ts,
+                   e->to_depth, kind))
+        b->failed = 1;
+      else
+        settle_flow(b->x);
+      return;
+    }
     vx_flow *f = VPUSH(b->pend, b->npend, b->cap_pend);
     if (!f || vh_put(&b->pending, key, (uint32_t)(b->npend - 1))) {
       b->failed = 1;
@@ -622,13 +801,22 @@ static void on_flow(builder *b, uint32_t ti, const bthread *t, const te_event *e
                    .kind = kind};
     return;
   }
-  uint32_t i;
-  if (!vh_del(&b->pending, key, &i))
-    return; /* its beginning was not recorded */
+  uint16_t to_depth = kind == VX_FLOW_USER ? bind_depth(t) : 0xffff;
+  if (!vh_del(&b->pending, key, &i)) {
+    if (!b->growing) /* its beginning was not recorded */
+      return;
+    vx_flow *e = VPUSH(b->ends, b->nends, b->cap_ends); /* (or is still to come) */
+    if (!e || vh_put(&b->flow_ends, key, (uint32_t)(b->nends - 1)))
+      b->failed = 1;
+    else
+      *e = (vx_flow){.to_ts = ev->ts, .to_track = ti, .to_depth = to_depth};
+    return;
+  }
   const vx_flow *p = &b->pend[i];
-  if (add_flow(b->x, p->id, p->from_track, p->from_ts, p->from_depth, ti, ev->ts,
-               kind == VX_FLOW_USER ? bind_depth(t) : 0xffff, kind))
+  if (add_flow(b->x, p->id, p->from_track, p->from_ts, p->from_depth, ti, ev->ts, to_depth, kind))
     b->failed = 1;
+  else if (b->growing)
+    settle_flow(b->x);
 }
 
 /* The work item track ti runs stops at ts: a run on its lane. */
@@ -810,16 +998,25 @@ static void note(builder *b, const te_event *ev) {
   }
 }
 
+static void grow_source_begin(builder *b, const te_source *src);
+static void grow_source_end(builder *b, const te_source *src);
+
 static int on_event(void *arg, const te_source *src, const te_event *ev) {
   builder *b = arg;
   b->src = src;
   note(b, ev);
   if (ev->type == TE_SOURCE_BEGIN) {
-    source_begin(b, src);
-    return 0;
+    if (b->growing)
+      grow_source_begin(b, src);
+    else
+      source_begin(b, src);
+    return b->failed ? CTRACE_ENOMEM : 0;
   }
   if (ev->type == TE_SOURCE_END) {
-    source_end(b, src);
+    if (b->growing)
+      grow_source_end(b, src);
+    else
+      source_end(b, src);
     return b->failed ? CTRACE_ENOMEM : 0;
   }
   if (ev->type == TE_PROCESS)
@@ -879,6 +1076,11 @@ static int on_event(void *arg, const te_source *src, const te_event *ev) {
   case TE_ITEM_STOP: on_item(b, ti, t, ev); break;
   case TE_SAMPLE:
     if (vx__cpu_sample(b->x, b->nsrc, tr, ev) != 0)
+      b->failed = 1;
+    break;
+  case TE_HEAP_SAMPLE:
+  case TE_HEAP_FREE:
+    if (vx__heap_event(b->x, b->nsrc, tr, ev) != 0)
       b->failed = 1;
     break;
   default: on_point(b, ti, t, ev); break;
@@ -1021,6 +1223,12 @@ static void builder_free(builder *b) {
   vh_free(&b->tasks_track);
   vh_free(&b->open_tasks);
   vh_free(&b->pending);
+  vh_free(&b->flow_ends);
+  vh_free(&b->task_ends);
+  free(b->ends);
+  free(b->tends);
+  free(b->ostart);
+  free(b->lanes_dirty);
 }
 
 /* ---- Entry points ------------------------------------------------------------------------- */
@@ -1089,4 +1297,330 @@ vx_index *vx_build_log(const te_log *log, size_t n, char *err, size_t errlen) {
   if (!r && b.x->nsources && b.src && b.x->sources[b.x->nsources - 1].process == NULL)
     source_end(&b, b.src); /* a live source: not ended yet */
   return index_done(&b, r, NULL, err, errlen);
+}
+
+/* ---- A growing index (vx_grow) ------------------------------------------------------------ */
+
+/* What one publish added that the next read takes back first: a region
+ * still open shows as unfinished at its depth (the last slice there), a
+ * work item still running as a run to its thread's last event. */
+typedef struct tail {
+  uint32_t track;
+  uint32_t depth; /* UINT32_MAX: a run */
+} tail;
+
+struct vx_grow {
+  builder b;
+  te_grow **src;    /* per file */
+  uint32_t **keyed; /* per file: its label keys (builder.keyed while it is read) */
+  size_t *nkeyed;
+  size_t n;
+  tail *tails;
+  size_t ntails, cap_tails;
+  int t0_unset; /* the index had no time yet: t0 and t1 were published as 0 */
+};
+
+static void grow_source_begin(builder *b, const te_source *src) {
+  vx_index *x = b->x;
+  vx_source *s = &x->sources[b->cur];
+  free(s->path);
+  free(s->cap_why);
+  s->path = strdup(src->path ? src->path : "");
+  s->format = src->format;
+  s->cap_present = src->capture.present;
+  s->cap_syscalls = src->capture.syscalls;
+  s->cap_sched = src->capture.sched;
+  s->cap_heap = src->capture.heap;
+  s->cap_locks = src->capture.locks;
+  s->cap_why = src->capture.why && src->capture.why[0] ? strdup(src->capture.why) : NULL;
+  if (!s->path || (src->capture.why && src->capture.why[0] && !s->cap_why))
+    b->failed = 1;
+  b->json = 0;
+  if (vx__cpu_source(x, b->nsrc, src) != 0)
+    b->failed = 1;
+}
+
+/* What the source says of itself so far (its counts, its problem). */
+static void grow_source_state(builder *b, size_t i, const te_source *src) {
+  vx_source *s = &b->x->sources[i];
+  if (src->first_ts || src->last_ts) {
+    note_time(b->x, src->first_ts);
+    note_time(b->x, src->last_ts);
+  }
+  free(s->process);
+  free(s->problem);
+  s->process = strdup(src->process ? src->process : "");
+  s->problem = src->problem ? strdup(src->problem) : NULL;
+  if (!s->process || (src->problem && !s->problem))
+    b->failed = 1;
+  s->pid = src->pid;
+  s->events = src->events;
+  s->dropped = src->dropped;
+  s->complete = src->complete;
+  s->problem_kind = src->problem_kind;
+}
+
+static void grow_source_end(builder *b, const te_source *src) {
+  vx_source *s = &b->x->sources[b->cur];
+  free(s->process);
+  free(s->problem);
+  s->process = s->problem = NULL;
+  uint64_t events = b->x->events;
+  size_t n = b->x->nsources;
+  b->x->nsources = b->cur + 1; /* (source_end ends the last source) */
+  source_end(b, src);
+  b->x->nsources = n;
+  b->x->events = events; /* (counted again at each publish) */
+}
+
+/* Takes back what the last publish added for the time being. */
+static void grow_unpublish(vx_grow *g) {
+  vx_index *x = g->b.x;
+  for (size_t i = g->ntails; i-- > 0;) {
+    vx_track *t = &x->tracks[g->tails[i].track];
+    if (g->tails[i].depth == UINT32_MAX) {
+      t->nruns--;
+    } else {
+      t->ndepth[g->tails[i].depth]--;
+      t->slices--;
+    }
+  }
+  g->ntails = 0;
+  if (g->t0_unset) {
+    x->t0 = UINT64_MAX;
+    x->t1 = 0;
+    g->t0_unset = 0;
+  }
+}
+
+static void grow_tail(vx_grow *g, uint32_t track, uint32_t depth) {
+  tail *p = VPUSH(g->tails, g->ntails, g->cap_tails);
+  if (!p)
+    g->b.failed = 1;
+  else
+    *p = (tail){track, depth};
+}
+
+/* Regions still open show as unfinished, up to their thread's last event;
+ * a work item still running, as a run to there. */
+static void grow_open_parts(vx_grow *g) {
+  builder *b = &g->b;
+  vx_index *x = b->x;
+  for (size_t i = 0; i < x->ntracks && i < b->nbt; i++) {
+    bthread *t = &b->bt[i];
+    if (x->tracks[i].kind != VX_THREAD)
+      continue;
+    for (size_t d = 0; d < t->depth; d++) {
+      const open_region *o = &t->stack[d];
+      if (add_slice(&x->tracks[i], d, o->start, t->last_ts, o->label, VX_UNFINISHED))
+        b->failed = 1;
+      else
+        grow_tail(g, (uint32_t)i, (uint32_t)d);
+    }
+    if (t->run_item) {
+      vx_track *tr = &x->tracks[i];
+      vx_slice *s = VPUSH(tr->runs, tr->nruns, tr->cap_runs);
+      if (!s) {
+        b->failed = 1;
+        continue;
+      }
+      *s = (vx_slice){t->run_start, t->last_ts > t->run_start ? t->last_ts - t->run_start : 0,
+                      t->run_label, 0};
+      grow_tail(g, (uint32_t)i, UINT32_MAX);
+    }
+  }
+}
+
+/* The state band of threads without scheduler data, from the blocking
+ * spans that came since the last publish (sorted among themselves), on
+ * from where it had got to. */
+static void grow_states(builder *b) {
+  vx_index *x = b->x;
+  for (size_t i = 0; i < x->ntracks && i < b->nbt; i++) {
+    vx_track *t = &x->tracks[i];
+    bthread *bt = &b->bt[i];
+    if (t->kind != VX_THREAD || !t->nblocks)
+      continue;
+    if (t->nblocks > 1)
+      qsort(t->blocks, t->nblocks, sizeof *t->blocks, cmp_state);
+    uint64_t at = bt->st_begun ? bt->st_at : t->blocks[0].start;
+    for (size_t j = 0; j < t->nblocks; j++) {
+      vx_state *bk = &t->blocks[j];
+      if (bk->start > at && add_state(t, at, bk->start, VX_ST_RUNNING, 0xffff, 1))
+        b->failed = 1;
+      if (bk->end > at) {
+        if (add_state(t, bk->start > at ? bk->start : at, bk->end, bk->state, 0xffff, 1))
+          b->failed = 1;
+        at = bk->end;
+      }
+    }
+    bt->st_at = at;
+    bt->st_begun = 1;
+    t->nblocks = 0;
+  }
+}
+
+/* What the index shows between reads: the sources so far, what is still
+ * open, the state bands, the tasks' lanes. */
+static void grow_publish(vx_grow *g) {
+  builder *b = &g->b;
+  vx_index *x = b->x;
+  x->events = 0;
+  for (size_t i = 0; i < g->n; i++) {
+    const te_source *src = te_grow_source(g->src[i]);
+    if (x->sources[i].process && te_grow_ended(g->src[i]))
+      ; /* (ended: source_end said it all) */
+    else if (x->sources[i].format)
+      grow_source_state(b, i, src);
+    x->events += x->sources[i].events;
+  }
+  grow_open_parts(g);
+  grow_states(b);
+  for (size_t i = 0; i < b->nlanes_dirty && i < x->ntracks; i++)
+    if (b->lanes_dirty[i]) {
+      place_lanes(&x->tracks[i]);
+      b->lanes_dirty[i] = 0;
+    }
+  if (x->t0 == UINT64_MAX) {
+    x->t0 = x->t1 = 0;
+    g->t0_unset = 1;
+  }
+}
+
+/* Files the set has now: the new ones join as sources not yet begun. */
+static int grow_files(vx_grow *g, char *const *paths, size_t n) {
+  if (n <= g->n)
+    return 0;
+  vx_index *x = g->b.x;
+  vx_source *s = realloc(x->sources, n * sizeof *s);
+  if (s)
+    x->sources = s;
+  te_grow **src = realloc(g->src, n * sizeof *src);
+  if (src)
+    g->src = src;
+  uint32_t **keyed = realloc(g->keyed, n * sizeof *keyed);
+  if (keyed)
+    g->keyed = keyed;
+  size_t *nkeyed = realloc(g->nkeyed, n * sizeof *nkeyed);
+  if (nkeyed)
+    g->nkeyed = nkeyed;
+  if (!s || !src || !keyed || !nkeyed)
+    return -1;
+  for (; g->n < n; g->n++) {
+    size_t i = g->n;
+    memset(&x->sources[i], 0, sizeof x->sources[i]);
+    g->keyed[i] = NULL;
+    g->nkeyed[i] = 0;
+    if (!(g->src[i] = te_grow_open(paths[i])) || !(x->sources[i].path = strdup(paths[i])) ||
+        !(x->sources[i].process = strdup("")))
+      return -1;
+    x->sources[i].format = "ctrace";
+    x->nsources = i + 1;
+  }
+  return 0;
+}
+
+vx_grow *vx_grow_open(char *const *paths, size_t n, char *err, size_t errlen) {
+  for (size_t i = 0; i < n; i++) {
+    char head[CTRACE_FMT_MAGIC_LEN] = {0};
+    FILE *f = fopen(paths[i], "rb");
+    size_t got = f ? fread(head, 1, sizeof head, f) : 0;
+    if (f)
+      fclose(f);
+    if (got != sizeof head || memcmp(head, CTRACE_FMT_MAGIC, sizeof head)) {
+      vx_errf(err, errlen, "%s: not a ctrace trace: its index is built whole", paths[i]);
+      return NULL;
+    }
+  }
+  vx_grow *g = calloc(1, sizeof *g);
+  if (!g || !index_new(0, &g->b)) {
+    free(g);
+    vx_errf(err, errlen, "out of memory");
+    return NULL;
+  }
+  g->b.growing = 1;
+  g->b.x->nsources = 0;
+  if (grow_files(g, paths, n)) {
+    vx_grow_close(g, 1);
+    vx_errf(err, errlen, "out of memory");
+    return NULL;
+  }
+  return g;
+}
+
+/* One file's appended events. @return 0, VX_GROW_WHOLE, or a negative
+ * error with the message in err. */
+static int grow_read(vx_grow *g, size_t i, int all, char *err, size_t errlen) {
+  builder *b = &g->b;
+  b->cur = (uint32_t)i;
+  b->nsrc = (uint32_t)i + 1;
+  b->keyed = g->keyed[i];
+  b->nkeyed = g->nkeyed[i];
+  int r = te_grow_read(g->src[i], all, on_event, b, err, errlen);
+  g->keyed[i] = b->keyed;
+  g->nkeyed[i] = b->nkeyed;
+  b->keyed = NULL;
+  b->nkeyed = 0;
+  if (b->failed) {
+    vx_errf(err, errlen, "%s: out of memory while indexing", g->b.x->sources[i].path);
+    return VX_GROW_WHOLE;
+  }
+  if (r == CTRACE_EFORMAT)
+    return VX_GROW_WHOLE; /* a kernel stream (the file's magic was checked at open) */
+  return r == CTRACE_ENOMEM ? VX_GROW_WHOLE : r;
+}
+
+int vx_grow_more(vx_grow *g, char *const *paths, size_t n, int all, char *err, size_t errlen) {
+  err[0] = '\0';
+  if (g->b.failed || grow_files(g, paths, n)) {
+    vx_errf(err, errlen, "out of memory while indexing");
+    return VX_GROW_WHOLE;
+  }
+  grow_unpublish(g);
+  int rc = 0;
+  for (size_t i = 0; i < g->n && rc != VX_GROW_WHOLE; i++) {
+    char why[1200];
+    int r = grow_read(g, i, all, why, sizeof why);
+    if (r && (!rc || r == VX_GROW_WHOLE)) { /* (the others still grow) */
+      rc = r;
+      vx_errf(err, errlen, "%s", why[0] ? why : ctrace_strerror(r));
+    }
+  }
+  grow_publish(g); /* (whole as it stands, even if it cannot grow further) */
+  if (g->b.failed) {
+    vx_errf(err, errlen, "out of memory while indexing");
+    return VX_GROW_WHOLE;
+  }
+  return rc;
+}
+
+vx_index *vx_grow_index(const vx_grow *g) { return g->b.x; }
+
+uint64_t vx_grow_decoded(const vx_grow *g, uint64_t *events) {
+  uint64_t bytes = 0, n = 0;
+  for (size_t i = 0; i < g->n; i++) {
+    bytes += te_grow_bytes(g->src[i]);
+    n += te_grow_events(g->src[i]);
+  }
+  if (events)
+    *events = n;
+  return bytes;
+}
+
+void vx_grow_close(vx_grow *g, int free_index) {
+  if (!g)
+    return;
+  for (size_t i = 0; i < g->n; i++) {
+    te_grow_close(g->src[i]);
+    free(g->keyed[i]);
+  }
+  free(g->src);
+  free(g->keyed);
+  free(g->nkeyed);
+  free(g->tails);
+  vx_index *x = g->b.x;
+  builder_free(&g->b);
+  if (free_index)
+    vx_free(x);
+  free(g);
 }

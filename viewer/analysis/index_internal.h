@@ -29,8 +29,10 @@ struct vx_index {
   size_t ninfos, cap_infos;
   vx_task_region *tregs;
   size_t ntregs, cap_tregs;
-  uint32_t drop_label;      /* dropped-events markers */
-  struct vx_cpu_store *cpu; /* CPU samples' stacks and mappings (index_samples.c), or NULL */
+  uint32_t drop_label;        /* dropped-events markers */
+  struct vx_cpu_store *cpu;   /* CPU samples' stacks and mappings (index_samples.c), or NULL */
+  struct vx_heap_store *heap; /* heap samples (index_heap.c), or NULL */
+  struct vx_pyr_store *pyr;   /* lanes' pyramids (pyramid.c), made at the first window; or NULL */
 };
 
 /* index_samples.c, called by index_build.c as sources and samples come,
@@ -38,5 +40,15 @@ struct vx_index {
 int vx__cpu_source(vx_index *x, uint32_t source, const te_source *src);
 int vx__cpu_sample(vx_index *x, uint32_t source, vx_track *t, const te_event *ev);
 void vx__cpu_free(vx_index *x);
+/* The index id of a trace's stack (also the heap samples'), or 0 (empty)
+ * or UINT32_MAX (out of memory). */
+uint32_t vx__stack_id(vx_index *x, uint32_t source, uint32_t stack, const uint64_t *pcs, unsigned n,
+                      int pid);
+/* index_heap.c: a TE_HEAP_SAMPLE or TE_HEAP_FREE of track t. @return 0 or
+ * -1 out of memory. */
+int vx__heap_event(vx_index *x, uint32_t source, const vx_track *t, const te_event *ev);
+void vx__heap_free(vx_index *x);
+/* pyramid.c: frees the lanes' pyramids (vx_free). */
+void vx__pyr_free(vx_index *x);
 
 #endif /* CTRACE_VIEWER_INDEX_INTERNAL_H */

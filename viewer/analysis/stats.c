@@ -1,7 +1,8 @@
 /* The numbers behind `ctrace stats` and /api/analysis (analysis.h), from
- * the viewer's index: two passes over the slices of the chosen threads
- * (sums, then the durations of each region label for its percentiles),
- * one over their state bands and the heap counters. */
+ * the viewer's index: one pass over the slices of the chosen threads (sums,
+ * and the durations of each region label for its percentiles: exact up to
+ * QT_EXACT_MAX of them, estimated beyond, quantile.h), one over their state
+ * bands and the heap counters. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
@@ -19,6 +20,7 @@
 #include "ctrace/ctrace.h"
 #include "common.h"
 #include "analysis.h"
+#include "quantile.h"
 
 /* ---- Analysis ------------------------------------------------------------------------ */
 
@@ -28,7 +30,7 @@ enum { KIND_REGION, KIND_SYSCALL, KIND_WAIT };
 typedef struct acc {
   uint64_t count, total, self, min, max, errors;
   uint64_t state[VX_ST_COUNT_]; /* regions: where the time went */
-  size_t pos;                   /* next free slot of its durations (second pass) */
+  qt_dist durs;                 /* regions: the durations, for the percentiles */
 } acc;
 
 static uint64_t slice_end(const vx_slice *s) { return s->start + s->dur; }
@@ -118,6 +120,8 @@ static int sum_thread(const vx_index *x, const st_window *w, const uint8_t *kind
         uint64_t a0 = s[i].start > w->w0 ? s[i].start : w->w0;
         if (dur)
           st__state_split(t, a0, a0 + dur, p->state);
+        if (qt_dist_add(&p->durs, dur))
+          return -1;
       } else if (kind[l] == KIND_SYSCALL) {
         const vx_info *in = vx_info_get(x, s[i].args);
         if (in && in->ret < 0)
@@ -136,30 +140,6 @@ static int sum_thread(const vx_index *x, const st_window *w, const uint8_t *kind
     }
   }
   return 0;
-}
-
-/* Second pass: the region durations into each label's part of durs. */
-static void fill_thread(const vx_track *t, const st_window *w, const uint8_t *kind, acc *a,
-                        uint64_t *durs) {
-  for (size_t d = 0; d < t->depths; d++) {
-    const vx_slice *s = t->depth[d];
-    size_t n = t->ndepth[d];
-    for (size_t i = vx_slice_lower(s, n, w->w0); i < n && s[i].start < w->w1; i++) {
-      uint64_t e = slice_end(&s[i]);
-      if (kind[s[i].label] == KIND_REGION && st_in_window(w, s[i].start, e))
-        durs[a[s[i].label].pos++] = st_clip(w, s[i].start, e);
-    }
-  }
-}
-
-int st_cmp_u64(const void *a, const void *b) {
-  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-  return x < y ? -1 : x > y;
-}
-
-uint64_t st_percentile(const uint64_t *v, size_t n, unsigned p) {
-  size_t rank = n / 100 * p + (n % 100 * p + 99) / 100; /* no overflow */
-  return v[rank ? rank - 1 : 0];
 }
 
 static void thread_states(const vx_track *t, const st_window *w, st_thread *th) {
@@ -271,11 +251,10 @@ typedef struct compute {
   const st_options *o;
   st_window w;
   st_report *r;
-  size_t nt, nl;  /* tracks, labels */
-  uint8_t *kind;  /* per label: KIND_* */
-  acc *a;         /* per label, while counting */
-  blocks bl;      /* the waits by (label, object) */
-  uint64_t *durs; /* the region durations, label by label (acc.pos) */
+  size_t nt, nl; /* tracks, labels */
+  uint8_t *kind; /* per label: KIND_* */
+  acc *a;        /* per label, while counting */
+  blocks bl;     /* the waits by (label, object) */
 } compute;
 
 static size_t selected_count(const compute *c) {
@@ -336,44 +315,31 @@ static int sum_threads(compute *c, size_t nsel) {
   return ok ? 0 : -1;
 }
 
-/* Regions: their durations, sorted per label, give the percentiles. The
- * second pass gathers them (fill_thread), each label's after the previous
- * one's; and room for the rows. @return 0, or -1 when out of memory. */
-static int region_durations(compute *c) {
+/* Room for the rows of the regions and syscalls. @return 0, or -1 when
+ * out of memory. */
+static int room_for_rows(compute *c) {
   st_report *r = c->r;
-  size_t ndur = 0, nreg = 0, nsys = 0;
+  size_t nreg = 0, nsys = 0;
   for (size_t l = 0; l < c->nl; l++) {
     if (!c->a[l].count)
       continue;
-    if (c->kind[l] == KIND_REGION) {
-      c->a[l].pos = ndur;
-      ndur += c->a[l].count;
-      nreg++;
-    } else if (c->kind[l] == KIND_SYSCALL) {
-      nsys++;
-    }
+    nreg += c->kind[l] == KIND_REGION;
+    nsys += c->kind[l] == KIND_SYSCALL;
   }
-  c->durs = malloc((ndur ? ndur : 1) * sizeof *c->durs);
   r->regions = calloc(nreg ? nreg : 1, sizeof *r->regions);
   r->syscalls = calloc(nsys ? nsys : 1, sizeof *r->syscalls);
-  if (!c->durs || !r->regions || !r->syscalls)
-    return -1;
-  for (size_t i = 0; i < r->nthreads; i++)
-    fill_thread(r->threads[i].track, &c->w, c->kind, c->a, c->durs);
-  return 0;
+  return r->regions && r->syscalls ? 0 : -1;
 }
 
 /* A row per region label (percentiles, histogram) and per syscall. */
 static void label_rows(compute *c) {
   st_report *r = c->r;
   for (size_t l = 0; l < c->nl; l++) {
-    const acc *p = &c->a[l];
+    acc *p = &c->a[l];
     if (!p->count)
       continue;
     const char *name = vx_label_get(c->x, (uint32_t)l)->name;
     if (c->kind[l] == KIND_REGION) {
-      uint64_t *v = c->durs + (p->pos - p->count);
-      qsort(v, p->count, sizeof *v, st_cmp_u64);
       r->regions[r->nregions++] = (st_region){.label = (uint32_t)l,
                                               .name = name,
                                               .count = p->count,
@@ -381,15 +347,14 @@ static void label_rows(compute *c) {
                                               .self = p->self,
                                               .min = p->min,
                                               .max = p->max,
-                                              .p50 = st_percentile(v, p->count, 50),
-                                              .p90 = st_percentile(v, p->count, 90),
-                                              .p99 = st_percentile(v, p->count, 99)};
+                                              .p50 = qt_dist_percentile(&p->durs, 50),
+                                              .p90 = qt_dist_percentile(&p->durs, 90),
+                                              .p99 = qt_dist_percentile(&p->durs, 99),
+                                              .estimated = qt_dist_estimated(&p->durs)};
       st_region *g = &r->regions[r->nregions - 1];
       memcpy(g->state, p->state, sizeof g->state);
-      for (size_t k = 0; k < p->count; k++) {
-        unsigned b = v[k] ? 63u - (unsigned)__builtin_clzll(v[k]) : 0;
-        g->hist[b < ST_HIST ? b : ST_HIST - 1]++;
-      }
+      qt_dist_hist_log2(&p->durs, g->hist, ST_HIST);
+      qt_dist_free(&p->durs);
     } else if (c->kind[l] == KIND_SYSCALL) {
       r->syscalls[r->nsyscalls++] = (st_syscall){
           .name = name, .calls = p->count, .errors = p->errors, .total = p->total, .max = p->max};
@@ -466,7 +431,7 @@ int st_compute(const vx_index *x, const st_options *o, st_report *r, char *err, 
   }
   int ok = count_processes(&c) == 0;
   ok = ok && sum_threads(&c, nsel) == 0;
-  ok = ok && region_durations(&c) == 0;
+  ok = ok && room_for_rows(&c) == 0;
   if (ok) {
     label_rows(&c);
     sort_rows(r);
@@ -481,8 +446,9 @@ int st_compute(const vx_index *x, const st_options *o, st_report *r, char *err, 
     window_counts(x, o, &c.w, r);
   ok = ok && compute_profiles(&c) == 0;
   free(c.kind);
+  for (size_t l = 0; c.a && l < c.nl; l++)
+    qt_dist_free(&c.a[l].durs);
   free(c.a);
-  free(c.durs);
   free(c.bl.label);
   vh_free(&c.bl.map);
   if (!ok) {
@@ -652,7 +618,19 @@ static void print_threads(FILE *f, const st_report *r) {
   }
 }
 
-static void print_regions(FILE *f, const st_report *r, size_t top, st_sort_key key) {
+/* The footnote of a table whose rows [0, n) (of `size` bytes, `estimated`
+ * the first's flag) have percentiles from a sketch, if any does. */
+static void print_estimated(FILE *f, const int *estimated, size_t n, size_t size,
+                            const char *what) {
+  for (size_t i = 0; i < n; i++)
+    if (*(const int *)((const char *)estimated + i * size)) {
+      fprintf(f, "  p50/p90/p99 of %s with more than %d instances are estimates within %s\n", what,
+              QT_EXACT_MAX, QT_REL_ERROR_TEXT);
+      return;
+    }
+}
+
+void st_print_regions(FILE *f, const st_report *r, size_t top, st_sort_key key) {
   size_t n = shown(r->nregions, top);
   fprintf(f,
           "\ntop regions by %s (%zu of %zu; self: without nested regions, syscalls and "
@@ -674,6 +652,7 @@ static void print_regions(FILE *f, const st_report *r, size_t top, st_sort_key k
             st_fmt_dur(b[4], 32, g->p50), st_fmt_dur(b[5], 32, g->p90),
             st_fmt_dur(b[6], 32, g->p99), st_fmt_dur(b[7], 32, g->max));
   }
+  print_estimated(f, &r->regions[0].estimated, n, sizeof *r->regions, "regions");
 }
 
 static void print_blocking(FILE *f, const st_report *r, size_t top) {
@@ -746,6 +725,7 @@ static void print_tasks(FILE *f, const st_report *r, size_t top) {
             st_fmt_dur(b[5], 32, g->max), g->logs, g->regions,
             g->unfinished ? " (some unfinished)" : "");
   }
+  print_estimated(f, &r->task_groups[0].estimated, n, sizeof *r->task_groups, "tasks");
 }
 
 static void print_items(FILE *f, const st_report *r, size_t top) {
@@ -831,7 +811,7 @@ static void print_allocs(FILE *f, const st_report *r, size_t top) {
 int st_print_text(FILE *f, const vx_index *x, const st_report *r, size_t top, st_sort_key key) {
   print_header(f, x, r);
   print_threads(f, r);
-  print_regions(f, r, top, key);
+  st_print_regions(f, r, top, key);
   print_tasks(f, r, top);
   print_items(f, r, top);
   print_blocking(f, r, top);
@@ -866,6 +846,15 @@ static void json_stats(cJSON *o, uint64_t count, uint64_t total, uint64_t min, u
   num(o, "max_ns", (double)max);
 }
 
+/* Rows whose p50/p90/p99 come from the sketch (quantile.h) say so; exact
+ * ones have neither field. */
+static void json_estimated(cJSON *o, int estimated) {
+  if (!estimated)
+    return;
+  cJSON_AddBoolToObject(o, "percentiles_estimated", 1);
+  num(o, "percentiles_rel_error", QT_REL_ERROR);
+}
+
 /* [[t, v], ...] of a series, skipping unknown values. */
 static void json_points(cJSON *a, const uint64_t *ts, const double *v, size_t n) {
   for (size_t i = 0; a && i < n; i++) {
@@ -886,6 +875,7 @@ static void json_task_groups(cJSON *tk, const st_report *r, size_t top) {
     cJSON_AddItemToArray(bn, o);
     cJSON_AddStringToObject(o, "name", g->name);
     json_stats(o, g->count, g->total, g->min, g->p50, g->p90, g->p99, g->max);
+    json_estimated(o, g->estimated);
     num(o, "unfinished", (double)g->unfinished);
     num(o, "logs", (double)g->logs);
     num(o, "regions", (double)g->regions);
@@ -1074,7 +1064,7 @@ static void json_threads(cJSON *root, const st_report *r) {
   }
 }
 
-static void json_regions(cJSON *root, const st_report *r, size_t top, st_sort_key key) {
+void st_json_regions(cJSON *root, const st_report *r, size_t top, st_sort_key key) {
   cJSON_AddStringToObject(root, "sort", sort_names[key]);
   num(root, "regions_total", (double)r->nregions);
   cJSON *regs = cJSON_AddArrayToObject(root, "regions");
@@ -1092,6 +1082,7 @@ static void json_regions(cJSON *root, const st_report *r, size_t top, st_sort_ke
     num(o, "p90_ns", (double)g->p90);
     num(o, "p99_ns", (double)g->p99);
     num(o, "max_ns", (double)g->max);
+    json_estimated(o, g->estimated);
     cJSON *h = cJSON_AddArrayToObject(o, "hist");
     for (unsigned b = 0; h && b < ST_HIST; b++) {
       if (!g->hist[b])
@@ -1160,7 +1151,7 @@ cJSON *st_json(const vx_index *x, const st_report *r, size_t top, st_sort_key ke
   json_sources(root, x);
   json_window(root, r);
   json_threads(root, r);
-  json_regions(root, r, top, key);
+  st_json_regions(root, r, top, key);
   json_analyses(root, r, top);
   json_blocking(root, r, top);
   json_syscalls(root, r);

@@ -14,7 +14,9 @@ int ctrace_cmd_info(int argc, char **argv);   /* info.c */
 int ctrace_cmd_stats(int argc, char **argv);  /* stats.c */
 int ctrace_cmd_pprof(int argc, char **argv);  /* pprof.c */
 int ctrace_cmd_top(int argc, char **argv);    /* top.c */
+int ctrace_cmd_leaks(int argc, char **argv);  /* leaks.c */
 int ctrace_cmd_list(int argc, char **argv);   /* list.c */
+int ctrace_cmd_stacks(int argc, char **argv); /* stacks.c */
 
 /* ---- Shared by the commands (args.c) ----------------------------------------------- */
 
@@ -32,6 +34,26 @@ char **cli_with_kernel(const char *cmd, char **paths, size_t n, size_t *nout, in
 struct vx_index;
 struct vx_index *cli_index(const char *cmd, char **traces, size_t n);
 
+/* Whether the traces (FILE.kernel added) are read through the scale index
+ * (analysis.h: vs_open), by --index HOW (NULL: "auto"): "full" never;
+ * "scale" for one ctrace file alone; "auto" for one ctrace file of
+ * $CTRACE_SCALE_MIB (default 32) MiB or more. @return 1, 0, or -1 with a
+ * message printed ("ctrace CMD: --index scale takes ..."). */
+int cli_scale(const char *cmd, const char *how, char *const *paths, size_t n);
+/* The --index option's text for usages. */
+#define CLI_INDEX_USAGE                                                            \
+  "  --index HOW     full: every event indexed in memory (about 18 bytes each);\n" \
+  "                  scale: TRACE.idx, made by one pass and reused, in bounded\n"  \
+  "                  memory (one ctrace file alone); auto (default): scale for\n"  \
+  "                  a ctrace file of $CTRACE_SCALE_MIB (default 32) MiB or more\n"
+
+#include "analysis.h"
+
+/* ctrace stats of one trace through its scale index (stats_scale.c): its
+ * threads and regions in the window of o. @return 0, or 1 with a message
+ * printed. */
+int cli_stats_scale(const char *trace, const st_options *o, size_t top, st_sort_key key, int json);
+
 /* ---- CPU profiles: what top and pprof --type cpu share (top.c) -------------------- */
 
 #include "analysis.h"
@@ -42,7 +64,7 @@ typedef struct cpu_args {
   const char *dirs[16];
   size_t ndirs;
 } cpu_args;
-/* Takes option c ('t' thread, 'r' region, 'a' since, 'b' until, 'd'
+/* Takes option c ('t' thread, 'r' region, 'a' since, 'b' until, 'A' at, 'd'
  * debug-dir) with its value. @return 0 taken, 2 bad value (message
  * printed), -1 not one of these. */
 int cpu_option(cpu_args *a, int c, const char *arg, const char *cmd, const char *usage);
@@ -77,6 +99,11 @@ int cc_find_socket(const char *cmd, int pid, const char *given, char *out, size_
  * is not), and checks that the process listening is pid. @return the fd,
  * or -1 with a message printed. */
 int cc_connect_to(const char *cmd, int pid, const char *path);
+
+/* The same, the message into err instead of printed (without "ctrace
+ * CMD: "). */
+int cc_find_socket_e(int pid, const char *given, char *out, size_t len, char *err, size_t errlen);
+int cc_connect_e(int pid, const char *path, char *err, size_t errlen);
 
 /* Reply lines of one connection. */
 typedef struct cc_lines {
@@ -114,6 +141,33 @@ int record_cpu_finish(record_cpu *rc, const char *file);
 /* Frees rc (NULL too); FILE.kernel, if not finished, is removed. */
 void record_cpu_close(record_cpu *rc);
 
+/* ---- Every thread's stack, now (stacks.c) ----------------------------------------
+ *
+ * `ctrace stacks PID` and the viewer's /debug/pprof/threads: the control
+ * socket's `stacks` (each thread interrupted for microseconds), unwound and
+ * named here. */
+#include <stdio.h>
+typedef struct cli_stacks cli_stacks;
+/* Every thread of process pid, through its control socket (its
+ * CTRACE_CONTROL; root connects with the process's uid). @return 0, or -1
+ * with a message in err (no such process, no control socket and how to get
+ * one, another user's, exited, out of memory). */
+int cli_stacks_capture(int pid, cli_stacks **out, char *err, size_t errlen);
+/* The same through socket (NULL: the process's CTRACE_CONTROL; %p is pid). */
+int cli_stacks_capture_at(int pid, const char *socket, cli_stacks **out, char *err, size_t errlen);
+/* The text `ctrace stacks` prints (Go's goroutine?debug=2): per thread a
+ * header, thread TID "NAME" [what it does], then its frames, innermost
+ * first, with file:line. */
+void cli_stacks_text(const cli_stacks *s, FILE *out);
+/* The same as one JSON document (`--json`), with how long the process was
+ * interrupted. @return 0, or -1 out of memory. */
+int cli_stacks_json(const cli_stacks *s, FILE *out);
+/* A pprof profile (profile.proto, gzipped; Go's goroutine profile): one
+ * sample per distinct stack, sample type threads/count. @return 0, or -1
+ * (out of memory, write error). */
+int cli_stacks_pprof(const cli_stacks *s, FILE *out);
+void cli_stacks_free(cli_stacks *s); /* accepts NULL */
+
 /* `ctrace run --view` (run_view.c): the live viewer of the trace being
  * written, a child process (`ctrace view --follow`). */
 typedef struct ctrace_run_view {
@@ -126,9 +180,19 @@ typedef struct ctrace_run_view {
  * @return 0, or -1 with a message printed. */
 int ctrace_run_view_start(ctrace_run_view *rv, const char *trace, int port);
 /* The run is over (PROG exited with `code`): tells the viewer, which then
- * shows the trace as ended, and keeps it serving until SIGINT, SIGTERM or
- * SIGHUP (then stops it). @return code. */
-int ctrace_run_view_finish(ctrace_run_view *rv, int code, const char *prog);
+ * shows the trace as ended, and (linger) keeps it serving until SIGINT,
+ * SIGTERM or SIGHUP, then stops it; without linger (ctrace run itself was
+ * told to terminate, and passed it on to PROG) stops it at once.
+ * @return code. */
+int ctrace_run_view_finish(ctrace_run_view *rv, int code, const char *prog, int linger);
+
+/* `ctrace view --pid PID` (view_pid.c): attaches to the process through
+ * its control socket (sock, or its CTRACE_CONTROL), serves o's view of its
+ * live recording with /debug/pprof/ (o's paths, follow and pprof are set
+ * here), and stops the recording when the view stops. @return the exit
+ * status (1 with a message printed when it cannot attach). */
+struct sv_options;
+int ctrace_view_pid(struct sv_options *o, int pid, const char *sock);
 
 /* `ctrace run --flight SPAN --cpu-hz N` (run_flight.c): the CPU samples of
  * the last SPAN kept by the launcher, written as DUMP.kernel beside each

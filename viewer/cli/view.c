@@ -17,13 +17,24 @@ static const char usage[] =
     "usage: ctrace view TRACE... [--host 127.0.0.1] [--port 8080]\n"
     "       ctrace view --follow TRACE... [--port 8080]\n"
     "       ctrace view --lttng-live net://RELAYD/host/HOST/SESSION [--port 8080]\n"
+    "       ctrace view --pid PID [--socket PATH] [--port 8080]\n"
+    "       ctrace view TRACE [--index auto|full|scale]\n"
     "  Serves the timeline of ctrace traces, Chrome trace-event JSON files or\n"
     "  LTTng trace directories. --follow shows traces still being written\n"
     "  (ctrace run --view does that for the program it runs); --lttng-live\n"
     "  follows a live LTTng session through lttng-relayd. Either way the\n"
     "  page's timeline grows as events arrive (pushed over /api/events).\n"
+    "  --pid attaches to a running process through its control socket (as\n"
+    "  ctrace record --pid): its live timeline, and Go's /debug/pprof/ paths\n"
+    "  (go tool pprof http://127.0.0.1:PORT/debug/pprof/profile?seconds=5).\n"
+    "  --socket PATH the process's control socket (default: its CTRACE_CONTROL)\n"
     "  --host ADDR  address to listen on (default 127.0.0.1: this machine only)\n"
-    "  --port N     port (default 8080; 0 picks a free one)\n";
+    "  --port N     port (default 8080; 0 picks a free one)\n"
+    "  --index HOW  full: index every event in memory (about 18 bytes each;\n"
+    "               every panel); scale: TRACE.idx, made once by one pass and\n"
+    "               reused, in bounded memory (a ctrace file alone; the timeline\n"
+    "               and its regions); auto (default): scale for a ctrace file of\n"
+    "               $CTRACE_SCALE_MIB (default 32) MiB or more, else full\n";
 
 /* ---- ctrace view ----------------------------------------------------------------------------- */
 
@@ -32,16 +43,22 @@ typedef struct view_state {
   sv_options v;  /* what sv_view is given */
   char **traces; /* TRACE... (in argv) */
   size_t ntraces;
+  int pid;           /* --pid PID (0: none) */
+  const char *index; /* --index auto|full|scale */
+  const char *sock;  /* --socket PATH */
 } view_state;
 
 /* The options, into s. @return -1 to go on, 0 after --help, or 2 with a
  * message printed. */
 static int view_parse(int argc, char **argv, view_state *s) {
-  enum { O_RUN_FD = 1000 };
+  enum { O_RUN_FD = 1000, O_PID, O_SOCKET, O_INDEX };
   static const struct option opts[] = {{"host", required_argument, NULL, 'H'},
                                        {"port", required_argument, NULL, 'p'},
                                        {"lttng-live", required_argument, NULL, 'L'},
                                        {"follow", no_argument, NULL, 'F'},
+                                       {"pid", required_argument, NULL, O_PID},
+                                       {"socket", required_argument, NULL, O_SOCKET},
+                                       {"index", required_argument, NULL, O_INDEX},
                                        /* (internal: ctrace run --view's socket) */
                                        {"run-fd", required_argument, NULL, O_RUN_FD},
                                        {"help", no_argument, NULL, 'h'},
@@ -55,6 +72,20 @@ static int view_parse(int argc, char **argv, view_state *s) {
     case 'H': v->host = optarg; break;
     case 'F': v->follow = 1; break;
     case O_RUN_FD: v->run_fd = atoi(optarg); break;
+    case O_SOCKET: s->sock = optarg; break;
+    case O_INDEX:
+      if (strcmp(optarg, "auto") && strcmp(optarg, "full") && strcmp(optarg, "scale")) {
+        fprintf(stderr, "ctrace view: --index %s: auto, full or scale\n%s", optarg, usage);
+        return 2;
+      }
+      s->index = optarg;
+      break;
+    case O_PID:
+      if ((s->pid = cc_parse_pid(optarg)) < 0) {
+        fprintf(stderr, "ctrace view: --pid %s: not a process id\n%s", optarg, usage);
+        return 2;
+      }
+      break;
     case 'L':
       if (strncmp(optarg, "net://", 6) && strncmp(optarg, "net4://", 7) &&
           strncmp(optarg, "net6://", 7)) {
@@ -116,6 +147,19 @@ static int view_check_follow(const char *path) {
  * and --follow's in directories that exist. @return -1 to go on, or 2
  * with a message printed. */
 static int view_check(const view_state *s) {
+  if (s->pid > 0 && (s->ntraces || s->v.follow || s->v.lttng_live)) {
+    fprintf(stderr,
+            "ctrace view: --pid is viewed on its own (no TRACE, --follow or "
+            "--lttng-live with it)\n%s",
+            usage);
+    return 2;
+  }
+  if (s->sock && s->pid <= 0) {
+    fprintf(stderr, "ctrace view: --socket goes with --pid PID\n%s", usage);
+    return 2;
+  }
+  if (s->pid > 0)
+    return -1;
   if (s->v.lttng_live && (s->ntraces || s->v.follow)) {
     fprintf(stderr,
             "ctrace view: --lttng-live is viewed on its own (no TRACE or --follow with "
@@ -135,6 +179,8 @@ static int view_check(const view_state *s) {
 
 /* The view (sv_view) until it stops. @return its exit code. */
 static int view_run(view_state *s) {
+  if (s->pid > 0)
+    return ctrace_view_pid(&s->v, s->pid, s->sock);
   if (s->v.follow || s->v.lttng_live) {
     s->v.paths = s->traces;
     s->v.npaths = s->ntraces;
@@ -151,6 +197,12 @@ static int view_run(view_state *s) {
   }
   s->v.paths = all;
   s->v.npaths = n;
+  int scale = cli_scale("view", s->index, all, n);
+  if (scale < 0) {
+    te_paths_free(all, n, added);
+    return 2;
+  }
+  s->v.scale = scale;
   int status = sv_view(&s->v);
   te_paths_free(all, n, added);
   return status;

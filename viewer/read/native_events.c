@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 
 #include "read_internal.h"
@@ -397,6 +398,22 @@ static void on_capture(ndec *d, nthread *t, const rd_event *ev) {
     emit(d, &e);
     break;
   }
+  case CTRACE_FMT_EV_HEAP_SAMPLE:
+  case CTRACE_FMT_EV_HEAP_FREE: {
+    int alloc = ev->type == CTRACE_FMT_EV_HEAP_SAMPLE;
+    te_event e = ev_at(d, t, alloc ? TE_HEAP_SAMPLE : TE_HEAP_FREE, ev->ts);
+    e.u.heap_sample.addr = ev->arg[0];
+    if (alloc) {
+      e.u.heap_sample.bytes = ev->arg[1];
+      e.u.heap_sample.stack = (uint32_t)ev->arg[2];
+      e.u.heap_sample.pcs = rd_stack(d->tr, e.u.heap_sample.stack, &e.u.heap_sample.n);
+      e.u.heap_sample.rate = rd_heap_sampling(d->tr, NULL);
+      if (!e.u.heap_sample.rate)
+        e.u.heap_sample.rate = 1; /* (no DEF_HEAP_SAMPLING: taken as unsampled) */
+    }
+    emit(d, &e);
+    break;
+  }
   default: break;
   }
 }
@@ -562,4 +579,246 @@ int te__native_read(te_set_ctx *ctx, rd_trace *tr, te_source *src, te_handler fn
     finish(&d);
   ndec_free(&d);
   return d.err;
+}
+
+/* ---- A trace still being written, read as it grows (te_grow) ------------------------ */
+
+struct te_grow {
+  rd_trace *tr; /* NULL until the file could be opened */
+  char *path;
+  te_source src;
+  ndec d;
+  size_t *next;  /* per thread: its next batch to read */
+  uint8_t *dead; /* per thread: its stream failed (its later events are missing) */
+  size_t nknown; /* threads announced */
+  int begun, ended;
+  uint64_t bytes, events;
+};
+
+te_grow *te_grow_open(const char *path) {
+  te_grow *g = calloc(1, sizeof *g);
+  if (!g || !(g->path = strdup(path))) {
+    free(g);
+    return NULL;
+  }
+  g->src.path = g->path;
+  g->src.format = "ctrace";
+  g->src.process = "";
+  return g;
+}
+
+void te_grow_close(te_grow *g) {
+  if (!g)
+    return;
+  if (g->tr)
+    ndec_free(&g->d);
+  rd_close(g->tr);
+  free(g->next);
+  free(g->dead);
+  free(g->path);
+  free(g);
+}
+
+const te_source *te_grow_source(const te_grow *g) { return &g->src; }
+uint64_t te_grow_bytes(const te_grow *g) { return g->bytes; }
+uint64_t te_grow_events(const te_grow *g) { return g->events; }
+int te_grow_ended(const te_grow *g) { return g->ended; }
+
+/* The file, once it can be read; its source begins. */
+static int grow_begin(te_grow *g, te_handler fn, void *arg, char *err, size_t errlen) {
+  char msg[600];
+  int r = rd_open(g->path, 0, &g->tr, msg, sizeof msg);
+  if (r) {
+    snprintf(err, errlen, "%s: %s", g->path, msg);
+    return r;
+  }
+  g->d = (ndec){.tr = g->tr, .src = &g->src, .fn = fn, .arg = arg, .pid = rd_pid(g->tr)};
+  g->src.native = g->tr;
+  g->src.pid = rd_pid(g->tr);
+  g->src.process = rd_process_name(g->tr);
+  g->src.capture = *rd_capture_get(g->tr);
+  te_event ev;
+  memset(&ev, 0, sizeof ev);
+  ev.type = TE_SOURCE_BEGIN;
+  g->begun = 1;
+  if ((r = fn(arg, &g->src, &ev)))
+    return r;
+  nthread none = {0};
+  ev = ev_at(&g->d, &none, TE_PROCESS, rd_start_ns(g->tr));
+  ev.u.thread.name = rd_process_name(g->tr);
+  emit(&g->d, &ev);
+  return g->d.err;
+}
+
+/* Threads the file has now: rows for those that can be named (in order). */
+static int grow_threads(te_grow *g, int all, char *err, size_t errlen) {
+  ndec *d = &g->d;
+  size_t n = rd_thread_count(g->tr);
+  if (n > d->nthreads) {
+    nthread *t = realloc(d->threads, n * sizeof *t);
+    size_t *next = realloc(g->next, n * sizeof *next);
+    uint8_t *dead = realloc(g->dead, n);
+    if (t)
+      d->threads = t;
+    if (next)
+      g->next = next;
+    if (dead)
+      g->dead = dead;
+    if (!t || !next || !dead)
+      return CTRACE_ENOMEM;
+    memset(t + d->nthreads, 0, (n - d->nthreads) * sizeof *t);
+    memset(next + d->nthreads, 0, (n - d->nthreads) * sizeof *next);
+    memset(dead + d->nthreads, 0, n - d->nthreads);
+    d->nthreads = n;
+  }
+  uint64_t settled = rd_settled(g->tr);
+  for (; g->nknown < n; g->nknown++) {
+    size_t i = g->nknown;
+    const rd_thread *th = rd_thread_get(g->tr, i);
+    if (th->kernel) {
+      snprintf(err, errlen, "%s: a kernel stream (its events are read whole)", g->path);
+      return CTRACE_EFORMAT;
+    }
+    if (!th->defined && !all && !rd_batches_before(g->tr, i, settled))
+      break; /* its definition is still to come */
+    d->threads[i].tid = th->tid ? th->tid : (int)(1000000000u + th->serial);
+    if (vh_put(&d->serials, th->serial, (uint32_t)i))
+      return CTRACE_ENOMEM;
+    te_event e = ev_at(d, &d->threads[i], TE_THREAD, rd_start_ns(g->tr));
+    e.flags = TE_F_SORT;
+    e.u.thread.name = th->name[0] ? th->name : NULL;
+    e.u.thread.sort = (int)th->serial;
+    emit(d, &e);
+  }
+  return d->err;
+}
+
+typedef struct grow_src {
+  rd_stream *s;
+  rd_event ev;
+  size_t thread;
+} grow_src;
+
+static int grow_less(const grow_src *a, const grow_src *b) {
+  return a->ev.ts != b->ev.ts ? a->ev.ts < b->ev.ts : a->thread < b->thread;
+}
+
+static void grow_sift(grow_src *h, size_t n, size_t i) {
+  for (;;) {
+    size_t l = 2 * i + 1, r = l + 1, m = i;
+    if (l < n && grow_less(&h[l], &h[m]))
+      m = l;
+    if (r < n && grow_less(&h[r], &h[m]))
+      m = r;
+    if (m == i)
+      return;
+    grow_src t = h[i];
+    h[i] = h[m];
+    h[m] = t;
+    i = m;
+  }
+}
+
+/* Every thread's batches from where it stopped up to lim[i], in time
+ * order (ties by thread, as rd_merge). */
+static int grow_merge(te_grow *g, const size_t *lim) {
+  ndec *d = &g->d;
+  grow_src *h = calloc(g->nknown ? g->nknown : 1, sizeof *h);
+  if (!h)
+    return CTRACE_ENOMEM;
+  size_t n = 0;
+  for (size_t i = 0; i < g->nknown; i++) {
+    if (g->dead[i] || lim[i] <= g->next[i])
+      continue;
+    rd_stream *s = rd_stream_open_at(g->tr, i, g->next[i], 0);
+    if (!s) {
+      d->err = CTRACE_ENOMEM;
+      break;
+    }
+    rd_stream_stop_at(s, lim[i]);
+    h[n] = (grow_src){s, {0}, i};
+    int r = rd_stream_next(s, &h[n].ev);
+    if (r == 1) {
+      n++;
+      continue;
+    }
+    g->dead[i] |= r < 0;
+    g->next[i] = lim[i];
+    g->bytes += rd_stream_bytes(s);
+    rd_stream_close(s);
+  }
+  for (size_t i = n / 2; i-- > 0;)
+    grow_sift(h, n, i);
+  while (n && !d->err) {
+    grow_src *top = &h[0];
+    g->events++;
+    g->src.events++;
+    on_event(d, &top->ev);
+    int r = rd_stream_next(top->s, &top->ev);
+    if (r != 1) {
+      g->dead[top->thread] |= r < 0;
+      g->next[top->thread] = lim[top->thread];
+      g->bytes += rd_stream_bytes(top->s);
+      rd_stream_close(top->s);
+      h[0] = h[--n];
+    }
+    grow_sift(h, n, 0);
+  }
+  for (size_t i = 0; i < n; i++)
+    rd_stream_close(h[i].s);
+  free(h);
+  return d->err;
+}
+
+int te_grow_read(te_grow *g, int all, te_handler fn, void *arg, char *err, size_t errlen) {
+  err[0] = '\0';
+  if (g->ended)
+    return 0;
+  int r;
+  if (!g->tr && (r = grow_begin(g, fn, arg, err, errlen)))
+    return r;
+  g->d.fn = fn;
+  g->d.arg = arg;
+  struct stat now, was;
+  if (stat(g->path, &now) == 0 && rd_fstat(g->tr, &was) == 0 &&
+      (now.st_ino != was.st_ino || now.st_dev != was.st_dev)) {
+    snprintf(err, errlen, "%s: replaced by another file: read whole", g->path);
+    return CTRACE_EFORMAT;
+  }
+  if ((r = rd_refresh(g->tr)) < 0) {
+    snprintf(err, errlen, "%s: the file was cut shorter or cannot be read (%s): read whole",
+             g->path, ctrace_strerror(r));
+    return CTRACE_EFORMAT;
+  }
+  if ((r = grow_threads(g, all, err, errlen)))
+    return r;
+  uint64_t settled = all ? UINT64_MAX : rd_settled(g->tr);
+  size_t *lim = calloc(g->nknown ? g->nknown : 1, sizeof *lim);
+  if (!lim)
+    return CTRACE_ENOMEM;
+  int whole = g->nknown == rd_thread_count(g->tr) && settled == UINT64_MAX;
+  for (size_t i = 0; i < g->nknown; i++) {
+    lim[i] = settled == UINT64_MAX ? rd_thread_get(g->tr, i)->nbatches
+                                   : rd_batches_before(g->tr, i, settled);
+    whole &= g->dead[i] || lim[i] == rd_thread_get(g->tr, i)->nbatches;
+  }
+  r = grow_merge(g, lim);
+  free(lim);
+  g->src.complete = rd_complete(g->tr);
+  g->src.dropped = rd_dropped_reported(g->tr);
+  g->src.problem = rd_problem(g->tr);
+  g->src.problem_kind = rd_problem_kind_of(g->tr);
+  g->src.process = rd_process_name(g->tr);
+  g->src.pid = rd_pid(g->tr);
+  if (r || !whole || rd_settled(g->tr) != UINT64_MAX)
+    return r;
+  /* Its END record came and every event was read: the source ends. */
+  finish(&g->d);
+  if (g->d.err)
+    return g->d.err;
+  g->ended = 1;
+  te_event ev;
+  memset(&ev, 0, sizeof ev);
+  ev.type = TE_SOURCE_END;
+  return fn(arg, &g->src, &ev);
 }

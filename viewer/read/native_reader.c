@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,7 +88,10 @@ struct rd_trace {
   int has_end;
   uint64_t dropped_end;
   uint64_t dropped_thread_end;
-  uint64_t valid; /* bytes valid */
+  uint64_t valid;        /* bytes valid */
+  size_t nrec;           /* records read (rd_refresh goes on from valid) */
+  uint64_t clock_off[2]; /* the last two CLOCK records' offsets, latest first (0: none) */
+  pthread_mutex_t problem_lock;
   char problem[512];
   rd_problem_kind problem_kind; /* of problem (RD_PROBLEM_NONE while it is "") */
 
@@ -111,13 +115,15 @@ static void fmt(char *buf, size_t cap, const char *f, ...) {
 static void note_problem(rd_trace *tr, rd_problem_kind kind, const char *f, ...)
     __attribute__((format(printf, 3, 4)));
 static void note_problem(rd_trace *tr, rd_problem_kind kind, const char *f, ...) {
-  if (tr->problem[0])
-    return; /* keep the first */
-  tr->problem_kind = kind;
-  va_list ap;
-  va_start(ap, f);
-  vsnprintf(tr->problem, sizeof tr->problem, f, ap);
-  va_end(ap);
+  pthread_mutex_lock(&tr->problem_lock); /* (streams of their own may fail on two threads) */
+  if (!tr->problem[0]) {                 /* keep the first */
+    tr->problem_kind = kind;
+    va_list ap;
+    va_start(ap, f);
+    vsnprintf(tr->problem, sizeof tr->problem, f, ap);
+    va_end(ap);
+  }
+  pthread_mutex_unlock(&tr->problem_lock);
 }
 
 static int grow(void **p, size_t *cap, size_t need, size_t elem) {
@@ -418,6 +424,7 @@ static int parse_defs(rd_trace *tr, const uint8_t *p, size_t n, char *why, size_
     case CTRACE_FMT_DEF_MAPPING:
     case CTRACE_FMT_DEF_STACK:
     case CTRACE_FMT_DEF_KSYM:
+    case CTRACE_FMT_DEF_HEAP_SAMPLING:
       r = rd__samples_def(&tr->samples, kind, body.p, (size_t)(body.end - body.p));
       break;
     default: break; /* a newer minor version's definition: skip */
@@ -501,7 +508,7 @@ uint64_t rd_tick_to_ns(const rd_trace *tr, uint64_t tick, size_t *hint) {
 
 /* ---- Opening: the one pass over the records ------------------------------------------------ */
 
-static int decode_payload(rd_trace *tr, unsigned codec, const uint8_t *in, size_t stored,
+static int decode_payload(ZSTD_DCtx *dctx, unsigned codec, const uint8_t *in, size_t stored,
                           uint8_t *out, size_t raw, char *why, size_t whylen) {
   if (codec == CTRACE_FMT_CODEC_NONE) {
     if (stored != raw) {
@@ -511,7 +518,7 @@ static int decode_payload(rd_trace *tr, unsigned codec, const uint8_t *in, size_
     memcpy(out, in, raw);
     return 0;
   }
-  size_t n = ZSTD_decompressDCtx(tr->dctx, out, raw, in, stored);
+  size_t n = ZSTD_decompressDCtx(dctx, out, raw, in, stored);
   if (ZSTD_isError(n)) {
     fmt(why, whylen, "zstd: %s", ZSTD_getErrorName(n));
     return -1;
@@ -731,7 +738,7 @@ static int rec_meta(rd_scan *sc) {
   }
   uint8_t *raw = sc->raw;
   int bad = 0;
-  if (decode_payload(tr, sc->codec, tr->rbuf, sc->stored, raw, rawn, sc->why, sizeof sc->why))
+  if (decode_payload(tr->dctx, sc->codec, tr->rbuf, sc->stored, raw, rawn, sc->why, sizeof sc->why))
     bad = 1;
   else if (sc->type == CTRACE_FMT_REC_DEFS)
     bad = parse_defs(tr, raw, rawn, sc->why, sizeof sc->why) != 0;
@@ -742,6 +749,9 @@ static int rec_meta(rd_scan *sc) {
     } else if (add_clock(tr, ctrace_fmt_get_u64(raw), ctrace_fmt_get_u64(raw + 8))) {
       bad = 1;
       fmt(sc->why, sizeof sc->why, "clock sync point goes backwards");
+    } else {
+      tr->clock_off[1] = tr->clock_off[0];
+      tr->clock_off[0] = sc->off;
     }
   } else if (parse_end(tr, raw, rawn)) {
     bad = 1;
@@ -769,6 +779,7 @@ static int scan_finish(rd_scan *sc, int stop, char *err, size_t errlen) {
   free(sc->raw);
   sc->raw = NULL;
   tr->valid = sc->off;
+  tr->nrec = sc->nrec;
   finish_clock(tr);
   if (stop && tr->nbatches == 0) {
     fmt(err, errlen, "%s; no events could be read", tr->problem);
@@ -839,6 +850,7 @@ int rd_open(const char *path, unsigned flags, rd_trace **out, char *err, size_t 
     close(fd);
     return CTRACE_ENOMEM;
   }
+  pthread_mutex_init(&tr->problem_lock, NULL);
   tr->fd = fd;
   tr->size = (uint64_t)st.st_size;
   tr->flags = flags;
@@ -851,6 +863,7 @@ int rd_open_mem(const void *data, size_t len, unsigned flags, rd_trace **out, ch
   rd_trace *tr = calloc(1, sizeof *tr);
   if (!tr)
     return CTRACE_ENOMEM;
+  pthread_mutex_init(&tr->problem_lock, NULL);
   static const uint8_t empty[1];
   tr->fd = -1;
   tr->mem = data ? data : empty;
@@ -862,6 +875,7 @@ int rd_open_mem(const void *data, size_t len, unsigned flags, rd_trace **out, ch
 void rd_close(rd_trace *tr) {
   if (!tr)
     return;
+  pthread_mutex_destroy(&tr->problem_lock);
   if (tr->fd >= 0)
     close(tr->fd);
   for (size_t i = 0; i < tr->nthreads; i++) {
@@ -1024,22 +1038,40 @@ struct rd_stream {
   uint64_t tick;
   size_t hint;
   int failed;
+  ZSTD_DCtx *dctx; /* RD_STREAM_OWN: its own decoder and read buffer */
+  uint8_t *rbuf;
+  size_t rbuf_cap;
+  size_t stop;    /* rd_stream_stop_at's batch + 1 (0: none) */
+  uint64_t bytes; /* decoded bytes of the batches loaded */
 };
 
-rd_stream *rd_stream_open(rd_trace *tr, size_t thread) {
-  if (thread >= tr->nthreads)
+rd_stream *rd_stream_open_at(rd_trace *tr, size_t thread, size_t batch, unsigned flags) {
+  if (thread >= tr->nthreads || batch > tr->threads[thread].pub.nbatches)
     return NULL;
   rd_stream *s = calloc(1, sizeof *s);
-  if (s) {
-    s->tr = tr;
-    s->thread = thread;
+  if (!s)
+    return NULL;
+  s->tr = tr;
+  s->thread = thread;
+  s->batch = batch;
+  if ((flags & RD_STREAM_OWN) && !(s->dctx = ZSTD_createDCtx())) {
+    free(s);
+    return NULL;
   }
   return s;
 }
 
+rd_stream *rd_stream_open(rd_trace *tr, size_t thread) {
+  return rd_stream_open_at(tr, thread, 0, 0);
+}
+
+size_t rd_stream_batch(const rd_stream *s) { return s->batch ? s->batch - 1 : 0; }
+
 void rd_stream_close(rd_stream *s) {
   if (s) {
     free(s->buf);
+    free(s->rbuf);
+    ZSTD_freeDCtx(s->dctx);
     free(s);
   }
 }
@@ -1066,23 +1098,27 @@ static int load_batch(rd_stream *s) {
     s->buf = nb;
     s->cap = b->raw;
   }
-  if (b->stored > tr->rbuf_cap) {
-    uint8_t *nb = realloc(tr->rbuf, b->stored);
+  uint8_t **rbuf = s->dctx ? &s->rbuf : &tr->rbuf;
+  size_t *rcap = s->dctx ? &s->rbuf_cap : &tr->rbuf_cap;
+  if (b->stored > *rcap) {
+    uint8_t *nb = realloc(*rbuf, b->stored);
     if (!nb)
       return stream_fail(s, b, RD_PROBLEM_NOMEM, "out of memory", 0);
-    tr->rbuf = nb;
-    tr->rbuf_cap = b->stored;
+    *rbuf = nb;
+    *rcap = b->stored;
   }
-  int r = read_at(tr, b->offset, tr->rbuf, b->stored);
+  int r = read_at(tr, b->offset, *rbuf, b->stored);
   if (r)
     return stream_fail(s, b, RD_PROBLEM_IO, ctrace_strerror(r), 0);
   char why[200];
-  if (decode_payload(tr, b->codec, tr->rbuf, b->stored, s->buf, b->raw, why, sizeof why))
+  if (decode_payload(s->dctx ? s->dctx : tr->dctx, b->codec, *rbuf, b->stored, s->buf, b->raw, why,
+                     sizeof why))
     return stream_fail(s, b, RD_PROBLEM_DECODE, why, 0);
   s->p = s->buf;
   s->end = s->buf + b->raw;
   s->tick = b->base_tick;
   s->batch++;
+  s->bytes += b->raw;
   return 0;
 }
 
@@ -1091,7 +1127,7 @@ int rd_stream_next(rd_stream *s, rd_event *ev) {
     return CTRACE_ECORRUPT;
   rd_thread_impl *t = &s->tr->threads[s->thread];
   while (s->p == s->end) {
-    if (s->batch >= t->pub.nbatches)
+    if (s->batch >= t->pub.nbatches || (s->stop && s->batch + 1 >= s->stop))
       return 0;
     int r = load_batch(s);
     if (r)
@@ -1240,6 +1276,98 @@ const uint64_t *rd_stack(const rd_trace *tr, uint32_t id, unsigned *n) {
   return rd__samples_stack(tr->samples, id, n);
 }
 
+uint64_t rd_heap_sampling(const rd_trace *tr, const char **method) {
+  return rd__samples_heap_rate(tr->samples, method);
+}
+
 size_t rd_kernel_symbols(const rd_trace *tr, const rd_ksym **out) {
   return rd__samples_ksyms(tr->samples, out);
+}
+
+/* ---- A file still being written (rd_refresh) -------------------------------------------------- */
+
+/* The slopes of the clock's last points (the earlier ones do not change). */
+static void finish_clock_from(rd_trace *tr, size_t from) {
+  double nominal =
+      tr->clock == CTRACE_FMT_CLOCK_MONOTONIC || tr->hz == 0 ? 1.0 : 1e9 / (double)tr->hz;
+  for (size_t i = from; i < tr->nclock; i++) {
+    rd_clock_pt *a = &tr->clock_pts[i];
+    if (tr->clock == CTRACE_FMT_CLOCK_MONOTONIC)
+      a->slope = 1.0;
+    else if (i + 1 < tr->nclock)
+      a->slope = (double)(a[1].mono - a->mono) / (double)(a[1].tick - a->tick);
+    else
+      a->slope = i ? a[-1].slope : nominal;
+  }
+}
+
+int rd_refresh(rd_trace *tr) {
+  if (tr->fd < 0 || tr->has_end)
+    return 0;
+  struct stat st;
+  if (fstat(tr->fd, &st) != 0)
+    return -errno;
+  uint64_t size = (uint64_t)st.st_size;
+  if (size < tr->size)
+    return CTRACE_ECORRUPT; /* cut shorter: not the file that was read */
+  rd_problem_kind kind = rd_problem_kind_of(tr);
+  if (size == tr->size || (kind != RD_PROBLEM_NONE && kind != RD_PROBLEM_NO_END &&
+                           kind != RD_PROBLEM_TRUNCATED && kind != RD_PROBLEM_DECODE))
+    return 0; /* nothing new, or the pass stopped at damage that stays */
+  if (kind == RD_PROBLEM_NO_END || kind == RD_PROBLEM_TRUNCATED) {
+    pthread_mutex_lock(&tr->problem_lock); /* (said of the end, which moved) */
+    tr->problem[0] = '\0';
+    tr->problem_kind = RD_PROBLEM_NONE;
+    pthread_mutex_unlock(&tr->problem_lock);
+  }
+  tr->size = size;
+  size_t nrec = tr->nrec, nclock = tr->nclock;
+  rd_scan sc = {.tr = tr, .off = tr->valid, .nrec = tr->nrec};
+  int stop = 0;
+  while (sc.off < tr->size) {
+    if ((stop = rec_header(&sc)) || (stop = rec_payload(&sc)) || (stop = rec_dispatch(&sc)))
+      break;
+    sc.off += sizeof sc.h + sc.stored;
+    sc.nrec++;
+  }
+  free(sc.raw);
+  tr->valid = sc.off;
+  tr->nrec = sc.nrec;
+  finish_clock_from(tr, nclock ? nclock - 1 : 0);
+  if (!stop && !tr->has_end)
+    note_problem(tr, RD_PROBLEM_NO_END,
+                 "trace has no end record: the program did not stop "
+                 "tracing (killed or still running?); read %zu records up to byte %" PRIu64,
+                 sc.nrec, sc.off);
+  return tr->nrec > nrec;
+}
+
+uint64_t rd_settled(const rd_trace *tr) {
+  if (tr->has_end)
+    return UINT64_MAX;
+  return tr->clock_off[1];
+}
+
+size_t rd_batches_before(const rd_trace *tr, size_t thread, uint64_t offset) {
+  if (thread >= tr->nthreads)
+    return 0;
+  const rd_thread_impl *t = &tr->threads[thread];
+  size_t lo = 0, hi = t->pub.nbatches;
+  while (lo < hi) { /* (offsets grow in file order) */
+    size_t mid = lo + (hi - lo) / 2;
+    if (t->batches[mid].offset < offset)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+void rd_stream_stop_at(rd_stream *s, size_t batch) { s->stop = batch + 1; }
+uint64_t rd_stream_bytes(const rd_stream *s) { return s->bytes; }
+
+int rd_fstat(const rd_trace *tr, struct stat *st) {
+  if (tr->fd < 0)
+    return -EINVAL;
+  return fstat(tr->fd, st) == 0 ? 0 : -errno;
 }

@@ -143,6 +143,10 @@ size_t rd_mappings(const rd_trace *tr, const rd_mapping **out);
  * return addresses; kernel frames, at CTRACE_FMT_KERNEL_ADDR_MIN and up,
  * before the user ones), in *n; NULL and 0 for id 0 or an unknown id. */
 const uint64_t *rd_stack(const rd_trace *tr, uint32_t id, unsigned *n);
+/* Heap profiles: the mean bytes between two sampled allocations (1: each
+ * one; 0: the trace has no heap samples) and how their stacks were taken
+ * (NULL: not said). */
+uint64_t rd_heap_sampling(const rd_trace *tr, const char **method);
 /* The kernel functions the stacks' kernel frames are in, as the recording
  * machine's /proc/kallsyms named them (DEF_KSYM), in the order recorded. */
 typedef struct rd_ksym {
@@ -196,6 +200,16 @@ uint64_t rd_tick_to_ns(const rd_trace *tr, uint64_t tick, size_t *hint);
 
 /* Events of thread i in recording order. */
 rd_stream *rd_stream_open(rd_trace *tr, size_t thread);
+/* The same from the thread's batch `batch` on (0 .. rd_thread.nbatches;
+ * its first event's tick is the batch's base). Streams share the trace's
+ * decoder unless opened with RD_STREAM_OWN: such streams have their own and
+ * may be read on different threads at once (each stream on one thread;
+ * nothing else may use the trace meanwhile except rd_tick_to_ns and other
+ * RD_STREAM_OWN streams). NULL: no such thread or batch, or no memory. */
+#define RD_STREAM_OWN 0x1
+rd_stream *rd_stream_open_at(rd_trace *tr, size_t thread, size_t batch, unsigned flags);
+/* The thread's batch (0-based) that the last event read came from. */
+size_t rd_stream_batch(const rd_stream *s);
 /* @return 1 and fills ev, 0 at the end, or a negative error (the stream
  * then stops; rd_problem() describes it). */
 int rd_stream_next(rd_stream *s, rd_event *ev);
@@ -292,6 +306,8 @@ typedef enum te_type {
   TE_DROPPED,          /* dropped: events the tracer lost, and how it knows */
   TE_SAMPLE,           /* sample: the thread was on a CPU at ts, with this call stack
                           (TE_F_PARTIAL: not unwound to its outermost frame) */
+  TE_HEAP_SAMPLE,      /* heap_sample: a sampled allocation, with its call stack */
+  TE_HEAP_FREE,        /* heap_sample (addr only): a sampled block is freed */
   TE_TYPE_COUNT_
 } te_type;
 
@@ -433,6 +449,15 @@ typedef struct te_event {
       uint64_t period; /* CPU ns the sample stands for */
       int cpu;         /* the CPU it ran on (its last switch in), -1 not known */
     } sample;
+    struct {
+      uint64_t addr;       /* the block (TE_HEAP_FREE: only this) */
+      uint64_t bytes;      /* asked of the allocator */
+      const uint64_t *pcs; /* innermost first: an address inside the call to the
+                              allocator, then return addresses */
+      unsigned n;
+      uint32_t stack; /* its id in the trace (0: none) */
+      uint64_t rate;  /* mean bytes between samples (1: every allocation) */
+    } heap_sample;
   } u;
 } te_event;
 
@@ -536,5 +561,53 @@ int te_log_append(te_log *l, const te_source *src, const te_event *ev);
 size_t te_log_count(const te_log *l);
 /* Streams the first n events to fn. @return 0 or the handler's error. */
 int te_log_read(const te_log *l, size_t n, te_handler fn, void *arg);
+
+/* ==== 4. Traces still being written ======================================================= */
+
+/* A ctrace file that grows while it is read (`ctrace view --follow`):
+ * rd_refresh() reads the records appended since rd_open() or the last
+ * refresh (a record still being written at the end is simply not there
+ * yet), adding their batches, definitions and clock points. @return 1 if
+ * records were added, 0 if none (or the file ended, or its pass stopped at
+ * damage), or a negative error (the file became shorter: it is not the
+ * one that was read). */
+int rd_refresh(rd_trace *tr);
+/* The offset before which the file's batches are settled: every
+ * definition they use is in the file and their times will not change as
+ * clock points come (batches before the second-to-last CLOCK record: a
+ * cycle's sites are defined in the next one). UINT64_MAX once the END
+ * record is there. */
+uint64_t rd_settled(const rd_trace *tr);
+/* How many of thread i's batches begin before byte offset. */
+size_t rd_batches_before(const rd_trace *tr, size_t thread, uint64_t offset);
+/* The stream reads its thread's batches before `batch` only. */
+void rd_stream_stop_at(rd_stream *s, size_t batch);
+/* Decoded bytes of the batches the stream has loaded. */
+uint64_t rd_stream_bytes(const rd_stream *s);
+/* fstat of the file being read (to tell whether its path now names
+ * another). @return 0, or a negative errno (-EINVAL: read from memory). */
+struct stat;
+int rd_fstat(const rd_trace *tr, struct stat *st);
+
+/* A ctrace trace of a program's threads read as typed events as it grows
+ * (native_events.c): each te_grow_read() streams what was appended since
+ * the last one, its threads' settled batches (rd_settled; all of them when
+ * `all`: the file is quiet) merged in time order, to fn: the events of
+ * different threads come in time order within one read only. The first
+ * read begins the source (TE_SOURCE_BEGIN); the read that reaches the END
+ * record ends it (TE_SOURCE_END). Between reads, te_grow_source() says
+ * what the source is so far (events, problem). */
+typedef struct te_grow te_grow;
+te_grow *te_grow_open(const char *path); /* NULL: out of memory */
+/* @return 0, the handler's error, or a negative CTRACE_E* with a message
+ * in err: the file cannot be opened yet; or CTRACE_EFORMAT, it cannot be
+ * read so (it holds a kernel stream, or was cut shorter or replaced: read
+ * it whole). */
+int te_grow_read(te_grow *g, int all, te_handler fn, void *arg, char *err, size_t errlen);
+const te_source *te_grow_source(const te_grow *g);
+uint64_t te_grow_bytes(const te_grow *g);  /* decoded bytes of the batches read so far */
+uint64_t te_grow_events(const te_grow *g); /* records' events decoded so far */
+int te_grow_ended(const te_grow *g);       /* TE_SOURCE_END was sent */
+void te_grow_close(te_grow *g);            /* accepts NULL */
 
 #endif /* CTRACE_READ_H */

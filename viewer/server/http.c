@@ -294,6 +294,8 @@ char *http_render(const rt_response *resp, int head_only, int keep_alive, int zs
     hl += snprintf(head + hl, sizeof head - (size_t)hl, "Content-Encoding: zstd\r\n");
   if (resp->allow)
     hl += snprintf(head + hl, sizeof head - (size_t)hl, "Allow: %s\r\n", resp->allow);
+  if (resp->headers[0])
+    hl += snprintf(head + hl, sizeof head - (size_t)hl, "%s", resp->headers);
   if (resp->stream)
     hl += snprintf(head + hl, sizeof head - (size_t)hl, "Transfer-Encoding: chunked\r\n\r\n");
   else
@@ -773,7 +775,11 @@ static void events_start(conn *c) {
     return;
   }
   size_t elen = 0;
+  if (s->ctx->lock)
+    uv_rwlock_rdlock(s->ctx->lock);
   char *ev = rt_live_event(s->ctx, &elen);
+  if (s->ctx->lock)
+    uv_rwlock_rdunlock(s->ctx->lock);
   char head[512];
   int hl = snprintf(head, sizeof head,
                     "HTTP/1.1 200 OK\r\n"
@@ -805,7 +811,11 @@ void http_notify(http_server *s) {
   if (!s->events)
     return;
   size_t len = 0;
+  if (s->ctx->lock)
+    uv_rwlock_rdlock(s->ctx->lock);
   char *ev = rt_live_event(s->ctx, &len);
+  if (s->ctx->lock)
+    uv_rwlock_rdunlock(s->ctx->lock);
   if (!ev)
     return;
   for (conn *c = s->events, *next; c; c = next) {
@@ -820,7 +830,14 @@ void http_notify(http_server *s) {
 static void work_run(uv_work_t *w) {
   conn *c = w->data;
   double t = now_ms();
+  /* A growing index is read while it does not grow: the API's requests
+   * (files and /debug/pprof/, which may take seconds, do not read it). */
+  uv_rwlock_t *lock = c->snap.lock && !strncmp(c->req.path, "/api/", 5) ? c->snap.lock : NULL;
+  if (lock)
+    uv_rwlock_rdlock(lock);
   rt_handle(&c->snap, &c->req, &c->resp);
+  if (lock)
+    uv_rwlock_rdunlock(lock);
   /* Server-Timing covers the answer and its encoding. */
   int zstd = c->resp.stream ? c->accept_zstd : encode_body(&c->resp, c->accept_zstd);
   c->handler_ms = now_ms() - t;

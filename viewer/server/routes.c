@@ -6,7 +6,8 @@
  * group: routes_meta.c (/api/meta, the live view's /api/events),
  * routes_timeline.c (/api/slices, /api/search), routes_details.c
  * (/api/slice), routes_analysis.c (/api/analysis, /api/pprof),
- * routes_cpu.c (/api/cpu), routes_source.c (/api/source). Every JSON
+ * routes_cpu.c (/api/cpu), routes_heap.c (/api/heap), routes_source.c
+ * (/api/source), routes_pprof.c (/debug/pprof/, ctrace view --pid). Every JSON
  * answer is built with cJSON, except the bulk /api/trace.json stream,
  * which is the exporter's. */
 #define _GNU_SOURCE
@@ -336,6 +337,22 @@ static void handle(const rt_context *ctx, const rt_request *req, rt_response *r)
     return;
   }
   const char *p = req->path, *q = req->query ? req->query : "";
+  if (ctx->scale && !strncmp(p, "/api/", 5)) {
+    if (!strcmp(p, "/api/meta"))
+      rt__scale_meta(ctx, r);
+    else if (!strcmp(p, "/api/slices"))
+      rt__scale_slices(ctx, q, r);
+    else if (!strcmp(p, "/api/slice"))
+      rt__scale_slice(ctx, q, r);
+    else if (!strcmp(p, "/api/analysis"))
+      rt__scale_analysis(ctx, q, r);
+    else
+      rt__respond_error(r, 501,
+                        "not answered yet for a trace opened with the scale index (the timeline "
+                        "and its regions are); ctrace view --index full TRACE indexes it whole, "
+                        "in memory (about 18 bytes per event)");
+    return;
+  }
   if (!strcmp(p, "/api/meta"))
     rt__api_meta(ctx, r);
   else if (!strcmp(p, "/api/slices"))
@@ -350,6 +367,8 @@ static void handle(const rt_context *ctx, const rt_request *req, rt_response *r)
     rt__api_pprof(ctx, q, r);
   else if (!strcmp(p, "/api/cpu"))
     rt__api_cpu(ctx, q, r);
+  else if (!strcmp(p, "/api/heap"))
+    rt__api_heap(ctx, q, r);
   else if (!strcmp(p, "/api/source"))
     rt__api_source(ctx, q, r);
   else if (!strcmp(p, "/api/events"))
@@ -364,7 +383,9 @@ static void handle(const rt_context *ctx, const rt_request *req, rt_response *r)
     r->content_type = "application/json";
     r->stream = stream_trace;
     r->stream_path = ctx->paths[src];
-  } else if (!strncmp(p, "/api/", 5))
+  } else if (!strncmp(p, "/debug/pprof", 12))
+    rt__debug_pprof(ctx, p, q, r);
+  else if (!strncmp(p, "/api/", 5))
     rt__respond_error(r, 404, "no such API");
   else
     static_file(ctx, p, r);

@@ -37,10 +37,20 @@ double sv__now_ms(void) {
   return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+/* The scale index's pass, on stderr as its threads are done. */
+static void scale_progress(void *arg, uint64_t done) {
+  (void)arg;
+  fprintf(stderr, "ctrace view: indexing: %" PRIu64 " events read\n", done);
+}
+
 static void build(uv_work_t *w) {
   view *v = w->data;
   double t = sv__now_ms();
-  if (v->lv.url)
+  if (v->scale) {
+    v->ctx.scale = vs_open(v->paths[0], scale_progress, v, v->err, sizeof v->err);
+    char e[8];
+    v->first = v->ctx.scale ? vx_build(NULL, 0, e, sizeof e) : NULL;
+  } else if (v->lv.url)
     v->first = vx_build_log(v->lv.log, 1, v->err, sizeof v->err); /* its beginning */
   else
     v->first = vx_build(v->paths, v->npaths, v->err, sizeof v->err);
@@ -98,6 +108,17 @@ static char *find_web_root(void) {
 /* What the first index holds, on stderr: its sources' problems (not those
  * of traces still being written, when following) and its size. */
 static void report_first(view *v) {
+  if (v->ctx.scale) {
+    vs_index *x = v->ctx.scale;
+    fprintf(stderr,
+            "ctrace view: scale index: %s: %" PRIu64 " events in %.0f ms (index file %.1f MiB, "
+            "%.1f bytes/event)\n",
+            vs_how(x), vs_events(x), v->build_ms, (double)vs_file_bytes(x) / 1048576.0,
+            vs_events(x) ? (double)vs_file_bytes(x) / (double)vs_events(x) : 0.0);
+    if (rd_problem(vs_trace(x)))
+      fprintf(stderr, "ctrace view: %s: warning: %s\n", v->paths[0], rd_problem(vs_trace(x)));
+    return;
+  }
   for (size_t i = 0; i < vx_source_count(v->first); i++) {
     const vx_source *s = vx_source_get(v->first, i);
     if (s->problem && !(v->fw.on && rt_still_writing(s)))
@@ -164,6 +185,7 @@ int sv_view(const sv_options *o) {
   v.port = o->port;
   v.fw.run_fd = o->run_fd;
   v.fw.on = o->follow;
+  v.scale = o->scale;
   v.lv.url = o->lttng_live;
   signal(SIGPIPE, SIG_IGN); /* a client that goes away is an error code, not a signal */
   if (v.lv.url && sv__live_log(&v.lv)) {
@@ -186,6 +208,7 @@ int sv_view(const sv_options *o) {
   v.ctx.paths = v.paths;
   v.ctx.npaths = v.npaths;
   v.ctx.symbols = cp_symbols_new(NULL, 0); /* (NULL: each request names with its own) */
+  v.ctx.pprof = o->pprof;
   uv_signal_init(v.loop, &v.sigint);
   uv_signal_init(v.loop, &v.sigterm);
   v.sigint.data = v.sigterm.data = &v;
@@ -196,6 +219,7 @@ int sv_view(const sv_options *o) {
   uv_run(v.loop, UV_RUN_DEFAULT);
   if (!v.http.holds) { /* (else requests still read them on the thread pool: left to the exit) */
     vx_free(v.ctx.index ? v.ctx.index : v.first);
+    vs_close(v.ctx.scale);
     cp_symbols_free(v.ctx.symbols);
   }
   free(web);

@@ -19,6 +19,8 @@
  * index (docs/viewer-api.md). Handlers run on libuv's thread pool; they
  * only read the index, so any number may run at once. */
 
+struct rt_pprof;
+
 typedef struct rt_context {
   vx_index *index;
   char *const *paths; /* the traces being viewed */
@@ -39,7 +41,46 @@ typedef struct rt_context {
    * as long as it serves: debug information is read once, and again only
    * for mappings a live trace adds); NULL: each request reads its own. */
   cp_symbols *symbols;
+  /* ctrace view --pid: what /debug/pprof/ asks of the running process
+   * (routes_pprof.c); NULL: those paths are 404. */
+  const struct rt_pprof *pprof;
+  /* A growing index (ctrace view --follow: vx_grow) changes in place under
+   * this lock's write side: /api/ requests read the index under its read
+   * side (http.c). NULL: the index never changes. */
+  uv_rwlock_t *lock;
+  /* A trace too big to index whole: its scale index (routes_scale.c
+   * answers /api/meta, /api/slices and /api/slice; index is then empty). */
+  vs_index *scale;
 } rt_context;
+
+/* ---- /debug/pprof/: a running process's profiles (ctrace view --pid) ------------------ */
+
+/* What the capture side (viewer/cli/view_pid.c: the control socket, perf)
+ * offers the /debug/pprof/ routes. Every callback runs on a thread-pool
+ * worker and may take as long as it was asked for (seconds); it returns 0,
+ * or an HTTP status (400 a bad value, 409 busy, 502 the process failed,
+ * 503 not allowed here) with a message in err. Thread-safe. */
+typedef struct rt_pprof {
+  void *arg;
+  int pid;
+  const char *cmdline; /* the process's arguments, each followed by a NUL */
+  size_t cmdline_len;
+  double max_seconds; /* the longest ?seconds= taken */
+  unsigned cpu_hz;    /* the CPU profiles' samples per second of a thread's CPU time */
+  /* CPU samples of the process's threads over the next `seconds`, added to
+   * the FILE.kernel written into `kpath`; [*t0, *t1) the time they cover
+   * (CLOCK_MONOTONIC ns). */
+  int (*cpu)(void *arg, double seconds, uint64_t *t0, uint64_t *t1, char *kpath, size_t cap,
+             char *err, size_t errlen);
+  /* A trace of the next `seconds` (a finished ctrace file) into path. */
+  int (*trace)(void *arg, double seconds, char *path, size_t cap, char *err, size_t errlen);
+  /* Every file recorded since the view attached, into paths[0 .. *n) (at
+   * most cap; malloc'd strings: free them). */
+  int (*files)(void *arg, char **paths, size_t cap, size_t *n, char *err, size_t errlen);
+  /* Every thread's stack now (ctrace stacks): debug 0 a gzipped pprof
+   * (threads/count, Go's goroutine profile), else text; *body malloc'd. */
+  int (*threads)(void *arg, int debug, char **body, size_t *len, char *err, size_t errlen);
+} rt_pprof;
 
 typedef struct rt_request {
   const char *method; /* "GET", "HEAD", ... */
@@ -53,6 +94,7 @@ typedef struct rt_response {
   char *body; /* malloc'd, or NULL */
   size_t len;
   const char *allow; /* for 405 */
+  char headers[256]; /* more header lines, each ending in "\r\n" ("": none) */
   int cacheable;     /* static file: may be cached by the browser */
   /* Streamed body: called on a worker thread with a sink; NULL if body. */
   int (*stream)(const rt_context *ctx, const char *path, int (*sink)(void *, const char *, size_t),
@@ -150,6 +192,8 @@ typedef struct sv_options {
   int follow;             /* the traces are being written: follow them */
   const char *lttng_live; /* or a live LTTng session's URL (net://...), alone */
   int run_fd;             /* `ctrace run --view`'s socket (the URL goes there), or -1 */
+  const rt_pprof *pprof;  /* ctrace view --pid: /debug/pprof/ of the process (or NULL) */
+  int scale;              /* 1: paths[0] alone through the scale index (analysis.h: vs_open) */
 } sv_options;
 
 /* Indexes the traces, prints "timeline: URL" once serving, and serves the

@@ -57,6 +57,31 @@ void rt__api_search(const rt_context *ctx, const char *q, rt_response *r);
 /* /api/slice?id=: the details of one slice, instant, task, state or
  * scheduler run (routes_details.c). */
 void rt__api_slice(const rt_context *ctx, const char *q, rt_response *r);
+/* json_fast.c: an answer's JSON text written as it goes, without cJSON
+ * (rt__jw_*: raw text, a literal, an integer, ns as microseconds with
+ * nanosecond decimals (1234567 -> 1234.567), an escaped string), then
+ * handed over as the answer (or a 500 if memory ran out). */
+typedef struct rt_jw {
+  char *buf;
+  size_t len, cap;
+  int failed;
+} rt_jw;
+void rt__jw_raw(rt_jw *w, const char *s, size_t n);
+void rt__jw_lit(rt_jw *w, const char *s);
+void rt__jw_u64(rt_jw *w, uint64_t v);
+void rt__jw_us(rt_jw *w, uint64_t ns);
+void rt__jw_str(rt_jw *w, const char *s);
+void rt__jw_respond(rt_jw *w, rt_response *r);
+/* routes_analysis.c: /api/analysis's query (t0, t1, top, thread, sort)
+ * into o (thread: its buffer of cap bytes). @return 0, or -1 with a 400
+ * answered. */
+int rt__analysis_query(const char *q, uint64_t tx0, uint64_t tx1, st_options *o, char *thread,
+                       size_t cap, uint64_t *top, st_sort_key *key, rt_response *r);
+void rt__scale_analysis(const rt_context *ctx, const char *q, rt_response *r);
+/* routes_scale.c: the same three of a trace opened with the scale index. */
+void rt__scale_meta(const rt_context *ctx, rt_response *r);
+void rt__scale_slices(const rt_context *ctx, const char *q, rt_response *r);
+void rt__scale_slice(const rt_context *ctx, const char *q, rt_response *r);
 
 /* /api/analysis: ctrace stats's report of a window (routes_analysis.c). */
 void rt__api_analysis(const rt_context *ctx, const char *q, rt_response *r);
@@ -73,6 +98,19 @@ void rt__api_cpu(const rt_context *ctx, const char *q, rt_response *r);
  * parameter, 404 without samples). */
 int rt__cpu_profile(const rt_context *ctx, const char *q, cp_profile *p, rt_response *r);
 
+/* The top-down call tree of p's stacks as /api/cpu's "root" (routes_cpu.c):
+ * {"name", "file", "line", "inlined", "total", "self", "children"}, each
+ * stack weighing `value` (RT_TREE_COUNT: its count; else a cp_stack.heap
+ * index, rounded), with "objects" per node when `objects` is a heap index
+ * (RT_TREE_NONE: none). NULL when out of memory. */
+#define RT_TREE_COUNT (-1)
+#define RT_TREE_NONE (-2)
+cJSON *rt__call_tree_json(const cp_profile *p, int value, int objects);
+
+/* /api/heap: the heap profile in use at an instant, or allocated in a
+ * range, as a call tree in bytes (routes_heap.c). */
+void rt__api_heap(const rt_context *ctx, const char *q, rt_response *r);
+
 /* /api/source?fn=: a sampled function's source lines (and instructions)
  * with their samples (routes_source.c). */
 void rt__api_source(const rt_context *ctx, const char *q, rt_response *r);
@@ -84,6 +122,10 @@ void rt__api_source(const rt_context *ctx, const char *q, rt_response *r);
 void rt__sample_details(const rt_context *ctx, const vx_track *t, size_t i, rt_response *r);
 void rt__slice_cpu(cJSON *o, const rt_context *ctx, const vx_track *t, uint64_t start,
                    uint64_t dur);
+
+/* /debug/pprof/...: Go's net/http/pprof paths over a running process's
+ * providers (ctx->pprof; 404 without them) (routes_pprof.c). */
+void rt__debug_pprof(const rt_context *ctx, const char *path, const char *q, rt_response *r);
 
 /* The name of a thread state (VX_ST_*), "?" if unknown (routes_timeline.c;
  * the details use it too). */
@@ -153,6 +195,14 @@ typedef struct follow {
   size_t next_n;
   double next_ms;
   char next_err[1024];
+  /* The index grows (vx_grow) rather than being built again, while the
+   * files allow (grow_whole: they do not, built whole from then on); its
+   * index is served once grow_served, and grows under lock's write side
+   * (ctx.lock). next_all: the update takes every batch (the files are
+   * quiet or the run is over); all_done: the last one did, nothing since. */
+  vx_grow *grow;
+  int grow_whole, grow_served, next_all, next_rc, all_done;
+  uv_rwlock_t lock;
   /* Texts ctx.live_problem has pointed to (a request may still read one). */
   char *problems[FOLLOW_MAX_PROBLEMS];
   size_t nproblems;
@@ -169,6 +219,7 @@ typedef struct view {
   char err[1024];
   double build_ms;
   vx_index *first; /* the first index (built before listening) */
+  int scale;       /* sv_options.scale */
   rt_context ctx;
   http_server http;
   uv_work_t work;
