@@ -78,6 +78,8 @@
   XX(heap_run_every) XX(heap_run_sampled) XX(heap_run_pprof) XX(heap_run_leaks) \
   XX(heap_run_estimates) XX(heap_run_api) XX(heap_api_synth)                  \
   XX(heap_profile_synth)                                                       \
+  XX(why_lock_holder) XX(why_chain_of_three) XX(why_missing_edge)              \
+  XX(why_cpu_contention) XX(why_task_flow) XX(why_cli) XX(run_why_chain)       \
   XX(scale_windows)                                                            \
   XX(scale_index_file)                                                         \
   XX(scale_bad_trace)                                                          \

@@ -57,4 +57,6 @@ export const api = {
   search: (q, limit = 1000) => getJSON('/api/search', { q, limit }),
   /** ctrace stats's report: params { t0, t1 (absolute ns), thread, top, sort }, all optional. */
   analysis: (params = {}) => getJSON('/api/analysis', params),
+  /** The critical path of a slice or task id (ctrace why --json, with tracks). */
+  why: (id) => getJSON('/api/why', { id }),
 };

@@ -7,6 +7,7 @@
 // for tests.
 
 import { api } from './api.js';
+import { criticalPath } from './critical_path.js';
 import { sampleStack, sliceCpu } from './details_cpu.js';
 import { hasHeap, heapFlame } from './heap_flame.js';
 import { CATEGORY, fmtBytes, fmtDur, fmtInt, fmtTime, sliceColor, stateInfo } from './format.js';
@@ -19,7 +20,7 @@ function node(tag, cls, text) {
 }
 
 export class Details {
-  /** hooks: { select(id) } — e.g. to follow a parent link. */
+  /** hooks: { select(id) } — e.g. to follow a parent link; showPath(segments | null): draw a critical path. */
   constructor(box, meta, hooks) {
     this.box = box;
     this.meta = meta;
@@ -165,6 +166,7 @@ export class Details {
     this.box.append(dl);
     if (d.kind === 'sample') this.box.append(sampleStack(d));
     if (d.cpu) this.box.append(sliceCpu(d));
+    if ((d.kind === 'slice' || d.kind === 'task') && this.hooks.showPath) this.box.append(criticalPath(this.meta, d.id, this.hooks));
     if (mark && mark.merged > 1) {
       const what = { state: 'states', sched: 'runs', sample: 'samples' }[mark.kind] || 'slices';
       const which = mark.kind === 'sample' ? 'first' : 'longest';

@@ -106,7 +106,10 @@ async function start() {
   test.timeline = tl;
 
   // ---- panels ----
-  const details = new Details($('details-body'), meta, { select: (id) => selectById(id) });
+  const details = new Details($('details-body'), meta, {
+    select: (id) => selectById(id),
+    showPath: (segs) => tl.showPath(segs),
+  });
   test.select = (id) => selectById(id);
   const search = new Search({
     form: $('search'), input: $('search-input'), prev: $('search-prev'), next: $('search-next'),

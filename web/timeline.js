@@ -24,6 +24,13 @@ const MIN_SPAN = 20;          // ns: the deepest zoom
 const LABEL_MIN_PX = 22;      // slices narrower than this get no label
 const TICK_PX = 110;          // target distance between labelled ruler ticks
 const MAX_FRAME_TIMES = 5000;
+/** The critical path's bars, by the first word of a segment's state. */
+const PATH_COLORS = {
+  running: '#15803d', 'running?': '#15803d', runnable: '#d97706', woken: '#ea580c',
+  waiting: '#dc2626', blocked: '#dc2626', idle: '#9ca3af', syscall: '#7c3aed', sleeping: '#7c3aed',
+  other: '#6b7280', jump: '#111827', shade: 'rgba(220, 38, 38, 0.08)',
+};
+
 const COLORS = {
   text: '#111827',
   process: '#eef1f5',
@@ -61,6 +68,7 @@ export class Timeline extends EventTarget {
     this.scene = null;
     this.selection = null;  // a picked mark, or a search result shaped like a slice
     this.range = null;      // { t0, t1 } time range selected with shift+drag
+    this.path = null;       // a critical path drawn over the rows (showPath)
     this.hover = null;
     this.cursorX = null;    // mouse x over the tracks, for the time cursor
     this.search = null;     // { text: lower-case query, marks: [start of the listed results] }
@@ -267,6 +275,7 @@ export class Timeline extends EventTarget {
       if (this.showFlows) this.drawFlows(ctx);
     }
     this.drawSelection(ctx);
+    if (this.path) this.drawPath(ctx, top, bottom);
     this.drawOverlays(ctx, top);
     this.drawRuler(ticks);
 
@@ -772,6 +781,46 @@ export class Timeline extends EventTarget {
       ctx.lineTo(x, row.y + row.h - 2);
       ctx.stroke();
     }
+  }
+
+  /** A critical path (critical_path.js): segments { track, start, dur, state }
+   * relative to the trace start, or null to remove it. */
+  showPath(segs) {
+    this.path = segs && segs.length ? segs : null;
+    this.invalidate();
+  }
+
+  /** The path: each segment's row shaded over its time, with a bar along
+   * the row's bottom coloured by what the thread was doing, and a dashed
+   * line where the path moves to another thread. */
+  drawPath(ctx, top, bottom) {
+    const W = this.width;
+    let prev = null;
+    ctx.lineWidth = 1.5;
+    for (const s of this.path) {
+      const row = this.layout.byTrack.get(s.track);
+      if (!row) { prev = null; continue; }
+      const x0 = Math.max(this.xOf(s.start), -2), x1 = Math.min(this.xOf(s.start + s.dur), W + 2);
+      const y = row.y + row.h - 5;
+      if (x1 >= 0 && x0 <= W && row.y + row.h >= top && row.y <= bottom) {
+        const w = Math.max(2, x1 - x0);
+        ctx.fillStyle = PATH_COLORS.shade;
+        ctx.fillRect(x0, row.y, w, row.h);
+        ctx.fillStyle = PATH_COLORS[s.state.split(' ')[0]] || PATH_COLORS.other;
+        ctx.fillRect(x0, y, w, 4);
+      }
+      if (prev && prev !== row && x0 >= 0 && x0 <= W) {
+        ctx.strokeStyle = PATH_COLORS.jump;
+        ctx.setLineDash([3, 2]);
+        ctx.beginPath();
+        ctx.moveTo(Math.round(x0) + 0.5, prev.y + prev.h - 3);
+        ctx.lineTo(Math.round(x0) + 0.5, y + 2);
+        ctx.stroke();
+        ctx.setLineDash([]);
+      }
+      prev = row;
+    }
+    this.stats.pathDrawn = this.path.length;
   }
 
   drawSelection(ctx) {

@@ -1026,4 +1026,121 @@ uint64_t vx_grow_decoded(const vx_grow *g, uint64_t *events);
 /* free_index 0: the index stays the caller's (vx_free). */
 void vx_grow_close(vx_grow *g, int free_index);
 
+/* ==== The critical path of a region or a task (critical_path.c) =====================
+ *
+ * `ctrace why`: what a region instance (or a task) waited on, across
+ * threads. Walking back from the target's end on its thread: a wait on a
+ * lock, condition variable, semaphore or join goes to the thread that
+ * released it (the WAIT event's waker: the arrow VX_FLOW_WAKE) at the
+ * release, and what that thread did before it is walked back in turn; the
+ * time from the release to the waiter's wake-up is the waiter's ("woken");
+ * time a thread was runnable, in a system call, asleep or blocked for an
+ * unknown reason is its own, from the state band (the scheduler's, or the
+ * wrappers' spans without it); idle time between a thread's regions goes to
+ * the thread that sent the arrow (ctrace_flow, a work item's unblock, the
+ * thread's creation) the next region received, or, for a task, to the
+ * thread where the task's previous region ran. The segments partition the
+ * target's [start, end) exactly. */
+
+typedef enum cr_state {
+  CR_RUNNING = 1, /* on a CPU (scheduler data) */
+  CR_RUNNABLE,    /* preempted or woken, waiting for a CPU */
+  CR_SYSCALL,     /* in a system call (the kernel) */
+  CR_SLEEP,       /* nanosleep & co. */
+  CR_LOCK,        /* waiting on a lock, condvar, ... whose releaser is not known */
+  CR_WOKEN,       /* released, not yet running again (the wake-up latency) */
+  CR_BLOCKED,     /* off CPU, reason unknown */
+  CR_UNKNOWN,     /* inside a region, no scheduler data: running or runnable */
+  CR_IDLE,        /* between regions, no scheduler data, no arrow explains it */
+  CR_CUT          /* not followed further (the path's depth or size limit) */
+} cr_state;
+const char *cr_state_name(cr_state s);
+
+typedef enum cr_via {
+  CR_VIA_TARGET = 0, /* the target's own thread */
+  CR_VIA_RELEASE,    /* released what the next thread waited on (info: wait kind, object) */
+  CR_VIA_FLOW,       /* a ctrace_flow arrow to the next thread */
+  CR_VIA_UNBLOCK,    /* a work item unblocked, run next there */
+  CR_VIA_CREATE,     /* created the next thread */
+  CR_VIA_TASK        /* the task's previous region ran here */
+} cr_via;
+
+typedef struct cr_segment {
+  uint64_t start, dur;
+  uint32_t track;         /* vx_track_get */
+  uint32_t region;        /* label of the innermost region open then; UINT32_MAX: none */
+  uint32_t to;            /* via != CR_VIA_TARGET: the track this thread's work led to */
+  uint32_t nr;            /* CR_SYSCALL: syscall number (UINT32_MAX: unknown); CR_VIA_RELEASE:
+                       the wait kind (CTRACE_FMT_WAIT_*); CR_LOCK: the wait kind */
+  uint64_t object;        /* CR_VIA_RELEASE, CR_LOCK: the object waited on */
+  uint32_t ran[3];        /* CR_RUNNABLE: the threads that ran most meanwhile (UINT32_MAX: none) */
+  uint8_t state;          /* cr_state */
+  uint8_t via;            /* cr_via: how the walk came to this thread */
+  uint16_t release_known; /* CR_VIA_RELEASE: the release's time was recorded */
+} cr_segment;
+
+/* What is walked: a region instance or a task, [start, start + dur) on
+ * track (for a task: the thread that ended it, or began it when it did not
+ * end). */
+typedef struct cr_target {
+  uint32_t track;
+  uint32_t label; /* region's label, or the task's */
+  uint64_t start, dur;
+  uint64_t task; /* a task's id; 0: a region */
+} cr_target;
+
+typedef struct cr_path {
+  cr_segment *seg; /* in time order; their durations add up to the target's */
+  size_t n;
+  unsigned cut;           /* walks cut at the depth or size limit */
+  unsigned missing_edges; /* waits whose releaser was not recorded */
+  int sched;              /* the walked threads had scheduler data (runnable known) */
+} cr_path;
+
+typedef struct cr_graph cr_graph;
+/* The arrows of x by destination, for any number of walks. NULL: out of memory. */
+cr_graph *cr_graph_new(const vx_index *x);
+void cr_graph_free(cr_graph *g);
+/* The instances of the region called name, by start. @return how many
+ * (0: none), or -1 out of memory. */
+long cr_find_region(const vx_index *x, const char *name, cr_target **out);
+/* The task with this id (in any process). @return 0, or -1 with a message. */
+int cr_find_task(const vx_index *x, uint64_t id, cr_target *t, char *err, size_t errlen);
+/* A task of the index as a target. */
+cr_target cr_task_target(const vx_index *x, const vx_task *k);
+/* A slice at depth d of thread track tr as a target. */
+cr_target cr_slice_target(uint32_t tr, const vx_slice *s);
+/* Walks t's critical path into p (cr_path_free). @return 0, or -1 out of memory. */
+int cr_walk(const cr_graph *g, const cr_target *t, cr_path *p);
+void cr_path_free(cr_path *p);
+
+/* The path's time folded by (thread, innermost region), largest first. */
+typedef struct cr_fold_row {
+  uint32_t track, region; /* region UINT32_MAX: none */
+  uint64_t dur;
+} cr_fold_row;
+/* Adds p's segments to the rows (*rows grown with realloc; sorted by
+ * cr_fold_sort). @return 0, or -1 out of memory. */
+int cr_fold_add(const cr_path *p, cr_fold_row **rows, size_t *n);
+void cr_fold_sort(cr_fold_row *rows, size_t n);
+
+/* What `ctrace why --json` and the viewer's /api/why say
+ * (critical_path_json.c): {"target": {"name", "tid", "thread", "track",
+ * "start_ns", "dur_ns", ["task"], ["instances", "total_ns"]}, "path":
+ * [{"tid", "thread", "track", "state", "region", "start_ns", "dur_ns",
+ * "via", ["ran"]}...], "by_region": [{"tid", "thread", "track", "region",
+ * "dur_ns", "share"}...], "missing_edges", "scheduler_data"}; instances > 1
+ * for a fold over several (total: their durations). NULL: out of memory. */
+struct cJSON;
+struct cJSON *cr_json(const vx_index *x, const cr_target *t, size_t instances, uint64_t total,
+                      const cr_path *p, const cr_fold_row *rows, size_t nrows);
+/* A segment's state ("syscall read", "waiting (mutex wait)") and how the
+ * walk came to its thread ("mutex wait 0x.. released for main (12)"; "-"
+ * on the target's own thread). */
+void cr_state_text(const cr_segment *s, char *buf, size_t n);
+void cr_via_text(const vx_index *x, const cr_segment *s, char *buf, size_t n);
+/* "name (tid)" of a track; the name of a region label ("(no region)"). */
+void cr_thread_text(const vx_index *x, uint32_t track, char *buf, size_t n);
+const char *cr_region_name(const vx_index *x, uint32_t label);
+
 #endif /* CTRACE_ANALYSIS_H */

@@ -17,6 +17,7 @@ int ctrace_cmd_top(int argc, char **argv);    /* top.c */
 int ctrace_cmd_leaks(int argc, char **argv);  /* leaks.c */
 int ctrace_cmd_list(int argc, char **argv);   /* list.c */
 int ctrace_cmd_stacks(int argc, char **argv); /* stacks.c */
+int ctrace_cmd_why(int argc, char **argv);    /* why.c: the critical path */
 
 /* ---- Shared by the commands (args.c) ----------------------------------------------- */
 

@@ -39,6 +39,9 @@ static const struct command {
      "(--help)"},
     {"leaks", ctrace_cmd_leaks,
      "leaks TRACE... [--at T]        what was still allocated at exit, by call stack (--help)"},
+    {"why", ctrace_cmd_why,
+     "why TRACE... --region NAME    the critical path of a region or --task ID across threads "
+     "(--help)"},
     {"list", ctrace_cmd_list,
      "list TRACE... REGEX           a function's source with its CPU samples per line (--help)"},
     {"stacks", ctrace_cmd_stacks,

@@ -40,6 +40,9 @@ int rt__query_u64(const char *q, const char *key, uint64_t def, uint64_t *out);
 
 /* ---- The endpoints: each fills r for its query q (errors are 4xx/5xx answers) ---------- */
 
+/* /api/why?id=: the critical path of a slice or a task (routes_why.c). */
+void rt__api_why(const rt_context *ctx, const char *q, rt_response *r);
+
 /* /api/meta: the traces, their sources, tracks and the live state (routes_meta.c). */
 void rt__api_meta(const rt_context *ctx, rt_response *r);
 
