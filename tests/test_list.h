@@ -60,6 +60,8 @@
   XX(stats_cli_json)                                                           \
   XX(analyses_synth_trace) XX(analyses_regions) XX(analyses_tasks) XX(analyses_items) XX(analyses_mmu) XX(analyses_heap) XX(analyses_window) XX(analyses_thread) XX(analyses_json) XX(analyses_processes) XX(analyses_task_regions) \
   XX(stats_cli_errors)                                                         \
+  XX(diff_tests_known_answers) XX(diff_synth_flags_slow_only)                  \
+  XX(diff_synth_metric_threshold) XX(diff_cli_errors) XX(diff_recorded_runs)   \
   XX(quantile_sketch_error) XX(quantile_sketch_merge)                          \
   XX(quantile_dist_exact_then_estimated) XX(stats_percentiles_estimated)      \
   XX(symbols_pie) XX(symbols_nopie) XX(symbols_unknown) XX(symbols_build_id)   \

@@ -1,7 +1,8 @@
 /* The tools' analyses (viewer/analysis): the index of a set of traces
  * (index.c, built from typed events by index_build.c), what `ctrace stats`
  * and the viewer's Analyses panel compute over it (stats.c, analyses.c),
- * and the blocking profiles (profile.c, pprof's profile.proto). Knows
+ * `ctrace diff`'s comparison of two (diff.c), and the blocking profiles
+ * (profile.c, pprof's profile.proto). Knows
  * nothing of HTTP or of the command line. */
 #ifndef CTRACE_ANALYSIS_H
 #define CTRACE_ANALYSIS_H
@@ -323,6 +324,11 @@ static inline uint64_t st_clip(const st_window *w, uint64_t s, uint64_t e) {
 static inline int st_in_window(const st_window *w, uint64_t s, uint64_t e) {
   return s < e ? s < w->w1 && e > w->w0 : s >= w->w0 && s < w->w1;
 }
+
+/* What a slice of label l is to the statistics: a system call (cat
+ * "syscall"), a blocking wait (cat "wait"), or else a region. */
+enum { ST_KIND_REGION, ST_KIND_SYSCALL, ST_KIND_WAIT };
+int st_label_kind(const vx_label *l);
 
 typedef enum { ST_SORT_TOTAL, ST_SORT_SELF, ST_SORT_COUNT, ST_SORT_P99 } st_sort_key;
 /* The key named s ("total", "self", "count", "p99"). @return 0, or -1. */
@@ -1026,7 +1032,7 @@ uint64_t vx_grow_decoded(const vx_grow *g, uint64_t *events);
 /* free_index 0: the index stays the caller's (vx_free). */
 void vx_grow_close(vx_grow *g, int free_index);
 
-/* ==== The critical path of a region or a task (critical_path.c) =====================
+/* ==== The critical path of a region or a task (critical_path.c) ==============
  *
  * `ctrace why`: what a region instance (or a task) waited on, across
  * threads. Walking back from the target's end on its thread: a wait on a
@@ -1142,5 +1148,103 @@ void cr_via_text(const vx_index *x, const cr_segment *s, char *buf, size_t n);
 /* "name (tid)" of a track; the name of a region label ("(no region)"). */
 void cr_thread_text(const vx_index *x, uint32_t track, char *buf, size_t n);
 const char *cr_region_name(const vx_index *x, uint32_t label);
+/* ==== Comparing two sets of traces (diff.c) ============================================= */
+
+/* `ctrace diff BASE... -- NEW...`: the regions, tasks, waits and system
+ * calls of two indexes matched by kind and name, with their count, total,
+ * p50 and p99 on each side, and whether the chosen metric got worse by more
+ * than a threshold with a difference that the instances' spread makes
+ * significant:
+ * - p50, p99: a two-sided Mann-Whitney U test of the two sides' durations
+ *   (exact when both have at most DF_EXACT_MAX instances and no tie, else
+ *   the normal approximation with tie and continuity corrections); a
+ *   regression also needs the new durations to be the larger (U). p99
+ *   also needs its tail to have moved: of the side with the larger p99,
+ *   the instances above the other side's p99, against their exact
+ *   distribution when both sides are alike (df_exceed); p is the larger
+ *   of the two (both must be below alpha). A shift of the bulk too small
+ *   to matter (the U test finds 0.1 us in 300 us) with one slow outlier
+ *   on the new side is not a p99 regression.
+ * - count: the two counts as Poisson counts of equal exposure (the same
+ *   workload): given their sum n, the new one is Binomial(n, 1/2) (exact).
+ * - total: both tests, Bonferroni-combined (p = 2 x the smaller, at most
+ *   1); a regression needs the significant one to point up.
+ * Sides with too few instances for any p below alpha (2 / C(m+n, m) >
+ * alpha: 3 against 3 can never be) are not tested. Durations are of whole
+ * slices (tasks: those that ended). Knows nothing of the command line. */
+typedef enum { DF_P50, DF_P99, DF_TOTAL, DF_COUNT } df_metric;
+typedef enum { DF_REGION, DF_TASK, DF_WAIT, DF_SYSCALL } df_kind;
+typedef enum { DF_BOTH, DF_ADDED, DF_REMOVED } df_presence; /* ADDED: only in the new traces */
+#define DF_EXACT_MAX 20 /* instances per side for the exact U distribution */
+
+/* "p50", "p99", "total", "count" <-> the metric. @return 0, or -1 for another name. */
+int df_metric_parse(const char *s, df_metric *m);
+const char *df_metric_name(df_metric m);
+const char *df_kind_name(df_kind k); /* "region", "task", "wait", "syscall" */
+
+#define DF_THRESHOLD 10.0 /* ctrace diff's default --threshold */
+#define DF_ALPHA 0.01     /* the tests' level */
+typedef struct df_options {
+  df_metric metric;
+  double threshold_pct; /* a regression is a change above this many percent */
+  double alpha;         /* the tests' level (DF_ALPHA when 0) */
+} df_options;
+
+typedef struct df_side {
+  uint64_t count, total, p50, p99; /* ns; percentiles as st_region's (nearest rank) */
+  int estimated;                   /* p50/p99 from the sketch (more than 4096 instances) */
+} df_side;
+
+typedef struct df_row {
+  char *name; /* owned */
+  df_kind kind;
+  df_presence presence;
+  df_side base, next;
+  double delta_pct; /* the metric's change: (next - base) / base x 100; NAN when base's is 0 */
+  double p_value;   /* NAN: not tested (one side only, or too few instances) */
+  int too_few;      /* not tested: too few instances for a p below alpha */
+  int significant;  /* p_value < alpha, either way */
+  int regressed;    /* significant, worse, and delta_pct > threshold */
+  int improved;     /* significant, better, and delta_pct < -threshold */
+} df_row;
+
+typedef struct df_report {
+  df_options o; /* as used (defaults filled in) */
+  df_row *rows; /* the regressed first, then by delta_pct (largest first), added and removed last */
+  size_t nrows, nregressed;
+} df_report;
+
+/* Compares next against base into *r (df_free it). @return 0, or -1 with a
+ * message (out of memory). */
+int df_compute(const vx_index *base, const vx_index *next, const df_options *o, df_report *r,
+               char *err, size_t errlen);
+void df_free(df_report *r); /* accepts a zeroed report */
+
+/* The report as an aligned table (per row: base -> new and the change of
+ * count, total, p50, p99; p; a verdict), regressions first. @return 0, or
+ * -1 when writing failed. */
+int df_print_text(FILE *f, const df_report *r);
+/* {"metric", "threshold_pct", "alpha", "regions": [{"name", "kind", "status",
+ * "base": {"count", "total_ns", "p50_ns", "p99_ns"}, "new": {...}, "delta_pct",
+ * "p_value", "significant", "regressed", ...}], "regressed": [names]};
+ * NULL when out of memory. */
+struct cJSON *df_json(const df_report *r);
+
+/* The tests. df_mann_whitney: the two-sided p of the U test of a against
+ * b, runs of ascending values (quantile.h's qt_run: a value and how many
+ * times it occurs); *exact (if not NULL) 1 when from the exact
+ * distribution; *u (if not NULL) U of b, the pairs (a_i, b_j) with b_j >
+ * a_i, ties counting 1/2; 1 when either is empty. df_poisson: the
+ * two-sided p that counts a and b come from one rate. df_exceed: below.
+ * df_min_p: the least
+ * p the U test can give m against n instances. */
+struct qt_run;
+double df_mann_whitney(const struct qt_run *a, size_t na, const struct qt_run *b, size_t nb,
+                       int *exact, double *u);
+double df_poisson(uint64_t a, uint64_t b);
+/* P(X >= x), X the number of m new values above the k-th smallest of n
+ * base values when all n + m come from one distribution (no ties). */
+double df_exceed(uint64_t n, uint64_t k, uint64_t m, uint64_t x);
+double df_min_p(uint64_t m, uint64_t n);
 
 #endif /* CTRACE_ANALYSIS_H */

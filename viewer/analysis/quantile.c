@@ -186,6 +186,53 @@ void qt_dist_hist_log2(const qt_dist *d, uint64_t *hist, unsigned nb) {
   }
 }
 
+/* Appends (value, count) to runs r[0..n), merged with the last run when
+ * of the same value. @return 0, or -1 when out of memory. */
+static int push_run(qt_run **r, size_t *n, size_t *cap, uint64_t value, uint64_t count) {
+  if (*n && (*r)[*n - 1].value == value) {
+    (*r)[*n - 1].count += count;
+    return 0;
+  }
+  if (*n == *cap) {
+    size_t c = *cap ? *cap * 2 : 16;
+    qt_run *nr = realloc(*r, c * sizeof *nr);
+    if (!nr)
+      return -1;
+    *r = nr;
+    *cap = c;
+  }
+  (*r)[(*n)++] = (qt_run){value, count};
+  return 0;
+}
+
+size_t qt_dist_runs(qt_dist *d, int bucketed, qt_run **out) {
+  qt_run *r = NULL;
+  size_t n = 0, cap = 0;
+  int ok = 1;
+  *out = NULL;
+  if (d->s) {
+    for (unsigned k = 0; ok && k < QT_CHUNKS; k++)
+      for (unsigned b = 0; ok && d->s->chunk[k] && b < SUB; b++) {
+        uint64_t w;
+        if (d->s->chunk[k][b])
+          ok = !push_run(&r, &n, &cap, bucket_lo(k, b, &w), d->s->chunk[k][b]);
+      }
+  } else if (d->n) {
+    qt_dist_percentile(d, 50); /* (sorts them) */
+    for (size_t i = 0; ok && i < d->n; i++) {
+      uint64_t v = d->v[i], w;
+      unsigned b, k = bucketed ? chunk_of(v, &b) : 0;
+      ok = !push_run(&r, &n, &cap, bucketed ? bucket_lo(k, b, &w) : v, 1);
+    }
+  }
+  if (!ok) {
+    free(r);
+    return (size_t)-1;
+  }
+  *out = r;
+  return n;
+}
+
 void qt_dist_free(qt_dist *d) {
   if (!d)
     return;

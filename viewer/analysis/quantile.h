@@ -79,4 +79,17 @@ void qt_dist_hist_log2(const qt_dist *d, uint64_t *hist, unsigned nb);
 /* Frees what it holds; empty again. NULL is fine. */
 void qt_dist_free(qt_dist *d);
 
+/* The values of d in ascending order, as runs of equal values (for rank
+ * tests: ctrace diff's Mann-Whitney test, diff.c): exact values as they
+ * are, or, when `bucketed` or d is a sketch, each sketch bucket holding
+ * any as one run valued at the bucket's lowest value, so that two dists
+ * ranked together are bucketed alike (pass bucketed = 1 for both when
+ * either is estimated). Sorts the exact values the first time.
+ * @return the runs' count in *out (free it), or (size_t)-1 when out of
+ * memory (0 and *out NULL when empty). */
+typedef struct qt_run {
+  uint64_t value, count;
+} qt_run;
+size_t qt_dist_runs(qt_dist *d, int bucketed, qt_run **out);
+
 #endif

@@ -24,7 +24,13 @@
 
 /* ---- Analysis ------------------------------------------------------------------------ */
 
-enum { KIND_REGION, KIND_SYSCALL, KIND_WAIT };
+enum { KIND_REGION = ST_KIND_REGION, KIND_SYSCALL = ST_KIND_SYSCALL, KIND_WAIT = ST_KIND_WAIT };
+
+int st_label_kind(const vx_label *l) {
+  return !strcmp(l->cat, "syscall") ? ST_KIND_SYSCALL
+         : !strcmp(l->cat, "wait")  ? ST_KIND_WAIT
+                                    : ST_KIND_REGION;
+}
 
 /* Per label, while counting. */
 typedef struct acc {
@@ -291,12 +297,8 @@ static int sum_threads(compute *c, size_t nsel) {
   c->a = calloc(c->nl ? c->nl : 1, sizeof *c->a);
   r->threads = calloc(nsel ? nsel : 1, sizeof *r->threads);
   int ok = c->kind && c->a && r->threads;
-  for (size_t l = 0; ok && l < c->nl; l++) {
-    const char *cat = vx_label_get(c->x, (uint32_t)l)->cat;
-    c->kind[l] = !strcmp(cat, "syscall") ? KIND_SYSCALL
-                 : !strcmp(cat, "wait")  ? KIND_WAIT
-                                         : KIND_REGION;
-  }
+  for (size_t l = 0; ok && l < c->nl; l++)
+    c->kind[l] = (uint8_t)st_label_kind(vx_label_get(c->x, (uint32_t)l));
   for (size_t i = 0; ok && i < c->nt; i++) {
     const vx_track *t = vx_track_get(c->x, i);
     if (!selected(t, c->o))

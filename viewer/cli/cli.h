@@ -12,6 +12,7 @@ int ctrace_cmd_view(int argc, char **argv);   /* view.c */
 int ctrace_cmd_export(int argc, char **argv); /* export.c */
 int ctrace_cmd_info(int argc, char **argv);   /* info.c */
 int ctrace_cmd_stats(int argc, char **argv);  /* stats.c */
+int ctrace_cmd_diff(int argc, char **argv);   /* diff.c: exit 1 means regressed, 2 usage */
 int ctrace_cmd_pprof(int argc, char **argv);  /* pprof.c */
 int ctrace_cmd_top(int argc, char **argv);    /* top.c */
 int ctrace_cmd_leaks(int argc, char **argv);  /* leaks.c */

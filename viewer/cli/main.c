@@ -31,6 +31,8 @@ static const struct command {
      "info TRACE                    what a trace holds, and whether it is complete"},
     {"stats", ctrace_cmd_stats,
      "stats TRACE... [--json]       threads, top regions, blocking, syscalls, heap (--help)"},
+    {"diff", ctrace_cmd_diff,
+     "diff BASE... -- NEW... [--json] what got slower; exit 1 if something regressed (--help)"},
     {"pprof", ctrace_cmd_pprof,
      "pprof --type T TRACE... [-o F] profiles for pprof: cpu|heap|allocs|sync|syscall|sched|io "
      "(--help)"},
