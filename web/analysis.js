@@ -13,8 +13,9 @@ import { TIME_TABS } from './analysis_time.js';
 import { BLOCKING_TAB } from './analysis_blocking.js';
 import { MEMORY_TABS } from './analysis_memory.js';
 import { CPU_TAB } from './analysis_cpu.js';
+import { COMPARE_TAB } from './analysis_compare.js';
 
-const TABS = [...TIME_TABS, BLOCKING_TAB, CPU_TAB, ...MEMORY_TABS];
+const TABS = [COMPARE_TAB, ...TIME_TABS, BLOCKING_TAB, CPU_TAB, ...MEMORY_TABS]; // (a tab's only(meta): whether it is shown)
 const DEBOUNCE_MS = 150;
 const LIVE_MS = 1000; // a growing trace is analysed again at most this often
 const TOP = 500; // regions asked for (the table shows "N of M")
@@ -41,7 +42,8 @@ export class Analysis {
     this.inflight = null; // the request being answered
     this.again = false;   // the window changed since it was sent
     this.tab = sessionStorage.getItem('ctrace.analysis.tab') || 'threads';
-    if (!TABS.some((t) => t.id === this.tab)) this.tab = 'threads';
+    if (meta.compare) this.tab = 'compare';
+    if (!this.shown(this.tab)) this.tab = 'threads';
     this.state = Object.fromEntries(TABS.map((t) => [t.id, {}]));
     this.buildTabs();
     this.buildThreads();
@@ -70,6 +72,7 @@ export class Analysis {
   buildTabs() {
     this.buttons = new Map();
     for (const t of TABS) {
+      if (!this.shown(t.id)) continue;
       const b = document.createElement('button');
       b.type = 'button';
       b.textContent = t.label;
@@ -102,9 +105,15 @@ export class Analysis {
     }
   }
 
+  /** Whether the tab of this id is there for this trace. */
+  shown(id) {
+    const t = TABS.find((x) => x.id === id);
+    return !!t && (!t.only || t.only(this.meta));
+  }
+
   /** Opens a tab. */
   select(id) {
-    if (!TABS.some((t) => t.id === id)) return;
+    if (!this.shown(id)) return;
     this.tab = id;
     sessionStorage.setItem('ctrace.analysis.tab', id);
     this.markTab();

@@ -59,4 +59,6 @@ export const api = {
   analysis: (params = {}) => getJSON('/api/analysis', params),
   /** The critical path of a slice or task id (ctrace why --json, with tracks). */
   why: (id) => getJSON('/api/why', { id }),
+  /** ctrace diff's report of ctrace view BASE --compare NEW. */
+  diff: () => getJSON('/api/diff'),
 };

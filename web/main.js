@@ -77,6 +77,9 @@ async function start() {
     resolveReady(false);
     return;
   }
+  if (meta.compare) { // ctrace view BASE --compare NEW: the diff's table, for the Compare tab
+    try { meta.diff = await api.diff(); } catch (e) { fail('compare', e); }
+  }
   renderSources($('sources'), meta);
   renderLegend($('legend'), meta);
   showWarnings(meta);

@@ -199,6 +199,17 @@ typedef struct vx_source {
  * LTTng trace directory or a Chrome JSON file: read.h's te_set).
  * @return NULL and a message naming the file and the problem. */
 vx_index *vx_build(char *const *paths, size_t n, char *err, size_t errlen);
+/* The same with each path's times shifted and its processes renamed
+ * (`ctrace view BASE --compare NEW`: two runs side by side, aligned at
+ * their starts): align[i] for paths[i] (one source per path). pid_add
+ * moves a path's pids apart from the other side's when they collide. */
+typedef struct vx_align {
+  int64_t shift;      /* ns added to every time */
+  int pid_add;        /* added to every pid (0: none) */
+  const char *prefix; /* before the process's name ("new: "), or NULL */
+} vx_align;
+vx_index *vx_build_aligned(char *const *paths, size_t n, const vx_align *align, char *err,
+                           size_t errlen);
 /* The same of the first n events of an event log (the LTTng live view's
  * growing trace; a source not ended yet is indexed as it stands). */
 vx_index *vx_build_log(const te_log *log, size_t n, char *err, size_t errlen);

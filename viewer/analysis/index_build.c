@@ -1287,6 +1287,66 @@ vx_index *vx_build(char *const *paths, size_t n, char *err, size_t errlen) {
   return x;
 }
 
+/* ---- Two sets side by side (vx_build_aligned) ------------------------------------------ */
+
+typedef struct aligner {
+  builder *b;
+  const vx_align *a; /* per path */
+  size_t n, cur;     /* sources so far (one per path) */
+  te_source src;     /* the current source, its times and name as aligned */
+  char process[320];
+} aligner;
+
+static int on_aligned(void *arg, const te_source *src, const te_event *ev) {
+  aligner *al = arg;
+  if (ev->type == TE_SOURCE_BEGIN)
+    al->cur++;
+  size_t i = al->cur ? al->cur - 1 : 0;
+  const vx_align *a = &al->a[i < al->n ? i : al->n - 1];
+  al->src = *src;
+  if (src->first_ts || src->last_ts) {
+    al->src.first_ts = src->first_ts + (uint64_t)a->shift;
+    al->src.last_ts = src->last_ts + (uint64_t)a->shift;
+  }
+  al->src.pid = src->pid ? src->pid + a->pid_add : 0;
+  if (a->prefix) {
+    snprintf(al->process, sizeof al->process, "%s%s", a->prefix, src->process ? src->process : "");
+    al->src.process = al->process;
+  }
+  te_event e = *ev;
+  e.ts += (uint64_t)a->shift;
+  if (e.pid)
+    e.pid += a->pid_add;
+  if (e.type == TE_WAIT) {
+    if (e.u.wait.release_ts)
+      e.u.wait.release_ts += (uint64_t)a->shift;
+    if (e.u.wait.waker_pid)
+      e.u.wait.waker_pid += a->pid_add;
+  }
+  if (e.type == TE_DROPPED && e.u.drop.since)
+    e.u.drop.since += (uint64_t)a->shift;
+  return on_event(al->b, &al->src, &e);
+}
+
+vx_index *vx_build_aligned(char *const *paths, size_t n, const vx_align *align, char *err,
+                           size_t errlen) {
+  te_set *set = te_set_open(paths, n, 0, err, errlen);
+  if (!set)
+    return NULL;
+  builder b;
+  if (!index_new(n, &b)) {
+    te_set_close(set);
+    vx_errf(err, errlen, "out of memory");
+    return NULL;
+  }
+  aligner al = {.b = &b, .a = align, .n = n};
+  char why[1200] = "";
+  int r = te_set_read(set, on_aligned, &al, why, sizeof why);
+  vx_index *x = index_done(&b, r, why, err, errlen);
+  te_set_close(set);
+  return x;
+}
+
 vx_index *vx_build_log(const te_log *log, size_t n, char *err, size_t errlen) {
   builder b;
   if (!index_new(TE_LOG_MAX_SOURCES, &b)) {

@@ -19,6 +19,7 @@ static const char usage[] =
     "       ctrace view --lttng-live net://RELAYD/host/HOST/SESSION [--port 8080]\n"
     "       ctrace view --pid PID [--socket PATH] [--port 8080]\n"
     "       ctrace view TRACE [--index auto|full|scale]\n"
+    "       ctrace view BASE... --compare NEW... [--port 8080]\n"
     "  Serves the timeline of ctrace traces, Chrome trace-event JSON files or\n"
     "  LTTng trace directories. --follow shows traces still being written\n"
     "  (ctrace run --view does that for the program it runs); --lttng-live\n"
@@ -30,6 +31,10 @@ static const char usage[] =
     "  --socket PATH the process's control socket (default: its CTRACE_CONTROL)\n"
     "  --host ADDR  address to listen on (default 127.0.0.1: this machine only)\n"
     "  --port N     port (default 8080; 0 picks a free one)\n"
+    "  --compare NEW...  two runs side by side: NEW's timeline under BASE's,\n"
+    "               aligned at their starts, and ctrace diff's table of the two\n"
+    "               (the Analyses panel's Compare tab; every file after it up to\n"
+    "               the next option is NEW's)\n"
     "  --index HOW  full: index every event in memory (about 18 bytes each;\n"
     "               every panel); scale: TRACE.idx, made once by one pass and\n"
     "               reused, in bounded memory (a ctrace file alone; the timeline\n"
@@ -46,7 +51,27 @@ typedef struct view_state {
   int pid;           /* --pid PID (0: none) */
   const char *index; /* --index auto|full|scale */
   const char *sock;  /* --socket PATH */
+  char **compare;    /* --compare NEW... (taken out of argv before the options) */
+  size_t ncompare;
+  int has_compare;
 } view_state;
+
+/* Takes --compare NEW... out of argv (the files after it, up to the next
+ * option) into s->compare (into: room for argc). @return the new argc. */
+static int view_take_compare(int argc, char **argv, view_state *s, char **into) {
+  int out = 0;
+  s->compare = into;
+  for (int i = 0; i < argc; i++) {
+    if (i > 0 && !strcmp(argv[i], "--compare")) {
+      s->has_compare = 1;
+      while (i + 1 < argc && argv[i + 1][0] != '-')
+        into[s->ncompare++] = argv[++i];
+      continue;
+    }
+    argv[out++] = argv[i];
+  }
+  return out;
+}
 
 /* The options, into s. @return -1 to go on, 0 after --help, or 2 with a
  * message printed. */
@@ -147,6 +172,14 @@ static int view_check_follow(const char *path) {
  * and --follow's in directories that exist. @return -1 to go on, or 2
  * with a message printed. */
 static int view_check(const view_state *s) {
+  if (s->has_compare && (!s->ncompare || s->pid > 0 || s->v.follow || s->v.lttng_live ||
+                         (s->index && !strcmp(s->index, "scale")))) {
+    fprintf(stderr,
+            "ctrace view: --compare takes the NEW traces after it, and goes with BASE "
+            "traces that are not a --pid, followed live, nor read through the scale index\n%s",
+            usage);
+    return 2;
+  }
   if (s->pid > 0 && (s->ntraces || s->v.follow || s->v.lttng_live)) {
     fprintf(stderr,
             "ctrace view: --pid is viewed on its own (no TRACE, --follow or "
@@ -177,6 +210,22 @@ static int view_check(const view_state *s) {
   return -1;
 }
 
+/* BASE (s->v.paths) beside NEW, each with its FILE.kernel. */
+static int view_compare(view_state *s) {
+  size_t n;
+  int *added;
+  char **all = cli_with_kernel("view", s->compare, s->ncompare, &n, &added);
+  if (!all) {
+    fprintf(stderr, "ctrace view: out of memory\n");
+    return 1;
+  }
+  s->v.compare = all;
+  s->v.ncompare = n;
+  int status = sv_view(&s->v);
+  te_paths_free(all, n, added);
+  return status;
+}
+
 /* The view (sv_view) until it stops. @return its exit code. */
 static int view_run(view_state *s) {
   if (s->pid > 0)
@@ -197,6 +246,11 @@ static int view_run(view_state *s) {
   }
   s->v.paths = all;
   s->v.npaths = n;
+  if (s->ncompare) {
+    int status = view_compare(s);
+    te_paths_free(all, n, added);
+    return status;
+  }
   int scale = cli_scale("view", s->index, all, n);
   if (scale < 0) {
     te_paths_free(all, n, added);
@@ -210,10 +264,17 @@ static int view_run(view_state *s) {
 
 int ctrace_cmd_view(int argc, char **argv) {
   view_state s = {.v = {.host = "127.0.0.1", .port = 8080, .run_fd = -1}};
+  char **compare = malloc((size_t)argc * sizeof *compare);
+  if (!compare) {
+    fprintf(stderr, "ctrace view: out of memory\n");
+    return 1;
+  }
+  argc = view_take_compare(argc, argv, &s, compare);
   int code = view_parse(argc, argv, &s);
   if (code < 0)
     code = view_check(&s);
-  if (code >= 0)
-    return code;
-  return view_run(&s);
+  if (code < 0)
+    code = view_run(&s);
+  free(compare);
+  return code;
 }

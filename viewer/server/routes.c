@@ -7,7 +7,8 @@
  * routes_timeline.c (/api/slices, /api/search), routes_details.c
  * (/api/slice), routes_analysis.c (/api/analysis, /api/pprof),
  * routes_cpu.c (/api/cpu), routes_heap.c (/api/heap), routes_source.c
- * (/api/source), routes_why.c (/api/why), routes_pprof.c (/debug/pprof/,
+ * (/api/source), routes_why.c (/api/why), compare.c (/api/diff),
+ * routes_pprof.c (/debug/pprof/,
  * ctrace view --pid). Every JSON
  * answer is built with cJSON, except the bulk /api/trace.json stream,
  * which is the exporter's. */
@@ -374,6 +375,8 @@ static void handle(const rt_context *ctx, const rt_request *req, rt_response *r)
     rt__api_source(ctx, q, r);
   else if (!strcmp(p, "/api/why"))
     rt__api_why(ctx, q, r);
+  else if (!strcmp(p, "/api/diff"))
+    rt__api_diff(ctx, r);
   else if (!strcmp(p, "/api/events"))
     rt__api_events(ctx, r);
   else if (!strcmp(p, "/api/trace.json")) {

@@ -101,6 +101,7 @@ void rt__api_meta(const rt_context *ctx, rt_response *r) {
   cJSON_AddNumberToObject(o, "events", (double)vx_events(x));
   if (ctx->live)
     meta_live(o, ctx);
+  cJSON_AddBoolToObject(o, "compare", ctx->diff_json != NULL); /* /api/diff answers */
   if (ctx->pprof) { /* ctrace view --pid: the process behind /debug/pprof/ */
     cJSON *pp = cJSON_AddObjectToObject(o, "pprof");
     cJSON_AddNumberToObject(pp, "pid", ctx->pprof->pid);

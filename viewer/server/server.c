@@ -50,10 +50,13 @@ static void build(uv_work_t *w) {
     v->ctx.scale = vs_open(v->paths[0], scale_progress, v, v->err, sizeof v->err);
     char e[8];
     v->first = v->ctx.scale ? vx_build(NULL, 0, e, sizeof e) : NULL;
-  } else if (v->lv.url)
+  } else if (v->lv.url) {
     v->first = vx_build_log(v->lv.log, 1, v->err, sizeof v->err); /* its beginning */
-  else
+  } else if (v->nbase) {
+    sv__compare_build(v);
+  } else {
     v->first = vx_build(v->paths, v->npaths, v->err, sizeof v->err);
+  }
   if (!v->first && v->fw.on) {
     /* Not readable yet (a first record still being written): an empty
      * timeline until the next rebuild. */
@@ -198,6 +201,18 @@ int sv_view(const sv_options *o) {
       fprintf(stderr, "ctrace view: out of memory\n");
       return 1;
     }
+  } else if (o->ncompare) {
+    /* BASE... then NEW...: one list, the sources' order (left to the exit) */
+    char **all = malloc((o->npaths + o->ncompare) * sizeof *all);
+    if (!all) {
+      fprintf(stderr, "ctrace view: out of memory\n");
+      return 1;
+    }
+    memcpy(all, o->paths, o->npaths * sizeof *all);
+    memcpy(all + o->npaths, o->compare, o->ncompare * sizeof *all);
+    v.paths = all;
+    v.npaths = o->npaths + o->ncompare;
+    v.nbase = o->npaths;
   } else {
     v.paths = v.lv.url ? (char *const *)&v.lv.url : o->paths;
     v.npaths = v.lv.url ? 1 : o->npaths;

@@ -51,6 +51,9 @@ typedef struct rt_context {
   /* A trace too big to index whole: its scale index (routes_scale.c
    * answers /api/meta, /api/slices and /api/slice; index is then empty). */
   vs_index *scale;
+  /* ctrace view BASE --compare NEW: ctrace diff's report as JSON text
+   * (/api/diff), or NULL. */
+  char *diff_json;
 } rt_context;
 
 /* ---- /debug/pprof/: a running process's profiles (ctrace view --pid) ------------------ */
@@ -194,6 +197,8 @@ typedef struct sv_options {
   int run_fd;             /* `ctrace run --view`'s socket (the URL goes there), or -1 */
   const rt_pprof *pprof;  /* ctrace view --pid: /debug/pprof/ of the process (or NULL) */
   int scale;              /* 1: paths[0] alone through the scale index (analysis.h: vs_open) */
+  char *const *compare;   /* --compare: the new traces (FILE.kernel added), beside paths */
+  size_t ncompare;
 } sv_options;
 
 /* Indexes the traces, prints "timeline: URL" once serving, and serves the

@@ -40,6 +40,9 @@ int rt__query_u64(const char *q, const char *key, uint64_t def, uint64_t *out);
 
 /* ---- The endpoints: each fills r for its query q (errors are 4xx/5xx answers) ---------- */
 
+/* /api/diff: ctrace diff's report of a comparison, or 404 (compare.c). */
+void rt__api_diff(const rt_context *ctx, rt_response *r);
+
 /* /api/why?id=: the critical path of a slice or a task (routes_why.c). */
 void rt__api_why(const rt_context *ctx, const char *q, rt_response *r);
 
@@ -223,6 +226,7 @@ typedef struct view {
   double build_ms;
   vx_index *first; /* the first index (built before listening) */
   int scale;       /* sv_options.scale */
+  size_t nbase;    /* --compare: paths[0..nbase) the base, the rest the new traces (0: none) */
   rt_context ctx;
   http_server http;
   uv_work_t work;
@@ -243,6 +247,12 @@ void sv__swap_in(view *v, vx_index *next, size_t npaths);
 
 /* ctx.live becomes state (text that never changes), pushed to the page. */
 void sv__set_state(view *v, const char *state);
+
+/* ---- compare.c: ctrace view BASE --compare NEW --------------------------------------------- */
+
+/* The first index of a comparison (v->first: both sets, aligned at their
+ * starts) and the diff's JSON (ctx.diff_json). @return 0, or -1 with v->err. */
+int sv__compare_build(view *v);
 
 /* ---- live.c: --lttng-live ------------------------------------------------------------------ */
 
