@@ -82,6 +82,7 @@
   XX(heap_profile_synth)                                                       \
   XX(why_lock_holder) XX(why_chain_of_three) XX(why_missing_edge)              \
   XX(why_cpu_contention) XX(why_task_flow) XX(why_cli) XX(run_why_chain)       \
+  XX(run_why_contention)                                                       \
   XX(compare_aligned_index) XX(compare_view_errors)                            \
   XX(scale_windows)                                                            \
   XX(scale_index_file)                                                         \

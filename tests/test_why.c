@@ -429,3 +429,40 @@ TEST_IMPL(run_why_chain) {
   }
   return 0;
 }
+
+/* why_chain contend under ctrace run: main's "crunch" spins for 60 ms of
+ * CPU beside three spinning hogs (more runnable threads than CPUs here):
+ * part of its path is runnable, and the hogs are named as who ran then. */
+TEST_IMPL(run_why_contention) {
+  const char *out = test_tmp_path("why_contend.ctrace");
+  char bin[1024];
+  snprintf(bin, sizeof bin, "%s/why_chain", TEST_PROGS_DIR);
+  char *argv[] = {(char *)test_ctrace_bin, "run", "-o", (char *)out, "--", bin, "contend", NULL};
+  test_proc p = test_run(argv, NULL);
+  printf("%s%s", p.out, p.err);
+  ASSERT_EQ(p.status, 0);
+  test_proc_free(&p);
+  cJSON *j = why_json(out, "crunch");
+  if (!cJSON_IsTrue(cJSON_GetObjectItem(j, "scheduler_data"))) {
+    printf("no scheduler data here (perf refused): runnable time cannot be told\n");
+    cJSON_Delete(j);
+    return 0;
+  }
+  double dur = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "target"), "dur_ns")->valuedouble;
+  double runnable = 0;
+  int named_hog = 0;
+  cJSON *e, *tid;
+  cJSON_ArrayForEach(e, cJSON_GetObjectItem(j, "path")) {
+    if (strcmp(cJSON_GetObjectItem(e, "state")->valuestring, "runnable") != 0)
+      continue;
+    runnable += cJSON_GetObjectItem(e, "dur_ns")->valuedouble;
+    cJSON_ArrayForEach(tid, cJSON_GetObjectItem(e, "ran")) named_hog = 1;
+  }
+  printf("crunch: %.1f ms, %.1f ms of it runnable\n", dur / 1e6, runnable / 1e6);
+  /* five spinning threads on this machine's CPUs: main waits for one a
+   * good part of the time (two CPUs: 60%; at least a fifth asked) */
+  ASSERT(runnable > 0.2 * dur);
+  ASSERT(named_hog); /* who ran meanwhile: the traced hogs */
+  cJSON_Delete(j);
+  return 0;
+}

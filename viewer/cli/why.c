@@ -152,7 +152,8 @@ static void print_path(const vx_index *x, const cr_target *t, const cr_path *p, 
     cr_via_text(x, s, via, sizeof via);
     ran_text(x, s, ran, sizeof ran);
     printf("+%11s %10s  %-22s %-16s %-20s %s%s%s\n", st, dur, th, state,
-           cr_region_name(x, s->region), via, ran[0] ? "; " : "", ran);
+           cr_region_name(x, s->region), ran[0] && s->via == CR_VIA_TARGET ? "" : via,
+           ran[0] && s->via != CR_VIA_TARGET ? "; " : "", ran);
   }
   if (top && (long)p->n > top)
     printf("(%zu more segments: -n 0 shows all)\n", p->n - (size_t)top);
