@@ -300,6 +300,9 @@ TEST_IMPL(diff_synth_metric_threshold) {
   ASSERT_EQ(diff_status((const char *[]){"--threshold", "49", NULL}), 1);
   ASSERT_EQ(diff_status((const char *[]){"--threshold=60", NULL}), 0);
   ASSERT_EQ(diff_status((const char *[]){"--metric=p99", "--threshold", "60", NULL}), 0);
+  /* --min-change: slow's p50 moved by 500 us */
+  ASSERT_EQ(diff_status((const char *[]){"--min-change", "400us", NULL}), 1);
+  ASSERT_EQ(diff_status((const char *[]){"--min-change=0.6ms", NULL}), 0);
   /* total: +50% by the durations' test (the counts are equal) */
   ASSERT_EQ(diff_status((const char *[]){"--metric", "total", NULL}), 1);
   /* count: every count is the same (fresh/gone are on one side only) */
@@ -339,6 +342,7 @@ TEST_IMPL(diff_cli_errors) {
   expect_usage((const char *[]){base_path, "--", new_path, "--metric", "p42", NULL}, "'p42'");
   expect_usage((const char *[]){base_path, "--", new_path, "--threshold", "lots", NULL}, "'lots'");
   expect_usage((const char *[]){base_path, "--", new_path, "--threshold", NULL}, "needs a value");
+  expect_usage((const char *[]){base_path, "--", new_path, "--min-change", "soon", NULL}, "'soon'");
   const char *missing = test_tmp_path("diff_missing.ctrace");
   unlink(missing);
   expect_usage((const char *[]){base_path, "--", missing, NULL}, missing);

@@ -1197,8 +1197,9 @@ const char *df_kind_name(df_kind k); /* "region", "task", "wait", "syscall" */
 #define DF_ALPHA 0.01     /* the tests' level */
 typedef struct df_options {
   df_metric metric;
-  double threshold_pct; /* a regression is a change above this many percent */
-  double alpha;         /* the tests' level (DF_ALPHA when 0) */
+  double threshold_pct;   /* a regression is a change above this many percent */
+  uint64_t min_change_ns; /* ... and (durations) above this many ns (0: any) */
+  double alpha;           /* the tests' level (DF_ALPHA when 0) */
 } df_options;
 
 typedef struct df_side {
@@ -1235,7 +1236,7 @@ void df_free(df_report *r); /* accepts a zeroed report */
  * count, total, p50, p99; p; a verdict), regressions first. @return 0, or
  * -1 when writing failed. */
 int df_print_text(FILE *f, const df_report *r);
-/* {"metric", "threshold_pct", "alpha", "regions": [{"name", "kind", "status",
+/* {"metric", "threshold_pct", "min_change_ns", "alpha", "regions": [{"name", "kind", "status",
  * "base": {"count", "total_ns", "p50_ns", "p99_ns"}, "new": {...}, "delta_pct",
  * "p_value", "significant", "regressed", ...}], "regressed": [names]};
  * NULL when out of memory. */

@@ -320,7 +320,9 @@ static int judge(builder *b, size_t i, const df_options *o) {
     }
   }
   r->significant = !isnan(r->p_value) && r->p_value < o->alpha;
-  int big = !isnan(r->delta_pct) && fabs(r->delta_pct) > o->threshold_pct;
+  uint64_t change = mn > mb ? mn - mb : mb - mn;
+  int big = !isnan(r->delta_pct) && fabs(r->delta_pct) > o->threshold_pct &&
+            (o->metric == DF_COUNT || change > o->min_change_ns);
   r->regressed = r->significant && big && up && r->delta_pct > 0;
   r->improved = r->significant && big && !up && r->delta_pct < 0;
   return oom ? -1 : 0;
@@ -453,10 +455,14 @@ int df_print_text(FILE *f, const df_report *r) {
                                          "p50",  "p99",  "p",     "verdict"};
   static const int metric_col[] = {[DF_P50] = 4, [DF_P99] = 5, [DF_TOTAL] = 3, [DF_COUNT] = 2};
   const df_options *o = &r->o;
+  char mc[32];
   fprintf(f,
-          "%zu names compared on %s: a regression is a change above %g%% that the "
+          "%zu names compared on %s: a regression is a change above %g%%%s%s that the "
           "instances' spread makes significant (%s, alpha %g)\n",
           r->nrows, df_metric_name(o->metric), o->threshold_pct,
+          o->min_change_ns && o->metric != DF_COUNT ? " and " : "",
+          o->min_change_ns && o->metric != DF_COUNT ? st_fmt_dur(mc, sizeof mc, o->min_change_ns)
+                                                    : "",
           o->metric == DF_COUNT   ? "Poisson counts"
           : o->metric == DF_TOTAL ? "Mann-Whitney U on durations and Poisson counts"
                                   : "Mann-Whitney U on durations",
@@ -526,6 +532,7 @@ cJSON *df_json(const df_report *r) {
     return NULL;
   cJSON_AddStringToObject(root, "metric", df_metric_name(r->o.metric));
   cJSON_AddNumberToObject(root, "threshold_pct", r->o.threshold_pct);
+  cJSON_AddNumberToObject(root, "min_change_ns", (double)r->o.min_change_ns);
   cJSON_AddNumberToObject(root, "alpha", r->o.alpha);
   cJSON *rows = cJSON_AddArrayToObject(root, "regions");
   cJSON *reg = cJSON_AddArrayToObject(root, "regressed");

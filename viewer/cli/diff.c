@@ -16,7 +16,7 @@
 
 static const char diff_usage[] =
     "usage: ctrace diff BASE... -- NEW... [--metric p50|p99|total|count]\n"
-    "                   [--threshold PCT] [--json]\n"
+    "                   [--threshold PCT] [--min-change T] [--json]\n"
     "  Matches the regions, tasks, waits and system calls of two runs by name\n"
     "  and prints, largest regression first, their count, total, p50 and p99\n"
     "  before -> after. Each side may be several files (FILE, FILE.kernel,\n"
@@ -24,6 +24,9 @@ static const char diff_usage[] =
     "  before or after the files.\n"
     "  --metric M      what a regression is of: p50 (default), p99, total, count\n"
     "  --threshold PCT the change that counts, in percent (default 10)\n"
+    "  --min-change T  ... and, for durations, at least this long (default 0;\n"
+    "                  1us, 0.5ms): two runs of one program can differ by\n"
+    "                  100 ns or more in sub-microsecond regions\n"
     "  --json          the same as one JSON object (times in ns)\n"
     "  A change is a regression only when it is significant given the\n"
     "  instances' spread (alpha 0.01): a Mann-Whitney U test of the durations\n"
@@ -68,11 +71,16 @@ static int take_option(int argc, char **argv, int *i, diff_args *a) {
   }
   int metric = len == 8 && !strncmp(arg, "--metric", len);
   int thresh = len == 11 && !strncmp(arg, "--threshold", len);
-  if (!metric && !thresh)
+  int mchange = len == 12 && !strncmp(arg, "--min-change", len);
+  if (!metric && !thresh && !mchange)
     return usage_error("unknown option '%s'", arg);
   const char *v = value_of(argc, argv, i, eq);
   if (!v)
-    return usage_error("option '%s' needs a value", metric ? "--metric" : "--threshold");
+    return usage_error("option '%s' needs a value", metric   ? "--metric"
+                                                    : thresh ? "--threshold"
+                                                             : "--min-change");
+  if (mchange && st_parse_time(v, &a->o.min_change_ns))
+    return usage_error("--min-change wants a duration (1us, 0.5ms, 200ns), not '%s'", v);
   if (metric && df_metric_parse(v, &a->o.metric))
     return usage_error("--metric is p50, p99, total or count, not '%s'", v);
   if (thresh) {
