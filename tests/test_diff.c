@@ -352,6 +352,59 @@ TEST_IMPL(diff_cli_errors) {
   return 0;
 }
 
+/* 5000 instances of "many" (over QT_EXACT_MAX: percentiles and ranks from
+ * the sketch) of base_us + (i mod 100) x 100 ns, and 3000 of "mixed"
+ * (exact) in base, 5000 (estimated) in new, of 50 us + (i mod 7) x 1001 ns. */
+static void write_many(const char *path, uint64_t base_us, int mixed_n) {
+  synth *s = synth_new(100, "many", T0, 0);
+  synth_site(s, 1, CTRACE_FMT_SITE_REGION, "many", "m.c", 1, "f");
+  synth_site(s, 2, CTRACE_FMT_SITE_REGION, "mixed", "m.c", 2, "f");
+  synth_thread(s, MAIN, 101, "main");
+  uint64_t t = T0 + 10 * US;
+  for (int i = 0; i < 5000; i++) {
+    uint64_t d = base_us * US + (uint64_t)(i % 100) * 100;
+    SYNTH_EV(s, MAIN, t, CTRACE_FMT_EV_REGION_BEGIN, 1);
+    SYNTH_EV0(s, MAIN, t + d, CTRACE_FMT_EV_REGION_END);
+    t += d + US;
+    if (i < mixed_n) {
+      SYNTH_EV(s, MAIN, t, CTRACE_FMT_EV_REGION_BEGIN, 2);
+      SYNTH_EV0(s, MAIN, t + 50 * US + (uint64_t)(i % 7) * 1001, CTRACE_FMT_EV_REGION_END);
+      t += 60 * US;
+    }
+  }
+  synth_write(s, path);
+  synth_free(s);
+}
+
+TEST_IMPL(diff_synth_estimated) {
+  const char *a = test_tmp_path("diff_many_a.ctrace"), *b = test_tmp_path("diff_many_b.ctrace");
+  write_many(a, 100, 3000);
+  write_many(b, 120, 5000);
+  test_proc p = run_diff((const char *[]){a, "--", b, "--json", NULL});
+  if (p.status != 1)
+    TEST_FAIL("exit %d, expected 1\n%s%s", p.status, p.out, p.err);
+  cJSON *j = cJSON_Parse(p.out);
+  ASSERT(j);
+  const cJSON *many = row_named(j, "many", "region");
+  ASSERT(is_true(cJSON_GetObjectItem(many, "new"), "percentiles_estimated"));
+  /* p50: the value of rank 2500, 100 us + 49 x 100 ns, within 0.4% */
+  double b50 = side_num(many, "base", "p50_ns");
+  ASSERT(fabs(b50 - 104900) <= 104900 / 256.0);
+  ASSERT(is_true(many, "regressed"));
+  ASSERT(cJSON_GetObjectItem(many, "p_value")->valuedouble < 1e-9);
+  /* mixed: one side exact, one estimated, alike: ranked in the same
+   * buckets (unbucketed, each exact 51001 would rank above the sketch's
+   * bucket 50944..51199 of it), nothing to tell apart */
+  const cJSON *mixed = row_named(j, "mixed", "region");
+  ASSERT_CLOSE(side_num(mixed, "base", "count"), 3000);
+  ASSERT(!cJSON_GetObjectItem(cJSON_GetObjectItem(mixed, "base"), "percentiles_estimated"));
+  ASSERT(cJSON_GetObjectItem(mixed, "p_value")->valuedouble > 0.5);
+  ASSERT(!is_true(mixed, "significant"));
+  cJSON_Delete(j);
+  test_proc_free(&p);
+  return 0;
+}
+
 /* ---- A program recorded twice ------------------------------------------------------------ */
 
 /* diff_prog recorded into path by libctrace (CTRACE_OUT), slowed or not. */

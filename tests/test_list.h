@@ -62,6 +62,7 @@
   XX(stats_cli_errors)                                                         \
   XX(diff_tests_known_answers) XX(diff_synth_flags_slow_only)                  \
   XX(diff_synth_metric_threshold) XX(diff_cli_errors) XX(diff_recorded_runs)   \
+  XX(diff_synth_estimated)                                                     \
   XX(quantile_sketch_error) XX(quantile_sketch_merge)                          \
   XX(quantile_dist_exact_then_estimated) XX(stats_percentiles_estimated)      \
   XX(symbols_pie) XX(symbols_nopie) XX(symbols_unknown) XX(symbols_build_id)   \
