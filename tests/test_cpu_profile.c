@@ -397,6 +397,70 @@ static void stats_json_cpu(const char *trace, int named) {
   test_proc_free(&p);
 }
 
+/* The row of function name in ctrace diff --json's output (NULL: none). */
+static const cJSON *diff_function(const cJSON *root, const char *name) {
+  const cJSON *r;
+  cJSON_ArrayForEach(r, cJSON_GetObjectItem(root, "regions")) {
+    if (!strcmp(cJSON_GetObjectItem(r, "kind")->valuestring, "function") &&
+        !strcmp(cJSON_GetObjectItem(r, "name")->valuestring, name))
+      return r;
+  }
+  return NULL;
+}
+
+/* ctrace diff a -- b --json --metric metric: its exit status, and its
+ * report parsed into *root. */
+static int diff_json(const char *a, const char *b, const char *metric, cJSON **root) {
+  char *argv[] = {(char *)test_ctrace_bin, "diff", (char *)a, "--", (char *)b, "--json", "--metric",
+                  (char *)metric,          NULL};
+  test_proc p = test_run(argv, NULL);
+  int st = p.status;
+  ASSERT(st == 0 || st == 1);
+  *root = cJSON_Parse(p.out);
+  ASSERT(*root);
+  test_proc_free(&p);
+  return st;
+}
+
+/* ctrace diff of CPU samples (viewer/analysis/diff.c): the functions of
+ * cpu_burn burning 300 ms against the same and against 600 ms. Functions
+ * have samples, not durations: tested on count and total only (Poisson). */
+TEST_IMPL(cpu_profile_diff) {
+  const char *a = test_tmp_path("diff_burn_a.ctrace"), *b = test_tmp_path("diff_burn_b.ctrace"),
+             *c = test_tmp_path("diff_burn_c.ctrace");
+  char *c300[] = {BURN, "300", NULL}, *c600[] = {BURN, "600", NULL};
+  if (record(a, c300) || record(b, c300) || record(c, c600))
+    return 0;
+  cJSON *j;
+  diff_json(a, b, "total", &j); /* (other functions may differ: not checked) */
+  for (const char *const *f = (const char *const[]){"hot_a", "hot_b", "outer", NULL}; *f; f++) {
+    const cJSON *r = diff_function(j, *f);
+    if (!r)
+      TEST_FAIL("no function %s in the diff", *f);
+    ASSERT(cJSON_GetObjectItem(r, "base")->child); /* has its counts */
+    ASSERT(!cJSON_IsTrue(cJSON_GetObjectItem(r, "regressed")));
+  }
+  cJSON_Delete(j);
+  ASSERT_EQ(diff_json(a, c, "total", &j), 1);
+  for (const char *const *f = (const char *const[]){"hot_a", "hot_b", "outer", NULL}; *f; f++) {
+    const cJSON *r = diff_function(j, *f);
+    ASSERT(r && cJSON_IsTrue(cJSON_GetObjectItem(r, "regressed")));
+    /* twice the CPU time: about +100% (seen up to +162% over runs of
+     * 300 ms: a part of the samples of one run can be lost or cut short) */
+    double d = cJSON_GetObjectItem(r, "delta_pct")->valuedouble;
+    if (!(d > 30 && d < 300))
+      TEST_FAIL("%s: %+.1f%%, expected about +100%%", *f, d);
+  }
+  cJSON_Delete(j);
+  /* no durations: not tested on p50 */
+  diff_json(a, c, "p50", &j);
+  const cJSON *r = diff_function(j, "hot_a");
+  ASSERT(r && cJSON_IsNull(cJSON_GetObjectItem(r, "p_value")));
+  ASSERT(!cJSON_IsTrue(cJSON_GetObjectItem(r, "regressed")));
+  cJSON_Delete(j);
+  return 0;
+}
+
 TEST_IMPL(profile_recorded_trace) {
   char trace[1024], pb[1100];
   snprintf(trace, sizeof trace, "%s/samples.ctrace.kernel", test_data_dir);

@@ -68,6 +68,7 @@
   XX(symbols_pie) XX(symbols_nopie) XX(symbols_unknown) XX(symbols_build_id)   \
   XX(symbols_debug_dirs) XX(symbols_mappings_overlap) XX(symbols_speed)        \
   XX(cpu_profile_top) XX(cpu_profile_go_pprof) XX(cpu_profile_region)         \
+  XX(cpu_profile_diff)                                                         \
   XX(cpu_profile_flight)                                                       \
   XX(cpu_profile_kernel) XX(cpu_profile_kernel_hidden) XX(symbols_kernel)      \
   XX(cpu_profile_vs_perf)                                                      \

@@ -1180,18 +1180,22 @@ const char *cr_region_name(const vx_index *x, uint32_t label);
  *   workload): given their sum n, the new one is Binomial(n, 1/2) (exact).
  * - total: both tests, Bonferroni-combined (p = 2 x the smaller, at most
  *   1); a regression needs the significant one to point up.
+ * Functions, when the traces hold CPU samples (cp_top: count = the
+ * samples where the function is on the stack, total = their CPU time,
+ * no percentiles): only count and total are tested, by the Poisson test
+ * alone (when both sides sampled at one period).
  * Sides with too few instances for any p below alpha (2 / C(m+n, m) >
  * alpha: 3 against 3 can never be) are not tested. Durations are of whole
  * slices (tasks: those that ended). Knows nothing of the command line. */
 typedef enum { DF_P50, DF_P99, DF_TOTAL, DF_COUNT } df_metric;
-typedef enum { DF_REGION, DF_TASK, DF_WAIT, DF_SYSCALL } df_kind;
+typedef enum { DF_REGION, DF_TASK, DF_WAIT, DF_SYSCALL, DF_FUNCTION } df_kind;
 typedef enum { DF_BOTH, DF_ADDED, DF_REMOVED } df_presence; /* ADDED: only in the new traces */
 #define DF_EXACT_MAX 20 /* instances per side for the exact U distribution */
 
 /* "p50", "p99", "total", "count" <-> the metric. @return 0, or -1 for another name. */
 int df_metric_parse(const char *s, df_metric *m);
 const char *df_metric_name(df_metric m);
-const char *df_kind_name(df_kind k); /* "region", "task", "wait", "syscall" */
+const char *df_kind_name(df_kind k); /* "region", "task", "wait", "syscall", "function" */
 
 #define DF_THRESHOLD 10.0 /* ctrace diff's default --threshold */
 #define DF_ALPHA 0.01     /* the tests' level */
@@ -1227,15 +1231,16 @@ typedef struct df_report {
 } df_report;
 
 /* Compares next against base into *r (df_free it). @return 0, or -1 with a
- * message (out of memory). */
+ * message (out of memory, CPU samples that cannot be profiled). */
 int df_compute(const vx_index *base, const vx_index *next, const df_options *o, df_report *r,
                char *err, size_t errlen);
 void df_free(df_report *r); /* accepts a zeroed report */
 
 /* The report as an aligned table (per row: base -> new and the change of
- * count, total, p50, p99; p; a verdict), regressions first. @return 0, or
- * -1 when writing failed. */
-int df_print_text(FILE *f, const df_report *r);
+ * count, total, p50, p99; p; a verdict), regressions first; the first
+ * `top` rows (0: all), every regression at least. @return 0, or -1 when
+ * writing failed. */
+int df_print_text(FILE *f, const df_report *r, size_t top);
 /* {"metric", "threshold_pct", "min_change_ns", "alpha", "regions": [{"name", "kind", "status",
  * "base": {"count", "total_ns", "p50_ns", "p99_ns"}, "new": {...}, "delta_pct",
  * "p_value", "significant", "regressed", ...}], "regressed": [names]};

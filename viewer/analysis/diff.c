@@ -2,7 +2,8 @@
  * system calls matched by kind and name, their durations kept per side
  * (quantile.h: exact up to QT_EXACT_MAX, a sketch beyond) for the
  * percentiles and a Mann-Whitney U test, their counts for a Poisson test;
- * and the report as a table or as JSON. */
+ * the functions of the CPU samples (cp_top) by their samples; and the
+ * report as a table or as JSON. */
 #define _GNU_SOURCE
 #include <inttypes.h>
 #include <math.h>
@@ -157,7 +158,8 @@ typedef struct builder {
   size_t n, cap;
   qt_dist (*durs)[2];
   size_t dcap;
-  vh_map map; /* hash(kind, name) -> row + 1 */
+  vh_map map;         /* hash(kind, name) -> row + 1 */
+  uint64_t period[2]; /* ns per CPU sample of each side (0: no samples) */
 } builder;
 
 /* The row of (kind, name), made if new. @return its index, or -1 when out
@@ -221,6 +223,44 @@ static int collect(builder *b, const vx_index *x, int side) {
     }
   }
   free(row);
+  return ok ? 0 : -1;
+}
+
+/* The CPU samples of x (none: nothing) by function, where it is anywhere
+ * on the stack (cp_top's cum), into side: count = samples, total = their
+ * CPU time; *period the ns a sample stands for. @return 0, or -1 with a
+ * message (out of memory, or the samples could not be profiled). */
+static int collect_functions(builder *b, const vx_index *x, int side, uint64_t *period, char *err,
+                             size_t errlen) {
+  if (!vx_cpu(x).hz)
+    return 0;
+  cp_options o = {0};
+  cp_profile p;
+  if (cp_compute(x, &o, &p, err, errlen))
+    return -1;
+  *period = p.info.period_ns;
+  cp_top_row *rows;
+  size_t n = cp_top(&p, 0, 1, &rows);
+  int ok = n != (size_t)-1;
+  for (size_t i = 0; ok && i < n; i++) {
+    char name[256];
+    if (rows[i].name)
+      snprintf(name, sizeof name, "%s", rows[i].name);
+    else
+      cp_location_name(&p, rows[i].loc, name, sizeof name);
+    long r = row_of(b, DF_FUNCTION, name);
+    ok = r >= 0;
+    if (ok) {
+      df_side *d = side ? &b->rows[r].next : &b->rows[r].base;
+      d->count += rows[i].cum;
+      d->total += rows[i].cum * *period;
+    }
+  }
+  if (n != (size_t)-1)
+    free(rows);
+  if (!ok)
+    vx_errf(err, errlen, "out of memory while comparing the CPU samples");
+  cp_free(&p);
   return ok ? 0 : -1;
 }
 
@@ -299,7 +339,11 @@ static int judge(builder *b, size_t i, const df_options *o) {
   if (r->presence != DF_BOTH)
     return 0;
   int up = 0, oom = 0;
-  if (o->metric == DF_COUNT) {
+  if (r->kind == DF_FUNCTION) { /* samples: no durations, only counts */
+    if (o->metric == DF_COUNT || o->metric == DF_TOTAL)
+      r->p_value = b->period[0] == b->period[1] ? df_poisson(r->base.count, r->next.count) : NAN;
+    up = r->next.count > r->base.count;
+  } else if (o->metric == DF_COUNT) {
     r->p_value = df_poisson(r->base.count, r->next.count);
     up = r->next.count > r->base.count;
   } else {
@@ -328,14 +372,17 @@ static int judge(builder *b, size_t i, const df_options *o) {
   return oom ? -1 : 0;
 }
 
-/* Regressed first, then by the change (largest first, unknown last); rows
- * on one side only last; then by kind and name. */
+/* Regressed first; rows on one side only last; the significant before the
+ * others; then by the change (largest first, unknown last); then by kind
+ * and name. */
 static int cmp_row(const void *pa, const void *pb) {
   const df_row *a = pa, *b = pb;
   if (a->regressed != b->regressed)
     return b->regressed - a->regressed;
   if ((a->presence == DF_BOTH) != (b->presence == DF_BOTH))
     return a->presence == DF_BOTH ? -1 : 1;
+  if (a->significant != b->significant)
+    return b->significant - a->significant;
   int na = isnan(a->delta_pct), nb = isnan(b->delta_pct);
   if (na != nb)
     return na - nb;
@@ -353,7 +400,10 @@ int df_compute(const vx_index *base, const vx_index *next, const df_options *o, 
   if (!(r->o.alpha > 0))
     r->o.alpha = DF_ALPHA;
   builder b = {0};
+  char cerr[256] = "";
   int ok = !collect(&b, base, 0) && !collect(&b, next, 1);
+  int cpu_ok = !ok || (!collect_functions(&b, base, 0, &b.period[0], cerr, sizeof cerr) &&
+                       !collect_functions(&b, next, 1, &b.period[1], cerr, sizeof cerr));
   for (size_t i = 0; ok && i < b.n; i++)
     ok = !judge(&b, i, &r->o);
   for (size_t i = 0; i < b.n; i++) {
@@ -365,9 +415,12 @@ int df_compute(const vx_index *base, const vx_index *next, const df_options *o, 
   vh_free(&b.map);
   r->rows = b.rows;
   r->nrows = b.n;
-  if (!ok) {
+  if (!ok || !cpu_ok) {
     df_free(r);
-    vx_errf(err, errlen, "out of memory while comparing the traces");
+    if (!ok)
+      vx_errf(err, errlen, "out of memory while comparing the traces");
+    else
+      vx_errf(err, errlen, "%s", cerr);
     return -1;
   }
   if (r->nrows > 1)
@@ -385,7 +438,7 @@ void df_free(df_report *r) {
 /* ---- Names -------------------------------------------------------------------------------- */
 
 static const char *const metric_names[] = {"p50", "p99", "total", "count"};
-static const char *const kind_names[] = {"region", "task", "wait", "syscall"};
+static const char *const kind_names[] = {"region", "task", "wait", "syscall", "function"};
 
 int df_metric_parse(const char *s, df_metric *m) {
   for (int k = 0; k < 4; k++)
@@ -443,6 +496,8 @@ static void row_cells(const df_row *r, char c[COLS][CELL]) {
   change_cell(c[3], CELL, r->base.total, r->next.total, 1, has);
   change_cell(c[4], CELL, r->base.p50, r->next.p50, 1, has);
   change_cell(c[5], CELL, r->base.p99, r->next.p99, 1, has);
+  if (r->kind == DF_FUNCTION) /* (samples: no durations) */
+    snprintf(c[4], CELL, "-"), snprintf(c[5], CELL, "-");
   if (isnan(r->p_value))
     snprintf(c[6], CELL, "-");
   else
@@ -450,7 +505,7 @@ static void row_cells(const df_row *r, char c[COLS][CELL]) {
   snprintf(c[7], CELL, "%s", verdict(r));
 }
 
-int df_print_text(FILE *f, const df_report *r) {
+int df_print_text(FILE *f, const df_report *r, size_t top) {
   static const char *const head[COLS] = {"kind", "name", "count", "total",
                                          "p50",  "p99",  "p",     "verdict"};
   static const int metric_col[] = {[DF_P50] = 4, [DF_P99] = 5, [DF_TOTAL] = 3, [DF_COUNT] = 2};
@@ -467,11 +522,12 @@ int df_print_text(FILE *f, const df_report *r) {
           : o->metric == DF_TOTAL ? "Mann-Whitney U on durations and Poisson counts"
                                   : "Mann-Whitney U on durations",
           o->alpha);
-  char(*cells)[COLS][CELL] = calloc(r->nrows + 1, sizeof *cells);
+  size_t n = !top || top >= r->nrows ? r->nrows : top > r->nregressed ? top : r->nregressed;
+  char(*cells)[COLS][CELL] = calloc(n + 1, sizeof *cells);
   if (!cells)
     return -1;
   int w[COLS] = {0};
-  for (size_t i = 0; i <= r->nrows; i++) {
+  for (size_t i = 0; i <= n; i++) {
     if (i)
       row_cells(&r->rows[i - 1], cells[i]);
     for (int k = 0; k < COLS; k++) {
@@ -481,12 +537,14 @@ int df_print_text(FILE *f, const df_report *r) {
       w[k] = l > w[k] ? l : w[k];
     }
   }
-  for (size_t i = 0; i <= r->nrows; i++) {
+  for (size_t i = 0; i <= n; i++) {
     for (int k = 0; k < COLS - 1; k++)
       fprintf(f, "%-*s  ", w[k], cells[i][k]);
     fprintf(f, "%s\n", cells[i][COLS - 1]);
   }
   free(cells);
+  if (n < r->nrows)
+    fprintf(f, "... %zu more rows (--top 0: all)\n", r->nrows - n);
   fprintf(f, "%zu regressed (* the metric compared)\n", r->nregressed);
   return fflush(f) || ferror(f) ? -1 : 0;
 }

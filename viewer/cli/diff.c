@@ -16,21 +16,24 @@
 
 static const char diff_usage[] =
     "usage: ctrace diff BASE... -- NEW... [--metric p50|p99|total|count]\n"
-    "                   [--threshold PCT] [--min-change T] [--json]\n"
+    "                   [--threshold PCT] [--min-change T] [--top N] [--json]\n"
     "  Matches the regions, tasks, waits and system calls of two runs by name\n"
-    "  and prints, largest regression first, their count, total, p50 and p99\n"
-    "  before -> after. Each side may be several files (FILE, FILE.kernel,\n"
-    "  FILE.PID); FILE.kernel goes with FILE by itself. Options may come\n"
-    "  before or after the files.\n"
+    "  (and the functions of their CPU samples, by samples) and prints, largest\n"
+    "  regression first, their count, total, p50 and p99 before -> after.\n"
+    "  Each side may be several files (FILE, FILE.kernel, FILE.PID);\n"
+    "  FILE.kernel goes with FILE by itself. Options may come before or\n"
+    "  after the files.\n"
     "  --metric M      what a regression is of: p50 (default), p99, total, count\n"
     "  --threshold PCT the change that counts, in percent (default 10)\n"
     "  --min-change T  ... and, for durations, at least this long (default 0;\n"
     "                  1us, 0.5ms): two runs of one program can differ by\n"
     "                  100 ns or more in sub-microsecond regions\n"
-    "  --json          the same as one JSON object (times in ns)\n"
+    "  --top N         rows shown (default 50, every regression at least; 0: all)\n"
+    "  --json          the same as one JSON object, every row (times in ns)\n"
     "  A change is a regression only when it is significant given the\n"
     "  instances' spread (alpha 0.01): a Mann-Whitney U test of the durations\n"
-    "  (p50, p99), a Poisson test of the counts (count), both (total).\n"
+    "  (p50, p99; p99 also a test of its tail), a Poisson test of the counts\n"
+    "  (count; functions' samples), both (total).\n"
     "  Exit status: 0 nothing regressed, 1 something did, 2 bad usage or a\n"
     "  trace that cannot be read.\n";
 
@@ -38,6 +41,7 @@ static const char diff_usage[] =
 typedef struct diff_args {
   df_options o;
   int json;
+  size_t top;     /* --top */
   char **side[2]; /* BASE..., NEW... (pointers into argv) */
   size_t n[2];
   int split; /* the `--` was seen */
@@ -72,13 +76,23 @@ static int take_option(int argc, char **argv, int *i, diff_args *a) {
   int metric = len == 8 && !strncmp(arg, "--metric", len);
   int thresh = len == 11 && !strncmp(arg, "--threshold", len);
   int mchange = len == 12 && !strncmp(arg, "--min-change", len);
-  if (!metric && !thresh && !mchange)
+  int top = len == 5 && !strncmp(arg, "--top", len);
+  if (!metric && !thresh && !mchange && !top)
     return usage_error("unknown option '%s'", arg);
   const char *v = value_of(argc, argv, i, eq);
   if (!v)
     return usage_error("option '%s' needs a value", metric   ? "--metric"
                                                     : thresh ? "--threshold"
+                                                    : top    ? "--top"
                                                              : "--min-change");
+  if (top) {
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (!*v || *end || errno || v[0] == '-')
+      return usage_error("--top wants a count, not '%s'", v);
+    a->top = (size_t)n;
+  }
   if (mchange && st_parse_time(v, &a->o.min_change_ns))
     return usage_error("--min-change wants a duration (1us, 0.5ms, 200ns), not '%s'", v);
   if (metric && df_metric_parse(v, &a->o.metric))
@@ -138,7 +152,7 @@ static int check_files(const diff_args *a) {
 
 static int print_report(const diff_args *a, const df_report *r) {
   if (!a->json)
-    return df_print_text(stdout, r);
+    return df_print_text(stdout, r, a->top);
   cJSON *j = df_json(r);
   char *s = j ? cJSON_Print(j) : NULL;
   cJSON_Delete(j);
@@ -150,7 +164,8 @@ static int print_report(const diff_args *a, const df_report *r) {
 }
 
 int ctrace_cmd_diff(int argc, char **argv) {
-  diff_args a = {.o = {.metric = DF_P50, .threshold_pct = DF_THRESHOLD, .alpha = DF_ALPHA}};
+  diff_args a = {.o = {.metric = DF_P50, .threshold_pct = DF_THRESHOLD, .alpha = DF_ALPHA},
+                 .top = 50};
   int rc = diff_parse(argc, argv, &a);
   if (rc < 0)
     rc = check_files(&a);
