@@ -456,6 +456,7 @@ TEST_IMPL(cpu_profile_diff) {
   diff_json(a, c, "p50", &j);
   const cJSON *r = diff_function(j, "hot_a");
   ASSERT(r && cJSON_IsNull(cJSON_GetObjectItem(r, "p_value")));
+  ASSERT(cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetObjectItem(r, "new"), "p50_ns")));
   ASSERT(!cJSON_IsTrue(cJSON_GetObjectItem(r, "regressed")));
   cJSON_Delete(j);
   return 0;

@@ -549,22 +549,23 @@ int df_print_text(FILE *f, const df_report *r, size_t top) {
   return fflush(f) || ferror(f) ? -1 : 0;
 }
 
-static cJSON *json_side(const df_side *s) {
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddNumberToObject(o, "count", (double)s->count);
-  cJSON_AddNumberToObject(o, "total_ns", (double)s->total);
-  cJSON_AddNumberToObject(o, "p50_ns", (double)s->p50);
-  cJSON_AddNumberToObject(o, "p99_ns", (double)s->p99);
-  if (s->estimated)
-    cJSON_AddBoolToObject(o, "percentiles_estimated", 1);
-  return o;
-}
-
 static void json_num_or_null(cJSON *o, const char *k, double v) {
   if (isnan(v))
     cJSON_AddNullToObject(o, k);
   else
     cJSON_AddNumberToObject(o, k, v);
+}
+
+/* A side's numbers; a function's (samples) has no percentiles: null. */
+static cJSON *json_side(const df_side *s, int has_durations) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddNumberToObject(o, "count", (double)s->count);
+  cJSON_AddNumberToObject(o, "total_ns", (double)s->total);
+  json_num_or_null(o, "p50_ns", has_durations ? (double)s->p50 : NAN);
+  json_num_or_null(o, "p99_ns", has_durations ? (double)s->p99 : NAN);
+  if (s->estimated)
+    cJSON_AddBoolToObject(o, "percentiles_estimated", 1);
+  return o;
 }
 
 static cJSON *json_row(const df_row *r) {
@@ -573,8 +574,8 @@ static cJSON *json_row(const df_row *r) {
   cJSON_AddStringToObject(o, "name", r->name);
   cJSON_AddStringToObject(o, "kind", df_kind_name(r->kind));
   cJSON_AddStringToObject(o, "status", presence[r->presence]);
-  cJSON_AddItemToObject(o, "base", json_side(&r->base));
-  cJSON_AddItemToObject(o, "new", json_side(&r->next));
+  cJSON_AddItemToObject(o, "base", json_side(&r->base, r->kind != DF_FUNCTION));
+  cJSON_AddItemToObject(o, "new", json_side(&r->next, r->kind != DF_FUNCTION));
   json_num_or_null(o, "delta_pct", r->delta_pct);
   json_num_or_null(o, "p_value", r->p_value);
   cJSON_AddBoolToObject(o, "too_few", r->too_few);
