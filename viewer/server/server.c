@@ -232,7 +232,10 @@ int sv_view(const sv_options *o) {
   v.work.data = &v;
   uv_queue_work(v.loop, &v.work, build, built);
   uv_run(v.loop, UV_RUN_DEFAULT);
-  if (!v.http.holds) { /* (else requests still read them on the thread pool: left to the exit) */
+  /* Requests may still read the index on the thread pool, or a --follow
+   * rebuild still grow it there (stopped by a signal meanwhile): then it is
+   * left to the exit. */
+  if (!v.http.holds && !v.fw.busy) {
     vx_free(v.ctx.index ? v.ctx.index : v.first);
     vs_close(v.ctx.scale);
     cp_symbols_free(v.ctx.symbols);
