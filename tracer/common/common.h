@@ -7,6 +7,7 @@
  *   errors.c       ctrace_strerror, ctrace_err_name, ctrace_version
  *   flight_spec.c  the flight recorder's settings syntax, the n-th dump's name
  *   io.c           write(2) all of a buffer
+ *   own_stack.c    a signal handler's copy of the interrupted registers and stack
  *   hashmap.c      a uint64 -> uint32 hash map, a growable array
  *   (here)         the control socket's protocol, FNV-1a
  */
@@ -105,6 +106,18 @@ int ctrace__write_all(int fd, const void *buf, size_t n);
  * or NULL. The tools find what ships beside them with it (the preload
  * library, web/). */
 char *ctrace__exe_dir(void);
+
+/* ---- A signal handler's copy of the thread it interrupted (own_stack.c) ------------ */
+
+#define CTRACE__NREGS 17                   /* DWARF x86-64: rax..r15, then rip */
+#define CTRACE__OWN_STACK_MAX (64u * 1024) /* bytes of stack copied, at most */
+/* Copies [sp, sp + cap) of process pid (this one) into dst, up to the
+ * first unmapped page (cap at most CTRACE__OWN_STACK_MAX).
+ * Async-signal-safe. @return the bytes copied. */
+uint32_t ctrace__copy_own_stack(int pid, unsigned char *dst, uint64_t sp, uint32_t cap);
+/* The interrupted registers from a handler's ucontext_t, in DWARF order
+ * (zeros where not x86-64). Async-signal-safe. */
+void ctrace__take_regs(uint64_t regs[CTRACE__NREGS], const void *ucontext);
 
 /* ---- Hashing ------------------------------------------------------------------------- */
 

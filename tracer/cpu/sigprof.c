@@ -31,6 +31,7 @@
  * handler of its own is not sampled this way (said). */
 #define _GNU_SOURCE
 #include "sigprof.h"
+#include "common.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -105,34 +106,6 @@ static int handler_set;
 
 /* ---- The handler ------------------------------------------------------------------ */
 
-/* Copies [sp, sp + SP_STACK_BYTES) into dst up to the first unmapped page.
- * @return the bytes copied. */
-static uint32_t copy_stack(unsigned char *dst, uint64_t sp) {
-  struct iovec local = {dst, SP_STACK_BYTES}, remote[SP_STACK_BYTES / 4096 + 1];
-  int n = 0;
-  for (uint64_t at = sp, end = sp + SP_STACK_BYTES; at < end; n++) {
-    uint64_t next = (at | 4095) + 1;
-    if (next > end)
-      next = end;
-    remote[n].iov_base = (void *)(uintptr_t)at;
-    remote[n].iov_len = (size_t)(next - at);
-    at = next;
-  }
-  long r = syscall(SYS_process_vm_readv, self_pid, &local, 1, remote, n, 0);
-  return r > 0 ? (uint32_t)r : 0;
-}
-
-#if defined(__x86_64__)
-static void take_regs(uint64_t *regs, const ucontext_t *uc) {
-  const greg_t *g = uc->uc_mcontext.gregs;
-  static const int from[CTRACE__SELF_NREGS] = {REG_RAX, REG_RDX, REG_RCX, REG_RBX, REG_RSI, REG_RDI,
-                                               REG_RBP, REG_RSP, REG_R8,  REG_R9,  REG_R10, REG_R11,
-                                               REG_R12, REG_R13, REG_R14, REG_R15, REG_RIP};
-  for (int i = 0; i < CTRACE__SELF_NREGS; i++)
-    regs[i] = (uint64_t)g[from[i]];
-}
-#endif
-
 /* One sample into s's ring, or counted as dropped when it is full. */
 static void take(sp_slot *s, const siginfo_t *si, const ucontext_t *uc) {
   uint32_t weight = 1 + (si->si_overrun > 0 ? (uint32_t)si->si_overrun : 0);
@@ -152,13 +125,8 @@ static void take(sp_slot *s, const siginfo_t *si, const ucontext_t *uc) {
     off = 0;
   }
   sp_rec *r = (sp_rec *)(void *)(s->ring + off);
-#if defined(__x86_64__)
-  take_regs(r->regs, uc);
-#else
-  (void)uc;
-  memset(r->regs, 0, sizeof r->regs);
-#endif
-  r->stack_len = copy_stack(r->stack, r->regs[7]);
+  ctrace__take_regs(r->regs, uc);
+  r->stack_len = ctrace__copy_own_stack(self_pid, r->stack, r->regs[7], SP_STACK_BYTES);
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   r->ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;

@@ -58,13 +58,13 @@
 
 #include "internal.h"
 
-#define STK_MAX (64u * 1024)  /* stack copied per thread, at most */
-#define STK_MIN (16u * 1024)  /* ... at least, however many threads */
-#define STK_TOTAL (32u << 20) /* all copies together, at most */
-#define MAX_THREADS 8192      /* threads listed, at most */
-#define ANSWER_MS 200         /* a thread's time to answer */
-#define SEND_MS 10000         /* the client's time to read the reply */
-#define NREGS 17              /* DWARF x86-64: rax..r15, then rip */
+#define STK_MAX CTRACE__OWN_STACK_MAX /* stack copied per thread, at most */
+#define STK_MIN (16u * 1024)          /* ... at least, however many threads */
+#define STK_TOTAL (32u << 20)         /* all copies together, at most */
+#define MAX_THREADS 8192              /* threads listed, at most */
+#define ANSWER_MS 200                 /* a thread's time to answer */
+#define SEND_MS 10000                 /* the client's time to read the reply */
+#define NREGS CTRACE__NREGS
 #define REG_SP 7
 
 /* ---- The wait registry (for the preload's lock wrappers) -------------------------- */
@@ -166,34 +166,6 @@ static uint64_t mono_ns_raw(void) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Copies [sp, sp + cap) into dst up to the first unmapped page (of pid:
- * this process). @return the bytes copied. */
-static uint32_t copy_stack(unsigned char *dst, uint64_t sp, uint32_t cap) {
-  struct iovec local = {dst, cap}, remote[STK_MAX / 4096 + 1];
-  int n = 0;
-  for (uint64_t at = sp, end = sp + cap; at < end && n < (int)(STK_MAX / 4096 + 1); n++) {
-    uint64_t next = (at | 4095) + 1;
-    if (next > end)
-      next = end;
-    remote[n].iov_base = (void *)(uintptr_t)at;
-    remote[n].iov_len = (size_t)(next - at);
-    at = next;
-  }
-  long r = syscall(SYS_process_vm_readv, stk.pid, &local, 1, remote, n, 0);
-  return r > 0 ? (uint32_t)r : 0;
-}
-
-#if defined(__x86_64__)
-static void take_regs(uint64_t *regs, const ucontext_t *uc) {
-  const greg_t *g = uc->uc_mcontext.gregs;
-  static const int from[NREGS] = {REG_RAX, REG_RDX, REG_RCX, REG_RBX, REG_RSI, REG_RDI,
-                                  REG_RBP, REG_RSP, REG_R8,  REG_R9,  REG_R10, REG_R11,
-                                  REG_R12, REG_R13, REG_R14, REG_R15, REG_RIP};
-  for (int i = 0; i < NREGS; i++)
-    regs[i] = (uint64_t)g[from[i]];
-}
-#endif
-
 static void on_signal(int sig, siginfo_t *si, void *uc) {
   (void)sig;
   int saved = errno;
@@ -206,8 +178,8 @@ static void on_signal(int sig, siginfo_t *si, void *uc) {
     if (s->tid == (int)syscall(SYS_gettid) && !__atomic_load_n(&s->done, __ATOMIC_RELAXED)) {
       s->t_in = mono_ns_raw();
 #if defined(__x86_64__)
-      take_regs(s->regs, uc);
-      s->len = copy_stack(s->stack, s->regs[REG_SP], stk.cap);
+      ctrace__take_regs(s->regs, uc);
+      s->len = ctrace__copy_own_stack(stk.pid, s->stack, s->regs[REG_SP], stk.cap);
 #else
       (void)uc;
 #endif
@@ -442,7 +414,7 @@ static void from_proc(thr *t, stk_slot *s) {
   memset(s->regs, 0, sizeof s->regs);
   s->regs[REG_SP] = v[6];
   s->regs[NREGS - 1] = v[7];
-  s->len = copy_stack(s->stack, v[6], stk.cap);
+  s->len = ctrace__copy_own_stack(stk.pid, s->stack, v[6], stk.cap);
   t->how = 'p';
 }
 
