@@ -865,9 +865,9 @@ static void on_state(builder *b, uint32_t ti, const te_event *ev) {
 
 /* ---- Sources -------------------------------------------------------------------------- */
 
-static void source_begin(builder *b, const te_source *src) {
-  vx_index *x = b->x;
-  vx_source *s = &x->sources[x->nsources++];
+/* What a source says of itself at its beginning (its path, format and
+ * capture), into s. @return 0, or -1 out of memory. */
+static int source_said(vx_source *s, const te_source *src) {
   s->path = strdup(src->path ? src->path : "");
   s->format = src->format;
   s->cap_present = src->capture.present;
@@ -876,7 +876,13 @@ static void source_begin(builder *b, const te_source *src) {
   s->cap_heap = src->capture.heap;
   s->cap_locks = src->capture.locks;
   s->cap_why = src->capture.why && src->capture.why[0] ? strdup(src->capture.why) : NULL;
-  if (!s->path || (src->capture.why && src->capture.why[0] && !s->cap_why))
+  return !s->path || (src->capture.why && src->capture.why[0] && !s->cap_why) ? -1 : 0;
+}
+
+static void source_begin(builder *b, const te_source *src) {
+  vx_index *x = b->x;
+  vx_source *s = &x->sources[x->nsources++];
+  if (source_said(s, src))
     b->failed = 1;
   b->nsrc++;
   b->counted = 0;
@@ -1385,15 +1391,7 @@ static void grow_source_begin(builder *b, const te_source *src) {
   vx_source *s = &x->sources[b->cur];
   free(s->path);
   free(s->cap_why);
-  s->path = strdup(src->path ? src->path : "");
-  s->format = src->format;
-  s->cap_present = src->capture.present;
-  s->cap_syscalls = src->capture.syscalls;
-  s->cap_sched = src->capture.sched;
-  s->cap_heap = src->capture.heap;
-  s->cap_locks = src->capture.locks;
-  s->cap_why = src->capture.why && src->capture.why[0] ? strdup(src->capture.why) : NULL;
-  if (!s->path || (src->capture.why && src->capture.why[0] && !s->cap_why))
+  if (source_said(s, src))
     b->failed = 1;
   b->json = 0;
   if (vx__cpu_source(x, b->nsrc, src) != 0)
