@@ -211,23 +211,65 @@ static long run_number(const char *opt, const char *arg, long max, const char *w
   return v;
 }
 
+/* run_parse's options without a letter. */
+enum {
+  O_SYSCALLS = 1000,
+  O_NO_SYSCALLS,
+  O_NO_SCHED,
+  O_NO_HEAP,
+  O_NO_LOCKS,
+  O_NO_FOLLOW,
+  O_CONTROL,
+  O_NO_RECORD
+};
+enum { O_VIEW = 1100, O_PORT }; /* --view [--port N]: the live view (viewer/run_view.c) */
+enum { O_FLIGHT = 1200 };       /* --flight SPAN: the flight recorder (tracer/flight.c) */
+enum { O_CPU_HZ = 1300 };       /* --cpu-hz N: CPU samples with call stacks */
+enum { O_HEAP_RATE = 1400 };    /* --heap-rate BYTES: heap profile samples */
+
+/* An option of run_parse that takes a value (its code c, its value arg),
+ * into o. @return 0 taken, 2 a bad value (said), -1 not one of these. */
+static int run_value_option(run_opts *o, int c, const char *arg) {
+  switch (c) {
+  case O_SYSCALLS:
+    if (strcmp(arg, "auto") && strcmp(arg, "kernel") && strcmp(arg, "preload")) {
+      fprintf(stderr, "ctrace run: --syscalls=%s: use auto, kernel or preload\n%s", arg, run_usage);
+      return 2;
+    }
+    o->sysmode = arg;
+    break;
+  case O_FLIGHT: {
+    uint64_t ms, bytes;
+    if (ctrace__flight_parse(arg, &ms, &bytes) != 0) {
+      fprintf(stderr, "ctrace run: --flight %s: " CTRACE__FLIGHT_SYNTAX "\n%s", arg, run_usage);
+      return 2;
+    }
+    o->flight = arg;
+    break;
+  }
+  case O_PORT:
+    if ((o->view_port = (int)run_number("--port", arg, 65535, "a port number")) < 0)
+      return 2;
+    break;
+  case O_CPU_HZ: {
+    long hz = run_number("--cpu-hz", arg, CTRACE_RUN_CPU_HZ_MAX, "samples per second");
+    if (hz < 0)
+      return 2;
+    o->cpu_hz = (unsigned)hz;
+    break;
+  }
+  case O_HEAP_RATE:
+    if ((o->heap_rate = run_number("--heap-rate", arg, 1L << 40, "a number of bytes")) < 0)
+      return 2;
+    break;
+  default: return -1;
+  }
+  return 0;
+}
+
 /* The options up to PROG, into o. @return RUN_GO_ON, 0 after --help, or 2
  * with a message printed. */
 static int run_parse(int argc, char **argv, run_opts *o) {
-  enum {
-    O_SYSCALLS = 1000,
-    O_NO_SYSCALLS,
-    O_NO_SCHED,
-    O_NO_HEAP,
-    O_NO_LOCKS,
-    O_NO_FOLLOW,
-    O_CONTROL,
-    O_NO_RECORD
-  };
-  enum { O_VIEW = 1100, O_PORT }; /* --view [--port N]: the live view (viewer/run_view.c) */
-  enum { O_FLIGHT = 1200 };       /* --flight SPAN: the flight recorder (tracer/flight.c) */
-  enum { O_CPU_HZ = 1300 };       /* --cpu-hz N: CPU samples with call stacks */
-  enum { O_HEAP_RATE = 1400 };    /* --heap-rate BYTES: heap profile samples */
   static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
                                        {"syscalls", required_argument, NULL, O_SYSCALLS},
                                        {"no-syscalls", no_argument, NULL, O_NO_SYSCALLS},
@@ -257,16 +299,14 @@ static int run_parse(int argc, char **argv, run_opts *o) {
   optind = 1;
   opterr = 0;
   while ((c = getopt_long(argc, argv, "+:o:h", opts, NULL)) != -1) {
+    int r = run_value_option(o, c, optarg);
+    if (r >= 0) {
+      if (r)
+        return r;
+      continue;
+    }
     switch (c) {
     case 'o': o->out = optarg; break;
-    case O_SYSCALLS:
-      if (strcmp(optarg, "auto") && strcmp(optarg, "kernel") && strcmp(optarg, "preload")) {
-        fprintf(stderr, "ctrace run: --syscalls=%s: use auto, kernel or preload\n%s", optarg,
-                run_usage);
-        return 2;
-      }
-      o->sysmode = optarg;
-      break;
     case O_NO_SYSCALLS: o->syscalls = 0; break;
     case O_NO_SCHED: o->sched = 0; break;
     case O_NO_HEAP: o->heap = 0; break;
@@ -275,31 +315,6 @@ static int run_parse(int argc, char **argv, run_opts *o) {
     case O_CONTROL: o->control = optarg; break;
     case O_NO_RECORD: o->record = 0; break;
     case O_VIEW: o->view = 1; break;
-    case O_FLIGHT: {
-      uint64_t ms, bytes;
-      if (ctrace__flight_parse(optarg, &ms, &bytes) != 0) {
-        fprintf(stderr, "ctrace run: --flight %s: " CTRACE__FLIGHT_SYNTAX "\n%s", optarg,
-                run_usage);
-        return 2;
-      }
-      o->flight = optarg;
-      break;
-    }
-    case O_PORT:
-      if ((o->view_port = (int)run_number("--port", optarg, 65535, "a port number")) < 0)
-        return 2;
-      break;
-    case O_CPU_HZ: {
-      long hz = run_number("--cpu-hz", optarg, CTRACE_RUN_CPU_HZ_MAX, "samples per second");
-      if (hz < 0)
-        return 2;
-      o->cpu_hz = (unsigned)hz;
-      break;
-    }
-    case O_HEAP_RATE:
-      if ((o->heap_rate = run_number("--heap-rate", optarg, 1L << 40, "a number of bytes")) < 0)
-        return 2;
-      break;
     case 'h': fputs(run_usage, stdout); return 0;
     case ':': /* (the leading ':' of the option string: a value is missing) */
       fprintf(stderr, "ctrace run: option needs a value: '%s'\n%s", argv[optind - 1], run_usage);
