@@ -1118,8 +1118,9 @@ typedef struct cr_graph cr_graph;
 /* The arrows of x by destination, for any number of walks. NULL: out of memory. */
 cr_graph *cr_graph_new(const vx_index *x);
 void cr_graph_free(cr_graph *g);
-/* The instances of the region called name, by start. @return how many
- * (0: none), or -1 out of memory. */
+/* The instances of the region called name that ended (not those a
+ * truncated trace left open), by start. @return how many (0: none), or -1
+ * out of memory. */
 long cr_find_region(const vx_index *x, const char *name, cr_target **out);
 /* The task with this id (in any process). @return 0, or -1 with a message. */
 int cr_find_task(const vx_index *x, uint64_t id, cr_target *t, char *err, size_t errlen);

@@ -458,7 +458,8 @@ long cr_find_region(const vx_index *x, const char *name, cr_target **out) {
       for (size_t k = 0; k < t->ndepth[d]; k++) {
         const vx_slice *s = &t->depth[d][k];
         const vx_label *l = vx_label_get(x, s->label);
-        if (info_of(x, s) || !l || !l->name || strcmp(l->name, name) != 0)
+        if (s->args == UINT32_MAX /* unfinished */ || info_of(x, s) || !l || !l->name ||
+            strcmp(l->name, name) != 0)
           continue;
         if (n == cap) {
           cap = cap ? 2 * cap : 16;

@@ -30,6 +30,11 @@ vx_index *cli_index(const char *cmd, char **traces, size_t n) {
   vx_index *x = vx_build(paths, np, err, sizeof err);
   if (!x)
     fprintf(stderr, "ctrace %s: %s\n", cmd, err[0] ? err : "indexing failed");
+  for (size_t i = 0; x && i < vx_source_count(x); i++) { /* (a truncated trace: what was read) */
+    const vx_source *src = vx_source_get(x, i);
+    if (src->problem)
+      fprintf(stderr, "ctrace %s: %s: warning: %s\n", cmd, src->path, src->problem);
+  }
   te_paths_free(paths, np, added);
   return x;
 }

@@ -31,8 +31,9 @@ int ctrace_cmd_why(int argc, char **argv);    /* why.c: the critical path */
 char **cli_with_kernel(const char *cmd, char **paths, size_t n, size_t *nout, int **added);
 
 /* The traces and their FILE.kernel indexed (analysis.h: vx_build), for the
- * commands that analyse them. @return the index, or NULL with a message
- * printed ("ctrace CMD: ..."). */
+ * commands that analyse them; a trace read only in part (truncated) is
+ * said on stderr ("ctrace CMD: FILE: warning: ..."). @return the index, or
+ * NULL with a message printed ("ctrace CMD: ..."). */
 struct vx_index;
 struct vx_index *cli_index(const char *cmd, char **traces, size_t n);
 

@@ -224,11 +224,6 @@ static int stats_report(stats_state *s) {
     fprintf(stderr, "ctrace stats: %s\n", s->err);
     return 1;
   }
-  for (size_t i = 0; i < vx_source_count(s->x); i++) {
-    const vx_source *src = vx_source_get(s->x, i);
-    if (src->problem)
-      fprintf(stderr, "ctrace stats: %s: warning: %s\n", src->path, src->problem);
-  }
   st_sort(&r, s->key);
   int status = 0;
   if (s->json ? stats_json(s, &r, stdout) : st_print_text(stdout, s->x, &r, s->top, s->key)) {

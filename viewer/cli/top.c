@@ -69,11 +69,6 @@ int cpu_compute(const char *cmd, char **traces, size_t n, const cpu_args *a, str
     fprintf(stderr, "ctrace %s: %s\n", cmd, err);
     return 1;
   }
-  for (size_t i = 0; i < vx_source_count(*x); i++) {
-    const vx_source *src = vx_source_get(*x, i);
-    if (src->problem)
-      fprintf(stderr, "ctrace %s: %s: warning: %s\n", cmd, src->path, src->problem);
-  }
   /* What could not be named, once per file. */
   for (const char *l = p->problems; l && *l;) {
     const char *e = strchr(l, '\n');

@@ -229,7 +229,7 @@ static int pick_targets(const vx_index *x, const why_args *a, cr_target **out, s
     return 1;
   }
   if (k == 0) {
-    fprintf(stderr, "ctrace why: no region called '%s' in the traces\n", a->region);
+    fprintf(stderr, "ctrace why: no region called '%s' that ended in the traces\n", a->region);
     return 1;
   }
   if (a->nth > k) {
@@ -313,12 +313,6 @@ int ctrace_cmd_why(int argc, char **argv) {
   vx_index *x = cli_index("why", argv + optind, (size_t)(argc - optind));
   if (!x)
     return 1;
-  for (size_t i = 0; i < vx_source_count(x); i++) {
-    const vx_source *s = vx_source_get(x, i);
-    if (s->problem)
-      fprintf(stderr, "ctrace why: %s: %s (the path covers what could be read)\n", s->path,
-              s->problem);
-  }
   int status = why_report(x, &a);
   vx_free(x);
   return status;
