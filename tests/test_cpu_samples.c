@@ -22,6 +22,7 @@
 #include <gelf.h>
 #include <grp.h>
 #include <limits.h>
+#include <math.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -654,7 +655,10 @@ TEST_IMPL(cpu_samples_self) {
   ASSERT_GE(total + b.lost, 60);
   ASSERT_GE(total, 20);
   ASSERT_GE(full * 10, total * 9);
-  ASSERT_GE(in_leaf * 10, total * 8);
+  /* Most samples land in spin_leaf: 80% of them, less 3 standard errors of
+   * a sampled share of 80% (a TSan CI run delivered 33, 26 in the leaf:
+   * 79%; 3 errors of 33 samples are 21 points, of 200 are 8.5) */
+  ASSERT((double)in_leaf >= 0.8 * (double)total - 3 * sqrt(0.16 * (double)total));
   dwfl_end(dwfl);
   cbuf_free(&b);
   return 0;
