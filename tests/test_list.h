@@ -92,6 +92,7 @@
   XX(scale_routes)                                                             \
   XX(scale_stats)                                                              \
   XX(scale_cli)                                                                \
+  XX(scale_live)                                                               \
   XX(cpu_self_api) XX(cpu_self_env) XX(cpu_self_no_module)                     \
   XX(cpu_self_old_options) XX(run_cpu_self_launcher)                           \
   XX(cpu_self_sigprof) XX(cpu_self_sigprof_taken) XX(run_cpu_sigprof)          \

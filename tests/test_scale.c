@@ -264,6 +264,140 @@ TEST_IMPL(scale_windows) {
   return 0;
 }
 
+/* A live index (vs_live_open) of a trace appended in pieces (cut
+ * anywhere, even inside a record), grown after each: it holds every event
+ * the file holds so far (each batch fed once), and once the trace is whole
+ * it answers as the full index does, at every zoom. With lanes made
+ * coarser early (CTRACE_SCALE_LANE_MIN) it answers the same, holding less. */
+static int live_grown(const char *whole, const char *path, size_t step, uint64_t *bytes) {
+  size_t len;
+  char *data = test_read_file(whole, &len);
+  ASSERT(data != NULL);
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  ASSERT(fd >= 0);
+  size_t at = CTRACE_FMT_FILE_HEADER_SIZE;
+  ASSERT_EQ(write(fd, data, at), (ssize_t)at);
+  char err[1200];
+  vs_index *x = vs_live_open(path, err, sizeof err);
+  if (!x)
+    TEST_FAIL("vs_live_open: %s", err);
+  ASSERT_EQ(vs_live(x), 1);
+  int grown = 0;
+  while (at < len) {
+    size_t n = at + step <= len ? step : len - at;
+    ASSERT_EQ(write(fd, data + at, n), (ssize_t)n);
+    at += n;
+    int all = at == len || grown % 2; /* (settled batches only, every other time) */
+    if (vs_live_more(x, all, err, sizeof err))
+      TEST_FAIL("vs_live_more at byte %zu: %s", at, err);
+    grown++;
+    vx_index *probe = full_index(path);
+    if (all && probe)
+      ASSERT_UEQ(vs_events(x), vx_events(probe)); /* nothing lost, nothing twice */
+    vx_free(probe);
+  }
+  close(fd);
+  free(data);
+  ASSERT(grown > 3);
+  vx_index *fx = full_index(path);
+  ASSERT(fx);
+  ASSERT_UEQ(vs_events(x), vx_events(fx));
+  ASSERT_UEQ(vs_t0(x), vx_t0(fx));
+  ASSERT_UEQ(vs_t1(x), vx_t1(fx));
+  uint64_t span = vs_t1(x) - vs_t0(x), r = 11;
+  for (int tid = 4001; tid <= 4000 + THREADS; tid++) {
+    vs_thread_facts f;
+    ASSERT_EQ(vs_thread_info(x, thread_of(x, tid), &f), 0);
+    ASSERT_UEQ(f.slices, full_track(fx, tid)->slices);
+    if (compare_levels(x, fx, tid))
+      return 1;
+    for (int k = 0; k < 20; k++) {
+      uint64_t l = 1 + lcg(&r) % (span >> (lcg(&r) % 16));
+      uint64_t a = vs_t0(x) + lcg(&r) % (span - l + 1);
+      if (compare_decoded(x, fx, tid, a, a + l))
+        return 1;
+    }
+  }
+  *bytes = vs_live_bytes(x);
+  vx_free(fx);
+  vs_close(x);
+  return 0;
+}
+
+/* While it grows, a region still open (each thread's "life") shows in
+ * coarse windows to the end so far, marked open. */
+static int live_open_shown(const char *whole, const char *path) {
+  size_t len;
+  char *data = test_read_file(whole, &len);
+  ASSERT(data != NULL);
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  ASSERT(fd >= 0);
+  ASSERT_EQ(write(fd, data, len / 2), (ssize_t)(len / 2));
+  close(fd);
+  free(data);
+  char err[1200];
+  vs_index *x = vs_live_open(path, err, sizeof err);
+  ASSERT(x != NULL);
+  ASSERT_EQ(vs_live_more(x, 1, err, sizeof err), 0);
+  got g = {0};
+  uint64_t t0 = vs_t0(x), t1 = vs_t1(x);
+  ASSERT(t1 > t0);
+  ASSERT_EQ(vs_window(x, thread_of(x, 4001), t0, t1, (t1 - t0) / 100 + 1, collect, &g), 0);
+  int life = 0;
+  for (size_t k = 0; k < g.n; k++)
+    if (g.it[k].depth == 0 && g.it[k].open) {
+      vs_label_facts l;
+      vs_label(x, g.it[k].key, &l);
+      ASSERT_STR_EQ(l.name, "life");
+      ASSERT(g.it[k].start + g.it[k].dur == t1);
+      life++;
+    }
+  ASSERT_EQ(life, 1);
+  free(g.it);
+  vs_close(x);
+  return 0;
+}
+
+TEST_IMPL(scale_live) {
+  const char *whole = test_tmp_path("live-whole.ctrace"), *path = test_tmp_path("live.ctrace");
+  write_trace(whole, 2000, 5);
+  struct stat st;
+  ASSERT_EQ(stat(whole, &st), 0);
+  uint64_t fine, coarse;
+  if (live_grown(whole, path, (size_t)st.st_size / 9 + 1, &fine))
+    return 1;
+  setenv("CTRACE_SCALE_LANE_MIN", "64", 1);
+  int bad = live_grown(whole, path, 4093, &coarse);
+  unsetenv("CTRACE_SCALE_LANE_MIN");
+  if (bad)
+    return 1;
+  ASSERT(coarse < fine);
+  if (live_open_shown(whole, path))
+    return 1;
+  /* A file that is not a trace yet cannot be opened; one cut shorter is
+   * said to be another. */
+  char err[1200];
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  ASSERT(fd >= 0);
+  close(fd);
+  ASSERT(vs_live_open(path, err, sizeof err) == NULL);
+  size_t len;
+  char *data = test_read_file(whole, &len);
+  ASSERT(data != NULL);
+  fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  ASSERT_EQ(write(fd, data, len / 2), (ssize_t)(len / 2));
+  vs_index *x = vs_live_open(path, err, sizeof err);
+  ASSERT(x != NULL);
+  ASSERT_EQ(vs_live_more(x, 0, err, sizeof err), 0);
+  ASSERT_EQ(ftruncate(fd, (off_t)(len / 4)), 0);
+  ASSERT(vs_live_more(x, 0, err, sizeof err) < 0);
+  ASSERT(strstr(err, "became shorter") != NULL);
+  close(fd);
+  free(data);
+  vs_close(x);
+  return 0;
+}
+
 static void flip_byte(const char *path, off_t at) {
   int fd = open(path, O_RDWR);
   unsigned char c;

@@ -931,6 +931,20 @@ typedef struct vs_label_facts {
   const char *cat;
 } vs_label_facts;
 void vs_label(vs_index *x, uint32_t key, vs_label_facts *out);
+/* The scale index of a trace still being written (scale_live.c), kept in
+ * memory (never in a file) and grown by each vs_live_more() with what the
+ * file appended: its threads' settled batches (rd_settled; all of them when
+ * `all`: the file is quiet). Its memory stays bounded however long the
+ * trace runs: per lane of a thread at most about 2^20 buckets a level
+ * (finer windows decode the batches they touch). The caller orders updates
+ * and queries (a lock). vs_open's accessors, vs_window and vs_find answer as
+ * for an index file; regions still open show to the end so far (open 1).
+ * vs_live_open: NULL with err (the file cannot be read yet). vs_live_more:
+ * 0, or CTRACE_E* with err (what was read until then stays). */
+vs_index *vs_live_open(const char *trace, char *err, size_t errlen);
+int vs_live_more(vs_index *x, int all, char *err, size_t errlen);
+int vs_live(const vs_index *x);            /* 1: made by vs_live_open */
+uint64_t vs_live_bytes(const vs_index *x); /* the memory its tables hold */
 /* ctrace stats's regions of a window [w0, w1) (scale_stats.c): per region
  * name as st_compute's (regions overlapping it, durations clipped to it;
  * `label` is only an index), and per thread (vs_thread_count) its regions

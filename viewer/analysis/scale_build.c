@@ -21,38 +21,6 @@
 #include "common.h"
 #include "scale_internal.h"
 
-typedef struct grow_lvl {
-  vs_entry *e;
-  size_t n, cap;
-  unsigned shift; /* of its buckets (0 until its first item: then the trace's) */
-  uint64_t items;
-} grow_lvl;
-
-typedef struct open_reg {
-  uint64_t start;
-  uint32_t key;
-  vs_pre ev;
-} open_reg;
-
-typedef struct tpass {
-  vs_index *x;
-  vs_out *out;
-  vs_thread *th;
-  unsigned shift0;
-  size_t lane_min; /* VS_LANE_MIN */
-  open_reg *stack;
-  size_t depth, cap;
-  vs_pre last_switch;
-  int have_switch;
-  grow_lvl *lanes; /* per depth; the instants' at VS_MAX_DEPTH */
-  size_t nlanes;
-  vs_batch *b;
-  vs_pre *pre;
-  size_t npre, cap_pre;
-  uint64_t last_ts;
-  int err;
-} tpass;
-
 static int grow(void **p, size_t *cap, size_t need, size_t elem) {
   if (need <= *cap)
     return 0;
@@ -68,7 +36,7 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem) {
 }
 
 /* Buckets of e[0..n) at a shift 2 more: each of 4. @return the new n. */
-static size_t merge_level(vs_entry *e, size_t n, unsigned shift) {
+size_t vs__merge_level(vs_entry *e, size_t n, unsigned shift) {
   size_t m = 0; /* in place: m <= i */
   for (size_t i = 0; i < n; i++) {
     if (m && e[m - 1].start >> shift == e[i].start >> shift) {
@@ -85,12 +53,12 @@ static size_t merge_level(vs_entry *e, size_t n, unsigned shift) {
 
 /* An item into level 0 of a lane: a new bucket, or the current one's count
  * and longest. Items come in start order. */
-static void lvl_add(tpass *p, grow_lvl *l, uint64_t start, uint64_t dur, uint32_t key) {
+static void lvl_add(vs_pass *p, vs_grow_lvl *l, uint64_t start, uint64_t dur, uint32_t key) {
   if (!l->items++)
     l->shift = p->shift0;
   if (l->n >= p->lane_min && l->n * VS_LANE_RATIO > l->items && l->shift + 2 < 64) {
     l->shift += 2; /* too fine for what it holds */
-    l->n = merge_level(l->e, l->n, l->shift);
+    l->n = vs__merge_level(l->e, l->n, l->shift);
   }
   if (l->n && l->e[l->n - 1].start >> l->shift == start >> l->shift) {
     vs_entry *e = &l->e[l->n - 1];
@@ -106,7 +74,7 @@ static void lvl_add(tpass *p, grow_lvl *l, uint64_t start, uint64_t dur, uint32_
     /* At most one entry per bucket of the span: reserved once (pages are
      * only touched as entries come; no copying as it grows). */
     size_t cap = (size_t)((p->x->t1 >> p->shift0) - (p->x->t0 >> p->shift0) + 2);
-    if (l->cap || start > p->x->t1 || !(l->e = malloc(cap * sizeof *l->e))) {
+    if (l->cap || p->live || start > p->x->t1 || !(l->e = malloc(cap * sizeof *l->e))) {
       if (grow((void **)&l->e, &l->cap, l->n + 1, sizeof *l->e)) {
         p->err = CTRACE_ENOMEM;
         return;
@@ -117,9 +85,9 @@ static void lvl_add(tpass *p, grow_lvl *l, uint64_t start, uint64_t dur, uint32_
   l->e[l->n++] = (vs_entry){start, dur, key, 1};
 }
 
-static grow_lvl *lane_at(tpass *p, size_t d) {
+static vs_grow_lvl *lane_at(vs_pass *p, size_t d) {
   if (d >= p->nlanes) {
-    grow_lvl *n = realloc(p->lanes, (d + 1) * sizeof *n);
+    vs_grow_lvl *n = realloc(p->lanes, (d + 1) * sizeof *n);
     if (!n) {
       p->err = CTRACE_ENOMEM;
       return NULL;
@@ -132,16 +100,16 @@ static grow_lvl *lane_at(tpass *p, size_t d) {
 }
 
 /* A region ended at ts: the item at its depth. */
-static void pop(tpass *p, uint64_t ts) {
-  open_reg *o = &p->stack[--p->depth];
+static void pop(vs_pass *p, uint64_t ts) {
+  vs_open_reg *o = &p->stack[--p->depth];
   size_t d = p->depth < VS_MAX_DEPTH - 1 ? p->depth : VS_MAX_DEPTH - 1;
-  grow_lvl *l = lane_at(p, d);
+  vs_grow_lvl *l = lane_at(p, d);
   if (l)
     lvl_add(p, l, o->start, ts >= o->start ? ts - o->start : 0, o->key);
 }
 
 /* A batch begins: its snapshot is the stack and the task in force. */
-static void batch_begins(tpass *p, size_t bi, const rd_event *ev) {
+static void batch_begins(vs_pass *p, size_t bi, const rd_event *ev) {
   vs_batch *b = &p->b[bi];
   b->pre = p->npre;
   size_t need = p->npre + p->depth + 1;
@@ -157,7 +125,7 @@ static void batch_begins(tpass *p, size_t bi, const rd_event *ev) {
   b->first = ev->ts;
 }
 
-static void on_event(tpass *p, const rd_event *ev) {
+static void on_event(vs_pass *p, const rd_event *ev) {
   vs_pre raw = {ev->ts, ev->tick, ev->arg[0], ev->type, 0};
   switch (ev->type) {
   case CTRACE_FMT_EV_REGION_BEGIN:
@@ -167,7 +135,7 @@ static void on_event(tpass *p, const rd_event *ev) {
       p->err = CTRACE_ENOMEM;
       return;
     }
-    p->stack[p->depth++] = (open_reg){ev->ts, VS_KEY(ev->type, ev->arg[0]), raw};
+    p->stack[p->depth++] = (vs_open_reg){ev->ts, VS_KEY(ev->type, ev->arg[0]), raw};
     break;
   case CTRACE_FMT_EV_REGION_END:
   case CTRACE_FMT_EV_GC_END:
@@ -175,7 +143,7 @@ static void on_event(tpass *p, const rd_event *ev) {
       pop(p, ev->ts);
     break;
   case CTRACE_FMT_EV_INSTANT: {
-    grow_lvl *l = lane_at(p, VS_MAX_DEPTH);
+    vs_grow_lvl *l = lane_at(p, VS_MAX_DEPTH);
     if (l)
       lvl_add(p, l, ev->ts, 0, VS_KEY(ev->type, ev->arg[0]));
     break;
@@ -193,7 +161,7 @@ static void on_event(tpass *p, const rd_event *ev) {
 
 /* The levels above level 0: each bucket of level k+1 holds four of level
  * k. Stops at one bucket. @return the number of levels, all appended. */
-static uint32_t write_levels(tpass *p, grow_lvl *l0, vs_lane *lane) {
+static uint32_t write_levels(vs_pass *p, vs_grow_lvl *l0, vs_lane *lane) {
   vs_entry *e = l0->e;
   size_t n = l0->n;
   uint32_t k = 0;
@@ -206,13 +174,13 @@ static uint32_t write_levels(tpass *p, grow_lvl *l0, vs_lane *lane) {
     if (n <= 1 || k == VS_MAX_LEVELS || shift + 2 >= 64)
       break;
     shift += 2;
-    n = merge_level(e, n, shift);
+    n = vs__merge_level(e, n, shift);
   }
   return k;
 }
 
 /* The thread's tables into the file, its lanes into x->lanes. */
-static int thread_done(tpass *p, size_t ti) {
+static int thread_done(vs_pass *p, size_t ti) {
   vs_thread *th = p->th;
   while (p->depth) /* still open at its last event: an item to there */
     pop(p, p->last_ts);
@@ -245,10 +213,47 @@ static int thread_done(tpass *p, size_t ti) {
   return p->out->err;
 }
 
+void vs__pass_next(vs_pass *p, size_t bi, const rd_event *ev) {
+  vs_thread *th = p->th;
+  if (p->live && bi >= p->nb) {
+    if (grow((void **)&p->b, &p->cap_b, bi + 1, sizeof *p->b)) {
+      p->err = CTRACE_ENOMEM;
+      return;
+    }
+    memset(p->b + p->nb, 0, (bi + 1 - p->nb) * sizeof *p->b);
+    p->nb = bi + 1;
+  }
+  if (bi != p->cur && bi < p->nb) {
+    p->cur = bi;
+    batch_begins(p, bi, ev);
+  }
+  if (p->cur < p->nb) {
+    p->b[p->cur].last = ev->ts;
+    p->b[p->cur].events++;
+  }
+  if (!th->events++)
+    th->first = ev->ts;
+  p->last_ts = ev->ts;
+  if (!th->kernel)
+    on_event(p, ev);
+}
+
+void vs__pass_free(vs_pass *p) {
+  for (size_t d = 0; d < p->nlanes; d++)
+    free(p->lanes[d].e);
+  free(p->lanes);
+  free(p->stack);
+  free(p->b);
+  free(p->pre);
+  memset(p, 0, sizeof *p);
+}
+
 /* One thread, start to end. */
 static int read_thread(vs_index *x, vs_out *out, size_t ti, unsigned shift0, size_t lane_min) {
   vs_thread *th = &x->threads[ti];
-  tpass p = {.x = x, .out = out, .th = th, .shift0 = shift0, .lane_min = lane_min};
+  vs_pass p = {.x = x, .out = out, .th = th, .shift0 = shift0, .lane_min = lane_min};
+  p.cur = SIZE_MAX;
+  p.nb = th->nbatches;
   rd_stream *s = rd_stream_open_at(x->tr, th->rd, 0, RD_STREAM_OWN);
   p.b = calloc(th->nbatches ? th->nbatches : 1, sizeof *p.b);
   if (!s || !p.b) {
@@ -256,33 +261,12 @@ static int read_thread(vs_index *x, vs_out *out, size_t ti, unsigned shift0, siz
     free(p.b);
     return CTRACE_ENOMEM;
   }
-  size_t cur = SIZE_MAX;
   rd_event ev;
-  int r;
-  while (!p.err && (r = rd_stream_next(s, &ev)) == 1) {
-    size_t bi = rd_stream_batch(s);
-    if (bi != cur && bi < th->nbatches) {
-      cur = bi;
-      batch_begins(&p, bi, &ev);
-    }
-    if (cur < th->nbatches) {
-      p.b[cur].last = ev.ts;
-      p.b[cur].events++;
-    }
-    if (!th->events++)
-      th->first = ev.ts;
-    p.last_ts = ev.ts;
-    if (!th->kernel)
-      on_event(&p, &ev);
-  }
+  while (!p.err && rd_stream_next(s, &ev) == 1)
+    vs__pass_next(&p, rd_stream_batch(s), &ev);
   rd_stream_close(s);
-  r = p.err ? p.err : thread_done(&p, ti);
-  for (size_t d = 0; d < p.nlanes; d++)
-    free(p.lanes[d].e);
-  free(p.lanes);
-  free(p.stack);
-  free(p.b);
-  free(p.pre);
+  int r = p.err ? p.err : thread_done(&p, ti);
+  vs__pass_free(&p);
   return r;
 }
 

@@ -96,8 +96,9 @@ struct vs_index {
   size_t nlanes;
   void *map; /* the index file, mapped */
   size_t map_len;
-  int reused;     /* 1: read from an index file made before */
-  char why[1024]; /* why it was (re)built: "none", "stale: ...", "corrupt: ..." */
+  int reused;           /* 1: read from an index file made before */
+  struct vs_live *live; /* a trace being written, indexed in memory as it grows (scale_live.c) */
+  char why[1024];       /* why it was (re)built: "none", "stale: ...", "corrupt: ..." */
 };
 
 /* The first of thread t's batches that ends at or after ns (t->nbatches:
@@ -124,6 +125,53 @@ static inline size_t vs__first_batch(const vs_thread *t, uint64_t ns) {
 int vs__decode(vs_index *x, const vs_thread *t, uint64_t t0, uint64_t t_stop, uint64_t open_end,
                int (*fn)(void *arg, const vs_item *it), void *arg);
 
+/* scale_build.c: one thread's pass, event by event, in recording order.
+ * The file's pass runs it from the thread's first event to its last; a
+ * live index (scale_live.c) keeps it between updates and feeds it what was
+ * appended. */
+typedef struct vs_grow_lvl { /* a lane's level 0 as it is made */
+  vs_entry *e;
+  size_t n, cap;
+  unsigned shift; /* of its buckets (0 until its first item: then shift0) */
+  uint64_t items;
+} vs_grow_lvl;
+
+typedef struct vs_open_reg {
+  uint64_t start;
+  uint32_t key;
+  vs_pre ev;
+} vs_open_reg;
+
+typedef struct vs_pass {
+  vs_index *x;
+  struct vs_out *out;
+  vs_thread *th;
+  unsigned shift0;
+  size_t lane_min; /* VS_LANE_MIN (SIZE_MAX: never made coarser in place) */
+  int live;        /* batches come as they are appended: p->b grows */
+  vs_open_reg *stack;
+  size_t depth, cap;
+  vs_pre last_switch;
+  int have_switch;
+  vs_grow_lvl *lanes; /* per depth; the instants' at VS_MAX_DEPTH */
+  size_t nlanes;
+  vs_batch *b;
+  size_t nb, cap_b; /* (live: batches met so far) */
+  size_t cur;       /* the batch of the last event (SIZE_MAX: none yet) */
+  vs_pre *pre;
+  size_t npre, cap_pre;
+  uint64_t last_ts;
+  int err;
+} vs_pass;
+
+/* One event of batch bi of p's thread. */
+void vs__pass_next(vs_pass *p, size_t bi, const rd_event *ev);
+/* Frees what p holds (not p). */
+void vs__pass_free(vs_pass *p);
+/* Buckets of e[0..n) at a shift 2 more, merged in place: each of 4.
+ * @return the new n. */
+size_t vs__merge_level(vs_entry *e, size_t n, unsigned shift);
+
 /* The index file being written: arrays are appended (8-byte aligned) by
  * both workers; the header goes at offset 0 last. */
 typedef struct vs_out {
@@ -148,5 +196,11 @@ void vs__unmap(vs_index *x); /* (and frees the tables) */
  * then maps it. @return 0 or a negative CTRACE_E* or -errno, with err. */
 int vs__make(vs_index *x, const char *path, vs_progress progress, void *arg, char *err,
              size_t errlen);
+
+/* scale_live.c: a live index's regions still open on thread i, as a
+ * window shows them (open 1, to the trace's end so far), outermost first.
+ * @return how many (at most cap). */
+size_t vs__live_open(const vs_index *x, size_t thread, vs_item *out, size_t cap);
+void vs__live_free(vs_index *x); /* (its passes and levels; the tables are vs__unmap's) */
 
 #endif /* CTRACE_VIEWER_SCALE_INTERNAL_H */

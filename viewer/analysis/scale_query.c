@@ -50,6 +50,7 @@ static int cache_path(const char *trace, char *out, size_t cap) {
 void vs_close(vs_index *x) {
   if (!x)
     return;
+  vs__live_free(x);
   vs__unmap(x);
   rd_close(x->tr);
   pthread_mutex_destroy(&x->lock);
@@ -142,7 +143,7 @@ rd_trace *vs_trace(vs_index *x) { return x->tr; }
 uint64_t vs_t0(const vs_index *x) { return x->t0; }
 uint64_t vs_t1(const vs_index *x) { return x->t1; }
 uint64_t vs_events(const vs_index *x) { return x->events; }
-uint64_t vs_file_bytes(const vs_index *x) { return x->map_len; }
+uint64_t vs_file_bytes(const vs_index *x) { return x->live ? vs_live_bytes(x) : x->map_len; }
 size_t vs_thread_count(const vs_index *x) { return x->nthreads; }
 
 int vs_thread_info(vs_index *x, size_t i, vs_thread_facts *f) {
@@ -272,7 +273,11 @@ static size_t entry_lower(const vs_entry *e, size_t n, uint64_t t0) {
   return lo ? lo - 1 : 0; /* (the one before may reach in) */
 }
 
+/* A live index's regions still open (vs__live_open) go after their
+ * depth's entries: each began after every region of its depth ended. */
 static void window_levels(vs_index *x, const vs_thread *t, wctx *c) {
+  vs_item open[64];
+  size_t nopen = vs__live_open(x, (size_t)(t - x->threads), open, 64);
   for (uint32_t k = 0; k < t->nlanes; k++) {
     const vs_lane *l = &x->lanes[t->lane0 + k];
     uint32_t lv = 0;
@@ -286,8 +291,18 @@ static void window_levels(vs_index *x, const vs_thread *t, wctx *c) {
       vs_item it = {l->depth, e[i].start, e[i].dur, e[i].key, e[i].count, 0};
       offer(c, &m, &it);
     }
+    if (l->depth < nopen) {
+      offer(c, &m, &open[l->depth]);
+      open[l->depth].merged = 0; /* (offered) */
+    }
     flush(c, &m);
   }
+  for (size_t d = 0; d < nopen; d++) /* (depths with no region ended yet) */
+    if (open[d].merged) {
+      merger m = {.depth = (uint32_t)d, .cur = UINT64_MAX};
+      offer(c, &m, &open[d]);
+      flush(c, &m);
+    }
 }
 
 typedef struct dec_open {
