@@ -7,7 +7,10 @@
 # the events indexed, the index's generation and the view's memory (RSS,
 # and its anonymous part). Then the lag's median and worst after the first
 # 5 s, and the peak RSS.
-#   bash bench/live.sh [BUILD_DIR]        (RATE=, DURATION= seconds, THREADS= to change)
+# INDEX=scale follows through a scale index kept in memory from the start;
+# by default (auto) the view switches to one once the trace passes
+# $CTRACE_SCALE_MIB (default 32) MiB; INDEX=full never does.
+#   bash bench/live.sh [BUILD_DIR]        (RATE=, DURATION= seconds, THREADS=, INDEX= to change)
 set -euo pipefail
 build=${1:-build}
 rate=${RATE:-1000000}
@@ -20,7 +23,7 @@ trap 'kill $emit $server 2>/dev/null || true; rm -rf "$tmp"' EXIT
 CTRACE_OUT="$tmp/live.ctrace" "$build/bench/live_emit" "$rate" "$seconds" "$threads" &
 emit=$!
 for _ in $(seq 100); do [ -s "$tmp/live.ctrace" ] && break; sleep 0.05; done
-"$build/ctrace" view --follow "$tmp/live.ctrace" --port 0 >"$tmp/out" 2>"$tmp/err" &
+"$build/ctrace" view --follow "$tmp/live.ctrace" --index "${INDEX:-auto}" --port 0 >"$tmp/out" 2>"$tmp/err" &
 server=$!
 for _ in $(seq 600); do grep -q timeline "$tmp/out" 2>/dev/null && break; sleep 0.1; done
 url=$(sed -n 's/timeline: //p' "$tmp/out")
@@ -62,4 +65,4 @@ if lags:
           (statistics.median(lags), lags[int(0.9 * (len(lags) - 1))], lags[-1], len(lags)))
 print("view peak RSS %d MiB" % mem().get("VmHWM", 0))
 PY
-grep -E "indexed|built whole|cannot index" "$tmp/err" | head -5 || true
+grep -E "indexed|built whole|cannot index|scale index" "$tmp/err" | head -5 || true

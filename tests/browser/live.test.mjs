@@ -207,6 +207,41 @@ async function waitingScenario() {
   await server.out.exited;
 }
 
+/** A trace followed through a scale index kept in memory (--index scale):
+ *  the ticks appear as written, the open region ("life" of pulse, if any)
+ *  is drawn, /api/meta says the index is live, then "ended" with every tick. */
+async function scaleScenario() {
+  log('---- followed through a scale index kept in memory ----');
+  const trace = path.join(outDir, 'live-scale.ctrace');
+  for (const f of fs.readdirSync(outDir)) if (f.startsWith('live-scale.ctrace')) fs.rmSync(path.join(outDir, f), { force: true });
+  const prog = spawn(pulseBin, ['2', String(PERIOD_MS), '0'], { stdio: 'ignore', env: { ...process.env, CTRACE_OUT: trace } });
+  procs.push(prog);
+  for (let i = 0; i < 50 && !fs.existsSync(trace); i++) await new Promise((r) => setTimeout(r, 50));
+  const server = spawnServer(['view', '--follow', trace, '--index', 'scale', '--port', '0']);
+  const url = await server.out.url;
+  const page = await context.newPage();
+  const problems = watch(page);
+  await page.goto(url, { waitUntil: 'load' });
+  await page.evaluate(() => { window.__noReload = true; });
+  await page.waitForFunction(() => window.__ctrace.visibleSlices().filter((s) => s.name === 'tick').length >= 3, null, { timeout: 8000 }).catch(() => {});
+  const mid = await page.evaluate(async () => {
+    const m = await (await fetch('api/meta')).json();
+    return { scale: m.scale, state: window.__ctrace.liveState,
+      ticks: window.__ctrace.visibleSlices().filter((s) => s.name === 'tick').length };
+  });
+  check(mid.scale && mid.scale.live === true && mid.state === 'following' && mid.ticks >= 3,
+    `ticks appear while it runs, through a live scale index (${JSON.stringify(mid)})`);
+  await page.waitForFunction(() => window.__ctrace.liveState === 'ended', null, { timeout: 10_000 }).catch(() => {});
+  await page.waitForFunction(() => window.__ctrace.visibleSlices().filter((s) => s.name === 'tick').length >= 18, null, { timeout: 3000 }).catch(() => {});
+  const end = await page.evaluate(() => ({ state: window.__ctrace.liveState, noReload: window.__noReload === true,
+    ticks: window.__ctrace.visibleSlices().filter((s) => s.name === 'tick').length }));
+  check(end.state === 'ended' && end.noReload && end.ticks >= 18, `then "ended", every tick in place (${JSON.stringify(end)})`);
+  check(problems.length === 0, 'no page errors, console errors, failed requests or HTTP errors (scale)', problems.join('\n  '));
+  await page.close();
+  server.p.kill('SIGTERM');
+  await server.out.exited;
+}
+
 async function main() {
   if (!fs.existsSync(CHROMIUM)) throw new Error(`no browser at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM)`);
   fs.mkdirSync(outDir, { recursive: true });
@@ -216,6 +251,7 @@ async function main() {
     viewport: { width: 1440, height: 900 }, deviceScaleFactor: 1,
   });
   await waitingScenario();
+  await scaleScenario();
   log('---- the program, live ----');
   const trace = path.join(outDir, 'live.ctrace');
   for (const f of fs.readdirSync(outDir)) if (f.startsWith('live.ctrace')) fs.rmSync(path.join(outDir, f), { force: true });

@@ -39,7 +39,11 @@ static const char usage[] =
     "               every panel); scale: TRACE.idx, made once by one pass and\n"
     "               reused, in bounded memory (a ctrace file alone; the timeline\n"
     "               and its regions); auto (default): scale for a ctrace file of\n"
-    "               $CTRACE_SCALE_MIB (default 32) MiB or more, else full\n";
+    "               $CTRACE_SCALE_MIB (default 32) MiB or more, else full. With\n"
+    "               --follow, one ctrace file is followed through a scale index\n"
+    "               kept in memory (scale: from the start; auto: once it passes\n"
+    "               that size), which grows in bounded memory however long the\n"
+    "               program runs\n";
 
 /* ---- ctrace view ----------------------------------------------------------------------------- */
 
@@ -231,6 +235,9 @@ static int view_run(view_state *s) {
   if (s->pid > 0)
     return ctrace_view_pid(&s->v, s->pid, s->sock);
   if (s->v.follow || s->v.lttng_live) {
+    s->v.follow_scale = !s->index || !strcmp(s->index, "auto") ? 0
+                        : !strcmp(s->index, "scale")           ? 1
+                                                               : -1;
     s->v.paths = s->traces;
     s->v.npaths = s->ntraces;
     return sv_view(&s->v);

@@ -36,7 +36,8 @@
 #include "server_internal.h"
 
 #define FOLLOW_POLL_MS 100
-#define FOLLOW_QUIET_MS 2000 /* no growth for this long and their writers gone: ended */
+#define FOLLOW_QUIET_MS 2000           /* no growth for this long and their writers gone: ended */
+#define FOLLOW_FULL_EVENTS 16000000ull /* (auto) then a scale index */
 
 /* ---- What to follow -------------------------------------------------------------------- */
 
@@ -125,6 +126,7 @@ int sv__follow_init(view *v, const sv_options *o) {
   follow *f = &v->fw;
   f->bases = o->paths;
   f->nbases = o->npaths;
+  f->scale_want = o->follow_scale;
   f->dir_mtime = calloc(f->nbases ? f->nbases : 1, sizeof *f->dir_mtime);
   struct timespec rt;
   clock_gettime(CLOCK_REALTIME, &rt);
@@ -194,12 +196,124 @@ static int follow_grow(follow *f) {
   return f->next_rc == VX_GROW_WHOLE ? -1 : 0;
 }
 
+/* ---- Through a scale index kept in memory --------------------------------------------------- */
+
+/* Whether the followed files are due a live scale index: one ctrace file
+ * (what is joined later, FILE.kernel or a child's, is then left out), with
+ * --index scale, or by default once it passes $CTRACE_SCALE_MIB MiB or the
+ * full index holds FOLLOW_FULL_EVENTS (12 to 19 bytes each: the file may
+ * hold many more events per byte than that size says). */
+static int follow_scale_due(const follow *f, size_t n, const int64_t *size) {
+  if (f->scale)
+    return 1;
+  if (f->scale_want < 0 || n != 1)
+    return 0;
+  const char *mib = getenv("CTRACE_SCALE_MIB");
+  double min = mib && *mib ? atof(mib) : 32.0;
+  uint64_t full = f->grow ? vx_events(vx_grow_index(f->grow)) : 0;
+  if (!f->scale_want && (double)size[0] < min * 1048576.0 && full < FOLLOW_FULL_EVENTS)
+    return 0;
+  char head[CTRACE_FMT_MAGIC_LEN];
+  int fd = open(f->paths[0], O_RDONLY | O_CLOEXEC);
+  ssize_t got = fd >= 0 ? read(fd, head, sizeof head) : -1;
+  if (fd >= 0)
+    close(fd);
+  return got == CTRACE_FMT_MAGIC_LEN && !memcmp(head, CTRACE_FMT_MAGIC, CTRACE_FMT_MAGIC_LEN);
+}
+
+/* The scale index takes what the file appended (under the write side of
+ * the lock once served). next_rc: 0, or an error with next_err. */
+static void follow_scale_grow(follow *f) {
+  f->took_scale = 1;
+  if (!f->scale && !(f->scale = vs_live_open(f->paths[0], f->next_err, sizeof f->next_err))) {
+    f->next_rc = -1;
+    return;
+  }
+  if (f->scale_served)
+    uv_rwlock_wrlock(&f->lock);
+  f->next_rc = vs_live_more(f->scale, f->next_all, f->next_err, sizeof f->next_err);
+  if (f->scale_served)
+    uv_rwlock_wrunlock(&f->lock);
+}
+
+int sv__follow_scale_first(view *v) {
+  follow *f = &v->fw;
+  int64_t size[FOLLOW_MAX_FILES];
+  for (size_t i = 0; i < f->npaths; i++) {
+    struct stat st;
+    size[i] = stat(f->paths[i], &st) == 0 ? (int64_t)st.st_size : -1;
+  }
+  if (!follow_scale_due(f, f->npaths, size))
+    return 0;
+  f->next_all = 0;
+  follow_scale_grow(f);
+  if (!f->scale)
+    return 0; /* (not readable yet: the full index's way says why) */
+  if (f->next_rc)
+    snprintf(v->err, sizeof v->err, "%s", f->next_err);
+  f->scale_served = 1; /* (from when it is served: before any update) */
+  f->grow_whole = 1;
+  v->ctx.scale = f->scale;
+  char e[8];
+  v->first = vx_build(NULL, 0, e, sizeof e);
+  return 1;
+}
+
+/* The scale index made: served from now on in place of the full index,
+ * which is let go. */
+static void follow_scale_serve(view *v) {
+  follow *f = &v->fw;
+  f->scale_served = 1;
+  v->ctx.scale = f->scale;
+  fprintf(stderr,
+          "ctrace view: %s is big: followed from now on through a scale index kept in memory "
+          "(%" PRIu64 " events, %.1f MiB), which answers the timeline's regions and instants "
+          "(not the other panels)\n",
+          f->paths[0], vs_events(f->scale), (double)vs_live_bytes(f->scale) / 1048576.0);
+  if (f->grow) /* (a served one is freed when swapped out) */
+    vx_grow_close(f->grow, !f->grow_served);
+  f->grow = NULL;
+  f->grow_whole = 1;
+  char e[8];
+  vx_index *empty = vx_build(NULL, 0, e, sizeof e);
+  sv__swap_in(v, empty ? empty : v->ctx.index, 1);
+}
+
+static void follow_scale_built(view *v) {
+  follow *f = &v->fw;
+  if (f->npaths > 1 && !f->kernel_said++)
+    fprintf(stderr,
+            "ctrace view: %s and the files after it are not shown: a scale index reads "
+            "one trace file\n",
+            f->paths[1]);
+  if (!f->scale) {
+    follow_problem(v, f->next_err[0] ? f->next_err : "cannot read the trace yet");
+    http_notify(&v->http);
+    return;
+  }
+  follow_problem(v, f->next_rc ? f->next_err : NULL);
+  if (!f->scale_served) {
+    follow_scale_serve(v);
+    return;
+  }
+  v->ctx.generation++;
+  http_notify(&v->http);
+}
+
+/* ---- Building or growing the index ---------------------------------------------------------- */
+
 static void follow_build(uv_work_t *w) {
   view *v = w->data;
   follow *f = &v->fw;
   double t = sv__now_ms();
   f->next_err[0] = '\0';
   f->next = NULL;
+  f->took_scale = 0;
+  if (follow_scale_due(f, f->next_n, f->tried)) {
+    follow_scale_grow(f);
+    f->next_ms = sv__now_ms() - t;
+    return;
+  }
   if (f->grow_whole || follow_grow(f) != 0) {
     f->next_err[0] = '\0';
     f->next = vx_build(f->paths, f->next_n, f->next_err, sizeof f->next_err);
@@ -235,7 +349,12 @@ static void follow_built(uv_work_t *w, int status) {
   f->busy = 0;
   /* Rebuilding takes at most about half of one core; growing costs what
    * was appended, and waiting would only leave more for the next update. */
-  f->next_ok_ms = sv__now_ms() + (f->grow && !f->next ? 0 : f->next_ms);
+  f->next_ok_ms = sv__now_ms() + ((f->grow && !f->next) || f->took_scale ? 0 : f->next_ms);
+  if (f->took_scale) {
+    if (status == 0)
+      follow_scale_built(v);
+    return;
+  }
   if (status == 0 && follow_grown(v))
     return;
   if (status == 0 && f->next) {
@@ -255,6 +374,16 @@ static void follow_end(view *v) {
   f->ended = 1;
   uv_timer_stop(&f->timer);
   const vx_index *x = v->ctx.index;
+  if (v->ctx.scale) {
+    rd_trace *tr = vs_trace(v->ctx.scale);
+    fprintf(stderr,
+            "ctrace view: the trace ended: %" PRIu64 " events; still serving the timeline\n",
+            vs_events(v->ctx.scale));
+    if (rd_problem(tr))
+      fprintf(stderr, "ctrace view: %s: warning: %s\n", v->ctx.paths[0], rd_problem(tr));
+    sv__set_state(v, "ended");
+    return;
+  }
   fprintf(stderr,
           "ctrace view: the trace ended: %" PRIu64 " events from %zu file%s; still "
           "serving the timeline\n",
@@ -274,14 +403,22 @@ static int follow_finished(view *v, double now) {
   if (f->run_over)
     return 1;
   const vx_index *x = v->ctx.index;
-  size_t ns = vx_source_count(x);
+  size_t ns = v->ctx.scale ? 1 : vx_source_count(x);
   if (!ns)
     return 0; /* nothing written yet */
   int writing = 0, alive = 0;
   for (size_t i = 0; i < ns; i++) {
-    const vx_source *s = vx_source_get(x, i);
-    writing |= rt_still_writing(s);
-    if (s->pid > 0 && (kill(s->pid, 0) == 0 || errno == EPERM))
+    int pid;
+    if (v->ctx.scale) { /* (no update runs meanwhile: read without the lock) */
+      rd_trace *tr = vs_trace(v->ctx.scale);
+      writing |= !rd_complete(tr);
+      pid = rd_pid(tr);
+    } else {
+      const vx_source *s = vx_source_get(x, i);
+      writing |= rt_still_writing(s);
+      pid = s->pid;
+    }
+    if (pid > 0 && (kill(pid, 0) == 0 || errno == EPERM))
       alive = 1;
   }
   if (!writing)
@@ -330,7 +467,8 @@ static void follow_tick(uv_timer_t *t) {
   }
   /* Quiet, or over: what the growing index left for its definitions and
    * clock points comes now (once), before the end is said. */
-  if (!f->grow_whole && !f->all_done && (f->run_over || now - f->grew_ms >= 2 * FOLLOW_POLL_MS)) {
+  if ((!f->grow_whole || f->scale) && !f->all_done &&
+      (f->run_over || now - f->grew_ms >= 2 * FOLLOW_POLL_MS)) {
     follow_update(v, 1);
     return;
   }

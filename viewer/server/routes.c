@@ -348,6 +348,8 @@ static void handle(const rt_context *ctx, const rt_request *req, rt_response *r)
       rt__scale_slice(ctx, q, r);
     else if (!strcmp(p, "/api/analysis"))
       rt__scale_analysis(ctx, q, r);
+    else if (!strcmp(p, "/api/events"))
+      rt__api_events(ctx, r);
     else
       rt__respond_error(r, 501,
                         "not answered yet for a trace opened with the scale index (the timeline "

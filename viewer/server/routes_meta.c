@@ -46,8 +46,7 @@ static cJSON *meta_source(const rt_context *ctx, const vx_source *s) {
   return j;
 }
 
-/* The live view's state: o.live. */
-static void meta_live(cJSON *o, const rt_context *ctx) {
+void rt__meta_live(cJSON *o, const rt_context *ctx) {
   cJSON *l = cJSON_AddObjectToObject(o, "live");
   cJSON_AddStringToObject(l, "state", ctx->live);
   cJSON_AddNumberToObject(l, "generation", (double)ctx->generation);
@@ -100,7 +99,7 @@ void rt__api_meta(const rt_context *ctx, rt_response *r) {
   cJSON_AddNumberToObject(o, "t1", (double)vx_t1(x));
   cJSON_AddNumberToObject(o, "events", (double)vx_events(x));
   if (ctx->live)
-    meta_live(o, ctx);
+    rt__meta_live(o, ctx);
   cJSON_AddBoolToObject(o, "compare", ctx->diff_json != NULL); /* /api/diff answers */
   if (ctx->pprof) { /* ctrace view --pid: the process behind /debug/pprof/ */
     cJSON *pp = cJSON_AddObjectToObject(o, "pprof");
@@ -147,11 +146,21 @@ char *rt_live_event(const rt_context *ctx, size_t *len) {
   cJSON_AddNumberToObject(o, "generation", (double)ctx->generation);
   cJSON_AddStringToObject(o, "state", ctx->live ? ctx->live : "static");
   cJSON_AddStringToObject(o, "mode", ctx->live_mode ? ctx->live_mode : "lttng-live");
-  cJSON_AddNumberToObject(o, "t0", x ? (double)vx_t0(x) : 0);
-  cJSON_AddNumberToObject(o, "t1", x ? (double)vx_t1(x) : 0);
-  cJSON_AddNumberToObject(o, "events", x ? (double)vx_events(x) : 0);
-  cJSON_AddNumberToObject(o, "tracks", x ? (double)vx_track_count(x) : 0);
-  cJSON_AddNumberToObject(o, "sources", x ? (double)vx_source_count(x) : 0);
+  if (ctx->scale) { /* (a followed trace read through a live scale index) */
+    vs_index *sx = ctx->scale;
+    cJSON_AddNumberToObject(o, "t0", (double)vs_t0(sx));
+    cJSON_AddNumberToObject(o, "t1", (double)vs_t1(sx));
+    cJSON_AddNumberToObject(o, "events", (double)vs_events(sx));
+    cJSON_AddNumberToObject(o, "tracks", (double)vs_thread_count(sx));
+    cJSON_AddNumberToObject(o, "sources", 1);
+    cJSON_AddBoolToObject(o, "scale", 1);
+  } else {
+    cJSON_AddNumberToObject(o, "t0", x ? (double)vx_t0(x) : 0);
+    cJSON_AddNumberToObject(o, "t1", x ? (double)vx_t1(x) : 0);
+    cJSON_AddNumberToObject(o, "events", x ? (double)vx_events(x) : 0);
+    cJSON_AddNumberToObject(o, "tracks", x ? (double)vx_track_count(x) : 0);
+    cJSON_AddNumberToObject(o, "sources", x ? (double)vx_source_count(x) : 0);
+  }
   char *data = cJSON_PrintUnformatted(o);
   cJSON_Delete(o);
   if (!data)

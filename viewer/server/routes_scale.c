@@ -31,8 +31,10 @@ void rt__scale_meta(const rt_context *ctx, rt_response *r) {
   cJSON_AddBoolToObject(s, "complete", rd_complete(tr));
   cJSON_AddNumberToObject(s, "events", (double)vs_events(x));
   cJSON_AddNumberToObject(s, "dropped", (double)rd_dropped_reported(tr));
-  cJSON_AddBoolToObject(s, "writing", 0);
-  if (rd_problem(tr))
+  /* A followed trace without its END record yet is being written: not a problem. */
+  int writing = ctx->live && !strcmp(ctx->live, "following") && !rd_complete(tr);
+  cJSON_AddBoolToObject(s, "writing", writing);
+  if (rd_problem(tr) && !writing)
     cJSON_AddStringToObject(s, "problem", rd_problem(tr));
   else
     cJSON_AddNullToObject(s, "problem");
@@ -46,6 +48,9 @@ void rt__scale_meta(const rt_context *ctx, rt_response *r) {
   cJSON_AddStringToObject(sc, "index", vs_index_path(x));
   cJSON_AddStringToObject(sc, "how", vs_how(x));
   cJSON_AddStringToObject(sc, "answers", "/api/meta, /api/slices, /api/slice");
+  cJSON_AddBoolToObject(sc, "live", vs_live(x));
+  if (ctx->live)
+    rt__meta_live(o, ctx);
   cJSON *procs = cJSON_AddArrayToObject(o, "processes");
   cJSON *p = cJSON_CreateObject();
   cJSON_AddNumberToObject(p, "pid", rd_pid(tr));

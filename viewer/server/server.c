@@ -50,6 +50,8 @@ static void build(uv_work_t *w) {
     v->ctx.scale = vs_open(v->paths[0], scale_progress, v, v->err, sizeof v->err);
     char e[8];
     v->first = v->ctx.scale ? vx_build(NULL, 0, e, sizeof e) : NULL;
+  } else if (v->fw.on && sv__follow_scale_first(v)) {
+    /* (a followed trace due a scale index: v->ctx.scale) */
   } else if (v->lv.url) {
     v->first = vx_build_log(v->lv.log, 1, v->err, sizeof v->err); /* its beginning */
   } else if (v->nbase) {

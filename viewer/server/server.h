@@ -199,6 +199,10 @@ typedef struct sv_options {
   int scale;              /* 1: paths[0] alone through the scale index (analysis.h: vs_open) */
   char *const *compare;   /* --compare: the new traces (FILE.kernel added), beside paths */
   size_t ncompare;
+  /* With follow: 1 (--index scale) a single ctrace file is followed through
+   * a scale index kept in memory (analysis.h: vs_live_open); 0 (auto) once
+   * it passes $CTRACE_SCALE_MIB (default 32) MiB; -1 (--index full) never. */
+  int follow_scale;
 } sv_options;
 
 /* Indexes the traces, prints "timeline: URL" once serving, and serves the

@@ -48,6 +48,8 @@ void rt__api_why(const rt_context *ctx, const char *q, rt_response *r);
 
 /* /api/meta: the traces, their sources, tracks and the live state (routes_meta.c). */
 void rt__api_meta(const rt_context *ctx, rt_response *r);
+/* o.live: the live view's state (ctx->live set). */
+void rt__meta_live(cJSON *o, const rt_context *ctx);
 
 /* /api/events: the connection becomes a Server-Sent Events stream; 404 if
  * the view is not live (routes_meta.c). */
@@ -209,6 +211,12 @@ typedef struct follow {
   vx_grow *grow;
   int grow_whole, grow_served, next_all, next_rc, all_done;
   uv_rwlock_t lock;
+  /* A single ctrace file is followed through a scale index kept in memory
+   * (vs_live_*) once due (scale_want: sv_options.follow_scale): scale, once
+   * made; served (ctx.scale) from scale_served on, when the full index is
+   * let go; took_scale: the latest update was the scale index's. */
+  int scale_want, scale_served, took_scale, kernel_said;
+  vs_index *scale;
   /* Texts ctx.live_problem has pointed to (a request may still read one). */
   char *problems[FOLLOW_MAX_PROBLEMS];
   size_t nproblems;
@@ -273,6 +281,10 @@ int sv__follow_init(view *v, const sv_options *o);
 /* The first index was built from the files found so far: they are what
  * was tried (and v->err, if set, why it failed). */
 void sv__follow_first(view *v);
+/* The first index of a followed trace that is due a scale index (thread
+ * pool, before serving): made and grown into ctx.scale, v->first empty.
+ * @return 1 if so, 0 if the full index is to be built. */
+int sv__follow_scale_first(view *v);
 
 /* Once serving at url: polls the files, rebuilds the index as they grow,
  * and tells ctrace run --view (run_fd) the URL. */
