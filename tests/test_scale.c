@@ -751,6 +751,18 @@ TEST_IMPL(scale_cli) {
   p = test_run(late, NULL);
   ASSERT_EQ(p.status, 1);
   ASSERT_CONTAINS(p.err, "the window starts after the trace ends");
+  /* A big `ctrace run` trace (FILE.kernel beside it) is read without it, and
+   * said so. */
+  char kernel[4200];
+  snprintf(kernel, sizeof kernel, "%s.kernel", path);
+  test_write_file(kernel, "not read", 8);
+  char *run[] = {(char *)test_ctrace_bin, "stats", "--index", "scale", (char *)path, NULL};
+  test_proc_free(&p);
+  p = test_run(run, NULL);
+  ASSERT_EQ(p.status, 0);
+  ASSERT_CONTAINS(p.err, ".kernel: not read through the scale index");
+  ASSERT_CONTAINS(p.out, "outer");
+  unlink(kernel);
   test_proc_free(&p);
   return 0;
 }

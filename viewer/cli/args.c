@@ -39,32 +39,48 @@ vx_index *cli_index(const char *cmd, char **traces, size_t n) {
   return x;
 }
 
+/* paths is FILE and the FILE.kernel beside it. */
+static int with_kernel(char *const *paths, size_t n) {
+  size_t l = strlen(paths[0]);
+  return n == 2 && strlen(paths[1]) == l + 7 && !strncmp(paths[1], paths[0], l) &&
+         !strcmp(paths[1] + l, ".kernel");
+}
+
 int cli_scale(const char *cmd, const char *how, char *const *paths, size_t n) {
   if (!how)
     how = "auto";
   if (!strcmp(how, "full"))
     return 0;
   struct stat st;
-  int one = n == 1 && stat(paths[0], &st) == 0 && S_ISREG(st.st_mode);
+  int kernel = with_kernel(paths, n);
+  int one = (n == 1 || kernel) && stat(paths[0], &st) == 0 && S_ISREG(st.st_mode);
   char magic[CTRACE_FMT_MAGIC_LEN] = ""; /* (a ctrace file, not JSON or CTF) */
   FILE *f = one ? fopen(paths[0], "rb") : NULL;
   int ctrace = f && fread(magic, 1, sizeof magic, f) == sizeof magic &&
                !memcmp(magic, CTRACE_FMT_MAGIC, CTRACE_FMT_MAGIC_LEN);
   if (f)
     fclose(f);
+  int scale;
   if (!strcmp(how, "scale")) {
-    if (n == 1 && stat(paths[0], &st) != 0) {
+    if (n >= 1 && stat(paths[0], &st) != 0) {
       fprintf(stderr, "ctrace %s: %s: %s\n", cmd, paths[0], strerror(errno));
       return -1;
     }
     if (!one || !ctrace) {
       fprintf(stderr, "ctrace %s: --index scale takes one ctrace file alone (%s)\n", cmd,
-              !one ? "no FILE.kernel beside it, no other trace" : "this one is not a ctrace file");
+              !one ? "no other trace beside it" : "this one is not a ctrace file");
       return -1;
     }
-    return 1;
+    scale = 1;
+  } else {
+    const char *mib = getenv("CTRACE_SCALE_MIB");
+    double min = mib && *mib ? atof(mib) : 32.0;
+    scale = one && ctrace && (double)st.st_size >= min * 1048576.0;
   }
-  const char *mib = getenv("CTRACE_SCALE_MIB");
-  double min = mib && *mib ? atof(mib) : 32.0;
-  return one && ctrace && (double)st.st_size >= min * 1048576.0;
+  if (scale && kernel) /* (a big `ctrace run` trace: opened at all, without it) */
+    fprintf(stderr,
+            "ctrace %s: %s: not read through the scale index (the threads' states and the "
+            "kernel's system calls are left out; --index full reads them, in memory)\n",
+            cmd, paths[1]);
+  return scale;
 }

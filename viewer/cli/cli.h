@@ -39,9 +39,10 @@ struct vx_index *cli_index(const char *cmd, char **traces, size_t n);
 
 /* Whether the traces (FILE.kernel added) are read through the scale index
  * (analysis.h: vs_open), by --index HOW (NULL: "auto"): "full" never;
- * "scale" for one ctrace file alone; "auto" for one ctrace file of
- * $CTRACE_SCALE_MIB (default 32) MiB or more. @return 1, 0, or -1 with a
- * message printed ("ctrace CMD: --index scale takes ..."). */
+ * "scale" for one ctrace file (and its FILE.kernel, left out and said so);
+ * "auto" for one such of $CTRACE_SCALE_MIB (default 32) MiB or more.
+ * @return 1, 0, or -1 with a message printed ("ctrace CMD: --index scale
+ * takes ..."). */
 int cli_scale(const char *cmd, const char *how, char *const *paths, size_t n);
 /* The --index option's text for usages. */
 #define CLI_INDEX_USAGE                                                            \
