@@ -93,6 +93,7 @@
   XX(scale_stats)                                                              \
   XX(scale_cli)                                                                \
   XX(scale_live)                                                               \
+  XX(scale_states)                                                             \
   XX(cpu_self_api) XX(cpu_self_env) XX(cpu_self_no_module)                     \
   XX(cpu_self_old_options) XX(run_cpu_self_launcher)                           \
   XX(cpu_self_sigprof) XX(cpu_self_sigprof_taken) XX(run_cpu_sigprof)          \

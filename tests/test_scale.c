@@ -766,3 +766,148 @@ TEST_IMPL(scale_cli) {
   test_proc_free(&p);
   return 0;
 }
+
+/* ---- A `ctrace run` trace's FILE.kernel: the threads' states ---- */
+
+/* FILE.kernel of write_trace's threads: each switched in and out (runnable
+ * or blocked) in turn over [a, b] on CPU 0 or 1, and a thread only the
+ * kernel knows. */
+static void write_kernel(const char *path, uint64_t a, uint64_t b) {
+  synth *k = synth_new(321, "kernel (ctrace run)", T0, 1);
+  synth_capture(k, CTRACE_FMT_CAP_WRAPPERS, CTRACE_FMT_CAP_KERNEL, 0, 1, "");
+  for (int tid = 4001; tid <= 4000 + THREADS; tid++)
+    SYNTH_EV(k, 0, a, CTRACE_FMT_EV_K_TASK, (uint64_t)tid, 321);
+  static const int kinds[4] = {CTRACE_FMT_SWITCH_IN, CTRACE_FMT_SWITCH_OUT_PREEMPT,
+                               CTRACE_FMT_SWITCH_IN, CTRACE_FMT_SWITCH_OUT};
+  int step[THREADS + 1] = {0};
+  for (int i = 0; i < 600; i++) {
+    uint64_t t = a + (b - a) / 601 * (uint64_t)(i + 1);
+    int th = 1 + i % THREADS;
+    SYNTH_EV(k, 0, t, CTRACE_FMT_EV_K_SWITCH, (uint64_t)(4000 + th), (uint64_t)(i % 2),
+             (uint64_t)kinds[step[th]++ % 4]);
+    if (i % 50 == 0)
+      SYNTH_EV(k, 0, t, CTRACE_FMT_EV_K_SWITCH, 99, 0, CTRACE_FMT_SWITCH_IN);
+  }
+  synth_write(k, path);
+  synth_free(k);
+}
+
+/* Thread tid's states at 1 ns a pixel: the full index's, one by one. */
+static int compare_states(vs_index *x, const vx_index *fx, int tid) {
+  const vx_track *t = full_track(fx, tid);
+  ASSERT(t && t->nstates > 100);
+  got g = {0};
+  ASSERT_EQ(vs_window(x, thread_of(x, tid), vs_t0(x), vs_t1(x), 1, collect, &g), 0);
+  size_t k = 0;
+  for (size_t i = 0; i < g.n; i++) {
+    if (g.it[i].depth != VS_STATES_DEPTH)
+      continue;
+    ASSERT(k < t->nstates);
+    const vx_state *s = &t->states[k++];
+    vs_label_facts l;
+    vs_label(x, g.it[i].key, &l);
+    ASSERT_UEQ(g.it[i].start, s->start);
+    ASSERT_UEQ(g.it[i].dur, s->end - s->start);
+    ASSERT_EQ(l.cpu, s->cpu == 0xffff ? -1 : (int)s->cpu);
+    ASSERT_STR_EQ(l.cat, "state");
+    ASSERT_STR_EQ(l.name, s->state == VX_ST_RUNNING    ? "running"
+                          : s->state == VX_ST_RUNNABLE ? "runnable"
+                                                       : "blocked");
+  }
+  ASSERT_UEQ(k, t->nstates);
+  vs_thread_facts f;
+  ASSERT_EQ(vs_thread_info(x, thread_of(x, tid), &f), 0);
+  ASSERT_UEQ(f.states, t->nstates);
+  /* Coarse: per pixel the longest, standing for all. */
+  g.n = 0;
+  uint64_t w = (vs_t1(x) - vs_t0(x)) / 50 + 1, sum = 0, longest = 0, shown = 0;
+  ASSERT_EQ(vs_window(x, thread_of(x, tid), vs_t0(x), vs_t1(x), w, collect, &g), 0);
+  for (size_t i = 0; i < g.n; i++)
+    if (g.it[i].depth == VS_STATES_DEPTH) {
+      sum += g.it[i].merged;
+      shown = g.it[i].dur > shown ? g.it[i].dur : shown;
+    }
+  for (size_t i = 0; i < t->nstates; i++)
+    longest = t->states[i].end - t->states[i].start > longest
+                  ? t->states[i].end - t->states[i].start
+                  : longest;
+  ASSERT_UEQ(sum, t->nstates);
+  ASSERT_UEQ(shown, longest);
+  free(g.it);
+  return 0;
+}
+
+TEST_IMPL(scale_states) {
+  const char *path = test_tmp_path("scale-states.ctrace");
+  char kpath[4200], idx[4200];
+  snprintf(kpath, sizeof kpath, "%s.kernel", path);
+  snprintf(idx, sizeof idx, "%s.idx", path);
+  unlink(idx);
+  write_trace(path, 400, 9);
+  vx_index *plain = full_index(path);
+  ASSERT(plain);
+  uint64_t a = vx_t0(plain), b = vx_t1(plain);
+  vx_free(plain);
+  write_kernel(kpath, a, b);
+  char err[1200];
+  char *both[2] = {(char *)path, kpath};
+  vx_index *fx = vx_build(both, 2, err, sizeof err);
+  if (!fx)
+    TEST_FAIL("vx_build: %s", err);
+  vs_index *x = vs_open(path, NULL, NULL, err, sizeof err);
+  if (!x)
+    TEST_FAIL("vs_open: %s", err);
+  for (int tid = 4001; tid <= 4000 + THREADS; tid++)
+    if (compare_states(x, fx, tid))
+      return 1;
+  /* Through the routes: the state band's marks, and one's details. */
+  int status;
+  size_t th = thread_of(x, 4002);
+  char q[256];
+  snprintf(q, sizeof q, "t0=%" PRIu64 "&t1=%" PRIu64 "&px=20000&tracks=%zu", vs_t0(x), vs_t1(x),
+           th);
+  cJSON *o = get(x, both, "/api/slices", q, &status);
+  ASSERT_EQ(status, 200);
+  const char *sid = NULL;
+  const cJSON *e;
+  cJSON_ArrayForEach(e, cJSON_GetObjectItem(o, "traceEvents")) {
+    const cJSON *args = cJSON_GetObjectItem(e, "args");
+    const cJSON *lane = cJSON_GetObjectItem(args, "lane");
+    if (cJSON_IsString(lane) && !strcmp(lane->valuestring, "state") && !sid)
+      sid = cJSON_GetObjectItem(args, "id")->valuestring;
+  }
+  ASSERT(sid != NULL);
+  snprintf(q, sizeof q, "id=%s", sid);
+  cJSON *d = get(x, both, "/api/slice", q, &status);
+  ASSERT_EQ(status, 200);
+  ASSERT_STR_EQ(cJSON_GetObjectItem(d, "kind")->valuestring, "state");
+  cJSON_Delete(d);
+  cJSON_Delete(o);
+  vs_close(x);
+  vx_free(fx);
+  /* Reused while both are unchanged; stale when FILE.kernel changes or goes. */
+  x = vs_open(path, NULL, NULL, err, sizeof err);
+  ASSERT(x && vs_reused(x));
+  vs_close(x);
+  write_kernel(kpath, a + 1000, b);
+  x = vs_open(path, NULL, NULL, err, sizeof err);
+  ASSERT(x && !vs_reused(x));
+  ASSERT_CONTAINS(vs_how(x), "the FILE.kernel beside the trace changed");
+  vs_close(x);
+  unlink(kpath);
+  x = vs_open(path, NULL, NULL, err, sizeof err);
+  ASSERT(x && !vs_reused(x));
+  ASSERT_CONTAINS(vs_how(x), "the FILE.kernel it read is gone");
+  vs_thread_facts f;
+  ASSERT_EQ(vs_thread_info(x, thread_of(x, 4001), &f), 0);
+  ASSERT_UEQ(f.states, 0);
+  vs_close(x);
+  /* A FILE.kernel that cannot be read: the index without states, said. */
+  test_write_file(kpath, "garbage!", 8);
+  x = vs_open(path, NULL, NULL, err, sizeof err);
+  ASSERT(x != NULL);
+  ASSERT_CONTAINS(vs_how(x), "states left out");
+  vs_close(x);
+  unlink(kpath);
+  return 0;
+}

@@ -903,12 +903,14 @@ typedef struct vs_thread_facts {
   uint32_t serial, depth;
   const char *name;
   uint64_t events, slices, instants;
+  uint64_t states; /* its scheduler states, from FILE.kernel beside the trace */
 } vs_thread_facts;
 int vs_thread_info(vs_index *x, size_t i, vs_thread_facts *f);
 /* A region (or, depth VS_INSTANTS_DEPTH, an instant) as a window shows it:
  * with the number of items it stands for (merged) and whether it was still
  * open where decoding stopped (open). */
 #define VS_INSTANTS_DEPTH 0xffffu
+#define VS_STATES_DEPTH 0xfffeu /* a scheduler state (key: vs_label's cat "state", cpu) */
 typedef struct vs_item {
   uint32_t depth;
   uint64_t start, dur;
@@ -929,6 +931,7 @@ typedef struct vs_label_facts {
   char name[256], file[256], func[128];
   unsigned line;
   const char *cat;
+  int cpu; /* a state's (cat "state"): the CPU it ran on, or -1 */
 } vs_label_facts;
 void vs_label(vs_index *x, uint32_t key, vs_label_facts *out);
 /* The scale index of a trace still being written (scale_live.c), kept in

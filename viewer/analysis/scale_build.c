@@ -159,17 +159,12 @@ static void on_event(vs_pass *p, const rd_event *ev) {
   }
 }
 
-/* The levels above level 0: each bucket of level k+1 holds four of level
- * k. Stops at one bucket. @return the number of levels, all appended. */
-static uint32_t write_levels(vs_pass *p, vs_grow_lvl *l0, vs_lane *lane) {
-  vs_entry *e = l0->e;
-  size_t n = l0->n;
+uint32_t vs__write_levels(vs_out *out, vs_entry *e, size_t n, unsigned shift, vs_lane *lane) {
   uint32_t k = 0;
-  unsigned shift = l0->shift;
   lane->shift = shift;
   for (;;) {
     lane->lv[k].n = n;
-    lane->lv[k].off = vs__append(p->out, e, n * sizeof *e);
+    lane->lv[k].off = vs__append(out, e, n * sizeof *e);
     k++;
     if (n <= 1 || k == VS_MAX_LEVELS || shift + 2 >= 64)
       break;
@@ -202,7 +197,7 @@ static int thread_done(vs_pass *p, size_t ti) {
     l->depth = d == VS_MAX_DEPTH ? VS_LANE_INSTANTS : (uint32_t)d;
     for (size_t i = 0; i < p->lanes[d].n; i++)
       l->items += p->lanes[d].e[i].count;
-    l->nlevels = write_levels(p, &p->lanes[d], l);
+    l->nlevels = vs__write_levels(p->out, p->lanes[d].e, p->lanes[d].n, p->lanes[d].shift, l);
     if (k == 1 || l->shift < th->shift_min)
       th->shift_min = l->shift;
     if (d != VS_MAX_DEPTH && d + 1 > th->maxdepth)
@@ -363,6 +358,15 @@ int vs__build(vs_index *x, vs_out *out, vs_progress progress, void *arg) {
     pthread_join(tid[i], NULL);
   free(pl.order);
   int err = atomic_load(&pl.err);
+  if (!err && x->kernel) { /* (a FILE.kernel that cannot be read: the index without states) */
+    char kerr[sizeof x->kernel_note - 64];
+    kerr[0] = '\0';
+    int kr = vs__states(x, out, kerr, sizeof kerr);
+    if (kr == CTRACE_ENOMEM)
+      err = kr;
+    else if (kr)
+      snprintf(x->kernel_note, sizeof x->kernel_note, "states left out: %s", kerr);
+  }
   x->events = 0;
   x->nlanes = 0;
   uint64_t first = UINT64_MAX; /* (t0: the first event, not the session's start) */

@@ -21,7 +21,7 @@
 #include "scale_internal.h"
 
 #define VS_MAGIC "CTRIDX01"
-#define VS_VERSION 2u /* (1: before lanes had their own shift) */
+#define VS_VERSION 3u /* (1: before lanes had their own shift; 2: before FILE.kernel's states) */
 #define VS_HEAD_BYTES 4096u
 #define VS_HASHED_HEAD (64u * 1024u)
 
@@ -32,6 +32,7 @@ typedef struct vs_header {
   uint64_t trace_size, trace_mtime_ns, trace_ino, trace_dev, trace_head;
   uint64_t t0, t1, events;
   uint32_t shift0, pad;
+  uint64_t kernel_size, kernel_mtime_ns, kernel_ino; /* FILE.kernel's, read (0s: none) */
   uint64_t nthreads, threads_off, nlanes, lanes_off;
   uint64_t hash; /* of this header (hash = 0) and the two tables */
 } vs_header;
@@ -56,6 +57,17 @@ uint64_t vs__append(vs_out *out, const void *p, size_t n) {
     n -= (size_t)k;
   }
   return off;
+}
+
+/* What identifies FILE.kernel as it is now (0s: none read). */
+static void kernel_identity(const vs_index *x, vs_header *h) {
+  struct stat st;
+  h->kernel_size = h->kernel_mtime_ns = h->kernel_ino = 0;
+  if (!x->kernel || stat(x->kernel, &st))
+    return;
+  h->kernel_size = (uint64_t)st.st_size;
+  h->kernel_mtime_ns = (uint64_t)st.st_mtim.tv_sec * 1000000000u + (uint64_t)st.st_mtim.tv_nsec;
+  h->kernel_ino = (uint64_t)st.st_ino;
 }
 
 /* What identifies the trace as it is now. */
@@ -173,6 +185,7 @@ int vs__load(vs_index *x, const char *path, unsigned flags, char *why, size_t wh
   }
   vs_header now = {0};
   int r = trace_identity(x->path, &now);
+  kernel_identity(x, &now);
   if (memcmp(h.magic, VS_MAGIC, 8) || h.version != VS_VERSION || h.header_size != sizeof h) {
     close(fd);
     snprintf(why, whylen, "corrupt or of another version: not a version-%u index", VS_VERSION);
@@ -194,6 +207,15 @@ int vs__load(vs_index *x, const char *path, unsigned flags, char *why, size_t wh
              h.trace_size < now.trace_size    ? "grew"
              : h.trace_size != now.trace_size ? "changed size"
                                               : "was replaced or rewritten");
+    return -1;
+  }
+  if (h.kernel_size != now.kernel_size || h.kernel_mtime_ns != now.kernel_mtime_ns ||
+      h.kernel_ino != now.kernel_ino) {
+    close(fd);
+    snprintf(why, whylen, "stale: %s since it was made",
+             !now.kernel_size ? "the FILE.kernel it read is gone"
+             : !h.kernel_size ? "a FILE.kernel appeared beside the trace"
+                              : "the FILE.kernel beside the trace changed");
     return -1;
   }
   x->map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
@@ -254,6 +276,7 @@ int vs__make(vs_index *x, const char *path, vs_progress progress, void *arg, cha
     snprintf(err, errlen, "%s: %s", x->path, strerror(-r));
     return r;
   }
+  kernel_identity(x, &h);
   char tmp[4200];
   snprintf(tmp, sizeof tmp, "%s.tmp%d", path, (int)getpid());
   vs_out out = {.fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644),

@@ -15,6 +15,7 @@
 #define VS_MAX_LEVELS 32
 #define VS_MAX_DEPTH 256         /* deeper regions are summarised at this depth */
 #define VS_LANE_INSTANTS 0xffffu /* vs_lane.depth of a thread's instants */
+#define VS_LANE_STATES 0xfffeu   /* ... of its scheduler states (FILE.kernel's) */
 #define VS_BUCKETS_SHIFT 20      /* level 0 has at most ~2^20 buckets over the span */
 /* A lane's level 0 is made 4 times coarser while it has more than
  * VS_LANE_MIN buckets (CTRACE_SCALE_LANE_MIN, for tests) and fewer than
@@ -29,6 +30,9 @@
 #define VS_KEY(type, id) \
   ((uint32_t)(type) << 26 | (uint32_t)((id) < VS_KEY_IDS ? (id) : VS_KEY_IDS))
 #define VS_KEY_TYPE(k) ((unsigned)((k) >> 26))
+/* A state's label: VS_KEY(VS_KEY_STATE, VX_ST_* | (cpu + 1) << 3) (cpu + 1:
+ * 0 when not known). */
+#define VS_KEY_STATE 62u
 #define VS_KEY_ID(k) ((k)&VS_KEY_IDS)
 
 /* One bucket of a level: how many items start in it, and the longest. */
@@ -88,6 +92,8 @@ struct vs_index {
   rd_trace *tr;         /* the trace, for names and for decoding windows */
   pthread_mutex_t lock; /* rd_site_get / rd_string and the shared decoder */
   char *path, *idx_path;
+  char *kernel;          /* FILE.kernel beside the trace, read for the states (or NULL) */
+  char kernel_note[512]; /* why its states are not shown, when they are not ("") */
   uint64_t t0, t1, events;
   unsigned shift0;
   vs_thread *threads;
@@ -182,6 +188,17 @@ typedef struct vs_out {
 } vs_out;
 /* Appends n bytes. @return their offset (errors: out->err set). */
 uint64_t vs__append(vs_out *out, const void *p, size_t n);
+
+/* scale_build.c: level 0 e[0..n) of buckets of 2^shift ns and the levels
+ * above it (each merged in place into e), appended to out, into lane's
+ * levels and shift. Stops at one bucket. @return the number of levels. */
+uint32_t vs__write_levels(vs_out *out, vs_entry *e, size_t n, unsigned shift, vs_lane *lane);
+/* scale_kernel.c: the threads' scheduler states from FILE.kernel (x->kernel),
+ * a lane of depth VS_LANE_STATES per thread that has any (every state its
+ * own entry at level 0), appended to out and to the threads' lanes_tmp
+ * (after vs__build's workers, before their lanes are gathered).
+ * @return 0 or CTRACE_E* with err. */
+int vs__states(vs_index *x, vs_out *out, char *err, size_t errlen);
 
 /* scale_build.c: the pass over the trace: fills threads (their batches,
  * snapshots and lanes appended to out), lanes, t0, t1, events, shift0.

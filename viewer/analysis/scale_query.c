@@ -55,6 +55,7 @@ void vs_close(vs_index *x) {
   rd_close(x->tr);
   pthread_mutex_destroy(&x->lock);
   free(x->path);
+  free(x->kernel);
   free(x->idx_path);
   free(x);
 }
@@ -68,9 +69,11 @@ static int make_at(vs_index *x, const char *idx, const char *found, vs_progress 
     return -1;
   }
   if (strcmp(found, "none"))
-    snprintf(x->why, sizeof x->why, "rebuilt %.600s (%.300s)", idx, found);
+    snprintf(x->why, sizeof x->why, "rebuilt %.400s (%.200s)", idx, found);
   else
-    snprintf(x->why, sizeof x->why, "built %.900s", idx);
+    snprintf(x->why, sizeof x->why, "built %.600s", idx);
+  if (x->kernel_note[0]) /* (said with how it was had) */
+    snprintf(x->why + strlen(x->why), sizeof x->why - strlen(x->why), "; %.380s", x->kernel_note);
   x->idx_path = strdup(idx);
   return 0;
 }
@@ -92,6 +95,13 @@ vs_index *vs_open(const char *path, vs_progress progress, void *arg, char *err, 
     return NULL;
   }
   char next[PATH_MAX + 8], cached[PATH_MAX + 200];
+  snprintf(next, sizeof next, "%s.kernel", path);
+  struct stat kst;
+  if (stat(next, &kst) == 0 && S_ISREG(kst.st_mode) && !(x->kernel = strdup(next))) {
+    snprintf(err, errlen, "out of memory");
+    vs_close(x);
+    return NULL;
+  }
   snprintf(next, sizeof next, "%s.idx", path);
   int have_cache = cache_path(path, cached, sizeof cached) == 0;
   char found[300], found_cache[300];
@@ -162,6 +172,8 @@ int vs_thread_info(vs_index *x, size_t i, vs_thread_facts *f) {
     const vs_lane *l = &x->lanes[t->lane0 + k];
     if (l->depth == VS_LANE_INSTANTS)
       f->instants += l->items;
+    else if (l->depth == VS_LANE_STATES)
+      f->states += l->items;
     else
       f->slices += l->items;
   }
@@ -183,6 +195,16 @@ void vs_label(vs_index *x, uint32_t key, vs_label_facts *out) {
   }
   size_t n = 0;
   const char *s;
+  out->cpu = -1;
+  if (type == VS_KEY_STATE) {
+    static const char *const names[8] = {"?",    "running",  "runnable", "syscall",
+                                         "lock", "sleeping", "blocked",  "?"};
+    snprintf(out->name, sizeof out->name, "%s", names[id & 7]);
+    out->cat = "state";
+    out->cpu = (int)(id >> 3) - 1;
+    pthread_mutex_unlock(&x->lock);
+    return;
+  }
   switch (type) {
   case CTRACE_FMT_EV_REGION_BEGIN:
   case CTRACE_FMT_EV_INSTANT: {
@@ -275,11 +297,13 @@ static size_t entry_lower(const vs_entry *e, size_t n, uint64_t t0) {
 
 /* A live index's regions still open (vs__live_open) go after their
  * depth's entries: each began after every region of its depth ended. */
-static void window_levels(vs_index *x, const vs_thread *t, wctx *c) {
+static void window_levels(vs_index *x, const vs_thread *t, wctx *c, int states_only) {
   vs_item open[64];
-  size_t nopen = vs__live_open(x, (size_t)(t - x->threads), open, 64);
+  size_t nopen = states_only ? 0 : vs__live_open(x, (size_t)(t - x->threads), open, 64);
   for (uint32_t k = 0; k < t->nlanes; k++) {
     const vs_lane *l = &x->lanes[t->lane0 + k];
+    if (states_only && l->depth != VS_LANE_STATES)
+      continue;
     uint32_t lv = 0;
     while (lv + 1 < l->nlevels && l->shift + 2 * (lv + 1) < 64 &&
            (1ull << (l->shift + 2 * (lv + 1))) <= c->w)
@@ -402,9 +426,10 @@ int vs_window(vs_index *x, size_t thread, uint64_t t0, uint64_t t1, uint64_t w, 
    * coarser, one of few items, then shows a mark per bucket of it); finer,
    * decoded: a window then holds at most ~2^20 / px of the trace's span. */
   if (c.w >= 1ull << t->shift_min) {
-    window_levels(x, t, &c);
+    window_levels(x, t, &c, 0);
     return 0;
   }
+  window_levels(x, t, &c, 1); /* (the states' lane: every state at level 0) */
   merger m[VS_MAX_DEPTH + 1];
   c.nm = VS_MAX_DEPTH + 1;
   c.m = m;
@@ -435,10 +460,29 @@ static int find_item(void *arg, const vs_item *it) {
   return 0;
 }
 
+/* A state: level 0 of the thread's states lane holds each. */
+static int find_state(vs_index *x, const vs_thread *t, uint64_t start, vs_item *out) {
+  for (uint32_t k = 0; k < t->nlanes; k++) {
+    const vs_lane *l = &x->lanes[t->lane0 + k];
+    if (l->depth != VS_LANE_STATES)
+      continue;
+    const vs_entry *e = l->lv[0].e;
+    size_t i = entry_lower(e, l->lv[0].n, start);
+    for (; i < l->lv[0].n && e[i].start <= start; i++)
+      if (e[i].start == start) {
+        *out = (vs_item){VS_STATES_DEPTH, e[i].start, e[i].dur, e[i].key, 1, 0};
+        return 0;
+      }
+  }
+  return CTRACE_ENOENT;
+}
+
 int vs_find(vs_index *x, size_t thread, uint32_t depth, uint64_t start, vs_item *out) {
   if (thread >= x->nthreads)
     return CTRACE_EINVAL;
   const vs_thread *t = &x->threads[thread];
+  if (depth == VS_STATES_DEPTH)
+    return find_state(x, t, start, out);
   find f = {depth, start, {0}, 0};
   /* From the batch holding its start, decoding until it ends (at most to
    * the trace's end). */

@@ -77,7 +77,12 @@ int cli_scale(const char *cmd, const char *how, char *const *paths, size_t n) {
     double min = mib && *mib ? atof(mib) : 32.0;
     scale = one && ctrace && (double)st.st_size >= min * 1048576.0;
   }
-  if (scale && kernel) /* (a big `ctrace run` trace: opened at all, without it) */
+  if (scale && kernel && !strcmp(cmd, "view")) /* (a big `ctrace run` trace) */
+    fprintf(stderr,
+            "ctrace view: %s: only the threads' states are read from it through the scale "
+            "index (not the kernel's system calls; --index full reads them, in memory)\n",
+            paths[1]);
+  else if (scale && kernel)
     fprintf(stderr,
             "ctrace %s: %s: not read through the scale index (the threads' states and the "
             "kernel's system calls are left out; --index full reads them, in memory)\n",

@@ -524,6 +524,11 @@ void te_paths_free(char **all, size_t n, int *added);
  * not an error: its events up to the damage come, and its te_source says
  * what happened. */
 int te_set_read(te_set *s, te_handler fn, void *arg, char *err, size_t errlen);
+/* Streams source i's events alone, a ctrace file or a FILE.kernel (which
+ * needs only what the set's other traces declare: their threads), instead
+ * of te_set_read: the scale index reads the kernel's stream so. @return as
+ * te_set_read (CTRACE_EINVAL: i is not such a source). */
+int te_set_read_one(te_set *s, size_t i, te_handler fn, void *arg, char *err, size_t errlen);
 
 /* Names: of an x86-64 system call (NULL if unknown), of a wait kind
  * ("mutex wait", ...), and the number of a system call's name (-1). */

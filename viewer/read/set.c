@@ -365,6 +365,18 @@ int te_set_read(te_set *s, te_handler fn, void *arg, char *err, size_t errlen) {
   return 0;
 }
 
+int te_set_read_one(te_set *s, size_t i, te_handler fn, void *arg, char *err, size_t errlen) {
+  err[0] = '\0';
+  if (i >= s->c.n || (s->kind[i] != SRC_NATIVE && s->kind[i] != SRC_KERNEL)) {
+    snprintf(err, errlen, "source %zu: not a ctrace file of the set", i);
+    return CTRACE_EINVAL;
+  }
+  int r = read_native(s, i, fn, arg);
+  if (r)
+    snprintf(err, errlen, "%s: %s", s->paths[i], ctrace_strerror(r));
+  return r;
+}
+
 /* ---- FILE.kernel beside FILE ---------------------------------------------------------- */
 
 char **te_paths_with_kernel(char *const *paths, size_t n, size_t *nout, int **added) {

@@ -72,7 +72,7 @@ void rt__scale_meta(const rt_context *ctx, rt_response *r) {
     cJSON_AddNumberToObject(j, "slices", (double)f.slices);
     cJSON_AddNumberToObject(j, "instants", (double)f.instants);
     cJSON_AddNumberToObject(j, "sched_runs", 0);
-    cJSON_AddNumberToObject(j, "states", 0);
+    cJSON_AddNumberToObject(j, "states", (double)f.states);
     cJSON_AddItemToArray(tracks, j);
   }
   rt__respond_json(r, 200, o);
@@ -112,7 +112,7 @@ static void emit_item(void *arg, const vs_item *it) {
   emit_ctx *c = arg;
   rt_jw *w = c->w;
   const vs_label_facts *l = name_of(c, it->key);
-  int inst = it->depth == VS_INSTANTS_DEPTH;
+  int inst = it->depth == VS_INSTANTS_DEPTH, state = it->depth == VS_STATES_DEPTH;
   rt__jw_lit(w, c->n++ ? ",{\"ph\":" : "{\"ph\":");
   rt__jw_lit(w, inst ? "\"i\",\"s\":\"t\"" : "\"X\"");
   rt__jw_lit(w, ",\"pid\":");
@@ -139,7 +139,13 @@ static void emit_item(void *arg, const vs_item *it) {
   rt__jw_u64(w, it->start);
   rt__jw_lit(w, "\",\"track\":");
   rt__jw_u64(w, c->track);
-  if (!inst) {
+  if (state) { /* (the state band, as the full index's: lane "state", its CPU) */
+    rt__jw_lit(w, ",\"lane\":\"state\"");
+    if (l->cpu >= 0) {
+      rt__jw_lit(w, ",\"cpu\":");
+      rt__jw_u64(w, (uint64_t)l->cpu);
+    }
+  } else if (!inst) {
     rt__jw_lit(w, ",\"depth\":");
     rt__jw_u64(w, it->depth);
   }
@@ -245,6 +251,23 @@ void rt__scale_slice(const rt_context *ctx, const char *q, rt_response *r) {
   vs_label(x, it.key, &l);
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "id", id);
+  if (depth == VS_STATES_DEPTH) { /* a state: as the full index's details of one */
+    cJSON_AddStringToObject(o, "kind", "state");
+    cJSON_AddStringToObject(o, "name", l.name);
+    cJSON_AddStringToObject(o, "cat", "state");
+    cJSON_AddNumberToObject(o, "pid", rd_pid(vs_trace(x)));
+    cJSON_AddNumberToObject(o, "tid", f.tid);
+    cJSON_AddStringToObject(o, "thread", f.name);
+    cJSON_AddNumberToObject(o, "start", (double)it.start);
+    cJSON_AddNumberToObject(o, "dur", (double)it.dur);
+    cJSON_AddNullToObject(o, "site");
+    cJSON *a = cJSON_AddObjectToObject(o, "args");
+    if (l.cpu >= 0)
+      cJSON_AddNumberToObject(a, "cpu", l.cpu);
+    cJSON_AddStringToObject(a, "from", "context switches (perf_event_open), FILE.kernel");
+    rt__respond_json(r, 200, o);
+    return;
+  }
   cJSON_AddStringToObject(o, "kind", "slice");
   cJSON_AddStringToObject(o, "name", l.name);
   cJSON_AddStringToObject(o, "cat", l.cat);
