@@ -339,7 +339,7 @@ static void handle(const rt_context *ctx, const rt_request *req, rt_response *r)
     return;
   }
   const char *p = req->path, *q = req->query ? req->query : "";
-  if (ctx->scale && !strncmp(p, "/api/", 5)) {
+  if (ctx->scale && !strncmp(p, "/api/", 5) && strcmp(p, "/api/trace.json")) {
     if (!strcmp(p, "/api/meta"))
       rt__scale_meta(ctx, r);
     else if (!strcmp(p, "/api/slices"))
