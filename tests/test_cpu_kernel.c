@@ -191,7 +191,11 @@ TEST_IMPL(cpu_profile_kernel) {
   ASSERT(kmax > 5);           /* a kernel function with flat samples */
   ASSERT(pz->cum > 30);       /* 3 reads of 64 KiB for each 4 KiB pipe trip */
   ASSERT(pz->flat < 5);       /* its own code is a call */
-  ASSERT(vr && vr->cum > 20); /* (the reads') */
+  /* The reads' frames name vfs_read with cum samples. How much of
+   * pull_zeros' time is under it depends on the load: a CI run beside other
+   * tests failed 20% once in about 8 (time at the system call's exit, in
+   * schedule, is not under vfs_read). */
+  ASSERT(vr && vr->cum > 10);
 
   /* pprof: kernel frames first, then the user frames of the call */
   char pb[1100];
