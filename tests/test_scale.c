@@ -763,6 +763,13 @@ TEST_IMPL(scale_cli) {
   ASSERT_CONTAINS(p.err, ".kernel: not read through the scale index");
   ASSERT_CONTAINS(p.out, "outer");
   unlink(kernel);
+  /* Several big traces are indexed whole, and that is said. */
+  char *two[] = {(char *)test_ctrace_bin, "stats", (char *)path, (char *)path, NULL};
+  char *small[] = {"CTRACE_SCALE_MIB=0.001", NULL};
+  test_proc_free(&p);
+  p = test_run(two, small);
+  ASSERT_EQ(p.status, 0);
+  ASSERT_CONTAINS(p.err, "2 traces of 0 MiB are indexed whole, in memory");
   test_proc_free(&p);
   return 0;
 }

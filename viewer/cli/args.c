@@ -76,6 +76,15 @@ int cli_scale(const char *cmd, const char *how, char *const *paths, size_t n) {
     const char *mib = getenv("CTRACE_SCALE_MIB");
     double min = mib && *mib ? atof(mib) : 32.0;
     scale = one && ctrace && (double)st.st_size >= min * 1048576.0;
+    double total = 0;
+    for (size_t i = 0; !one && i < n; i++)
+      total += stat(paths[i], &st) == 0 && S_ISREG(st.st_mode) ? (double)st.st_size : 0;
+    if (!one && total >= min * 1048576.0) /* (several processes' files, say) */
+      fprintf(stderr,
+              "ctrace %s: %zu traces of %.0f MiB are indexed whole, in memory (12 to 19 bytes "
+              "an event): the scale index reads one ctrace file (and its FILE.kernel); give "
+              "one to read it so\n",
+              cmd, n, total / 1048576.0);
   }
   if (scale && kernel && !strcmp(cmd, "view")) /* (a big `ctrace run` trace) */
     fprintf(stderr,
