@@ -915,6 +915,40 @@ TEST_IMPL(scale_states) {
   ASSERT(x != NULL);
   ASSERT_CONTAINS(vs_how(x), "states left out");
   vs_close(x);
+  /* Past CTRACE_SCALE_STATES_MAX states held, they are merged into buckets:
+   * at 1 ns a pixel each mark then stands for the states of its bucket (all
+   * counted), the longest shown whole. */
+  write_kernel(kpath, a, b);
+  fx = vx_build(both, 2, err, sizeof err);
+  ASSERT(fx);
+  setenv("CTRACE_SCALE_STATES_MAX", "64", 1);
+  x = vs_open(path, NULL, NULL, err, sizeof err);
+  unsetenv("CTRACE_SCALE_STATES_MAX");
+  ASSERT(x != NULL);
+  for (int tid = 4001; tid <= 4000 + THREADS; tid++) {
+    const vx_track *t = full_track(fx, tid);
+    got g = {0};
+    ASSERT_EQ(vs_window(x, thread_of(x, tid), vs_t0(x), vs_t1(x), 1, collect, &g), 0);
+    uint64_t sum = 0, marks = 0, longest = 0, shown = 0;
+    for (size_t i = 0; i < g.n; i++)
+      if (g.it[i].depth == VS_STATES_DEPTH) {
+        sum += g.it[i].merged;
+        marks++;
+        shown = g.it[i].dur > shown ? g.it[i].dur : shown;
+      }
+    for (size_t i = 0; i < t->nstates; i++)
+      if (t->states[i].end - t->states[i].start > longest)
+        longest = t->states[i].end - t->states[i].start;
+    ASSERT_UEQ(sum, t->nstates);
+    ASSERT(marks < t->nstates); /* (merged) */
+    ASSERT_UEQ(shown, longest);
+    vs_thread_facts tf;
+    ASSERT_EQ(vs_thread_info(x, thread_of(x, tid), &tf), 0);
+    ASSERT_UEQ(tf.states, t->nstates);
+    free(g.it);
+  }
+  vs_close(x);
+  vx_free(fx);
   unlink(kpath);
   return 0;
 }
