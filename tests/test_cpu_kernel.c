@@ -187,10 +187,10 @@ TEST_IMPL(cpu_profile_kernel) {
          "pull_zeros flat %.1f%% cum %.1f%%\n",
          kflat, kmax, pz ? pz->flat : -1, pz ? pz->cum : -1);
   ASSERT(pz && pump);
-  ASSERT(kflat > 50);         /* most of sys_burn's CPU time is the kernel's */
-  ASSERT(kmax > 5);           /* a kernel function with flat samples */
-  ASSERT(pz->cum > 30);       /* 3 reads of 64 KiB for each 4 KiB pipe trip */
-  ASSERT(pz->flat < 5);       /* its own code is a call */
+  ASSERT(kflat > 50);   /* most of sys_burn's CPU time is the kernel's */
+  ASSERT(kmax > 5);     /* a kernel function with flat samples */
+  ASSERT(pz->cum > 30); /* 3 reads of 64 KiB for each 4 KiB pipe trip */
+  ASSERT(pz->flat < 5); /* its own code is a call */
   /* The reads' frames name vfs_read with cum samples. How much of
    * pull_zeros' time is under it depends on the load: a CI run beside other
    * tests failed 20% once in about 8 (time at the system call's exit, in
