@@ -590,7 +590,7 @@ TEST_IMPL(scale_routes) {
   ASSERT_EQ(st, 400);
   cJSON_Delete(s);
   /* What it does not answer yet is said, not answered empty. */
-  s = get(x, paths, "/api/search", "q=outer", &st);
+  s = get(x, paths, "/api/cpu", "", &st);
   ASSERT_EQ(st, 501);
   ASSERT_CONTAINS(cJSON_GetObjectItem(s, "error")->valuestring, "--index full");
   cJSON_Delete(s);

@@ -961,6 +961,44 @@ typedef struct vs_stats {
 int vs_compute_stats(vs_index *x, uint64_t w0, uint64_t w1, const char *thread, vs_stats *out,
                      char *err, size_t errlen);
 void vs_stats_free(vs_stats *s);
+/* /api/search through the scale index (scale_search.c): the regions whose
+ * names hold text (case-insensitive), the `limit` earliest that start at
+ * or after `from`, found by decoding batches in rounds until limit + 1 are
+ * had, the trace ends, or `budget` events (0: $CTRACE_SCALE_SEARCH_EVENTS,
+ * else 50M) were decoded. Hits sorted by start, thread, depth. */
+typedef struct vs_search_opts {
+  const char *text;
+  size_t limit;
+  uint64_t from, budget;
+} vs_search_opts;
+typedef struct vs_hit {
+  uint64_t start, dur;
+  uint32_t thread, depth, key;
+  int open; /* its end not reached (dur: to where decoding stopped) */
+} vs_hit;
+typedef struct vs_search_result {
+  vs_hit *hits; /* every match in [from, searched_until), at most limit */
+  size_t nhits;
+  uint64_t searched_until; /* go on from here for the next ones */
+  uint64_t total;          /* matches in [from, counted_until) */
+  uint64_t counted_until;  /* past t1: searched to the end */
+  int complete;            /* total counts every match from `from` on */
+  int truncated;           /* the budget stopped it before limit matches and the end */
+  uint64_t events;         /* decoded */
+  char **names;            /* the region names that hold text (at most 100) */
+  size_t nnames;
+  int names_truncated;
+} vs_search_result;
+int vs_search(vs_index *x, const vs_search_opts *o, vs_search_result *out, char *err,
+              size_t errlen);
+void vs_search_free(vs_search_result *s);
+/* The arrows of a window (scale_flows.c): the flow events of every
+ * thread's batches touching [t0, t1] paired by kind and id (an arrow
+ * whose other end lies outside them is not found), sorted by from_ts;
+ * tracks are thread indexes. vs_window_events: how many events those
+ * batches hold (what decoding them costs). @return 0 or CTRACE_E*. */
+uint64_t vs_window_events(vs_index *x, uint64_t t0, uint64_t t1);
+int vs_window_flows(vs_index *x, uint64_t t0, uint64_t t1, vx_flow **out, size_t *n);
 
 /* ==== Windows of a lane at screen resolution (pyramid.c) ============================== */
 

@@ -38,6 +38,8 @@ typedef struct rd_thread_impl {
 typedef struct rd_str {
   char *s;
   uint32_t len;
+  uint32_t id;
+  int defined; /* 0: a placeholder for an id never defined */
 } rd_str;
 
 typedef struct rd_clock_pt {
@@ -160,6 +162,8 @@ static rd_str *str_new(rd_trace *tr, uint32_t id) {
   rd_str *s = &tr->strs[tr->nstrs++];
   s->s = NULL;
   s->len = 0;
+  s->id = id;
+  s->defined = 0;
   return s;
 }
 
@@ -310,6 +314,7 @@ static int def_string(rd_trace *tr, cur *c) {
     if (!st || !(st->s = dup_bytes(c->p, (size_t)n)))
       return -1;
     st->len = (uint32_t)n;
+    st->defined = 1;
   }
   c->p += n;
   return 0;
@@ -1024,6 +1029,19 @@ const char *rd_string(rd_trace *tr, uint64_t id, size_t *len) {
   if (len)
     *len = n;
   return r;
+}
+
+size_t rd_site_count(const rd_trace *tr) { return tr->nsites; }
+const rd_site *rd_site_at(const rd_trace *tr, size_t i) {
+  return i < tr->nsites ? &tr->sites[i] : NULL;
+}
+size_t rd_string_count(const rd_trace *tr) { return tr->nstrs; }
+const char *rd_string_at(const rd_trace *tr, size_t i, uint64_t *id, size_t *len) {
+  if (i >= tr->nstrs || !tr->strs[i].defined)
+    return NULL;
+  *id = tr->strs[i].id;
+  *len = tr->strs[i].len;
+  return tr->strs[i].s;
 }
 
 /* ---- Streams -------------------------------------------------------------------------------- */

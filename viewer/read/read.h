@@ -194,6 +194,13 @@ const rd_site *rd_site_get(rd_trace *tr, uint64_t id);
 const char *rd_string(rd_trace *tr, uint64_t id, size_t *len);
 /* Dense index of a string id (for caches), UINT32_MAX for 0 or invalid. */
 uint32_t rd_string_index(rd_trace *tr, uint64_t id);
+/* The sites and strings known so far, by dense index (for matching names
+ * once rather than per event): NULL past the end; rd_string_at also NULL
+ * for a placeholder (an id never defined), else its id and length. */
+size_t rd_site_count(const rd_trace *tr);
+const rd_site *rd_site_at(const rd_trace *tr, size_t i);
+size_t rd_string_count(const rd_trace *tr);
+const char *rd_string_at(const rd_trace *tr, size_t i, uint64_t *id, size_t *len);
 
 /* CLOCK_MONOTONIC ns of a tick (piecewise linear over the sync points). */
 uint64_t rd_tick_to_ns(const rd_trace *tr, uint64_t tick, size_t *hint);

@@ -350,6 +350,8 @@ static void handle(const rt_context *ctx, const rt_request *req, rt_response *r)
       rt__scale_analysis(ctx, q, r);
     else if (!strcmp(p, "/api/events"))
       rt__api_events(ctx, r);
+    else if (!strcmp(p, "/api/search"))
+      rt__scale_search(ctx, q, r);
     else
       rt__respond_error(r, 501,
                         "not answered yet for a trace opened with the scale index (the timeline "

@@ -47,7 +47,8 @@ void rt__scale_meta(const rt_context *ctx, rt_response *r) {
   cJSON *sc = cJSON_AddObjectToObject(o, "scale");
   cJSON_AddStringToObject(sc, "index", vs_index_path(x));
   cJSON_AddStringToObject(sc, "how", vs_how(x));
-  cJSON_AddStringToObject(sc, "answers", "/api/meta, /api/slices, /api/slice");
+  cJSON_AddStringToObject(sc, "answers",
+                          "/api/meta, /api/slices, /api/slice, /api/analysis, /api/search");
   cJSON_AddBoolToObject(sc, "live", vs_live(x));
   if (ctx->live)
     rt__meta_live(o, ctx);
@@ -217,6 +218,8 @@ void rt__scale_slices(const rt_context *ctx, const char *q, rt_response *r) {
       return;
     }
   }
+  rt_scale_flows fl;
+  rt__scale_flows(ctx, &w, t0, t1, px, list, has, c.n, &fl);
   rt__jw_lit(&w, "],\"window\":{\"t0\":");
   rt__jw_u64(&w, t0);
   rt__jw_lit(&w, ",\"t1\":");
@@ -225,7 +228,8 @@ void rt__scale_slices(const rt_context *ctx, const char *q, rt_response *r) {
   rt__jw_u64(&w, px);
   rt__jw_lit(&w, ",\"bucket_ns\":");
   rt__jw_u64(&w, bucket);
-  rt__jw_lit(&w, ",\"flows\":0}}"); /* (no flows yet) */
+  rt__scale_flows_window(&w, &fl);
+  rt__jw_lit(&w, "}}");
   free(c.names);
   rt__jw_respond(&w, r);
 }

@@ -90,6 +90,18 @@ void rt__scale_analysis(const rt_context *ctx, const char *q, rt_response *r);
 void rt__scale_meta(const rt_context *ctx, rt_response *r);
 void rt__scale_slices(const rt_context *ctx, const char *q, rt_response *r);
 void rt__scale_slice(const rt_context *ctx, const char *q, rt_response *r);
+/* routes_scale_search.c: /api/search through the scale index, and a
+ * window's arrows: written into w's traceEvents (written: the events
+ * before them), then their window fields (flows, flows_sent,
+ * flows_truncated; flows_omitted when the window is too wide to decode). */
+void rt__scale_search(const rt_context *ctx, const char *q, rt_response *r);
+typedef struct rt_scale_flows {
+  uint64_t in, sent, cost;
+  int omitted, failed;
+} rt_scale_flows;
+void rt__scale_flows(const rt_context *ctx, rt_jw *w, uint64_t t0, uint64_t t1, uint64_t px,
+                     const char *tracks, int has, uint64_t written, rt_scale_flows *out);
+void rt__scale_flows_window(rt_jw *w, const rt_scale_flows *fl);
 
 /* /api/analysis: ctrace stats's report of a window (routes_analysis.c). */
 void rt__api_analysis(const rt_context *ctx, const char *q, rt_response *r);

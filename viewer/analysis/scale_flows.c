@@ -1,0 +1,204 @@
+/* The arrows of a window through the scale index (analysis.h:
+ * vs_window_flows): every thread's batches that the window touches are
+ * decoded (two workers over the threads), when they hold at most a given
+ * number of events; the flow events met there (the program's flows,
+ * creator -> new thread, unblock -> a work item's next run) are paired by
+ * kind and id as the full index pairs them (an end goes with the latest
+ * begin before it), each end with the depth of the region it is in. An
+ * arrow whose other end lies outside the decoded batches is not found. */
+#define _GNU_SOURCE
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "scale_internal.h"
+
+#define UNBLOCK_ID(id) ((1ull << 61) | (uint64_t)(id)) /* (as the reader's TE_UNBLOCK_ID) */
+
+typedef struct fend {
+  uint64_t id, ts;
+  uint32_t thread;
+  uint16_t depth; /* of the region it binds to (0xffff: none) */
+  uint8_t kind;   /* VX_FLOW_* */
+  uint8_t end;
+} fend;
+
+typedef struct fends {
+  fend *e;
+  size_t n, cap;
+  int err;
+} fends;
+
+static void add_end(fends *f, uint64_t id, uint64_t ts, uint32_t th, size_t depth, int kind,
+                    int end) {
+  if (f->n == f->cap) {
+    size_t cap = f->cap ? f->cap * 2 : 256;
+    fend *e = realloc(f->e, cap * sizeof *e);
+    if (!e) {
+      f->err = CTRACE_ENOMEM;
+      return;
+    }
+    f->e = e;
+    f->cap = cap;
+  }
+  /* Bound to the innermost open region, except the ends of thread starts
+   * and work-item runs (the row itself, as the full index does). */
+  uint16_t d = depth && (!end || kind == VX_FLOW_USER) ? (uint16_t)(depth - 1) : 0xffff;
+  f->e[f->n++] = (fend){id, ts, th, d, (uint8_t)kind, (uint8_t)end};
+}
+
+/* Thread ti's flow ends in [its first batch touching t0, t1]. */
+static int thread_ends(vs_index *x, uint32_t ti, uint64_t t0, uint64_t t1, fends *f) {
+  const vs_thread *t = &x->threads[ti];
+  size_t lo = vs__first_batch(t, t0);
+  if (t->kernel || lo == t->nbatches)
+    return 0;
+  const vs_batch *b = &t->batches[lo];
+  size_t depth = 0;
+  for (uint32_t i = 0; i < b->npre; i++)
+    depth += t->pre[b->pre + i].type != CTRACE_FMT_EV_TASK_SWITCH;
+  rd_stream *s = rd_stream_open_at(x->tr, t->rd, lo, RD_STREAM_OWN);
+  if (!s)
+    return CTRACE_ENOMEM;
+  rd_event ev;
+  int r;
+  while (!f->err && (r = rd_stream_next(s, &ev)) == 1 && ev.ts <= t1) {
+    uint64_t a = ev.arg[0];
+    switch (ev.type) {
+    case CTRACE_FMT_EV_REGION_BEGIN:
+    case CTRACE_FMT_EV_REGION_BEGIN_STR:
+    case CTRACE_FMT_EV_GC_BEGIN: depth++; break;
+    case CTRACE_FMT_EV_REGION_END:
+    case CTRACE_FMT_EV_GC_END: depth -= depth > 0; break;
+    case CTRACE_FMT_EV_FLOW_BEGIN:
+    case CTRACE_FMT_EV_FLOW_END:
+      add_end(f, a, ev.ts, ti, depth, VX_FLOW_USER, ev.type == CTRACE_FMT_EV_FLOW_END);
+      break;
+    case CTRACE_FMT_EV_THREAD_CREATE:
+    case CTRACE_FMT_EV_THREAD_START:
+      add_end(f, a, ev.ts, ti, depth, VX_FLOW_THREAD, ev.type == CTRACE_FMT_EV_THREAD_START);
+      break;
+    case CTRACE_FMT_EV_SCHED_UNBLOCK:
+      add_end(f, UNBLOCK_ID(a), ev.ts, ti, depth, VX_FLOW_UNBLOCK, 0);
+      break;
+    case CTRACE_FMT_EV_SCHED_RUN:
+      add_end(f, UNBLOCK_ID(a ? a : 1), ev.ts, ti, depth, VX_FLOW_UNBLOCK, 1);
+      break;
+    default: break;
+    }
+  }
+  rd_stream_close(s);
+  return f->err ? f->err : r < 0 ? r : 0;
+}
+
+typedef struct fpool {
+  vs_index *x;
+  uint64_t t0, t1;
+  fends *per; /* per thread */
+  _Atomic size_t next;
+  _Atomic int err;
+} fpool;
+
+static void *flows_worker(void *arg) {
+  fpool *p = arg;
+  for (size_t i; (i = atomic_fetch_add(&p->next, 1)) < p->x->nthreads && !atomic_load(&p->err);) {
+    int r = thread_ends(p->x, (uint32_t)i, p->t0, p->t1, &p->per[i]);
+    if (r)
+      atomic_store(&p->err, r);
+  }
+  return NULL;
+}
+
+static int cmp_end(const void *a, const void *b) {
+  const fend *x = a, *y = b;
+  if (x->kind != y->kind)
+    return x->kind < y->kind ? -1 : 1;
+  if (x->id != y->id)
+    return x->id < y->id ? -1 : 1;
+  if (x->ts != y->ts)
+    return x->ts < y->ts ? -1 : 1;
+  return x->thread < y->thread ? -1 : x->thread > y->thread;
+}
+
+static int cmp_flow(const void *a, const void *b) {
+  const vx_flow *x = a, *y = b;
+  return x->from_ts < y->from_ts ? -1 : x->from_ts > y->from_ts;
+}
+
+/* Per kind and id, in time order: an end makes an arrow from the latest
+ * begin still waiting. Sorted by their starts. */
+static int pair_ends(fend *e, size_t n, vx_flow **out, size_t *nout) {
+  qsort(e, n, sizeof *e, cmp_end);
+  vx_flow *fl = malloc((n / 2 + 1) * sizeof *fl);
+  if (!fl)
+    return CTRACE_ENOMEM;
+  size_t k = 0;
+  const fend *wait = NULL;
+  for (size_t i = 0; i < n; i++) {
+    if (wait && (wait->kind != e[i].kind || wait->id != e[i].id))
+      wait = NULL;
+    if (!e[i].end) {
+      wait = &e[i];
+      continue;
+    }
+    if (!wait)
+      continue;
+    memset(&fl[k], 0, sizeof fl[k]);
+    fl[k++] = (vx_flow){wait->id,    wait->ts,    e[i].ts,    wait->thread,
+                        e[i].thread, wait->depth, e[i].depth, wait->kind};
+    wait = NULL;
+  }
+  qsort(fl, k, sizeof *fl, cmp_flow);
+  *out = fl;
+  *nout = k;
+  return 0;
+}
+
+uint64_t vs_window_events(vs_index *x, uint64_t t0, uint64_t t1) {
+  uint64_t n = 0;
+  for (size_t i = 0; i < x->nthreads; i++) {
+    const vs_thread *t = &x->threads[i];
+    for (size_t k = vs__first_batch(t, t0); !t->kernel && k < t->nbatches; k++) {
+      if (t->batches[k].first > t1)
+        break;
+      n += t->batches[k].events;
+    }
+  }
+  return n;
+}
+
+int vs_window_flows(vs_index *x, uint64_t t0, uint64_t t1, vx_flow **out, size_t *n) {
+  *out = NULL;
+  *n = 0;
+  fpool p = {.x = x, .t0 = t0, .t1 = t1, .per = calloc(x->nthreads + 1, sizeof *p.per)};
+  if (!p.per)
+    return CTRACE_ENOMEM;
+  pthread_t tid[2];
+  int started = 0;
+  for (; started < 2; started++)
+    if (pthread_create(&tid[started], NULL, flows_worker, &p))
+      break;
+  if (!started)
+    flows_worker(&p);
+  for (int i = 0; i < started; i++)
+    pthread_join(tid[i], NULL);
+  int r = atomic_load(&p.err);
+  size_t total = 0;
+  for (size_t i = 0; i < x->nthreads; i++)
+    total += p.per[i].n;
+  fend *all = r ? NULL : malloc((total + 1) * sizeof *all);
+  if (!r && !all)
+    r = CTRACE_ENOMEM;
+  size_t k = 0;
+  for (size_t i = 0; i < x->nthreads; i++) {
+    if (all && p.per[i].n)
+      memcpy(all + k, p.per[i].e, p.per[i].n * sizeof *all);
+    k += p.per[i].n;
+    free(p.per[i].e);
+  }
+  free(p.per);
+  if (!r)
+    r = pair_ends(all, total, out, n);
+  free(all);
+  return r;
+}
