@@ -1,7 +1,8 @@
 /* gen_trace: writes a synthetic trace of about N events with the real
  * tracer, shaped like a busy program: 4 threads, each a loop of requests
  * (a region 3 deep), a counter every 64 events, an instant every 1000,
- * a task per 100 requests, flows between threads. For the viewer's
+ * a task per 100 requests, flows between threads, a "checkpoint" region
+ * per 100000 requests. For the viewer's
  * benchmark (bench/viewer.sh).
  *
  *   gen_trace OUT.ctrace [EVENTS]      (default 10000000) */
@@ -54,6 +55,11 @@ static void *run(void *arg) {
     if (i % 70 == 0) {
       CTRACE_INSTANT("tick");
       events++;
+    }
+    if (i % 100000 == 99999) { /* a rare region (the scale benchmark searches for it) */
+      CTRACE_REGION_BEGIN("checkpoint");
+      CTRACE_REGION_END();
+      events += 2;
     }
     if (i % 50 == 0) { /* an arrow to the next thread's same request */
       ctrace_flow_begin(((uint64_t)id << 40) | (uint64_t)i);

@@ -18,6 +18,7 @@ import urllib.request
 SAMPLE_S = 0.02
 LEVELS = (1, 10, 100, 1000, 10000)
 POSITIONS = 5
+SEARCHES = ("checkpoint", "step")  # gen_trace's rarest and commonest region names
 
 
 def mib(kib):
@@ -182,6 +183,25 @@ class View:
             out[frac] = times
         return out, None
 
+    def search(self, q):
+        """/api/search?q= page by page (from = searched_until) to the trace's
+        end: (first page's server ms, its JSON, all pages' ms, pages), or a
+        failure string."""
+        t1, frm, times, first = self.meta["t1"], self.meta["t0"], [], None
+        while frm <= t1 and len(times) < 1000:
+            url = "%sapi/search?q=%s&limit=1000&from=%d" % (self.url, q, frm)
+            try:
+                body, timing = get(url, max(1.0, self.w.time_cap - self.w.elapsed() + 5))
+            except OSError as e:
+                return "failed (%s)" % e
+            if "dur=" not in timing:
+                return "failed (no Server-Timing header)"
+            times.append(float(timing.split("dur=")[1].split(",")[0]))
+            a = json.loads(body)
+            first = first or a
+            frm = a.get("searched_until", t1 + 1)
+        return times[0], first, sum(times), len(times)
+
     def stop(self):
         """Stops the view; error says if it was killed or failed meanwhile."""
         if self.error is None:
@@ -230,6 +250,7 @@ def open_view(ctrace, trace, logs, tag, caps):
     else:
         r["ready"] = "%.2f s" % v.ready_s
         r["windows"], r["windows_error"] = v.windows()
+        r["searches"] = {q: v.search(q) for q in SEARCHES}
         v.stop()
     r["memory"] = v.error or "peak RssAnon %s (VmHWM %s)" % (mib(v.w.peak_anon), mib(v.w.hwm))
     r["meta"] = v.meta
@@ -244,6 +265,18 @@ def window_cell(r, frac):
         return r["windows_error"]
     t = ws[frac]
     return "median %7.1f ms, max %7.1f ms" % (statistics.median(t), max(t))
+
+
+def search_cell(r, q):
+    got = (r.get("searches") or {}).get(q)
+    if got is None:
+        return "not measured (view did not open)"
+    if isinstance(got, str):
+        return got
+    ms, a, all_ms, pages = got
+    return "%.1f ms: %d results, %.1fM events decoded%s; to the end: %d pages, %.0f ms" % (
+        ms, len(a.get("results", [])), a.get("events_decoded", 0) / 1e6,
+        ", cut by the budget" if a.get("truncated") else "", pages, all_ms)
 
 
 def main():
@@ -291,6 +324,8 @@ def main():
         for frac in LEVELS:
             lvl = "whole trace" if frac == 1 else "1/%d" % frac
             rows.append(("window %s, %s" % (lvl, tag), window_cell(r, frac), win_t))
+    for q in SEARCHES:
+        rows.append(("search q=%s, reopened" % q, search_cell(again, q), "bounded (<= 100 ms a page)"))
     rows += [
         ("ctrace stats (whole trace)", stats_all, "<= 60 s, <= 1 GiB"),
         (range_label, stats_range, "<= 1 s"),

@@ -54,7 +54,8 @@ export const api = {
   /** The level-of-detail window [t0, t1] (absolute ns) drawn on px pixels. */
   slices: (t0, t1, px) => getJSON('/api/slices', { t0, t1, px }),
   slice: (id) => getJSON('/api/slice', { id }),
-  search: (q, limit = 1000) => getJSON('/api/search', { q, limit }),
+  /** from: go on from there (a scale index's answer says where it stopped: searched_until). */
+  search: (q, limit = 1000, from = null) => getJSON('/api/search', { q, limit, from }),
   /** ctrace stats's report: params { t0, t1 (absolute ns), thread, top, sort }, all optional. */
   analysis: (params = {}) => getJSON('/api/analysis', params),
   /** The critical path of a slice or task id (ctrace why --json, with tracks). */

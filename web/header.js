@@ -164,8 +164,9 @@ export function traceWarnings(meta) {
   }
   if (meta.events === 0 && !(meta.live && meta.live.state === 'following')) w.push('This trace holds no events.');
   if (meta.scale) {
-    w.push(`opened through its scale index (${meta.scale.how}): the timeline shows its threads' regions and instants, ` +
-      'the Analyses its regions; counters, tasks, flows, search and the other analyses need ctrace view --index full TRACE ' +
+    w.push(`opened through its scale index (${meta.scale.how}): the timeline shows its threads' regions and instants ` +
+      '(and, zoomed in, arrows), the Analyses its regions, search a part of the trace at a time; ' +
+      'counters, tasks and the other analyses need ctrace view --index full TRACE ' +
       '(the whole trace in memory)');
   }
   return w;

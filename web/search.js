@@ -2,6 +2,9 @@
 // the earliest 1000 matches, next / previous navigation. The timeline
 // highlights every visible slice whose name contains the text (so merged
 // marks and matches beyond the first 1000 are highlighted too).
+// A trace opened through its scale index answers a part of the trace at a
+// time (searched_until): the list then ends with a button that goes on from
+// there, adding the next matches.
 
 import { api } from './api.js';
 import { fmtDur, fmtInt, fmtTime } from './format.js';
@@ -81,6 +84,30 @@ export class Search {
     this.hooks.results(this.answer);
   }
 
+  /** A scale index's answer that stopped before the trace's end. */
+  hasMore() {
+    const a = this.answer;
+    return !!a && a.searched_until != null && a.searched_until <= this.meta.t1;
+  }
+
+  /** The next matches, from where the answer stopped (every match before it is listed). */
+  async more() {
+    const a = this.answer;
+    if (!this.hasMore()) return;
+    const seq = this.seq;
+    try {
+      const b = await api.search(this.q, 1000, a.searched_until);
+      if (seq !== this.seq) return;
+      this.answer = { ...b, results: a.results.concat(b.results), total: a.results.length + b.total };
+    } catch (e) {
+      if (seq !== this.seq) return;
+      this.hooks.error(e);
+      return;
+    }
+    this.render();
+    this.hooks.results(this.answer);
+  }
+
   next() { this.go(this.index + 1); }
   prev() { this.go(this.index <= 0 ? this.count() - 1 : this.index - 1); }
   count() { return this.answer ? this.answer.results.length : 0; }
@@ -105,11 +132,16 @@ export class Search {
       list.textContent = this.q ? 'Search failed.' : 'Type a region name in the search box.';
       return;
     }
-    total.textContent = a.total > n ? `${fmtInt(a.total)} (first ${fmtInt(n)} listed)` : `${fmtInt(a.total)}`;
+    const more = this.hasMore();
+    const upTo = more ? ` up to ${fmtTime(a.searched_until - this.meta.t0)}` : '';
+    total.textContent = a.total > n ? `${fmtInt(a.total)}${more ? '+' : ''} (first ${fmtInt(n)} listed${upTo})`
+      : `${fmtInt(a.total)}${upTo}`;
     this.updateCount();
     if (!n) {
       list.className = 'muted';
-      list.textContent = `No region name contains “${a.q}”.`;
+      list.textContent = more ? `No region name contains “${a.q}” up to ${fmtTime(a.searched_until - this.meta.t0)}.`
+        : `No region name contains “${a.q}”.`;
+      if (more) list.append(' ', this.moreButton());
       return;
     }
     list.className = '';
@@ -136,6 +168,15 @@ export class Search {
     });
     table.append(body);
     list.replaceChildren(table);
+    if (this.hasMore()) list.append(this.moreButton());
+  }
+
+  moreButton() {
+    const b = document.createElement('button');
+    b.id = 'search-more';
+    b.textContent = `Search further (from ${fmtTime(this.answer.searched_until - this.meta.t0)})`;
+    b.addEventListener('click', () => this.more());
+    return b;
   }
 
   updateCount() {

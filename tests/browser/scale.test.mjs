@@ -4,7 +4,8 @@
 // `ctrace view --index scale`, in headless Chromium (playwright-core, the
 // system /usr/bin/chromium). The timeline draws its four threads' regions
 // from the index's levels; zoomed in, from the batches decoded; a click on a
-// region shows its details as /api/slice gives them; the header says the
+// region shows its details as /api/slice gives them; the search box lists
+// the first matches and "Search further" the next; the header says the
 // trace was opened through its index, and the Analyses panel says what it
 // cannot compute yet instead of failing. A second view reuses the index.
 //
@@ -36,6 +37,7 @@ async function main() {
   const trace = path.join(outDir, 'scale.ctrace');
   for (const f of [trace, `${trace}.idx`]) fs.rmSync(f, { force: true });
   execFileSync(genBin, [trace, '2000000'], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 60_000 });
+  process.env.CTRACE_SCALE_SEARCH_EVENTS = '300000'; // (a search answers a part at a time)
   const first = await startScaleView(trace);
   const url = first.url;
   check(/scale index: built /.test(first.said()), 'the first view builds TRACE.idx', first.said());
@@ -69,6 +71,27 @@ async function main() {
   const req = (api.regions || []).find((g) => g.name === 'request');
   check(req && req.count > 1000 && /request/.test(analyses), `the Regions tab lists gen_trace's regions (request: ${req && req.count})`,
     analyses.slice(0, 300));
+
+  // the search box: a part of the trace at a time (here 300000 events a search,
+  // CTRACE_SCALE_SEARCH_EVENTS), the list ending with a button that goes on
+  await page.fill('#search-input', 'request');
+  await page.waitForFunction(() => document.querySelectorAll('#results-body tbody tr').length > 0, null, { timeout: 15_000 })
+    .catch(() => {});
+  const rows1 = await page.locator('#results-body tbody tr').count();
+  const firstId = await page.locator('#results-body tbody tr').first().getAttribute('data-id').catch(() => null);
+  check(rows1 === 1000 && /^z\./.test(firstId || ''), `searching "request" lists its first 1000 (${rows1}, ${firstId})`);
+  const further = page.locator('#search-more');
+  if (check(await further.count() === 1, 'the list ends with "Search further"')) {
+    await further.click();
+    await page.waitForFunction(() => document.querySelectorAll('#results-body tbody tr').length > 1000, null, { timeout: 15_000 })
+      .catch(() => {});
+    const rows2 = await page.locator('#results-body tbody tr').count();
+    const starts = await page.evaluate(() => [...document.querySelectorAll('#results-body tbody tr')].map((r) => r.dataset.id));
+    check(rows2 > 1000 && new Set(starts).size === rows2, `"Search further" adds the next matches, none twice (${rows2})`);
+  }
+  await page.fill('#search-input', '');
+  await page.locator('#search-input').blur(); // (keys go to the timeline again)
+  await page.waitForTimeout(400);
 
   // zoomed in until regions come one by one (decoded from the batches)
   let target = null;

@@ -965,7 +965,7 @@ void vs_stats_free(vs_stats *s);
  * names hold text (case-insensitive), the `limit` earliest that start at
  * or after `from`, found by decoding batches in rounds until limit + 1 are
  * had, the trace ends, or `budget` events (0: $CTRACE_SCALE_SEARCH_EVENTS,
- * else 50M) were decoded. Hits sorted by start, thread, depth. */
+ * else 10M) were decoded. Hits sorted by start, thread, depth. */
 typedef struct vs_search_opts {
   const char *text;
   size_t limit;
@@ -998,6 +998,10 @@ void vs_search_free(vs_search_result *s);
  * tracks are thread indexes. vs_window_events: how many events those
  * batches hold (what decoding them costs). @return 0 or CTRACE_E*. */
 uint64_t vs_window_events(vs_index *x, uint64_t t0, uint64_t t1);
+/* The widest [*a, *b] around [t0, t1] (the same margin each side, within
+ * the trace) whose batches hold at most budget events. */
+void vs_flows_reach(vs_index *x, uint64_t t0, uint64_t t1, uint64_t budget, uint64_t *a,
+                    uint64_t *b);
 int vs_window_flows(vs_index *x, uint64_t t0, uint64_t t1, vx_flow **out, size_t *n);
 
 /* ==== Windows of a lane at screen resolution (pyramid.c) ============================== */

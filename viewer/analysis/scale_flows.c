@@ -4,8 +4,10 @@
  * number of events; the flow events met there (the program's flows,
  * creator -> new thread, unblock -> a work item's next run) are paired by
  * kind and id as the full index pairs them (an end goes with the latest
- * begin before it), each end with the depth of the region it is in. An
- * arrow whose other end lies outside the decoded batches is not found. */
+ * begin before it), each end with the depth of the region it is in. The
+ * range decoded is widened around the window as far as the events allow,
+ * so arrows with one end in the window are found; one whose other end
+ * lies farther is not. */
 #define _GNU_SOURCE
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -165,6 +167,25 @@ uint64_t vs_window_events(vs_index *x, uint64_t t0, uint64_t t1) {
     }
   }
   return n;
+}
+
+void vs_flows_reach(vs_index *x, uint64_t t0, uint64_t t1, uint64_t budget, uint64_t *a,
+                    uint64_t *b) {
+  uint64_t lo = 0, hi = x->t1 - x->t0; /* the widest margin within budget */
+  while (lo < hi) {
+    uint64_t m = lo + (hi - lo + 1) / 2;
+    uint64_t ma = t0 > x->t0 + m ? t0 - m : x->t0, mb = t1 + m < x->t1 ? t1 + m : x->t1;
+    if (vs_window_events(x, ma, mb) <= budget)
+      lo = m;
+    else
+      hi = m - 1;
+  }
+  *a = t0 > x->t0 + lo ? t0 - lo : x->t0;
+  *b = t1 + lo < x->t1 ? t1 + lo : x->t1;
+  if (*a > t0)
+    *a = t0;
+  if (*b < t1)
+    *b = t1;
 }
 
 int vs_window_flows(vs_index *x, uint64_t t0, uint64_t t1, vx_flow **out, size_t *n) {

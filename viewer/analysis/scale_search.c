@@ -17,7 +17,7 @@
 #include "common.h"
 #include "scale_internal.h"
 
-#define VS_SEARCH_BUDGET 50000000ull /* events decoded by one search (CTRACE_SCALE_SEARCH_EVENTS) */
+#define VS_SEARCH_BUDGET 10000000ull /* events decoded by one search (CTRACE_SCALE_SEARCH_EVENTS) */
 #define NAMES_MAX 100
 
 /* ---- Names, once ---------------------------------------------------------------------------- */
@@ -468,14 +468,14 @@ static void plan_free(plan *p) {
   free(p->cum);
 }
 
-/* Rounds from `from` on, each twice the last (a 32nd of the budget
+/* Rounds from `from` on, each twice the last (a 256th of the budget
  * first), until limit + 1 matches, the end, or the budget. */
 static int search_rounds(vs_index *x, const keyset *set, const vs_search_opts *o, hitheap *all,
                          vs_search_result *out) {
   plan pl;
   int r = plan_make(x, &pl);
   uint64_t budget = o->budget ? o->budget : budget_default();
-  uint64_t a = o->from > x->t0 ? o->from : x->t0, step = budget / 32 ? budget / 32 : 1;
+  uint64_t a = o->from > x->t0 ? o->from : x->t0, step = budget / 256 ? budget / 256 : 1;
   while (!r && a <= x->t1 && all->n < all->k && out->events < budget) {
     uint64_t left = budget - out->events, target = step < left ? step : left;
     uint64_t b = round_end(&pl, a, target);

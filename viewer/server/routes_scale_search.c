@@ -15,7 +15,7 @@
 
 #define MAX_SEARCH 1000
 #define MAX_FLOWS 4000
-#define FLOW_EVENTS 4000000ull /* events decoded for a window's arrows (CTRACE_SCALE_FLOW_EVENTS) */
+#define FLOW_EVENTS 1000000ull /* events decoded for a window's arrows (CTRACE_SCALE_FLOW_EVENTS) */
 
 /* ---- /api/search ---------------------------------------------------------------------------- */
 
@@ -146,7 +146,8 @@ void rt__scale_flows(const rt_context *ctx, rt_jw *w, uint64_t t0, uint64_t t1, 
       want[id] = 1;
     p = *end ? end + 1 : end;
   }
-  if (vs_window_flows(x, t0, t1, &f, &n)) {
+  vs_flows_reach(x, t0, t1, budget, &out->from, &out->to);
+  if (vs_window_flows(x, out->from, out->to, &f, &n)) {
     free(want);
     out->failed = 1;
     return;
@@ -186,7 +187,10 @@ void rt__scale_flows_window(rt_jw *w, const rt_scale_flows *fl) {
     rt__jw_str(w, why);
   } else if (fl->failed) {
     rt__jw_lit(w, ",\"flows_omitted\":\"the window's batches could not be decoded\"");
-  } else {
-    rt__jw_lit(w, ",\"flows_partial\":true");
+  } else { /* (both ends of an arrow sent lie in the range decoded) */
+    rt__jw_lit(w, ",\"flows_from\":");
+    rt__jw_u64(w, fl->from);
+    rt__jw_lit(w, ",\"flows_to\":");
+    rt__jw_u64(w, fl->to);
   }
 }

@@ -97,6 +97,7 @@ void rt__scale_slice(const rt_context *ctx, const char *q, rt_response *r);
 void rt__scale_search(const rt_context *ctx, const char *q, rt_response *r);
 typedef struct rt_scale_flows {
   uint64_t in, sent, cost;
+  uint64_t from, to; /* the range decoded (around the window) */
   int omitted, failed;
 } rt_scale_flows;
 void rt__scale_flows(const rt_context *ctx, rt_jw *w, uint64_t t0, uint64_t t1, uint64_t px,
