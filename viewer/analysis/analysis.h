@@ -996,8 +996,9 @@ void vs_search_free(vs_search_result *s);
  * thread's batches touching [t0, t1] paired by kind and id (an arrow
  * whose other end lies outside them is not found), sorted by from_ts;
  * tracks are thread indexes. vs_window_events: how many events those
- * batches hold (what decoding them costs). @return 0 or CTRACE_E*. */
-uint64_t vs_window_events(vs_index *x, uint64_t t0, uint64_t t1);
+ * batches hold (what decoding them costs; counting stops once past
+ * enough). @return 0 or CTRACE_E*. */
+uint64_t vs_window_events(vs_index *x, uint64_t t0, uint64_t t1, uint64_t enough);
 /* The widest [*a, *b] around [t0, t1] (the same margin each side, within
  * the trace) whose batches hold at most budget events. */
 void vs_flows_reach(vs_index *x, uint64_t t0, uint64_t t1, uint64_t budget, uint64_t *a,

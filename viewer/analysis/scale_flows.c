@@ -156,11 +156,11 @@ static int pair_ends(fend *e, size_t n, vx_flow **out, size_t *nout) {
   return 0;
 }
 
-uint64_t vs_window_events(vs_index *x, uint64_t t0, uint64_t t1) {
+uint64_t vs_window_events(vs_index *x, uint64_t t0, uint64_t t1, uint64_t enough) {
   uint64_t n = 0;
-  for (size_t i = 0; i < x->nthreads; i++) {
+  for (size_t i = 0; i < x->nthreads && n <= enough; i++) {
     const vs_thread *t = &x->threads[i];
-    for (size_t k = vs__first_batch(t, t0); !t->kernel && k < t->nbatches; k++) {
+    for (size_t k = vs__first_batch(t, t0); !t->kernel && k < t->nbatches && n <= enough; k++) {
       if (t->batches[k].first > t1)
         break;
       n += t->batches[k].events;
@@ -175,7 +175,7 @@ void vs_flows_reach(vs_index *x, uint64_t t0, uint64_t t1, uint64_t budget, uint
   while (lo < hi) {
     uint64_t m = lo + (hi - lo + 1) / 2;
     uint64_t ma = t0 > x->t0 + m ? t0 - m : x->t0, mb = t1 + m < x->t1 ? t1 + m : x->t1;
-    if (vs_window_events(x, ma, mb) <= budget)
+    if (vs_window_events(x, ma, mb, budget) <= budget)
       lo = m;
     else
       hi = m - 1;

@@ -128,7 +128,7 @@ void rt__scale_flows(const rt_context *ctx, rt_jw *w, uint64_t t0, uint64_t t1, 
                      const char *tracks, int has, uint64_t written, rt_scale_flows *out) {
   vs_index *x = ctx->scale;
   memset(out, 0, sizeof *out);
-  uint64_t cost = vs_window_events(x, t0, t1), budget = flow_budget();
+  uint64_t budget = flow_budget(), cost = vs_window_events(x, t0, t1, budget);
   if (cost > budget) {
     out->omitted = 1;
     out->cost = cost;
@@ -181,9 +181,9 @@ void rt__scale_flows_window(rt_jw *w, const rt_scale_flows *fl) {
     rt__jw_lit(w, ",\"flows_omitted\":");
     char why[160];
     snprintf(why, sizeof why,
-             "zoom in: the window's batches hold %" PRIu64
-             " events, arrows are found up to %" PRIu64,
-             fl->cost, flow_budget());
+             "zoom in: the window's batches hold over %" PRIu64
+             " events, arrows are found up to that many",
+             flow_budget());
     rt__jw_str(w, why);
   } else if (fl->failed) {
     rt__jw_lit(w, ",\"flows_omitted\":\"the window's batches could not be decoded\"");
