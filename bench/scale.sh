@@ -12,6 +12,10 @@
 #   - /api/slices windows at 2000 px over 5 zoom levels (whole trace, 1/10,
 #     1/100, 1/1000, 1/10000), 5 positions each, server-side time from the
 #     Server-Timing header: median and max per level, on both views;
+#   - /api/search on the reopened view for gen_trace's rarest region name
+#     (checkpoint: the first page, then page by page with from =
+#     searched_until to the trace's end) and its commonest (step: the first
+#     page), server time (a trace opened with the full index answers at once);
 #   - `ctrace stats` over the whole trace and over a 1 s range (--since,
 #     --until) in its middle: wall time, peak RssAnon, max RSS (ru_maxrss,
 #     the figure /usr/bin/time -f %M prints);

@@ -18,7 +18,7 @@ import urllib.request
 SAMPLE_S = 0.02
 LEVELS = (1, 10, 100, 1000, 10000)
 POSITIONS = 5
-SEARCHES = ("checkpoint", "step")  # gen_trace's rarest and commonest region names
+SEARCHES = ("checkpoint", "step")  # gen_trace's rarest (searched to the end) and commonest region names
 
 
 def mib(kib):
@@ -183,12 +183,12 @@ class View:
             out[frac] = times
         return out, None
 
-    def search(self, q):
-        """/api/search?q= page by page (from = searched_until) to the trace's
-        end: (first page's server ms, its JSON, all pages' ms, pages), or a
-        failure string."""
+    def search(self, q, to_end):
+        """/api/search?q= (to_end: page by page, from = searched_until, to the
+        trace's end): (first page's server ms, its JSON, all pages' ms,
+        pages), or a failure string."""
         t1, frm, times, first = self.meta["t1"], self.meta["t0"], [], None
-        while frm <= t1 and len(times) < 1000:
+        while frm <= t1 and (to_end or not times) and len(times) < 1000:
             url = "%sapi/search?q=%s&limit=1000&from=%d" % (self.url, q, frm)
             try:
                 body, timing = get(url, max(1.0, self.w.time_cap - self.w.elapsed() + 5))
@@ -250,7 +250,7 @@ def open_view(ctrace, trace, logs, tag, caps):
     else:
         r["ready"] = "%.2f s" % v.ready_s
         r["windows"], r["windows_error"] = v.windows()
-        r["searches"] = {q: v.search(q) for q in SEARCHES}
+        r["searches"] = {q: v.search(q, q == SEARCHES[0]) for q in SEARCHES}
         v.stop()
     r["memory"] = v.error or "peak RssAnon %s (VmHWM %s)" % (mib(v.w.peak_anon), mib(v.w.hwm))
     r["meta"] = v.meta
@@ -274,9 +274,10 @@ def search_cell(r, q):
     if isinstance(got, str):
         return got
     ms, a, all_ms, pages = got
-    return "%.1f ms: %d results, %.1fM events decoded%s; to the end: %d pages, %.0f ms" % (
+    end = "; to the end: %d pages, %.0f ms" % (pages, all_ms) if pages > 1 else ""
+    return "%.1f ms: %d results, %.2fM events decoded%s%s" % (
         ms, len(a.get("results", [])), a.get("events_decoded", 0) / 1e6,
-        ", cut by the budget" if a.get("truncated") else "", pages, all_ms)
+        ", cut by the budget" if a.get("truncated") else "", end)
 
 
 def main():

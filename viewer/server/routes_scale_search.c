@@ -15,7 +15,7 @@
 
 #define MAX_SEARCH 1000
 #define MAX_FLOWS 4000
-#define FLOW_EVENTS 1000000ull /* events decoded for a window's arrows (CTRACE_SCALE_FLOW_EVENTS) */
+#define FLOW_EVENTS 500000ull /* events decoded for a window's arrows (CTRACE_SCALE_FLOW_EVENTS) */
 
 /* ---- /api/search ---------------------------------------------------------------------------- */
 
