@@ -2,7 +2,8 @@
  * vs_window_flows): every thread's batches that the window touches are
  * decoded (two workers over the threads), when they hold at most a given
  * number of events; the flow events met there (the program's flows,
- * creator -> new thread, unblock -> a work item's next run) are paired by
+ * creator -> new thread, unblock -> a work item's next run, a lock's
+ * release -> the waiter's wake) are paired by
  * kind and id as the full index pairs them (an end goes with the latest
  * begin before it), each end with the depth of the region it is in. The
  * range decoded is widened around the window as far as the events allow,
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common.h"
 #include "scale_internal.h"
 
 #define UNBLOCK_ID(id) ((1ull << 61) | (uint64_t)(id)) /* (as the reader's TE_UNBLOCK_ID) */
@@ -31,7 +33,7 @@ typedef struct fends {
   int err;
 } fends;
 
-static void add_end(fends *f, uint64_t id, uint64_t ts, uint32_t th, size_t depth, int kind,
+static void add_end(fends *f, uint64_t id, uint64_t ts, uint32_t th, uint16_t depth, int kind,
                     int end) {
   if (f->n == f->cap) {
     size_t cap = f->cap ? f->cap * 2 : 256;
@@ -43,14 +45,44 @@ static void add_end(fends *f, uint64_t id, uint64_t ts, uint32_t th, size_t dept
     f->e = e;
     f->cap = cap;
   }
-  /* Bound to the innermost open region, except the ends of thread starts
-   * and work-item runs (the row itself, as the full index does). */
-  uint16_t d = depth && (!end || kind == VX_FLOW_USER) ? (uint16_t)(depth - 1) : 0xffff;
-  f->e[f->n++] = (fend){id, ts, th, d, (uint8_t)kind, (uint8_t)end};
+  f->e[f->n++] = (fend){id, ts, th, depth, (uint8_t)kind, (uint8_t)end};
+}
+
+/* Bound to the innermost open region, except the ends of thread starts
+ * and work-item runs (the row itself, as the full index does). */
+static uint16_t bind(size_t depth, int kind, int end) {
+  return depth && (!end || kind == VX_FLOW_USER) ? (uint16_t)(depth - 1) : 0xffff;
+}
+
+/* The threads by serial (a WAIT names the thread that released it so). */
+typedef struct serial_ix {
+  uint32_t serial, thread;
+} serial_ix;
+
+static int cmp_serial(const void *a, const void *b) {
+  const serial_ix *x = a, *y = b;
+  return x->serial < y->serial ? -1 : x->serial > y->serial;
+}
+
+/* A wait released by another thread (`ctrace run`'s wrappers): an arrow
+ * from the release, on the waker's row, to the wait's end, at the depth
+ * of the wait's slice (as the full index's VX_FLOW_WAKE; its id is made
+ * from the waiter and the time, not the full index's count). */
+static void wake(vs_index *x, const serial_ix *ser, uint32_t ti, size_t depth, const rd_event *ev,
+                 fends *f) {
+  serial_ix key = {(uint32_t)ev->arg[3], 0};
+  const serial_ix *w = ev->arg[3] ? bsearch(&key, ser, x->nthreads, sizeof *ser, cmp_serial) : NULL;
+  if (!w || ev->arg[4] > ev->tick)
+    return;
+  uint64_t id = 1ull << 62 | ctrace__mix64(ti, ev->ts) >> 2;
+  uint64_t release = rd_tick_to_ns(x->tr, ev->tick - ev->arg[4], NULL);
+  add_end(f, id, release, w->thread, 0xffff, VX_FLOW_WAKE, 0);
+  add_end(f, id, ev->ts, ti, (uint16_t)(depth < 0xfff0 ? depth : 0xfff0), VX_FLOW_WAKE, 1);
 }
 
 /* Thread ti's flow ends in [its first batch touching t0, t1]. */
-static int thread_ends(vs_index *x, uint32_t ti, uint64_t t0, uint64_t t1, fends *f) {
+static int thread_ends(vs_index *x, const serial_ix *ser, uint32_t ti, uint64_t t0, uint64_t t1,
+                       fends *f) {
   const vs_thread *t = &x->threads[ti];
   size_t lo = vs__first_batch(t, t0);
   if (t->kernel || lo == t->nbatches)
@@ -74,18 +106,22 @@ static int thread_ends(vs_index *x, uint32_t ti, uint64_t t0, uint64_t t1, fends
     case CTRACE_FMT_EV_GC_END: depth -= depth > 0; break;
     case CTRACE_FMT_EV_FLOW_BEGIN:
     case CTRACE_FMT_EV_FLOW_END:
-      add_end(f, a, ev.ts, ti, depth, VX_FLOW_USER, ev.type == CTRACE_FMT_EV_FLOW_END);
+      add_end(f, a, ev.ts, ti, bind(depth, VX_FLOW_USER, ev.type == CTRACE_FMT_EV_FLOW_END),
+              VX_FLOW_USER, ev.type == CTRACE_FMT_EV_FLOW_END);
       break;
     case CTRACE_FMT_EV_THREAD_CREATE:
-    case CTRACE_FMT_EV_THREAD_START:
-      add_end(f, a, ev.ts, ti, depth, VX_FLOW_THREAD, ev.type == CTRACE_FMT_EV_THREAD_START);
+    case CTRACE_FMT_EV_THREAD_START: {
+      int end = ev.type == CTRACE_FMT_EV_THREAD_START;
+      add_end(f, a, ev.ts, ti, bind(depth, VX_FLOW_THREAD, end), VX_FLOW_THREAD, end);
       break;
+    }
     case CTRACE_FMT_EV_SCHED_UNBLOCK:
-      add_end(f, UNBLOCK_ID(a), ev.ts, ti, depth, VX_FLOW_UNBLOCK, 0);
+      add_end(f, UNBLOCK_ID(a), ev.ts, ti, bind(depth, VX_FLOW_UNBLOCK, 0), VX_FLOW_UNBLOCK, 0);
       break;
     case CTRACE_FMT_EV_SCHED_RUN:
-      add_end(f, UNBLOCK_ID(a ? a : 1), ev.ts, ti, depth, VX_FLOW_UNBLOCK, 1);
+      add_end(f, UNBLOCK_ID(a ? a : 1), ev.ts, ti, 0xffff, VX_FLOW_UNBLOCK, 1);
       break;
+    case CTRACE_FMT_EV_WAIT: wake(x, ser, ti, depth, &ev, f); break;
     default: break;
     }
   }
@@ -95,6 +131,7 @@ static int thread_ends(vs_index *x, uint32_t ti, uint64_t t0, uint64_t t1, fends
 
 typedef struct fpool {
   vs_index *x;
+  serial_ix *ser;
   uint64_t t0, t1;
   fends *per; /* per thread */
   _Atomic size_t next;
@@ -104,7 +141,7 @@ typedef struct fpool {
 static void *flows_worker(void *arg) {
   fpool *p = arg;
   for (size_t i; (i = atomic_fetch_add(&p->next, 1)) < p->x->nthreads && !atomic_load(&p->err);) {
-    int r = thread_ends(p->x, (uint32_t)i, p->t0, p->t1, &p->per[i]);
+    int r = thread_ends(p->x, p->ser, (uint32_t)i, p->t0, p->t1, &p->per[i]);
     if (r)
       atomic_store(&p->err, r);
   }
@@ -119,6 +156,8 @@ static int cmp_end(const void *a, const void *b) {
     return x->id < y->id ? -1 : 1;
   if (x->ts != y->ts)
     return x->ts < y->ts ? -1 : 1;
+  if (x->end != y->end)
+    return x->end < y->end ? -1 : 1; /* (a begin before an end at the same ns) */
   return x->thread < y->thread ? -1 : x->thread > y->thread;
 }
 
@@ -192,8 +231,15 @@ int vs_window_flows(vs_index *x, uint64_t t0, uint64_t t1, vx_flow **out, size_t
   *out = NULL;
   *n = 0;
   fpool p = {.x = x, .t0 = t0, .t1 = t1, .per = calloc(x->nthreads + 1, sizeof *p.per)};
-  if (!p.per)
+  p.ser = malloc((x->nthreads + 1) * sizeof *p.ser);
+  if (!p.per || !p.ser) {
+    free(p.per);
+    free(p.ser);
     return CTRACE_ENOMEM;
+  }
+  for (size_t i = 0; i < x->nthreads; i++)
+    p.ser[i] = (serial_ix){x->threads[i].serial, (uint32_t)i};
+  qsort(p.ser, x->nthreads, sizeof *p.ser, cmp_serial);
   pthread_t tid[2];
   int started = 0;
   for (; started < 2; started++)
@@ -218,6 +264,7 @@ int vs_window_flows(vs_index *x, uint64_t t0, uint64_t t1, vx_flow **out, size_t
     free(p.per[i].e);
   }
   free(p.per);
+  free(p.ser);
   if (!r)
     r = pair_ends(all, total, out, n);
   free(all);

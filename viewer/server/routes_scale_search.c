@@ -137,8 +137,10 @@ void rt__scale_flows(const rt_context *ctx, rt_jw *w, uint64_t t0, uint64_t t1, 
   vx_flow *f;
   size_t n;
   uint8_t *want = NULL;
-  if (has > 0 && !(want = calloc(vs_thread_count(x) + 1, 1)))
+  if (has > 0 && !(want = calloc(vs_thread_count(x) + 1, 1))) {
+    out->failed = 1;
     return;
+  }
   for (const char *p = tracks; want && *p;) {
     char *end;
     unsigned long id = strtoul(p, &end, 10);
@@ -186,7 +188,8 @@ void rt__scale_flows_window(rt_jw *w, const rt_scale_flows *fl) {
              flow_budget());
     rt__jw_str(w, why);
   } else if (fl->failed) {
-    rt__jw_lit(w, ",\"flows_omitted\":\"the window's batches could not be decoded\"");
+    rt__jw_lit(w,
+               ",\"flows_omitted\":\"the window's batches could not be decoded (or no memory)\"");
   } else { /* (both ends of an arrow sent lie in the range decoded) */
     rt__jw_lit(w, ",\"flows_from\":");
     rt__jw_u64(w, fl->from);
