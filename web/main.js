@@ -540,7 +540,7 @@ function updateStatus(tl, loader) {
   const c = s.counts;
   const t = timings.byPath['/api/slices'];
   const server = t && t.serverMs != null ? `, server ${t.serverMs.toFixed(1)} ms` : '';
-  const flows = s.flowsTruncated ? ' (flows truncated)' : '';
+  const flows = s.flowsOmitted ? ' (zoom in for flows)' : s.flowsTruncated ? ' (flows truncated)' : '';
   $('status').textContent =
     `window ${fmtTime(s.window.t0)} – ${fmtTime(s.window.t1)} on ${s.window.px} px, bucket ${fmtDur(s.window.bucket)} · ` +
     `${fmtInt(c.slices)} slices, ${fmtInt(c.states)} states, ${c.runs ? `${fmtInt(c.runs)} item runs, ` : ''}${fmtInt(c.instants)} instants, ${fmtInt(c.tasks)} tasks, ${fmtInt(c.counters)} counter points, ${fmtInt(c.flows)} flows${flows} · ` +

@@ -37,7 +37,8 @@ function trackOf(args) {
  *   tasks: Map(track → { lanes: [[task]] }),
  *   taskGroups: Map(fillStyle → { name, tasks: [task] }),
  *   flows: [{ t0, track0, depth0, t1, track1, depth1 }],
- *   counts: { slices, states, runs, samples, instants, counters, tasks, flows }, flowsTruncated }
+ *   counts: { slices, states, runs, samples, instants, counters, tasks, flows }, flowsTruncated,
+ *   flowsOmitted }
  *
  * Thread events (X) are told apart by args.lane: "state" (the thread-state
  * band), "sched" (runs of user-level work items), "samples" (CPU samples:
@@ -60,6 +61,7 @@ export function buildScene(answer, meta, layout) {
     flows: [],
     counts: { slices: 0, states: 0, runs: 0, samples: 0, instants: 0, counters: 0, tasks: 0, flows: 0 },
     flowsTruncated: !!win.flows_truncated,
+    flowsOmitted: !!win.flows_omitted, // (a scale index's window too wide to find arrows in)
   };
   const thread = (track) => {
     let th = scene.threads.get(track);

@@ -60,6 +60,8 @@ async function main() {
     'no error banner');
   const whole = await page.evaluate(() => window.__ctrace.visibleSlices().length);
   check(whole > 100, `the whole trace: ${whole} regions drawn from the index's levels`);
+  const status = await page.evaluate(() => document.getElementById('status').innerText);
+  check(/zoom in for flows/.test(status), 'the status bar says arrows come zoomed in', status);
   // the Analyses panel: its Regions tab through the scale index, with a note saying so
   await page.click('#analysis-tabs button[data-tab="regions"]').catch(() => {});
   await page.waitForFunction(() => /request/.test(document.getElementById('analysis-body').innerText), null, { timeout: 30_000 })
