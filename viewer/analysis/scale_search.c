@@ -278,11 +278,12 @@ static int run_unit(vs_index *x, const unit *un, uint64_t a, uint64_t b, const k
   rd_stream_close(s);
   if (u.pending) {
     ends_from_lanes(x, &u);
-    /* At the thread's end: to its last event (as the full index). Else
-     * cut where decoding stopped: open. */
+    /* At the thread's end: to its last event (as the full index; open if
+     * the trace is still being written). Else cut where decoding stopped:
+     * open. */
     for (size_t d = u.depth; d-- > 0 && u.pending;)
       if (u.stack[d].mine)
-        found(&u, d, u.last, r == 1);
+        found(&u, d, u.last, r == 1 || x->live);
   }
   *decoded += n;
   return r < 0 ? r : 0;
