@@ -868,13 +868,14 @@ size_t cp_namer_frames(cp_namer *n, int pid, uint64_t pc, int is_return, cp_fram
 /* What could not be symbolized so far ("" or one line per problem). */
 const char *cp_namer_problems(const cp_namer *n);
 
-/* ==== The scale index: traces of any size (scale_build.c, scale_file.c, scale_query.c) ====
+/* ==== The scale index: traces of any size (scale_*.c) ====================================
  * For a ctrace file too big to index whole in memory: one pass (two
  * threads) writes TRACE.idx (or, where the trace's folder is read-only, a
  * file in $XDG_CACHE_HOME/ctrace), memory-mapped and reused by later opens
  * while the trace is unchanged: per thread, its batches' time ranges and
  * the regions open at each, and per depth a pyramid of time buckets (the
- * count and the longest region of each). A window is answered from the
+ * count and the longest region of each), and per counter one of its
+ * samples' min, max and last value. A window is answered from the
  * coarsest level finer than its pixels, or by decoding only the batches it
  * touches. docs/format.md, "The index file". */
 typedef struct vs_index vs_index;
@@ -948,6 +949,27 @@ vs_index *vs_live_open(const char *trace, char *err, size_t errlen);
 int vs_live_more(vs_index *x, int all, char *err, size_t errlen);
 int vs_live(const vs_index *x);            /* 1: made by vs_live_open */
 uint64_t vs_live_bytes(const vs_index *x); /* the memory its tables hold */
+/* Counters (scale_counter*.c), as the full index's tracks of kind counter:
+ * one per name (a COUNTER site's, or a heap series of `ctrace run`), in
+ * name order, with its samples from every thread. */
+size_t vs_counter_count(const vs_index *x);
+typedef struct vs_counter_facts {
+  const char *name;
+  uint64_t samples;
+  double min, max; /* (0, 0: no samples) */
+} vs_counter_facts;
+int vs_counter_info(const vs_index *x, size_t i, vs_counter_facts *f); /* -1: no such */
+/* A counter's mark: from time ts (its first piece's; t0 for the value in
+ * force at t0) the min, max and last value (vx_counter_emit's). */
+typedef void (*vs_counter_emit)(void *arg, uint64_t ts, double min, double max, double last);
+/* Counter i's marks in [t0, t1] at w ns per pixel, in time order, the
+ * value in force at t0 first: per pixel, the pieces whose first sample is
+ * in it, from the coarsest level of buckets of 4^k <= w ns (the buckets
+ * the window's ends cut from finer ones, down to level 0), or, finer than
+ * the counter's level 0, its samples decoded. @return 0 or CTRACE_E*.
+ * Safe on several threads at once. */
+int vs_counter_window(vs_index *x, size_t i, uint64_t t0, uint64_t t1, uint64_t w,
+                      vs_counter_emit emit, void *arg);
 /* ctrace stats's regions of a window [w0, w1) (scale_stats.c): per region
  * name as st_compute's (regions overlapping it, durations clipped to it;
  * `label` is only an index), and per thread (vs_thread_count) its regions

@@ -8,6 +8,8 @@
  *   - per depth, and for its instants, a pyramid of time buckets (level 0
  *     about 2^21 buckets over the trace's span, each level 4 times coarser):
  *     per bucket the number of items starting in it and the longest one.
+ *   - its counters' samples, per COUNTER site and heap series
+ *     (scale_counter.c: merged per name into counters after every thread).
  * Each thread's arrays are appended to the index file as soon as it is
  * done (vs__append), so memory holds only the threads being read. */
 #define _GNU_SOURCE
@@ -152,6 +154,12 @@ static void on_event(vs_pass *p, const rd_event *ev) {
     p->last_switch = raw;
     p->have_switch = 1;
     break;
+  case CTRACE_FMT_EV_COUNTER:
+  case CTRACE_FMT_EV_HEAP:
+  case CTRACE_FMT_EV_HEAP_SET: /* (not in a live index yet) */
+    if (!p->live && vs__counter_event(&p->ct, ev, p->shift0, p->lane_min))
+      p->err = CTRACE_ENOMEM;
+    break;
   case CTRACE_FMT_EV_THREAD_NAME:
     snprintf(p->th->name, sizeof p->th->name, "%.*s", (int)ev->str_len, ev->str ? ev->str : "");
     break;
@@ -261,6 +269,8 @@ static int read_thread(vs_index *x, vs_out *out, size_t ti, unsigned shift0, siz
     vs__pass_next(&p, rd_stream_batch(s), &ev);
   rd_stream_close(s);
   int r = p.err ? p.err : thread_done(&p, ti);
+  r = vs__counter_thread_end(x, out, ti, p.ct, r); /* (frees p.ct) */
+  p.ct = NULL;
   vs__pass_free(&p);
   return r;
 }
@@ -392,5 +402,5 @@ int vs__build(vs_index *x, vs_out *out, vs_progress progress, void *arg) {
     free(th->lanes_tmp);
     th->lanes_tmp = NULL;
   }
-  return err;
+  return err ? err : vs__counter_build(x, out);
 }

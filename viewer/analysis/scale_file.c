@@ -4,8 +4,9 @@
  * is whole and belongs to this trace as it is now (size, mtime, inode and
  * a hash of its first 64 KiB; a trace that grew or was replaced is
  * stale). Layout: a header at 0, then 8-byte aligned arrays (each thread's
- * batches, snapshots and levels), then the threads' and lanes' tables; the
- * header holds a hash of itself and of those tables. */
+ * batches, snapshots and levels, the counters' parts and levels), then the
+ * threads', lanes', counters' and parts' tables; the header holds a hash of
+ * itself and of those tables. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -21,7 +22,9 @@
 #include "scale_internal.h"
 
 #define VS_MAGIC "CTRIDX01"
-#define VS_VERSION 3u /* (1: before lanes had their own shift; 2: before FILE.kernel's states) */
+#define VS_VERSION \
+  4u /* (1: before lanes had their own shift; 2: before FILE.kernel's states; \
+                         3: before counters) */
 #define VS_HEAD_BYTES 4096u
 #define VS_HASHED_HEAD (64u * 1024u)
 
@@ -34,7 +37,8 @@ typedef struct vs_header {
   uint32_t shift0, pad;
   uint64_t kernel_size, kernel_mtime_ns, kernel_ino; /* FILE.kernel's, read (0s: none) */
   uint64_t nthreads, threads_off, nlanes, lanes_off;
-  uint64_t hash; /* of this header (hash = 0) and the two tables */
+  uint64_t ncounters, counters_off, ncparts, cparts_off;
+  uint64_t hash; /* of this header (hash = 0) and the four tables */
 } vs_header;
 
 uint64_t vs__append(vs_out *out, const void *p, size_t n) {
@@ -91,16 +95,60 @@ static int trace_identity(const char *path, vs_header *h) {
   return 0;
 }
 
-static uint64_t tables_hash(const vs_header *h, const void *threads, const void *lanes) {
+static uint64_t tables_hash(const vs_header *h, const void *threads, const void *lanes,
+                            const void *counters, const void *cparts) {
   vs_header c = *h;
   c.hash = 0;
   uint64_t v = ctrace__fnv1a(&c, sizeof c, 0x1d3);
   v = ctrace__fnv1a(threads, h->nthreads * sizeof(vs_thread), v);
-  return ctrace__fnv1a(lanes, h->nlanes * sizeof(vs_lane), v);
+  v = ctrace__fnv1a(lanes, h->nlanes * sizeof(vs_lane), v);
+  v = ctrace__fnv1a(counters, h->ncounters * sizeof(vs_counter), v);
+  return ctrace__fnv1a(cparts, h->ncparts * sizeof(vs_cpart), v);
 }
 
 static int in_file(uint64_t off, uint64_t n, uint64_t elem, uint64_t size) {
   return off <= size && (elem == 0 || n <= (size - off) / elem) && off % 8 == 0;
+}
+
+/* The counters' and their parts' tables (copied), every level checked to
+ * lie inside the mapping. */
+static int attach_counters(vs_index *x, const vs_header *h, char *why, size_t whylen) {
+  const uint8_t *m = x->map;
+  x->counters = malloc((h->ncounters ? h->ncounters : 1) * sizeof *x->counters);
+  x->cparts = malloc((h->ncparts ? h->ncparts : 1) * sizeof *x->cparts);
+  if (!x->counters || !x->cparts) {
+    snprintf(why, whylen, "out of memory");
+    return -1;
+  }
+  memcpy(x->counters, m + h->counters_off, h->ncounters * sizeof *x->counters);
+  memcpy(x->cparts, m + h->cparts_off, h->ncparts * sizeof *x->cparts);
+  x->ncounters = h->ncounters;
+  x->ncparts = x->cap_cparts = h->ncparts;
+  for (size_t i = 0; i < x->ncparts; i++) {
+    const vs_cpart *p = &x->cparts[i];
+    if (p->thread >= x->nthreads || p->kind > VS_CK_SET_GOAL || p->counter >= x->ncounters) {
+      snprintf(why, whylen, "corrupt: counter part %zu", i);
+      return -1;
+    }
+  }
+  for (size_t i = 0; i < x->ncounters; i++) {
+    vs_counter *c = &x->counters[i];
+    c->name[sizeof c->name - 1] = '\0';
+    if (c->part0 > x->ncparts || c->nparts == 0 || c->nparts > x->ncparts - c->part0 ||
+        c->nlevels == 0 || c->nlevels > VS_MAX_LEVELS || c->shift > 62 ||
+        c->shift + 2 * (c->nlevels - 1) > 62) {
+      snprintf(why, whylen, "corrupt: counter %zu", i);
+      return -1;
+    }
+    for (uint32_t k = 0; k < c->nlevels; k++) {
+      if (!in_file(c->lv[k].off, c->lv[k].n, sizeof(vs_cbucket), x->map_len)) {
+        snprintf(why, whylen, "corrupt: counter %zu level %u is outside the file", i, k);
+        return -1;
+      }
+      c->lv[k].b = (const vs_cbucket *)(m + c->lv[k].off);
+    }
+  }
+  return 0;
 }
 
 /* Pointers into the mapping, every array checked to lie inside it. */
@@ -155,7 +203,7 @@ static int attach(vs_index *x, const vs_header *h, char *why, size_t whylen) {
       l->lv[k].e = (const vs_entry *)(m + l->lv[k].off);
     }
   }
-  return 0;
+  return attach_counters(x, h, why, whylen);
 }
 
 void vs__unmap(vs_index *x) {
@@ -164,9 +212,13 @@ void vs__unmap(vs_index *x) {
   x->map = NULL;
   free(x->threads);
   free(x->lanes);
+  free(x->counters);
+  free(x->cparts);
   x->threads = NULL;
   x->lanes = NULL;
-  x->nthreads = x->nlanes = 0;
+  x->counters = NULL;
+  x->cparts = NULL;
+  x->nthreads = x->nlanes = x->ncounters = x->ncparts = x->cap_cparts = 0;
 }
 
 int vs__load(vs_index *x, const char *path, unsigned flags, char *why, size_t whylen) {
@@ -229,8 +281,12 @@ int vs__load(vs_index *x, const char *path, unsigned flags, char *why, size_t wh
   uint64_t size = x->map_len;
   if (!in_file(h.threads_off, h.nthreads, sizeof(vs_thread), size) ||
       !in_file(h.lanes_off, h.nlanes, sizeof(vs_lane), size) ||
-      (!(flags & VS_LOAD_UNCHECKED) && tables_hash(&h, (uint8_t *)x->map + h.threads_off,
-                                                   (uint8_t *)x->map + h.lanes_off) != h.hash) ||
+      !in_file(h.counters_off, h.ncounters, sizeof(vs_counter), size) ||
+      !in_file(h.cparts_off, h.ncparts, sizeof(vs_cpart), size) ||
+      (!(flags & VS_LOAD_UNCHECKED) &&
+       tables_hash(&h, (uint8_t *)x->map + h.threads_off, (uint8_t *)x->map + h.lanes_off,
+                   (uint8_t *)x->map + h.counters_off,
+                   (uint8_t *)x->map + h.cparts_off) != h.hash) ||
       h.shift0 > 62 || h.t1 < h.t0) {
     vs__unmap(x);
     snprintf(why, whylen, "corrupt: its tables do not match their hash");
@@ -252,12 +308,16 @@ static int write_tables(vs_index *x, vs_out *out, vs_header *h) {
   h->threads_off = vs__append(out, x->threads, x->nthreads * sizeof *x->threads);
   h->nlanes = x->nlanes;
   h->lanes_off = vs__append(out, x->lanes, x->nlanes * sizeof *x->lanes);
+  h->ncounters = x->ncounters;
+  h->counters_off = vs__append(out, x->counters, x->ncounters * sizeof *x->counters);
+  h->ncparts = x->ncparts;
+  h->cparts_off = vs__append(out, x->cparts, x->ncparts * sizeof *x->cparts);
   h->file_size = out->off;
   h->t0 = x->t0;
   h->t1 = x->t1;
   h->events = x->events;
   h->shift0 = x->shift0;
-  h->hash = tables_hash(h, x->threads, x->lanes);
+  h->hash = tables_hash(h, x->threads, x->lanes, x->counters, x->cparts);
   if (out->err)
     return out->err;
   if (pwrite(out->fd, h, sizeof *h, 0) != (ssize_t)sizeof *h)
@@ -286,8 +346,24 @@ int vs__make(vs_index *x, const char *path, vs_progress progress, void *arg, cha
     snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
     return r;
   }
+  /* The counters' parts until merged: deleted now, gone when closed. */
+  char parts[4300];
+  snprintf(parts, sizeof parts, "%s.parts", tmp);
+  vs_out scratch = {.fd = open(parts, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)};
+  if (scratch.fd < 0) {
+    r = -errno;
+    snprintf(err, errlen, "cannot create %s: %s", parts, strerror(errno));
+    close(out.fd);
+    unlink(tmp);
+    return r;
+  }
+  unlink(parts);
+  out.scratch = &scratch;
+  pthread_mutex_init(&scratch.lock, NULL);
   pthread_mutex_init(&out.lock, NULL);
   r = vs__build(x, &out, progress, arg);
+  close(scratch.fd);
+  pthread_mutex_destroy(&scratch.lock);
   if (!r)
     r = write_tables(x, &out, &h);
   close(out.fd);
@@ -299,10 +375,7 @@ int vs__make(vs_index *x, const char *path, vs_progress progress, void *arg, cha
     snprintf(err, errlen, "cannot write the index %s: %s", path, ctrace_strerror(r));
     return r;
   }
-  free(x->threads); /* (the mapped tables replace what the pass made) */
-  free(x->lanes);
-  x->threads = NULL;
-  x->lanes = NULL;
+  vs__unmap(x); /* (the mapped tables replace what the pass made) */
   char why[256];
   if (vs__load(x, path, 0, why, sizeof why)) {
     snprintf(err, errlen, "the index %s just written: %s", path, why);

@@ -1,5 +1,5 @@
 /* This file is private to the scale index (scale_build.c, scale_file.c,
- * scale_query.c): its layout in memory, which is also its layout in the
+ * scale_query.c, scale_counter*.c): its layout in memory, which is also its layout in the
  * index file (TRACE.idx, docs/format.md "The index file"): every array
  * below is a run of the file, memory-mapped once built. */
 #ifndef CTRACE_VIEWER_SCALE_INTERNAL_H
@@ -88,6 +88,59 @@ typedef struct vs_thread {
   vs_lane *lanes_tmp; /* while building */
 } vs_thread;
 
+/* ---- Counters (scale_counter.c): per counter (a name, as the full index
+ * keys them in a process: COUNTER sites of that name, or one of the heap
+ * series) a pyramid of time buckets over its samples from every thread,
+ * on the grid of 4^k ns from 0 (level 0: 2^shift ns, shift even), each
+ * bucket its samples' first and last times, count, min, max and the value
+ * of its last (in the order the full index reads them: time, then thread,
+ * then recording order). */
+enum { VS_CK_SITE, VS_CK_HEAP_LIVE, VS_CK_HEAP_ALLOC, VS_CK_SET_LIVE, VS_CK_SET_GOAL };
+/* A thread's parts, in the pass, are made coarser past this many buckets
+ * in all (48 MiB), each down to VS_CPART_MIN buckets. */
+#define VS_CTHREAD_BUCKETS (1u << 20)
+#define VS_CPART_MIN 256
+
+typedef struct vs_cbucket {
+  uint64_t first, last; /* ns of its first and last samples */
+  uint64_t count;
+  double min, max, value; /* value: its last sample's */
+} vs_cbucket;
+
+typedef struct vs_clevel {
+  uint64_t off; /* in the file (buckets) */
+  uint64_t n;
+  const vs_cbucket *b;
+} vs_clevel;
+
+/* One thread's samples of one kind (and site): its level 0 as the pass
+ * made it (off: in vs_out.scratch, gone once the counters are built). */
+typedef struct vs_cpart {
+  uint32_t thread, kind; /* VS_CK_* */
+  uint64_t site;         /* VS_CK_SITE: the COUNTER events' site id */
+  uint64_t off, n, items;
+  uint32_t shift, counter; /* counter: its index in vs_index.counters */
+} vs_cpart;
+
+typedef struct vs_counter {
+  char name[256];
+  uint64_t samples;
+  double min, max;
+  uint32_t part0, nparts;  /* its parts, in thread order */
+  uint32_t nlevels, shift; /* level k: buckets of 2^(shift + 2k) ns */
+  vs_clevel lv[VS_MAX_LEVELS];
+} vs_counter;
+
+/* A sample an event gives: of kind (and site), value. */
+typedef struct vs_csample_of {
+  uint32_t kind;
+  uint64_t site;
+  double value;
+} vs_csample_of;
+
+/* A thread's counters while the pass reads it (scale_counter.c). */
+typedef struct vs_cthread vs_cthread;
+
 struct vs_index {
   rd_trace *tr;         /* the trace, for names and for decoding windows */
   pthread_mutex_t lock; /* rd_site_get / rd_string and the shared decoder */
@@ -102,6 +155,10 @@ struct vs_index {
   size_t nlanes;
   void *map; /* the index file, mapped */
   size_t map_len;
+  vs_counter *counters;
+  size_t ncounters;
+  vs_cpart *cparts; /* (while building: appended by the workers under vs_out.lock) */
+  size_t ncparts, cap_cparts;
   int reused;           /* 1: read from an index file made before */
   struct vs_live *live; /* a trace being written, indexed in memory as it grows (scale_live.c) */
   char why[1024];       /* why it was (re)built: "none", "stale: ...", "corrupt: ..." */
@@ -167,6 +224,7 @@ typedef struct vs_pass {
   vs_pre *pre;
   size_t npre, cap_pre;
   uint64_t last_ts;
+  vs_cthread *ct; /* its counters (scale_counter.c; not in a live index) */
   int err;
 } vs_pass;
 
@@ -185,6 +243,8 @@ typedef struct vs_out {
   uint64_t off;
   pthread_mutex_t lock;
   int err;
+  struct vs_out
+      *scratch; /* the counters' parts until merged (a file already deleted; NULL: here) */
 } vs_out;
 /* Appends n bytes. @return their offset (errors: out->err set). */
 uint64_t vs__append(vs_out *out, const void *p, size_t n);
@@ -204,6 +264,26 @@ int vs__states(vs_index *x, vs_out *out, char *err, size_t errlen);
  * snapshots and lanes appended to out), lanes, t0, t1, events, shift0.
  * @return 0 or CTRACE_E*. */
 int vs__build(vs_index *x, vs_out *out, vs_progress progress, void *arg);
+/* scale_counter.c: the samples ev gives (COUNTER: 1, HEAP and HEAP_SET:
+ * 2, others 0) into out. */
+size_t vs__csamples_of(const rd_event *ev, vs_csample_of out[2]);
+/* The pass: ev (any event) into the thread's counters (*ct made at its
+ * first sample), level 0 at 2^(shift0 rounded up to even) ns, coarser
+ * while it has more than lane_min buckets and fewer than VS_LANE_RATIO
+ * samples a bucket. @return 0 or CTRACE_ENOMEM. */
+int vs__counter_event(vs_cthread **ct, const rd_event *ev, unsigned shift0, size_t lane_min);
+/* Thread ti read (err: 0, or why it failed): its parts appended to
+ * out->scratch and x->cparts unless err; ct freed (NULL accepted). @return err or
+ * CTRACE_E*. */
+int vs__counter_thread_end(vs_index *x, vs_out *out, size_t ti, vs_cthread *ct, int err);
+/* After every thread: the parts grouped into counters by name, each
+ * counter's levels appended, x->counters filled. @return 0 or CTRACE_E*. */
+int vs__counter_build(vs_index *x, vs_out *out);
+/* The samples of counter c in [a, b] decoded from its threads' batches,
+ * in the full index's order, each to fn. @return 0 or CTRACE_E*. */
+int vs__counter_decode(vs_index *x, const vs_counter *c, uint64_t a, uint64_t b,
+                       void (*fn)(void *arg, uint64_t ts, double v), void *arg);
+
 /* scale_file.c: maps an index file and checks it against the trace.
  * @return 0, or -1 with why ("stale: the trace grew", "corrupt: ..."). */
 #define VS_LOAD_UNCHECKED 0x1 /* (fuzzing: neither the trace's identity nor the hash) */

@@ -2,6 +2,7 @@
  * (server_internal.h: rt_jw): cJSON 1.7 prints every number with "%1.15g"
  * and checks it with sscanf, and grows its text by copying. */
 #define _GNU_SOURCE
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,21 @@ void rt__jw_us(rt_jw *w, uint64_t ns) {
   *--p = '.';
   p = digits(p, ns / 1000);
   rt__jw_raw(w, p, (size_t)(end - p));
+}
+
+void rt__jw_num(rt_jw *w, double v) {
+  if (v == floor(v) && fabs(v) < 9007199254740992.0) { /* integers exactly (as cJSON's) */
+    if (v < 0)
+      rt__jw_raw(w, "-", 1);
+    rt__jw_u64(w, (uint64_t)fabs(v));
+    return;
+  }
+  char b[40];
+  if (isfinite(v))
+    snprintf(b, sizeof b, "%.17g", v);
+  else
+    snprintf(b, sizeof b, "null");
+  rt__jw_lit(w, b);
 }
 
 void rt__jw_str(rt_jw *w, const char *s) {

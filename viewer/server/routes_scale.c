@@ -48,7 +48,8 @@ void rt__scale_meta(const rt_context *ctx, rt_response *r) {
   cJSON_AddStringToObject(sc, "index", vs_index_path(x));
   cJSON_AddStringToObject(sc, "how", vs_how(x));
   cJSON_AddStringToObject(sc, "answers",
-                          "/api/meta, /api/slices, /api/slice, /api/analysis, /api/search");
+                          "/api/meta, /api/slices (threads and counters), /api/slice, "
+                          "/api/analysis, /api/search");
   cJSON_AddBoolToObject(sc, "live", vs_live(x));
   if (ctx->live)
     rt__meta_live(o, ctx);
@@ -76,6 +77,7 @@ void rt__scale_meta(const rt_context *ctx, rt_response *r) {
     cJSON_AddNumberToObject(j, "states", (double)f.states);
     cJSON_AddItemToArray(tracks, j);
   }
+  rt__scale_counter_tracks(tracks, x, rd_pid(tr));
   rt__respond_json(r, 200, o);
 }
 
@@ -159,8 +161,7 @@ static void emit_item(void *arg, const vs_item *it) {
   rt__jw_lit(w, "}}");
 }
 
-/* Whether track i is in the tracks=ID,ID... list (has: the list was given). */
-static int wanted(const char *list, int has, size_t i) {
+int rt__scale_wanted(const char *list, int has, size_t i) {
   if (has <= 0)
     return 1;
   char key[24];
@@ -203,7 +204,7 @@ void rt__scale_slices(const rt_context *ctx, const char *q, rt_response *r) {
   rt__jw_lit(&w, "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[");
   for (size_t i = 0; i < vs_thread_count(x); i++) {
     vs_thread_facts f;
-    if (vs_thread_info(x, i, &f) || f.kernel || !wanted(list, has, i))
+    if (vs_thread_info(x, i, &f) || f.kernel || !rt__scale_wanted(list, has, i))
       continue;
     c.tid = f.tid;
     c.track = i;
@@ -218,6 +219,7 @@ void rt__scale_slices(const rt_context *ctx, const char *q, rt_response *r) {
       return;
     }
   }
+  rt__scale_counter_slices(x, t0, t1, bucket, list, has, &w, &c.n);
   rt_scale_flows fl;
   rt__scale_flows(ctx, &w, t0, t1, px, list, has, c.n, &fl);
   rt__jw_lit(&w, "],\"window\":{\"t0\":");

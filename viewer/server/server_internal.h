@@ -66,7 +66,7 @@ void rt__api_search(const rt_context *ctx, const char *q, rt_response *r);
  * scheduler run (routes_details.c). */
 void rt__api_slice(const rt_context *ctx, const char *q, rt_response *r);
 /* json_fast.c: an answer's JSON text written as it goes, without cJSON
- * (rt__jw_*: raw text, a literal, an integer, ns as microseconds with
+ * (rt__jw_*: raw text, a literal, an integer, a number, ns as microseconds with
  * nanosecond decimals (1234567 -> 1234.567), an escaped string), then
  * handed over as the answer (or a 500 if memory ran out). */
 typedef struct rt_jw {
@@ -78,6 +78,9 @@ void rt__jw_raw(rt_jw *w, const char *s, size_t n);
 void rt__jw_lit(rt_jw *w, const char *s);
 void rt__jw_u64(rt_jw *w, uint64_t v);
 void rt__jw_us(rt_jw *w, uint64_t ns);
+/* A number as routes_timeline.c's add_num writes it: an integer exactly,
+ * else "%.17g" ("null" if not finite). */
+void rt__jw_num(rt_jw *w, double v);
 void rt__jw_str(rt_jw *w, const char *s);
 void rt__jw_respond(rt_jw *w, rt_response *r);
 /* routes_analysis.c: /api/analysis's query (t0, t1, top, thread, sort)
@@ -103,6 +106,15 @@ typedef struct rt_scale_flows {
 void rt__scale_flows(const rt_context *ctx, rt_jw *w, uint64_t t0, uint64_t t1, uint64_t px,
                      const char *tracks, int has, uint64_t written, rt_scale_flows *out);
 void rt__scale_flows_window(rt_jw *w, const rt_scale_flows *fl);
+/* routes_scale_counter.c: the counters as /api/meta's tracks of kind
+ * counter (ids after the threads'), and their "C" marks of a window, *n
+ * the events written before (and counted on), for the tracks in list
+ * (has: rt__query_get's answer). */
+void rt__scale_counter_tracks(cJSON *tracks, vs_index *x, int pid);
+void rt__scale_counter_slices(vs_index *x, uint64_t t0, uint64_t t1, uint64_t w, const char *list,
+                              int has, rt_jw *jw, uint64_t *n);
+/* Whether track i is in the tracks=ID,ID... list (has: the list was given). */
+int rt__scale_wanted(const char *list, int has, size_t i);
 
 /* /api/analysis: ctrace stats's report of a window (routes_analysis.c). */
 void rt__api_analysis(const rt_context *ctx, const char *q, rt_response *r);
