@@ -157,7 +157,7 @@ static void on_event(vs_pass *p, const rd_event *ev) {
   case CTRACE_FMT_EV_COUNTER:
   case CTRACE_FMT_EV_HEAP:
   case CTRACE_FMT_EV_HEAP_SET: /* (not in a live index yet) */
-    if (!p->live && vs__counter_event(&p->ct, ev, p->shift0, p->lane_min))
+    if (!p->live && vs__counter_event(&p->ct, ev, p->shift0, p->lane_min, p->th->events))
       p->err = CTRACE_ENOMEM;
     break;
   case CTRACE_FMT_EV_THREAD_NAME:

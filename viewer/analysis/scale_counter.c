@@ -95,10 +95,10 @@ static tpart *part_of(vs_cthread *ct, uint32_t kind, uint64_t site) {
 }
 
 static int add_sample(vs_cthread *ct, tpart *p, uint64_t ts, double v, unsigned shift0,
-                      size_t lane_min) {
+                      size_t lane_min, uint64_t events) {
   if (!p->items++)
     p->shift = (shift0 + 1) & ~1u; /* (even: the full index's grid of 4^k ns) */
-  int sparse = p->n >= lane_min && p->n * VS_LANE_RATIO > p->items;
+  int sparse = p->n >= lane_min && p->n * VS_LANE_RATIO > events;
   int over = ct->buckets > VS_CTHREAD_BUCKETS && p->n >= VS_CPART_MIN;
   if ((sparse || over) && p->shift + 2 < 63) {
     size_t was = p->n;
@@ -122,7 +122,8 @@ static int add_sample(vs_cthread *ct, tpart *p, uint64_t ts, double v, unsigned 
   return 0;
 }
 
-int vs__counter_event(vs_cthread **ct, const rd_event *ev, unsigned shift0, size_t lane_min) {
+int vs__counter_event(vs_cthread **ct, const rd_event *ev, unsigned shift0, size_t lane_min,
+                      uint64_t events) {
   vs_csample_of s[2];
   size_t n = vs__csamples_of(ev, s);
   if (!n)
@@ -131,7 +132,7 @@ int vs__counter_event(vs_cthread **ct, const rd_event *ev, unsigned shift0, size
     return CTRACE_ENOMEM;
   for (size_t i = 0; i < n; i++) {
     tpart *p = part_of(*ct, s[i].kind, s[i].site);
-    if (!p || add_sample(*ct, p, ev->ts, s[i].value, shift0, lane_min))
+    if (!p || add_sample(*ct, p, ev->ts, s[i].value, shift0, lane_min, events))
       return CTRACE_ENOMEM;
   }
   return 0;

@@ -267,11 +267,14 @@ int vs__build(vs_index *x, vs_out *out, vs_progress progress, void *arg);
 /* scale_counter.c: the samples ev gives (COUNTER: 1, HEAP and HEAP_SET:
  * 2, others 0) into out. */
 size_t vs__csamples_of(const rd_event *ev, vs_csample_of out[2]);
-/* The pass: ev (any event) into the thread's counters (*ct made at its
- * first sample), level 0 at 2^(shift0 rounded up to even) ns, coarser
- * while it has more than lane_min buckets and fewer than VS_LANE_RATIO
- * samples a bucket. @return 0 or CTRACE_ENOMEM. */
-int vs__counter_event(vs_cthread **ct, const rd_event *ev, unsigned shift0, size_t lane_min);
+/* The pass: ev (any event; the thread's events-th) into the thread's
+ * counters (*ct made at its first sample), level 0 at 2^(shift0 rounded up
+ * to even) ns, coarser while it has more than lane_min buckets and the
+ * thread fewer than VS_LANE_RATIO events a bucket (a window finer than
+ * level 0 decodes the thread's events: at most about that many a pixel).
+ * @return 0 or CTRACE_ENOMEM. */
+int vs__counter_event(vs_cthread **ct, const rd_event *ev, unsigned shift0, size_t lane_min,
+                      uint64_t events);
 /* Thread ti read (err: 0, or why it failed): its parts appended to
  * out->scratch and x->cparts unless err; ct freed (NULL accepted). @return err or
  * CTRACE_E*. */
