@@ -22,9 +22,8 @@
 #include "scale_internal.h"
 
 #define VS_MAGIC "CTRIDX01"
-#define VS_VERSION \
-  4u /* (1: before lanes had their own shift; 2: before FILE.kernel's states; \
-                         3: before counters) */
+/* 1: before lanes had their own shift; 2: before FILE.kernel's states; 3: before counters */
+#define VS_VERSION 4u
 #define VS_HEAD_BYTES 4096u
 #define VS_HASHED_HEAD (64u * 1024u)
 
