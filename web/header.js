@@ -164,9 +164,11 @@ export function traceWarnings(meta) {
   }
   if (meta.events === 0 && !(meta.live && meta.live.state === 'following')) w.push('This trace holds no events.');
   if (meta.scale) {
-    w.push(`opened through its scale index (${meta.scale.how}): the timeline shows its threads' regions and instants ` +
-      '(and, zoomed in, arrows), the Analyses its regions, search a part of the trace at a time; ' +
-      'counters, tasks and the other analyses need ctrace view --index full TRACE ' +
+    const live = meta.scale.live;
+    w.push(`opened through its scale index (${meta.scale.how}): the timeline shows its threads' regions, instants, ` +
+      `states (from FILE.kernel)${live ? '' : ', counters'} (and, zoomed in, arrows), ` +
+      'search a part of the trace at a time; ' +
+      `${live ? 'counters, ' : ''}tasks, work items and CPU samples need ctrace view --index full TRACE ` +
       '(the whole trace in memory)');
   }
   return w;
