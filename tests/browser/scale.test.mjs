@@ -43,8 +43,10 @@ async function main() {
   check(/scale index: built /.test(first.said()), 'the first view builds TRACE.idx', first.said());
   check(fs.existsSync(`${trace}.idx`), 'TRACE.idx is beside the trace');
   const meta = await (await fetch(`${url}api/meta`)).json();
-  const names = meta.tracks.map((t) => t.name).sort();
+  const names = meta.tracks.filter((t) => t.kind === 'thread').map((t) => t.name).sort();
   check(names.join(',') === 'gen-0,gen-1,gen-2,gen-3', 'its four threads, by the names they gave themselves', names.join(','));
+  const counters = meta.tracks.filter((t) => t.kind === 'counter').map((t) => `${t.name}:${t.samples}`);
+  check(counters.length === 1 && /^inflight:[1-9]/.test(counters[0]), 'and its counter, from the index', counters.join(','));
 
   await h.launch();
   const page = await h.context.newPage();
