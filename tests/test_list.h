@@ -97,6 +97,7 @@
   XX(scale_search_exact) XX(scale_search_continue) XX(scale_search_flows)     \
   XX(scale_search_arrow_kinds)                                                 \
   XX(scale_counter_windows) XX(scale_counter_file) XX(scale_counter_routes)   \
+  XX(scale_analyses_synth) XX(scale_analyses_cli) XX(run_scale_analyses)        \
   XX(cpu_self_api) XX(cpu_self_env) XX(cpu_self_no_module)                     \
   XX(cpu_self_old_options) XX(run_cpu_self_launcher)                           \
   XX(cpu_self_sigprof) XX(cpu_self_sigprof_taken) XX(run_cpu_sigprof)          \

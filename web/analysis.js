@@ -20,6 +20,27 @@ const DEBOUNCE_MS = 150;
 const LIVE_MS = 1000; // a growing trace is analysed again at most this often
 const TOP = 500; // regions asked for (the table shows "N of M")
 
+/** Every part of the analysis, by the name /api/analysis's scale.computed
+ * gives it, and what the note calls it. */
+const SCALE_PARTS = [
+  ['threads', 'threads\' states'], ['regions', 'regions'], ['tasks', 'tasks'],
+  ['items', 'work items'], ['blocking', 'blocking'], ['syscalls', 'system calls'],
+  ['profiles', 'blocking profiles'], ['mmu', 'GC-like phases'], ['heap', 'the heap'],
+  ['cpu', 'CPU samples'],
+];
+
+/** The note over a tab of a trace read through its scale index: what is
+ * computed for any window, and only what is not. */
+export function scaleNote(computed) {
+  const have = new Set(String(computed || 'regions').split(','));
+  const name = (ps) => ps.map(([, n]) => n).join(', ');
+  const done = SCALE_PARTS.filter(([k]) => have.has(k));
+  const not = SCALE_PARTS.filter(([k]) => !have.has(k));
+  return `Read through the scale index: ${name(done)} computed for any window` +
+    (not.length ? `; ${name(not)} need ctrace view --index full TRACE (the whole trace in memory).`
+      : '.');
+}
+
 export class Analysis {
   /**
    * els: { tabs, body, window, whole, follow, thread, status }
@@ -272,12 +293,10 @@ export class Analysis {
       body.textContent = `This analysis could not be shown: ${e.message}`;
       return;
     }
-    if (this.answer.scale) { // (a trace opened through its scale index: its regions only)
+    if (this.answer.scale) { // (a trace opened through its scale index: some parts only)
       const note = document.createElement('p');
       note.className = 'muted an-note scale-note';
-      note.textContent = 'Read through the scale index: the regions are computed for any window; ' +
-        'threads\' states, tasks, work items, blocking, system calls, the heap and CPU samples ' +
-        'need ctrace view --index full TRACE (the whole trace in memory).';
+      note.textContent = scaleNote(this.answer.scale.computed);
       const wrap = document.createElement('div');
       wrap.append(note, node);
       node = wrap;

@@ -536,6 +536,12 @@ struct cJSON *st_json(const vx_index *x, const st_report *r, size_t top, st_sort
  * what ctrace stats prints of a trace opened through its scale index. */
 void st_print_regions(FILE *f, const st_report *r, size_t top, st_sort_key key);
 void st_json_regions(struct cJSON *root, const st_report *r, size_t top, st_sort_key key);
+/* The threads' table, and the tasks', blocking and syscalls' tables, of
+ * st_print_text; their JSON (threads, tasks, blocking, syscalls): what ctrace
+ * stats prints of them through the scale index (vs_compute_analyses). */
+void st_print_threads(FILE *f, const st_report *r);
+void st_print_parts(FILE *f, const st_report *r, size_t top);
+void st_json_parts(struct cJSON *root, const st_report *r, size_t top);
 
 /* A duration in a unit that keeps 3-4 significant digits ("12.34 ms") into
  * buf. @return buf. */
@@ -1026,6 +1032,32 @@ uint64_t vs_window_events(vs_index *x, uint64_t t0, uint64_t t1, uint64_t enough
 void vs_flows_reach(vs_index *x, uint64_t t0, uint64_t t1, uint64_t budget, uint64_t *a,
                     uint64_t *b);
 int vs_window_flows(vs_index *x, uint64_t t0, uint64_t t1, vx_flow **out, size_t *n);
+/* The parts of st_report that come from each thread's own events, over a
+ * window [w0, w1) (scale_analyses.c): threads (regions; time per state
+ * derived from the wrappers' blocking spans), blocks, syscalls,
+ * task_groups and tasks, window_events and window_dropped; only threads
+ * named `thread` when not NULL. Decodes the batches the window touches on
+ * two workers and merges the threads' figures. The whole trace gives what
+ * st_compute gives; in a window, what the decoded batches cannot see
+ * differs: a task that began before them is counted from the window's
+ * start in a group "(begun before the window)" (without `thread`), one
+ * with neither end in them is missed, "unfinished" means not ended in
+ * them; a region open at their start is taken as begun under the task
+ * current there; the running time before a thread's first blocking span
+ * in them is not counted. @return 0 or CTRACE_E* with err. */
+typedef struct vs_analyses {
+  st_report r; /* the parts above (vs_analyses_report copies them) */
+  /* (owned storage the parts point into) */
+  vx_track *tracks; /* the threads' rows: kind, pid, tid, name, sort */
+  vx_task *vtasks;
+  char **strings;
+  size_t nstrings, cap_strings;
+} vs_analyses;
+int vs_compute_analyses(vs_index *x, uint64_t w0, uint64_t w1, const char *thread, vs_analyses *out,
+                        char *err, size_t errlen);
+void vs_analyses_free(vs_analyses *a); /* accepts NULL */
+/* Points r's parts at a's (r must then not be st_free'd; a outlives it). */
+void vs_analyses_report(const vs_analyses *a, st_report *r);
 
 /* ==== Windows of a lane at screen resolution (pyramid.c) ============================== */
 

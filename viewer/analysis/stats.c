@@ -825,6 +825,14 @@ int st_print_text(FILE *f, const vx_index *x, const st_report *r, size_t top, st
   return fflush(f) || ferror(f) ? -1 : 0;
 }
 
+/* A trace read through its scale index: the parts it computes (analysis.h). */
+void st_print_threads(FILE *f, const st_report *r) { print_threads(f, r); }
+void st_print_parts(FILE *f, const st_report *r, size_t top) {
+  print_tasks(f, r, top);
+  print_blocking(f, r, top);
+  print_syscalls(f, r);
+}
+
 static cJSON *num(cJSON *o, const char *k, double v) { return cJSON_AddNumberToObject(o, k, v); }
 
 static const char *const state_keys[VX_ST_COUNT_] = {"unknown_ns",  "running_ns", "runnable_ns",
@@ -1159,6 +1167,13 @@ cJSON *st_json(const vx_index *x, const st_report *r, size_t top, st_sort_key ke
   json_syscalls(root, r);
   json_heap(root, r);
   return root;
+}
+
+void st_json_parts(cJSON *root, const st_report *r, size_t top) {
+  json_threads(root, r);
+  json_tasks(root, r, top);
+  json_blocking(root, r, top);
+  json_syscalls(root, r);
 }
 
 int st_print_json(FILE *f, const vx_index *x, const st_report *r, size_t top, st_sort_key key) {

@@ -1,6 +1,7 @@
 /* `ctrace stats TRACE` of a trace read through its scale index (cli.h:
  * cli_stats_scale; analysis.h: vs_open, vs_compute_stats): the header, the threads
- * with their regions and the regions' table of `ctrace stats`, in memory
+ * with their regions and states, the regions' table, the tasks, blocking
+ * waits and system calls of `ctrace stats` (vs_compute_analyses), in memory
  * that does not grow with the trace; what it does not compute yet is said
  * at the end. */
 #define _GNU_SOURCE
@@ -17,8 +18,7 @@
 #include "read.h"
 
 static const char not_yet[] =
-    "tasks, work items, blocking waits, system calls, time per thread state, the heap, "
-    "GC-like phases and CPU samples";
+    "work items, the heap, GC-like phases, blocking profiles and CPU samples";
 
 /* The window of o over the trace. @return 0, or -1 with err. */
 static int window_of(vs_index *x, const st_options *o, uint64_t *w0, uint64_t *w1, char *err,
@@ -39,7 +39,7 @@ static int window_of(vs_index *x, const st_options *o, uint64_t *w0, uint64_t *w
 }
 
 static void print_text(FILE *f, vs_index *x, const char *trace, const st_options *o, st_report *r,
-                       const vs_stats *s, size_t top, st_sort_key key) {
+                       size_t top, st_sort_key key) {
   rd_trace *tr = vs_trace(x);
   fprintf(f, "sources:   %s (ctrace, %s pid %d), read through its scale index (%s)\n", trace,
           rd_process_name(tr) ? rd_process_name(tr) : "?", rd_pid(tr), vs_how(x));
@@ -47,25 +47,21 @@ static void print_text(FILE *f, vs_index *x, const char *trace, const st_options
   if (o->since || o->until)
     fprintf(f, "window:    %.6f s to %.6f s\n", (double)o->since / 1e9,
             (double)(r->t1 - vs_t0(x)) / 1e9);
-  fprintf(f, "events:    %" PRIu64 "\ndropped:   %" PRIu64 "\n", vs_events(x),
-          rd_dropped_reported(tr));
-  fprintf(f, "\nthreads (time per state: not computed through the scale index)\n");
-  fprintf(f, "  %-16s %8s %9s\n", "thread", "tid", "regions");
-  for (size_t i = 0; i < vs_thread_count(x); i++) {
-    vs_thread_facts t;
-    if (vs_thread_info(x, i, &t) || t.kernel || (o->thread && strcmp(t.name, o->thread)))
-      continue;
-    fprintf(f, "  %-16.16s %8d %9" PRIu64 "\n", t.name, t.tid, s->thread_regions[i]);
-  }
+  fprintf(f, "events:    %" PRIu64, vs_events(x));
+  if (o->since || o->until || o->thread)
+    fprintf(f, " (%" PRIu64 " in the window%s)", r->window_events, o->thread ? " and threads" : "");
+  fprintf(f, "\ndropped:   %" PRIu64 "\n", rd_dropped_reported(tr));
+  st_print_threads(f, r);
   st_print_regions(f, r, top, key);
+  st_print_parts(f, r, top);
   fprintf(f,
           "\nnot computed through the scale index yet: %s (ctrace stats --index full TRACE "
           "indexes the trace whole, in memory)\n",
           not_yet);
 }
 
-static int print_json(FILE *f, vs_index *x, const char *trace, st_report *r, const vs_stats *s,
-                      size_t top, st_sort_key key) {
+static int print_json(FILE *f, vs_index *x, const char *trace, st_report *r, size_t top,
+                      st_sort_key key) {
   cJSON *root = cJSON_CreateObject();
   cJSON *sc = cJSON_AddObjectToObject(root, "scale");
   cJSON_AddStringToObject(sc, "trace", trace);
@@ -75,18 +71,11 @@ static int print_json(FILE *f, vs_index *x, const char *trace, st_report *r, con
   cJSON *w = cJSON_AddObjectToObject(root, "window");
   cJSON_AddNumberToObject(w, "t0", (double)r->t0);
   cJSON_AddNumberToObject(w, "t1", (double)r->t1);
+  cJSON_AddNumberToObject(w, "events", (double)r->window_events);
+  cJSON_AddNumberToObject(w, "dropped", (double)r->window_dropped);
   cJSON_AddNumberToObject(root, "events", (double)vs_events(x));
-  cJSON *th = cJSON_AddArrayToObject(root, "threads");
-  for (size_t i = 0; i < vs_thread_count(x); i++) {
-    vs_thread_facts t;
-    if (vs_thread_info(x, i, &t) || t.kernel)
-      continue;
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddStringToObject(j, "name", t.name);
-    cJSON_AddNumberToObject(j, "tid", t.tid);
-    cJSON_AddNumberToObject(j, "regions", (double)s->thread_regions[i]);
-    cJSON_AddItemToArray(th, j);
-  }
+  cJSON_AddStringToObject(root, "scheduling", r->has_sched ? "wrappers" : "none");
+  st_json_parts(root, r, top);
   st_json_regions(root, r, top, key);
   char *text = cJSON_PrintUnformatted(root);
   cJSON_Delete(root);
@@ -109,26 +98,35 @@ int cli_stats_scale(const char *trace, const st_options *o, size_t top, st_sort_
     fprintf(stderr, "ctrace stats: %s: warning: %s\n", trace, rd_problem(vs_trace(x)));
   uint64_t w0, w1;
   vs_stats s;
+  vs_analyses a;
   if (window_of(x, o, &w0, &w1, err, sizeof err) ||
       vs_compute_stats(x, w0, w1, o->thread, &s, err, sizeof err)) {
     fprintf(stderr, "ctrace stats: %s\n", err);
     vs_close(x);
     return 1;
   }
+  if (vs_compute_analyses(x, w0, w1, o->thread, &a, err, sizeof err)) {
+    fprintf(stderr, "ctrace stats: %s\n", err);
+    vs_stats_free(&s);
+    vs_close(x);
+    return 1;
+  }
   st_report r;
   memset(&r, 0, sizeof r);
+  vs_analyses_report(&a, &r);
   r.t0 = w0;
   r.t1 = w1 < vs_t1(x) ? w1 : vs_t1(x);
   r.regions = s.regions;
   r.nregions = s.nregions;
   st_sort(&r, key);
-  int bad = json ? print_json(stdout, x, trace, &r, &s, top, key)
-                 : (print_text(stdout, x, trace, o, &r, &s, top, key), 0);
+  int bad = json ? print_json(stdout, x, trace, &r, top, key)
+                 : (print_text(stdout, x, trace, o, &r, top, key), 0);
   if (bad || fflush(stdout) || ferror(stdout)) {
     fprintf(stderr, "ctrace stats: writing the report failed: %s\n", strerror(errno));
     bad = 1;
   }
   vs_stats_free(&s);
+  vs_analyses_free(&a);
   vs_close(x);
   return bad ? 1 : 0;
 }

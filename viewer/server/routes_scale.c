@@ -292,9 +292,10 @@ void rt__scale_slice(const rt_context *ctx, const char *q, rt_response *r) {
   rt__respond_json(r, 200, o);
 }
 
-/* /api/analysis through the scale index: the threads' and regions' parts
- * of st_json (vs_compute_stats over the window), the other parts empty,
- * and "scale" saying which are computed. */
+/* /api/analysis through the scale index: the threads', regions', tasks',
+ * blocking, syscalls' and window's parts of st_json (vs_compute_stats and
+ * vs_compute_analyses over the window), the other parts empty, and "scale"
+ * saying which are computed. */
 void rt__scale_analysis(const rt_context *ctx, const char *q, rt_response *r) {
   vs_index *x = ctx->scale;
   char thread[256], err[256];
@@ -305,12 +306,19 @@ void rt__scale_analysis(const rt_context *ctx, const char *q, rt_response *r) {
     return;
   uint64_t w0 = vs_t0(x) + o.since, w1 = o.until ? vs_t0(x) + o.until : UINT64_MAX;
   vs_stats s;
+  vs_analyses a;
   if (vs_compute_stats(x, w0, w1, o.thread, &s, err, sizeof err)) {
+    rt__respond_error(r, 500, err);
+    return;
+  }
+  if (vs_compute_analyses(x, w0, w1, o.thread, &a, err, sizeof err)) {
+    vs_stats_free(&s);
     rt__respond_error(r, 500, err);
     return;
   }
   st_report rep;
   memset(&rep, 0, sizeof rep);
+  vs_analyses_report(&a, &rep);
   rep.t0 = w0;
   rep.t1 = w1 < vs_t1(x) ? w1 : vs_t1(x);
   rep.trace_t0 = vs_t0(x);
@@ -325,9 +333,10 @@ void rt__scale_analysis(const rt_context *ctx, const char *q, rt_response *r) {
   if (root) {
     cJSON *sc = cJSON_AddObjectToObject(root, "scale");
     cJSON_AddStringToObject(sc, "how", vs_how(x));
-    cJSON_AddStringToObject(sc, "computed", "regions");
+    cJSON_AddStringToObject(sc, "computed", "threads,regions,tasks,blocking,syscalls,window");
   }
   vs_stats_free(&s);
+  vs_analyses_free(&a);
   if (!root) {
     rt__respond_error(r, 500, "out of memory");
     return;
