@@ -2,7 +2,8 @@
  * thread's events (viewer/analysis/scale_analyses.c: vs_compute_analyses)
  * against the full index's st_compute of the same trace: threads (regions,
  * time per state), blocking waits, system calls, tasks with their logs and
- * regions, what the window holds. On a written trace with every kind of
+ * regions, what the window holds, the regions' self time less the calls
+ * and waits under them. On a written trace with every kind of
  * event, batches cut often (so spans and regions cross batches and
  * windows), tasks begun on one thread and ended on another; and on traces
  * recorded by `ctrace run` (a mutex wait, system calls; the pipeline
@@ -230,6 +231,29 @@ static int same_tasks(const st_report *a, const st_report *b) {
   return 0;
 }
 
+/* The regions' self time through the scale index (vs_compute_stats's,
+ * less the system calls and waits under them: vs_analyses_fix_self) is
+ * st_compute's. */
+static int same_self(vs_index *x, const vs_analyses *a, uint64_t w0, uint64_t w1,
+                     const char *thread, const st_report *r) {
+  vs_stats s;
+  char err[512];
+  ASSERT_EQ(vs_compute_stats(x, w0, w1, thread, &s, err, sizeof err), 0);
+  vs_analyses_fix_self(a, s.regions, s.nregions);
+  ASSERT_UEQ(s.nregions, r->nregions);
+  for (size_t i = 0; i < r->nregions; i++) {
+    const st_region *b = NULL;
+    for (size_t k = 0; k < s.nregions; k++)
+      if (!strcmp(s.regions[k].name, r->regions[i].name))
+        b = &s.regions[k];
+    ASSERT(b);
+    ASSERT_UEQ(b->total, r->regions[i].total);
+    ASSERT_UEQ(b->self, r->regions[i].self);
+  }
+  vs_stats_free(&s);
+  return 0;
+}
+
 /* The full index's report and the scale index's parts, for a window
  * (since, until: ns after the first event; 0, 0: the whole trace). */
 static int compare(vs_index *x, const vx_index *fx, uint64_t since, uint64_t until,
@@ -244,7 +268,7 @@ static int compare(vs_index *x, const vx_index *fx, uint64_t since, uint64_t unt
   ASSERT_EQ(vs_compute_analyses(x, w0, w1, thread, &a, err, sizeof err), 0);
   int whole = !since && !until;
   int bad = same_threads(&r, &a.r, whole) || same_waits_and_calls(&r, &a.r) ||
-            (whole && same_tasks(&r, &a.r));
+            (whole && same_tasks(&r, &a.r)) || same_self(x, &a, w0, w1, thread, &r);
   if (bad)
     fprintf(stderr, "  (window %" PRIu64 " .. %" PRIu64 " ns, thread %s)\n", since, until,
             thread ? thread : "(all)");

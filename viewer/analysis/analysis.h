@@ -1041,12 +1041,23 @@ int vs_window_flows(vs_index *x, uint64_t t0, uint64_t t1, vx_flow **out, size_t
  * st_compute gives; in a window, what the decoded batches cannot see
  * differs: a task that began before them is counted from the window's
  * start in a group "(begun before the window)" (without `thread`), one
- * with neither end in them is missed, "unfinished" means not ended in
- * them; a region open at their start is taken as begun under the task
+ * with neither end in them is missed, one not ended in them before the trace's end is not
+ * called unfinished; a region open at their start is taken as begun under the task
  * current there; the running time before a thread's first blocking span
- * in them is not counted. @return 0 or CTRACE_E* with err. */
+ * in them is not counted. Memory grows with the names, the threads and the
+ * tasks in the window; of the logs and regions of tasks, each thread keeps
+ * the first 2^18 one by one (what the longest tasks list), their counts
+ * whole. @return 0 or CTRACE_E* with err. */
+/* A region name's time in system calls and waits directly under it. */
+typedef struct vs_self_fix {
+  const char *name;
+  uint32_t key; /* (per thread: its label key) */
+  uint64_t ns;
+} vs_self_fix;
 typedef struct vs_analyses {
-  st_report r; /* the parts above (vs_analyses_report copies them) */
+  st_report r;      /* the parts above (vs_analyses_report copies them) */
+  vs_self_fix *fix; /* what vs_analyses_fix_self takes off */
+  size_t nfix, cap_fix;
   /* (owned storage the parts point into) */
   vx_track *tracks; /* the threads' rows: kind, pid, tid, name, sort */
   vx_task *vtasks;
@@ -1058,6 +1069,10 @@ int vs_compute_analyses(vs_index *x, uint64_t w0, uint64_t w1, const char *threa
 void vs_analyses_free(vs_analyses *a); /* accepts NULL */
 /* Points r's parts at a's (r must then not be st_free'd; a outlives it). */
 void vs_analyses_report(const vs_analyses *a, st_report *r);
+/* Takes the time of system calls and waits directly under each region off
+ * its self time (vs_compute_stats's regions see the regions only), as
+ * st_compute's self is. */
+void vs_analyses_fix_self(const vs_analyses *a, st_region *regions, size_t n);
 
 /* ==== Windows of a lane at screen resolution (pyramid.c) ============================== */
 

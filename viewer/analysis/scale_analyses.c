@@ -43,6 +43,14 @@ typedef struct log_mark {
   char *msg;
 } log_mark;
 
+typedef struct task_sum { /* per task: its logs and regions in the window */
+  uint64_t task, logs, regions, region_time;
+} task_sum;
+
+/* A thread keeps at most this many logs and regions of tasks one by one
+ * (what the longest tasks list; their counts are kept whole). */
+#define KEEP_MARKS (1u << 18)
+
 typedef struct treg_mark { /* a region begun under a task */
   uint64_t task, start, dur;
   uint32_t key, thread;
@@ -64,6 +72,12 @@ typedef struct apart {
   size_t nlogs, cap_logs;
   treg_mark *tregs;
   size_t ntregs, cap_tregs;
+  vs_self_fix *fix; /* per region key: its direct children's blocking spans' time */
+  size_t nfix, cap_fix;
+  vh_map fmap; /* key -> fix index + 1 */
+  task_sum *sums;
+  size_t nsums, cap_sums;
+  vh_map smap_task; /* task id -> sums index + 1 */
   int err;
 } apart;
 
@@ -77,6 +91,24 @@ static void apart_free(apart *a) {
     free(a->logs[i].msg);
   free(a->logs);
   free(a->tregs);
+  free(a->sums);
+  vh_free(&a->smap_task);
+  free(a->fix);
+  vh_free(&a->fmap);
+}
+
+/* The sums of task id on this thread (made if new), or NULL. */
+static task_sum *sum_of(apart *a, uint64_t id) {
+  uint32_t *v = vh_get(&a->smap_task, id);
+  if (v)
+    return &a->sums[*v - 1];
+  task_sum *t = VH_PUSH(a->sums, a->nsums, a->cap_sums);
+  if (!t || vh_put(&a->smap_task, id, (uint32_t)a->nsums)) {
+    a->err = CTRACE_ENOMEM;
+    return NULL;
+  }
+  *t = (task_sum){.task = id};
+  return t;
 }
 
 static uint64_t clip(uint64_t w0, uint64_t w1, uint64_t s, uint64_t e) {
@@ -133,9 +165,34 @@ static void block(apass *p, uint64_t s, uint64_t e, int st) {
   }
 }
 
+/* A blocking span is a direct child of the region open around it: its
+ * time in the window is not that region's self time (as the full index's
+ * child_time; scale_stats.c sees the regions only). */
+static void child_span(apass *p, uint64_t s, uint64_t e) {
+  if (!p->depth || p->extra)
+    return;
+  const aopen *o = &p->stack[p->depth - 1];
+  uint64_t d = clip(p->w0, p->w1, s > o->start ? s : o->start, e);
+  if (!d)
+    return;
+  apart *a = p->a;
+  uint32_t *v = vh_get(&a->fmap, o->key);
+  if (!v) {
+    vs_self_fix *f = VH_PUSH(a->fix, a->nfix, a->cap_fix);
+    if (!f || vh_put(&a->fmap, o->key, (uint32_t)a->nfix)) {
+      a->err = CTRACE_ENOMEM;
+      return;
+    }
+    *f = (vs_self_fix){.key = o->key};
+    v = vh_get(&a->fmap, o->key);
+  }
+  a->fix[*v - 1].ns += d;
+}
+
 static void on_wait(apass *p, uint64_t s, uint64_t e, unsigned kind, uint64_t object) {
   apart *a = p->a;
   block(p, s, e, VX_ST_LOCK);
+  child_span(p, s, e);
   if (!in_window(p->w0, p->w1, s, e))
     return;
   a->window_events++;
@@ -163,6 +220,7 @@ static void on_wait(apass *p, uint64_t s, uint64_t e, unsigned kind, uint64_t ob
 static void on_syscall(apass *p, uint64_t s, uint64_t e, long nr, int64_t ret) {
   apart *a = p->a;
   block(p, s, e, nr == 35 || nr == 230 ? VX_ST_SLEEP : VX_ST_SYSCALL); /* (nanosleeps) */
+  child_span(p, s, e);
   if (!in_window(p->w0, p->w1, s, e))
     return;
   a->window_events++;
@@ -197,6 +255,13 @@ static void region_done(apass *p, const aopen *o, uint64_t e, int ended) {
   uint64_t d = clip(p->w0, p->we, o->start, e);
   if (!d && !(e == o->start && point_in(p, o->start)))
     return;
+  task_sum *t = sum_of(a, o->task);
+  if (!t)
+    return;
+  t->regions++;
+  t->region_time += d;
+  if (a->ntregs >= KEEP_MARKS)
+    return;
   treg_mark *m = VH_PUSH(a->tregs, a->ntregs, a->cap_tregs);
   if (!m) {
     a->err = CTRACE_ENOMEM;
@@ -219,6 +284,9 @@ static void task_mark_add(apass *p, const rd_event *ev, int begin) {
 static void log_add(apass *p, const rd_event *ev) {
   apart *a = p->a;
   if (!ev->arg[0] || !point_in(p, ev->ts))
+    return;
+  task_sum *t = sum_of(a, ev->arg[0]);
+  if (!t || (t->logs++, a->nlogs >= KEEP_MARKS))
     return;
   log_mark *m = VH_PUSH(a->logs, a->nlogs, a->cap_logs);
   char *msg = m ? strndup(ev->str ? ev->str : "", ev->str_len) : NULL;
@@ -530,6 +598,36 @@ static int merge_syscalls(vs_index *x, apart *per, vs_analyses *out) {
   return 0;
 }
 
+/* The threads' span children by region name (vs_analyses_fix_self). */
+static int merge_fix(vs_index *x, apart *per, vs_analyses *out) {
+  for (size_t i = 0; i < x->nthreads; i++)
+    for (size_t j = 0; j < per[i].nfix; j++) {
+      vs_label_facts l;
+      vs_label(x, per[i].fix[j].key, &l);
+      size_t g = 0;
+      while (g < out->nfix && strcmp(out->fix[g].name, l.name))
+        g++;
+      if (g == out->nfix) {
+        vs_self_fix *f = VH_PUSH(out->fix, out->nfix, out->cap_fix);
+        if (!f || !(f->name = keep(out, l.name, strlen(l.name)))) {
+          if (f)
+            out->nfix--;
+          return CTRACE_ENOMEM;
+        }
+        f->ns = 0;
+      }
+      out->fix[g].ns += per[i].fix[j].ns;
+    }
+  return 0;
+}
+
+void vs_analyses_fix_self(const vs_analyses *a, st_region *regions, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    for (size_t g = 0; g < a->nfix; g++)
+      if (!strcmp(a->fix[g].name, regions[i].name))
+        regions[i].self -= a->fix[g].ns < regions[i].self ? a->fix[g].ns : regions[i].self;
+}
+
 /* ---- Tasks: begins and ends paired across threads ------------------------------------ */
 
 typedef struct tref {
@@ -644,6 +742,8 @@ static int count_tasks(tmerge *m) {
     r.group = (uint32_t)g;
     st_task_group *q = &m->out->r.task_groups[g];
     q->count++;
+    if (r.end == UINT64_MAX && m->we < m->t1)
+      r.end = m->we; /* (its end is past the batches decoded: not known to be unfinished) */
     q->unfinished += r.end == UINT64_MAX;
     q->total += r.dur;
     q->min = r.dur < q->min ? r.dur : q->min;
@@ -698,17 +798,27 @@ static int keep_longest(tmerge *m) {
 }
 
 /* Logs and regions of the tasks in the window: counted per group, kept
- * for the longest. */
+ * for the longest (what the threads kept of them one by one). */
 static int task_parts(tmerge *m, apart *per) {
   st_report *r = &m->out->r;
+  for (size_t i = 0; i < m->x->nthreads; i++)
+    for (size_t j = 0; j < per[i].nsums; j++) {
+      const task_sum *t = &per[i].sums[j];
+      uint32_t *v = vh_get(&m->ids, t->task);
+      if (!v)
+        continue;
+      st_task_group *q = &r->task_groups[m->refs[*v - 1].group];
+      q->logs += t->logs;
+      q->regions += t->regions;
+      q->region_time += t->region_time;
+      if (*v - 1 < r->ntasks)
+        r->tasks[*v - 1].regions_total += t->regions;
+    }
   for (size_t i = 0; i < m->x->nthreads; i++) {
     for (size_t j = 0; j < per[i].nlogs; j++) {
       log_mark *l = &per[i].logs[j];
       uint32_t *v = vh_get(&m->ids, l->task);
-      if (!v)
-        continue;
-      r->task_groups[m->refs[*v - 1].group].logs++;
-      if (*v - 1 >= r->ntasks)
+      if (!v || *v - 1 >= r->ntasks)
         continue;
       st_task *k = &r->tasks[*v - 1];
       st_log *n = realloc(k->logs, (k->nlogs + 1) * sizeof *n);
@@ -725,15 +835,9 @@ static int task_parts(tmerge *m, apart *per) {
     for (size_t j = 0; j < per[i].ntregs; j++) {
       const treg_mark *g = &per[i].tregs[j];
       uint32_t *v = vh_get(&m->ids, g->task);
-      if (!v)
-        continue;
-      st_task_group *q = &r->task_groups[m->refs[*v - 1].group];
-      q->regions++;
-      q->region_time += g->dur;
-      if (*v - 1 >= r->ntasks)
+      if (!v || *v - 1 >= r->ntasks)
         continue;
       st_task *k = &r->tasks[*v - 1];
-      k->regions_total++;
       vs_label_facts lf;
       vs_label(m->x, g->key, &lf);
       st_task_region *n = realloc(k->regions, (k->nregions + 1) * sizeof *n);
@@ -833,6 +937,8 @@ int vs_compute_analyses(vs_index *x, uint64_t w0, uint64_t w1, const char *threa
     r = merge_syscalls(x, q.per, out);
   if (!r)
     r = merge_tasks(x, w0, w1, thread, q.per, out);
+  if (!r)
+    r = merge_fix(x, q.per, out);
   for (size_t i = 0; i < x->nthreads; i++)
     apart_free(&q.per[i]);
   free(q.per);
@@ -857,6 +963,7 @@ void vs_analyses_free(vs_analyses *a) {
   free(a->r.syscalls);
   free(a->tracks);
   free(a->vtasks);
+  free(a->fix);
   for (size_t i = 0; i < a->nstrings; i++)
     free(a->strings[i]);
   free(a->strings);

@@ -118,6 +118,7 @@ int cli_stats_scale(const char *trace, const st_options *o, size_t top, st_sort_
   r.t1 = w1 < vs_t1(x) ? w1 : vs_t1(x);
   r.regions = s.regions;
   r.nregions = s.nregions;
+  vs_analyses_fix_self(&a, r.regions, r.nregions);
   st_sort(&r, key);
   int bad = json ? print_json(stdout, x, trace, &r, top, key)
                  : (print_text(stdout, x, trace, o, &r, top, key), 0);

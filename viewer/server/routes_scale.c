@@ -328,6 +328,7 @@ void rt__scale_analysis(const rt_context *ctx, const char *q, rt_response *r) {
   rep.events = vs_events(x);
   rep.regions = s.regions;
   rep.nregions = s.nregions;
+  vs_analyses_fix_self(&a, rep.regions, rep.nregions);
   st_sort(&rep, key);
   cJSON *root = st_json(ctx->index, &rep, (size_t)top, key); /* (the empty index: no sources) */
   if (root) {
