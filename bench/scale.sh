@@ -16,9 +16,12 @@
 #     (checkpoint: the first page, then page by page with from =
 #     searched_until to the trace's end) and its commonest (step: the first
 #     page), server time (a trace opened with the full index answers at once);
+#   - /api/analysis (the Analyses panel's answer) over the whole trace and a
+#     1 s range in its middle, on both views: wall time, and the parts
+#     computed through the scale index (its "scale.computed");
 #   - `ctrace stats` over the whole trace and over a 1 s range (--since,
 #     --until) in its middle: wall time, peak RssAnon, max RSS (ru_maxrss,
-#     the figure /usr/bin/time -f %M prints);
+#     the figure /usr/bin/time -f %M prints), and the tables it printed;
 #   - `ctrace export TRACE -o /dev/null`: the same (memory flat in length).
 # Every measured process runs under a watchdog that kills it when its RssAnon
 # passes MEM_CAP_MB (default 6144) or it runs TIME_CAP_S (default 300): the
@@ -26,6 +29,9 @@
 # Traces live in a scratch directory under $TMPDIR (or /tmp), removed at exit.
 # The trace has just been written, so its pages are in the page cache (the
 # caches are not dropped: that would disturb the machine's other users).
+# A trace under $CTRACE_SCALE_MIB MiB (default 32) is opened through the
+# full index, not the scale index (gen_trace's 100M events make 30-40 MB):
+# CTRACE_SCALE_MIB=0 makes every open use the scale index.
 #   bash bench/scale.sh [BUILD_DIR]
 #   EVENTS_LIST=10000000 bash bench/scale.sh build      (a quick run)
 set -euo pipefail

@@ -201,6 +201,21 @@ class View:
             first = first or a
             frm = a.get("searched_until", t1 + 1)
         return times[0], first, sum(times), len(times)
+    def analysis(self, t0=None, t1=None):
+        """/api/analysis (of the window [t0, t1] if given): its wall time and
+        the parts it computed (scale.computed, or "all": the full index)."""
+        url = self.url + "api/analysis"
+        if t0 is not None:
+            url += "?t0=%d&t1=%d" % (t0, t1)
+        start = time.monotonic()
+        try:
+            body, _ = get(url, max(1.0, self.w.time_cap - self.w.elapsed() + 5))
+        except OSError as e:
+            time.sleep(2 * SAMPLE_S)
+            return self.w.failure() or ("failed (%s)" % e)
+        secs = time.monotonic() - start
+        sc = json.loads(body).get("scale")
+        return "%.2f s (computed: %s)" % (secs, sc.get("computed", "?") if sc else "all")
 
     def stop(self):
         """Stops the view; error says if it was killed or failed meanwhile."""
@@ -235,6 +250,21 @@ def trace_span(meta, ctrace, trace, logs, caps):
     return None
 
 
+def stats_parts(path):
+    """The tables `ctrace stats` printed (and what it said it did not compute)."""
+    heads = (("threads", "threads"), ("top regions", "regions"), ("tasks by name", "tasks"),
+             ("top blocking: waits", "blocking"), ("syscalls (", "syscalls"))
+    have, missing = [], ""
+    with open(path) as f:
+        for line in f:
+            for h, name in heads:
+                if line.startswith(h) and name not in have:
+                    have.append(name)
+            if line.startswith("not computed"):
+                missing = "; not: " + line.split(": ", 1)[1].split(" (")[0].strip()
+    return ", ".join(have) + missing
+
+
 def side_files(trace):
     """Files next to the trace (its directory holds nothing else of ours)."""
     d = os.path.dirname(trace)
@@ -251,6 +281,10 @@ def open_view(ctrace, trace, logs, tag, caps):
         r["ready"] = "%.2f s" % v.ready_s
         r["windows"], r["windows_error"] = v.windows()
         r["searches"] = {q: v.search(q, q == SEARCHES[0]) for q in SEARCHES}
+        t0, t1 = v.meta["t0"], v.meta["t1"]
+        mid = max(t0, (t0 + t1) // 2 - 500000000)
+        r["analysis"] = v.analysis()
+        r["analysis_range"] = v.analysis(mid, min(t1, mid + 1000000000))
         v.stop()
     r["memory"] = v.error or "peak RssAnon %s (VmHWM %s)" % (mib(v.w.peak_anon), mib(v.w.hwm))
     r["meta"] = v.meta
@@ -298,6 +332,7 @@ def main():
     span = trace_span(first["meta"] or again["meta"], ctrace, trace, logs, caps)
     secs, st = run([ctrace, "stats", trace], os.path.join(logs, "stats"), caps)
     stats_all = figure_run(secs, st)
+    parts = stats_parts(st.out) if st.failure() is None else "not measured"
     if span is None:
         stats_range = "not measured (the trace's span is unknown)"
         range_label = "ctrace stats, 1 s range"
@@ -327,8 +362,13 @@ def main():
             rows.append(("window %s, %s" % (lvl, tag), window_cell(r, frac), win_t))
     for q in SEARCHES:
         rows.append(("search q=%s, reopened" % q, search_cell(again, q), "bounded (<= 100 ms a page)"))
+    for tag, r in (("first view", first), ("reopened", again)):
+        if "analysis" in r:
+            rows.append(("/api/analysis whole trace, %s" % tag, r["analysis"], "<= 60 s"))
+            rows.append(("/api/analysis 1 s range, %s" % tag, r["analysis_range"], "<= 1 s"))
     rows += [
         ("ctrace stats (whole trace)", stats_all, "<= 60 s, <= 1 GiB"),
+        ("  its tables", parts, "all of ctrace stats'"),
         (range_label, stats_range, "<= 1 s"),
         ("ctrace export -o /dev/null", export, "memory flat in length"),
     ]
