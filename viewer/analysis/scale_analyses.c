@@ -971,6 +971,7 @@ void vs_analyses_free(vs_analyses *a) {
 }
 
 void vs_analyses_report(const vs_analyses *a, st_report *r) {
+  r->processes = 1; /* (one ctrace file) */
   r->threads = a->r.threads;
   r->nthreads = a->r.nthreads;
   r->has_sched = a->r.has_sched;
