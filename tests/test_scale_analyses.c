@@ -23,7 +23,15 @@
 
 #define T0 1000000000ull
 #define THREADS 3
-enum { SITE_WORK = 1, SITE_MARK = 2, SITE_GAUGE = 3, STR_ITEM = 5, STR_JOB = 6, STR_CAT = 7 };
+enum {
+  SITE_WORK = 1,
+  SITE_MARK = 2,
+  SITE_GAUGE = 3,
+  SITE_INNER = 4,
+  STR_ITEM = 5,
+  STR_JOB = 6,
+  STR_CAT = 7
+};
 
 static uint64_t lcg(uint64_t *s) {
   *s = *s * 6364136223846793005ull + 1442695040888963407ull;
@@ -53,14 +61,20 @@ static void span(gen *g, uint32_t th) {
   }
 }
 
-/* A region of th, under an open task now and then, with a call inside. */
+/* A region of th, under an open task now and then, with a call inside
+ * (and now and then a region inside it, around the call). */
 static void region(gen *g, uint32_t th) {
   uint64_t task = g->nopen && lcg(&g->r) % 2 ? g->open[lcg(&g->r) % g->nopen] : 0;
   if (task)
     SYNTH_EV(g->s, th, g->t, CTRACE_FMT_EV_TASK_SWITCH, task);
   SYNTH_EV(g->s, th, g->t + 1, CTRACE_FMT_EV_REGION_BEGIN, SITE_WORK);
+  int inner = lcg(&g->r) % 2;
+  if (inner)
+    SYNTH_EV(g->s, th, g->t + 3, CTRACE_FMT_EV_REGION_BEGIN, SITE_INNER);
   SYNTH_EV(g->s, th, g->t + 9, CTRACE_FMT_EV_SYSCALL, 1, 4, 3, ctrace_fmt_zigzag(8));
-  g->t += 10 + lcg(&g->r) % 3000;
+  if (inner)
+    SYNTH_EV0(g->s, th, g->t + 11 + lcg(&g->r) % 50, CTRACE_FMT_EV_REGION_END);
+  g->t += 70 + lcg(&g->r) % 3000;
   SYNTH_EV0(g->s, th, g->t, CTRACE_FMT_EV_REGION_END);
   if (task)
     SYNTH_EV(g->s, th, g->t, CTRACE_FMT_EV_TASK_SWITCH, 0);
@@ -112,6 +126,7 @@ static void write_trace(const char *path, int steps, uint64_t seed) {
   synth_site(g.s, SITE_WORK, CTRACE_FMT_SITE_REGION, "work", "w.c", 1, "work");
   synth_site(g.s, SITE_MARK, CTRACE_FMT_SITE_INSTANT, "mark", "w.c", 2, "work");
   synth_site(g.s, SITE_GAUGE, CTRACE_FMT_SITE_COUNTER, "gauge", "w.c", 3, "work");
+  synth_site(g.s, SITE_INNER, CTRACE_FMT_SITE_REGION, "inner", "w.c", 4, "work");
   synth_string(g.s, STR_ITEM, "item");
   synth_string(g.s, STR_JOB, "job");
   synth_string(g.s, STR_CAT, "worker");
@@ -231,15 +246,20 @@ static int same_tasks(const st_report *a, const st_report *b) {
   return 0;
 }
 
-/* The regions' self time through the scale index (vs_compute_stats's,
- * less the system calls and waits under them: vs_analyses_fix_self) is
- * st_compute's. */
-static int same_self(vs_index *x, const vs_analyses *a, uint64_t w0, uint64_t w1,
-                     const char *thread, const st_report *r) {
+/* The regions through the scale index in the same pass as the rest
+ * (vs_compute_stats_analyses), their self time less the system calls and
+ * waits under them (vs_analyses_fix_self), are st_compute's; and the rest
+ * is vs_compute_analyses's alone. */
+static int same_regions(vs_index *x, const vs_analyses *alone, uint64_t w0, uint64_t w1,
+                        const char *thread, const st_report *r) {
   vs_stats s;
+  vs_analyses a;
   char err[512];
-  ASSERT_EQ(vs_compute_stats(x, w0, w1, thread, &s, err, sizeof err), 0);
-  vs_analyses_fix_self(a, s.regions, s.nregions);
+  ASSERT_EQ(vs_compute_stats_analyses(x, w0, w1, thread, &s, &a, err, sizeof err), 0);
+  if (same_threads(&alone->r, &a.r, 1) || same_waits_and_calls(&alone->r, &a.r) ||
+      same_tasks(&alone->r, &a.r))
+    return 1;
+  vs_analyses_fix_self(&a, s.regions, s.nregions);
   ASSERT_UEQ(s.nregions, r->nregions);
   for (size_t i = 0; i < r->nregions; i++) {
     const st_region *b = NULL;
@@ -247,10 +267,21 @@ static int same_self(vs_index *x, const vs_analyses *a, uint64_t w0, uint64_t w1
       if (!strcmp(s.regions[k].name, r->regions[i].name))
         b = &s.regions[k];
     ASSERT(b);
+    ASSERT_UEQ(b->count, r->regions[i].count);
     ASSERT_UEQ(b->total, r->regions[i].total);
     ASSERT_UEQ(b->self, r->regions[i].self);
+    ASSERT_UEQ(b->min, r->regions[i].min);
+    ASSERT_UEQ(b->max, r->regions[i].max);
+    ASSERT_UEQ(b->p99, r->regions[i].p99);
   }
+  uint64_t regions = 0, mine = 0;
+  for (size_t i = 0; i < r->nthreads; i++)
+    regions += r->threads[i].regions;
+  for (size_t i = 0; i < vs_thread_count(x); i++)
+    mine += s.thread_regions[i];
+  ASSERT_UEQ(mine, regions);
   vs_stats_free(&s);
+  vs_analyses_free(&a);
   return 0;
 }
 
@@ -268,7 +299,7 @@ static int compare(vs_index *x, const vx_index *fx, uint64_t since, uint64_t unt
   ASSERT_EQ(vs_compute_analyses(x, w0, w1, thread, &a, err, sizeof err), 0);
   int whole = !since && !until;
   int bad = same_threads(&r, &a.r, whole) || same_waits_and_calls(&r, &a.r) ||
-            (whole && same_tasks(&r, &a.r)) || same_self(x, &a, w0, w1, thread, &r);
+            (whole && same_tasks(&r, &a.r)) || same_regions(x, &a, w0, w1, thread, &r);
   if (bad)
     fprintf(stderr, "  (window %" PRIu64 " .. %" PRIu64 " ns, thread %s)\n", since, until,
             thread ? thread : "(all)");

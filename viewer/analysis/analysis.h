@@ -1067,6 +1067,11 @@ typedef struct vs_analyses {
 int vs_compute_analyses(vs_index *x, uint64_t w0, uint64_t w1, const char *thread, vs_analyses *out,
                         char *err, size_t errlen);
 void vs_analyses_free(vs_analyses *a); /* accepts NULL */
+/* vs_compute_stats and vs_compute_analyses in one pass over each thread's
+ * batches (what ctrace stats and /api/analysis use). @return 0 (both
+ * filled) or CTRACE_E* with err (neither). */
+int vs_compute_stats_analyses(vs_index *x, uint64_t w0, uint64_t w1, const char *thread,
+                              vs_stats *stats, vs_analyses *out, char *err, size_t errlen);
 /* Points r's parts at a's (r must then not be st_free'd; a outlives it). */
 void vs_analyses_report(const vs_analyses *a, st_report *r);
 /* Takes the time of system calls and waits directly under each region off

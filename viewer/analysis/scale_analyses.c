@@ -139,6 +139,8 @@ typedef struct apass {
   int band; /* a blocking span was met: the derived state band runs from it */
   uint64_t at;
   size_t hint;
+  int (*fn)(void *arg, const vs_item *it); /* also given each region, as vs__decode's (or NULL) */
+  void *fn_arg;
 } apass;
 
 static int point_in(const apass *p, uint64_t ts) { /* (as analyses.c's) */
@@ -242,10 +244,16 @@ static void on_syscall(apass *p, uint64_t s, uint64_t e, long nr, int64_t ret) {
   r->max = d > r->max ? d : r->max;
 }
 
-/* A region [s, e) of the thread ended (ended 0: its thread's events ran out
- * first: the full index keeps it as unfinished, of no task). */
-static void region_done(apass *p, const aopen *o, uint64_t e, int ended) {
+/* A region [s, e) of the thread, at depth p->depth, ended (open: still
+ * open where decoding stopped; ended 0: its thread's events ran out first:
+ * the full index keeps it as unfinished, of no task). */
+static void region_done(apass *p, const aopen *o, uint64_t e, int ended, int open) {
   apart *a = p->a;
+  if (p->fn) { /* (vs__decode's items for scale_stats.c's regions) */
+    vs_item it = {(uint32_t)p->depth, o->start, e > o->start ? e - o->start : 0, o->key, 1, open};
+    if (p->fn(p->fn_arg, &it))
+      a->err = CTRACE_ENOMEM;
+  }
   if (p->sel && in_window(p->w0, p->w1, o->start, e)) {
     a->regions++;
     a->window_events++;
@@ -322,7 +330,7 @@ static void on_region(apass *p, const rd_event *ev) {
       p->extra--;
     else if (p->depth) {
       p->depth--;
-      region_done(p, &p->stack[p->depth], ev->ts, 1);
+      region_done(p, &p->stack[p->depth], ev->ts, 1, 0);
     }
     return;
   }
@@ -418,7 +426,7 @@ static int thread_pass(apass *p) {
   rd_stream_close(s);
   while (p->depth) { /* open past the window (ended later), or to the thread's end */
     p->depth--;
-    region_done(p, &p->stack[p->depth], past ? p->w1 : last, past);
+    region_done(p, &p->stack[p->depth], past ? p->w1 : last, past, 1);
   }
   return r < 0 ? r : p->a->err;
 }
@@ -428,31 +436,48 @@ typedef struct apool {
   uint64_t w0, w1;
   const char *thread;
   apart *per;
+  uint8_t *done; /* per thread: passed already (with vs_compute_stats's regions) */
   _Atomic size_t next;
   _Atomic int err;
 } apool;
 
+/* Thread i's pass over the pool's window. @return 0 or CTRACE_E*. */
+static int pass_thread(apool *q, size_t i, int (*fn)(void *, const vs_item *), void *fn_arg) {
+  vs_thread_facts f;
+  if (vs_thread_info(q->x, i, &f))
+    return 0;
+  uint64_t t1 = vs_t1(q->x);
+  apass p = {.x = q->x,
+             .ti = i,
+             .a = &q->per[i],
+             .counters = !q->thread,
+             .w0 = q->w0,
+             .w1 = q->w1,
+             .we = q->w1 < t1 ? q->w1 : t1,
+             .t1 = t1,
+             .fn = fn,
+             .fn_arg = fn_arg};
+  p.sel = !q->thread || !strcmp(f.name, q->thread);
+  q->done[i] = 1;
+  return thread_pass(&p);
+}
+
 static void *worker(void *arg) {
   apool *q = arg;
   for (size_t i; (i = atomic_fetch_add(&q->next, 1)) < q->x->nthreads && !atomic_load(&q->err);) {
-    vs_thread_facts f;
-    if (vs_thread_info(q->x, i, &f))
-      continue;
-    uint64_t t1 = vs_t1(q->x);
-    apass p = {.x = q->x,
-               .ti = i,
-               .a = &q->per[i],
-               .counters = !q->thread,
-               .w0 = q->w0,
-               .w1 = q->w1,
-               .we = q->w1 < t1 ? q->w1 : t1,
-               .t1 = t1};
-    p.sel = !q->thread || !strcmp(f.name, q->thread);
-    int r = thread_pass(&p);
+    int r = q->done[i] ? 0 : pass_thread(q, i, NULL, NULL);
     if (r)
       atomic_store(&q->err, r);
   }
   return NULL;
+}
+
+/* vs_compute_stats's decoder (vs__decoder): the thread's pass, which also
+ * gives its regions to vs_compute_stats. */
+static int joint_decode(void *self, vs_index *x, size_t thread, uint64_t t0, uint64_t t_stop,
+                        uint64_t open_end, int (*fn)(void *arg, const vs_item *it), void *arg) {
+  (void)x, (void)t0, (void)t_stop, (void)open_end; /* (the pool's window: [t0, t_stop + 1)) */
+  return pass_thread(self, thread, fn, arg);
 }
 
 /* ---- Merged ---------------------------------------------------------------------------- */
@@ -910,42 +935,71 @@ static int merge_tasks(vs_index *x, uint64_t w0, uint64_t w1, const char *thread
 
 /* ---- The whole ------------------------------------------------------------------------ */
 
-int vs_compute_analyses(vs_index *x, uint64_t w0, uint64_t w1, const char *thread, vs_analyses *out,
-                        char *err, size_t errlen) {
-  memset(out, 0, sizeof *out);
-  apool q = {
-      .x = x, .w0 = w0, .w1 = w1, .thread = thread, .per = calloc(x->nthreads + 1, sizeof *q.per)};
-  if (!q.per) {
-    snprintf(err, errlen, "out of memory");
-    return CTRACE_ENOMEM;
-  }
+/* The threads not passed yet (all, or with `thread`, the others), then
+ * the parts merged into out. @return 0 or CTRACE_E* with err. */
+static int finish(apool *q, vs_analyses *out, char *err, size_t errlen) {
+  vs_index *x = q->x;
   pthread_t tid[2];
   int started = 0;
   for (; started < 2; started++)
-    if (pthread_create(&tid[started], NULL, worker, &q))
+    if (pthread_create(&tid[started], NULL, worker, q))
       break;
   if (!started)
-    worker(&q);
+    worker(q);
   for (int i = 0; i < started; i++)
     pthread_join(tid[i], NULL);
-  int r = atomic_load(&q.err);
+  int r = atomic_load(&q->err);
   if (!r)
-    r = merge_threads(x, thread, q.per, out);
+    r = merge_threads(x, q->thread, q->per, out);
   if (!r)
-    r = merge_waits(x, q.per, out);
+    r = merge_waits(x, q->per, out);
   if (!r)
-    r = merge_syscalls(x, q.per, out);
+    r = merge_syscalls(x, q->per, out);
   if (!r)
-    r = merge_tasks(x, w0, w1, thread, q.per, out);
+    r = merge_tasks(x, q->w0, q->w1, q->thread, q->per, out);
   if (!r)
-    r = merge_fix(x, q.per, out);
-  for (size_t i = 0; i < x->nthreads; i++)
-    apart_free(&q.per[i]);
-  free(q.per);
+    r = merge_fix(x, q->per, out);
   if (r) {
     snprintf(err, errlen, "%s", r == CTRACE_ENOMEM ? "out of memory" : ctrace_strerror(r));
     vs_analyses_free(out);
   }
+  return r;
+}
+
+static void pool_free(apool *q) {
+  for (size_t i = 0; q->per && i < q->x->nthreads; i++)
+    apart_free(&q->per[i]);
+  free(q->per);
+  free(q->done);
+}
+
+int vs_compute_analyses(vs_index *x, uint64_t w0, uint64_t w1, const char *thread, vs_analyses *out,
+                        char *err, size_t errlen) {
+  memset(out, 0, sizeof *out);
+  apool q = {.x = x, .w0 = w0, .w1 = w1, .thread = thread};
+  q.per = calloc(x->nthreads + 1, sizeof *q.per);
+  q.done = calloc(x->nthreads + 1, 1);
+  int r = q.per && q.done ? finish(&q, out, err, errlen) : CTRACE_ENOMEM;
+  if (!q.per || !q.done)
+    snprintf(err, errlen, "out of memory");
+  pool_free(&q);
+  return r;
+}
+
+int vs_compute_stats_analyses(vs_index *x, uint64_t w0, uint64_t w1, const char *thread,
+                              vs_stats *stats, vs_analyses *out, char *err, size_t errlen) {
+  memset(out, 0, sizeof *out);
+  apool q = {.x = x, .w0 = w0, .w1 = w1, .thread = thread};
+  q.per = calloc(x->nthreads + 1, sizeof *q.per);
+  q.done = calloc(x->nthreads + 1, 1);
+  vs__decoder dec = {joint_decode, &q};
+  int r = CTRACE_ENOMEM;
+  if (!q.per || !q.done)
+    snprintf(err, errlen, "out of memory");
+  else if (!(r = vs__compute_stats_with(x, w0, w1, thread, &dec, stats, err, errlen)) &&
+           (r = finish(&q, out, err, errlen)))
+    vs_stats_free(stats);
+  pool_free(&q);
   return r;
 }
 

@@ -235,6 +235,16 @@ void vs__pass_free(vs_pass *p);
 /* Buckets of e[0..n) at a shift 2 more, merged in place: each of 4.
  * @return the new n. */
 size_t vs__merge_level(vs_entry *e, size_t n, unsigned shift);
+/* vs_compute_stats with another decoder of each selected thread's window
+ * (vs__decode's contract, with its own state `self`): scale_analyses.c's,
+ * which gathers the rest of ctrace stats in the same pass. */
+typedef struct vs__decoder {
+  int (*decode)(void *self, vs_index *x, size_t thread, uint64_t t0, uint64_t t_stop,
+                uint64_t open_end, int (*fn)(void *arg, const vs_item *it), void *arg);
+  void *self;
+} vs__decoder;
+int vs__compute_stats_with(vs_index *x, uint64_t w0, uint64_t w1, const char *thread,
+                           const vs__decoder *dec, vs_stats *out, char *err, size_t errlen);
 
 /* The index file being written: arrays are appended (8-byte aligned) by
  * both workers; the header goes at offset 0 last. */

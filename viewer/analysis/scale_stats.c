@@ -100,14 +100,17 @@ static int region(void *arg, const vs_item *it) {
 
 /* Thread th's regions overlapping [w0, w1): those still open there end
  * at w1 (or at the thread's last event). */
-static int thread_stats(vs_index *x, size_t th, uint64_t w0, uint64_t w1, tstats *t) {
+static int thread_stats(vs_index *x, size_t th, uint64_t w0, uint64_t w1, tstats *t,
+                        const vs__decoder *dec) {
   tpass p = {t, w0, w1, {0}};
-  int r = vs__decode(x, &x->threads[th], w0, w1 - 1, w1, region, &p);
+  int r = dec ? dec->decode(dec->self, x, th, w0, w1 - 1, w1, region, &p)
+              : vs__decode(x, &x->threads[th], w0, w1 - 1, w1, region, &p);
   return t->err ? t->err : r;
 }
 
 typedef struct spool {
   vs_index *x;
+  const vs__decoder *dec;
   uint64_t w0, w1;
   const char *thread;
   tstats *per; /* per thread */
@@ -121,7 +124,7 @@ static void *stats_worker(void *arg) {
     vs_thread_facts f;
     if (p->thread && (vs_thread_info(p->x, i, &f) || strcmp(f.name, p->thread)))
       continue;
-    int r = thread_stats(p->x, i, p->w0, p->w1, &p->per[i]);
+    int r = thread_stats(p->x, i, p->w0, p->w1, &p->per[i], p->dec);
     if (r)
       atomic_store(&p->err, r);
   }
@@ -186,9 +189,18 @@ static int merge_names(vs_index *x, tstats *per, vs_stats *out) {
 
 int vs_compute_stats(vs_index *x, uint64_t w0, uint64_t w1, const char *thread, vs_stats *out,
                      char *err, size_t errlen) {
+  return vs__compute_stats_with(x, w0, w1, thread, NULL, out, err, errlen);
+}
+
+int vs__compute_stats_with(vs_index *x, uint64_t w0, uint64_t w1, const char *thread,
+                           const vs__decoder *dec, vs_stats *out, char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
-  spool p = {
-      .x = x, .w0 = w0, .w1 = w1, .thread = thread, .per = calloc(x->nthreads + 1, sizeof *p.per)};
+  spool p = {.x = x,
+             .dec = dec,
+             .w0 = w0,
+             .w1 = w1,
+             .thread = thread,
+             .per = calloc(x->nthreads + 1, sizeof *p.per)};
   out->thread_regions = calloc(x->nthreads + 1, sizeof *out->thread_regions);
   if (!p.per || !out->thread_regions) {
     free(p.per);

@@ -1,7 +1,7 @@
 /* `ctrace stats TRACE` of a trace read through its scale index (cli.h:
- * cli_stats_scale; analysis.h: vs_open, vs_compute_stats): the header, the threads
+ * cli_stats_scale; analysis.h: vs_open, vs_compute_stats_analyses): the header, the threads
  * with their regions and states, the regions' table, the tasks, blocking
- * waits and system calls of `ctrace stats` (vs_compute_analyses), in memory
+ * waits and system calls of `ctrace stats` (one pass over the window's batches), in memory
  * that does not grow with the trace; what it does not compute yet is said
  * at the end. */
 #define _GNU_SOURCE
@@ -100,14 +100,8 @@ int cli_stats_scale(const char *trace, const st_options *o, size_t top, st_sort_
   vs_stats s;
   vs_analyses a;
   if (window_of(x, o, &w0, &w1, err, sizeof err) ||
-      vs_compute_stats(x, w0, w1, o->thread, &s, err, sizeof err)) {
+      vs_compute_stats_analyses(x, w0, w1, o->thread, &s, &a, err, sizeof err)) {
     fprintf(stderr, "ctrace stats: %s\n", err);
-    vs_close(x);
-    return 1;
-  }
-  if (vs_compute_analyses(x, w0, w1, o->thread, &a, err, sizeof err)) {
-    fprintf(stderr, "ctrace stats: %s\n", err);
-    vs_stats_free(&s);
     vs_close(x);
     return 1;
   }

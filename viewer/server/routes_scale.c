@@ -293,8 +293,8 @@ void rt__scale_slice(const rt_context *ctx, const char *q, rt_response *r) {
 }
 
 /* /api/analysis through the scale index: the threads', regions', tasks',
- * blocking, syscalls' and window's parts of st_json (vs_compute_stats and
- * vs_compute_analyses over the window), the other parts empty, and "scale"
+ * blocking, syscalls' and window's parts of st_json (vs_compute_stats_analyses:
+ * one pass over the window's batches), the other parts empty, and "scale"
  * saying which are computed. */
 void rt__scale_analysis(const rt_context *ctx, const char *q, rt_response *r) {
   vs_index *x = ctx->scale;
@@ -307,12 +307,7 @@ void rt__scale_analysis(const rt_context *ctx, const char *q, rt_response *r) {
   uint64_t w0 = vs_t0(x) + o.since, w1 = o.until ? vs_t0(x) + o.until : UINT64_MAX;
   vs_stats s;
   vs_analyses a;
-  if (vs_compute_stats(x, w0, w1, o.thread, &s, err, sizeof err)) {
-    rt__respond_error(r, 500, err);
-    return;
-  }
-  if (vs_compute_analyses(x, w0, w1, o.thread, &a, err, sizeof err)) {
-    vs_stats_free(&s);
+  if (vs_compute_stats_analyses(x, w0, w1, o.thread, &s, &a, err, sizeof err)) {
     rt__respond_error(r, 500, err);
     return;
   }
