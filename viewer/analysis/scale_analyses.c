@@ -502,13 +502,6 @@ static const char *keep_string(vs_analyses *out, vs_index *x, uint64_t id, const
   return k;
 }
 
-static int cmp_thread(const void *a, const void *b) {
-  const vx_track *x = ((const st_thread *)a)->track, *y = ((const st_thread *)b)->track;
-  if (x->sort != y->sort)
-    return x->sort < y->sort ? -1 : 1;
-  return (x->tid > y->tid) - (x->tid < y->tid);
-}
-
 /* The selected threads (not the kernel's), their regions and states. */
 static int merge_threads(vs_index *x, const char *thread, apart *per, vs_analyses *out) {
   size_t n = x->nthreads;
@@ -536,23 +529,8 @@ static int merge_threads(vs_index *x, const char *thread, apart *per, vs_analyse
     out->r.window_dropped += per[i].window_dropped;
   }
   out->r.derived_only = out->r.has_sched; /* (no kernel stream through the scale index) */
-  qsort(out->r.threads, out->r.nthreads, sizeof *out->r.threads, cmp_thread);
+  qsort(out->r.threads, out->r.nthreads, sizeof *out->r.threads, st__cmp_thread);
   return 0;
-}
-
-static int cmp_block(const void *a, const void *b) {
-  const st_block *x = a, *y = b;
-  if (x->total != y->total)
-    return x->total > y->total ? -1 : 1;
-  int c = strcmp(x->name, y->name);
-  return c ? c : (x->object > y->object) - (x->object < y->object);
-}
-
-static int cmp_syscall(const void *a, const void *b) {
-  const st_syscall *x = a, *y = b;
-  if (x->total != y->total)
-    return x->total > y->total ? -1 : 1;
-  return strcmp(x->name, y->name);
 }
 
 /* Waits by (name, object), syscalls by name (names of several kinds or
@@ -587,7 +565,7 @@ static int merge_waits(vs_index *x, apart *per, vs_analyses *out) {
     }
   vh_free(&m);
   if (r->nblocks > 1)
-    qsort(r->blocks, r->nblocks, sizeof *r->blocks, cmp_block);
+    qsort(r->blocks, r->nblocks, sizeof *r->blocks, st__cmp_block);
   return err;
 }
 
@@ -619,7 +597,7 @@ static int merge_syscalls(vs_index *x, apart *per, vs_analyses *out) {
       o->max = s->max > o->max ? s->max : o->max;
     }
   if (r->nsyscalls > 1)
-    qsort(r->syscalls, r->nsyscalls, sizeof *r->syscalls, cmp_syscall);
+    qsort(r->syscalls, r->nsyscalls, sizeof *r->syscalls, st__cmp_syscall);
   return 0;
 }
 
@@ -878,37 +856,18 @@ static int task_parts(tmerge *m, apart *per) {
   return 0;
 }
 
-static int cmp_log(const void *a, const void *b) {
-  const st_log *x = a, *y = b;
-  return x->ts < y->ts ? -1 : x->ts > y->ts;
-}
-
-static int cmp_task_region(const void *a, const void *b) {
-  const st_task_region *x = a, *y = b;
-  if (x->start != y->start)
-    return x->start < y->start ? -1 : 1;
-  return strcmp(x->name, y->name);
-}
-
-static int cmp_group(const void *a, const void *b) {
-  const st_task_group *x = a, *y = b;
-  if (x->total != y->total)
-    return x->total > y->total ? -1 : 1;
-  return strcmp(x->name, y->name);
-}
-
 static void sort_tasks(st_report *r) { /* (as analyses.c's) */
   for (size_t i = 0; i < r->ntasks; i++) {
     st_task *p = &r->tasks[i];
     if (p->nlogs > 1)
-      qsort(p->logs, p->nlogs, sizeof *p->logs, cmp_log);
+      qsort(p->logs, p->nlogs, sizeof *p->logs, st__cmp_log);
     if (p->nregions > 1)
-      qsort(p->regions, p->nregions, sizeof *p->regions, cmp_task_region);
+      qsort(p->regions, p->nregions, sizeof *p->regions, st__cmp_task_region);
     if (p->nregions > ST_TASK_REGIONS)
       p->nregions = ST_TASK_REGIONS;
   }
   if (r->ntask_groups > 1)
-    qsort(r->task_groups, r->ntask_groups, sizeof *r->task_groups, cmp_group);
+    qsort(r->task_groups, r->ntask_groups, sizeof *r->task_groups, st__cmp_group);
 }
 
 static int merge_tasks(vs_index *x, uint64_t w0, uint64_t w1, const char *thread, apart *per,

@@ -183,8 +183,8 @@ static int heap_values(const vx_track *t, const st_window *w, st_heap *h) {
   return any;
 }
 
-/* Threads by process, then as the timeline orders them. */
-static int cmp_thread(const void *a, const void *b) {
+/* Threads by process, then as the timeline orders them (analysis.h: the report's orders). */
+int st__cmp_thread(const void *a, const void *b) {
   const vx_track *x = ((const st_thread *)a)->track, *y = ((const st_thread *)b)->track;
   if (x->pid != y->pid)
     return x->pid < y->pid ? -1 : 1;
@@ -193,7 +193,7 @@ static int cmp_thread(const void *a, const void *b) {
   return (x->tid > y->tid) - (x->tid < y->tid);
 }
 
-static int cmp_block(const void *a, const void *b) {
+int st__cmp_block(const void *a, const void *b) {
   const st_block *x = a, *y = b;
   if (x->total != y->total)
     return x->total > y->total ? -1 : 1;
@@ -201,7 +201,7 @@ static int cmp_block(const void *a, const void *b) {
   return c ? c : (x->object > y->object) - (x->object < y->object);
 }
 
-static int cmp_syscall(const void *a, const void *b) {
+int st__cmp_syscall(const void *a, const void *b) {
   const st_syscall *x = a, *y = b;
   if (x->total != y->total)
     return x->total > y->total ? -1 : 1;
@@ -365,11 +365,11 @@ static void label_rows(compute *c) {
 }
 
 static void sort_rows(st_report *r) {
-  qsort(r->threads, r->nthreads, sizeof *r->threads, cmp_thread);
+  qsort(r->threads, r->nthreads, sizeof *r->threads, st__cmp_thread);
   if (r->nblocks)
-    qsort(r->blocks, r->nblocks, sizeof *r->blocks, cmp_block);
+    qsort(r->blocks, r->nblocks, sizeof *r->blocks, st__cmp_block);
   if (r->nsyscalls)
-    qsort(r->syscalls, r->nsyscalls, sizeof *r->syscalls, cmp_syscall);
+    qsort(r->syscalls, r->nsyscalls, sizeof *r->syscalls, st__cmp_syscall);
   st_sort(r, ST_SORT_TOTAL);
 }
 
