@@ -93,4 +93,20 @@ size_t vx_cpyr_levels(const vx_cpyr *p);
 int vx_cpyr_window(const vx_cpyr *p, const vx_sample *a, size_t n, uint64_t t0, uint64_t t1,
                    uint64_t w, uint64_t px, vx_counter_emit emit, void *ctx);
 
+/* Counter marks a pixel at a time, for vx_cpyr_window and the scale
+ * index's counters (scale_counter_query.c): pieces (a sample, a bucket of
+ * samples) fed in time order; per pixel of w ns from t0, one mark of their
+ * min, max and last value, at the time of its first piece (t0 at the
+ * earliest). */
+typedef struct vx_cpix {
+  uint64_t t0, w;
+  vx_counter_emit emit;
+  void *ctx;
+  int have;
+  uint64_t cur, ts;
+  double mn, mx, last;
+} vx_cpix;
+void vx__cpix_feed(vx_cpix *q, uint64_t ts, double mn, double mx, double last);
+void vx__cpix_flush(vx_cpix *q); /* the last pixel's mark */
+
 #endif /* CTRACE_VIEWER_PYRAMID_H */

@@ -109,22 +109,16 @@ typedef struct cquery {
   const vx_cpyr *p;
   const vx_sample *a;
   size_t n;
-  uint64_t t0, w;
-  vx_counter_emit emit;
-  void *ctx;
-  int have;
-  uint64_t cur, ts;
-  double mn, mx, last;
+  vx_cpix px;
 } cquery;
 
-static void cflush(cquery *q) {
+void vx__cpix_flush(vx_cpix *q) {
   if (q->have)
     q->emit(q->ctx, q->ts, q->mn, q->mx, q->last);
   q->have = 0;
 }
 
-/* Samples from ts on, of min mn, max mx, the last one last. */
-static void cfeed(cquery *q, uint64_t ts, double mn, double mx, double last) {
+void vx__cpix_feed(vx_cpix *q, uint64_t ts, double mn, double mx, double last) {
   uint64_t b = ts <= q->t0 ? 0 : (ts - q->t0) / q->w;
   if (q->have && b == q->cur) {
     q->mn = mn < q->mn ? mn : q->mn;
@@ -132,7 +126,7 @@ static void cfeed(cquery *q, uint64_t ts, double mn, double mx, double last) {
     q->last = last;
     return;
   }
-  cflush(q);
+  vx__cpix_flush(q);
   q->have = 1, q->cur = b, q->ts = ts < q->t0 ? q->t0 : ts;
   q->mn = mn, q->mx = mx, q->last = last;
 }
@@ -152,7 +146,7 @@ static size_t lower_ts(const vx_sample *a, size_t n, uint64_t t) {
 static void crange(cquery *q, int li, size_t lo, size_t hi) {
   if (li < 0 || hi - lo <= RAW_SMALL) {
     for (size_t i = lo; i < hi; i++)
-      cfeed(q, q->a[i].ts, q->a[i].value, q->a[i].value, q->a[i].value);
+      vx__cpix_feed(&q->px, q->a[i].ts, q->a[i].value, q->a[i].value, q->a[i].value);
     return;
   }
   const clevel *l = &q->p->lv[li];
@@ -173,21 +167,21 @@ static void crange(cquery *q, int li, size_t lo, size_t hi) {
   k = a;
   size_t end = k + 1 < l->n ? l->v[k + 1].first : q->n; /* the bucket's samples end */
   if (l->v[k].first == lo)
-    cfeed(q, l->v[k].ts, l->v[k].min, l->v[k].max, l->v[k].last);
+    vx__cpix_feed(&q->px, l->v[k].ts, l->v[k].min, l->v[k].max, l->v[k].last);
   else
     crange(q, li - 1, lo, end);
   for (k++; k < l->n && l->v[k].ts >> sh < bl; k++)
-    cfeed(q, l->v[k].ts, l->v[k].min, l->v[k].max, l->v[k].last);
+    vx__cpix_feed(&q->px, l->v[k].ts, l->v[k].min, l->v[k].max, l->v[k].last);
   end = k + 1 < l->n ? l->v[k + 1].first : q->n;
   if (end == hi)
-    cfeed(q, l->v[k].ts, l->v[k].min, l->v[k].max, l->v[k].last);
+    vx__cpix_feed(&q->px, l->v[k].ts, l->v[k].min, l->v[k].max, l->v[k].last);
   else
     crange(q, li - 1, l->v[k].first, hi);
 }
 
 int vx_cpyr_window(const vx_cpyr *p, const vx_sample *a, size_t n, uint64_t t0, uint64_t t1,
                    uint64_t w, uint64_t px, vx_counter_emit emit, void *ctx) {
-  cquery q = {p, a, n, t0, w ? w : 1, emit, ctx, 0, 0, 0, 0, 0, 0};
+  cquery q = {p, a, n, {t0, w ? w : 1, emit, ctx, 0, 0, 0, 0, 0, 0}};
   size_t lo = lower_ts(a, n, t0);
   if (lo > 0)
     lo--; /* the value in force when the window starts */
@@ -196,9 +190,9 @@ int vx_cpyr_window(const vx_cpyr *p, const vx_sample *a, size_t n, uint64_t t0, 
     hi = lo;
   int li = -1;
   if (p && p->items == n && hi - lo > RAW_PER_PX * px)
-    for (size_t i = 0; i < p->nlv && (1ull << (2 * p->lv[i].e)) <= q.w; i++)
+    for (size_t i = 0; i < p->nlv && (1ull << (2 * p->lv[i].e)) <= q.px.w; i++)
       li = (int)i;
   crange(&q, li, lo, hi);
-  cflush(&q);
+  vx__cpix_flush(&q.px);
   return li < 0 ? -1 : (int)p->lv[li].e;
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "pyramid.h"
 #include "scale_internal.h"
 
 size_t vs_counter_count(const vs_index *x) { return x->ncounters; }
@@ -108,47 +109,22 @@ int vs__counter_decode(vs_index *x, const vs_counter *c, uint64_t a, uint64_t b,
 /* ---- A window ------------------------------------------------------------------------------- */
 
 typedef struct cwin {
-  uint64_t t0, w;
-  vs_counter_emit emit;
-  void *arg;
-  int have;
-  uint64_t cur, ts;
-  double mn, mx, last;
+  vx_cpix px;
   int before; /* a value before t0 is waiting (decoding from before t0) */
   double before_v;
 } cwin;
 
-static void flush(cwin *q) {
-  if (q->have)
-    q->emit(q->arg, q->ts, q->mn, q->mx, q->last);
-  q->have = 0;
-}
-
-/* A piece (a bucket or a sample) from ts on, of min mn, max mx, last v. */
-static void feed(cwin *q, uint64_t ts, double mn, double mx, double v) {
-  uint64_t px = ts <= q->t0 ? 0 : (ts - q->t0) / q->w;
-  if (q->have && px == q->cur) {
-    q->mn = mn < q->mn ? mn : q->mn;
-    q->mx = mx > q->mx ? mx : q->mx;
-    q->last = v;
-    return;
-  }
-  flush(q);
-  q->have = 1, q->cur = px, q->ts = ts < q->t0 ? q->t0 : ts;
-  q->mn = mn, q->mx = mx, q->last = v;
-}
-
 /* A decoded sample: before t0 it only waits as the value in force. */
 static void feed_sample(void *arg, uint64_t ts, double v) {
   cwin *q = arg;
-  if (ts < q->t0) {
+  if (ts < q->px.t0) {
     q->before = 1, q->before_v = v;
     return;
   }
   if (q->before)
-    feed(q, q->t0, q->before_v, q->before_v, q->before_v);
+    vx__cpix_feed(&q->px, q->px.t0, q->before_v, q->before_v, q->before_v);
   q->before = 0;
-  feed(q, ts, v, v, v);
+  vx__cpix_feed(&q->px, ts, v, v, v);
 }
 
 /* The first bucket of l whose last sample is at or after t. */
@@ -173,7 +149,7 @@ static void feed_level(cwin *q, const vs_counter *c, uint32_t k, uint64_t lo, ui
   for (size_t i = first_reaching(l, lo); i < l->n && l->b[i].first <= hi; i++) {
     const vs_cbucket *b = &l->b[i];
     if (k == 0 || (b->first >= lo && b->last <= hi)) {
-      feed(q, b->first, b->min, b->max, b->value);
+      vx__cpix_feed(&q->px, b->first, b->min, b->max, b->value);
       continue;
     }
     uint64_t start = b->first >> sh << sh, end = start + ((1ull << sh) - 1);
@@ -186,7 +162,7 @@ int vs_counter_window(vs_index *x, size_t counter, uint64_t t0, uint64_t t1, uin
   if (counter >= x->ncounters || t1 < t0)
     return CTRACE_EINVAL;
   const vs_counter *c = &x->counters[counter];
-  cwin q = {.t0 = t0, .w = w ? w : 1, .emit = emit, .arg = arg};
+  cwin q = {.px = {.t0 = t0, .w = w ? w : 1, .emit = emit, .ctx = arg}};
   if (!c->samples)
     return 0;
   /* The value in force at t0: the last of the level-0 buckets before it
@@ -194,22 +170,22 @@ int vs_counter_window(vs_index *x, size_t counter, uint64_t t0, uint64_t t1, uin
   const vs_clevel *l0 = &c->lv[0];
   size_t i = first_reaching(l0, t0);
   int cut = i < l0->n && l0->b[i].first < t0;
-  if (q.w < 1ull << c->shift) { /* finer than level 0: the samples, decoded */
+  if (q.px.w < 1ull << c->shift) { /* finer than level 0: the samples, decoded */
     if (!cut && i > 0)
       q.before = 1, q.before_v = l0->b[i - 1].value;
     int r = vs__counter_decode(x, c, cut ? l0->b[i].first : t0, t1, feed_sample, &q);
     if (q.before)
-      feed(&q, t0, q.before_v, q.before_v, q.before_v);
-    flush(&q);
+      vx__cpix_feed(&q.px, t0, q.before_v, q.before_v, q.before_v);
+    vx__cpix_flush(&q.px);
     return r;
   }
   if (i > 0)
-    feed(&q, t0, l0->b[i - 1].value, l0->b[i - 1].value, l0->b[i - 1].value);
+    vx__cpix_feed(&q.px, t0, l0->b[i - 1].value, l0->b[i - 1].value, l0->b[i - 1].value);
   uint32_t k = 0; /* the coarsest level at most a pixel wide */
   while (k + 1 < c->nlevels && c->shift + 2 * (k + 1) < 63 &&
-         (1ull << (c->shift + 2 * (k + 1))) <= q.w)
+         (1ull << (c->shift + 2 * (k + 1))) <= q.px.w)
     k++;
   feed_level(&q, c, k, t0, t1);
-  flush(&q);
+  vx__cpix_flush(&q.px);
   return 0;
 }
