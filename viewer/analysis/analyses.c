@@ -96,7 +96,7 @@ static int cmp_ref_dur(const void *a, const void *b) {
   return x->task->id < y->task->id ? -1 : x->task->id > y->task->id;
 }
 
-int st__cmp_group(const void *a, const void *b) {
+static int cmp_group(const void *a, const void *b) {
   const st_task_group *x = a, *y = b;
   if (x->total != y->total)
     return x->total > y->total ? -1 : 1;
@@ -112,12 +112,12 @@ static uint64_t task_key(uint64_t id, int pid) {
   return (h ^ (h >> 31)) | 1;
 }
 
-int st__cmp_log(const void *a, const void *b) {
+static int cmp_log(const void *a, const void *b) {
   const st_log *x = a, *y = b;
   return x->ts < y->ts ? -1 : x->ts > y->ts;
 }
 
-int st__cmp_task_region(const void *a, const void *b) {
+static int cmp_task_region(const void *a, const void *b) {
   const st_task_region *x = a, *y = b;
   if (x->start != y->start)
     return x->start < y->start ? -1 : 1;
@@ -318,18 +318,18 @@ static int task_regions(tasks_pass *p) {
 
 /* The longest tasks' logs and regions in time order (the first
  * ST_TASK_REGIONS regions kept), the groups by total time. */
-static void sort_tasks(st_report *r) {
+void st__sort_tasks(st_report *r) {
   for (size_t i = 0; i < r->ntasks; i++) {
     st_task *p = &r->tasks[i];
     if (p->nlogs > 1) /* gathered thread by thread: in time order */
-      qsort(p->logs, p->nlogs, sizeof *p->logs, st__cmp_log);
+      qsort(p->logs, p->nlogs, sizeof *p->logs, cmp_log);
     if (p->nregions > 1)
-      qsort(p->regions, p->nregions, sizeof *p->regions, st__cmp_task_region);
+      qsort(p->regions, p->nregions, sizeof *p->regions, cmp_task_region);
     if (p->nregions > ST_TASK_REGIONS)
       p->nregions = ST_TASK_REGIONS;
   }
   if (r->ntask_groups > 1)
-    qsort(r->task_groups, r->ntask_groups, sizeof *r->task_groups, st__cmp_group);
+    qsort(r->task_groups, r->ntask_groups, sizeof *r->task_groups, cmp_group);
 }
 
 int st__tasks(const vx_index *x, const st_options *o, uint64_t w0, uint64_t w1, st_report *r) {
@@ -341,7 +341,7 @@ int st__tasks(const vx_index *x, const st_options *o, uint64_t w0, uint64_t w1, 
   vh_free(&p.ids);
   free(p.refs);
   if (ok)
-    sort_tasks(r);
+    st__sort_tasks(r);
   return ok ? 0 : -1;
 }
 

@@ -519,17 +519,17 @@ int st_print_text(FILE *f, const vx_index *x, const st_report *r, size_t top, st
 /* The same as one JSON object (cJSON), newline-terminated. */
 int st_print_json(FILE *f, const vx_index *x, const st_report *r, size_t top, st_sort_key key);
 
-/* The report's orders (qsort comparators), one for st_compute and the
- * scale index's report (scale_analyses.c) alike: threads by process, then
- * as the timeline orders them; blocks (then by name and object), system
- * calls and task groups by total, largest first, then by name; a task's
- * logs by time and its regions by start, then name. */
-int st__cmp_thread(const void *a, const void *b);      /* st_thread */
-int st__cmp_block(const void *a, const void *b);       /* st_block */
-int st__cmp_syscall(const void *a, const void *b);     /* st_syscall */
-int st__cmp_group(const void *a, const void *b);       /* st_task_group */
-int st__cmp_log(const void *a, const void *b);         /* st_log */
-int st__cmp_task_region(const void *a, const void *b); /* st_task_region */
+/* The report's orders (qsort comparators, stats.c), one for st_compute and
+ * the scale index's report (scale_analyses.c) alike: threads by process,
+ * then as the timeline orders them; blocks (then by name and object) and
+ * system calls by total, largest first, then by name. */
+int st__cmp_thread(const void *a, const void *b);  /* st_thread */
+int st__cmp_block(const void *a, const void *b);   /* st_block */
+int st__cmp_syscall(const void *a, const void *b); /* st_syscall */
+/* The tasks' order (analyses.c): the longest tasks' logs and regions in
+ * time order (the first ST_TASK_REGIONS regions kept), the groups by total
+ * time, largest first. */
+void st__sort_tasks(st_report *r);
 
 /* Between stats.c and analyses.c: each fills its part of r for the window
  * [w0, w1); 0, or -1 when out of memory. */

@@ -856,20 +856,6 @@ static int task_parts(tmerge *m, apart *per) {
   return 0;
 }
 
-static void sort_tasks(st_report *r) { /* (as analyses.c's) */
-  for (size_t i = 0; i < r->ntasks; i++) {
-    st_task *p = &r->tasks[i];
-    if (p->nlogs > 1)
-      qsort(p->logs, p->nlogs, sizeof *p->logs, st__cmp_log);
-    if (p->nregions > 1)
-      qsort(p->regions, p->nregions, sizeof *p->regions, st__cmp_task_region);
-    if (p->nregions > ST_TASK_REGIONS)
-      p->nregions = ST_TASK_REGIONS;
-  }
-  if (r->ntask_groups > 1)
-    qsort(r->task_groups, r->ntask_groups, sizeof *r->task_groups, st__cmp_group);
-}
-
 static int merge_tasks(vs_index *x, uint64_t w0, uint64_t w1, const char *thread, apart *per,
                        vs_analyses *out) {
   uint64_t t1 = vs_t1(x);
@@ -888,7 +874,7 @@ static int merge_tasks(vs_index *x, uint64_t w0, uint64_t w1, const char *thread
   vh_free(&m.ids);
   vh_free(&m.names);
   if (!r)
-    sort_tasks(&out->r);
+    st__sort_tasks(&out->r);
   return r;
 }
 
